@@ -1,0 +1,90 @@
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "err.h"
+
+static _Thread_local char detail[512];
+
+static const char *const messages[BD_ERR__COUNT] = {
+	[BD_OK] = "success",
+	[BD_ERR_USAGE] = "usage error",
+	[BD_ERR_NOMEM] = "out of memory",
+	[BD_ERR_IO] = "I/O error",
+	[BD_ERR_EXISTS] = "file exists",
+	[BD_ERR_PASSPHRASE] = "wrong passphrase",
+	[BD_ERR_NETWORK] = "network error",
+	[BD_ERR_HTTP] = "server error",
+	[BD_ERR_TOOBIG] = "size limit exceeded",
+	[BD_ERR_FORMAT] = "malformed input",
+	[BD_ERR_BASE64] = "invalid base64",
+	[BD_ERR_ALG] = "unsupported algorithm",
+	[BD_ERR_KEYID] = "signature made by an untrusted key",
+	[BD_ERR_SIG] = "signature verification failed",
+	[BD_ERR_GLOBALSIG] = "trusted comment signature verification failed",
+	[BD_ERR_THRESHOLD] = "signature threshold not met",
+	[BD_ERR_JSON] = "invalid JSON",
+	[BD_ERR_SCHEMA] = "manifest schema violation",
+	[BD_ERR_RANGE] = "number out of range",
+	[BD_ERR_PATH] = "path not allowed",
+	[BD_ERR_COMMENT] = "trusted comment disagrees with payload",
+	[BD_ERR_CHANNEL] = "manifest is for another channel",
+	[BD_ERR_TYPE] = "unknown manifest type",
+	[BD_ERR_EXPIRED] = "manifest expired",
+	[BD_ERR_ROLLBACK] = "rollback refused",
+	[BD_ERR_EQUIVOCATION] = "equivocation refused",
+	[BD_ERR_HASH] = "sha256 mismatch",
+	[BD_ERR_SIZE] = "size mismatch",
+	[BD_ERR_ELF] = "kernel ELF refused",
+};
+
+const char *
+bd_strerror(enum bd_err rc)
+{
+	if ((unsigned)rc >= BD_ERR__COUNT || messages[rc] == NULL)
+		return "unknown error";
+	return messages[rc];
+}
+
+enum bd_err
+bd_fail(enum bd_err rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+const char *
+bd_err_detail(void)
+{
+	return detail;
+}
+
+void
+bd_err_clear(void)
+{
+	detail[0] = '\0';
+}
+
+int
+bd_err_exit_status(enum bd_err rc)
+{
+	switch (rc) {
+	case BD_OK:
+		return 0;
+	case BD_ERR_USAGE:
+	case BD_ERR_PASSPHRASE:
+		return 1;
+	case BD_ERR_NETWORK:
+	case BD_ERR_HTTP:
+		return 2;
+	case BD_ERR_NOMEM:
+	case BD_ERR_IO:
+	case BD_ERR_EXISTS:
+		return 4;
+	default:
+		return 3;
+	}
+}

@@ -1,0 +1,48 @@
+/*
+ * fsutil.h - careful file handling: capped reads, atomic replacement
+ * (temp file in the same directory, fsync, rename, fsync directory), and
+ * directory walks relative to a root that never follow a symlink.
+ */
+#ifndef BOOTDROP_FSUTIL_H
+#define BOOTDROP_FSUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+/*
+ * Reads the regular file at path (relative to dirfd, AT_FDCWD allowed,
+ * O_NOFOLLOW on the last component) into a new buffer of at most max
+ * bytes; BD_ERR_TOOBIG beyond.  The buffer gets a NUL after *len bytes.
+ * Free with free().
+ */
+enum bd_err file_read_capped(int dirfd, const char *path, size_t max,
+    uint8_t **buf, size_t *len);
+
+/*
+ * Atomically replaces dir/name with len bytes of buf: writes a temporary
+ * file in the same directory, fsyncs it, renames it over name and fsyncs
+ * the directory.  The temporary is removed on failure.  If exclusive, an
+ * existing name is BD_ERR_EXISTS (checked with linkat-free renameat2
+ * RENAME_NOREPLACE, falling back to link+unlink).
+ */
+enum bd_err file_write_atomic(int dirfd, const char *name, const void *buf,
+    size_t len, mode_t mode, bool exclusive);
+
+/* fsync an open directory or file by fd (BD_ERR_IO on failure). */
+enum bd_err fd_sync(int fd);
+
+/*
+ * Opens (creating with mode 0755 when missing) each component of the
+ * relative path rel below rootfd, refusing symlinks and non-directories
+ * (BD_ERR_PATH).  Returns a new directory fd in *out.
+ */
+enum bd_err dir_open_path(int rootfd, const char *rel, bool create, int *out);
+
+/* Writes all of len bytes (retrying short writes and EINTR). */
+enum bd_err write_all(int fd, const void *buf, size_t len);
+
+#endif

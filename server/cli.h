@@ -1,0 +1,34 @@
+/*
+ * cli.h - pieces of the publisher's command lines shared by
+ * bootdrop-publish and bootdrop-server: passphrases (terminal, or a file
+ * named by --passphrase-file, never argv) and loading keys named on the
+ * command line.
+ */
+#ifndef BOOTDROP_CLI_H
+#define BOOTDROP_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "key.h"
+
+/* Where passphrases come from; file NULL means the terminal (/dev/tty). */
+struct cli_pass {
+	const char *file;
+};
+
+/*
+ * bd_passphrase_fn for struct cli_pass: reads the first line of
+ * ctx->file, or asks on /dev/tty with echo off (twice when confirm).
+ */
+enum bd_err cli_passphrase(char *buf, size_t cap, bool confirm, void *ctx);
+
+/* Loads a secret key, asking for its passphrase through pass if needed. */
+enum bd_err cli_load_seckey(const char *path, struct cli_pass *pass,
+    struct bd_seckey **sk);
+
+/* Prints "PROG: <what>: <strerror>[: detail]" to stderr; returns the exit status. */
+int cli_report(const char *prog, const char *what, enum bd_err rc);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * repo.h - the publisher's view of a repository (DESIGN.md):
+ *
+ *   blobs/sha256/<64 hex>             artifact bytes, content-addressed
+ *   channels/<c>/manifest.json        newest signed manifest
+ *   channels/<c>/<version>.json       every signed manifest, immutable
+ *
+ * Publishing writes blobs first, then the versioned manifest, then
+ * replaces manifest.json atomically, so a reader never sees a manifest
+ * whose blobs are missing.
+ */
+#ifndef BOOTDROP_REPO_H
+#define BOOTDROP_REPO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "err.h"
+#include "key.h"
+
+#define REPO_MAX_CHANNELS	1024
+#define REPO_MAX_VERSIONS	100000
+
+struct release_input {
+	const char *name;	/* artifact name: "kernel", "world" or other */
+	const char *path;	/* file to publish */
+};
+
+struct release_opts {
+	const char *channel;
+	struct bd_seckey *const *keys;	/* one signature per key */
+	size_t nkeys;
+	time_t now;
+	time_t expires;
+	const char *menu_lst;	/* NULL: default pvgrub menu; "" with no_menu */
+	bool no_menu;
+};
+
+/* Default pvgrub menu.lst for a FreeBSD Xen kernel at /boot/kernel. */
+extern const char repo_default_menu_lst[];
+
+/* Opens (creating if create) a repository directory; returns its fd. */
+enum bd_err repo_open(const char *path, bool create, int *fd);
+
+/*
+ * Publishes a release: stores every input as a blob, inspects the kernel's
+ * ELF (refusing a non-ELF kernel), writes version N+1 signed by each key
+ * and replaces manifest.json.  *version gets the new version.
+ */
+enum bd_err repo_release(int repofd, const struct release_opts *o,
+    const struct release_input *in, size_t nin, uint64_t *version);
+
+/*
+ * Reads channels/<channel>/<file> ("manifest.json" or "<n>.json"),
+ * capped at MANIFEST_MAX_BYTES.  Free *buf with free().
+ */
+enum bd_err repo_read_manifest(int repofd, const char *channel,
+    const char *file, uint8_t **buf, size_t *len);
+
+/* Lists valid channel names, sorted.  Free with repo_names_free(). */
+enum bd_err repo_list_channels(int repofd, char ***names, size_t *n);
+void repo_names_free(char **names, size_t n);
+
+/* Lists published versions of a channel, ascending.  Free with free(). */
+enum bd_err repo_list_versions(int repofd, const char *channel,
+    uint64_t **versions, size_t *n);
+
+/* Writes "blobs/sha256/<hex>" into out (cap >= 78). */
+void repo_blob_path(const char *hex, char *out, size_t cap);
+
+#endif
