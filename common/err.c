@@ -50,9 +50,15 @@ bd_fail(enum bd_err rc, const char *fmt, ...)
 {
 	va_list ap;
 
+	char *p;
+
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
+	/* Details quote untrusted names: never let them steer a terminal. */
+	for (p = detail; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	return rc;
 }
 

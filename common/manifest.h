@@ -109,7 +109,7 @@ void manifest_free(struct bd_manifest *m);
 
 /*
  * Serializes m's payload fields (channel..menu_lst) as the payload JSON.
- * Returns new bytes in *out/*len; free with free().
+ * Returns new bytes in *out and *len; free with free().
  */
 enum bd_err manifest_payload_encode(const struct bd_manifest *m,
     uint8_t **out, size_t *len);

@@ -13,9 +13,13 @@
 #include "err.h"
 #include "key.h"
 
-/* Where passphrases come from; file NULL means the terminal (/dev/tty). */
+/*
+ * Where passphrases come from: the first line of file, else the value of
+ * the environment variable named env, else the terminal (/dev/tty).
+ */
 struct cli_pass {
 	const char *file;
+	const char *env;
 };
 
 /*

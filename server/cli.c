@@ -1,0 +1,151 @@
+/*
+ * cli.c - passphrases and key loading for the publisher's programs.
+ * A passphrase never comes from argv: from a file, an environment variable
+ * named by an option, or the terminal with echo off.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+#include "fsutil.h"
+
+/* Strips one trailing "\n" or "\r\n"; refuses empty and embedded NUL. */
+static enum bd_err
+take_line(char *buf, size_t len)
+{
+	char *nl;
+
+	if (memchr(buf, '\0', len) != NULL)
+		return bd_fail(BD_ERR_USAGE, "passphrase contains a NUL byte");
+	buf[len] = '\0';
+	if ((nl = strchr(buf, '\n')) != NULL)
+		*nl = '\0';
+	len = strlen(buf);
+	if (len > 0 && buf[len - 1] == '\r')
+		buf[--len] = '\0';
+	if (len == 0)
+		return bd_fail(BD_ERR_USAGE, "empty passphrase");
+	return BD_OK;
+}
+
+static enum bd_err
+pass_from_file(const char *path, char *buf, size_t cap)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	enum bd_err rc;
+
+	rc = file_read_capped(AT_FDCWD, path, cap - 1, &data, &len);
+	if (rc != BD_OK)
+		return bd_fail(rc == BD_ERR_TOOBIG ? BD_ERR_USAGE : rc,
+		    "passphrase file %s", bd_err_detail());
+	memcpy(buf, data, len);
+	sodium_memzero(data, len);
+	free(data);
+	return take_line(buf, len);
+}
+
+/* Reads one line from the terminal with echo off. */
+static enum bd_err
+ask_tty(int tty, const char *prompt, char *buf, size_t cap)
+{
+	struct termios old, noecho;
+	size_t len = 0;
+	ssize_t n;
+	char c;
+	enum bd_err rc = BD_OK;
+
+	if (tcgetattr(tty, &old) != 0)
+		return bd_fail(BD_ERR_USAGE, "no terminal for the passphrase "
+		    "(use --passphrase-file)");
+	noecho = old;
+	noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	noecho.c_lflag |= ICANON;
+	if (write(tty, prompt, strlen(prompt)) < 0 ||
+	    tcsetattr(tty, TCSAFLUSH, &noecho) != 0)
+		return bd_fail(BD_ERR_IO, "terminal: %s", strerror(errno));
+	for (;;) {
+		n = read(tty, &c, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || c == '\n')
+			break;
+		if (len + 1 >= cap) {
+			rc = bd_fail(BD_ERR_USAGE, "passphrase too long");
+			break;
+		}
+		buf[len++] = c;
+	}
+	tcsetattr(tty, TCSAFLUSH, &old);
+	if (write(tty, "\n", 1) < 0)
+		rc = rc == BD_OK ? BD_ERR_IO : rc;
+	if (rc != BD_OK)
+		return rc;
+	return take_line(buf, len);
+}
+
+enum bd_err
+cli_passphrase(char *buf, size_t cap, bool confirm, void *ctx)
+{
+	const struct cli_pass *p = ctx;
+	const char *v;
+	char *again = NULL;
+	int tty = -1;
+	enum bd_err rc;
+
+	if (p != NULL && p->file != NULL)
+		return pass_from_file(p->file, buf, cap);
+	if (p != NULL && p->env != NULL) {
+		if ((v = getenv(p->env)) == NULL)
+			return bd_fail(BD_ERR_USAGE, "environment variable %s "
+			    "is not set", p->env);
+		if (strlen(v) + 1 > cap)
+			return bd_fail(BD_ERR_USAGE, "passphrase too long");
+		memcpy(buf, v, strlen(v) + 1);
+		return take_line(buf, strlen(buf));
+	}
+	if ((tty = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0)
+		return bd_fail(BD_ERR_USAGE, "no terminal for the passphrase "
+		    "(use --passphrase-file)");
+	if ((rc = ask_tty(tty, "Passphrase: ", buf, cap)) != BD_OK || !confirm)
+		goto out;
+	if ((again = sodium_malloc(cap)) == NULL) {
+		rc = BD_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = ask_tty(tty, "Passphrase (again): ", again, cap)) != BD_OK)
+		goto out;
+	if (strcmp(buf, again) != 0)
+		rc = bd_fail(BD_ERR_USAGE, "passphrases do not match");
+out:
+	sodium_free(again);
+	close(tty);
+	return rc;
+}
+
+enum bd_err
+cli_load_seckey(const char *path, struct cli_pass *pass, struct bd_seckey **sk)
+{
+	return seckey_load_file(sk, path, cli_passphrase, pass);
+}
+
+int
+cli_report(const char *prog, const char *what, enum bd_err rc)
+{
+	const char *d = bd_err_detail();
+
+	if (d[0] != '\0')
+		fprintf(stderr, "%s: %s: %s: %s\n", prog, what, bd_strerror(rc),
+		    d);
+	else
+		fprintf(stderr, "%s: %s: %s\n", prog, what, bd_strerror(rc));
+	return bd_err_exit_status(rc);
+}

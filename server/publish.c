@@ -1,0 +1,589 @@
+/*
+ * bootdrop-publish - the publisher's tool: make keys, publish releases into
+ * a repository of static files, verify a repository, show a manifest.
+ *
+ * Exit status: 0 success; 1 usage or configuration error; 3 verification
+ * refused (verify); 4 local write error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+#include "fsutil.h"
+#include "key.h"
+#include "manifest.h"
+#include "repo.h"
+#include "sha256.h"
+#include "timefmt.h"
+
+#define PROG			"bootdrop-publish"
+#define DEFAULT_EXPIRY_S	(30 * 86400)
+#define MAX_KEYS		MANIFEST_MAX_SIGNATURES
+
+static const char usage_text[] =
+"usage: bootdrop-publish keygen -p PUBFILE -s SECFILE [-W] [-f]\n"
+"                               [--passphrase-file FILE | --passphrase-env VAR]\n"
+"       bootdrop-publish release -r REPO -c CHANNEL -s SECFILE [-s SECFILE ...]\n"
+"                               [-e EXPIRY] [--menu FILE | --no-menu]\n"
+"                               [--passphrase-file FILE | --passphrase-env VAR]\n"
+"                               kernel=FILE [world=FILE] [NAME=FILE ...]\n"
+"       bootdrop-publish verify -r REPO -c CHANNEL (-P KEY | -p PUBFILE)...\n"
+"                               [-t THRESHOLD]\n"
+"       bootdrop-publish show -r REPO -c CHANNEL\n"
+"       bootdrop-publish --help | --version\n";
+
+static const char help_text[] =
+"\n"
+"Commands:\n"
+"  keygen    make a minisign-compatible Ed25519 key pair.  The secret key is\n"
+"            encrypted with a passphrase (scrypt) unless -W is given.\n"
+"  release   store the files as content-addressed blobs in REPO and publish\n"
+"            the next version of CHANNEL's manifest, signed by every -s key.\n"
+"            kernel installs to boot/kernel (its ELF class, machine and Xen\n"
+"            information are recorded); world and NAME=FILE install under\n"
+"            their file names.  A pvgrub menu.lst is included by default.\n"
+"  verify    check the newest manifest's signatures with the given public\n"
+"            keys and every blob's size and SHA-256.\n"
+"  show      print the newest manifest for people (signatures not checked).\n"
+"\n"
+"Options:\n"
+"  -p PUBFILE        public key file (keygen: written; verify: trusted)\n"
+"  -s SECFILE        secret key file (keygen: written; release: signs)\n"
+"  -P KEY            trusted public key as a base64 string (verify)\n"
+"  -W                keygen: do not encrypt the secret key\n"
+"  -f                keygen: overwrite existing key files\n"
+"  -r REPO           repository directory (created by release)\n"
+"  -c CHANNEL        channel name, [a-z0-9][a-z0-9._-]{0,63}\n"
+"  -e EXPIRY         release: a duration (90d, 12h, 30m) or an RFC 3339 UTC\n"
+"                    time (2027-01-01T00:00:00Z); default 30d\n"
+"  -t THRESHOLD      verify: distinct keys that must have signed (default 1)\n"
+"  --menu FILE       release: use FILE as boot/grub/menu.lst\n"
+"  --no-menu         release: publish no menu.lst\n"
+"  --passphrase-file FILE  read the passphrase from FILE's first line\n"
+"  --passphrase-env VAR    read the passphrase from environment variable VAR\n"
+"\n"
+"Exit status: 0 success, 1 usage or configuration error, 3 verification\n"
+"refused, 4 local write error.\n";
+
+enum { OPT_MENU = 256, OPT_NO_MENU, OPT_PASSFILE, OPT_PASSENV, OPT_HELP,
+	OPT_VERSION };
+
+static const struct option long_options[] = {
+	{ "menu", required_argument, NULL, OPT_MENU },
+	{ "no-menu", no_argument, NULL, OPT_NO_MENU },
+	{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },
+	{ "passphrase-env", required_argument, NULL, OPT_PASSENV },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct args {
+	const char *pubfile, *repo, *channel, *expiry, *menu;
+	const char *secfiles[MAX_KEYS];
+	size_t nsec;
+	struct bd_pubkey trusted[MAX_KEYS];
+	size_t ntrusted;
+	unsigned long threshold;
+	bool unencrypted, force, no_menu;
+	struct cli_pass pass;
+	char **rest;
+	int nrest;
+};
+
+/* Prints an optional complaint and the usage; returns exit status 1. */
+static int __attribute__((format(printf, 1, 2)))
+usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt != NULL) {
+		fprintf(stderr, PROG ": ");
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	fputs(usage_text, stderr);
+	return 1;
+}
+
+/* Prints the one error line and returns the given exit status. */
+static int
+fail(const char *what, enum bd_err rc, int status)
+{
+	cli_report(PROG, what, rc);
+	return status;
+}
+
+/* Adds a trusted key from -P (base64) or -p (file). */
+static enum bd_err
+add_trusted(struct args *a, const char *arg, bool is_file)
+{
+	enum bd_err rc;
+
+	if (a->ntrusted == MAX_KEYS)
+		return bd_fail(BD_ERR_USAGE, "at most %d keys", MAX_KEYS);
+	rc = is_file ? pubkey_load_file(&a->trusted[a->ntrusted], arg) :
+	    pubkey_from_base64(&a->trusted[a->ntrusted], arg);
+	if (rc == BD_OK)
+		a->ntrusted++;
+	return rc;
+}
+
+/* Parses a subcommand's options; returns -1 on success or an exit status. */
+static int
+parse_args(int argc, char **argv, const char *optstring, struct args *a)
+{
+	char *end;
+	int c;
+	enum bd_err rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, optstring, long_options,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (strchr(optstring, 'P') != NULL) {
+				if ((rc = add_trusted(a, optarg, true)) != BD_OK)
+					return fail(optarg, rc, 1);
+			} else
+				a->pubfile = optarg;
+			break;
+		case 'P':
+			if ((rc = add_trusted(a, optarg, false)) != BD_OK)
+				return fail("-P", rc, 1);
+			break;
+		case 's':
+			if (a->nsec == MAX_KEYS)
+				return usage("too many -s keys");
+			a->secfiles[a->nsec++] = optarg;
+			break;
+		case 'W':
+			a->unencrypted = true;
+			break;
+		case 'f':
+			a->force = true;
+			break;
+		case 'r':
+			a->repo = optarg;
+			break;
+		case 'c':
+			a->channel = optarg;
+			break;
+		case 'e':
+			a->expiry = optarg;
+			break;
+		case 't':
+			errno = 0;
+			a->threshold = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || a->threshold == 0 ||
+			    a->threshold > MAX_KEYS || optarg[0] == '-')
+				return usage("bad threshold '%s'", optarg);
+			break;
+		case OPT_MENU:
+			a->menu = optarg;
+			break;
+		case OPT_NO_MENU:
+			a->no_menu = true;
+			break;
+		case OPT_PASSFILE:
+			a->pass.file = optarg;
+			break;
+		case OPT_PASSENV:
+			a->pass.env = optarg;
+			break;
+		case OPT_HELP:
+			fputs(usage_text, stdout);
+			fputs(help_text, stdout);
+			exit(0);
+		default:
+			return usage(NULL);
+		}
+	}
+	a->rest = argv + optind;
+	a->nrest = argc - optind;
+	return -1;
+}
+
+static int
+cmd_keygen(struct args *a)
+{
+	struct bd_seckey *sk = NULL;
+	struct bd_pubkey pk;
+	char b64[PUBKEY_B64_BYTES], kid[KEY_ID_HEX_BYTES];
+	enum bd_err rc;
+	int status = 0;
+
+	if (a->pubfile == NULL || a->nsec != 1 || a->nrest != 0)
+		return usage("keygen needs -p PUBFILE and -s SECFILE");
+	if (!a->force) {
+		struct stat st;
+
+		if (stat(a->secfiles[0], &st) == 0 || stat(a->pubfile, &st) == 0)
+			return usage("key file exists; use -f to overwrite");
+	}
+	if ((rc = seckey_generate(&sk, &pk)) != BD_OK) {
+		status = cli_report(PROG, "keygen", rc);
+		goto out;
+	}
+	rc = seckey_save_file(sk, a->secfiles[0], a->force,
+	    a->unencrypted ? NULL : cli_passphrase, &a->pass);
+	if (rc != BD_OK) {
+		status = cli_report(PROG, a->secfiles[0], rc);
+		goto out;
+	}
+	if ((rc = pubkey_save_file(&pk, a->pubfile, a->force)) != BD_OK) {
+		status = cli_report(PROG, a->pubfile, rc);
+		goto out;
+	}
+	pubkey_to_base64(&pk, b64);
+	keyid_hex(pk.id, kid);
+	printf("key id %s\npublic key %s\n", kid, b64);
+	printf("The secret key is in %s%s; keep it private.\n", a->secfiles[0],
+	    a->unencrypted ? " (NOT encrypted)" : "");
+	printf("Clients trust this key with: bootdrop-fetch -P %s ...\n", b64);
+out:
+	seckey_free(sk);
+	return status;
+}
+
+/* Splits NAME=FILE arguments into release inputs. */
+static int
+parse_inputs(struct args *a, struct release_input *in)
+{
+	char *eq;
+	int i;
+
+	for (i = 0; i < a->nrest; i++) {
+		eq = strchr(a->rest[i], '=');
+		if (eq == NULL || eq == a->rest[i] || eq[1] == '\0')
+			return usage("expected NAME=FILE, got '%s'", a->rest[i]);
+		*eq = '\0';
+		in[i].name = a->rest[i];
+		in[i].path = eq + 1;
+	}
+	return -1;
+}
+
+static int
+cmd_release(struct args *a)
+{
+	struct release_input in[MANIFEST_MAX_ARTIFACTS];
+	struct bd_seckey *keys[MAX_KEYS] = { NULL };
+	struct release_opts o = { 0 };
+	char when[TIME_RFC3339_BYTES];
+	uint8_t *menu = NULL;
+	size_t menu_len = 0, i;
+	uint64_t version = 0;
+	int64_t secs;
+	int repofd = -1, status = 0;
+	enum bd_err rc;
+
+	if (a->repo == NULL || a->channel == NULL || a->nsec == 0)
+		return usage("release needs -r REPO, -c CHANNEL and -s SECFILE");
+	if (a->nrest == 0 || a->nrest > MANIFEST_MAX_ARTIFACTS)
+		return usage("release needs kernel=FILE and other NAME=FILE "
+		    "arguments");
+	if (a->menu != NULL && a->no_menu)
+		return usage("--menu and --no-menu exclude each other");
+	if ((status = parse_inputs(a, in)) != -1)
+		return status;
+	status = 0;
+	o.now = time(NULL);
+	o.expires = o.now + DEFAULT_EXPIRY_S;
+	if (a->expiry != NULL) {
+		if (duration_parse(a->expiry, &secs) == BD_OK)
+			o.expires = o.now + secs;
+		else if (time_parse(a->expiry, &o.expires) != BD_OK)
+			return usage("bad expiry '%s' (want e.g. 90d, 12h or "
+			    "2027-01-01T00:00:00Z)", a->expiry);
+		if (o.expires <= o.now)
+			return usage("expiry '%s' is in the past", a->expiry);
+	}
+	if (a->menu != NULL) {
+		rc = file_read_capped(AT_FDCWD, a->menu, MENU_LST_MAX_BYTES - 1,
+		    &menu, &menu_len);
+		if (rc != BD_OK) {
+			status = fail("--menu", rc, 1);
+			goto out;
+		}
+		if (strlen((char *)menu) != menu_len) {
+			status = usage("%s contains a NUL byte", a->menu);
+			goto out;
+		}
+	}
+	o.channel = a->channel;
+	o.menu_lst = (const char *)menu;
+	o.no_menu = a->no_menu;
+	for (i = 0; i < a->nsec; i++) {
+		if ((rc = cli_load_seckey(a->secfiles[i], &a->pass,
+		    &keys[i])) != BD_OK) {
+			status = cli_report(PROG, a->secfiles[i], rc);
+			if (rc == BD_ERR_IO)
+				status = 1;
+			goto out;
+		}
+	}
+	o.keys = keys;
+	o.nkeys = a->nsec;
+	if ((rc = repo_open(a->repo, true, &repofd)) != BD_OK) {
+		status = cli_report(PROG, a->repo, rc);
+		goto out;
+	}
+	if ((rc = repo_release(repofd, &o, in, (size_t)a->nrest,
+	    &version)) != BD_OK) {
+		status = cli_report(PROG, "release", rc);
+		/* A refused kernel or bad name is the caller's input. */
+		if (rc != BD_ERR_IO && rc != BD_ERR_NOMEM && rc != BD_ERR_EXISTS)
+			status = 1;
+		goto out;
+	}
+	time_format(o.expires, when);
+	printf("published %s version %llu (expires %s, %zu signature%s)\n",
+	    a->channel, (unsigned long long)version, when, a->nsec,
+	    a->nsec == 1 ? "" : "s");
+	printf("  %s/channels/%s/%llu.json\n", a->repo, a->channel,
+	    (unsigned long long)version);
+out:
+	for (i = 0; i < MAX_KEYS; i++)
+		seckey_free(keys[i]);
+	free(menu);
+	if (repofd >= 0)
+		close(repofd);
+	return status;
+}
+
+/* Re-hashes one blob and compares size and digest with the manifest. */
+static enum bd_err
+check_blob(int repofd, const struct bd_artifact *art)
+{
+	char path[128];
+	uint8_t d[SHA256_BYTES];
+	uint64_t size;
+	int fd;
+	enum bd_err rc;
+
+	repo_blob_path(art->sha256_hex, path, sizeof(path));
+	fd = openat(repofd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return bd_fail(BD_ERR_HASH, "%s: %s", path, strerror(errno));
+	rc = sha256_fd(fd, art->size, d, &size);
+	close(fd);
+	if (rc == BD_ERR_TOOBIG)
+		return bd_fail(BD_ERR_SIZE, "%s: longer than %llu bytes", path,
+		    (unsigned long long)art->size);
+	if (rc != BD_OK)
+		return rc;
+	if (size != art->size)
+		return bd_fail(BD_ERR_SIZE, "%s: %llu bytes, manifest says %llu",
+		    path, (unsigned long long)size,
+		    (unsigned long long)art->size);
+	if (sodium_memcmp(d, art->sha256, SHA256_BYTES) != 0)
+		return bd_fail(BD_ERR_HASH, "%s", path);
+	return BD_OK;
+}
+
+static int
+cmd_verify(struct args *a)
+{
+	struct bd_trust trust;
+	struct bd_manifest *m = NULL;
+	char name[32], kid[KEY_ID_HEX_BYTES];
+	uint8_t *buf = NULL, *vbuf = NULL;
+	size_t len = 0, vlen = 0, i;
+	int repofd = -1, status = 0;
+	enum bd_err rc;
+
+	if (a->repo == NULL || a->channel == NULL || a->ntrusted == 0 ||
+	    a->nrest != 0)
+		return usage("verify needs -r REPO, -c CHANNEL and -P KEY or "
+		    "-p PUBFILE");
+	if ((rc = repo_open(a->repo, false, &repofd)) != BD_OK) {
+		status = fail(a->repo, rc, 1);
+		goto out;
+	}
+	if ((rc = repo_read_manifest(repofd, a->channel, "manifest.json", &buf,
+	    &len)) != BD_OK) {
+		status = fail("manifest", rc, 3);
+		goto out;
+	}
+	trust.keys = a->trusted;
+	trust.nkeys = a->ntrusted;
+	trust.threshold = a->threshold == 0 ? 1 : (unsigned)a->threshold;
+	if ((rc = manifest_verify_load(buf, len, &trust, a->channel,
+	    &m)) != BD_OK ||
+	    (rc = manifest_check_fresh(m, time(NULL))) != BD_OK) {
+		status = fail("channels/manifest.json", rc, 3);
+		goto out;
+	}
+	/* The versioned copy must hold the same bytes. */
+	snprintf(name, sizeof(name), "%llu.json",
+	    (unsigned long long)m->version);
+	if ((rc = repo_read_manifest(repofd, a->channel, name, &vbuf,
+	    &vlen)) != BD_OK || vlen != len || memcmp(buf, vbuf, len) != 0) {
+		if (rc == BD_OK)
+			rc = bd_fail(BD_ERR_EQUIVOCATION, "channels/%s/%s "
+			    "differs from manifest.json", a->channel, name);
+		status = fail(name, rc, 3);
+		goto out;
+	}
+	for (i = 0; i < m->nartifacts; i++) {
+		if ((rc = check_blob(repofd, &m->artifacts[i])) != BD_OK) {
+			status = fail(m->artifacts[i].name, rc, 3);
+			goto out;
+		}
+	}
+	printf("%s version %llu: %zu signature%s verified (", a->channel,
+	    (unsigned long long)m->version, m->nsigners,
+	    m->nsigners == 1 ? "" : "s");
+	for (i = 0; i < m->nsigners; i++) {
+		keyid_hex(m->signers[i], kid);
+		printf("%s%s", i ? ", " : "", kid);
+	}
+	printf("), %zu artifact%s intact\n", m->nartifacts,
+	    m->nartifacts == 1 ? "" : "s");
+out:
+	manifest_free(m);
+	free(buf);
+	free(vbuf);
+	if (repofd >= 0)
+		close(repofd);
+	return status;
+}
+
+/* Prints a size the way people read it: "5.0 MiB (5242880 bytes)". */
+static void
+print_size(uint64_t n)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	unsigned u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		printf("%llu B", (unsigned long long)n);
+	else
+		printf("%.1f %s (%llu bytes)", v, units[u],
+		    (unsigned long long)n);
+}
+
+static int
+cmd_show(struct args *a)
+{
+	struct bd_manifest *m = NULL;
+	char t1[TIME_RFC3339_BYTES], t2[TIME_RFC3339_BYTES], kid[KEY_ID_HEX_BYTES];
+	uint8_t *buf = NULL;
+	size_t len = 0, i;
+	int repofd = -1, status = 0;
+	enum bd_err rc;
+
+	if (a->repo == NULL || a->channel == NULL || a->nrest != 0)
+		return usage("show needs -r REPO and -c CHANNEL");
+	if ((rc = repo_open(a->repo, false, &repofd)) != BD_OK ||
+	    (rc = repo_read_manifest(repofd, a->channel, "manifest.json", &buf,
+	    &len)) != BD_OK) {
+		status = fail(a->repo, rc, 1);
+		goto out;
+	}
+	if ((rc = manifest_load_unverified(buf, len, &m)) != BD_OK) {
+		status = cli_report(PROG, "manifest.json", rc);
+		goto out;
+	}
+	time_format(m->created, t1);
+	time_format(m->expires, t2);
+	printf("channel   %s\nversion   %llu\ncreated   %s\nexpires   %s%s\n",
+	    m->channel, (unsigned long long)m->version, t1, t2,
+	    m->expires <= time(NULL) ? "  (EXPIRED)" : "");
+	printf("signed by");
+	for (i = 0; i < m->nkeyids; i++) {
+		keyid_hex(m->keyids[i], kid);
+		printf(" %s", kid);
+	}
+	printf("  (not checked here; use 'bootdrop-publish verify')\n");
+	if (m->trusted_comment != NULL)
+		printf("comment   %s\n", m->trusted_comment);
+	if (m->has_boot)
+		printf("boot      %s, %s\n", m->boot_loader, m->boot_arch);
+	for (i = 0; i < m->nartifacts; i++) {
+		const struct bd_artifact *art = &m->artifacts[i];
+
+		printf("\nartifact  %s (%s)\n  size    ", art->name, art->kind);
+		print_size(art->size);
+		printf("\n  sha256  %s\n  install %s\n", art->sha256_hex,
+		    art->install);
+		if (art->has_elf)
+			printf("  elf     %u-bit %s%s\n", art->elf.class,
+			    art->elf.machine, art->elf.xen ?
+			    ", Xen PV guest" : ", no Xen information");
+	}
+	if (m->menu_lst != NULL)
+		printf("\nboot/grub/menu.lst:\n%s%s", m->menu_lst,
+		    m->menu_lst[0] != '\0' &&
+		    m->menu_lst[strlen(m->menu_lst) - 1] == '\n' ? "" : "\n");
+out:
+	manifest_free(m);
+	free(buf);
+	if (repofd >= 0)
+		close(repofd);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct args a = { 0 };
+	const char *cmd;
+	int status;
+
+	if (sodium_init() < 0) {
+		fprintf(stderr, PROG ": cannot initialise libsodium\n");
+		return 1;
+	}
+	if (argc < 2)
+		return usage(NULL);
+	cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		fputs(usage_text, stdout);
+		fputs(help_text, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		printf(PROG " %s\n", BOOTDROP_VERSION);
+		return 0;
+	}
+	argc--;
+	argv++;
+	if (strcmp(cmd, "keygen") == 0)
+		status = parse_args(argc, argv, "+p:s:Wf", &a);
+	else if (strcmp(cmd, "release") == 0)
+		status = parse_args(argc, argv, "+r:c:s:e:", &a);
+	else if (strcmp(cmd, "verify") == 0)
+		status = parse_args(argc, argv, "+r:c:P:p:t:", &a);
+	else if (strcmp(cmd, "show") == 0)
+		status = parse_args(argc, argv, "+r:c:", &a);
+	else
+		return usage("unknown command '%s'", cmd);
+	if (status != -1)
+		return status;
+	if (strcmp(cmd, "keygen") == 0)
+		return cmd_keygen(&a);
+	if (strcmp(cmd, "release") == 0)
+		return cmd_release(&a);
+	if (strcmp(cmd, "verify") == 0)
+		return cmd_verify(&a);
+	return cmd_show(&a);
+}
