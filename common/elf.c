@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "elf.h"
 
@@ -190,28 +192,23 @@ elf_inspect(const uint8_t *buf, size_t len, struct elf_info *info)
 enum bd_err
 elf_inspect_fd(int fd, struct elf_info *info)
 {
-	uint8_t *buf;
-	size_t len = 0;
-	ssize_t n;
+	struct stat st;
+	size_t len;
+	void *map;
 	enum bd_err rc;
 
-	if ((buf = malloc(ELF_HEADER_MAX_BYTES)) == NULL)
-		return BD_ERR_NOMEM;
-	while (len < ELF_HEADER_MAX_BYTES) {
-		n = pread(fd, buf + len, ELF_HEADER_MAX_BYTES - len, (off_t)len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = bd_fail(BD_ERR_IO, "read: %s", strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	rc = elf_inspect(buf, len, info);
-out:
-	free(buf);
+	if (fstat(fd, &st) != 0)
+		return bd_fail(BD_ERR_IO, "stat: %s", strerror(errno));
+	if (!S_ISREG(st.st_mode) || st.st_size == 0)
+		return bd_fail(BD_ERR_ELF, "not an ELF file");
+	/* Section headers sit at the end of a kernel: map all of it. */
+	len = (uint64_t)st.st_size > ELF_MAP_MAX_BYTES ? ELF_MAP_MAX_BYTES :
+	    (size_t)st.st_size;
+	map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		return bd_fail(BD_ERR_IO, "mmap: %s", strerror(errno));
+	rc = elf_inspect(map, len, info);
+	munmap(map, len);
 	return rc;
 }
 

@@ -13,7 +13,7 @@
 
 #include "err.h"
 
-#define ELF_HEADER_MAX_BYTES	(1u << 20)	/* bytes read to inspect */
+#define ELF_MAP_MAX_BYTES	((size_t)1 << 30)	/* bytes of a file inspected */
 
 struct elf_info {
 	unsigned class;		/* 32 or 64 */
@@ -28,7 +28,7 @@ struct elf_info {
  */
 enum bd_err elf_inspect(const uint8_t *buf, size_t len, struct elf_info *info);
 
-/* Reads up to ELF_HEADER_MAX_BYTES of fd with pread and inspects them. */
+/* Inspects the regular file fd (its first ELF_MAP_MAX_BYTES, mapped). */
 enum bd_err elf_inspect_fd(int fd, struct elf_info *info);
 
 /* Maps a machine name to the pvgrub arch it needs: "i386" or "amd64", else NULL. */

@@ -1,0 +1,29 @@
+#!/bin/sh
+# deploy/deps.sh - installs what bootdrop needs to build, test and run its
+# demo on Debian 12, and nothing when everything is already there.
+# usage: deploy/deps.sh [--tests]    (--tests adds the peers the tests drive)
+set -eu
+
+build="meson ninja-build pkg-config gcc libsodium-dev libjansson-dev
+libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libext2fs-dev e2fsprogs
+python3 curl ca-certificates"
+tests="clang-14 libclang-rt-14-dev minisign wget aria2 nginx-light wrk
+slowhttptest hyperfine chromium openssl time"
+
+want=$build
+[ "${1:-}" = "--tests" ] && want="$build $tests"
+
+missing=
+for p in $want; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing$missing" >&2
+SUDO=
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
