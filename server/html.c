@@ -1,0 +1,402 @@
+/*
+ * html.c - the HTML index of bootdrop-server (see html.h).
+ *
+ * Pages are built in one capped buffer (HTML_PAGE_MAX_BYTES); any text
+ * that is not a literal of this file goes through hb_esc().
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "html.h"
+#include "key.h"
+#include "manifest.h"
+#include "repo.h"
+#include "timefmt.h"
+
+/* A growable buffer created with its maximum; past it, failed is set. */
+struct hbuf {
+	char *p;
+	size_t len, cap, max;
+	bool failed;
+};
+
+static bool
+hb_reserve(struct hbuf *b, size_t n)
+{
+	size_t want, ncap;
+	char *np;
+
+	if (b->failed)
+		return false;
+	if (n > b->max - b->len - 1) {
+		b->failed = true;
+		return false;
+	}
+	want = b->len + n + 1;
+	if (want <= b->cap)
+		return true;
+	ncap = b->cap ? b->cap : 8192;
+	while (ncap < want)
+		ncap *= 2;
+	if (ncap > b->max)
+		ncap = b->max;
+	if ((np = realloc(b->p, ncap)) == NULL) {
+		b->failed = true;
+		return false;
+	}
+	b->p = np;
+	b->cap = ncap;
+	return true;
+}
+
+static void
+hb_put(struct hbuf *b, const char *s, size_t n)
+{
+	if (!hb_reserve(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void
+hb_str(struct hbuf *b, const char *s)
+{
+	hb_put(b, s, strlen(s));
+}
+
+/* Appends a literal format; every %s argument must already be safe HTML. */
+static void __attribute__((format(printf, 2, 3)))
+hb_printf(struct hbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char tmp[512];
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		b->failed = true;
+		return;
+	}
+	hb_put(b, tmp, (size_t)n);
+}
+
+/* Appends s with &, <, >, " and ' escaped. */
+static void
+hb_esc(struct hbuf *b, const char *s)
+{
+	const char *run = s;
+
+	if (s == NULL)
+		return;
+	for (; *s != '\0'; s++) {
+		const char *e;
+
+		switch (*s) {
+		case '&': e = "&amp;"; break;
+		case '<': e = "&lt;"; break;
+		case '>': e = "&gt;"; break;
+		case '"': e = "&quot;"; break;
+		case '\'': e = "&#39;"; break;
+		default: continue;
+		}
+		hb_put(b, run, (size_t)(s - run));
+		hb_str(b, e);
+		run = s + 1;
+	}
+	hb_put(b, run, (size_t)(s - run));
+}
+
+static void
+human_size(uint64_t n, char *out, size_t cap)
+{
+	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	size_t u = 0;
+
+	if (n < 1024) {
+		snprintf(out, cap, "%" PRIu64 " bytes", n);
+		return;
+	}
+	v /= 1024;
+	while (v >= 1024 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, cap, "%.1f %s (%" PRIu64 " bytes)", v, unit[u], n);
+}
+
+static const char style[] =
+	"body{font-family:system-ui,sans-serif;margin:0 auto;max-width:56em;"
+	"padding:1em;line-height:1.45;color:#222;background:#fff}"
+	"h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.15em;margin-top:1.5em;"
+	"border-bottom:1px solid #ddd}"
+	"code,pre{font-family:ui-monospace,monospace;font-size:.9em}"
+	"pre{background:#f4f4f4;padding:.6em;overflow-x:auto;"
+	"white-space:pre-wrap;word-break:break-all}"
+	".hash{word-break:break-all}"
+	"table{border-collapse:collapse;width:100%}"
+	"td,th{text-align:left;padding:.3em .5em;border-bottom:1px solid #eee;"
+	"vertical-align:top}"
+	"dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}"
+	"dt{font-weight:600}dd{margin:0}"
+	".card{border:1px solid #ddd;border-radius:6px;padding:.5em .8em;"
+	"margin:.6em 0}"
+	".bad{color:#a00;font-weight:600}.note{color:#555;font-size:.9em}"
+	"@media (max-width:30em){dl{grid-template-columns:1fr}dt{margin-top:.4em}}";
+
+static void
+page_head(struct hbuf *b, const char *title)
+{
+	hb_str(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+	    "<title>");
+	hb_esc(b, title);
+	hb_str(b, "</title><style>");
+	hb_str(b, style);
+	hb_str(b, "</style></head><body>\n<p><a href=\"/\">bootdrop repository</a></p>\n");
+}
+
+static void
+page_tail(struct hbuf *b)
+{
+	hb_str(b, "<p class=\"note\">Manifests are signed. This page is generated "
+	    "from them without checking signatures; signatures verified by "
+	    "bootdrop-fetch before anything is installed.</p>\n</body></html>\n");
+}
+
+static void
+time_cell(struct hbuf *b, time_t t, bool expiry, time_t now)
+{
+	char ts[TIME_RFC3339_BYTES];
+
+	time_format(t, ts);
+	hb_str(b, "<time>");
+	hb_esc(b, ts);
+	hb_str(b, "</time>");
+	if (expiry && t <= now)
+		hb_str(b, " <span class=\"bad\">expired</span>");
+}
+
+static enum bd_err
+load_manifest(int repofd, const char *channel, const char *file,
+    struct bd_manifest **m)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	enum bd_err rc;
+
+	*m = NULL;
+	rc = repo_read_manifest(repofd, channel, file, &buf, &len);
+	if (rc == BD_OK)
+		rc = manifest_load_unverified(buf, len, m);
+	free(buf);
+	return rc;
+}
+
+static void
+render_index(const struct http_server *s, struct hbuf *b, char **names,
+    size_t n)
+{
+	struct bd_manifest *m;
+	time_t now = time(NULL);
+	enum bd_err rc;
+	size_t i;
+
+	page_head(b, "bootdrop repository");
+	hb_str(b, "<h1>Channels</h1>\n");
+	if (n == 0) {
+		hb_str(b, "<p>No channel has been published yet.</p>\n");
+		page_tail(b);
+		return;
+	}
+	hb_str(b, "<table><thead><tr><th>channel</th><th>version</th>"
+	    "<th>created</th><th>expires</th></tr></thead><tbody>\n");
+	for (i = 0; i < n && !b->failed; i++) {
+		hb_str(b, "<tr><td><a href=\"/channels/");
+		hb_esc(b, names[i]);
+		hb_str(b, "/\">");
+		hb_esc(b, names[i]);
+		hb_str(b, "</a></td>");
+		rc = load_manifest(s->repofd, names[i], "manifest.json", &m);
+		if (rc != BD_OK) {
+			hb_str(b, "<td colspan=\"3\" class=\"bad\">manifest unreadable: ");
+			hb_esc(b, bd_strerror(rc));
+			hb_str(b, "</td></tr>\n");
+			continue;
+		}
+		hb_printf(b, "<td>%" PRIu64 "</td><td>", m->version);
+		time_cell(b, m->created, false, now);
+		hb_str(b, "</td><td>");
+		time_cell(b, m->expires, true, now);
+		hb_str(b, "</td></tr>\n");
+		manifest_free(m);
+	}
+	hb_str(b, "</tbody></table>\n");
+	page_tail(b);
+}
+
+static void
+render_fetch_command(const struct http_server *s, struct hbuf *b,
+    const char *channel)
+{
+	hb_str(b, "<h2>Install it</h2>\n<p>In the guest's rescue system, with "
+	    "the boot slice mounted on /mnt/boot:</p>\n<pre><code id=\"fetch\">"
+	    "bootdrop-fetch ");
+	if (s->pubkey_b64 != NULL) {
+		hb_str(b, "-P ");
+		hb_esc(b, s->pubkey_b64);
+	} else {
+		hb_str(b, "-p PUBFILE");
+	}
+	hb_str(b, " -c ");
+	hb_esc(b, channel);
+	hb_str(b, " -d /mnt/boot ");
+	hb_esc(b, s->base_url);
+	hb_str(b, "</code></pre>\n");
+	if (s->pubkey_b64 == NULL)
+		hb_str(b, "<p class=\"note\">PUBFILE is the publisher's public "
+		    "key file, obtained from the publisher by a trusted "
+		    "channel (bootdrop-server -P shows it here).</p>\n");
+}
+
+static void
+render_artifact(struct hbuf *b, const struct bd_artifact *a)
+{
+	char size[64];
+
+	human_size(a->size, size, sizeof(size));
+	hb_str(b, "<div class=\"card\"><dl><dt>name</dt><dd><a href=\"/blobs/sha256/");
+	hb_esc(b, a->sha256_hex);
+	hb_str(b, "\">");
+	hb_esc(b, a->name);
+	hb_str(b, "</a></dd><dt>kind</dt><dd>");
+	hb_esc(b, a->kind);
+	hb_str(b, "</dd><dt>size</dt><dd>");
+	hb_esc(b, size);
+	hb_str(b, "</dd><dt>sha256</dt><dd><code class=\"hash\">");
+	hb_esc(b, a->sha256_hex);
+	hb_str(b, "</code></dd><dt>install</dt><dd><code>");
+	hb_esc(b, a->install);
+	hb_str(b, "</code></dd>");
+	if (a->has_elf) {
+		hb_printf(b, "<dt>ELF</dt><dd>%u-bit ", a->elf.class);
+		hb_esc(b, a->elf.machine ? a->elf.machine : "unknown");
+		hb_str(b, a->elf.xen ? ", Xen PV guest" : ", no Xen PV notes");
+		hb_str(b, "</dd>");
+	}
+	hb_str(b, "</dl></div>\n");
+}
+
+static void
+render_channel(const struct http_server *s, struct hbuf *b,
+    const char *channel, const struct bd_manifest *m,
+    const uint64_t *versions, size_t nversions)
+{
+	char kid[KEY_ID_HEX_BYTES];
+	time_t now = time(NULL);
+	size_t i, shown;
+
+	page_head(b, channel);
+	hb_str(b, "<h1>");
+	hb_esc(b, channel);
+	hb_str(b, "</h1>\n<dl><dt>newest version</dt><dd>");
+	hb_printf(b, "%" PRIu64, m->version);
+	hb_str(b, " (<a href=\"manifest.json\">manifest.json</a>)</dd><dt>created</dt><dd>");
+	time_cell(b, m->created, false, now);
+	hb_str(b, "</dd><dt>expires</dt><dd>");
+	time_cell(b, m->expires, true, now);
+	hb_str(b, "</dd><dt>signed by key</dt><dd>");
+	for (i = 0; i < m->nkeyids && i < MANIFEST_MAX_SIGNATURES; i++) {
+		keyid_hex(m->keyids[i], kid);
+		hb_str(b, i ? ", <code>" : "<code>");
+		hb_esc(b, kid);
+		hb_str(b, "</code>");
+	}
+	hb_str(b, "</dd><dt>trusted comment</dt><dd><code>");
+	hb_esc(b, m->trusted_comment ? m->trusted_comment : "");
+	hb_str(b, "</code></dd>");
+	if (m->has_boot) {
+		hb_str(b, "<dt>boot</dt><dd>");
+		hb_esc(b, m->boot_loader);
+		hb_str(b, " ");
+		hb_esc(b, m->boot_arch);
+		hb_str(b, "</dd>");
+	}
+	hb_str(b, "</dl>\n");
+
+	render_fetch_command(s, b, channel);
+
+	hb_str(b, "<h2>Artifacts</h2>\n");
+	for (i = 0; i < m->nartifacts; i++)
+		render_artifact(b, &m->artifacts[i]);
+	if (m->menu_lst != NULL) {
+		hb_str(b, "<h2>boot/grub/menu.lst</h2>\n<pre>");
+		hb_esc(b, m->menu_lst);
+		hb_str(b, "</pre>\n");
+	}
+
+	hb_str(b, "<h2>Versions</h2>\n<ul>\n");
+	shown = 0;
+	for (i = nversions; i > 0 && shown < HTML_MAX_VERSIONS_SHOWN; i--, shown++)
+		hb_printf(b, "<li><a href=\"%" PRIu64 ".json\">version %" PRIu64
+		    "</a></li>\n", versions[i - 1], versions[i - 1]);
+	hb_str(b, "</ul>\n");
+	if (nversions > shown)
+		hb_printf(b, "<p class=\"note\">%zu older versions not listed.</p>\n",
+		    nversions - shown);
+	page_tail(b);
+}
+
+enum bd_err
+html_render(const struct http_server *s, const char *channel, char **page,
+    size_t *len)
+{
+	struct hbuf b = { .max = HTML_PAGE_MAX_BYTES };
+	struct bd_manifest *m = NULL;
+	char **names = NULL;
+	uint64_t *versions = NULL;
+	size_t nnames = 0, nversions = 0;
+	enum bd_err rc;
+
+	*page = NULL;
+	*len = 0;
+	if (channel == NULL) {
+		if ((rc = repo_list_channels(s->repofd, &names, &nnames)) != BD_OK)
+			goto out;
+		render_index(s, &b, names, nnames);
+	} else {
+		rc = load_manifest(s->repofd, channel, "manifest.json", &m);
+		if (rc == BD_ERR_IO) {
+			rc = bd_fail(BD_ERR_PATH, "no channel %s", channel);
+			goto out;
+		}
+		if (rc != BD_OK)
+			goto out;
+		rc = repo_list_versions(s->repofd, channel, &versions, &nversions);
+		if (rc != BD_OK)
+			goto out;
+		render_channel(s, &b, channel, m, versions, nversions);
+	}
+	if (b.failed) {
+		rc = bd_fail(BD_ERR_TOOBIG, "HTML page");
+		goto out;
+	}
+	*page = b.p;
+	*len = b.len;
+	b.p = NULL;
+out:
+	free(b.p);
+	free(versions);
+	if (names != NULL)
+		repo_names_free(names, nnames);
+	manifest_free(m);
+	return rc;
+}

@@ -1,0 +1,898 @@
+/*
+ * http.c - routing, file serving and conditional requests for
+ * bootdrop-server (see http.h).
+ *
+ * Every file is opened relative to the repository directory with no
+ * symlink anywhere on the way (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS,
+ * or a component-by-component openat walk with O_NOFOLLOW where openat2
+ * is missing), then fstat'ed: only regular files are served.  Blobs go out
+ * through sendfile (libmicrohttpd's fd responses); manifests are small and
+ * are served from memory with a strong ETag over their bytes, cached by
+ * (device, inode, size, mtime, ctime) - the publisher replaces
+ * manifest.json by rename, so a new release is a new inode and is picked
+ * up by the next request.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <netdb.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <linux/openat2.h>
+#endif
+
+#include "accesslog.h"
+#include "html.h"
+#include "http.h"
+#include "manifest.h"
+#include "sha256.h"
+
+#define ETAG_MAX_BYTES		(8 + SHA256_HEX_BYTES + 2)	/* "sha256:<hex>" */
+#define MCACHE_SLOTS		64
+#define CLIENT_MAX_BYTES	64
+
+/* One request, from the URI callback to the completion callback. */
+struct http_req {
+	struct timespec start;
+	time_t when;
+	char target[ACCESSLOG_FIELD_MAX_BYTES + 1];
+	bool target_cut;		/* longer than target[] */
+	char method[16];
+	char version[16];
+	char client[CLIENT_MAX_BYTES];
+	char referer[ACCESSLOG_FIELD_MAX_BYTES + 1];
+	char user_agent[ACCESSLOG_FIELD_MAX_BYTES + 1];
+	unsigned status;
+	uint64_t body_bytes;		/* body of the queued response */
+	bool head;
+	bool headers_done;		/* the handler was called once */
+	bool blob;			/* a blob body (full or range) was queued */
+	bool blob_full;
+	char hex[SHA256_HEX_BYTES];
+};
+
+/* A manifest file's bytes and ETag, keyed by what changes on replacement. */
+struct mcache_slot {
+	bool used;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim, ctim;
+	char etag[ETAG_MAX_BYTES];
+	uint8_t *buf;
+};
+
+static struct mcache_slot mcache[MCACHE_SLOTS];
+static pthread_mutex_t mcache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* What send_entity() serves: an open file or bytes in memory. */
+struct entity {
+	int fd;				/* owned; -1 when buf is used */
+	uint8_t *buf;			/* owned (malloc), or NULL */
+	uint64_t size;
+	const char *etag;
+	const char *content_type;
+	const char *cache_control;
+};
+
+void
+http_server_init(struct http_server *s)
+{
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->idle, &ca);
+	pthread_condattr_destroy(&ca);
+	s->inflight = 0;
+	s->stopping = false;
+}
+
+void
+http_server_fini(struct http_server *s)
+{
+	size_t i;
+
+	pthread_cond_destroy(&s->idle);
+	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_lock(&mcache_lock);
+	for (i = 0; i < MCACHE_SLOTS; i++) {
+		free(mcache[i].buf);
+		memset(&mcache[i], 0, sizeof(mcache[i]));
+	}
+	pthread_mutex_unlock(&mcache_lock);
+}
+
+static bool
+is_lower_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* "<n>.json" with n a decimal without leading zeros in 1..MANIFEST_MAX_VERSION. */
+static bool
+parse_version_file(const char *s, uint64_t *v)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	if (s[0] < '1' || s[0] > '9')
+		return false;
+	for (i = 0; s[i] >= '0' && s[i] <= '9'; i++) {
+		if (i >= 16)
+			return false;
+		n = n * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (strcmp(s + i, ".json") != 0 || n > MANIFEST_MAX_VERSION)
+		return false;
+	*v = n;
+	return true;
+}
+
+enum http_route_kind
+http_route(const char *target, struct http_route *r)
+{
+	static const char blobs[] = "/blobs/sha256/";
+	static const char channels[] = "/channels/";
+	char path[HTTP_URI_MAX_BYTES + 1];
+	const char *rest, *slash;
+	size_t len, clen;
+
+	memset(r, 0, sizeof(*r));
+	r->kind = ROUTE_NONE;
+	len = strcspn(target, "?");
+	if (len > HTTP_URI_MAX_BYTES)
+		goto out;
+	memcpy(path, target, len);
+	path[len] = '\0';
+
+	if (strcmp(path, "/") == 0) {
+		r->kind = ROUTE_INDEX;
+	} else if (strncmp(path, blobs, sizeof(blobs) - 1) == 0) {
+		rest = path + sizeof(blobs) - 1;
+		if (strlen(rest) == SHA256_HEX_BYTES - 1 &&
+		    is_lower_hex(rest, SHA256_HEX_BYTES - 1)) {
+			memcpy(r->hex, rest, SHA256_HEX_BYTES);
+			r->kind = ROUTE_BLOB;
+		}
+	} else if (strncmp(path, channels, sizeof(channels) - 1) == 0) {
+		rest = path + sizeof(channels) - 1;
+		if ((slash = strchr(rest, '/')) == NULL)
+			goto out;
+		clen = (size_t)(slash - rest);
+		if (clen == 0 || clen > CHANNEL_MAX_BYTES)
+			goto out;
+		memcpy(r->channel, rest, clen);
+		r->channel[clen] = '\0';
+		if (!channel_name_valid(r->channel))
+			goto out;
+		rest = slash + 1;
+		if (*rest == '\0')
+			r->kind = ROUTE_CHANNEL;
+		else if (strcmp(rest, "manifest.json") == 0)
+			r->kind = ROUTE_MANIFEST;
+		else if (parse_version_file(rest, &r->version))
+			r->kind = ROUTE_VERSION;
+	}
+out:
+	if (r->kind == ROUTE_NONE)
+		memset(r, 0, sizeof(*r));
+	return r->kind;
+}
+
+/* Checked decimal: digits only, no sign, no overflow. */
+static bool
+parse_u64(const char *s, size_t n, uint64_t *v)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	if (n == 0 || n > 19)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		x = x * 10 + (uint64_t)(s[i] - '0');
+	}
+	*v = x;
+	return true;
+}
+
+int
+http_parse_range(const char *value, uint64_t size, uint64_t *first,
+    uint64_t *last)
+{
+	const char *spec, *dash, *end;
+	uint64_t a, b;
+
+	if (value == NULL || strncmp(value, "bytes=", 6) != 0)
+		return 0;
+	spec = value + 6;
+	while (*spec == ' ' || *spec == '\t')
+		spec++;
+	end = spec + strlen(spec);
+	while (end > spec && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if (memchr(spec, ',', (size_t)(end - spec)) != NULL)
+		return 0;	/* several ranges: the whole body, 200 */
+	if ((dash = memchr(spec, '-', (size_t)(end - spec))) == NULL)
+		return 0;
+	if (dash == spec) {
+		/* suffix range "-n": the last n bytes */
+		if (!parse_u64(dash + 1, (size_t)(end - dash - 1), &b))
+			return 0;
+		if (b == 0 || size == 0)
+			return -1;
+		*first = b >= size ? 0 : size - b;
+		*last = size - 1;
+		return 1;
+	}
+	if (!parse_u64(spec, (size_t)(dash - spec), &a))
+		return 0;
+	if (dash + 1 == end) {
+		b = UINT64_MAX;
+	} else {
+		if (!parse_u64(dash + 1, (size_t)(end - dash - 1), &b))
+			return 0;
+		if (b < a)
+			return 0;	/* invalid: ignored, as RFC 9110 says */
+	}
+	if (a >= size)
+		return -1;
+	*first = a;
+	*last = b >= size ? size - 1 : b;
+	return 1;
+}
+
+bool
+http_etag_listed(const char *value, const char *etag)
+{
+	const char *p = value, *tag;
+	size_t elen = strlen(etag), n;
+
+	if (value == NULL)
+		return false;
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			return false;
+		if (*p == '*')
+			return true;
+		tag = p;
+		if (strncmp(tag, "W/", 2) == 0)
+			tag += 2;
+		if (*tag != '"') {
+			p += strcspn(p, ",");
+			continue;
+		}
+		n = strcspn(tag + 1, "\"");
+		if (tag[1 + n] != '"')
+			return false;
+		if (n + 2 == elen && memcmp(tag, etag, elen) == 0)
+			return true;
+		p = tag + n + 2;
+	}
+}
+
+/*
+ * Opens rel below dirfd, read-only, with no symlink on the way and
+ * without blocking on a FIFO.  Returns an fd or -1 with errno set.
+ */
+static int
+open_beneath(int dirfd, const char *rel)
+{
+	const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
+	    O_NOCTTY;
+	char comp[HTTP_URI_MAX_BYTES + 1];
+	const char *p = rel, *slash;
+	int fd = -1, next, save;
+	size_t n;
+
+#if defined(__linux__) && defined(SYS_openat2)
+	{
+		struct open_how how;
+
+		memset(&how, 0, sizeof(how));
+		how.flags = (uint64_t)flags;
+		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+		    RESOLVE_NO_MAGICLINKS;
+		fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+		if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+			return fd;
+	}
+#endif
+	/* Portable walk: every directory component with O_NOFOLLOW. */
+	fd = dirfd;
+	while ((slash = strchr(p, '/')) != NULL) {
+		n = (size_t)(slash - p);
+		if (n == 0 || n >= sizeof(comp)) {
+			errno = ENOENT;
+			goto fail;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (fd != dirfd)
+			close(fd);
+		fd = next;
+		if (fd == -1)
+			return -1;
+		p = slash + 1;
+	}
+	next = openat(fd, p, flags);
+	save = errno;
+	if (fd != dirfd)
+		close(fd);
+	errno = save;
+	return next;
+fail:
+	save = errno;
+	if (fd != dirfd && fd != -1)
+		close(fd);
+	errno = save;
+	return -1;
+}
+
+/* The one place an errno from opening a repository file becomes a status. */
+static unsigned
+errno_status(int e)
+{
+	switch (e) {
+	case ENOENT:
+	case ENOTDIR:
+	case ELOOP:	/* a symlink: not served */
+	case EXDEV:	/* openat2 refused to leave the repository */
+	case ENAMETOOLONG:
+		return MHD_HTTP_NOT_FOUND;
+	case EACCES:
+	case EPERM:
+		return MHD_HTTP_FORBIDDEN;
+	case EMFILE:
+	case ENFILE:
+	case ENOMEM:
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	default:
+		return MHD_HTTP_INTERNAL_SERVER_ERROR;
+	}
+}
+
+static void
+add_header(struct MHD_Response *r, const char *name, const char *value)
+{
+	/* Fails only on bad characters or no memory; the response still goes out. */
+	(void)MHD_add_response_header(r, name, value);
+}
+
+/* Queues r with status, records it for the log, and drops our reference. */
+static enum MHD_Result
+respond(struct http_server *s, struct MHD_Connection *conn,
+    struct http_req *q, unsigned status, struct MHD_Response *r,
+    uint64_t body)
+{
+	enum MHD_Result ret;
+	bool stopping;
+
+	if (r == NULL)
+		return MHD_NO;
+	add_header(r, "X-Content-Type-Options", "nosniff");
+	pthread_mutex_lock(&s->lock);
+	stopping = s->stopping;
+	pthread_mutex_unlock(&s->lock);
+	if (stopping)
+		add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	q->status = status;
+	q->body_bytes = q->head ? 0 : body;
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result
+respond_text(struct http_server *s, struct MHD_Connection *conn,
+    struct http_req *q, unsigned status, const char *text)
+{
+	struct MHD_Response *r;
+
+	r = MHD_create_response_from_buffer(strlen(text), (void *)text,
+	    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		add_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	return respond(s, conn, q, status, r, strlen(text));
+}
+
+static enum MHD_Result
+respond_status(struct http_server *s, struct MHD_Connection *conn,
+    struct http_req *q, unsigned status)
+{
+	switch (status) {
+	case MHD_HTTP_NOT_FOUND:
+		return respond_text(s, conn, q, status, "404 not found\n");
+	case MHD_HTTP_METHOD_NOT_ALLOWED:
+		return respond_text(s, conn, q, status,
+		    "405 method not allowed: GET and HEAD only\n");
+	case MHD_HTTP_FORBIDDEN:
+		return respond_text(s, conn, q, status, "403 forbidden\n");
+	case MHD_HTTP_SERVICE_UNAVAILABLE:
+		return respond_text(s, conn, q, status,
+		    "503 service unavailable\n");
+	default:
+		return respond_text(s, conn, q, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "500 internal server error\n");
+	}
+}
+
+static void
+entity_release(struct entity *e)
+{
+	if (e->fd != -1)
+		close(e->fd);
+	e->fd = -1;
+	free(e->buf);
+	e->buf = NULL;
+}
+
+/* A response for bytes [first, first+len) of e; consumes e's fd or buffer. */
+static struct MHD_Response *
+entity_response(struct entity *e, uint64_t first, uint64_t len)
+{
+	struct MHD_Response *r = NULL;
+
+	if (e->fd != -1 && len > 0) {
+		r = MHD_create_response_from_fd_at_offset64(len, e->fd,
+		    first);
+		if (r != NULL)
+			e->fd = -1;	/* libmicrohttpd closes it */
+	} else if (e->buf != NULL && first == 0 && len == e->size) {
+		r = MHD_create_response_from_buffer(len, e->buf,
+		    MHD_RESPMEM_MUST_FREE);
+		if (r != NULL)
+			e->buf = NULL;
+	} else {
+		r = MHD_create_response_from_buffer(len,
+		    e->buf != NULL ? e->buf + first : (uint8_t *)"",
+		    MHD_RESPMEM_MUST_COPY);
+	}
+	entity_release(e);
+	return r;
+}
+
+static void
+entity_headers(struct MHD_Response *r, const struct entity *e)
+{
+	add_header(r, MHD_HTTP_HEADER_ETAG, e->etag);
+	add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, e->cache_control);
+	add_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+}
+
+/*
+ * Answers a GET/HEAD for e: 304 when If-None-Match lists its ETag, 206
+ * for one satisfiable Range (unless If-Range names another ETag), 416
+ * for an unsatisfiable one, else 200.  Consumes e.
+ */
+static enum MHD_Result
+send_entity(struct http_server *s, struct MHD_Connection *conn,
+    struct http_req *q, struct entity *e)
+{
+	struct MHD_Response *r = NULL;
+	const char *inm, *range, *ifrange;
+	char crange[96];
+	uint64_t first = 0, last = 0;
+	int ranged = 0;
+
+	inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_NONE_MATCH);
+	if (inm != NULL && http_etag_listed(inm, e->etag)) {
+		entity_release(e);
+		r = MHD_create_response_from_buffer(0, (void *)"",
+		    MHD_RESPMEM_PERSISTENT);
+		if (r == NULL)
+			return MHD_NO;
+		entity_headers(r, e);
+		return respond(s, conn, q, MHD_HTTP_NOT_MODIFIED, r, 0);
+	}
+
+	range = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_RANGE);
+	ifrange = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_RANGE);
+	/* If-Range with a date or another ETag: the whole (changed) body. */
+	if (range != NULL && (ifrange == NULL || strcmp(ifrange, e->etag) == 0))
+		ranged = http_parse_range(range, e->size, &first, &last);
+
+	if (ranged < 0) {
+		entity_release(e);
+		r = MHD_create_response_from_buffer(0, (void *)"",
+		    MHD_RESPMEM_PERSISTENT);
+		if (r == NULL)
+			return MHD_NO;
+		snprintf(crange, sizeof(crange), "bytes */%" PRIu64, e->size);
+		add_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, crange);
+		entity_headers(r, e);
+		return respond(s, conn, q, MHD_HTTP_RANGE_NOT_SATISFIABLE, r, 0);
+	}
+	if (ranged > 0) {
+		r = entity_response(e, first, last - first + 1);
+		if (r == NULL)
+			return MHD_NO;
+		snprintf(crange, sizeof(crange), "bytes %" PRIu64 "-%" PRIu64
+		    "/%" PRIu64, first, last, e->size);
+		add_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, crange);
+		add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, e->content_type);
+		entity_headers(r, e);
+		q->blob_full = false;
+		return respond(s, conn, q, MHD_HTTP_PARTIAL_CONTENT, r,
+		    last - first + 1);
+	}
+	r = entity_response(e, 0, e->size);
+	if (r == NULL)
+		return MHD_NO;
+	add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, e->content_type);
+	entity_headers(r, e);
+	q->blob_full = true;
+	return respond(s, conn, q, MHD_HTTP_OK, r, e->size);
+}
+
+/* Opens a regular file below the repository; status 0 on success. */
+static unsigned
+open_regular(struct http_server *s, const char *rel, int *fd,
+    struct stat *st)
+{
+	*fd = open_beneath(s->repofd, rel);
+	if (*fd == -1)
+		return errno_status(errno);
+	if (fstat(*fd, st) == -1 || !S_ISREG(st->st_mode)) {
+		close(*fd);
+		*fd = -1;
+		return MHD_HTTP_NOT_FOUND;
+	}
+	return 0;
+}
+
+static enum MHD_Result
+serve_blob(struct http_server *s, struct MHD_Connection *conn,
+    struct http_req *q, const struct http_route *rt)
+{
+	char rel[96], etag[ETAG_MAX_BYTES];
+	struct entity e = { .fd = -1 };
+	struct stat st;
+	unsigned status;
+
+	snprintf(rel, sizeof(rel), "blobs/sha256/%s", rt->hex);
+	if ((status = open_regular(s, rel, &e.fd, &st)) != 0)
+		return respond_status(s, conn, q, status);
+	snprintf(etag, sizeof(etag), "\"sha256:%s\"", rt->hex);
+	e.size = (uint64_t)st.st_size;
+	e.etag = etag;
+	e.content_type = "application/octet-stream";
+	e.cache_control = "public, max-age=31536000, immutable";
+	q->blob = true;
+	memcpy(q->hex, rt->hex, sizeof(q->hex));
+	return send_entity(s, conn, q, &e);
+}
+
+static bool
+mcache_match(const struct mcache_slot *m, const struct stat *st)
+{
+	return m->used && m->dev == st->st_dev && m->ino == st->st_ino &&
+	    m->size == st->st_size &&
+	    m->mtim.tv_sec == st->st_mtim.tv_sec &&
+	    m->mtim.tv_nsec == st->st_mtim.tv_nsec &&
+	    m->ctim.tv_sec == st->st_ctim.tv_sec &&
+	    m->ctim.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+/*
+ * Returns in *buf a new copy of the manifest open at fd and its ETag, from
+ * the cache when the file is the one cached.  Status 0 on success.
+ */
+static unsigned
+manifest_bytes(int fd, const struct stat *st, uint8_t **buf, char *etag)
+{
+	struct mcache_slot *m;
+	uint8_t digest[SHA256_BYTES], *copy = NULL, *keep = NULL;
+	char hex[SHA256_HEX_BYTES];
+	size_t size = (size_t)st->st_size, got = 0;
+	ssize_t n;
+	unsigned status = 0;
+
+	*buf = NULL;
+	if (st->st_size > (off_t)MANIFEST_MAX_BYTES)
+		return MHD_HTTP_INTERNAL_SERVER_ERROR;
+	m = &mcache[(st->st_ino ^ (st->st_dev << 7)) % MCACHE_SLOTS];
+
+	pthread_mutex_lock(&mcache_lock);
+	if (mcache_match(m, st) && (copy = malloc(size + 1)) != NULL) {
+		memcpy(copy, m->buf, size);
+		memcpy(etag, m->etag, ETAG_MAX_BYTES);
+	}
+	pthread_mutex_unlock(&mcache_lock);
+	if (copy != NULL)
+		goto out;
+
+	if ((copy = malloc(size + 1)) == NULL) {
+		status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		goto out;
+	}
+	while (got < size) {
+		n = pread(fd, copy + got, size - got, (off_t)got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	sha256_buf(copy, size, digest);
+	sha256_hex(digest, hex);
+	snprintf(etag, ETAG_MAX_BYTES, "\"sha256:%s\"", hex);
+
+	if ((keep = malloc(size + 1)) != NULL) {
+		memcpy(keep, copy, size);
+		pthread_mutex_lock(&mcache_lock);
+		free(m->buf);
+		m->used = true;
+		m->dev = st->st_dev;
+		m->ino = st->st_ino;
+		m->size = st->st_size;
+		m->mtim = st->st_mtim;
+		m->ctim = st->st_ctim;
+		memcpy(m->etag, etag, ETAG_MAX_BYTES);
+		m->buf = keep;
+		pthread_mutex_unlock(&mcache_lock);
+	}
+out:
+	if (status != 0) {
+		free(copy);
+		copy = NULL;
+	}
+	*buf = copy;
+	return status;
+}
+
+static enum MHD_Result
+serve_manifest(struct http_server *s, struct MHD_Connection *conn,
+    struct http_req *q, const struct http_route *rt)
+{
+	char rel[CHANNEL_MAX_BYTES + 48], etag[ETAG_MAX_BYTES];
+	struct entity e = { .fd = -1 };
+	struct stat st;
+	unsigned status;
+	int fd;
+
+	if (rt->kind == ROUTE_MANIFEST)
+		snprintf(rel, sizeof(rel), "channels/%s/manifest.json",
+		    rt->channel);
+	else
+		snprintf(rel, sizeof(rel), "channels/%s/%" PRIu64 ".json",
+		    rt->channel, rt->version);
+	if ((status = open_regular(s, rel, &fd, &st)) != 0)
+		return respond_status(s, conn, q, status);
+	status = manifest_bytes(fd, &st, &e.buf, etag);
+	close(fd);
+	if (status != 0)
+		return respond_status(s, conn, q, status);
+	e.size = (uint64_t)st.st_size;
+	e.etag = etag;
+	e.content_type = "application/json";
+	/* A versioned manifest never changes; manifest.json moves on. */
+	e.cache_control = rt->kind == ROUTE_MANIFEST ?
+	    "public, max-age=60" : "public, max-age=31536000, immutable";
+	return send_entity(s, conn, q, &e);
+}
+
+static enum MHD_Result
+serve_html(struct http_server *s, struct MHD_Connection *conn,
+    struct http_req *q, const struct http_route *rt)
+{
+	struct MHD_Response *r;
+	char *page = NULL;
+	size_t len = 0;
+	enum bd_err rc;
+
+	rc = html_render(s, rt->kind == ROUTE_CHANNEL ? rt->channel : NULL,
+	    &page, &len);
+	if (rc == BD_ERR_PATH)
+		return respond_status(s, conn, q, MHD_HTTP_NOT_FOUND);
+	if (rc != BD_OK)
+		return respond_status(s, conn, q, MHD_HTTP_INTERNAL_SERVER_ERROR);
+	r = MHD_create_response_from_buffer(len, page, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(page);
+		return MHD_NO;
+	}
+	add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
+	add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	add_header(r, "Content-Security-Policy", "default-src 'none'; "
+	    "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+	    "frame-ancestors 'none'");
+	add_header(r, "Referrer-Policy", "no-referrer");
+	return respond(s, conn, q, MHD_HTTP_OK, r, len);
+}
+
+static void
+copy_capped(char *dst, size_t cap, const char *src)
+{
+	size_t n;
+
+	if (src == NULL) {
+		dst[0] = '\0';
+		return;
+	}
+	n = strnlen(src, cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+void *
+http_request_begin(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_server *s = cls;
+	struct http_req *q;
+	const union MHD_ConnectionInfo *ci;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &q->start);
+	q->when = time(NULL);
+	q->status = MHD_HTTP_BAD_REQUEST;	/* until the handler answers */
+	copy_capped(q->target, sizeof(q->target), uri);
+	q->target_cut = strlen(uri) >= sizeof(q->target);
+	strcpy(q->client, "-");
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci != NULL && ci->client_addr != NULL) {
+		socklen_t alen = ci->client_addr->sa_family == AF_INET6 ?
+		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+		if (getnameinfo(ci->client_addr, alen, q->client,
+		    sizeof(q->client), NULL, 0, NI_NUMERICHOST) != 0)
+			strcpy(q->client, "-");
+	}
+	pthread_mutex_lock(&s->lock);
+	s->inflight++;
+	pthread_mutex_unlock(&s->lock);
+	return q;
+}
+
+enum MHD_Result
+http_handle(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **req_cls)
+{
+	struct http_server *s = cls;
+	struct http_req *q = *req_cls;
+	struct http_route rt;
+
+	(void)url;	/* already percent-decoded: routing uses the raw target */
+	(void)upload_data;
+	if (q == NULL)
+		return MHD_NO;	/* out of memory in http_request_begin() */
+	if (*upload_data_size != 0) {
+		/* A request body means nothing here: discarded. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	copy_capped(q->method, sizeof(q->method), method);
+	copy_capped(q->version, sizeof(q->version), version);
+	copy_capped(q->referer, sizeof(q->referer), MHD_lookup_connection_value(
+	    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_REFERER));
+	copy_capped(q->user_agent, sizeof(q->user_agent),
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_USER_AGENT));
+
+	q->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	if (!q->head && strcmp(method, MHD_HTTP_METHOD_GET) != 0) {
+		/* Answered at once; libmicrohttpd then closes the connection. */
+		return respond_status(s, conn, q, MHD_HTTP_METHOD_NOT_ALLOWED);
+	}
+	if (!q->headers_done) {
+		/*
+		 * A response queued before the request is fully received
+		 * forbids keep-alive in libmicrohttpd: answer on the next call.
+		 */
+		q->headers_done = true;
+		return MHD_YES;
+	}
+	if (q->target_cut)
+		return respond_status(s, conn, q, MHD_HTTP_NOT_FOUND);
+
+	switch (http_route(q->target, &rt)) {
+	case ROUTE_INDEX:
+	case ROUTE_CHANNEL:
+		return serve_html(s, conn, q, &rt);
+	case ROUTE_MANIFEST:
+	case ROUTE_VERSION:
+		return serve_manifest(s, conn, q, &rt);
+	case ROUTE_BLOB:
+		return serve_blob(s, conn, q, &rt);
+	case ROUTE_NONE:
+	default:
+		return respond_status(s, conn, q, MHD_HTTP_NOT_FOUND);
+	}
+}
+
+void
+http_request_done(void *cls, struct MHD_Connection *conn, void **req_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *s = cls;
+	struct http_req *q = *req_cls;
+	struct accesslog_entry e;
+	struct timespec now;
+	bool completed = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+
+	(void)conn;
+	if (q == NULL)
+		return;
+	*req_cls = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+
+	if (completed && q->blob && !q->head && s->blob_served != NULL &&
+	    (q->status == MHD_HTTP_OK || q->status == MHD_HTTP_PARTIAL_CONTENT))
+		s->blob_served(s->blob_served_arg, q->hex, q->blob_full,
+		    q->body_bytes);
+
+	memset(&e, 0, sizeof(e));
+	e.when = q->when;
+	e.client = q->client;
+	e.method = q->method[0] ? q->method : NULL;
+	e.uri = q->target;
+	e.version = q->version[0] ? q->version : NULL;
+	e.status = q->status;
+	e.bytes = q->body_bytes;
+	e.referer = q->referer[0] ? q->referer : NULL;
+	e.user_agent = q->user_agent[0] ? q->user_agent : NULL;
+	e.completed = completed;
+	e.seconds = (double)(now.tv_sec - q->start.tv_sec) +
+	    (double)(now.tv_nsec - q->start.tv_nsec) / 1e9;
+	accesslog_write(s->log, &e);
+	free(q);
+
+	pthread_mutex_lock(&s->lock);
+	if (s->inflight > 0)
+		s->inflight--;
+	if (s->inflight == 0)
+		pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->lock);
+}
+
+unsigned
+http_drain(struct http_server *s, unsigned timeout_ms)
+{
+	struct timespec deadline;
+	unsigned left;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	while (s->inflight > 0 &&
+	    pthread_cond_timedwait(&s->idle, &s->lock, &deadline) == 0)
+		;
+	left = s->inflight;
+	pthread_mutex_unlock(&s->lock);
+	return left;
+}

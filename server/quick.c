@@ -1,0 +1,259 @@
+/*
+ * quick.c - bootdrop-server --quick (see quick.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "manifest.h"
+#include "quick.h"
+#include "repo.h"
+#include "sha256.h"
+
+#define QUICK_RM_MAX_DEPTH	8
+
+struct quick_blob {
+	char hex[SHA256_HEX_BYTES];
+	uint64_t size;
+	uint64_t full;		/* complete 200 bodies */
+	uint64_t range_bytes;	/* bytes of completed 206 bodies */
+};
+
+struct quick {
+	char path[PATH_MAX];
+	int repofd;
+	uint64_t exit_after;
+	pthread_mutex_t lock;
+	bool done;
+	size_t nblobs;
+	struct quick_blob blobs[MANIFEST_MAX_ARTIFACTS];
+};
+
+/* Removes name (a file or a tree) below dirfd without following symlinks. */
+static void
+rm_tree(int parent, const char *name, int depth)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
+		return;
+	if (depth >= QUICK_RM_MAX_DEPTH)
+		return;
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		rm_tree(dirfd(d), de->d_name, depth + 1);
+	}
+	closedir(d);
+	unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+void
+quick_cleanup(struct quick *q)
+{
+	if (q == NULL)
+		return;
+	if (q->repofd != -1)
+		close(q->repofd);
+	if (q->path[0] != '\0')
+		rm_tree(AT_FDCWD, q->path, 0);
+	pthread_mutex_destroy(&q->lock);
+	free(q);
+}
+
+const char *
+quick_repo_path(const struct quick *q)
+{
+	return q->path;
+}
+
+/* Splits "name=FILE" into in; refuses bad names. */
+static enum bd_err
+parse_input(char *arg, struct release_input *in)
+{
+	char *eq = strchr(arg, '=');
+
+	if (eq == NULL || eq == arg || eq[1] == '\0')
+		return bd_fail(BD_ERR_USAGE, "%s: want NAME=FILE", arg);
+	*eq = '\0';
+	if (!artifact_name_valid(arg)) {
+		*eq = '=';
+		return bd_fail(BD_ERR_USAGE, "%s: bad artifact name", arg);
+	}
+	in->name = arg;
+	in->path = eq + 1;
+	return BD_OK;
+}
+
+/* Records the distinct blobs of the published manifest. */
+static enum bd_err
+note_blobs(struct quick *q, const char *channel)
+{
+	struct bd_manifest *m = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0, i, j;
+	enum bd_err rc;
+
+	rc = repo_read_manifest(q->repofd, channel, "manifest.json", &buf, &len);
+	if (rc != BD_OK)
+		goto out;
+	if ((rc = manifest_load_unverified(buf, len, &m)) != BD_OK)
+		goto out;
+	for (i = 0; i < m->nartifacts && q->nblobs < MANIFEST_MAX_ARTIFACTS; i++) {
+		for (j = 0; j < q->nblobs; j++)
+			if (strcmp(q->blobs[j].hex, m->artifacts[i].sha256_hex) == 0)
+				break;
+		if (j < q->nblobs)
+			continue;
+		memcpy(q->blobs[q->nblobs].hex, m->artifacts[i].sha256_hex,
+		    SHA256_HEX_BYTES);
+		q->blobs[q->nblobs].size = m->artifacts[i].size;
+		q->nblobs++;
+	}
+out:
+	manifest_free(m);
+	free(buf);
+	return rc;
+}
+
+enum bd_err
+quick_publish(const struct quick_opts *o, struct quick **out, int *repofd,
+    char pubkey[PUBKEY_B64_BYTES])
+{
+	struct release_input in[QUICK_MAX_INPUTS];
+	char *args[QUICK_MAX_INPUTS] = { 0 };
+	struct cli_pass pass = { .file = o->passphrase_file };
+	struct release_opts ro;
+	struct bd_seckey *sk = NULL;
+	struct bd_pubkey pk;
+	struct quick *q = NULL;
+	const char *tmp;
+	uint64_t version = 0;
+	size_t i;
+	enum bd_err rc = BD_OK;
+
+	*out = NULL;
+	*repofd = -1;
+	if (o->ninputs == 0 || o->ninputs > QUICK_MAX_INPUTS) {
+		rc = bd_fail(BD_ERR_USAGE, "quick mode wants 1 to %d NAME=FILE "
+		    "arguments", QUICK_MAX_INPUTS);
+		goto out;
+	}
+	for (i = 0; i < o->ninputs; i++) {
+		if ((args[i] = strdup(o->inputs[i])) == NULL) {
+			rc = bd_fail(BD_ERR_NOMEM, "arguments");
+			goto out;
+		}
+		if ((rc = parse_input(args[i], &in[i])) != BD_OK)
+			goto out;
+	}
+	if ((rc = cli_load_seckey(o->seckey_path, &pass, &sk)) != BD_OK)
+		goto out;
+	seckey_public(sk, &pk);
+	pubkey_to_base64(&pk, pubkey);
+
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		rc = bd_fail(BD_ERR_NOMEM, "quick");
+		goto out;
+	}
+	q->repofd = -1;
+	q->exit_after = o->exit_after;
+	pthread_mutex_init(&q->lock, NULL);
+	if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	if ((size_t)snprintf(q->path, sizeof(q->path), "%s/bootdrop-quick.XXXXXX",
+	    tmp) >= sizeof(q->path)) {
+		q->path[0] = '\0';
+		rc = bd_fail(BD_ERR_USAGE, "TMPDIR too long");
+		goto out;
+	}
+	if (mkdtemp(q->path) == NULL) {
+		rc = bd_fail(BD_ERR_IO, "%s: %s", q->path, strerror(errno));
+		q->path[0] = '\0';
+		goto out;
+	}
+	if ((rc = repo_open(q->path, true, &q->repofd)) != BD_OK)
+		goto out;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.channel = o->channel;
+	ro.keys = &sk;
+	ro.nkeys = 1;
+	ro.now = time(NULL);
+	ro.expires = ro.now + (time_t)o->expires_s;
+	rc = repo_release(q->repofd, &ro, in, o->ninputs, &version);
+	if (rc != BD_OK)
+		goto out;
+	if ((rc = note_blobs(q, o->channel)) != BD_OK)
+		goto out;
+	*repofd = q->repofd;
+	*out = q;
+	q = NULL;
+out:
+	quick_cleanup(q);
+	seckey_free(sk);
+	for (i = 0; i < QUICK_MAX_INPUTS; i++)
+		free(args[i]);
+	return rc;
+}
+
+void
+quick_blob_served(void *arg, const char *hex, bool full, uint64_t bytes)
+{
+	struct quick *q = arg;
+	bool all = true, fire = false;
+	size_t i;
+
+	pthread_mutex_lock(&q->lock);
+	for (i = 0; i < q->nblobs; i++) {
+		struct quick_blob *b = &q->blobs[i];
+
+		if (strcmp(b->hex, hex) == 0) {
+			if (full)
+				b->full++;
+			else
+				b->range_bytes += bytes;
+		}
+		/* Ranges count by volume: a resumed or split download counts too. */
+		if (b->full + (b->size ? b->range_bytes / b->size : 0) <
+		    q->exit_after)
+			all = false;
+	}
+	if (q->exit_after > 0 && all && !q->done) {
+		q->done = true;
+		fire = true;
+	}
+	pthread_mutex_unlock(&q->lock);
+	if (fire)
+		kill(getpid(), SIGUSR1);
+}
+
+bool
+quick_done(struct quick *q)
+{
+	bool done;
+
+	pthread_mutex_lock(&q->lock);
+	done = q->done;
+	pthread_mutex_unlock(&q->lock);
+	return done;
+}
