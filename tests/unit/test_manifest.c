@@ -1,0 +1,1046 @@
+/*
+ * test_manifest.c - the signed manifest: a round trip of every field, the
+ * committed golden envelopes, and one refusal per rule, each asserting the
+ * exact bd_err.
+ *
+ * Payload tampering comes in two kinds.  Where the point is a schema rule,
+ * the tampered payload is signed again, so the refusal is the schema
+ * check's and not the signature's.  Where the point is the signature, the
+ * old signature is kept.
+ *
+ * Run as `test_manifest --write-golden DIR` to regenerate the files of
+ * tests/data/manifest (and seed tests/fuzz/corpus_manifest with them).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "key.h"
+#include "manifest.h"
+#include "sha256.h"
+#include "sig.h"
+#include "timefmt.h"
+
+#define CHANNEL		"freebsd-9.0-i386"
+#define CREATED		"2026-11-26T12:00:00Z"
+#define EXPIRES		"2099-12-31T00:00:00Z"
+#define TC_VALID	"bootdrop channel=" CHANNEL " version=7 expires=" EXPIRES
+#define MENU_LST	"default 0\ntimeout 5\n\ntitle FreeBSD 9.0 i386 XEN\n" \
+			"root (hd0,0)\nkernel /boot/kernel\n"
+
+static int failures;
+
+#define CHECK(cond) do {						\
+	if (cond)							\
+		printf("ok: %s\n", #cond);				\
+	else {								\
+		printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);	\
+		failures++;						\
+	}								\
+} while (0)
+
+/* Checks that got is want, naming the case and the detail on failure. */
+#define EXPECT(desc, got, want) expect(__LINE__, desc, got, want)
+
+static void
+expect(int line, const char *desc, enum bd_err got, enum bd_err want)
+{
+	if (got == want)
+		printf("ok: %s: %s (%s)\n", desc, bd_strerror(got),
+		    got == BD_OK ? "" : bd_err_detail());
+	else {
+		printf("FAIL line %d: %s: got %s (%s), want %s\n", line, desc,
+		    bd_strerror(got), bd_err_detail(), bd_strerror(want));
+		failures++;
+	}
+}
+
+static struct bd_seckey *sk, *sk2;
+static struct bd_pubkey pk, pk2;
+static char *payload_text;	/* the sample payload, as encoded */
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "test_manifest: %s: %s (%s)\n", what,
+	    bd_strerror(BD_ERR_IO), bd_err_detail());
+	exit(2);
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		die("strdup");
+	return p;
+}
+
+/*
+ * Returns a new copy of s with the first occurrence of from replaced by
+ * to; a test whose replacement does not apply fails rather than passing
+ * on an untouched input.
+ */
+static char *
+replace(const char *s, const char *from, const char *to)
+{
+	const char *at = strstr(s, from);
+	char *out;
+	size_t n;
+
+	if (at == NULL) {
+		printf("FAIL: \"%s\" not found in the input\n", from);
+		failures++;
+		return xstrdup(s);
+	}
+	n = strlen(s) - strlen(from) + strlen(to) + 1;
+	if ((out = malloc(n)) == NULL)
+		die("malloc");
+	snprintf(out, n, "%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
+	return out;
+}
+
+static void
+sample_fill(struct bd_manifest *m, struct bd_artifact arts[2])
+{
+	memset(m, 0, sizeof(*m));
+	memset(arts, 0, 2 * sizeof(*arts));
+	m->channel = CHANNEL;
+	m->version = 7;
+	time_parse(CREATED, &m->created);
+	time_parse(EXPIRES, &m->expires);
+	arts[0].name = "kernel";
+	arts[0].kind = "kernel";
+	arts[0].size = 5242880;
+	sha256_buf("kernel", 6, arts[0].sha256);
+	arts[0].install = "boot/kernel";
+	arts[0].has_elf = true;
+	arts[0].elf.class = 32;
+	arts[0].elf.machine = "i386";
+	arts[0].elf.xen = true;
+	arts[1].name = "xenworld.tar.gz";
+	arts[1].kind = "world";
+	arts[1].size = 157286400;
+	sha256_buf("world", 5, arts[1].sha256);
+	arts[1].install = "xenworld.tar.gz";
+	m->artifacts = arts;
+	m->nartifacts = 2;
+	m->has_boot = true;
+	m->boot_loader = "pvgrub";
+	m->boot_arch = "i386";
+	m->menu_lst = MENU_LST;
+}
+
+/* Returns a new envelope of payload signed by each of keys[0..n). */
+static char *
+envelope(const char *payload, const char *tc, struct bd_seckey **keys,
+    size_t n)
+{
+	char *sigs[MANIFEST_MAX_SIGNATURES];
+	uint8_t ids[MANIFEST_MAX_SIGNATURES][KEY_ID_BYTES];
+	char *out = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (sig_sign(keys[i], (const uint8_t *)payload, strlen(payload),
+		    tc, NULL, &sigs[i]) != BD_OK)
+			die("sig_sign");
+		memcpy(ids[i], keys[i]->id, KEY_ID_BYTES);
+	}
+	if (manifest_envelope_encode((const uint8_t *)payload,
+	    strlen(payload), (const char *const *)sigs,
+	    (const uint8_t (*)[KEY_ID_BYTES])ids, n, &out) != BD_OK)
+		die("manifest_envelope_encode");
+	for (i = 0; i < n; i++)
+		free(sigs[i]);
+	return out;
+}
+
+static enum bd_err
+verify(const char *env, const struct bd_pubkey *keys, size_t nkeys,
+    unsigned threshold, const char *channel, struct bd_manifest **out)
+{
+	struct bd_trust trust = { keys, nkeys, threshold };
+	struct bd_manifest *m = NULL;
+	enum bd_err rc;
+
+	bd_err_clear();
+	rc = manifest_verify_load((const uint8_t *)env, strlen(env), &trust,
+	    channel, &m);
+	if (rc != BD_OK && m != NULL) {
+		printf("FAIL: manifest returned with an error\n");
+		failures++;
+	}
+	if (out != NULL)
+		*out = m;
+	else
+		manifest_free(m);
+	return rc;
+}
+
+/* Verifies env against the test key, threshold 1, the sample channel. */
+static enum bd_err
+verify1(const char *env)
+{
+	return verify(env, &pk, 1, 1, CHANNEL, NULL);
+}
+
+/* Signs payload with the test key under tc and verifies it. */
+static enum bd_err
+signed_payload(const char *payload, const char *tc)
+{
+	char *env = envelope(payload, tc, &sk, 1);
+	enum bd_err rc = verify1(env);
+
+	free(env);
+	return rc;
+}
+
+/* Signs the sample payload with one replacement applied, and verifies. */
+static enum bd_err
+resigned(const char *from, const char *to)
+{
+	char *p = replace(payload_text, from, to);
+	enum bd_err rc = signed_payload(p, TC_VALID);
+	struct bd_manifest *m = NULL;
+
+	/* the unverified path applies the same schema */
+	char *env = envelope(p, TC_VALID, &sk, 1);
+	enum bd_err rc2 = manifest_load_unverified((const uint8_t *)env,
+	    strlen(env), &m);
+
+	if (rc2 != rc) {
+		printf("FAIL: unverified load says %s, verified load %s\n",
+		    bd_strerror(rc2), bd_strerror(rc));
+		failures++;
+	}
+	manifest_free(m);
+	free(env);
+	free(p);
+	return rc;
+}
+
+static void
+test_names(void)
+{
+	char deep[300];
+
+	CHECK(channel_name_valid("freebsd-9.0-i386"));
+	CHECK(channel_name_valid("0"));
+	CHECK(channel_name_valid(
+	    "a123456789012345678901234567890123456789012345678901234567890123"));
+	CHECK(!channel_name_valid(
+	    "a1234567890123456789012345678901234567890123456789012345678901234"));
+	CHECK(!channel_name_valid(""));
+	CHECK(!channel_name_valid("-x"));
+	CHECK(!channel_name_valid(".x"));
+	CHECK(!channel_name_valid("FreeBSD"));
+	CHECK(!channel_name_valid("a/b"));
+	CHECK(!channel_name_valid(NULL));
+
+	CHECK(artifact_name_valid("xenworld.tar.gz"));
+	CHECK(artifact_name_valid("Kernel_1-2"));
+	CHECK(artifact_name_valid("..."));
+	CHECK(!artifact_name_valid("."));
+	CHECK(!artifact_name_valid(".."));
+	CHECK(!artifact_name_valid(""));
+	CHECK(!artifact_name_valid("a/b"));
+	CHECK(!artifact_name_valid("a b"));
+	memset(deep, 'a', 129);
+	deep[129] = '\0';
+	CHECK(!artifact_name_valid(deep));
+	deep[128] = '\0';
+	CHECK(artifact_name_valid(deep));
+
+	CHECK(install_path_valid("boot/kernel"));
+	CHECK(install_path_valid("xenworld.tar.gz"));
+	CHECK(install_path_valid("a/b/c/d/e/f/g/h"));
+	CHECK(install_path_valid(".hidden/..x/x.."));
+	CHECK(!install_path_valid("a/b/c/d/e/f/g/h/i"));
+	CHECK(!install_path_valid(""));
+	CHECK(!install_path_valid("/boot/kernel"));
+	CHECK(!install_path_valid("boot/"));
+	CHECK(!install_path_valid("boot//kernel"));
+	CHECK(!install_path_valid("boot/./kernel"));
+	CHECK(!install_path_valid("boot/../kernel"));
+	CHECK(!install_path_valid(".."));
+	CHECK(!install_path_valid("."));
+	CHECK(!install_path_valid("./kernel"));
+	CHECK(!install_path_valid("boot\\kernel"));
+	CHECK(!install_path_valid("boot/ker nel"));
+	CHECK(!install_path_valid("boot/kern\xc3\xa9l"));
+	CHECK(!install_path_valid(NULL));
+	memset(deep, 'a', 255);
+	deep[255] = '\0';
+	CHECK(install_path_valid(deep));
+	memset(deep, 'a', 256);
+	deep[256] = '\0';
+	CHECK(!install_path_valid(deep));
+}
+
+static void
+test_round_trip(void)
+{
+	struct bd_manifest in, *m = NULL;
+	struct bd_artifact arts[2];
+	char tc[SIG_COMMENT_MAX_BYTES];
+	uint8_t *p = NULL, digest[SHA256_BYTES];
+	size_t plen;
+	char *env;
+	enum bd_err rc;
+
+	sample_fill(&in, arts);
+	EXPECT("trusted comment", manifest_trusted_comment(&in, tc,
+	    sizeof(tc)), BD_OK);
+	CHECK(strcmp(tc, TC_VALID) == 0);
+	EXPECT("payload encode", manifest_payload_encode(&in, &p, &plen),
+	    BD_OK);
+	CHECK(p != NULL && plen > 0 && p[plen - 1] == '\n');
+	CHECK(memchr(p, '\0', plen) == NULL);
+	if (p == NULL)
+		die("payload encode");
+	payload_text = malloc(plen + 1);
+	if (payload_text == NULL)
+		die("malloc");
+	memcpy(payload_text, p, plen);
+	payload_text[plen] = '\0';
+	/* DESIGN.md's field order */
+	CHECK(strstr(payload_text, "\"type\"") < strstr(payload_text,
+	    "\"channel\""));
+	CHECK(strstr(payload_text, "\"expires\"") < strstr(payload_text,
+	    "\"artifacts\""));
+	CHECK(strstr(payload_text, "\"artifacts\"") < strstr(payload_text,
+	    "\"boot\""));
+
+	env = envelope(payload_text, TC_VALID, &sk, 1);
+	rc = verify(env, &pk, 1, 1, CHANNEL, &m);
+	EXPECT("round trip verifies", rc, BD_OK);
+	if (m != NULL) {
+		CHECK(strcmp(m->channel, CHANNEL) == 0);
+		CHECK(m->version == 7);
+		CHECK(m->created == in.created && m->expires == in.expires);
+		CHECK(m->nartifacts == 2);
+		CHECK(strcmp(m->artifacts[0].name, "kernel") == 0);
+		CHECK(strcmp(m->artifacts[0].kind, "kernel") == 0);
+		CHECK(m->artifacts[0].size == 5242880);
+		CHECK(memcmp(m->artifacts[0].sha256, arts[0].sha256,
+		    SHA256_BYTES) == 0);
+		sha256_hex(arts[0].sha256, arts[0].sha256_hex);
+		CHECK(strcmp(m->artifacts[0].sha256_hex,
+		    arts[0].sha256_hex) == 0);
+		CHECK(strcmp(m->artifacts[0].install, "boot/kernel") == 0);
+		CHECK(m->artifacts[0].has_elf);
+		CHECK(m->artifacts[0].elf.class == 32);
+		CHECK(strcmp(m->artifacts[0].elf.machine, "i386") == 0);
+		CHECK(m->artifacts[0].elf.xen);
+		CHECK(strcmp(m->artifacts[1].name, "xenworld.tar.gz") == 0);
+		CHECK(strcmp(m->artifacts[1].kind, "world") == 0);
+		CHECK(m->artifacts[1].size == 157286400);
+		CHECK(strcmp(m->artifacts[1].install, "xenworld.tar.gz") == 0);
+		CHECK(!m->artifacts[1].has_elf);
+		CHECK(m->has_boot);
+		CHECK(strcmp(m->boot_loader, "pvgrub") == 0);
+		CHECK(strcmp(m->boot_arch, "i386") == 0);
+		CHECK(m->menu_lst != NULL && strcmp(m->menu_lst, MENU_LST) == 0);
+		CHECK(m->payload_len == plen &&
+		    memcmp(m->payload, p, plen) == 0);
+		sha256_buf(p, plen, digest);
+		CHECK(memcmp(m->payload_sha256, digest, SHA256_BYTES) == 0);
+		CHECK(strcmp(m->trusted_comment, TC_VALID) == 0);
+		CHECK(m->nsigners == 1 &&
+		    memcmp(m->signers[0], pk.id, KEY_ID_BYTES) == 0);
+		CHECK(m->nkeyids == 1 &&
+		    memcmp(m->keyids[0], pk.id, KEY_ID_BYTES) == 0);
+		EXPECT("fresh before expiry", manifest_check_fresh(m,
+		    m->expires - 1), BD_OK);
+		EXPECT("expired at expiry", manifest_check_fresh(m,
+		    m->expires), BD_ERR_EXPIRED);
+		EXPECT("expired after expiry", manifest_check_fresh(m,
+		    m->expires + 86400), BD_ERR_EXPIRED);
+	}
+	manifest_free(m);
+	m = NULL;
+
+	/* re-encoding what was read gives back the same bytes */
+	rc = verify(env, &pk, 1, 1, CHANNEL, &m);
+	if (m != NULL) {
+		uint8_t *p2 = NULL;
+		size_t plen2 = 0;
+
+		EXPECT("re-encode", manifest_payload_encode(m, &p2, &plen2),
+		    BD_OK);
+		CHECK(plen2 == plen && p2 != NULL && memcmp(p, p2, plen) == 0);
+		free(p2);
+	}
+	manifest_free(m);
+	m = NULL;
+
+	EXPECT("unverified load", manifest_load_unverified(
+	    (const uint8_t *)env, strlen(env), &m), BD_OK);
+	if (m != NULL) {
+		CHECK(m->nsigners == 0);
+		CHECK(m->nkeyids == 1);
+		CHECK(strcmp(m->trusted_comment, TC_VALID) == 0);
+		CHECK(strcmp(m->channel, CHANNEL) == 0 && m->version == 7);
+	}
+	manifest_free(m);
+	free(env);
+
+	/* without elf, boot and menu_lst */
+	arts[0].has_elf = false;
+	in.menu_lst = NULL;
+	free(p);
+	EXPECT("encode without menu_lst", manifest_payload_encode(&in, &p,
+	    &plen), BD_OK);
+	CHECK(p != NULL && strstr((char *)p, "menu_lst") == NULL);
+	CHECK(p != NULL && strstr((char *)p, "\"elf\"") == NULL);
+	free(p);
+	in.has_boot = false;
+	EXPECT("encode without boot", manifest_payload_encode(&in, &p, &plen),
+	    BD_OK);
+	CHECK(p != NULL && strstr((char *)p, "\"boot\"") == NULL);
+	if (p != NULL) {
+		char *text = strndup((char *)p, plen);
+
+		if (text == NULL)
+			die("strndup");
+		m = NULL;
+		env = envelope(text, TC_VALID, &sk, 1);
+		EXPECT("minimal manifest verifies", verify(env, &pk, 1, 1,
+		    CHANNEL, &m), BD_OK);
+		CHECK(m != NULL && !m->has_boot && m->menu_lst == NULL &&
+		    m->boot_arch == NULL && !m->artifacts[0].has_elf);
+		manifest_free(m);
+		free(env);
+		free(text);
+	}
+	free(p);
+
+	/* the encoder refuses what a client would refuse */
+	sample_fill(&in, arts);
+	in.version = 0;
+	EXPECT("encode version 0", manifest_payload_encode(&in, &p, &plen),
+	    BD_ERR_RANGE);
+	CHECK(p == NULL);
+	sample_fill(&in, arts);
+	arts[1].install = "../etc";
+	EXPECT("encode bad path", manifest_payload_encode(&in, &p, &plen),
+	    BD_ERR_PATH);
+	sample_fill(&in, arts);
+	in.channel = "Bad Channel";
+	EXPECT("encode bad channel", manifest_payload_encode(&in, &p, &plen),
+	    BD_ERR_CHANNEL);
+	sample_fill(&in, arts);
+	strcpy(arts[0].sha256_hex, "00");
+	EXPECT("encode conflicting sha256", manifest_payload_encode(&in, &p,
+	    &plen), BD_ERR_SCHEMA);
+	sample_fill(&in, arts);
+	in.boot_arch = "amd64";
+	EXPECT("encode i386 kernel for amd64 pvgrub", manifest_payload_encode(
+	    &in, &p, &plen), BD_ERR_ELF);
+}
+
+static void
+test_keys_and_threshold(void)
+{
+	struct bd_seckey *both[2] = { sk, sk2 }, *twice[2] = { sk, sk };
+	struct bd_seckey *other_first[2] = { sk2, sk };
+	struct bd_pubkey trusted[2] = { pk, pk2 };
+	struct bd_manifest *m = NULL;
+	char *env, *tampered;
+
+	env = envelope(payload_text, TC_VALID, both, 2);
+	EXPECT("two keys, threshold 2", verify(env, trusted, 2, 2, CHANNEL,
+	    &m), BD_OK);
+	CHECK(m != NULL && m->nsigners == 2 && m->nkeyids == 2);
+	manifest_free(m);
+	EXPECT("two keys, threshold 3", verify(env, trusted, 2, 3, CHANNEL,
+	    NULL), BD_ERR_THRESHOLD);
+	CHECK(strstr(bd_err_detail(), "2 of 3") != NULL);
+	EXPECT("untrusted second signature ignored", verify(env, &pk, 1, 1,
+	    CHANNEL, &m), BD_OK);
+	CHECK(m != NULL && m->nsigners == 1 && m->nkeyids == 2);
+	manifest_free(m);
+	free(env);
+
+	env = envelope(payload_text, TC_VALID, other_first, 2);
+	EXPECT("untrusted first signature ignored", verify(env, &pk, 1, 1,
+	    CHANNEL, NULL), BD_OK);
+	free(env);
+
+	env = envelope(payload_text, TC_VALID, &sk, 1);
+	EXPECT("one of two keys, threshold 2", verify(env, trusted, 2, 2,
+	    CHANNEL, NULL), BD_ERR_THRESHOLD);
+	CHECK(strstr(bd_err_detail(), "1 of 2 required keys verified") !=
+	    NULL);
+	EXPECT("threshold 0 is a usage error", verify(env, trusted, 2, 0,
+	    CHANNEL, NULL), BD_ERR_USAGE);
+	free(env);
+
+	env = envelope(payload_text, TC_VALID, twice, 2);
+	EXPECT("same key twice counts once", verify(env, trusted, 2, 2,
+	    CHANNEL, NULL), BD_ERR_THRESHOLD);
+	free(env);
+
+	env = envelope(payload_text, TC_VALID, &sk2, 1);
+	EXPECT("wrong key", verify1(env), BD_ERR_KEYID);
+	{
+		char hex[KEY_ID_HEX_BYTES];
+
+		keyid_hex(pk2.id, hex);
+		CHECK(strstr(bd_err_detail(), hex) != NULL);
+	}
+	EXPECT("wrong key, unverified load", manifest_load_unverified(
+	    (const uint8_t *)env, strlen(env), &m), BD_OK);
+	manifest_free(m);
+	free(env);
+
+	/* keyid field naming a key other than the minisig's */
+	env = envelope(payload_text, TC_VALID, &sk, 1);
+	{
+		char hex[KEY_ID_HEX_BYTES], hex2[KEY_ID_HEX_BYTES];
+
+		keyid_hex(pk.id, hex);
+		keyid_hex(pk2.id, hex2);
+		tampered = replace(env, hex, hex2);
+	}
+	EXPECT("keyid field does not match minisig", verify1(tampered),
+	    BD_ERR_KEYID);
+	EXPECT("keyid mismatch, trusting both", verify(tampered, trusted, 2,
+	    1, CHANNEL, NULL), BD_ERR_KEYID);
+	free(tampered);
+	free(env);
+
+	/* a bad signature from a trusted key refuses, even next to a good one */
+	{
+		char *sig_good, *sig_bad;
+		const char *sigs[2];
+		uint8_t ids[2][KEY_ID_BYTES];
+		char *other = replace(payload_text, "\"version\": 7",
+		    "\"version\": 8");
+
+		if (sig_sign(sk, (uint8_t *)payload_text, strlen(payload_text),
+		    TC_VALID, NULL, &sig_good) != BD_OK ||
+		    sig_sign(sk2, (uint8_t *)other, strlen(other), TC_VALID,
+		    NULL, &sig_bad) != BD_OK)
+			die("sig_sign");
+		sigs[0] = sig_good;
+		sigs[1] = sig_bad;
+		memcpy(ids[0], sk->id, KEY_ID_BYTES);
+		memcpy(ids[1], sk2->id, KEY_ID_BYTES);
+		if (manifest_envelope_encode((uint8_t *)payload_text,
+		    strlen(payload_text), sigs,
+		    (const uint8_t (*)[KEY_ID_BYTES])ids, 2, &env) != BD_OK)
+			die("envelope");
+		EXPECT("failing trusted signature beside a good one",
+		    verify(env, trusted, 2, 1, CHANNEL, NULL), BD_ERR_SIG);
+		EXPECT("failing untrusted signature ignored",
+		    verify(env, &pk, 1, 1, CHANNEL, NULL), BD_OK);
+		free(env);
+		free(sig_good);
+		free(sig_bad);
+		free(other);
+	}
+}
+
+/* Returns a new envelope whose payload differs from what was signed. */
+static char *
+tampered_payload_envelope(void)
+{
+	char *other = replace(payload_text, "\"size\": 5242880",
+	    "\"size\": 5242881");
+	char *sig, *out = NULL;
+
+	if (sig_sign(sk, (uint8_t *)payload_text, strlen(payload_text),
+	    TC_VALID, NULL, &sig) != BD_OK ||
+	    manifest_envelope_encode((uint8_t *)other, strlen(other),
+	    (const char *const *)&sig,
+	    (const uint8_t (*)[KEY_ID_BYTES])&sk->id, 1, &out) != BD_OK)
+		die("envelope");
+	free(sig);
+	free(other);
+	return out;
+}
+
+/* Returns a new envelope whose trusted comment was edited after signing. */
+static char *
+tampered_comment_envelope(void)
+{
+	char *env = envelope(payload_text, TC_VALID, &sk, 1);
+	char *out = replace(env, "version=7", "version=8");
+
+	free(env);
+	return out;
+}
+
+static void
+test_signature_refusals(void)
+{
+	char *env, *bad;
+
+	env = tampered_payload_envelope();
+	EXPECT("tampered payload, not re-signed", verify1(env), BD_ERR_SIG);
+	free(env);
+
+	env = tampered_comment_envelope();
+	EXPECT("tampered trusted comment", verify1(env), BD_ERR_GLOBALSIG);
+	free(env);
+
+	EXPECT("comment says version=8, payload 7", signed_payload(
+	    payload_text, "bootdrop channel=" CHANNEL " version=8 expires="
+	    EXPIRES), BD_ERR_COMMENT);
+	EXPECT("comment names another channel", signed_payload(payload_text,
+	    "bootdrop channel=other version=7 expires=" EXPIRES),
+	    BD_ERR_COMMENT);
+	EXPECT("comment with another expiry", signed_payload(payload_text,
+	    "bootdrop channel=" CHANNEL " version=7 expires="
+	    "2099-12-31T00:00:01Z"), BD_ERR_COMMENT);
+	EXPECT("comment with trailing text", signed_payload(payload_text,
+	    TC_VALID " extra"), BD_ERR_COMMENT);
+	EXPECT("comment empty", signed_payload(payload_text, ""),
+	    BD_ERR_COMMENT);
+
+	/* base64 of the payload */
+	env = envelope(payload_text, TC_VALID, &sk, 1);
+	{
+		const char *p = strstr(env, "\"payload\": \"");
+		const char *q = p != NULL ? strchr(p + 12, '"') : NULL;
+		char *cut;
+
+		CHECK(q != NULL);
+		if (q != NULL) {
+			/* drop the last character of the base64 */
+			cut = xstrdup(env);
+			memmove(cut + (q - env) - 1, cut + (q - env),
+			    strlen(q) + 1);
+			EXPECT("truncated base64 payload", verify1(cut),
+			    BD_ERR_BASE64);
+			free(cut);
+			cut = xstrdup(env);
+			cut[p - env + 13] = '*';
+			EXPECT("invalid base64 character", verify1(cut),
+			    BD_ERR_BASE64);
+			free(cut);
+		}
+	}
+	bad = replace(env, "\"payload\": \"", "\"payload\": \"\\n");
+	EXPECT("whitespace in base64", verify1(bad), BD_ERR_BASE64);
+	free(bad);
+	bad = replace(env, "\"payload\": \"", "\"payload\": \"A");
+	EXPECT("unpadded base64", verify1(bad), BD_ERR_BASE64);
+	free(bad);
+	bad = replace(env, "\"payload\": \"", "\"payload\": \"\", \"x\": \"");
+	EXPECT("extra envelope key", verify1(bad), BD_ERR_FORMAT);
+	free(bad);
+	bad = replace(env, "\"payload\": \"", "\"payload\": \"\", "
+	    "\"payload\": \"");
+	EXPECT("duplicate envelope key", verify1(bad), BD_ERR_FORMAT);
+	free(bad);
+	bad = replace(env, "\"keyid\": \"", "\"keyid\": \"X");
+	EXPECT("keyid not hex", verify1(bad), BD_ERR_FORMAT);
+	free(bad);
+	bad = replace(env, "\"keyid\": \"", "\"comment\": \"\", \"keyid\": \"");
+	EXPECT("extra signature key", verify1(bad), BD_ERR_FORMAT);
+	free(bad);
+	bad = replace(env, "untrusted comment:", "untrusted  comment:");
+	EXPECT("malformed minisig", verify1(bad), BD_ERR_FORMAT);
+	free(bad);
+	bad = replace(env, "}\n", "} x\n");
+	EXPECT("trailing garbage", verify1(bad), BD_ERR_FORMAT);
+	free(bad);
+	free(env);
+
+	bad = xstrdup("{\"payload\": \"e30=\", \"signatures\": []}");
+	EXPECT("no signatures", verify1(bad), BD_ERR_FORMAT);
+	free(bad);
+	bad = xstrdup("[]");
+	EXPECT("envelope is an array", verify1(bad), BD_ERR_FORMAT);
+	free(bad);
+	EXPECT("empty envelope", verify1(""), BD_ERR_FORMAT);
+	{
+		struct bd_trust trust = { &pk, 1, 1 };
+		struct bd_manifest *m = NULL;
+		uint8_t *big = calloc(1, MANIFEST_MAX_BYTES + 1);
+
+		if (big == NULL)
+			die("calloc");
+		memset(big, ' ', MANIFEST_MAX_BYTES + 1);
+		EXPECT("oversized envelope", manifest_verify_load(big,
+		    MANIFEST_MAX_BYTES + 1, &trust, CHANNEL, &m),
+		    BD_ERR_TOOBIG);
+		CHECK(m == NULL);
+		EXPECT("oversized envelope, unverified",
+		    manifest_load_unverified(big, MANIFEST_MAX_BYTES + 1, &m),
+		    BD_ERR_TOOBIG);
+		/* NUL bytes are refused before JSON sees them */
+		env = envelope(payload_text, TC_VALID, &sk, 1);
+		memcpy(big, env, strlen(env));
+		big[strlen(env)] = '\0';
+		EXPECT("NUL after the envelope", manifest_verify_load(big,
+		    strlen(env) + 1, &trust, CHANNEL, &m), BD_ERR_FORMAT);
+		free(env);
+		free(big);
+	}
+}
+
+static void
+test_payload_refusals(void)
+{
+	char *env, big[MENU_LST_MAX_BYTES + 64];
+
+	EXPECT("valid payload, re-signed", resigned("\"version\": 7",
+	    "\"version\": 7"), BD_OK);
+	env = envelope(payload_text, TC_VALID, &sk, 1);
+	EXPECT("wrong channel", verify(env, &pk, 1, 1, "freebsd-9.0-amd64",
+	    NULL), BD_ERR_CHANNEL);
+	free(env);
+
+	/* JSON level */
+	EXPECT("duplicate key (JSON)", resigned("\"version\": 7,",
+	    "\"version\": 7, \"version\": 7,"), BD_ERR_JSON);
+	EXPECT("duplicate nested key (JSON)", resigned("\"xen\": true",
+	    "\"xen\": true, \"xen\": false"), BD_ERR_JSON);
+	EXPECT("not JSON", resigned("{", "{{"), BD_ERR_JSON);
+	EXPECT("trailing data", resigned("\"boot\"", "\"boot\": 1} {\"x\""),
+	    BD_ERR_JSON);
+	EXPECT("payload not an object", signed_payload("[1]", TC_VALID),
+	    BD_ERR_SCHEMA);
+	EXPECT("payload with a NUL escape", resigned("kernel /boot/kernel",
+	    "\\u0000kernel /boot/kernel"), BD_ERR_JSON);
+
+	/* type */
+	EXPECT("wrong type", resigned("bootdrop-manifest/1",
+	    "bootdrop-manifest/2"), BD_ERR_TYPE);
+	EXPECT("type not a string", resigned("\"bootdrop-manifest/1\"", "1"),
+	    BD_ERR_SCHEMA);
+	EXPECT("no type", resigned("\"type\": \"bootdrop-manifest/1\",", ""),
+	    BD_ERR_SCHEMA);
+
+	/* unknown and missing fields */
+	EXPECT("unknown top-level key", resigned("\"version\": 7,",
+	    "\"version\": 7, \"mirror\": \"x\","), BD_ERR_SCHEMA);
+	CHECK(strstr(bd_err_detail(), "mirror") != NULL);
+	EXPECT("unknown artifact key", resigned("\"name\": \"kernel\",",
+	    "\"name\": \"kernel\", \"url\": \"http://x/\","), BD_ERR_SCHEMA);
+	EXPECT("unknown elf key", resigned("\"xen\": true",
+	    "\"xen\": true, \"pae\": true"), BD_ERR_SCHEMA);
+	EXPECT("unknown boot key", resigned("\"loader\": \"pvgrub\",",
+	    "\"loader\": \"pvgrub\", \"root\": \"hd0\","), BD_ERR_SCHEMA);
+	EXPECT("missing version", resigned("\"version\": 7,", ""),
+	    BD_ERR_SCHEMA);
+	EXPECT("missing kind", resigned("\"kind\": \"world\",", ""),
+	    BD_ERR_SCHEMA);
+	EXPECT("version as a string", resigned("\"version\": 7",
+	    "\"version\": \"7\""), BD_ERR_SCHEMA);
+	EXPECT("unknown kind", resigned("\"kind\": \"world\"",
+	    "\"kind\": \"rootfs\""), BD_ERR_SCHEMA);
+	EXPECT("sha256 too long", resigned("\"sha256\": \"",
+	    "\"sha256\": \"a"), BD_ERR_SCHEMA);
+	{
+		uint8_t d[SHA256_BYTES];
+		char hex[SHA256_HEX_BYTES], upper[SHA256_HEX_BYTES];
+		size_t i;
+
+		sha256_buf("kernel", 6, d);
+		sha256_hex(d, hex);
+		for (i = 0; i < sizeof(hex); i++)
+			upper[i] = hex[i] >= 'a' && hex[i] <= 'f' ?
+			    (char)(hex[i] - 'a' + 'A') : hex[i];
+		CHECK(strcmp(hex, upper) != 0);
+		EXPECT("sha256 uppercase", resigned(hex, upper),
+		    BD_ERR_SCHEMA);
+	}
+	EXPECT("unknown machine", resigned("\"machine\": \"i386\"",
+	    "\"machine\": \"vax\""), BD_ERR_SCHEMA);
+	EXPECT("xen not a boolean", resigned("\"xen\": true", "\"xen\": 1"),
+	    BD_ERR_SCHEMA);
+	EXPECT("unknown loader", resigned("\"pvgrub\"", "\"grub2\""),
+	    BD_ERR_SCHEMA);
+	EXPECT("unknown boot arch", resigned("\"arch\": \"i386\"",
+	    "\"arch\": \"arm\""), BD_ERR_SCHEMA);
+	EXPECT("no artifacts", signed_payload("{\"type\": \"bootdrop-manifest/1\", "
+	    "\"channel\": \"" CHANNEL "\", \"version\": 7, \"created\": \""
+	    CREATED "\", \"expires\": \"" EXPIRES "\", \"artifacts\": []}",
+	    TC_VALID), BD_ERR_SCHEMA);
+	CHECK(strstr(bd_err_detail(), "artifacts") != NULL);
+	EXPECT("two kernels", resigned("\"kind\": \"world\"",
+	    "\"kind\": \"kernel\""), BD_ERR_SCHEMA);
+	EXPECT("bad created", resigned("\"created\": \"2026-11-26T12:00:00Z\"",
+	    "\"created\": \"2026-11-26 12:00:00\""), BD_ERR_SCHEMA);
+	EXPECT("created day out of range", resigned("2026-11-26T12:00:00Z",
+	    "2026-11-31T12:00:00Z"), BD_ERR_RANGE);
+	EXPECT("expires before created", resigned("2026-11-26T12:00:00Z",
+	    "2100-01-01T00:00:00Z"), BD_ERR_RANGE);
+
+	/* numbers */
+	EXPECT("negative size", resigned("\"size\": 5242880",
+	    "\"size\": -1"), BD_ERR_RANGE);
+	EXPECT("float size", resigned("\"size\": 5242880",
+	    "\"size\": 5242880.0"), BD_ERR_RANGE);
+	EXPECT("size too large", resigned("\"size\": 5242880",
+	    "\"size\": 1099511627777"), BD_ERR_RANGE);
+	EXPECT("size at the cap", resigned("\"size\": 5242880",
+	    "\"size\": 1099511627776"), BD_OK);
+	EXPECT("size zero", resigned("\"size\": 5242880", "\"size\": 0"),
+	    BD_OK);
+	EXPECT("float version", resigned("\"version\": 7",
+	    "\"version\": 7.0"), BD_ERR_RANGE);
+	EXPECT("exponent version", resigned("\"version\": 7",
+	    "\"version\": 7e0"), BD_ERR_RANGE);
+	EXPECT("version 0", resigned("\"version\": 7", "\"version\": 0"),
+	    BD_ERR_RANGE);
+	EXPECT("negative version", resigned("\"version\": 7",
+	    "\"version\": -7"), BD_ERR_RANGE);
+	EXPECT("version above 2^53", resigned("\"version\": 7",
+	    "\"version\": 9007199254740993"), BD_ERR_RANGE);
+	EXPECT("version beyond 64 bits", resigned("\"version\": 7",
+	    "\"version\": 99999999999999999999999"), BD_ERR_RANGE);
+	EXPECT("huge float", resigned("\"size\": 5242880",
+	    "\"size\": 1e400"), BD_ERR_RANGE);
+	EXPECT("elf class 33", resigned("\"class\": 32", "\"class\": 33"),
+	    BD_ERR_RANGE);
+
+	/* names and install paths */
+	EXPECT("install ..", resigned("\"install\": \"boot/kernel\"",
+	    "\"install\": \"../kernel\""), BD_ERR_PATH);
+	CHECK(strstr(bd_err_detail(), "../kernel") != NULL);
+	EXPECT("install /abs", resigned("\"install\": \"boot/kernel\"",
+	    "\"install\": \"/boot/kernel\""), BD_ERR_PATH);
+	EXPECT("install a//b", resigned("\"install\": \"boot/kernel\"",
+	    "\"install\": \"boot//kernel\""), BD_ERR_PATH);
+	EXPECT("install a/./b", resigned("\"install\": \"boot/kernel\"",
+	    "\"install\": \"boot/./kernel\""), BD_ERR_PATH);
+	EXPECT("install 9 deep", resigned("\"install\": \"boot/kernel\"",
+	    "\"install\": \"a/b/c/d/e/f/g/h/kernel\""), BD_ERR_PATH);
+	EXPECT("install 8 deep", resigned("\"install\": \"boot/kernel\"",
+	    "\"install\": \"a/b/c/d/e/f/g/kernel\""), BD_OK);
+	EXPECT("install empty", resigned("\"install\": \"boot/kernel\"",
+	    "\"install\": \"\""), BD_ERR_PATH);
+	EXPECT("install with a space", resigned("\"install\": \"boot/kernel\"",
+	    "\"install\": \"boot/my kernel\""), BD_ERR_PATH);
+	EXPECT("install with a backslash", resigned(
+	    "\"install\": \"boot/kernel\"", "\"install\": \"boot\\\\kernel\""),
+	    BD_ERR_PATH);
+	EXPECT("install with a newline", resigned(
+	    "\"install\": \"boot/kernel\"", "\"install\": \"boot/\\nkernel\""),
+	    BD_ERR_PATH);
+	EXPECT("install non-ASCII", resigned("\"install\": \"boot/kernel\"",
+	    "\"install\": \"boot/k\\u00e9rnel\""), BD_ERR_PATH);
+	EXPECT("install trailing slash", resigned(
+	    "\"install\": \"boot/kernel\"", "\"install\": \"boot/kernel/\""),
+	    BD_ERR_PATH);
+	EXPECT("install into the client's state", resigned(
+	    "\"install\": \"boot/kernel\"", "\"install\": \".bootdrop/state\""),
+	    BD_ERR_PATH);
+	EXPECT("install over menu.lst", resigned(
+	    "\"install\": \"boot/kernel\"",
+	    "\"install\": \"boot/grub/menu.lst\""), BD_ERR_PATH);
+	EXPECT("install paths repeated", resigned(
+	    "\"install\": \"xenworld.tar.gz\"", "\"install\": \"boot/kernel\""),
+	    BD_ERR_PATH);
+	EXPECT("install paths nested", resigned(
+	    "\"install\": \"xenworld.tar.gz\"",
+	    "\"install\": \"boot/kernel/world\""),
+	    BD_ERR_PATH);
+	EXPECT("names repeated", resigned("\"name\": \"xenworld.tar.gz\"",
+	    "\"name\": \"kernel\""), BD_ERR_PATH);
+	EXPECT("name with a slash", resigned("\"name\": \"xenworld.tar.gz\"",
+	    "\"name\": \"x/y\""), BD_ERR_PATH);
+	EXPECT("name ..", resigned("\"name\": \"xenworld.tar.gz\"",
+	    "\"name\": \"..\""), BD_ERR_PATH);
+
+	/* channel */
+	EXPECT("channel name not allowed", resigned("\"channel\": \"" CHANNEL,
+	    "\"channel\": \"../" CHANNEL), BD_ERR_CHANNEL);
+
+	/* boot */
+	EXPECT("amd64 pvgrub for an i386 kernel", resigned("\"arch\": \"i386\"",
+	    "\"arch\": \"amd64\""), BD_ERR_ELF);
+	EXPECT("kernel without Xen notes", resigned("\"xen\": true",
+	    "\"xen\": false"), BD_ERR_ELF);
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "\"menu_lst\": \"", 13);
+	big[13 + MENU_LST_MAX_BYTES + 1] = '"';
+	big[13 + MENU_LST_MAX_BYTES + 2] = '\0';
+	{
+		const char *q = strstr(payload_text, "\"menu_lst\": \"");
+		const char *e = q != NULL ? strchr(q + 13, '"') : NULL;
+		char *from;
+
+		CHECK(e != NULL);
+		if (e != NULL) {
+			from = strndup(q, (size_t)(e - q + 1));
+			if (from == NULL)
+				die("strndup");
+			EXPECT("menu_lst too large", resigned(from, big),
+			    BD_ERR_TOOBIG);
+			big[13 + MENU_LST_MAX_BYTES] = '"';
+			big[13 + MENU_LST_MAX_BYTES + 1] = '\0';
+			EXPECT("menu_lst at the cap", resigned(from, big),
+			    BD_OK);
+			free(from);
+		}
+	}
+}
+
+/* Reads a whole test data file into a new NUL-terminated buffer. */
+static char *
+slurp(const char *dir, const char *name, size_t *len)
+{
+	char path[4096];
+	FILE *f;
+	char *buf;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "rb")) == NULL)
+		return NULL;
+	buf = malloc(MANIFEST_MAX_BYTES + 1);
+	if (buf == NULL)
+		die("malloc");
+	n = fread(buf, 1, MANIFEST_MAX_BYTES, f);
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+static const struct golden {
+	const char *file;
+	enum bd_err want;
+} goldens[] = {
+	{ "valid.json", BD_OK },
+	{ "tampered-payload.json", BD_ERR_SIG },
+	{ "tampered-comment.json", BD_ERR_GLOBALSIG },
+	{ "wrong-key.json", BD_ERR_KEYID },
+	{ "comment-mismatch.json", BD_ERR_COMMENT },
+	{ "bad-path.json", BD_ERR_PATH },
+	{ "unknown-key.json", BD_ERR_SCHEMA },
+};
+
+static void
+test_golden(const char *dir)
+{
+	struct bd_manifest *m;
+	char path[4096], *buf, *payload;
+	size_t i, len, plen;
+	enum bd_err rc;
+
+	for (i = 0; i < sizeof(goldens) / sizeof(goldens[0]); i++) {
+		snprintf(path, sizeof(path), "manifest/%s", goldens[i].file);
+		if ((buf = slurp(dir, path, &len)) == NULL) {
+			printf("FAIL: cannot read %s/%s\n", dir, path);
+			failures++;
+			continue;
+		}
+		m = NULL;
+		rc = verify(buf, &pk, 1, 1, CHANNEL, &m);
+		EXPECT(goldens[i].file, rc, goldens[i].want);
+		if (i == 0 && m != NULL) {
+			CHECK(m->version == 7);
+			CHECK(strcmp(m->channel, CHANNEL) == 0);
+			CHECK(strcmp(m->trusted_comment, TC_VALID) == 0);
+			EXPECT("golden is fresh in 2099", manifest_check_fresh(m,
+			    4070908800), BD_OK);
+			payload = slurp(dir, "manifest/valid.payload.json",
+			    &plen);
+			CHECK(payload != NULL && plen == m->payload_len &&
+			    memcmp(payload, m->payload, plen) == 0);
+			free(payload);
+		}
+		manifest_free(m);
+		free(buf);
+	}
+}
+
+static void
+write_file(const char *dir, const char *name, const char *text)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "wb")) == NULL ||
+	    fwrite(text, 1, strlen(text), f) != strlen(text) || fclose(f) != 0)
+		die(path);
+	printf("wrote %s\n", path);
+}
+
+static void
+write_golden(const char *dir)
+{
+	char *env, *p;
+
+	write_file(dir, "valid.payload.json", payload_text);
+	env = envelope(payload_text, TC_VALID, &sk, 1);
+	write_file(dir, "valid.json", env);
+	free(env);
+	env = tampered_payload_envelope();
+	write_file(dir, "tampered-payload.json", env);
+	free(env);
+	env = tampered_comment_envelope();
+	write_file(dir, "tampered-comment.json", env);
+	free(env);
+	env = envelope(payload_text, TC_VALID, &sk2, 1);
+	write_file(dir, "wrong-key.json", env);
+	free(env);
+	env = envelope(payload_text, "bootdrop channel=" CHANNEL " version=8 "
+	    "expires=" EXPIRES, &sk, 1);
+	write_file(dir, "comment-mismatch.json", env);
+	free(env);
+	p = replace(payload_text, "\"install\": \"boot/kernel\"",
+	    "\"install\": \"../../boot/kernel\"");
+	env = envelope(p, TC_VALID, &sk, 1);
+	write_file(dir, "bad-path.json", env);
+	free(env);
+	free(p);
+	p = replace(payload_text, "\"version\": 7,",
+	    "\"version\": 7, \"mirror\": \"http://evil/\",");
+	env = envelope(p, TC_VALID, &sk, 1);
+	write_file(dir, "unknown-key.json", env);
+	free(env);
+	free(p);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *data = getenv("BOOTDROP_TESTDATA");
+	char path[4096];
+
+	if (data == NULL) {
+		fprintf(stderr, "test_manifest: BOOTDROP_TESTDATA not set\n");
+		return 2;
+	}
+	snprintf(path, sizeof(path), "%s/keys/test.key", data);
+	if (seckey_load_file(&sk, path, NULL, NULL) != BD_OK)
+		die(path);
+	snprintf(path, sizeof(path), "%s/keys/test.pub", data);
+	if (pubkey_load_file(&pk, path) != BD_OK)
+		die(path);
+	if (seckey_generate(&sk2, &pk2) != BD_OK)
+		die("seckey_generate");
+
+	test_names();
+	test_round_trip();
+	if (argc == 3 && strcmp(argv[1], "--write-golden") == 0) {
+		write_golden(argv[2]);
+		goto done;
+	}
+	test_keys_and_threshold();
+	test_signature_refusals();
+	test_payload_refusals();
+	test_golden(data);
+done:
+	free(payload_text);
+	seckey_free(sk);
+	seckey_free(sk2);
+	if (failures > 0) {
+		printf("%d check(s) failed\n", failures);
+		return 1;
+	}
+	return 0;
+}
