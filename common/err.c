@@ -1,5 +1,6 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "err.h"
 
@@ -52,9 +53,13 @@ bd_fail(enum bd_err rc, const char *fmt, ...)
 
 	char *p;
 
+	char buf[sizeof(detail)];
+
+	/* Formats aside first: the arguments may quote the old detail. */
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	memcpy(detail, buf, sizeof(detail));
 	/* Details quote untrusted names: never let them steer a terminal. */
 	for (p = detail; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)

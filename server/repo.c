@@ -81,7 +81,7 @@ fail:
  * replaced by an identical one, so re-publishing is idempotent.
  */
 static enum bd_err
-store_blob(int repofd, const char *path, struct bd_artifact *a, int *srcfd)
+store_blob(int repofd, const char *path, struct bd_artifact *a)
 {
 	char tmp[PATH_BYTES], final[PATH_BYTES];
 	struct sha256_ctx *h = NULL;
@@ -92,7 +92,6 @@ store_blob(int repofd, const char *path, struct bd_artifact *a, int *srcfd)
 	int in, out = -1, blobs = -1;
 	enum bd_err rc = BD_OK;
 
-	*srcfd = -1;
 	in = open(path, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return bd_fail(BD_ERR_IO, "%s: %s", path, strerror(errno));
@@ -163,10 +162,7 @@ out:
 		close(blobs);
 	sha256_free(h);
 	free(buf);
-	if (rc == BD_OK)
-		*srcfd = in;
-	else
-		close(in);
+	close(in);
 	return rc;
 }
 
@@ -178,13 +174,17 @@ base_name(const char *path)
 	return s == NULL ? path : s + 1;
 }
 
-/* Fills one artifact from a release input; the kernel's ELF is inspected. */
+/*
+ * Checks one release input and fills the artifact's name, kind and install
+ * path; a kernel's ELF facts are read here, before anything is stored, so
+ * a refused release leaves the repository untouched.
+ */
 static enum bd_err
-add_artifact(int repofd, const struct release_input *in, struct bd_artifact *a)
+check_input(const struct release_input *in, struct bd_artifact *a)
 {
 	const char *install;
-	int fd = -1;
-	enum bd_err rc;
+	int fd;
+	enum bd_err rc = BD_OK;
 
 	if (!artifact_name_valid(in->name))
 		return bd_fail(BD_ERR_USAGE, "bad artifact name '%s' (use "
@@ -204,16 +204,13 @@ add_artifact(int repofd, const struct release_input *in, struct bd_artifact *a)
 	if (!install_path_valid(a->install))
 		return bd_fail(BD_ERR_PATH, "%s: file name '%s' is not a safe "
 		    "install path", in->path, a->install);
-	if ((rc = store_blob(repofd, in->path, a, &fd)) != BD_OK)
-		return rc;
+	if ((fd = open(in->path, O_RDONLY | O_CLOEXEC)) < 0)
+		return bd_fail(BD_ERR_IO, "%s: %s", in->path, strerror(errno));
 	if (strcmp(a->kind, "kernel") == 0) {
-		if ((rc = elf_inspect_fd(fd, &a->elf)) != BD_OK) {
+		if ((rc = elf_inspect_fd(fd, &a->elf)) != BD_OK)
 			rc = bd_fail(rc, "%s: %s", in->path, bd_err_detail());
-			goto out;
-		}
-		a->has_elf = true;
+		a->has_elf = rc == BD_OK;
 	}
-out:
 	close(fd);
 	return rc;
 }
@@ -348,7 +345,7 @@ repo_release(int repofd, const struct release_opts *o,
 	m->created = o->now;
 	m->expires = o->expires;
 	for (i = 0; i < nin; i++)
-		if ((rc = add_artifact(repofd, &in[i], &m->artifacts[i])) != BD_OK)
+		if ((rc = check_input(&in[i], &m->artifacts[i])) != BD_OK)
 			goto out;
 	for (i = 0; i < nin; i++)
 		for (j = i + 1; j < nin; j++)
@@ -362,6 +359,11 @@ repo_release(int repofd, const struct release_opts *o,
 			}
 	if ((rc = check_boot(m)) != BD_OK)
 		goto out;
+	/* Blobs first: a manifest never names a blob that is not there. */
+	for (i = 0; i < nin; i++)
+		if ((rc = store_blob(repofd, in[i].path, &m->artifacts[i])) !=
+		    BD_OK)
+			goto out;
 	m->has_boot = true;
 	for (i = 0; i < nin; i++)
 		if (m->artifacts[i].has_elf)
