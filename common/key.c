@@ -149,7 +149,7 @@ key_file_read(const char *path, uint8_t *buf, size_t cap, size_t *len)
 	int fd;
 
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1)
 		return bd_fail(BD_ERR_IO, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) == -1) {
 		rc = bd_fail(BD_ERR_IO, "%s: %s", path, strerror(errno));
@@ -425,10 +425,12 @@ seckey_save_file(const struct bd_seckey *sk, const char *path, bool force,
 	enum bd_err rc;
 
 	if ((rc = crypto_ready()) != BD_OK)
-		return rc;
-	/* Courtesy check before asking for a passphrase; the link decides. */
-	if (!force && lstat(path, &st) == 0)
-		return bd_fail(BD_ERR_EXISTS, "%s", path);
+		goto out;
+	/* Courtesy check before asking for a passphrase; the rename decides. */
+	if (!force && lstat(path, &st) == 0) {
+		rc = bd_fail(BD_ERR_EXISTS, "%s", path);
+		goto out;
+	}
 
 	textcap = sizeof(COMMENT_PREFIX SECKEY_COMMENT) + SECKEY_B64_LEN + 2;
 	if ((b = sodium_malloc(sizeof(*b))) == NULL ||
@@ -551,7 +553,7 @@ seckey_load_file(struct bd_seckey **sk, const char *path,
 
 	*sk = NULL;
 	if ((rc = crypto_ready()) != BD_OK)
-		return rc;
+		goto out;
 	if ((text = sodium_malloc(KEY_FILE_MAX_BYTES)) == NULL ||
 	    (b = sodium_malloc(sizeof(*b))) == NULL ||
 	    (k = sodium_malloc(sizeof(*k))) == NULL) {

@@ -90,7 +90,7 @@ has_prefix(const char *line, size_t len, const char *prefix)
 /*
  * Parses a minisig text into m: four lines, the comment prefixes, comments
  * within SIG_COMMENT_MAX_BYTES-1 bytes, exact base64 lengths and the "ED"
- * algorithm.  No NUL byte and no bare "\r" inside the comments are allowed,
+ * algorithm.  No NUL byte anywhere and no "\r" inside the trusted comment,
  * so the trusted comment that is verified is the one handed back.
  */
 static enum bd_err
@@ -100,50 +100,68 @@ minisig_parse(struct minisig *m, const char *text, size_t len)
 	size_t n;
 	enum bd_err rc;
 
-	if (len > SIG_MINISIG_MAX_BYTES)
-		return bd_fail(BD_ERR_TOOBIG, "signature larger than %d bytes",
+	if (len > SIG_MINISIG_MAX_BYTES) {
+		rc = bd_fail(BD_ERR_TOOBIG, "signature larger than %d bytes",
 		    SIG_MINISIG_MAX_BYTES);
-	if (memchr(text, '\0', len) != NULL)
-		return bd_fail(BD_ERR_FORMAT, "signature contains a NUL byte");
+		goto out;
+	}
+	if (memchr(text, '\0', len) != NULL) {
+		rc = bd_fail(BD_ERR_FORMAT, "signature contains a NUL byte");
+		goto out;
+	}
 
 	if ((rc = next_line(&p, end, &line, &n)) != BD_OK)
-		return rc;
-	if (!has_prefix(line, n, COMMENT_PREFIX))
-		return bd_fail(BD_ERR_FORMAT, "signature does not start with "
+		goto out;
+	if (!has_prefix(line, n, COMMENT_PREFIX)) {
+		rc = bd_fail(BD_ERR_FORMAT, "signature does not start with "
 		    "\"%s\"", COMMENT_PREFIX);
-	if (n - strlen(COMMENT_PREFIX) >= SIG_COMMENT_MAX_BYTES)
-		return bd_fail(BD_ERR_TOOBIG, "untrusted comment too long");
-	if (memchr(line, '\r', n) != NULL)
-		return bd_fail(BD_ERR_FORMAT, "carriage return in comment");
+		goto out;
+	}
+	if (n - strlen(COMMENT_PREFIX) >= SIG_COMMENT_MAX_BYTES) {
+		rc = bd_fail(BD_ERR_TOOBIG, "untrusted comment too long");
+		goto out;
+	}
 
 	if ((rc = next_line(&p, end, &line, &n)) != BD_OK ||
 	    (rc = b64_decode_exact((uint8_t *)&m->blob, sizeof(m->blob), line,
 	    n)) != BD_OK)
-		return rc;
-	if (memcmp(m->blob.sig_alg, SIGALG_LEGACY, 2) == 0)
-		return bd_fail(BD_ERR_ALG, "legacy (not prehashed) signature");
-	if (memcmp(m->blob.sig_alg, SIGALG_HASHED, 2) != 0)
-		return bd_fail(BD_ERR_ALG, "unsupported signature algorithm");
+		goto out;
+	if (memcmp(m->blob.sig_alg, SIGALG_LEGACY, 2) == 0) {
+		rc = bd_fail(BD_ERR_ALG, "legacy (not prehashed) signature");
+		goto out;
+	}
+	if (memcmp(m->blob.sig_alg, SIGALG_HASHED, 2) != 0) {
+		rc = bd_fail(BD_ERR_ALG, "unsupported signature algorithm");
+		goto out;
+	}
 
 	if ((rc = next_line(&p, end, &line, &n)) != BD_OK)
-		return rc;
-	if (!has_prefix(line, n, TRUSTED_PREFIX))
-		return bd_fail(BD_ERR_FORMAT, "third line does not start with "
+		goto out;
+	if (!has_prefix(line, n, TRUSTED_PREFIX)) {
+		rc = bd_fail(BD_ERR_FORMAT, "third line does not start with "
 		    "\"%s\"", TRUSTED_PREFIX);
+		goto out;
+	}
 	m->tc = line + strlen(TRUSTED_PREFIX);
 	m->tclen = n - strlen(TRUSTED_PREFIX);
-	if (m->tclen >= SIG_COMMENT_MAX_BYTES)
-		return bd_fail(BD_ERR_TOOBIG, "trusted comment too long");
-	if (memchr(m->tc, '\r', m->tclen) != NULL)
-		return bd_fail(BD_ERR_FORMAT, "carriage return in comment");
+	if (m->tclen >= SIG_COMMENT_MAX_BYTES) {
+		rc = bd_fail(BD_ERR_TOOBIG, "trusted comment too long");
+		goto out;
+	}
+	if (memchr(m->tc, '\r', m->tclen) != NULL) {
+		rc = bd_fail(BD_ERR_FORMAT, "carriage return in the trusted "
+		    "comment");
+		goto out;
+	}
 
 	if ((rc = next_line(&p, end, &line, &n)) != BD_OK ||
 	    (rc = b64_decode_exact(m->global_sig, sizeof(m->global_sig), line,
 	    n)) != BD_OK)
-		return rc;
+		goto out;
 	if (p != end)
-		return bd_fail(BD_ERR_FORMAT, "data after the signature");
-	return BD_OK;
+		rc = bd_fail(BD_ERR_FORMAT, "data after the signature");
+out:
+	return rc;
 }
 
 static enum bd_err
@@ -180,14 +198,18 @@ sig_sign(const struct bd_seckey *sk, const uint8_t *msg, size_t len,
 	*out = NULL;
 	if (untrusted_comment == NULL)
 		untrusted_comment = DEFAULT_COMMENT;
-	if (trusted_comment == NULL)
-		return bd_fail(BD_ERR_USAGE, "no trusted comment");
+	if (trusted_comment == NULL) {
+		rc = bd_fail(BD_ERR_USAGE, "no trusted comment");
+		goto out;
+	}
 	if ((rc = comment_check("trusted comment", trusted_comment)) != BD_OK ||
 	    (rc = comment_check("untrusted comment", untrusted_comment)) !=
 	    BD_OK)
-		return rc;
-	if (sodium_init() < 0)
-		return bd_fail(BD_ERR_NOMEM, "libsodium initialisation failed");
+		goto out;
+	if (sodium_init() < 0) {
+		rc = bd_fail(BD_ERR_NOMEM, "libsodium initialisation failed");
+		goto out;
+	}
 
 	memcpy(blob.sig_alg, SIGALG_HASHED, sizeof(blob.sig_alg));
 	memcpy(blob.id, sk->id, sizeof(blob.id));
@@ -203,18 +225,23 @@ sig_sign(const struct bd_seckey *sk, const uint8_t *msg, size_t len,
 	    sizeof(blob), sodium_base64_VARIANT_ORIGINAL);
 	sodium_bin2base64(globalb64, sizeof(globalb64), global, sizeof(global),
 	    sodium_base64_VARIANT_ORIGINAL);
-	if ((text = malloc(SIG_MINISIG_MAX_BYTES + 1)) == NULL)
-		return bd_fail(BD_ERR_NOMEM, "signature text");
+	if ((text = malloc(SIG_MINISIG_MAX_BYTES + 1)) == NULL) {
+		rc = bd_fail(BD_ERR_NOMEM, "signature text");
+		goto out;
+	}
 	n = snprintf(text, SIG_MINISIG_MAX_BYTES + 1, "%s%s\n%s\n%s%s\n%s\n",
 	    COMMENT_PREFIX, untrusted_comment, sigb64, TRUSTED_PREFIX,
 	    trusted_comment, globalb64);
 	if (n < 0 || n > SIG_MINISIG_MAX_BYTES) {
-		free(text);
-		return bd_fail(BD_ERR_USAGE, "comments too long: signature "
+		rc = bd_fail(BD_ERR_USAGE, "comments too long: signature "
 		    "would exceed %d bytes", SIG_MINISIG_MAX_BYTES);
+		goto out;
 	}
 	*out = text;
-	return BD_OK;
+	text = NULL;
+out:
+	free(text);
+	return rc;
 }
 
 enum bd_err
@@ -239,30 +266,40 @@ sig_verify(const struct bd_pubkey *pk, const uint8_t *msg, size_t len,
 	struct minisig m;
 	enum bd_err rc;
 
-	if (tc_cap < SIG_COMMENT_MAX_BYTES)
-		return bd_fail(BD_ERR_USAGE, "trusted comment buffer too small");
+	if (tc_cap < SIG_COMMENT_MAX_BYTES) {
+		rc = bd_fail(BD_ERR_USAGE, "trusted comment buffer too small");
+		goto out;
+	}
 	tc[0] = '\0';
 	if ((rc = minisig_parse(&m, minisig, minisig_len)) != BD_OK)
-		return rc;
+		goto out;
 	if (memcmp(m.blob.id, pk->id, KEY_ID_BYTES) != 0) {
 		keyid_hex(m.blob.id, got);
 		keyid_hex(pk->id, want);
-		return bd_fail(BD_ERR_KEYID, "signature key id is %s, the "
-		    "public key's is %s", got, want);
+		rc = bd_fail(BD_ERR_KEYID, "signature key id is %s, the public "
+		    "key's is %s", got, want);
+		goto out;
 	}
-	if (sodium_init() < 0)
-		return bd_fail(BD_ERR_NOMEM, "libsodium initialisation failed");
+	if (sodium_init() < 0) {
+		rc = bd_fail(BD_ERR_NOMEM, "libsodium initialisation failed");
+		goto out;
+	}
 	crypto_generichash(hash, sizeof(hash), msg, len, NULL, 0);
 	if (crypto_sign_verify_detached(m.blob.sig, hash, sizeof(hash),
-	    pk->pk) != 0)
-		return bd_fail(BD_ERR_SIG, "signature verification failed");
+	    pk->pk) != 0) {
+		rc = bd_fail(BD_ERR_SIG, "signature verification failed");
+		goto out;
+	}
 	memcpy(sigtc, m.blob.sig, SIG_BYTES);
 	memcpy(sigtc + SIG_BYTES, m.tc, m.tclen);
 	if (crypto_sign_verify_detached(m.global_sig, sigtc,
-	    SIG_BYTES + m.tclen, pk->pk) != 0)
-		return bd_fail(BD_ERR_GLOBALSIG, "trusted comment signature "
+	    SIG_BYTES + m.tclen, pk->pk) != 0) {
+		rc = bd_fail(BD_ERR_GLOBALSIG, "trusted comment signature "
 		    "verification failed");
+		goto out;
+	}
 	memcpy(tc, m.tc, m.tclen);
 	tc[m.tclen] = '\0';
-	return BD_OK;
+out:
+	return rc;
 }
