@@ -1,0 +1,59 @@
+/*
+ * check.h - the unit tests' assertions.  Each check prints one line
+ * ("ok: ..." or "FAIL: ...") and check_done() turns the count of failures
+ * into the exit status.  Header-only: every test is one program.
+ */
+#ifndef BOOTDROP_CHECK_H
+#define BOOTDROP_CHECK_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "err.h"
+
+static int check_failures, check_passes;
+
+#define CHECK(cond, ...) check((cond), #cond, __VA_ARGS__)
+#define CHECK_RC(expr, want, what) check_rc((expr), (want), #expr, (what))
+
+static inline void __attribute__((format(printf, 3, 4)))
+check(bool ok, const char *expr, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s: ", ok ? "ok" : "FAIL");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	if (!ok) {
+		printf(" [%s]", expr);
+		check_failures++;
+	} else
+		check_passes++;
+	printf("\n");
+}
+
+static inline void
+check_rc(enum bd_err got, enum bd_err want, const char *expr, const char *what)
+{
+	printf("%s: %s: %s", got == want ? "ok" : "FAIL", what,
+	    bd_strerror(got));
+	if (got != BD_OK)
+		printf(" (%s)", bd_err_detail());
+	if (got != want) {
+		printf(" [%s, want %s]", expr, bd_strerror(want));
+		check_failures++;
+	} else
+		check_passes++;
+	printf("\n");
+}
+
+static inline int
+check_done(void)
+{
+	printf("%d passed, %d failed\n", check_passes, check_failures);
+	return check_failures == 0 ? 0 : 1;
+}
+
+#endif
