@@ -1,0 +1,55 @@
+/*
+ * progress.h - everything bootdrop-fetch tells people and scripts:
+ * messages on stdout (unless quiet), a progress bar on stderr when it is
+ * a terminal, one JSON object per line on stdout with --json, and the one
+ * error line "bootdrop-fetch: <what failed> (<where>): <reason>".
+ */
+#ifndef BOOTDROP_PROGRESS_H
+#define BOOTDROP_PROGRESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define REPORT_NAME_BYTES	160
+
+struct report {
+	bool quiet;
+	bool json;
+	bool bar;		/* stderr is a terminal and not quiet */
+	bool bar_drawn;
+	char name[REPORT_NAME_BYTES];
+	uint64_t total, resumed;
+	double start, last_draw, last_event;
+};
+
+/* Decides the modes (the bar only when isatty(2) and not quiet). */
+void report_init(struct report *r, bool quiet, bool json);
+
+/* Information for people (stdout; nothing when quiet or json). */
+void report_info(struct report *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A warning: always on stderr ("bootdrop-fetch: warning: ..."). */
+void report_warn(struct report *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+void report_manifest(struct report *r, const char *channel, uint64_t version,
+    const char *expires, const char *url, size_t nsigners);
+void report_artifact_start(struct report *r, const char *name,
+    uint64_t size, uint64_t resumed);
+/* dl_progress_fn-compatible: ctx is the struct report. */
+void report_artifact_progress(void *ctx, uint64_t done, uint64_t total);
+void report_artifact_done(struct report *r, const char *name, uint64_t size,
+    const char *sha256_hex);
+void report_installed(struct report *r, const char *name, const char *path);
+
+/*
+ * The end: for a failure prints the one error line on stderr; with --json
+ * also a "result" object.  Returns the exit status for rc.
+ */
+int report_result(struct report *r, enum bd_err rc, const char *what,
+    const char *where, const char *detail, const char *summary);
+
+#endif
