@@ -2,6 +2,8 @@
 # the programs under test, and assertions that name what failed.
 set -u
 : "${BOOTDROP_SRCDIR:?run through meson test}"
+# Debian's own tools first (a version manager's shims cost a second a call).
+export PATH=/usr/bin:/bin:$PATH
 TESTDATA=$BOOTDROP_TESTDATA
 PUBLISH=${BOOTDROP_PUBLISH:-$BOOTDROP_BUILDDIR/server/bootdrop-publish}
 SERVER=${BOOTDROP_SERVER:-$BOOTDROP_BUILDDIR/server/bootdrop-server}
