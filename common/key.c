@@ -87,9 +87,11 @@ fail_path(enum bd_err rc, const char *path)
 static enum bd_err
 crypto_ready(void)
 {
+	enum bd_err rc = BD_OK;
+
 	if (sodium_init() < 0)
-		return bd_fail(BD_ERR_NOMEM, "libsodium initialisation failed");
-	return BD_OK;
+		rc = bd_fail(BD_ERR_NOMEM, "libsodium initialisation failed");
+	return rc;
 }
 
 static uint64_t
@@ -119,18 +121,19 @@ static enum bd_err
 b64_decode_exact(uint8_t *bin, size_t binlen, const char *s, size_t slen)
 {
 	const char *end = NULL;
-	size_t got = 0;
+	size_t got = 0, want;
+	enum bd_err rc = BD_OK;
 
-	if (slen != sodium_base64_ENCODED_LEN(binlen,
-	    sodium_base64_VARIANT_ORIGINAL) - 1)
-		return bd_fail(BD_ERR_BASE64, "base64 string has %zu characters, "
-		    "want %zu", slen, sodium_base64_ENCODED_LEN(binlen,
-		    sodium_base64_VARIANT_ORIGINAL) - 1);
-	if (sodium_base642bin(bin, binlen, s, slen, NULL, &got, &end,
+	want = sodium_base64_ENCODED_LEN(binlen,
+	    sodium_base64_VARIANT_ORIGINAL) - 1;
+	if (slen != want)
+		rc = bd_fail(BD_ERR_BASE64, "base64 string has %zu characters, "
+		    "want %zu", slen, want);
+	else if (sodium_base642bin(bin, binlen, s, slen, NULL, &got, &end,
 	    sodium_base64_VARIANT_ORIGINAL) != 0 || got != binlen ||
 	    end != s + slen)
-		return bd_fail(BD_ERR_BASE64, "invalid base64");
-	return BD_OK;
+		rc = bd_fail(BD_ERR_BASE64, "invalid base64");
+	return rc;
 }
 
 /*
@@ -204,26 +207,34 @@ key_text_b64(const char *text, size_t len, const char **b64, size_t *b64len)
 {
 	const char *nl, *line, *end = text + len;
 	size_t n;
+	enum bd_err rc = BD_OK;
 
 	if (len < sizeof(COMMENT_PREFIX) - 1 ||
-	    memcmp(text, COMMENT_PREFIX, sizeof(COMMENT_PREFIX) - 1) != 0)
-		return bd_fail(BD_ERR_FORMAT, "key file does not start with "
+	    memcmp(text, COMMENT_PREFIX, sizeof(COMMENT_PREFIX) - 1) != 0) {
+		rc = bd_fail(BD_ERR_FORMAT, "key file does not start with "
 		    "\"%s\"", COMMENT_PREFIX);
-	if ((nl = memchr(text, '\n', len)) == NULL)
-		return bd_fail(BD_ERR_FORMAT, "key file has no key line");
+		goto out;
+	}
+	if ((nl = memchr(text, '\n', len)) == NULL) {
+		rc = bd_fail(BD_ERR_FORMAT, "key file has no key line");
+		goto out;
+	}
 	line = nl + 1;
 	n = (size_t)(end - line);
 	if ((nl = memchr(line, '\n', n)) != NULL) {
-		if (nl + 1 != end)
-			return bd_fail(BD_ERR_FORMAT, "key file has data after "
+		if (nl + 1 != end) {
+			rc = bd_fail(BD_ERR_FORMAT, "key file has data after "
 			    "the key line");
+			goto out;
+		}
 		n = (size_t)(nl - line);
 	}
 	if (n > 0 && line[n - 1] == '\r')
 		n--;
 	*b64 = line;
 	*b64len = n;
-	return BD_OK;
+out:
+	return rc;
 }
 
 static void
@@ -250,8 +261,10 @@ passphrase_get(char **pass, bool confirm, bd_passphrase_fn getpass, void *ctx)
 	enum bd_err rc;
 
 	*pass = NULL;
-	if ((p = sodium_malloc(PASSPHRASE_MAX_BYTES)) == NULL)
-		return bd_fail(BD_ERR_NOMEM, "passphrase buffer");
+	if ((p = sodium_malloc(PASSPHRASE_MAX_BYTES)) == NULL) {
+		rc = bd_fail(BD_ERR_NOMEM, "passphrase buffer");
+		goto out;
+	}
 	sodium_memzero(p, PASSPHRASE_MAX_BYTES);
 	if ((rc = getpass(p, PASSPHRASE_MAX_BYTES, confirm, ctx)) != BD_OK)
 		goto out;
@@ -275,8 +288,10 @@ seckey_xor_stream(struct seckey_blob *b, const char *pass)
 	enum bd_err rc = BD_OK;
 	size_t i;
 
-	if ((stream = sodium_malloc(sizeof(b->keynum_sk))) == NULL)
-		return bd_fail(BD_ERR_NOMEM, "scrypt stream");
+	if ((stream = sodium_malloc(sizeof(b->keynum_sk))) == NULL) {
+		rc = bd_fail(BD_ERR_NOMEM, "scrypt stream");
+		goto out;
+	}
 	if (crypto_pwhash_scryptsalsa208sha256(stream, sizeof(b->keynum_sk),
 	    pass, strlen(pass), b->kdf_salt, le64_load(b->kdf_opslimit_le),
 	    (size_t)le64_load(b->kdf_memlimit_le)) != 0) {
@@ -287,7 +302,8 @@ seckey_xor_stream(struct seckey_blob *b, const char *pass)
 	for (i = 0; i < sizeof(b->keynum_sk); i++)
 		((uint8_t *)&b->keynum_sk)[i] ^= stream[i];
 out:
-	sodium_free(stream);
+	if (stream != NULL)
+		sodium_free(stream);
 	return rc;
 }
 
@@ -301,6 +317,7 @@ enum bd_err
 keyid_parse(const char *hex, uint8_t id[KEY_ID_BYTES])
 {
 	uint64_t v = 0;
+	enum bd_err rc = BD_OK;
 	int i, d;
 
 	for (i = 0; i < 2 * KEY_ID_BYTES; i++) {
@@ -313,14 +330,14 @@ keyid_parse(const char *hex, uint8_t id[KEY_ID_BYTES])
 		else if (c >= 'A' && c <= 'F')
 			d = c - 'A' + 10;
 		else
-			return bd_fail(BD_ERR_FORMAT, "key id is not 16 hex "
-			    "digits");
+			break;
 		v = (v << 4) | (uint64_t)d;
 	}
-	if (hex[i] != '\0')
-		return bd_fail(BD_ERR_FORMAT, "key id is not 16 hex digits");
-	le64_store(id, v);
-	return BD_OK;
+	if (i != 2 * KEY_ID_BYTES || hex[i] != '\0')
+		rc = bd_fail(BD_ERR_FORMAT, "key id is not 16 hex digits");
+	else
+		le64_store(id, v);
+	return rc;
 }
 
 static enum bd_err
@@ -331,13 +348,16 @@ pubkey_from_b64n(struct bd_pubkey *pk, const char *b64, size_t len)
 
 	if ((rc = b64_decode_exact((uint8_t *)&blob, sizeof(blob), b64,
 	    len)) != BD_OK)
-		return rc;
-	if (memcmp(blob.sig_alg, SIGALG, sizeof(blob.sig_alg)) != 0)
-		return bd_fail(BD_ERR_ALG, "public key algorithm is not %s",
+		goto out;
+	if (memcmp(blob.sig_alg, SIGALG, sizeof(blob.sig_alg)) != 0) {
+		rc = bd_fail(BD_ERR_ALG, "public key algorithm is not %s",
 		    SIGALG);
+		goto out;
+	}
 	memcpy(pk->id, blob.id, sizeof(pk->id));
 	memcpy(pk->pk, blob.pk, sizeof(pk->pk));
-	return BD_OK;
+out:
+	return rc;
 }
 
 enum bd_err
@@ -367,11 +387,12 @@ pubkey_load_file(struct bd_pubkey *pk, const char *path)
 	enum bd_err rc;
 
 	if ((rc = key_file_read(path, buf, sizeof(buf), &len)) != BD_OK)
-		return rc;
+		goto out;
 	if ((rc = key_text_b64((const char *)buf, len, &b64, &b64len)) !=
 	    BD_OK || (rc = pubkey_from_b64n(pk, b64, b64len)) != BD_OK)
-		return fail_path(rc, path);
-	return BD_OK;
+		rc = fail_path(rc, path);
+out:
+	return rc;
 }
 
 enum bd_err
@@ -380,34 +401,43 @@ pubkey_save_file(const struct bd_pubkey *pk, const char *path, bool force)
 	char b64[PUBKEY_B64_BYTES], hex[KEY_ID_HEX_BYTES];
 	char text[sizeof(COMMENT_PREFIX PUBKEY_COMMENT) + KEY_ID_HEX_BYTES +
 	    PUBKEY_B64_BYTES];
+	enum bd_err rc;
 	int n;
 
-	if (crypto_ready() != BD_OK)
-		return BD_ERR_NOMEM;
+	if ((rc = crypto_ready()) != BD_OK)
+		goto out;
 	keyid_hex(pk->id, hex);
 	pubkey_to_base64(pk, b64);
 	n = snprintf(text, sizeof(text), "%s%s%s\n%s\n", COMMENT_PREFIX,
 	    PUBKEY_COMMENT, hex, b64);
-	if (n < 0 || (size_t)n >= sizeof(text))
-		return bd_fail(BD_ERR_FORMAT, "public key text too long");
-	return file_write_atomic(AT_FDCWD, path, text, (size_t)n, 0644, !force);
+	if (n < 0 || (size_t)n >= sizeof(text)) {
+		rc = bd_fail(BD_ERR_FORMAT, "public key text too long");
+		goto out;
+	}
+	rc = file_write_atomic(AT_FDCWD, path, text, (size_t)n, 0644, !force);
+out:
+	return rc;
 }
 
 enum bd_err
 seckey_generate(struct bd_seckey **sk, struct bd_pubkey *pk)
 {
 	struct bd_seckey *k;
+	enum bd_err rc;
 
 	*sk = NULL;
-	if (crypto_ready() != BD_OK)
-		return BD_ERR_NOMEM;
-	if ((k = sodium_malloc(sizeof(*k))) == NULL)
-		return bd_fail(BD_ERR_NOMEM, "secret key");
+	if ((rc = crypto_ready()) != BD_OK)
+		goto out;
+	if ((k = sodium_malloc(sizeof(*k))) == NULL) {
+		rc = bd_fail(BD_ERR_NOMEM, "secret key");
+		goto out;
+	}
 	randombytes_buf(k->id, sizeof(k->id));
 	crypto_sign_keypair(pk->pk, k->sk);
 	memcpy(pk->id, k->id, sizeof(pk->id));
 	*sk = k;
-	return BD_OK;
+out:
+	return rc;
 }
 
 /*
@@ -531,12 +561,15 @@ seckey_check_pair(const uint8_t sk[KEY_SK_BYTES])
 	uint8_t pk[KEY_PK_BYTES], *sk2;
 	enum bd_err rc = BD_OK;
 
-	if ((sk2 = sodium_malloc(KEY_SK_BYTES)) == NULL)
-		return bd_fail(BD_ERR_NOMEM, "secret key");
+	if ((sk2 = sodium_malloc(KEY_SK_BYTES)) == NULL) {
+		rc = bd_fail(BD_ERR_NOMEM, "secret key");
+		goto out;
+	}
 	crypto_sign_seed_keypair(pk, sk2, sk);
 	if (sodium_memcmp(sk2, sk, KEY_SK_BYTES) != 0)
 		rc = bd_fail(BD_ERR_FORMAT, "secret key is inconsistent");
 	sodium_free(sk2);
+out:
 	return rc;
 }
 

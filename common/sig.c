@@ -49,15 +49,16 @@ b64_decode_exact(uint8_t *bin, size_t binlen, const char *s, size_t slen)
 {
 	const char *end = NULL;
 	size_t got = 0;
+	enum bd_err rc = BD_OK;
 
 	if (slen != B64_LEN(binlen))
-		return bd_fail(BD_ERR_BASE64, "signature base64 has %zu "
+		rc = bd_fail(BD_ERR_BASE64, "signature base64 has %zu "
 		    "characters, want %zu", slen, B64_LEN(binlen));
-	if (sodium_base642bin(bin, binlen, s, slen, NULL, &got, &end,
+	else if (sodium_base642bin(bin, binlen, s, slen, NULL, &got, &end,
 	    sodium_base64_VARIANT_ORIGINAL) != 0 || got != binlen ||
 	    end != s + slen)
-		return bd_fail(BD_ERR_BASE64, "invalid signature base64");
-	return BD_OK;
+		rc = bd_fail(BD_ERR_BASE64, "invalid signature base64");
+	return rc;
 }
 
 /*
@@ -68,15 +69,19 @@ static enum bd_err
 next_line(const char **p, const char *end, const char **line, size_t *len)
 {
 	const char *nl;
+	enum bd_err rc = BD_OK;
 
-	if ((nl = memchr(*p, '\n', (size_t)(end - *p))) == NULL)
-		return bd_fail(BD_ERR_FORMAT, "signature is not four lines");
+	if ((nl = memchr(*p, '\n', (size_t)(end - *p))) == NULL) {
+		rc = bd_fail(BD_ERR_FORMAT, "signature is not four lines");
+		goto out;
+	}
 	*line = *p;
 	*len = (size_t)(nl - *p);
 	if (*len > 0 && (*line)[*len - 1] == '\r')
 		(*len)--;
 	*p = nl + 1;
-	return BD_OK;
+out:
+	return rc;
 }
 
 static bool
@@ -167,14 +172,14 @@ out:
 static enum bd_err
 comment_check(const char *what, const char *c)
 {
-	size_t n = strnlen(c, SIG_COMMENT_MAX_BYTES);
+	enum bd_err rc = BD_OK;
 
-	if (n >= SIG_COMMENT_MAX_BYTES)
-		return bd_fail(BD_ERR_USAGE, "%s longer than %d bytes", what,
+	if (strnlen(c, SIG_COMMENT_MAX_BYTES) >= SIG_COMMENT_MAX_BYTES)
+		rc = bd_fail(BD_ERR_USAGE, "%s longer than %d bytes", what,
 		    SIG_COMMENT_MAX_BYTES - 1);
-	if (strpbrk(c, "\r\n") != NULL)
-		return bd_fail(BD_ERR_USAGE, "%s contains a line break", what);
-	return BD_OK;
+	else if (strpbrk(c, "\r\n") != NULL)
+		rc = bd_fail(BD_ERR_USAGE, "%s contains a line break", what);
+	return rc;
 }
 
 /*
@@ -250,10 +255,9 @@ sig_keyid(const char *minisig, size_t minisig_len, uint8_t id[KEY_ID_BYTES])
 	struct minisig m;
 	enum bd_err rc;
 
-	if ((rc = minisig_parse(&m, minisig, minisig_len)) != BD_OK)
-		return rc;
-	memcpy(id, m.blob.id, KEY_ID_BYTES);
-	return BD_OK;
+	if ((rc = minisig_parse(&m, minisig, minisig_len)) == BD_OK)
+		memcpy(id, m.blob.id, KEY_ID_BYTES);
+	return rc;
 }
 
 enum bd_err

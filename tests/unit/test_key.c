@@ -14,7 +14,6 @@
  * twice (test_sig once more, for test-enc.key).
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,46 +23,8 @@
 
 #include <sodium.h>
 
+#include "check.h"
 #include "key.h"
-
-static int failures, passes;
-
-#define CHECK(cond, ...) check((cond), #cond, __VA_ARGS__)
-#define CHECK_RC(expr, want, what) \
-	check_rc((expr), (want), #expr, (what))
-
-static void
-check(bool ok, const char *expr, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s: ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (!ok) {
-		printf(" [%s]", expr);
-		failures++;
-	} else
-		passes++;
-	printf("\n");
-}
-
-static void
-check_rc(enum bd_err got, enum bd_err want, const char *expr,
-    const char *what)
-{
-	printf("%s: %s: %s", got == want ? "ok" : "FAIL", what,
-	    bd_strerror(got));
-	if (got != BD_OK)
-		printf(" (%s)", bd_err_detail());
-	if (got != want) {
-		printf(" [%s, want %s]", expr, bd_strerror(want));
-		failures++;
-	} else
-		passes++;
-	printf("\n");
-}
 
 static const char *testdata;
 static char tmpdir[] = "/tmp/bootdrop-test-key.XXXXXX";
@@ -622,6 +583,5 @@ main(void)
 	}
 	seckey_free(sk);
 	cleanup();
-	printf("%d passed, %d failed\n", passes, failures);
-	return failures != 0;
+	return check_done();
 }

@@ -14,7 +14,6 @@
  * One scrypt run (about 1 GiB, 6 s): loading keys/test-enc.key.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,47 +21,9 @@
 
 #include <sodium.h>
 
+#include "check.h"
 #include "key.h"
 #include "sig.h"
-
-static int failures, passes;
-
-#define CHECK(cond, ...) check((cond), #cond, __VA_ARGS__)
-#define CHECK_RC(expr, want, what) \
-	check_rc((expr), (want), #expr, (what))
-
-static void
-check(bool ok, const char *expr, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s: ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (!ok) {
-		printf(" [%s]", expr);
-		failures++;
-	} else
-		passes++;
-	printf("\n");
-}
-
-static void
-check_rc(enum bd_err got, enum bd_err want, const char *expr,
-    const char *what)
-{
-	printf("%s: %s: %s", got == want ? "ok" : "FAIL", what,
-	    bd_strerror(got));
-	if (got != BD_OK)
-		printf(" (%s)", bd_err_detail());
-	if (got != want) {
-		printf(" [%s, want %s]", expr, bd_strerror(want));
-		failures++;
-	} else
-		passes++;
-	printf("\n");
-}
 
 static const char *testdata;
 
@@ -427,6 +388,5 @@ main(void)
 		test_encrypted_key();
 	}
 	seckey_free(test_sk);
-	printf("%d passed, %d failed\n", passes, failures);
-	return failures != 0;
+	return check_done();
 }
