@@ -481,8 +481,10 @@ manifest_fetch(struct run *run, enum verdict *verdict)
 
 	for (i = 0; i < run->o.nmirrors; i++) {
 		if ((rc = manifest_try(run, run->o.mirrors[i], verdict)) ==
-		    BD_OK)
+		    BD_OK) {
+			run->rc = BD_OK;	/* earlier mirrors' failures */
 			break;
+		}
 		if (i + 1 < run->o.nmirrors && !run->o.quiet)
 			report_warn(&run->r, "%s (%s): %s: %s; trying the next "
 			    "mirror", run->what, run->where, bd_strerror(rc),

@@ -1,0 +1,137 @@
+# tests/fetch/common.sh - helpers for the bootdrop-fetch tests, sourced
+# after tests/lib.sh: repositories, servers on 127.0.0.1 port 0, crafted
+# manifests.
+FETCHDIR=$BOOTDROP_SRCDIR/tests/fetch
+EVIL=$FETCHDIR/evil_server.py
+CRAFT=$FETCHDIR/craft.py
+PUBKEY=$(tail -n 1 "$TEST_PUB")
+CH=test
+
+# wait_listening OUTFILE : prints the URL a server announced on OUTFILE.
+wait_listening() {
+	local i url
+	for i in $(seq 200); do
+		url=$(sed -n 's/^listening on \(http[^ ]*\).*/\1/p' "$1" 2>/dev/null | head -n 1)
+		[ -n "$url" ] && { echo "${url%/}"; return 0; }
+		sleep 0.05
+	done
+	echo "server did not start: $(cat "$1" "$1.err" 2>/dev/null)" >&2
+	return 1
+}
+
+# start_evil MODE ROOT [NAME] : starts evil_server.py; sets $url and the
+# request log $T/NAME.log.
+start_evil() {
+	local name=${3:-evil}
+	: >"$T/$name.log"
+	python3 "$EVIL" --root "$2" --mode "$1" --log "$T/$name.log" \
+		>"$T/$name.out" 2>"$T/$name.out.err" &
+	_bd_pids+=($!)
+	evil_pid=$!
+	url=$(wait_listening "$T/$name.out")
+}
+
+# start_server ROOT : starts bootdrop-server; sets $url, log in $T/server.log.
+start_server() {
+	"$SERVER" -r "$1" -l 127.0.0.1:0 --access-log "$T/server.log" \
+		>"$T/server.out" 2>"$T/server.out.err" &
+	_bd_pids+=($!)
+	url=$(wait_listening "$T/server.out")
+}
+
+# start_nginx ROOT : nginx-light with a temporary config as the current
+# user on a free port; sets $url, access log in $T/nginx.access.
+start_nginx() {
+	local n port user=
+	[ "$(id -u)" -eq 0 ] && user="user root;"
+	mkdir -p "$T/nginx"
+	for n in 1 2 3 4 5; do
+		port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		cat >"$T/nginx/nginx.conf" <<NGX
+$user
+daemon off;
+worker_processes 1;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log;
+events { worker_connections 64; }
+http {
+	access_log $T/nginx.access;
+	client_body_temp_path $T/nginx/body;
+	proxy_temp_path $T/nginx/proxy;
+	fastcgi_temp_path $T/nginx/fastcgi;
+	uwsgi_temp_path $T/nginx/uwsgi;
+	scgi_temp_path $T/nginx/scgi;
+	types { application/json json; }
+	default_type application/octet-stream;
+	sendfile on;
+	server {
+		listen 127.0.0.1:$port;
+		root $1;
+	}
+}
+NGX
+		/usr/sbin/nginx -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log" \
+			>/dev/null 2>&1 &
+		nginx_pid=$!
+		_bd_pids+=($nginx_pid)
+		for _ in $(seq 100); do
+			if [ "$(curl -s -o /dev/null -w '%{http_code}' \
+			    "http://127.0.0.1:$port/none")" != 000 ]; then
+				url=http://127.0.0.1:$port
+				return 0
+			fi
+			kill -0 "$nginx_pid" 2>/dev/null || break
+			sleep 0.05
+		done
+	done
+	echo "nginx did not start: $(cat "$T/nginx/error.log")" >&2
+	return 1
+}
+
+# make_repo REPO [EXTRA RELEASE ARGS...] : publishes a kernel and a world.
+make_repo() {
+	local repo=$1; shift
+	[ -f "$T/kernel" ] || make_kernel "$T/kernel"
+	[ -f "$T/world.tgz" ] || make_world "$T/world.tgz"
+	"$PUBLISH" release -r "$repo" -c "$CH" -s "$TEST_SEC" "$@" \
+		kernel="$T/kernel" world="$T/world.tgz" >/dev/null
+}
+
+# fetch ARGS... : bootdrop-fetch with the test key and channel.
+fetch() {
+	"$FETCH" -P "$PUBKEY" -c "$CH" "$@"
+}
+
+# snapshot / unchanged : DESTDIR and a sibling outside it, byte for byte.
+snapshot() {
+	before_dest=$(tree_digest "$T/dest")
+	before_out=$(tree_digest "$T/outside")
+}
+unchanged() {
+	[ "$(tree_digest "$T/dest")" = "$before_dest" ] &&
+		[ "$(tree_digest "$T/outside")" = "$before_out" ] &&
+		ok "$1: DESTDIR and outside unchanged" ||
+		fail "$1: DESTDIR or outside changed"
+}
+
+# only_parts_left DESC : after a network failure DESTDIR may hold partial
+# downloads in .bootdrop/tmp (kept for resume) and nothing else new; they
+# are checked and removed so unchanged can compare the rest.
+only_parts_left() {
+	if [ -e "$T/dest/.bootdrop" ]; then
+		if (cd "$T/dest/.bootdrop" && find . -mindepth 1 | grep -Ev '^\./tmp(/[0-9a-f]{64}\.part)?$' | grep -q .); then
+			fail "$1: unexpected files in .bootdrop"
+		else
+			ok "$1: only resumable parts in .bootdrop/tmp"
+		fi
+		rm -rf "$T/dest/.bootdrop"
+	fi
+}
+
+# fresh_dest : an empty DESTDIR with some prior content and a sibling.
+fresh_dest() {
+	rm -rf "$T/dest" "$T/outside"
+	mkdir -p "$T/dest/boot" "$T/outside"
+	echo old >"$T/dest/boot/kernel"
+	echo keep >"$T/outside/file"
+}

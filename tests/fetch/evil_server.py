@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""evil_server.py - a misbehaving repository server for bootdrop-fetch tests.
+
+Serves the repository directory ROOT on 127.0.0.1 (port 0 unless given),
+prints "listening on http://127.0.0.1:PORT/" and misbehaves by MODE:
+
+  normal        serve files, honour Range (206/416)
+  tamper        blobs: flip one byte in the middle (same length)
+  extra         blobs: append 1 MiB beyond the file (Content-Length says so)
+  endless       blobs: no Content-Length, stream zeros until the client quits
+  cut           blobs: the first request of each blob gets half its bytes
+                (with the full Content-Length) and the connection closes;
+                later requests are served normally, Range honoured
+  cut-norange   like cut, but later requests ignore Range (full 200)
+  cut-badrange  like cut, then badrange
+  cut-rangelie  like cut, then rangelie
+  slow          blobs: half the bytes at once, then one byte per second
+  norange       blobs: Range ignored (always a full 200)
+  badrange      blobs: Range answered with 206 from one byte earlier
+  rangelie      blobs: Range answered with 206 and the right Content-Range
+                but zeros instead of the bytes
+  redirect-ftp  manifest.json: 302 to ftp://127.0.0.1/manifest.json
+  redirect-file manifest.json: 302 to file:///etc/passwd
+  redirect-loop manifest.json: 302 to itself, forever
+  bigmanifest   manifest.json: 2 MiB of JSON-looking bytes
+  404           blobs: 404 Not Found
+
+Every request is logged to --log as "METHOD PATH range=VALUE" lines.
+Python 3 standard library only.
+"""
+import argparse
+import http.server
+import os
+import re
+import sys
+import threading
+import time
+
+BLOB_RE = re.compile(r"^/blobs/sha256/[0-9a-f]{64}$")
+MANIFEST_RE = re.compile(r"^/channels/[a-z0-9][a-z0-9._-]{0,63}/[a-z0-9.]+\.json$")
+
+
+class State:
+    def __init__(self, root, mode, log):
+        self.root = root
+        self.mode = mode
+        self.log = log
+        self.lock = threading.Lock()
+        self.seen = {}
+
+    def first_time(self, path):
+        with self.lock:
+            n = self.seen.get(path, 0)
+            self.seen[path] = n + 1
+            return n == 0
+
+    def record(self, line):
+        if self.log is None:
+            return
+        with self.lock:
+            with open(self.log, "a") as f:
+                f.write(line + "\n")
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "evil/1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def send_plain(self, code, body=b""):
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def redirect(self, location):
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self):
+        st = self.server.state
+        path = self.path.split("?", 1)[0]
+        rng = self.headers.get("Range")
+        st.record("GET %s range=%s" % (path, rng or "-"))
+        is_blob = BLOB_RE.match(path) is not None
+        is_manifest = MANIFEST_RE.match(path) is not None
+        if not is_blob and not is_manifest:
+            return self.send_plain(404, b"not found\n")
+        mode = st.mode
+        if is_manifest:
+            if mode == "redirect-ftp":
+                return self.redirect("ftp://127.0.0.1/manifest.json")
+            if mode == "redirect-file":
+                return self.redirect("file:///etc/passwd")
+            if mode == "redirect-loop":
+                return self.redirect(path)
+            if mode == "bigmanifest":
+                body = b'{"payload":"' + b"A" * (2 << 20) + b'"}'
+                return self.send_plain(200, body)
+        try:
+            with open(os.path.join(st.root, path.lstrip("/")), "rb") as f:
+                data = f.read()
+        except OSError:
+            return self.send_plain(404, b"not found\n")
+        if not is_blob:
+            return self.send_plain(200, data)
+        return self.blob(st, mode, path, data, rng)
+
+    def blob(self, st, mode, path, data, rng):
+        if mode == "404":
+            return self.send_plain(404, b"gone\n")
+        if mode == "tamper":
+            i = len(data) // 2
+            data = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
+            return self.send_plain(200, data)
+        if mode == "extra":
+            return self.send_plain(200, data + b"\0" * (1 << 20))
+        if mode == "endless":
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            chunk = b"\0" * 65536
+            try:
+                for _ in range(1 << 16):  # 4 GiB at most
+                    self.wfile.write(chunk)
+            except OSError:
+                pass
+            return
+        if mode in ("cut", "cut-norange", "cut-badrange", "cut-rangelie") \
+                and st.first_time(path):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        if mode == "slow":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            half = len(data) // 2
+            self.wfile.write(data[:half])
+            self.wfile.flush()
+            try:
+                for b in data[half:]:
+                    time.sleep(1)
+                    self.wfile.write(bytes([b]))
+                    self.wfile.flush()
+            except OSError:
+                pass
+            self.close_connection = True
+            return
+        honour = mode not in ("norange", "cut-norange")
+        m = re.match(r"^bytes=(\d+)-$", rng or "")
+        if rng and honour and m:
+            start = int(m.group(1))
+            if start >= len(data):
+                self.send_response(416)
+                self.send_header("Content-Range", "bytes */%d" % len(data))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if mode.endswith("badrange"):
+                start = max(0, start - 1)
+            body = data[start:]
+            if mode.endswith("rangelie"):
+                body = bytes(len(body))
+            self.send_response(206)
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (
+                start, len(data) - 1, len(data)))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        return self.send_plain(200, data)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--mode", default="normal")
+    ap.add_argument("--log")
+    ap.add_argument("--port", type=int, default=0)
+    a = ap.parse_args()
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
+    srv.daemon_threads = True
+    srv.state = State(a.root, a.mode, a.log)
+    print("listening on http://127.0.0.1:%d/" % srv.server_address[1],
+          flush=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
