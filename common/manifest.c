@@ -66,7 +66,8 @@ static const char *const elf_machines[] = {
 };
 
 /*
- * Copies at most cap-1 bytes of untrusted s into buf for an error detail, replacing anything but printable ASCII with '?'.
+ * Copies at most cap-1 bytes of untrusted s into buf for an error detail,
+ * replacing anything but printable ASCII with '?'.
  */
 static const char *
 printable(const char *s, char *buf, size_t cap)
@@ -158,7 +159,7 @@ install_path_valid(const char *s)
 	}
 }
 
-/* Refuses (with rc) any key of object o that is not in allowed. */
+/* Refuses (BD_ERR_SCHEMA) any key of object o that is not in allowed. */
 static enum bd_err
 check_keys(json_t *o, const char *const *allowed, const char *where)
 {
@@ -174,7 +175,7 @@ check_keys(json_t *o, const char *const *allowed, const char *where)
 	return BD_OK;
 }
 
-/* Fetches the required string o[key]: BD_ERR_SCHEMA when absent or not a string. */
+/* Fetches the required string o[key]; BD_ERR_SCHEMA when absent or mistyped. */
 static enum bd_err
 get_string(json_t *o, const char *key, const char *where, const char **out)
 {
@@ -507,17 +508,16 @@ out:
 	return rc;
 }
 
-/* Adds id to the list unless it is there; returns false when already present. */
-static bool
+/* Adds id to the list (at most MANIFEST_MAX_SIGNATURES) unless present. */
+static void
 keyid_add(uint8_t (*list)[KEY_ID_BYTES], size_t *n, const uint8_t *id)
 {
 	size_t i;
 
 	for (i = 0; i < *n; i++)
 		if (memcmp(list[i], id, KEY_ID_BYTES) == 0)
-			return false;
+			return;
 	memcpy(list[(*n)++], id, KEY_ID_BYTES);
-	return true;
 }
 
 /*

@@ -61,11 +61,11 @@ static struct bd_seckey *sk, *sk2;
 static struct bd_pubkey pk, pk2;
 static char *payload_text;	/* the sample payload, as encoded */
 
-static void
+static _Noreturn void
 die(const char *what)
 {
-	fprintf(stderr, "test_manifest: %s: %s (%s)\n", what,
-	    bd_strerror(BD_ERR_IO), bd_err_detail());
+	fprintf(stderr, "test_manifest: %s failed: %s\n", what,
+	    bd_err_detail());
 	exit(2);
 }
 
@@ -516,7 +516,7 @@ test_keys_and_threshold(void)
 
 	/* a bad signature from a trusted key refuses, even next to a good one */
 	{
-		char *sig_good, *sig_bad;
+		char *sig_good = NULL, *sig_bad = NULL;
 		const char *sigs[2];
 		uint8_t ids[2][KEY_ID_BYTES];
 		char *other = replace(payload_text, "\"version\": 7",
