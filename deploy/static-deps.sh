@@ -1,0 +1,206 @@
+#!/bin/sh
+# deploy/static-deps.sh - prepares what a fully static bootdrop-fetch links
+# against, on Debian 12:
+#
+#   - Debian's static archives of OpenSSL, libsodium, jansson, c-ares, zlib
+#     and e2fsprogs' libext2fs (apt, for the target architecture);
+#   - a minimal libcurl built from Debian's own curl source package
+#     (`apt-get source curl`): HTTP and HTTPS only, OpenSSL, c-ares, zlib,
+#     no GSSAPI/IDN/PSL/HTTP2, OpenSSL config auto-loading disabled.
+#     Debian's libcurl.a cannot be linked statically: it needs GSSAPI,
+#     LDAP, nghttp2, ... and some of those ship no .a.
+#
+# Afterwards `meson setup DIR -Dstatic_client=true` finds the libcurl at
+# the prefix printed on the last line (the default of meson's
+# static_prefix option).  doc/static.md explains the choices.
+#
+# usage: deploy/static-deps.sh [--arch amd64|i386|all]
+#   --arch  target architecture (default: all = amd64, then i386).  i386
+#           unpacks the :i386 -dev packages into a sysroot, installs
+#           gcc-multilib and writes <prefix>/i386/sysroot.ini; build with
+#           `--cross-file cross/i386.ini --cross-file <prefix>/i386/sysroot.ini`.
+# Environment: BOOTDROP_STATIC_PREFIX (default
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/bootdrop/static) - the tree holding
+#   src/ (curl sources, kept) and <arch>/ (the installed libcurl).
+# Idempotent: packages already present are not reinstalled and a libcurl
+# already built for the same curl version is kept.
+set -eu
+
+arch=all
+while [ $# -gt 0 ]; do
+	case $1 in
+	--arch) [ $# -ge 2 ] || { echo "usage: $0 [--arch amd64|i386|all]" >&2; exit 1; }
+		arch=$2; shift 2 ;;
+	--arch=*) arch=${1#--arch=}; shift ;;
+	*) echo "usage: $0 [--arch amd64|i386|all]" >&2; exit 1 ;;
+	esac
+done
+case $arch in
+all)	"$0" --arch amd64 && exec "$0" --arch i386 ;;
+amd64) triplet=x86_64-linux-gnu; cflags_arch= ;;
+i386) triplet=i386-linux-gnu; cflags_arch=-m32 ;;
+*) echo "static-deps: unsupported arch '$arch' (amd64 or i386)" >&2; exit 1 ;;
+esac
+
+top=${BOOTDROP_STATIC_PREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/bootdrop/static}
+prefix=$top/$arch
+
+SUDO=
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+
+installed() {
+	dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed'
+}
+
+# ensure_deb_src : adds deb-src lines mirroring the deb ones, in a file of
+# our own, when no source index is configured.
+ensure_deb_src() {
+	if grep -Eqs '^(deb-src|Types:.*deb-src)' /etc/apt/sources.list \
+	    /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; then
+		return 1
+	fi
+	tmp=$(mktemp)
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		sed 's/^Types:.*/Types: deb-src/' "$f" >>"$tmp"
+		echo >>"$tmp"
+	done
+	if [ -s "$tmp" ]; then
+		$SUDO install -m 644 "$tmp" /etc/apt/sources.list.d/bootdrop-deb-src.sources
+	else
+		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+			[ -f "$f" ] && sed -n 's/^deb /deb-src /p' "$f"
+		done >"$tmp"
+		[ -s "$tmp" ] || { echo "static-deps: no apt sources found" >&2; exit 1; }
+		$SUDO install -m 644 "$tmp" /etc/apt/sources.list.d/bootdrop-deb-src.list
+	fi
+	rm -f "$tmp"
+	echo "static-deps: added deb-src entries" >&2
+	return 0
+}
+
+need_update=0
+ensure_deb_src && need_update=1
+
+# amd64 links this system's own -dev packages.  i386 gets gcc-multilib (the
+# 32-bit libc.a) from the system, and its other static libraries from the
+# :i386 -dev packages unpacked into a private sysroot: installing them
+# system-wide would tie every amd64 library to the exact same version.
+pkgs="gcc make dpkg-dev pkg-config meson ninja-build file"
+devs="libssl-dev libsodium-dev libjansson-dev libc-ares-dev zlib1g-dev
+libext2fs-dev comerr-dev"
+if [ "$arch" = "$(dpkg --print-architecture)" ]; then
+	pkgs="$pkgs $devs"
+else
+	pkgs="$pkgs gcc-multilib"
+	if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+		$SUDO dpkg --add-architecture "$arch"
+		need_update=1
+	fi
+fi
+missing=
+for p in $pkgs; do
+	installed "$p" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "static-deps: installing$missing" >&2
+	need_update=1
+fi
+# A stale mirror index for one suite should not stop the build.
+[ "$need_update" = 1 ] && { $SUDO apt-get update -qq || echo "static-deps: apt-get update had errors" >&2; }
+# shellcheck disable=SC2086
+[ -n "$missing" ] && $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+
+sysroot=
+cppflags=
+ldflags=
+pcdir=/usr/lib/$triplet/pkgconfig:/usr/share/pkgconfig
+if [ "$arch" != "$(dpkg --print-architecture)" ]; then
+	sysroot=$top/$arch/sysroot
+	want=
+	for p in $devs; do want="$want $p:$arch"; done
+	# shellcheck disable=SC2086
+	vers=$(apt-cache policy $want | awk '/^[^ ]/ {p=$1} /Candidate:/ {print p "=" $2}' | sort | tr '\n' ' ')
+	if [ "$(cat "$sysroot/.stamp" 2>/dev/null)" != "$vers" ]; then
+		rm -rf "$sysroot" "$top/$arch/debs"
+		mkdir -p "$top/$arch/debs" "$sysroot"
+		# shellcheck disable=SC2086
+		(cd "$top/$arch/debs" && apt-get download -qq $want)
+		for d in "$top/$arch/debs"/*.deb; do dpkg-deb -x "$d" "$sysroot"; done
+		echo "$vers" >"$sysroot/.stamp"
+	fi
+	cppflags="-isystem $sysroot/usr/include/$triplet -isystem $sysroot/usr/include"
+	ldflags="-L$sysroot/usr/lib/$triplet"
+	pcdir=$sysroot/usr/lib/$triplet/pkgconfig:$sysroot/usr/share/pkgconfig
+	# The machine-specific half of the meson cross file (cross/$arch.ini
+	# holds the rest): where the sysroot is.
+	cat >"$top/$arch/sysroot.ini" <<EOF2
+# Written by deploy/static-deps.sh; use with cross/$arch.ini.
+[properties]
+sys_root = '$sysroot'
+pkg_config_libdir = ['$sysroot/usr/lib/$triplet/pkgconfig', '$sysroot/usr/share/pkgconfig']
+
+[built-in options]
+c_args = ['-isystem', '$sysroot/usr/include/$triplet', '-isystem', '$sysroot/usr/include']
+c_link_args = ['-L$sysroot/usr/lib/$triplet']
+EOF2
+fi
+
+# The curl source package: the same version Debian ships, with its patches.
+mkdir -p "$top/src"
+cd "$top/src"
+srcdir=$(find . -maxdepth 1 -type d -name 'curl-*' | sort | tail -1)
+if [ -z "$srcdir" ]; then
+	apt-get source -qq curl >/dev/null
+	srcdir=$(find . -maxdepth 1 -type d -name 'curl-*' | sort | tail -1)
+	[ -n "$srcdir" ] || { echo "static-deps: apt-get source curl failed" >&2; exit 1; }
+fi
+srcdir=$top/src/${srcdir#./}
+stamp="$(basename "$srcdir") $arch minimal-3 $(cat "$top/$arch/sysroot/.stamp" 2>/dev/null)"
+
+if [ -f "$prefix/lib/libcurl.a" ] && [ "$(cat "$prefix/.stamp" 2>/dev/null)" = "$stamp" ]; then
+	echo "static-deps: libcurl already built ($stamp)" >&2
+	echo "$prefix"
+	exit 0
+fi
+
+build=$top/build-$arch
+rm -rf "$build" "$prefix/lib" "$prefix/include"
+mkdir -p "$build"
+cd "$build"
+echo "static-deps: building libcurl from $srcdir for $arch" >&2
+# -ffunction-sections/-fdata-sections let the final link drop what
+# bootdrop-fetch never calls (--gc-sections).
+CC="gcc${cflags_arch:+ $cflags_arch}" CFLAGS="-Os -ffunction-sections -fdata-sections" \
+CPPFLAGS="$cppflags" LDFLAGS="$ldflags" \
+PKG_CONFIG_LIBDIR=$pcdir PKG_CONFIG_SYSROOT_DIR=$sysroot \
+"$srcdir/configure" -q --prefix="$prefix" --libdir="$prefix/lib" \
+	--host="$triplet" --build="$(gcc -dumpmachine)" \
+	--disable-shared --enable-static --disable-dependency-tracking \
+	--with-openssl --enable-ares --with-zlib \
+	--disable-openssl-auto-load-config \
+	--with-ca-bundle=/etc/ssl/certs/ca-certificates.crt \
+	--with-ca-path=/etc/ssl/certs \
+	--enable-http --disable-ftp --disable-file --disable-ldap --disable-ldaps \
+	--disable-rtsp --disable-dict --disable-telnet --disable-tftp \
+	--disable-pop3 --disable-imap --disable-smb --disable-smtp \
+	--disable-gopher --disable-mqtt --disable-manual --disable-docs \
+	--disable-ntlm --disable-ntlm-wb --disable-kerberos-auth \
+	--disable-negotiate-auth --disable-aws --disable-doh --disable-netrc \
+	--disable-alt-svc --disable-cookies --disable-mime --disable-form-api \
+	--disable-unix-sockets --disable-socketpair --disable-dateparse \
+	--disable-headers-api --disable-websockets --disable-ipfs \
+	--without-gssapi --without-libpsl --without-brotli --without-zstd \
+	--without-libidn2 --without-nghttp2 --without-nghttp3 --without-ngtcp2 \
+	--without-librtmp --without-libssh2 --without-libssh --without-libgsasl \
+	--without-hyper --without-quiche --without-msh3 \
+	>/dev/null 2>configure.err || { cat configure.err config.log >&2 2>/dev/null | tail -40; exit 1; }
+make -s -j"$(nproc)" -C lib >/dev/null
+make -s -C lib install >/dev/null
+make -s -C include install >/dev/null
+install -m 644 libcurl.pc "$prefix/lib/pkgconfig/libcurl.pc" 2>/dev/null ||
+	{ mkdir -p "$prefix/lib/pkgconfig"; install -m 644 libcurl.pc "$prefix/lib/pkgconfig/"; }
+echo "$stamp" >"$prefix/.stamp"
+echo "static-deps: libcurl installed in $prefix ($(du -k "$prefix/lib/libcurl.a" | cut -f1) KiB)" >&2
+echo "$prefix"
