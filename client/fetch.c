@@ -586,6 +586,11 @@ tmpdir_open(struct run *run)
 	return BD_OK;
 }
 
+/*
+ * Downloads every selected artifact.  A verification refusal stops at
+ * once; a network failure moves on to the next artifact, so one run makes
+ * all the progress it can and the next resumes every part.
+ */
 static enum bd_err
 artifacts_download(struct run *run)
 {
@@ -593,7 +598,7 @@ artifacts_download(struct run *run)
 	const struct bd_artifact *a;
 	struct dl_blob b;
 	uint64_t resumed;
-	enum bd_err rc;
+	enum bd_err rc, first = BD_OK;
 	size_t i;
 
 	for (i = 0; i < m->nartifacts; i++) {
@@ -610,16 +615,22 @@ artifacts_download(struct run *run)
 		report_artifact_start(&run->r, a->name, a->size, 0);
 		rc = dl_fetch_blob(run->dl, (const char *const *)run->o.mirrors,
 		    run->o.nmirrors, run->tmpfd, &b, &run->fds[i], &resumed);
-		if (rc != BD_OK)
-			return run_fail(run, rc, dl_where(run->dl),
-			    dl_detail(run->dl), "%s %s",
-			    bd_err_exit_status(rc) == 3 ? "refused artifact" :
-			    "cannot download artifact", a->name);
+		if (rc != BD_OK) {
+			if (bd_err_exit_status(rc) != 2)
+				return run_fail(run, rc, dl_where(run->dl),
+				    dl_detail(run->dl), "refused artifact %s",
+				    a->name);
+			if (first == BD_OK)
+				first = run_fail(run, rc, dl_where(run->dl),
+				    dl_detail(run->dl),
+				    "cannot download artifact %s", a->name);
+			continue;
+		}
 		run->fetched[i] = true;
 		run->r.resumed = resumed;
 		report_artifact_done(&run->r, a->name, a->size, a->sha256_hex);
 	}
-	return BD_OK;
+	return first;
 }
 
 /* The kernel that arrived must be what the manifest and pvgrub expect. */

@@ -55,7 +55,8 @@ pid $T/nginx/nginx.pid;
 error_log $T/nginx/error.log;
 events { worker_connections 64; }
 http {
-	access_log $T/nginx.access;
+	log_format bd "\$connection \$request \$status \$http_range";
+	access_log $T/nginx.access bd;
 	client_body_temp_path $T/nginx/body;
 	proxy_temp_path $T/nginx/proxy;
 	fastcgi_temp_path $T/nginx/fastcgi;
