@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "fsutil.h"
+#include "b64.h"
 #include "key.h"
 
 #define SIGALG			"Ed"
@@ -114,26 +115,6 @@ le64_store(uint8_t b[8], uint64_t v)
 		b[i] = (uint8_t)(v & 0xff);
 		v >>= 8;
 	}
-}
-
-/* Decodes exactly binlen bytes from the slen characters at s. */
-static enum bd_err
-b64_decode_exact(uint8_t *bin, size_t binlen, const char *s, size_t slen)
-{
-	const char *end = NULL;
-	size_t got = 0, want;
-	enum bd_err rc = BD_OK;
-
-	want = sodium_base64_ENCODED_LEN(binlen,
-	    sodium_base64_VARIANT_ORIGINAL) - 1;
-	if (slen != want)
-		rc = bd_fail(BD_ERR_BASE64, "base64 string has %zu characters, "
-		    "want %zu", slen, want);
-	else if (sodium_base642bin(bin, binlen, s, slen, NULL, &got, &end,
-	    sodium_base64_VARIANT_ORIGINAL) != 0 || got != binlen ||
-	    end != s + slen)
-		rc = bd_fail(BD_ERR_BASE64, "invalid base64");
-	return rc;
 }
 
 /*
@@ -347,7 +328,7 @@ pubkey_from_b64n(struct bd_pubkey *pk, const char *b64, size_t len)
 	enum bd_err rc;
 
 	if ((rc = b64_decode_exact((uint8_t *)&blob, sizeof(blob), b64,
-	    len)) != BD_OK)
+	    len, "key")) != BD_OK)
 		goto out;
 	if (memcmp(blob.sig_alg, SIGALG, sizeof(blob.sig_alg)) != 0) {
 		rc = bd_fail(BD_ERR_ALG, "public key algorithm is not %s",
@@ -598,8 +579,8 @@ seckey_load_file(struct bd_seckey **sk, const char *path,
 		goto out;
 	if ((rc = key_text_b64((const char *)text, len, &b64, &b64len)) !=
 	    BD_OK ||
-	    (rc = b64_decode_exact((uint8_t *)b, sizeof(*b), b64, b64len)) !=
-	    BD_OK)
+	    (rc = b64_decode_exact((uint8_t *)b, sizeof(*b), b64, b64len,
+	    "secret key")) != BD_OK)
 		goto fail;
 	if (memcmp(b->sig_alg, SIGALG, sizeof(b->sig_alg)) != 0) {
 		rc = bd_fail(BD_ERR_ALG, "secret key algorithm is not %s",

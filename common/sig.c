@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "b64.h"
 #include "sig.h"
 
 #define SIGALG_HASHED		"ED"
@@ -43,23 +44,6 @@ struct minisig {
 	const char *tc;
 	size_t tclen;
 };
-
-static enum bd_err
-b64_decode_exact(uint8_t *bin, size_t binlen, const char *s, size_t slen)
-{
-	const char *end = NULL;
-	size_t got = 0;
-	enum bd_err rc = BD_OK;
-
-	if (slen != B64_LEN(binlen))
-		rc = bd_fail(BD_ERR_BASE64, "signature base64 has %zu "
-		    "characters, want %zu", slen, B64_LEN(binlen));
-	else if (sodium_base642bin(bin, binlen, s, slen, NULL, &got, &end,
-	    sodium_base64_VARIANT_ORIGINAL) != 0 || got != binlen ||
-	    end != s + slen)
-		rc = bd_fail(BD_ERR_BASE64, "invalid signature base64");
-	return rc;
-}
 
 /*
  * Takes the next line from *p (before end): it must end with "\n",
@@ -129,7 +113,7 @@ minisig_parse(struct minisig *m, const char *text, size_t len)
 
 	if ((rc = next_line(&p, end, &line, &n)) != BD_OK ||
 	    (rc = b64_decode_exact((uint8_t *)&m->blob, sizeof(m->blob), line,
-	    n)) != BD_OK)
+	    n, "signature")) != BD_OK)
 		goto out;
 	if (memcmp(m->blob.sig_alg, SIGALG_LEGACY, 2) == 0) {
 		rc = bd_fail(BD_ERR_ALG, "legacy (not prehashed) signature");
@@ -161,7 +145,7 @@ minisig_parse(struct minisig *m, const char *text, size_t len)
 
 	if ((rc = next_line(&p, end, &line, &n)) != BD_OK ||
 	    (rc = b64_decode_exact(m->global_sig, sizeof(m->global_sig), line,
-	    n)) != BD_OK)
+	    n, "signature")) != BD_OK)
 		goto out;
 	if (p != end)
 		rc = bd_fail(BD_ERR_FORMAT, "data after the signature");
