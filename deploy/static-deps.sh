@@ -37,8 +37,9 @@ while [ $# -gt 0 ]; do
 done
 case $arch in
 all)	"$0" --arch amd64 && exec "$0" --arch i386 ;;
-amd64) triplet=x86_64-linux-gnu; cflags_arch= ;;
-i386) triplet=i386-linux-gnu; cflags_arch=-m32 ;;
+amd64) triplet=x86_64-linux-gnu; cflags_arch= time64= ;;
+i386) triplet=i386-linux-gnu; cflags_arch=-m32 # same 64-bit times as cross/i386.ini
+	time64="-D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64" ;;
 *) echo "static-deps: unsupported arch '$arch' (amd64 or i386)" >&2; exit 1 ;;
 esac
 
@@ -157,7 +158,7 @@ if [ -z "$srcdir" ]; then
 	[ -n "$srcdir" ] || { echo "static-deps: apt-get source curl failed" >&2; exit 1; }
 fi
 srcdir=$top/src/${srcdir#./}
-stamp="$(basename "$srcdir") $arch minimal-3 $(cat "$top/$arch/sysroot/.stamp" 2>/dev/null)"
+stamp="$(basename "$srcdir") $arch minimal-4 $(cat "$top/$arch/sysroot/.stamp" 2>/dev/null)"
 
 if [ -f "$prefix/lib/libcurl.a" ] && [ "$(cat "$prefix/.stamp" 2>/dev/null)" = "$stamp" ]; then
 	echo "static-deps: libcurl already built ($stamp)" >&2
@@ -173,7 +174,7 @@ echo "static-deps: building libcurl from $srcdir for $arch" >&2
 # -ffunction-sections/-fdata-sections let the final link drop what
 # bootdrop-fetch never calls (--gc-sections).
 CC="gcc${cflags_arch:+ $cflags_arch}" CFLAGS="-Os -ffunction-sections -fdata-sections" \
-CPPFLAGS="$cppflags" LDFLAGS="$ldflags" \
+CPPFLAGS="$time64 $cppflags" LDFLAGS="$ldflags" \
 PKG_CONFIG_LIBDIR=$pcdir PKG_CONFIG_SYSROOT_DIR=$sysroot \
 "$srcdir/configure" -q --prefix="$prefix" --libdir="$prefix/lib" \
 	--host="$triplet" --build="$(gcc -dumpmachine)" \

@@ -1,0 +1,162 @@
+#!/bin/bash
+# tests/static/chroot.sh BINARY : proves a static bootdrop-fetch needs
+# nothing from the system.  BINARY is copied alone into an empty directory
+# (plus etc/hosts naming repo.test, and a test CA at the default bundle
+# path) and run chrooted there: no /dev, no /proc, no libraries, no NSS
+# modules, no openssl.cnf.  Inside, it completes a real verified fetch
+# from bootdrop-server on 127.0.0.1 - by IP and by name, over HTTP and over
+# HTTPS (nginx as a TLS front with a CA made at test time) - and refuses
+# HTTPS when the CA is not the server's.
+#
+# Skips (77) when BINARY was not built or is not static, when chroot is
+# not permitted, and - for a foreign architecture the kernel refuses to
+# exec - when qemu-user-static is not installed (then the binary runs
+# under a copy of qemu-<arch>-static placed in the chroot).
+. "$BOOTDROP_TESTLIB"
+. "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
+
+BIN=${1:?usage: chroot.sh BINARY}
+[ -f "$BIN" ] || { echo "no static binary at $BIN"; exit 77; }
+file -b "$BIN" | grep -q 'statically linked' ||
+	{ echo "$BIN is not statically linked (configure with -Dstatic_client=true)"; exit 77; }
+[ -x "$SERVER" ] || { echo "bootdrop-server not built"; exit 77; }
+[ -x /usr/sbin/nginx ] || { echo "nginx not installed"; exit 77; }
+
+R=$T/root
+mkdir -p "$R/etc/ssl/certs"
+cp "$BIN" "$R/bootdrop-fetch"
+
+# How to run a command chrooted: as root, or in a user namespace.
+if [ "$(id -u)" -eq 0 ]; then
+	inroot() { chroot "$R" "$@"; }
+elif unshare -r true 2>/dev/null; then
+	inroot() { unshare -r chroot "$R" "$@"; }
+else
+	echo "cannot chroot (not root, no user namespaces)"; exit 77
+fi
+
+# The runner: the binary itself, or qemu when the kernel refuses its
+# architecture (some VM kernels are built without 32-bit support).
+run=(/bootdrop-fetch)
+"$BIN" -V >/dev/null 2>&1
+if [ $? -eq 126 ]; then
+	case $(file -b "$BIN") in
+	*80386*) qemu=qemu-i386-static ;;
+	*) qemu=none ;;
+	esac
+	q=$(command -v "$qemu") ||
+		{ echo "this kernel cannot exec $BIN and $qemu is not installed"; exit 77; }
+	cp "$q" "$R/qemu"
+	run=(/qemu /bootdrop-fetch)
+	echo "note: kernel refuses to exec $(file -b "$BIN" | cut -d, -f1-2); running under $qemu"
+fi
+echo "binary: $(file -b "$BIN" | cut -d, -f1-2), $(stat -c %s "$BIN") bytes"
+
+printf '127.0.0.1\tlocalhost\n127.0.0.1\trepo.test\n' >"$R/etc/hosts"
+
+# fetch_in DESC DEST URL [ARGS...] : fetches channel $CH into /DEST in the
+# chroot and checks every installed byte against what was published.
+fetch_in() {
+	local desc=$1 dest=$2 u=$3; shift 3
+	rm -rf "${R:?}/$dest"
+	mkdir "$R/$dest"
+	expect_status 0 "$desc" inroot "${run[@]}" -P "$PUBKEY" -c "$CH" \
+		-d "/$dest" "$@" "$u" || return
+	if cmp -s "$R/$dest/boot/kernel" "$T/kernel" &&
+	    cmp -s "$R/$dest/world.tgz" "$T/world.tgz" &&
+	    grep -qx "version=1" "$R/$dest/.bootdrop/state/$CH"; then
+		ok "$desc: kernel and world verified and installed, state written"
+	else
+		fail "$desc: installed files or state differ"
+		ls -lR "$R/$dest" >&2
+	fi
+}
+
+make_repo "$T/repo"
+start_server "$T/repo"
+port=${url##*:}
+
+fetch_in "http by IP" dest-http-ip "http://127.0.0.1:$port"
+fetch_in "http by name (etc/hosts)" dest-http-name "http://repo.test:$port"
+
+# A test CA and a certificate for repo.test and 127.0.0.1.
+mkdir -p "$T/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	-days 2 -subj "/CN=bootdrop test CA" -keyout "$T/tls/ca.key" \
+	-out "$T/tls/ca.pem" 2>/dev/null &&
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	-subj "/CN=repo.test" -keyout "$T/tls/srv.key" -out "$T/tls/srv.csr" 2>/dev/null &&
+printf 'subjectAltName=DNS:repo.test,IP:127.0.0.1\n' >"$T/tls/ext" &&
+openssl x509 -req -in "$T/tls/srv.csr" -CA "$T/tls/ca.pem" -CAkey "$T/tls/ca.key" \
+	-CAcreateserial -days 2 -extfile "$T/tls/ext" -out "$T/tls/srv.pem" 2>/dev/null ||
+	{ echo "openssl could not make the test certificates"; exit 1; }
+# An unrelated CA, for the refusal.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	-days 2 -subj "/CN=other CA" -keyout "$T/tls/other.key" \
+	-out "$T/tls/other.pem" 2>/dev/null
+
+# nginx terminates TLS and proxies to bootdrop-server.
+user=
+[ "$(id -u)" -eq 0 ] && user="user root;"
+mkdir -p "$T/nginx"
+tls=
+for _ in 1 2 3 4 5; do
+	tport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	cat >"$T/nginx/nginx.conf" <<NGX
+$user
+daemon off;
+worker_processes 1;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log;
+events { worker_connections 64; }
+http {
+	access_log $T/nginx/access.log;
+	client_body_temp_path $T/nginx/body;
+	proxy_temp_path $T/nginx/proxy;
+	fastcgi_temp_path $T/nginx/fastcgi;
+	uwsgi_temp_path $T/nginx/uwsgi;
+	scgi_temp_path $T/nginx/scgi;
+	server {
+		listen 127.0.0.1:$tport ssl;
+		ssl_certificate $T/tls/srv.pem;
+		ssl_certificate_key $T/tls/srv.key;
+		location / { proxy_pass http://127.0.0.1:$port; }
+	}
+}
+NGX
+	/usr/sbin/nginx -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log" >/dev/null 2>&1 &
+	nginx_pid=$!
+	_bd_pids+=("$nginx_pid")
+	for _ in $(seq 100); do
+		if curl -sf --cacert "$T/tls/ca.pem" -o /dev/null \
+		    "https://127.0.0.1:$tport/channels/$CH/manifest.json"; then
+			tls=ok; break 2
+		fi
+		kill -0 "$nginx_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+done
+[ "$tls" = ok ] || { echo "nginx TLS front did not start: $(cat "$T/nginx/error.log")"; exit 1; }
+
+# The CA at the default bundle path libcurl was built with, as a rescue
+# system's ca-certificates would put it; and once more via --cacert.
+cp "$T/tls/ca.pem" "$R/etc/ssl/certs/ca-certificates.crt"
+fetch_in "https by name (default CA bundle)" dest-https-name "https://repo.test:$tport"
+cp "$T/tls/ca.pem" "$R/etc/test-ca.pem"
+fetch_in "https by IP (--cacert)" dest-https-ip "https://127.0.0.1:$tport" --cacert /etc/test-ca.pem
+
+# The wrong CA: refused as a network error, nothing installed.
+cp "$T/tls/other.pem" "$R/etc/ssl/certs/ca-certificates.crt"
+mkdir "$R/dest-wrong-ca"
+expect_status 2 "https with another CA is refused" inroot "${run[@]}" -P "$PUBKEY" \
+	-c "$CH" -d /dest-wrong-ca "https://repo.test:$tport"
+[ ! -e "$R/dest-wrong-ca/boot" ] && ok "nothing installed after the TLS refusal" ||
+	fail "files installed despite the TLS refusal"
+
+# Nothing appeared in the chroot but what the fetches wrote.
+extra=$(cd "$R" && find . -maxdepth 1 -mindepth 1 ! -name 'dest-*' ! -name etc \
+	! -name bootdrop-fetch ! -name qemu | sort)
+[ -z "$extra" ] && ok "chroot holds only the binary, etc/ and the destinations" ||
+	fail "unexpected entries in the chroot: $extra"
+
+finish
