@@ -87,3 +87,22 @@ cmp kernel boot/boot/kernel && echo "boot/kernel is byte-for-byte the published 
 
 step "9. Run again: already current, nothing downloaded"
 "$FETCH" -P "$pub" -c freebsd-9.0-i386 -d boot "$url"
+
+step "10. What the server logged"
+cat server.log
+
+step "11. A mirror that serves tampered bytes is refused, and nothing is installed"
+cp -a repo evil-repo
+h=$(sha256sum kernel | cut -d' ' -f1)
+printf 'X' | dd of="evil-repo/blobs/sha256/$h" bs=1 seek=4096 conv=notrunc status=none
+"$SERVER" -r evil-repo -l 127.0.0.1:0 >evil.out 2>/dev/null &
+evil_pid=$!
+for _ in $(seq 100); do grep -q '^listening on' evil.out 2>/dev/null && break; sleep 0.05; done
+evil_url=$(sed -n 's/^listening on \(http[^ ]*\).*/\1/p' evil.out | head -n 1)
+mkdir boot2
+set +e
+"$FETCH" -P "$pub" -c freebsd-9.0-i386 -d boot2 "$evil_url"
+status=$?
+set -e
+kill "$evil_pid"; wait "$evil_pid" 2>/dev/null || true
+echo "exit status $status (3 = verification refused); boot2 holds: $(find boot2 -type f | wc -l) files"
