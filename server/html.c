@@ -4,6 +4,8 @@
  * Pages are built in one capped buffer (HTML_PAGE_MAX_BYTES); any text
  * that is not a literal of this file goes through hb_esc().
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "html.h"
 #include "key.h"
@@ -369,7 +372,11 @@ html_render(const struct http_server *s, const char *channel, char **page,
 	*page = NULL;
 	*len = 0;
 	if (channel == NULL) {
-		if ((rc = repo_list_channels(s->repofd, &names, &nnames)) != BD_OK)
+		/* A repository nothing was published to yet has no channels/. */
+		if (faccessat(s->repofd, "channels", F_OK, AT_SYMLINK_NOFOLLOW) == -1 &&
+		    errno == ENOENT)
+			rc = BD_OK;
+		else if ((rc = repo_list_channels(s->repofd, &names, &nnames)) != BD_OK)
 			goto out;
 		render_index(s, &b, names, nnames);
 	} else {

@@ -44,6 +44,7 @@ struct http_req {
 	time_t when;
 	char target[ACCESSLOG_FIELD_MAX_BYTES + 1];
 	bool target_cut;		/* longer than target[] */
+	uintptr_t target_end;		/* where the raw target's NUL was */
 	char method[16];
 	char version[16];
 	char client[CLIENT_MAX_BYTES];
@@ -743,6 +744,24 @@ copy_capped(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
+/*
+ * True when the request line had a raw NUL byte inside its target.
+ * libmicrohttpd (0.9.75, strict mode: no space inside the target) cuts
+ * the line in place - "METHOD SP target SP version" - and hands us
+ * C strings, so a NUL in the target silently shortens it.  The version
+ * string then starts further than one separator after the end we saw.
+ * If a libmicrohttpd lays the line out differently this check never
+ * fires; it cannot refuse a well-formed request.
+ */
+static bool
+target_has_nul(const struct http_req *q, const char *version)
+{
+	uintptr_t v = (uintptr_t)version;
+
+	return v > q->target_end + 1 &&
+	    v - q->target_end <= ACCESSLOG_FIELD_MAX_BYTES + 1;
+}
+
 void *
 http_request_begin(void *cls, const char *uri, struct MHD_Connection *conn)
 {
@@ -757,6 +776,7 @@ http_request_begin(void *cls, const char *uri, struct MHD_Connection *conn)
 	q->status = MHD_HTTP_BAD_REQUEST;	/* until the handler answers */
 	copy_capped(q->target, sizeof(q->target), uri);
 	q->target_cut = strlen(uri) >= sizeof(q->target);
+	q->target_end = (uintptr_t)(uri + strlen(uri));
 	strcpy(q->client, "-");
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci != NULL && ci->client_addr != NULL) {
@@ -813,6 +833,9 @@ http_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (q->target_cut)
 		return respond_status(s, conn, q, MHD_HTTP_NOT_FOUND);
+	if (target_has_nul(q, version))
+		return respond_text(s, conn, q, MHD_HTTP_BAD_REQUEST,
+		    "400 bad request\n");
 
 	switch (http_route(q->target, &rt)) {
 	case ROUTE_INDEX:

@@ -81,6 +81,8 @@ struct options {
 	bool thread_per_conn;
 	bool quick;
 	struct quick_opts q;
+	struct sockaddr_storage addr;	/* parsed from listen */
+	socklen_t addrlen;
 };
 
 static void __attribute__((format(printf, 1, 2)))
@@ -287,25 +289,21 @@ reachable_url(const struct sockaddr_storage *bound, char *out, size_t cap)
 	format_url((struct sockaddr *)&ss, out, cap);
 }
 
-/* Binds and listens; returns the socket or -1 after printing why. */
+/* Binds and listens on o's address; returns the socket or -1 after printing why. */
 static int
-listen_on(const char *spec, struct sockaddr_storage *bound)
+listen_on(const struct options *o, struct sockaddr_storage *bound)
 {
-	struct sockaddr_storage ss;
-	socklen_t sslen = 0, blen = sizeof(*bound);
+	const char *spec = o->listen;
+	socklen_t blen = sizeof(*bound);
 	int fd = -1, one = 1, zero = 0;
 
-	if (!parse_listen(spec, &ss, &sslen)) {
-		warnx("-l %s: want ADDR:PORT or [ADDR]:PORT", spec);
-		return -1;
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ss.ss_family == AF_INET6)
+	if (o->addr.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	if (bind(fd, (struct sockaddr *)&ss, sslen) == -1 ||
+	if (bind(fd, (const struct sockaddr *)&o->addr, o->addrlen) == -1 ||
 	    listen(fd, LISTEN_BACKLOG) == -1 ||
 	    getsockname(fd, (struct sockaddr *)bound, &blen) == -1)
 		goto fail;
@@ -474,6 +472,10 @@ parse_options(int argc, char **argv, struct options *o)
 		warnx("-s, --passphrase-file and --exit-after need --quick");
 		return -1;
 	}
+	if (!parse_listen(o->listen, &o->addr, &o->addrlen)) {
+		warnx("-l %s: want ADDR:PORT or [ADDR]:PORT", o->listen);
+		return -1;
+	}
 	if (o->public_url != NULL && !public_url_valid(o->public_url)) {
 		warnx("--public-url: want an http:// or https:// URL");
 		return -1;
@@ -531,6 +533,7 @@ start_daemon(const struct options *o, struct http_server *s, int lfd,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->max_per_ip,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o->max_request,
+	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 	    pool > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, pool,
 	    MHD_OPTION_END);
 }
@@ -612,7 +615,7 @@ main(int argc, char **argv)
 		}
 	}
 
-	if ((lfd = listen_on(o.listen, &bound)) == -1) {
+	if ((lfd = listen_on(&o, &bound)) == -1) {
 		status = EXIT_BIND;
 		goto out;
 	}

@@ -1,0 +1,97 @@
+#!/bin/bash
+# bootdrop-server under load and abuse: aria2c splitting a blob over
+# several ranged connections, 200 concurrent clients, the per-address
+# connection cap, idle timeouts, and slow (slowloris) clients that must
+# not keep a normal client from being served promptly.
+. "$BOOTDROP_TESTLIB"
+. "$(dirname "$0")/serverlib.sh"
+
+REPO=$T/repo
+make_repo "$REPO" load 4
+start_server srv -r "$REPO" -l 127.0.0.1:0 --max-per-ip 0 --access-log "$T/access.log"
+BLOB=${URL}blobs/sha256/$WORLD_SHA
+
+# --- aria2c: one blob over 8 ranged connections
+if aria2c -q -x 8 -s 8 -k 1M --min-split-size=1M --allow-overwrite=true \
+	--auto-file-renaming=false -d "$T" -o aria.out "$BLOB"; then
+	expect_eq "$(sha256sum <"$T/aria.out" | cut -c1-64)" "$WORLD_SHA" "aria2c -x 8: hash matches"
+	n=$(grep -c "GET /blobs/sha256/$WORLD_SHA HTTP/1.1\" 206 " "$T/access.log")
+	[ "$n" -ge 2 ] && ok "aria2c used $n ranged requests" || fail "aria2c made $n ranged requests"
+else
+	fail "aria2c failed"
+fi
+
+# --- 200 concurrent clients, every body checked
+seq 200 | xargs -P 200 -I{} sh -c \
+	'curl -sf --max-time 60 "$1" | sha256sum | cut -c1-64' _ "$BLOB" >"$T/many" 2>&1
+expect_eq "$(grep -c "^$WORLD_SHA\$" "$T/many")" 200 "200 concurrent clients all got the right bytes"
+seq 200 | xargs -P 100 -I{} curl -sf --max-time 60 -o /dev/null -w '%{http_code}\n' \
+	"${URL}channels/load/manifest.json" >"$T/many2"
+expect_eq "$(grep -c '^200$' "$T/many2")" 200 "200 manifest requests over 100 parallel clients"
+stop_server
+expect_eq "$STOP_STATUS" 0 "stopped cleanly after the load"
+
+# --- caps: 4 connections per address, 1 s idle timeout
+start_server capped -r "$REPO" -l 127.0.0.1:0 --max-per-ip 4 --timeout 1
+# Four idle connections from 127.0.0.1 take every slot of that address ...
+exec 11<>"/dev/tcp/127.0.0.1/$PORT" 12<>"/dev/tcp/127.0.0.1/$PORT" \
+	13<>"/dev/tcp/127.0.0.1/$PORT" 14<>"/dev/tcp/127.0.0.1/$PORT"
+code=$(http_code "${URL}channels/load/manifest.json" --max-time 5)
+[ "$code" != 200 ] && ok "5th connection from one address refused ($code)" ||
+	fail "per-address cap not enforced"
+# ... while another address is served.
+code=$(http_code "${URL}channels/load/manifest.json" --interface 127.0.0.2 --max-time 5)
+expect_eq "$code" 200 "another client address is still served"
+# The idle connections are closed by the timeout (the read sees EOF).
+if timeout 20 cat <&11 >/dev/null; then ok "idle connection closed by --timeout"
+else fail "idle connection still open after 20 s"; fi
+exec 11<&- 12<&- 13<&- 14<&-
+code=$(http_code "${URL}channels/load/manifest.json" --max-time 5)
+expect_eq "$code" 200 "slots free again after the timeout"
+stop_server
+
+# wait_established N SECONDS : until N client connections to the server
+# are established, or SECONDS passed.
+wait_established() {
+	local end=$((SECONDS + $2))
+	while [ "$SECONDS" -lt "$end" ]; do
+		[ "$(ss -Htn state established "( dport = :$PORT )" | wc -l)" -ge "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# --- slowloris: 40 clients dribbling header bytes from 127.0.0.1 ...
+start_server slow -r "$REPO" -l 127.0.0.1:0 --max-per-ip 32 --timeout 5
+BLOB=${URL}blobs/sha256/$WORLD_SHA
+dribble() {
+	exec 3<>/dev/tcp/127.0.0.1/"$PORT" || return
+	printf 'GET /channels/load/manifest.json HTTP/1.1\r\nHost: x\r\n' >&3
+	for i in $(seq 40); do printf 'X-%d: a\r\n' "$i" >&3 2>/dev/null || return; sleep 0.25; done
+}
+slow_pids=()
+for i in $(seq 40); do dribble & slow_pids+=($!); _bd_pids+=($!); done
+# Let the dribblers connect (bounded wait on the kernel's view).
+wait_established 32 10
+# ... a normal client from another address still gets a whole blob quickly.
+start=$(date +%s%N)
+code=$(http_code "$BLOB" --interface 127.0.0.2 --max-time 5)
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+expect_eq "$code" 200 "normal client served while 40 slow clients dribble (${ms} ms)"
+[ "$ms" -lt 5000 ] && ok "served within 5 s" || fail "took $ms ms"
+# slowhttptest, bounded, as a second opinion
+if command -v slowhttptest >/dev/null; then
+	timeout -s KILL 10 slowhttptest -H -c 200 -r 100 -i 2 -l 4 -s 8192 -t GET \
+		-u "${URL}channels/load/manifest.json" -p 3 -o "$T/slowhttp" >/dev/null 2>&1 &
+	sp=$!
+	_bd_pids+=("$sp")
+	wait_established 50 10
+	code=$(http_code "${URL}channels/load/manifest.json" --interface 127.0.0.3 --max-time 5)
+	expect_eq "$code" 200 "normal client served during slowhttptest"
+	wait "$sp" 2>/dev/null	# bounded by -l 4 and timeout
+fi
+for p in "${slow_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+stop_server
+expect_eq "$STOP_STATUS" 0 "stopped cleanly after the slow clients"
+
+finish
