@@ -3,7 +3,7 @@
  * boot slice.
  *
  *   bootdrop-fetch (-P KEY | -p PUBFILE)... [-t THRESHOLD] -c CHANNEL
- *                  -d DESTDIR [options] URL [URL ...]
+ *                  (-d DESTDIR | --ext2 DEVICE_OR_IMAGE) [options] URL...
  *
  * Order (DESIGN.md): manifest (capped) -> signatures and threshold ->
  * payload -> expiry -> rollback/equivocation against the slice's state ->
@@ -12,6 +12,16 @@
  * directories -> state.  Nothing in DESTDIR but .bootdrop/tmp changes
  * before the renames.  Exit: 0 installed or current, 1 usage, 2 network or
  * server, 3 verification refused, 4 local write error.
+ *
+ * With --ext2 the boot slice is an unmounted ext2 file system (client/
+ * ext2.h).  It is opened at the start to read its state and check the
+ * install paths, then closed - having written nothing - before the
+ * artifacts are downloaded into a private host directory (--tmpdir), so no
+ * libext2fs handle with cached bitmaps is held across a long download
+ * while something else might mount or repair the device.  After every
+ * verification it is opened again, its state must still be the one the
+ * manifest was judged against, and the files, menu.lst and state are
+ * written; ext2_close() makes them durable.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,11 +41,13 @@
 
 #include "download.h"
 #include "elf.h"
+#include "ext2.h"
 #include "fsutil.h"
 #include "install.h"
 #include "key.h"
 #include "manifest.h"
 #include "progress.h"
+#include "pvgrub.h"
 #include "state.h"
 #include "timefmt.h"
 
@@ -56,6 +68,10 @@ struct options {
 	const char *destdir;
 	const char *statedir;	/* --state; NULL: DESTDIR/.bootdrop/state */
 	const char *only;
+	const char *ext2;	/* --ext2 DEVICE_OR_IMAGE; NULL: -d */
+	const char *tmpdir;	/* --tmpdir (--ext2 only) */
+	const char *pvgrub;	/* --pvgrub i386|amd64, or NULL */
+	const char *target;	/* DESTDIR or the ext2 device, for messages */
 	bool check, allow_expired, quiet, json;
 	struct dl_options dl;
 	time_t now;
@@ -75,6 +91,9 @@ struct run {
 	char state_where[FETCH_WHERE_BYTES];
 	int destfd, statefd, bootdropfd, tmpfd;
 	bool made_bootdrop, made_tmp;
+	struct ext2_target *ext2;	/* open only while reading or writing */
+	int hostdirfd;			/* --ext2: the --tmpdir directory */
+	char hosttmp[32];		/* --ext2: our directory below it */
 	bool selected[MANIFEST_MAX_ARTIFACTS];
 	int fds[MANIFEST_MAX_ARTIFACTS];
 	bool fetched[MANIFEST_MAX_ARTIFACTS];
@@ -113,17 +132,25 @@ usage(FILE *f)
 {
 	fputs(
 "usage: bootdrop-fetch (-P KEY | -p PUBFILE)... [-t THRESHOLD] -c CHANNEL\n"
-"                      -d DESTDIR [options] URL [URL ...]\n"
+"                      (-d DESTDIR | --ext2 DEVICE_OR_IMAGE) [options]\n"
+"                      URL [URL ...]\n"
 "\n"
 "Verifies CHANNEL's signed manifest from the repository at URL (further\n"
 "URLs are mirrors, tried in order), downloads and verifies every artifact,\n"
-"and only then installs them under DESTDIR.\n"
+"and only then installs them under DESTDIR or into the unmounted ext2 file\n"
+"system on DEVICE_OR_IMAGE.\n"
 "\n"
 "  -P, --pubkey KEY         trusted public key (base64, as minisign prints)\n"
 "  -p, --pubkey-file FILE   trusted public key file\n"
 "  -t, --threshold N        distinct trusted keys that must sign (default 1)\n"
 "  -c, --channel CHANNEL    channel to fetch\n"
 "  -d, --destdir DIR        boot slice to install into\n"
+"      --ext2 DEV           install into the unmounted ext2 file system on\n"
+"                           DEV (a device or an image file) instead\n"
+"      --tmpdir DIR         with --ext2: keep downloads in DIR/bootdrop-fetch.UID\n"
+"                           (default $TMPDIR, else /tmp)\n"
+"      --pvgrub ARCH        the kernel must be loadable by an ARCH pvgrub\n"
+"                           (i386 or amd64)\n"
 "      --check              verify the manifest, print the plan, write nothing\n"
 "      --only NAME          fetch and install only artifact NAME\n"
 "      --allow-expired      accept an expired manifest (warns)\n"
@@ -186,7 +213,8 @@ mirror_add(struct options *o, const char *url)
 
 enum {
 	OPT_CHECK = 256, OPT_ONLY, OPT_ALLOW_EXPIRED, OPT_STATE, OPT_CACERT,
-	OPT_CONNECT_TIMEOUT, OPT_LOW_SPEED_TIME, OPT_JSON, OPT_NOW
+	OPT_CONNECT_TIMEOUT, OPT_LOW_SPEED_TIME, OPT_JSON, OPT_NOW, OPT_EXT2,
+	OPT_TMPDIR, OPT_PVGRUB
 };
 
 /*
@@ -202,6 +230,9 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 		{ "threshold", required_argument, NULL, 't' },
 		{ "channel", required_argument, NULL, 'c' },
 		{ "destdir", required_argument, NULL, 'd' },
+		{ "ext2", required_argument, NULL, OPT_EXT2 },
+		{ "tmpdir", required_argument, NULL, OPT_TMPDIR },
+		{ "pvgrub", required_argument, NULL, OPT_PVGRUB },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "only", required_argument, NULL, OPT_ONLY },
 		{ "allow-expired", no_argument, NULL, OPT_ALLOW_EXPIRED },
@@ -254,6 +285,19 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 			break;
 		case 'd':
 			o->destdir = optarg;
+			break;
+		case OPT_EXT2:
+			o->ext2 = optarg;
+			break;
+		case OPT_TMPDIR:
+			o->tmpdir = optarg;
+			break;
+		case OPT_PVGRUB:
+			if (strcmp(optarg, "i386") != 0 &&
+			    strcmp(optarg, "amd64") != 0)
+				return run_fail(run, BD_ERR_USAGE, optarg, "",
+				    "--pvgrub must be i386 or amd64");
+			o->pvgrub = optarg;
 			break;
 		case OPT_CHECK:
 			o->check = true;
@@ -310,9 +354,23 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 	if (o->channel == NULL || !channel_name_valid(o->channel))
 		return run_fail(run, BD_ERR_USAGE, o->channel, "",
 		    "-c CHANNEL missing or not [a-z0-9][a-z0-9._-]{0,63}");
-	if (o->destdir == NULL)
-		return run_fail(run, BD_ERR_USAGE, NULL, "",
-		    "-d DESTDIR missing");
+	if ((o->destdir == NULL) == (o->ext2 == NULL))
+		return run_fail(run, BD_ERR_USAGE, NULL, "", o->ext2 == NULL ?
+		    "-d DESTDIR or --ext2 DEVICE_OR_IMAGE missing" :
+		    "-d and --ext2 exclude each other");
+	if (o->ext2 != NULL && o->statedir != NULL)
+		return run_fail(run, BD_ERR_USAGE, NULL, "", "--state is for "
+		    "-d; with --ext2 the state is kept in the file system");
+	if (o->ext2 == NULL && o->tmpdir != NULL)
+		return run_fail(run, BD_ERR_USAGE, NULL, "", "--tmpdir is for "
+		    "--ext2; -d downloads into DESTDIR/" BOOTDROP_DIR "/"
+		    TMP_SUBDIR);
+	if (o->ext2 != NULL && o->tmpdir == NULL) {
+		o->tmpdir = getenv("TMPDIR");
+		if (o->tmpdir == NULL || o->tmpdir[0] == '\0')
+			o->tmpdir = "/tmp";
+	}
+	o->target = o->ext2 != NULL ? o->ext2 : o->destdir;
 	if (o->only != NULL && !artifact_name_valid(o->only))
 		return run_fail(run, BD_ERR_USAGE, o->only, "",
 		    "--only: not an artifact name");
@@ -358,6 +416,46 @@ subdir_open(int dirfd, const char *name, int *fd)
 	return bd_fail(BD_ERR_IO, "%s: %s", name, strerror(errno));
 }
 
+/* The state of the channel kept in the open ext2 file system. */
+static enum bd_err
+ext2_state_read(struct run *run, struct bd_state *st)
+{
+	char path[INSTALL_PATH_MAX_BYTES + 1];
+	uint8_t *buf = NULL;
+	size_t len;
+	enum bd_err rc;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(path, sizeof(path), BOOTDROP_DIR "/" STATE_SUBDIR "/%s",
+	    run->o.channel);
+	if ((rc = ext2_read_file(run->ext2, path, STATE_MAX_BYTES, &buf,
+	    &len)) == BD_OK && buf != NULL)
+		rc = state_parse(run->o.channel, buf, len, st);
+	free(buf);
+	return rc;
+}
+
+/*
+ * --ext2: opens the file system and reads the state (written to nothing;
+ * the target stays open until the install paths are checked).
+ */
+static enum bd_err
+ext2_run_open(struct run *run)
+{
+	const struct options *o = &run->o;
+	enum bd_err rc;
+
+	snprintf(run->state_where, sizeof(run->state_where),
+	    "%s:/" BOOTDROP_DIR "/" STATE_SUBDIR "/%s", o->ext2, o->channel);
+	if ((rc = ext2_open(o->ext2, &run->ext2)) != BD_OK)
+		return run_fail(run, rc, o->ext2, NULL,
+		    "cannot open ext2 file system");
+	if ((rc = ext2_state_read(run, &run->state)) != BD_OK)
+		return run_fail(run, rc, run->state_where, NULL,
+		    "cannot read state");
+	return BD_OK;
+}
+
 /* Opens DESTDIR and the state directory (nothing is created). */
 static enum bd_err
 run_open(struct run *run)
@@ -365,6 +463,8 @@ run_open(struct run *run)
 	const struct options *o = &run->o;
 	enum bd_err rc;
 
+	if (o->ext2 != NULL)
+		return ext2_run_open(run);
 	run->destfd = open(o->destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (run->destfd < 0 && !(o->check && errno == ENOENT))
 		return run_fail(run, BD_ERR_IO, o->destdir, strerror(errno),
@@ -533,6 +633,38 @@ plan_print(struct run *run, enum verdict verdict)
 		report_info(&run->r, "would write %s", MENU_LST_INSTALL_PATH);
 }
 
+/*
+ * --ext2: checks, writing nothing, that path can be installed: a read
+ * capped at 0 bytes walks it as an install would and refuses a symbolic
+ * link or non-directory on the way and anything but a regular file at
+ * the end (BD_ERR_PATH); a regular file with bytes is merely too big to
+ * read, which is fine.
+ */
+static enum bd_err
+ext2_path_check(struct ext2_target *t, const char *path)
+{
+	uint8_t *buf = NULL;
+	size_t len;
+	enum bd_err rc;
+
+	rc = ext2_read_file(t, path, 0, &buf, &len);
+	free(buf);
+	if (rc == BD_ERR_TOOBIG) {
+		bd_err_clear();
+		rc = BD_OK;
+	}
+	return rc;
+}
+
+/* One install path, in the directory or the ext2 file system. */
+static enum bd_err
+path_check(struct run *run, const char *path)
+{
+	if (run->ext2 != NULL)
+		return ext2_path_check(run->ext2, path);
+	return install_check(run->destfd, path);
+}
+
 /* Every install path must be usable before anything is downloaded. */
 static enum bd_err
 paths_check(struct run *run)
@@ -544,15 +676,72 @@ paths_check(struct run *run)
 	for (i = 0; i < m->nartifacts; i++) {
 		if (!run->selected[i])
 			continue;
-		if ((rc = install_check(run->destfd,
-		    m->artifacts[i].install)) != BD_OK)
-			return run_fail(run, rc, run->o.destdir, NULL,
+		if ((rc = path_check(run, m->artifacts[i].install)) != BD_OK)
+			return run_fail(run, rc, run->o.target, NULL,
 			    "install path refused");
 	}
 	if (m->menu_lst != NULL && run->o.only == NULL &&
-	    (rc = install_check(run->destfd, MENU_LST_INSTALL_PATH)) != BD_OK)
-		return run_fail(run, rc, run->o.destdir, NULL,
+	    (rc = path_check(run, MENU_LST_INSTALL_PATH)) != BD_OK)
+		return run_fail(run, rc, run->o.target, NULL,
 		    "install path refused");
+	return BD_OK;
+}
+
+/*
+ * --ext2: closes the target.  When nothing was written libext2fs writes
+ * nothing back; after a failure part way through an install it writes
+ * back a consistent file system.
+ */
+static enum bd_err
+ext2_release(struct run *run)
+{
+	enum bd_err rc;
+
+	rc = ext2_close(run->ext2);
+	run->ext2 = NULL;
+	if (rc != BD_OK)
+		return run_fail(run, rc, run->o.ext2, NULL,
+		    "cannot close ext2 file system");
+	return BD_OK;
+}
+
+/*
+ * --ext2: makes (or opens) TMPDIR/bootdrop-fetch.UID, mode 0700.  It must
+ * be a real directory of ours that nobody else can write: the parts in it
+ * are read back after verification.
+ */
+static enum bd_err
+host_tmpdir_open(struct run *run)
+{
+	const char *dir = run->o.tmpdir;
+	struct stat st;
+
+	snprintf(run->hosttmp, sizeof(run->hosttmp), "bootdrop-fetch.%lu",
+	    (unsigned long)geteuid());
+	run->hostdirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (run->hostdirfd < 0)
+		return run_fail(run, BD_ERR_IO, dir, strerror(errno),
+		    "cannot open temporary directory");
+	if (mkdirat(run->hostdirfd, run->hosttmp, 0700) == 0)
+		run->made_tmp = true;
+	else if (errno != EEXIST)
+		return run_fail(run, BD_ERR_IO, dir, strerror(errno),
+		    "cannot create %s", run->hosttmp);
+	run->tmpfd = openat(run->hostdirfd, run->hosttmp, O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (run->tmpfd < 0)
+		return run_fail(run, BD_ERR_IO, dir, strerror(errno),
+		    "cannot open %s", run->hosttmp);
+	if (fstat(run->tmpfd, &st) != 0)
+		return run_fail(run, BD_ERR_IO, dir, strerror(errno),
+		    "cannot stat %s", run->hosttmp);
+	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		close(run->tmpfd);	/* not ours to clean up either */
+		run->tmpfd = -1;
+		return run_fail(run, BD_ERR_IO, dir, "", "%s is not a private "
+		    "directory (owner %lu, mode %03o)", run->hosttmp,
+		    (unsigned long)st.st_uid, (unsigned)(st.st_mode & 0777));
+	}
 	return BD_OK;
 }
 
@@ -562,6 +751,8 @@ tmpdir_open(struct run *run)
 {
 	enum bd_err rc;
 
+	if (run->o.ext2 != NULL)
+		return host_tmpdir_open(run);
 	if (run->bootdropfd < 0) {
 		if (mkdirat(run->destfd, BOOTDROP_DIR, 0755) == 0)
 			run->made_bootdrop = true;
@@ -633,12 +824,16 @@ artifacts_download(struct run *run)
 	return first;
 }
 
-/* The kernel that arrived must be what the manifest and pvgrub expect. */
+/*
+ * The kernel that arrived must be what the manifest says, and loadable by
+ * the pvgrub of the manifest's boot arch and of --pvgrub.
+ */
 static enum bd_err
-kernel_check(const struct bd_manifest *m, const struct bd_artifact *a, int fd)
+kernel_check(const struct bd_manifest *m, const struct bd_artifact *a, int fd,
+    const char *pvgrub)
 {
 	struct elf_info info;
-	const char *arch;
+	const char *boot_arch;
 	enum bd_err rc;
 
 	if ((rc = elf_inspect_fd(fd, &info)) != BD_OK)
@@ -651,22 +846,22 @@ kernel_check(const struct bd_manifest *m, const struct bd_artifact *a, int fd)
 		    info.machine, info.xen ? " with Xen notes" : "",
 		    a->elf.class, a->elf.machine, a->elf.xen ?
 		    " with Xen notes" : "");
-	if (m->has_boot && m->boot_arch != NULL) {
-		arch = elf_pvgrub_arch(info.machine);
-		if (arch == NULL || strcmp(arch, m->boot_arch) != 0)
-			return bd_fail(BD_ERR_ELF, "%s pvgrub cannot load the "
-			    "%u-bit %s kernel %s", m->boot_arch, info.class,
-			    info.machine, a->name);
-	}
+	boot_arch = m->has_boot ? m->boot_arch : NULL;
+	if (boot_arch != NULL || pvgrub != NULL)
+		return pvgrub_check(&info, boot_arch, pvgrub);
 	return BD_OK;
 }
 
-/* fsync every verified file and check the kernel before any rename. */
+/*
+ * fsync every verified file and check the kernel before any rename.  With
+ * --ext2 the parts are only sources to copy from: no chmod, no fsync.
+ */
 static enum bd_err
 artifacts_settle(struct run *run)
 {
 	const struct bd_manifest *m = run->m;
 	const struct bd_artifact *a;
+	bool ext2 = run->o.ext2 != NULL;
 	enum bd_err rc;
 	size_t i;
 
@@ -674,6 +869,13 @@ artifacts_settle(struct run *run)
 		if (!run->fetched[i])
 			continue;
 		a = &m->artifacts[i];
+		if (strcmp(a->kind, "kernel") == 0 &&
+		    (rc = kernel_check(m, a, run->fds[i], run->o.pvgrub)) !=
+		    BD_OK)
+			return run_fail(run, rc, run->manifest_url, NULL,
+			    "refused kernel %s", a->name);
+		if (ext2)
+			continue;
 		if (fchmod(run->fds[i], INSTALL_FILE_MODE) != 0)
 			return run_fail(run, BD_ERR_IO, a->sha256_hex,
 			    strerror(errno), "cannot chmod artifact %s",
@@ -681,12 +883,8 @@ artifacts_settle(struct run *run)
 		if ((rc = fd_sync(run->fds[i])) != BD_OK)
 			return run_fail(run, rc, a->sha256_hex, NULL,
 			    "cannot sync artifact %s", a->name);
-		if (strcmp(a->kind, "kernel") == 0 &&
-		    (rc = kernel_check(m, a, run->fds[i])) != BD_OK)
-			return run_fail(run, rc, run->manifest_url, NULL,
-			    "refused kernel %s", a->name);
 	}
-	if ((rc = fd_sync(run->tmpfd)) != BD_OK)
+	if (!ext2 && (rc = fd_sync(run->tmpfd)) != BD_OK)
 		return run_fail(run, rc, BOOTDROP_DIR "/" TMP_SUBDIR, NULL,
 		    "cannot sync");
 	return BD_OK;
@@ -754,6 +952,83 @@ artifacts_install(struct run *run)
 }
 
 /*
+ * --ext2 step 5: opens the file system again, makes sure its state is
+ * still the one the manifest was judged against, writes every file,
+ * menu.lst and the state, and closes it - only then is anything durable.
+ * A failure part way leaves each file old or new, never half written, and
+ * the state unchanged (main closes the target, consistent).
+ */
+static enum bd_err
+ext2_artifacts_install(struct run *run)
+{
+	const struct bd_manifest *m = run->m;
+	const struct bd_artifact *a;
+	char path[FETCH_WHERE_BYTES], text[STATE_MAX_BYTES];
+	char statepath[INSTALL_PATH_MAX_BYTES + 1];
+	struct bd_state st;
+	size_t i, len;
+	enum bd_err rc;
+
+	if ((rc = ext2_open(run->o.ext2, &run->ext2)) != BD_OK)
+		return run_fail(run, rc, run->o.ext2, NULL,
+		    "cannot open ext2 file system");
+	if ((rc = ext2_state_read(run, &st)) != BD_OK)
+		return run_fail(run, rc, run->state_where, NULL,
+		    "cannot read state");
+	if (st.present != run->state.present || (st.present &&
+	    (st.version != run->state.version ||
+	    sodium_memcmp(st.payload_sha256, run->state.payload_sha256,
+	    SHA256_BYTES) != 0)))
+		return run_fail(run, BD_ERR_IO, run->state_where, "", "state "
+		    "changed during the download; nothing installed, run "
+		    "again");
+	for (i = 0; i < m->nartifacts; i++) {
+		if (!run->fetched[i])
+			continue;
+		a = &m->artifacts[i];
+		if ((rc = ext2_install_file(run->ext2, a->install, run->fds[i],
+		    a->size, INSTALL_FILE_MODE)) != BD_OK)
+			return run_fail(run, rc, run->o.ext2, NULL,
+			    "cannot install %s", a->name);
+	}
+	if (m->menu_lst != NULL && run->o.only == NULL &&
+	    (rc = ext2_install_bytes(run->ext2, MENU_LST_INSTALL_PATH,
+	    m->menu_lst, strlen(m->menu_lst), INSTALL_FILE_MODE)) != BD_OK)
+		return run_fail(run, rc, run->o.ext2, NULL,
+		    "cannot write menu.lst");
+	if (run->o.only == NULL) {	/* a partial install accepts none */
+		st.present = true;
+		st.version = m->version;
+		memcpy(st.payload_sha256, m->payload_sha256, SHA256_BYTES);
+		snprintf(statepath, sizeof(statepath), BOOTDROP_DIR "/"
+		    STATE_SUBDIR "/%s", run->o.channel);
+		if ((rc = state_format(run->o.channel, &st, text, &len)) !=
+		    BD_OK || (rc = ext2_install_bytes(run->ext2, statepath,
+		    text, len, INSTALL_FILE_MODE)) != BD_OK)
+			return run_fail(run, rc, run->state_where, NULL,
+			    "cannot record state");
+	}
+	rc = ext2_close(run->ext2);
+	run->ext2 = NULL;
+	if (rc != BD_OK)
+		return run_fail(run, rc, run->o.ext2, NULL,
+		    "cannot write back the ext2 file system");
+	for (i = 0; i < m->nartifacts; i++) {
+		if (!run->fetched[i])
+			continue;
+		snprintf(path, sizeof(path), "%s:/%s", run->o.ext2,
+		    m->artifacts[i].install);
+		report_installed(&run->r, m->artifacts[i].name, path);
+	}
+	if (m->menu_lst != NULL && run->o.only == NULL) {
+		snprintf(path, sizeof(path), "%s:/%s", run->o.ext2,
+		    MENU_LST_INSTALL_PATH);
+		report_installed(&run->r, "menu.lst", path);
+	}
+	return BD_OK;
+}
+
+/*
  * Leaves DESTDIR as it found it, except for bytes worth resuming: after a
  * success or a refusal every part this run fetched goes; after a network
  * failure they stay.  Directories this run made go when empty.
@@ -778,7 +1053,9 @@ run_cleanup(struct run *run, bool keep_parts)
 		close(run->tmpfd);
 		run->tmpfd = -1;
 		/* Fails, harmlessly, while parts remain. */
-		if (run->made_tmp || run->rc == BD_OK)
+		if (run->o.ext2 != NULL)
+			unlinkat(run->hostdirfd, run->hosttmp, AT_REMOVEDIR);
+		else if (run->made_tmp || run->rc == BD_OK)
 			unlinkat(run->bootdropfd, TMP_SUBDIR, AT_REMOVEDIR);
 	}
 	if (run->made_bootdrop && run->destfd >= 0)
@@ -800,6 +1077,7 @@ main(int argc, char **argv)
 		return 4;
 	}
 	run->destfd = run->statefd = run->bootdropfd = run->tmpfd = -1;
+	run->hostdirfd = -1;
 	for (i = 0; i < MANIFEST_MAX_ARTIFACTS; i++)
 		run->fds[i] = -1;
 	summary[0] = '\0';
@@ -808,7 +1086,9 @@ main(int argc, char **argv)
 		status = report_result(&run->r, run->rc, run->what, run->where,
 		    run->detail, NULL);
 		fputs("usage: bootdrop-fetch (-P KEY | -p PUBFILE)... "
-		    "[-t THRESHOLD] -c CHANNEL -d DESTDIR [options] URL...\n",
+		    "[-t THRESHOLD] -c CHANNEL\n"
+		    "                      (-d DESTDIR | --ext2 DEVICE_OR_IMAGE) "
+		    "[options] URL...\n",
 		    stderr);
 		goto out;
 	}
@@ -844,13 +1124,21 @@ main(int argc, char **argv)
 		    PRIu64, run->o.channel, run->m->version);
 		goto report;
 	}
-	if (paths_check(run) != BD_OK || tmpdir_open(run) != BD_OK ||
+	if (paths_check(run) != BD_OK || (run->ext2 != NULL &&
+	    ext2_release(run) != BD_OK) || tmpdir_open(run) != BD_OK ||
 	    artifacts_download(run) != BD_OK || artifacts_settle(run) !=
-	    BD_OK || artifacts_install(run) != BD_OK)
+	    BD_OK || (run->o.ext2 != NULL ? ext2_artifacts_install(run) :
+	    artifacts_install(run)) != BD_OK)
 		goto report;
 	snprintf(summary, sizeof(summary), "installed %s version %" PRIu64
-	    " into %s", run->o.channel, run->m->version, run->o.destdir);
+	    " into %s", run->o.channel, run->m->version, run->o.target);
 report:
+	/* --ext2 still open: see ext2_release(). */
+	if (run->ext2 != NULL && run->rc != BD_OK) {
+		(void)ext2_close(run->ext2);	/* the first failure is reported */
+		run->ext2 = NULL;
+	} else if (run->ext2 != NULL && ext2_release(run) != BD_OK)
+		summary[0] = '\0';
 	run_cleanup(run, bd_err_exit_status(run->rc) == 2);
 	status = report_result(&run->r, run->rc, run->what, run->where,
 	    run->detail, summary[0] != '\0' ? summary : NULL);
@@ -867,6 +1155,8 @@ out:
 		close(run->bootdropfd);
 	if (run->destfd >= 0)
 		close(run->destfd);
+	if (run->hostdirfd >= 0)
+		close(run->hostdirfd);
 	sodium_memzero(run, sizeof(*run));
 	free(run);
 	return status;

@@ -15,6 +15,7 @@
 #define BOOTDROP_STATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -38,6 +39,17 @@ struct bd_state {
  * would re-open rollback).
  */
 enum bd_err state_load(int dirfd, const char *channel, struct bd_state *st);
+
+/*
+ * Parses the len bytes of a state file for channel (as state_load() does;
+ * --ext2 reads them from the image).  BD_ERR_FORMAT for anything malformed.
+ */
+enum bd_err state_parse(const char *channel, const uint8_t *buf, size_t len,
+    struct bd_state *st);
+
+/* Formats st as a state file for channel into text (*len bytes, no NUL). */
+enum bd_err state_format(const char *channel, const struct bd_state *st,
+    char text[STATE_MAX_BYTES], size_t *len);
 
 /* Atomically replaces the state of channel in dirfd (fsynced). */
 enum bd_err state_save(int dirfd, const char *channel,
