@@ -67,7 +67,8 @@ BLOB=${URL}blobs/sha256/$WORLD_SHA
 dribble() {
 	exec 3<>/dev/tcp/127.0.0.1/"$PORT" || return
 	printf 'GET /channels/load/manifest.json HTTP/1.1\r\nHost: x\r\n' >&3
-	for i in $(seq 40); do printf 'X-%d: a\r\n' "$i" >&3 2>/dev/null || return; sleep 0.25; done
+	# read -t on the silent socket waits without forking a sleep(1)
+	for i in $(seq 30); do printf 'X-%d: a\r\n' "$i" >&3 2>/dev/null || return; read -r -t 0.5 -u 3; done
 }
 slow_pids=()
 for i in $(seq 40); do dribble & slow_pids+=($!); _bd_pids+=($!); done

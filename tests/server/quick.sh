@@ -26,6 +26,7 @@ wait_exit() {
 	if kill -0 "$SERVER_PID" 2>/dev/null; then EXIT_STATUS=running; return 1; fi
 	wait "$SERVER_PID"
 	EXIT_STATUS=$?
+	sanitizer_check
 }
 
 # --- the printed command, the signed manifest, --exit-after 1

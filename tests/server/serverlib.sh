@@ -19,6 +19,7 @@ make_repo() {
 # "listening on" line and sets URL (ending in /), PORT and SERVER_PID.
 start_server() {
 	local name=$1 i; shift
+	SERVER_NAME=$name
 	"$SERVER" "$@" >"$T/$name.out" 2>"$T/$name.err" &
 	SERVER_PID=$!
 	_bd_pids+=("$SERVER_PID")
@@ -43,6 +44,16 @@ stop_server() {
 	kill -TERM "$SERVER_PID"
 	wait "$SERVER_PID"
 	STOP_STATUS=$?
+	sanitizer_check
+}
+
+# sanitizer_check : fails the test when the server's stderr has an
+# AddressSanitizer or UBSan report (sanitizer builds).
+sanitizer_check() {
+	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/$SERVER_NAME.err"; then
+		fail "sanitizer report from bootdrop-server ($SERVER_NAME)"
+		sed 's/^/    | /' "$T/$SERVER_NAME.err" | head -40 >&2
+	fi
 }
 
 # http_code URL [CURL ARGS...] : prints only the status code.
