@@ -5,8 +5,8 @@
 # path) and run chrooted there: no /dev, no /proc, no libraries, no NSS
 # modules, no openssl.cnf.  Inside, it completes a real verified fetch
 # from bootdrop-server on 127.0.0.1 - by IP and by name, over HTTP and over
-# HTTPS (nginx as a TLS front with a CA made at test time) - and refuses
-# HTTPS when the CA is not the server's.
+# HTTPS (nginx as a TLS front with a CA made at test time) - refuses HTTPS
+# when the CA is not the server's, and installs into an ext2 image (--ext2).
 #
 # Skips (77) when BINARY was not built or is not static, when chroot is
 # not permitted, and - for a foreign architecture the kernel refuses to
@@ -15,6 +15,7 @@
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
 
+export PATH=$PATH:/sbin:/usr/sbin
 BIN=${1:?usage: chroot.sh BINARY}
 [ -f "$BIN" ] || { echo "no static binary at $BIN"; exit 77; }
 file -b "$BIN" | grep -q 'statically linked' ||
@@ -152,6 +153,20 @@ expect_status 2 "https with another CA is refused" inroot "${run[@]}" -P "$PUBKE
 	-c "$CH" -d /dest-wrong-ca "https://repo.test:$tport"
 [ ! -e "$R/dest-wrong-ca/boot" ] && ok "nothing installed after the TLS refusal" ||
 	fail "files installed despite the TLS refusal"
+
+# --ext2 into an image file, with no /proc to tell what is mounted.
+if command -v mkfs.ext2 >/dev/null && command -v debugfs >/dev/null; then
+	mkfs.ext2 -q -F "$R/dest-boot.img" 16M
+	mkdir "$R/dest-tmp"
+	expect_status 0 "--ext2 into an image (https by name)" inroot "${run[@]}" \
+		-P "$PUBKEY" -c "$CH" --ext2 /dest-boot.img --tmpdir /dest-tmp \
+		--cacert /etc/test-ca.pem "https://repo.test:$tport"
+	e2fsck -fn "$R/dest-boot.img" >"$T/fsck.out" 2>&1 && ok "--ext2: e2fsck -fn clean" ||
+		{ fail "--ext2: e2fsck -fn"; sed 's/^/    | /' "$T/fsck.out" >&2; }
+	debugfs -R "cat /boot/kernel" "$R/dest-boot.img" 2>/dev/null >"$T/ext2.kernel"
+	cmp -s "$T/ext2.kernel" "$T/kernel" && ok "--ext2: debugfs reads the verified kernel" ||
+		fail "--ext2: /boot/kernel differs"
+fi
 
 # Nothing appeared in the chroot but what the fetches wrote.
 extra=$(cd "$R" && find . -maxdepth 1 -mindepth 1 ! -name 'dest-*' ! -name etc \
