@@ -147,7 +147,7 @@ usage(FILE *f)
 "  -d, --destdir DIR        boot slice to install into\n"
 "      --ext2 DEV           install into the unmounted ext2 file system on\n"
 "                           DEV (a device or an image file) instead\n"
-"      --tmpdir DIR         with --ext2: keep downloads in DIR/bootdrop-fetch.UID\n"
+"      --tmpdir DIR         with --ext2: download into DIR/bootdrop-fetch.UID\n"
 "                           (default $TMPDIR, else /tmp)\n"
 "      --pvgrub ARCH        the kernel must be loadable by an ARCH pvgrub\n"
 "                           (i386 or amd64)\n"
