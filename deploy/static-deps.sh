@@ -199,7 +199,7 @@ mkdir -p "$top/src"
 srcdir=$(debian_source curl)
 osrc=
 [ "$openssl" = minimal ] && osrc=$(debian_source openssl)
-stamp="$(basename "$srcdir") $arch minimal-4 openssl=$openssl${osrc:+ $(basename "$osrc")} $(cat "$top/$arch/sysroot/.stamp" 2>/dev/null || :)"
+stamp="$(basename "$srcdir") $arch minimal-5 openssl=$openssl${osrc:+ $(basename "$osrc")} $(cat "$top/$arch/sysroot/.stamp" 2>/dev/null || :)"
 
 if [ -f "$prefix/lib/libcurl.a" ] && [ "$(cat "$prefix/.stamp" 2>/dev/null)" = "$stamp" ]; then
 	echo "static-deps: libcurl already built ($stamp)" >&2
@@ -234,6 +234,10 @@ if [ "$openssl" = minimal ]; then
 	make -s install_dev >install.log 2>&1) ||
 		{ tail -40 "$build"/openssl/*.log >&2; exit 1; }
 	pcdir=$prefix/lib/pkgconfig:$pcdir
+	# A cross configure of curl ignores pkg-config: name the headers and
+	# libraries first-hand, ahead of the sysroot's Debian OpenSSL.
+	cppflags="-I$prefix/include $cppflags"
+	ldflags="-L$prefix/lib $ldflags"
 fi
 echo "static-deps: building libcurl from $srcdir for $arch" >&2
 # -ffunction-sections/-fdata-sections let the final link drop what
