@@ -49,7 +49,7 @@ done
 case $arch in
 all)	"$0" --arch amd64 --openssl "$openssl" || exit 1
 	exec "$0" --arch i386 --openssl "$openssl" ;;
-amd64) triplet=x86_64-linux-gnu; cflags_arch= time64= ;;
+amd64) triplet=x86_64-linux-gnu; cflags_arch=; time64= ;;
 i386) triplet=i386-linux-gnu; cflags_arch=-m32 # same 64-bit times as cross/i386.ini
 	time64="-D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64" ;;
 *) echo "static-deps: unsupported arch '$arch' (amd64 or i386)" >&2; exit 1 ;;
@@ -208,7 +208,7 @@ if [ -f "$prefix/lib/libcurl.a" ] && [ "$(cat "$prefix/.stamp" 2>/dev/null)" = "
 fi
 
 build=$top/build-$arch
-rm -rf "$build" "$prefix/lib" "$prefix/include"
+rm -rf "${build:?}" "${prefix:?}/lib" "${prefix:?}/include"
 mkdir -p "$build"
 cd "$build"
 if [ "$openssl" = minimal ]; then
