@@ -88,10 +88,27 @@ cmp kernel boot/boot/kernel && echo "boot/kernel is byte-for-byte the published 
 step "9. Run again: already current, nothing downloaded"
 "$FETCH" -P "$pub" -c freebsd-9.0-i386 -d boot "$url"
 
-step "10. What the server logged"
+step "10. The same into an unmounted ext2 boot slice (an image file, no mount, as nobody)"
+mkfs.ext2 -q -F boot.img 32M >/dev/null
+mkdir fetch-tmp
+run_as=()
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	chmod 711 "$W"
+	chown nobody boot.img fetch-tmp
+	run_as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+fi
+echo "\$ bootdrop-fetch -P $pub -c freebsd-9.0-i386 --ext2 boot.img --pvgrub i386 $url"
+"${run_as[@]}" "$FETCH" -P "$pub" -c freebsd-9.0-i386 --ext2 boot.img --pvgrub i386 \
+	--tmpdir fetch-tmp "$url"
+echo "\$ e2fsck -fn boot.img"
+e2fsck -fn boot.img
+debugfs -R 'cat /boot/kernel' boot.img 2>/dev/null | cmp - kernel &&
+	echo "debugfs: /boot/kernel in the image is byte-for-byte the published kernel"
+
+step "11. What the server logged"
 cat server.log
 
-step "11. A mirror that serves tampered bytes is refused, and nothing is installed"
+step "12. A mirror that serves tampered bytes is refused, and nothing is installed"
 cp -a repo evil-repo
 h=$(sha256sum kernel | cut -d' ' -f1)
 printf 'X' | dd of="evil-repo/blobs/sha256/$h" bs=1 seek=4096 conv=notrunc status=none
