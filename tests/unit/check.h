@@ -8,13 +8,18 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "err.h"
 
 static int check_failures, check_passes;
 
 #define CHECK(cond, ...) check((cond), #cond, __VA_ARGS__)
+/* The condition is its own description. */
+#define CHECK_THAT(cond) check((cond), #cond, "%s", #cond)
 #define CHECK_RC(expr, want, what) check_rc((expr), (want), #expr, (what))
 
 static inline void __attribute__((format(printf, 3, 4)))
@@ -47,6 +52,35 @@ check_rc(enum bd_err got, enum bd_err want, const char *expr, const char *what)
 	} else
 		check_passes++;
 	printf("\n");
+}
+
+/* Returns "dir/name" in one of four rotating static buffers. */
+static inline const char *
+join_path(const char *dir, const char *name)
+{
+	static char buf[4][1024];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
+	return buf[i];
+}
+
+/* Reads a whole small file into buf (NUL-terminated); returns its length. */
+static inline size_t
+slurp(const char *path, char *buf, size_t cap)
+{
+	FILE *f;
+	size_t n;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		printf("FAIL: open %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	n = fread(buf, 1, cap - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return n;
 }
 
 static inline int

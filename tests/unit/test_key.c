@@ -32,40 +32,16 @@ static char tmpdir[] = "/tmp/bootdrop-test-key.XXXXXX";
 static const char *
 data_path(const char *name)
 {
-	static char buf[4][1024];
-	static int i;
+	static char dir[1024];
 
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s/keys/%s", testdata, name);
-	return buf[i];
+	snprintf(dir, sizeof(dir), "%s/keys", testdata);
+	return join_path(dir, name);
 }
 
 static const char *
 tmp_path(const char *name)
 {
-	static char buf[4][1024];
-	static int i;
-
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", tmpdir, name);
-	return buf[i];
-}
-
-/* Reads a whole small file into buf (NUL-terminated); returns its length. */
-static size_t
-slurp(const char *path, char *buf, size_t cap)
-{
-	FILE *f;
-	size_t n;
-
-	if ((f = fopen(path, "rb")) == NULL) {
-		printf("FAIL: open %s: %s\n", path, strerror(errno));
-		exit(1);
-	}
-	n = fread(buf, 1, cap - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return n;
+	return join_path(tmpdir, name);
 }
 
 static void

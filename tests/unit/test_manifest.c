@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "err.h"
 #include "key.h"
 #include "manifest.h"
@@ -30,16 +31,6 @@
 #define MENU_LST	"default 0\ntimeout 5\n\ntitle FreeBSD 9.0 i386 XEN\n" \
 			"root (hd0,0)\nkernel /boot/kernel\n"
 
-static int failures;
-
-#define CHECK(cond) do {						\
-	if (cond)							\
-		printf("ok: %s\n", #cond);				\
-	else {								\
-		printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);	\
-		failures++;						\
-	}								\
-} while (0)
 
 /* Checks that got is want, naming the case and the detail on failure. */
 #define EXPECT(desc, got, want) expect(__LINE__, desc, got, want)
@@ -53,7 +44,7 @@ expect(int line, const char *desc, enum bd_err got, enum bd_err want)
 	else {
 		printf("FAIL line %d: %s: got %s (%s), want %s\n", line, desc,
 		    bd_strerror(got), bd_err_detail(), bd_strerror(want));
-		failures++;
+		check_failures++;
 	}
 }
 
@@ -93,7 +84,7 @@ replace(const char *s, const char *from, const char *to)
 
 	if (at == NULL) {
 		printf("FAIL: \"%s\" not found in the input\n", from);
-		failures++;
+		check_failures++;
 		return xstrdup(s);
 	}
 	n = strlen(s) - strlen(from) + strlen(to) + 1;
@@ -172,7 +163,7 @@ verify(const char *env, const struct bd_pubkey *keys, size_t nkeys,
 	    channel, &m);
 	if (rc != BD_OK && m != NULL) {
 		printf("FAIL: manifest returned with an error\n");
-		failures++;
+		check_failures++;
 	}
 	if (out != NULL)
 		*out = m;
@@ -215,7 +206,7 @@ resigned(const char *from, const char *to)
 	if (rc2 != rc) {
 		printf("FAIL: unverified load says %s, verified load %s\n",
 		    bd_strerror(rc2), bd_strerror(rc));
-		failures++;
+		check_failures++;
 	}
 	manifest_free(m);
 	free(env);
@@ -228,57 +219,57 @@ test_names(void)
 {
 	char deep[300];
 
-	CHECK(channel_name_valid("freebsd-9.0-i386"));
-	CHECK(channel_name_valid("0"));
-	CHECK(channel_name_valid(
+	CHECK_THAT(channel_name_valid("freebsd-9.0-i386"));
+	CHECK_THAT(channel_name_valid("0"));
+	CHECK_THAT(channel_name_valid(
 	    "a123456789012345678901234567890123456789012345678901234567890123"));
-	CHECK(!channel_name_valid(
+	CHECK_THAT(!channel_name_valid(
 	    "a1234567890123456789012345678901234567890123456789012345678901234"));
-	CHECK(!channel_name_valid(""));
-	CHECK(!channel_name_valid("-x"));
-	CHECK(!channel_name_valid(".x"));
-	CHECK(!channel_name_valid("FreeBSD"));
-	CHECK(!channel_name_valid("a/b"));
-	CHECK(!channel_name_valid(NULL));
+	CHECK_THAT(!channel_name_valid(""));
+	CHECK_THAT(!channel_name_valid("-x"));
+	CHECK_THAT(!channel_name_valid(".x"));
+	CHECK_THAT(!channel_name_valid("FreeBSD"));
+	CHECK_THAT(!channel_name_valid("a/b"));
+	CHECK_THAT(!channel_name_valid(NULL));
 
-	CHECK(artifact_name_valid("xenworld.tar.gz"));
-	CHECK(artifact_name_valid("Kernel_1-2"));
-	CHECK(artifact_name_valid("..."));
-	CHECK(!artifact_name_valid("."));
-	CHECK(!artifact_name_valid(".."));
-	CHECK(!artifact_name_valid(""));
-	CHECK(!artifact_name_valid("a/b"));
-	CHECK(!artifact_name_valid("a b"));
+	CHECK_THAT(artifact_name_valid("xenworld.tar.gz"));
+	CHECK_THAT(artifact_name_valid("Kernel_1-2"));
+	CHECK_THAT(artifact_name_valid("..."));
+	CHECK_THAT(!artifact_name_valid("."));
+	CHECK_THAT(!artifact_name_valid(".."));
+	CHECK_THAT(!artifact_name_valid(""));
+	CHECK_THAT(!artifact_name_valid("a/b"));
+	CHECK_THAT(!artifact_name_valid("a b"));
 	memset(deep, 'a', 129);
 	deep[129] = '\0';
-	CHECK(!artifact_name_valid(deep));
+	CHECK_THAT(!artifact_name_valid(deep));
 	deep[128] = '\0';
-	CHECK(artifact_name_valid(deep));
+	CHECK_THAT(artifact_name_valid(deep));
 
-	CHECK(install_path_valid("boot/kernel"));
-	CHECK(install_path_valid("xenworld.tar.gz"));
-	CHECK(install_path_valid("a/b/c/d/e/f/g/h"));
-	CHECK(install_path_valid(".hidden/..x/x.."));
-	CHECK(!install_path_valid("a/b/c/d/e/f/g/h/i"));
-	CHECK(!install_path_valid(""));
-	CHECK(!install_path_valid("/boot/kernel"));
-	CHECK(!install_path_valid("boot/"));
-	CHECK(!install_path_valid("boot//kernel"));
-	CHECK(!install_path_valid("boot/./kernel"));
-	CHECK(!install_path_valid("boot/../kernel"));
-	CHECK(!install_path_valid(".."));
-	CHECK(!install_path_valid("."));
-	CHECK(!install_path_valid("./kernel"));
-	CHECK(!install_path_valid("boot\\kernel"));
-	CHECK(!install_path_valid("boot/ker nel"));
-	CHECK(!install_path_valid("boot/kern\xc3\xa9l"));
-	CHECK(!install_path_valid(NULL));
+	CHECK_THAT(install_path_valid("boot/kernel"));
+	CHECK_THAT(install_path_valid("xenworld.tar.gz"));
+	CHECK_THAT(install_path_valid("a/b/c/d/e/f/g/h"));
+	CHECK_THAT(install_path_valid(".hidden/..x/x.."));
+	CHECK_THAT(!install_path_valid("a/b/c/d/e/f/g/h/i"));
+	CHECK_THAT(!install_path_valid(""));
+	CHECK_THAT(!install_path_valid("/boot/kernel"));
+	CHECK_THAT(!install_path_valid("boot/"));
+	CHECK_THAT(!install_path_valid("boot//kernel"));
+	CHECK_THAT(!install_path_valid("boot/./kernel"));
+	CHECK_THAT(!install_path_valid("boot/../kernel"));
+	CHECK_THAT(!install_path_valid(".."));
+	CHECK_THAT(!install_path_valid("."));
+	CHECK_THAT(!install_path_valid("./kernel"));
+	CHECK_THAT(!install_path_valid("boot\\kernel"));
+	CHECK_THAT(!install_path_valid("boot/ker nel"));
+	CHECK_THAT(!install_path_valid("boot/kern\xc3\xa9l"));
+	CHECK_THAT(!install_path_valid(NULL));
 	memset(deep, 'a', 255);
 	deep[255] = '\0';
-	CHECK(install_path_valid(deep));
+	CHECK_THAT(install_path_valid(deep));
 	memset(deep, 'a', 256);
 	deep[256] = '\0';
-	CHECK(!install_path_valid(deep));
+	CHECK_THAT(!install_path_valid(deep));
 }
 
 static void
@@ -295,11 +286,11 @@ test_round_trip(void)
 	sample_fill(&in, arts);
 	EXPECT("trusted comment", manifest_trusted_comment(&in, tc,
 	    sizeof(tc)), BD_OK);
-	CHECK(strcmp(tc, TC_VALID) == 0);
+	CHECK_THAT(strcmp(tc, TC_VALID) == 0);
 	EXPECT("payload encode", manifest_payload_encode(&in, &p, &plen),
 	    BD_OK);
-	CHECK(p != NULL && plen > 0 && p[plen - 1] == '\n');
-	CHECK(memchr(p, '\0', plen) == NULL);
+	CHECK_THAT(p != NULL && plen > 0 && p[plen - 1] == '\n');
+	CHECK_THAT(memchr(p, '\0', plen) == NULL);
 	if (p == NULL)
 		die("payload encode");
 	payload_text = malloc(plen + 1);
@@ -308,51 +299,51 @@ test_round_trip(void)
 	memcpy(payload_text, p, plen);
 	payload_text[plen] = '\0';
 	/* DESIGN.md's field order */
-	CHECK(strstr(payload_text, "\"type\"") < strstr(payload_text,
+	CHECK_THAT(strstr(payload_text, "\"type\"") < strstr(payload_text,
 	    "\"channel\""));
-	CHECK(strstr(payload_text, "\"expires\"") < strstr(payload_text,
+	CHECK_THAT(strstr(payload_text, "\"expires\"") < strstr(payload_text,
 	    "\"artifacts\""));
-	CHECK(strstr(payload_text, "\"artifacts\"") < strstr(payload_text,
+	CHECK_THAT(strstr(payload_text, "\"artifacts\"") < strstr(payload_text,
 	    "\"boot\""));
 
 	env = envelope(payload_text, TC_VALID, &sk, 1);
 	rc = verify(env, &pk, 1, 1, CHANNEL, &m);
 	EXPECT("round trip verifies", rc, BD_OK);
 	if (m != NULL) {
-		CHECK(strcmp(m->channel, CHANNEL) == 0);
-		CHECK(m->version == 7);
-		CHECK(m->created == in.created && m->expires == in.expires);
-		CHECK(m->nartifacts == 2);
-		CHECK(strcmp(m->artifacts[0].name, "kernel") == 0);
-		CHECK(strcmp(m->artifacts[0].kind, "kernel") == 0);
-		CHECK(m->artifacts[0].size == 5242880);
-		CHECK(memcmp(m->artifacts[0].sha256, arts[0].sha256,
+		CHECK_THAT(strcmp(m->channel, CHANNEL) == 0);
+		CHECK_THAT(m->version == 7);
+		CHECK_THAT(m->created == in.created && m->expires == in.expires);
+		CHECK_THAT(m->nartifacts == 2);
+		CHECK_THAT(strcmp(m->artifacts[0].name, "kernel") == 0);
+		CHECK_THAT(strcmp(m->artifacts[0].kind, "kernel") == 0);
+		CHECK_THAT(m->artifacts[0].size == 5242880);
+		CHECK_THAT(memcmp(m->artifacts[0].sha256, arts[0].sha256,
 		    SHA256_BYTES) == 0);
 		sha256_hex(arts[0].sha256, arts[0].sha256_hex);
-		CHECK(strcmp(m->artifacts[0].sha256_hex,
+		CHECK_THAT(strcmp(m->artifacts[0].sha256_hex,
 		    arts[0].sha256_hex) == 0);
-		CHECK(strcmp(m->artifacts[0].install, "boot/kernel") == 0);
-		CHECK(m->artifacts[0].has_elf);
-		CHECK(m->artifacts[0].elf.class == 32);
-		CHECK(strcmp(m->artifacts[0].elf.machine, "i386") == 0);
-		CHECK(m->artifacts[0].elf.xen);
-		CHECK(strcmp(m->artifacts[1].name, "xenworld.tar.gz") == 0);
-		CHECK(strcmp(m->artifacts[1].kind, "world") == 0);
-		CHECK(m->artifacts[1].size == 157286400);
-		CHECK(strcmp(m->artifacts[1].install, "xenworld.tar.gz") == 0);
-		CHECK(!m->artifacts[1].has_elf);
-		CHECK(m->has_boot);
-		CHECK(strcmp(m->boot_loader, "pvgrub") == 0);
-		CHECK(strcmp(m->boot_arch, "i386") == 0);
-		CHECK(m->menu_lst != NULL && strcmp(m->menu_lst, MENU_LST) == 0);
-		CHECK(m->payload_len == plen &&
+		CHECK_THAT(strcmp(m->artifacts[0].install, "boot/kernel") == 0);
+		CHECK_THAT(m->artifacts[0].has_elf);
+		CHECK_THAT(m->artifacts[0].elf.class == 32);
+		CHECK_THAT(strcmp(m->artifacts[0].elf.machine, "i386") == 0);
+		CHECK_THAT(m->artifacts[0].elf.xen);
+		CHECK_THAT(strcmp(m->artifacts[1].name, "xenworld.tar.gz") == 0);
+		CHECK_THAT(strcmp(m->artifacts[1].kind, "world") == 0);
+		CHECK_THAT(m->artifacts[1].size == 157286400);
+		CHECK_THAT(strcmp(m->artifacts[1].install, "xenworld.tar.gz") == 0);
+		CHECK_THAT(!m->artifacts[1].has_elf);
+		CHECK_THAT(m->has_boot);
+		CHECK_THAT(strcmp(m->boot_loader, "pvgrub") == 0);
+		CHECK_THAT(strcmp(m->boot_arch, "i386") == 0);
+		CHECK_THAT(m->menu_lst != NULL && strcmp(m->menu_lst, MENU_LST) == 0);
+		CHECK_THAT(m->payload_len == plen &&
 		    memcmp(m->payload, p, plen) == 0);
 		sha256_buf(p, plen, digest);
-		CHECK(memcmp(m->payload_sha256, digest, SHA256_BYTES) == 0);
-		CHECK(strcmp(m->trusted_comment, TC_VALID) == 0);
-		CHECK(m->nsigners == 1 &&
+		CHECK_THAT(memcmp(m->payload_sha256, digest, SHA256_BYTES) == 0);
+		CHECK_THAT(strcmp(m->trusted_comment, TC_VALID) == 0);
+		CHECK_THAT(m->nsigners == 1 &&
 		    memcmp(m->signers[0], pk.id, KEY_ID_BYTES) == 0);
-		CHECK(m->nkeyids == 1 &&
+		CHECK_THAT(m->nkeyids == 1 &&
 		    memcmp(m->keyids[0], pk.id, KEY_ID_BYTES) == 0);
 		EXPECT("fresh before expiry", manifest_check_fresh(m,
 		    m->expires - 1), BD_OK);
@@ -372,7 +363,7 @@ test_round_trip(void)
 
 		EXPECT("re-encode", manifest_payload_encode(m, &p2, &plen2),
 		    BD_OK);
-		CHECK(plen2 == plen && p2 != NULL && memcmp(p, p2, plen) == 0);
+		CHECK_THAT(plen2 == plen && p2 != NULL && memcmp(p, p2, plen) == 0);
 		free(p2);
 	}
 	manifest_free(m);
@@ -381,10 +372,10 @@ test_round_trip(void)
 	EXPECT("unverified load", manifest_load_unverified(
 	    (const uint8_t *)env, strlen(env), &m), BD_OK);
 	if (m != NULL) {
-		CHECK(m->nsigners == 0);
-		CHECK(m->nkeyids == 1);
-		CHECK(strcmp(m->trusted_comment, TC_VALID) == 0);
-		CHECK(strcmp(m->channel, CHANNEL) == 0 && m->version == 7);
+		CHECK_THAT(m->nsigners == 0);
+		CHECK_THAT(m->nkeyids == 1);
+		CHECK_THAT(strcmp(m->trusted_comment, TC_VALID) == 0);
+		CHECK_THAT(strcmp(m->channel, CHANNEL) == 0 && m->version == 7);
 	}
 	manifest_free(m);
 	free(env);
@@ -395,13 +386,13 @@ test_round_trip(void)
 	free(p);
 	EXPECT("encode without menu_lst", manifest_payload_encode(&in, &p,
 	    &plen), BD_OK);
-	CHECK(p != NULL && memmem(p, plen, "menu_lst", 8) == NULL);
-	CHECK(p != NULL && memmem(p, plen, "\"elf\"", 5) == NULL);
+	CHECK_THAT(p != NULL && memmem(p, plen, "menu_lst", 8) == NULL);
+	CHECK_THAT(p != NULL && memmem(p, plen, "\"elf\"", 5) == NULL);
 	free(p);
 	in.has_boot = false;
 	EXPECT("encode without boot", manifest_payload_encode(&in, &p, &plen),
 	    BD_OK);
-	CHECK(p != NULL && memmem(p, plen, "\"boot\"", 6) == NULL);
+	CHECK_THAT(p != NULL && memmem(p, plen, "\"boot\"", 6) == NULL);
 	if (p != NULL) {
 		char *text = strndup((char *)p, plen);
 
@@ -411,7 +402,7 @@ test_round_trip(void)
 		env = envelope(text, TC_VALID, &sk, 1);
 		EXPECT("minimal manifest verifies", verify(env, &pk, 1, 1,
 		    CHANNEL, &m), BD_OK);
-		CHECK(m != NULL && !m->has_boot && m->menu_lst == NULL &&
+		CHECK_THAT(m != NULL && !m->has_boot && m->menu_lst == NULL &&
 		    m->boot_arch == NULL && !m->artifacts[0].has_elf);
 		manifest_free(m);
 		free(env);
@@ -424,7 +415,7 @@ test_round_trip(void)
 	in.version = 0;
 	EXPECT("encode version 0", manifest_payload_encode(&in, &p, &plen),
 	    BD_ERR_RANGE);
-	CHECK(p == NULL);
+	CHECK_THAT(p == NULL);
 	sample_fill(&in, arts);
 	arts[1].install = "../etc";
 	EXPECT("encode bad path", manifest_payload_encode(&in, &p, &plen),
@@ -455,14 +446,14 @@ test_keys_and_threshold(void)
 	env = envelope(payload_text, TC_VALID, both, 2);
 	EXPECT("two keys, threshold 2", verify(env, trusted, 2, 2, CHANNEL,
 	    &m), BD_OK);
-	CHECK(m != NULL && m->nsigners == 2 && m->nkeyids == 2);
+	CHECK_THAT(m != NULL && m->nsigners == 2 && m->nkeyids == 2);
 	manifest_free(m);
 	EXPECT("two keys, threshold 3", verify(env, trusted, 2, 3, CHANNEL,
 	    NULL), BD_ERR_THRESHOLD);
-	CHECK(strstr(bd_err_detail(), "2 of 3") != NULL);
+	CHECK_THAT(strstr(bd_err_detail(), "2 of 3") != NULL);
 	EXPECT("untrusted second signature ignored", verify(env, &pk, 1, 1,
 	    CHANNEL, &m), BD_OK);
-	CHECK(m != NULL && m->nsigners == 1 && m->nkeyids == 2);
+	CHECK_THAT(m != NULL && m->nsigners == 1 && m->nkeyids == 2);
 	manifest_free(m);
 	free(env);
 
@@ -474,7 +465,7 @@ test_keys_and_threshold(void)
 	env = envelope(payload_text, TC_VALID, &sk, 1);
 	EXPECT("one of two keys, threshold 2", verify(env, trusted, 2, 2,
 	    CHANNEL, NULL), BD_ERR_THRESHOLD);
-	CHECK(strstr(bd_err_detail(), "1 of 2 required keys verified") !=
+	CHECK_THAT(strstr(bd_err_detail(), "1 of 2 required keys verified") !=
 	    NULL);
 	EXPECT("threshold 0 is a usage error", verify(env, trusted, 2, 0,
 	    CHANNEL, NULL), BD_ERR_USAGE);
@@ -491,7 +482,7 @@ test_keys_and_threshold(void)
 		char hex[KEY_ID_HEX_BYTES];
 
 		keyid_hex(pk2.id, hex);
-		CHECK(strstr(bd_err_detail(), hex) != NULL);
+		CHECK_THAT(strstr(bd_err_detail(), hex) != NULL);
 	}
 	EXPECT("wrong key, unverified load", manifest_load_unverified(
 	    (const uint8_t *)env, strlen(env), &m), BD_OK);
@@ -610,7 +601,7 @@ test_signature_refusals(void)
 		const char *q = p != NULL ? strchr(p + 12, '"') : NULL;
 		char *cut;
 
-		CHECK(q != NULL);
+		CHECK_THAT(q != NULL);
 		if (q != NULL) {
 			/* drop the last character of the base64 */
 			cut = xstrdup(env);
@@ -671,7 +662,7 @@ test_signature_refusals(void)
 		EXPECT("oversized envelope", manifest_verify_load(big,
 		    MANIFEST_MAX_BYTES + 1, &trust, CHANNEL, &m),
 		    BD_ERR_TOOBIG);
-		CHECK(m == NULL);
+		CHECK_THAT(m == NULL);
 		EXPECT("oversized envelope, unverified",
 		    manifest_load_unverified(big, MANIFEST_MAX_BYTES + 1, &m),
 		    BD_ERR_TOOBIG);
@@ -722,7 +713,7 @@ test_payload_refusals(void)
 	/* unknown and missing fields */
 	EXPECT("unknown top-level key", resigned("\"version\": 7,",
 	    "\"version\": 7, \"mirror\": \"x\","), BD_ERR_SCHEMA);
-	CHECK(strstr(bd_err_detail(), "mirror") != NULL);
+	CHECK_THAT(strstr(bd_err_detail(), "mirror") != NULL);
 	EXPECT("unknown artifact key", resigned("\"name\": \"kernel\",",
 	    "\"name\": \"kernel\", \"url\": \"http://x/\","), BD_ERR_SCHEMA);
 	EXPECT("unknown elf key", resigned("\"xen\": true",
@@ -749,7 +740,7 @@ test_payload_refusals(void)
 		for (i = 0; i < sizeof(hex); i++)
 			upper[i] = hex[i] >= 'a' && hex[i] <= 'f' ?
 			    (char)(hex[i] - 'a' + 'A') : hex[i];
-		CHECK(strcmp(hex, upper) != 0);
+		CHECK_THAT(strcmp(hex, upper) != 0);
 		EXPECT("sha256 uppercase", resigned(hex, upper),
 		    BD_ERR_SCHEMA);
 	}
@@ -765,7 +756,7 @@ test_payload_refusals(void)
 	    "\"channel\": \"" CHANNEL "\", \"version\": 7, \"created\": \""
 	    CREATED "\", \"expires\": \"" EXPIRES "\", \"artifacts\": []}",
 	    TC_VALID), BD_ERR_SCHEMA);
-	CHECK(strstr(bd_err_detail(), "artifacts") != NULL);
+	CHECK_THAT(strstr(bd_err_detail(), "artifacts") != NULL);
 	EXPECT("two kernels", resigned("\"kind\": \"world\"",
 	    "\"kind\": \"kernel\""), BD_ERR_SCHEMA);
 	EXPECT("bad created", resigned("\"created\": \"2026-11-26T12:00:00Z\"",
@@ -806,7 +797,7 @@ test_payload_refusals(void)
 	/* names and install paths */
 	EXPECT("install ..", resigned("\"install\": \"boot/kernel\"",
 	    "\"install\": \"../kernel\""), BD_ERR_PATH);
-	CHECK(strstr(bd_err_detail(), "../kernel") != NULL);
+	CHECK_THAT(strstr(bd_err_detail(), "../kernel") != NULL);
 	EXPECT("install /abs", resigned("\"install\": \"boot/kernel\"",
 	    "\"install\": \"/boot/kernel\""), BD_ERR_PATH);
 	EXPECT("install a//b", resigned("\"install\": \"boot/kernel\"",
@@ -870,7 +861,7 @@ test_payload_refusals(void)
 		const char *e = q != NULL ? strchr(q + 13, '"') : NULL;
 		char *from;
 
-		CHECK(e != NULL);
+		CHECK_THAT(e != NULL);
 		if (e != NULL) {
 			from = strndup(q, (size_t)(e - q + 1));
 			if (from == NULL)
@@ -888,7 +879,7 @@ test_payload_refusals(void)
 
 /* Reads a whole test data file into a new NUL-terminated buffer. */
 static char *
-slurp(const char *dir, const char *name, size_t *len)
+read_data(const char *dir, const char *name, size_t *len)
 {
 	char path[4096];
 	FILE *f;
@@ -931,23 +922,23 @@ test_golden(const char *dir)
 
 	for (i = 0; i < sizeof(goldens) / sizeof(goldens[0]); i++) {
 		snprintf(path, sizeof(path), "manifest/%s", goldens[i].file);
-		if ((buf = slurp(dir, path, &len)) == NULL) {
+		if ((buf = read_data(dir, path, &len)) == NULL) {
 			printf("FAIL: cannot read %s/%s\n", dir, path);
-			failures++;
+			check_failures++;
 			continue;
 		}
 		m = NULL;
 		rc = verify(buf, &pk, 1, 1, CHANNEL, &m);
 		EXPECT(goldens[i].file, rc, goldens[i].want);
 		if (i == 0 && m != NULL) {
-			CHECK(m->version == 7);
-			CHECK(strcmp(m->channel, CHANNEL) == 0);
-			CHECK(strcmp(m->trusted_comment, TC_VALID) == 0);
+			CHECK_THAT(m->version == 7);
+			CHECK_THAT(strcmp(m->channel, CHANNEL) == 0);
+			CHECK_THAT(strcmp(m->trusted_comment, TC_VALID) == 0);
 			EXPECT("golden is fresh in 2099", manifest_check_fresh(m,
 			    4070908800), BD_OK);
-			payload = slurp(dir, "manifest/valid.payload.json",
+			payload = read_data(dir, "manifest/valid.payload.json",
 			    &plen);
-			CHECK(payload != NULL && plen == m->payload_len &&
+			CHECK_THAT(payload != NULL && plen == m->payload_len &&
 			    memcmp(payload, m->payload, plen) == 0);
 			free(payload);
 		}
@@ -1038,8 +1029,8 @@ done:
 	free(payload_text);
 	seckey_free(sk);
 	seckey_free(sk2);
-	if (failures > 0) {
-		printf("%d check(s) failed\n", failures);
+	if (check_failures > 0) {
+		printf("%d check(s) failed\n", check_failures);
 		return 1;
 	}
 	return 0;
