@@ -65,6 +65,53 @@ make_world() {
 	rm -rf "$d"
 }
 
+# fsck_clean DESC IMG : e2fsck -fn finds nothing to fix in the ext2 image.
+fsck_clean() {
+	if e2fsck -fn "$2" >"$T/fsck.out" 2>&1; then
+		ok "$1: e2fsck -fn clean"
+	else
+		fail "$1: e2fsck -fn reports problems"
+		sed 's/^/    | /' "$T/fsck.out" >&2
+	fi
+}
+
+# same_bytes DESC IMG PATH FILE : debugfs reads exactly FILE's bytes at PATH.
+same_bytes() {
+	debugfs -R "cat /$3" "$2" 2>/dev/null >"$T/read.out"
+	cmp -s "$T/read.out" "$4" && ok "$1: /$3 is byte for byte the expected file" ||
+		fail "$1: /$3 differs ($(stat -c %s "$T/read.out") bytes read)"
+}
+
+# nginx_conf PORT HTTP_BODY : writes $T/nginx/nginx.conf for nginx-light
+# run as the current user on 127.0.0.1:PORT, every path under $T/nginx;
+# HTTP_BODY goes inside http { } and may use $T/nginx paths.
+nginx_conf() {
+	local user=
+	[ "$(id -u)" -eq 0 ] && user="user root;"	# workers must read $T
+	mkdir -p "$T/nginx"
+	cat >"$T/nginx/nginx.conf" <<NGX
+$user
+daemon off;
+worker_processes 1;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log;
+events { worker_connections 64; }
+http {
+	client_body_temp_path $T/nginx/body;
+	proxy_temp_path $T/nginx/proxy;
+	fastcgi_temp_path $T/nginx/fastcgi;
+	uwsgi_temp_path $T/nginx/uwsgi;
+	scgi_temp_path $T/nginx/scgi;
+$2
+}
+NGX
+}
+
+# free_port : prints a port that was free on 127.0.0.1 a moment ago.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 finish() {
 	if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed" >&2; exit 1; fi
 	exit 0

@@ -9,23 +9,6 @@ for p in mkfs.ext2 e2fsck debugfs; do
 	command -v "$p" >/dev/null || { echo "$p not installed"; exit 77; }
 done
 
-# fsck_clean DESC IMG : e2fsck -fn finds nothing to fix.
-fsck_clean() {
-	if e2fsck -fn "$2" >"$T/fsck.out" 2>&1; then
-		ok "$1: e2fsck -fn clean"
-	else
-		fail "$1: e2fsck -fn reports problems"
-		sed 's/^/    | /' "$T/fsck.out" >&2
-	fi
-}
-
-# same_bytes DESC IMG PATH FILE : debugfs reads exactly FILE's bytes at PATH.
-same_bytes() {
-	debugfs -R "cat /$3" "$2" 2>/dev/null >"$T/read.out"
-	cmp -s "$T/read.out" "$4" && ok "$1: debugfs reads the exact bytes" ||
-		fail "$1: /$3 differs ($(stat -c %s "$T/read.out") bytes read)"
-}
-
 img=$T/boot.img
 mkfs.ext2 -q -F "$img" 16M
 head -c $((3 * 1024 * 1024 + 123)) /dev/urandom >"$T/kernel1"

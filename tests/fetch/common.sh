@@ -42,35 +42,16 @@ start_server() {
 # start_nginx ROOT : nginx-light with a temporary config as the current
 # user on a free port; sets $url, access log in $T/nginx.access.
 start_nginx() {
-	local n port user=
-	[ "$(id -u)" -eq 0 ] && user="user root;"
-	mkdir -p "$T/nginx"
+	local n port
 	for n in 1 2 3 4 5; do
-		port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-		cat >"$T/nginx/nginx.conf" <<NGX
-$user
-daemon off;
-worker_processes 1;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log;
-events { worker_connections 64; }
-http {
-	log_format bd "\$connection \$request \$status \$http_range";
+		port=$(free_port)
+		nginx_conf "$port" "
+	log_format bd \"\$connection \$request \$status \$http_range\";
 	access_log $T/nginx.access bd;
-	client_body_temp_path $T/nginx/body;
-	proxy_temp_path $T/nginx/proxy;
-	fastcgi_temp_path $T/nginx/fastcgi;
-	uwsgi_temp_path $T/nginx/uwsgi;
-	scgi_temp_path $T/nginx/scgi;
 	types { application/json json; }
 	default_type application/octet-stream;
 	sendfile on;
-	server {
-		listen 127.0.0.1:$port;
-		root $1;
-	}
-}
-NGX
+	server { listen 127.0.0.1:$port; root $1; }"
 		/usr/sbin/nginx -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log" \
 			>/dev/null 2>&1 &
 		nginx_pid=$!

@@ -34,21 +34,6 @@ new_image() {
 	[ ${#AS[@]} -eq 0 ] || chown nobody:nogroup "$1"
 }
 img_sum() { sha256sum <"$1"; }
-# fsck_clean DESC IMG
-fsck_clean() {
-	if e2fsck -fn "$2" >"$T/fsck.out" 2>&1; then
-		ok "$1: e2fsck -fn clean"
-	else
-		fail "$1: e2fsck -fn reports problems"
-		sed 's/^/    | /' "$T/fsck.out" >&2
-	fi
-}
-# same_bytes DESC IMG PATH FILE : debugfs reads exactly FILE's bytes.
-same_bytes() {
-	debugfs -R "cat /$3" "$2" 2>/dev/null >"$T/read.out"
-	cmp -s "$T/read.out" "$4" && ok "$1: /$3 is byte for byte the published file" ||
-		fail "$1: /$3 differs ($(stat -c %s "$T/read.out") bytes read)"
-}
 # menu_of MANIFEST OUT : the boot.menu_lst the manifest signs.
 menu_of() {
 	python3 - "$1" "$2" <<'PY'

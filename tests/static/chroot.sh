@@ -97,34 +97,17 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 	-out "$T/tls/other.pem" 2>/dev/null
 
 # nginx terminates TLS and proxies to bootdrop-server.
-user=
-[ "$(id -u)" -eq 0 ] && user="user root;"
-mkdir -p "$T/nginx"
 tls=
 for _ in 1 2 3 4 5; do
-	tport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	cat >"$T/nginx/nginx.conf" <<NGX
-$user
-daemon off;
-worker_processes 1;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log;
-events { worker_connections 64; }
-http {
+	tport=$(free_port)
+	nginx_conf "$tport" "
 	access_log $T/nginx/access.log;
-	client_body_temp_path $T/nginx/body;
-	proxy_temp_path $T/nginx/proxy;
-	fastcgi_temp_path $T/nginx/fastcgi;
-	uwsgi_temp_path $T/nginx/uwsgi;
-	scgi_temp_path $T/nginx/scgi;
 	server {
 		listen 127.0.0.1:$tport ssl;
 		ssl_certificate $T/tls/srv.pem;
 		ssl_certificate_key $T/tls/srv.key;
 		location / { proxy_pass http://127.0.0.1:$port; }
-	}
-}
-NGX
+	}"
 	/usr/sbin/nginx -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log" >/dev/null 2>&1 &
 	nginx_pid=$!
 	_bd_pids+=("$nginx_pid")
