@@ -320,7 +320,8 @@ fail:
 	return -1;
 }
 
-static void
+/* libmicrohttpd's error messages; the format is its own. */
+static void __attribute__((format(printf, 2, 0)))
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
