@@ -22,6 +22,7 @@
 
 #include "download.h"
 #include "fsutil.h"
+#include "layout.h"
 
 #define DL_ERRBODY_MAX_BYTES	(64u << 10)	/* error bodies we swallow */
 #define DL_BUF_INITIAL_BYTES	(64u << 10)
@@ -575,7 +576,7 @@ dl_fetch_blob(struct dl *d, const char *const *mirrors, size_t nmirrors,
     int tmpdirfd, const struct dl_blob *b, int *fd, uint64_t *resumed_from)
 {
 	struct part p = { .fd = -1 };
-	char url[DL_URL_MAX_BYTES];
+	char url[DL_URL_MAX_BYTES], rel[LAYOUT_PATH_BYTES];
 	size_t i;
 	enum bd_err rc;
 
@@ -587,10 +588,11 @@ dl_fetch_blob(struct dl *d, const char *const *mirrors, size_t nmirrors,
 		goto out;
 	}
 	*resumed_from = p.have;
+	layout_blob_path(b->hex, rel);
 	rc = BD_ERR_NETWORK;
 	for (i = 0; i < nmirrors; i++) {
-		if (snprintf(url, sizeof(url), "%s/blobs/sha256/%s",
-		    mirrors[i], b->hex) >= (int)sizeof(url)) {
+		if (snprintf(url, sizeof(url), "%s/%s", mirrors[i], rel) >=
+		    (int)sizeof(url)) {
 			rc = dl_record(d, bd_fail(BD_ERR_USAGE, "URL too long"),
 			    mirrors[i]);
 			continue;

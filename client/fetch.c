@@ -41,13 +41,13 @@
 
 #include "download.h"
 #include "elf.h"
+#include "layout.h"
 #include "ext2.h"
 #include "fsutil.h"
 #include "install.h"
 #include "key.h"
 #include "manifest.h"
 #include "progress.h"
-#include "pvgrub.h"
 #include "state.h"
 #include "timefmt.h"
 
@@ -293,8 +293,7 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 			o->tmpdir = optarg;
 			break;
 		case OPT_PVGRUB:
-			if (strcmp(optarg, "i386") != 0 &&
-			    strcmp(optarg, "amd64") != 0)
+			if (elf_pvgrub_arch(optarg) == NULL)
 				return run_fail(run, BD_ERR_USAGE, optarg, "",
 				    "--pvgrub must be i386 or amd64");
 			o->pvgrub = optarg;
@@ -506,14 +505,16 @@ manifest_try(struct run *run, const char *mirror, enum verdict *verdict)
 	const struct options *o = &run->o;
 	struct bd_trust trust = { o->keys, o->nkeys, o->threshold };
 	char *url = run->manifest_url_buf, when[TIME_RFC3339_BYTES];
+	char rel[LAYOUT_PATH_BYTES];
 	uint8_t *buf = NULL;
 	size_t len;
 	enum bd_err rc;
 
 	manifest_free(run->m);
 	run->m = NULL;
-	if (snprintf(url, DL_URL_MAX_BYTES, "%s/channels/%s/manifest.json",
-	    mirror, o->channel) >= DL_URL_MAX_BYTES)
+	layout_manifest_path(o->channel, rel);
+	if (snprintf(url, DL_URL_MAX_BYTES, "%s/%s", mirror, rel) >=
+	    DL_URL_MAX_BYTES)
 		return run_fail(run, BD_ERR_USAGE, mirror, "", "URL too long");
 	if ((rc = dl_get_buf(run->dl, url, MANIFEST_MAX_BYTES, &buf, &len)) !=
 	    BD_OK) {
@@ -848,7 +849,7 @@ kernel_check(const struct bd_manifest *m, const struct bd_artifact *a, int fd,
 		    " with Xen notes" : "");
 	boot_arch = m->has_boot ? m->boot_arch : NULL;
 	if (boot_arch != NULL || pvgrub != NULL)
-		return pvgrub_check(&info, boot_arch, pvgrub);
+		return elf_pvgrub_check(&info, boot_arch, pvgrub);
 	return BD_OK;
 }
 

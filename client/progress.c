@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "progress.h"
+#include "units.h"
 
 #define BAR_INTERVAL_SECONDS	0.1
 #define EVENT_INTERVAL_SECONDS	1.0
@@ -39,21 +40,6 @@ emit(json_t *o)
 		free(s);
 	}
 	json_decref(o);
-}
-
-/* Formats a byte count the way people read it: "12.3 MiB". */
-static void
-human_bytes(double v, char *out, size_t cap)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB",
-	    "TiB" };
-	size_t u = 0;
-
-	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(out, cap, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
 }
 
 void
@@ -126,13 +112,14 @@ report_artifact_start(struct report *r, const char *name, uint64_t size,
 static void
 bar_draw(struct report *r, uint64_t done, double now)
 {
-	char have[32], total[32], rate[32], eta[32];
+	char have[SIZE_TEXT_BYTES], total[SIZE_TEXT_BYTES], rate[SIZE_TEXT_BYTES];
+	char eta[32];
 	double secs = now - r->start, bps;
 
 	bps = secs > 0 ? (double)(done - r->resumed) / secs : 0;
-	human_bytes((double)done, have, sizeof(have));
-	human_bytes((double)r->total, total, sizeof(total));
-	human_bytes(bps, rate, sizeof(rate));
+	size_format(done, false, have);
+	size_format(r->total, false, total);
+	size_format((uint64_t)bps, false, rate);
 	if (bps > 0 && done < r->total) {
 		double left = (double)(r->total - done) / bps;
 
@@ -173,7 +160,7 @@ void
 report_artifact_done(struct report *r, const char *name, uint64_t size,
     const char *sha256_hex)
 {
-	char human[32];
+	char human[SIZE_TEXT_BYTES];
 
 	if (r->bar_drawn) {
 		fputc('\n', stderr);
@@ -185,7 +172,7 @@ report_artifact_done(struct report *r, const char *name, uint64_t size,
 		    sha256_hex, "resumed", (json_int_t)r->resumed));
 		return;
 	}
-	human_bytes((double)size, human, sizeof(human));
+	size_format(size, false, human);
 	report_info(r, "%s: %s verified (sha256 %s)", name, human, sha256_hex);
 }
 

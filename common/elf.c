@@ -212,12 +212,41 @@ elf_inspect_fd(int fd, struct elf_info *info)
 	return rc;
 }
 
+/* The machines pvgrub loads, which are also the arches it comes in. */
+static const char *const pvgrub_arches[] = { "i386", "amd64" };
+
 const char *
 elf_pvgrub_arch(const char *machine)
 {
-	if (strcmp(machine, "i386") == 0)
-		return "i386";
-	if (strcmp(machine, "amd64") == 0)
-		return "amd64";
+	size_t i;
+
+	for (i = 0; i < sizeof(pvgrub_arches) / sizeof(pvgrub_arches[0]); i++)
+		if (machine != NULL && strcmp(machine, pvgrub_arches[i]) == 0)
+			return pvgrub_arches[i];
 	return NULL;
+}
+
+enum bd_err
+elf_pvgrub_check(const struct elf_info *kernel, const char *boot_arch,
+    const char *pvgrub)
+{
+	const char *arch = elf_pvgrub_arch(kernel->machine);
+
+	if (pvgrub != NULL && elf_pvgrub_arch(pvgrub) == NULL)
+		return bd_fail(BD_ERR_USAGE, "--pvgrub must be i386 or amd64, "
+		    "not \"%s\"", pvgrub);
+	if (arch == NULL)
+		return bd_fail(BD_ERR_ELF, "%u-bit %s kernel cannot be loaded "
+		    "by pvgrub (i386 or amd64 only)", kernel->class,
+		    kernel->machine);
+	if (!kernel->xen)
+		return bd_fail(BD_ERR_ELF, "%s kernel has no Xen PV guest "
+		    "information; pvgrub cannot boot it", arch);
+	if (boot_arch != NULL && strcmp(boot_arch, arch) != 0)
+		return bd_fail(BD_ERR_ELF, "%s kernel, but the manifest's boot "
+		    "arch is %s", arch, boot_arch);
+	if (pvgrub != NULL && strcmp(pvgrub, arch) != 0)
+		return bd_fail(BD_ERR_ELF, "%s kernel cannot be loaded by %s "
+		    "pvgrub", arch, pvgrub);
+	return BD_OK;
 }

@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -214,6 +215,7 @@ dir_open_path(int rootfd, const char *rel, bool create, int *out)
 	const char *p = rel, *slash;
 	size_t n;
 	int fd, next;
+	bool made;
 	enum bd_err rc = BD_OK;
 
 	*out = -1;
@@ -232,13 +234,21 @@ dir_open_path(int rootfd, const char *rel, bool create, int *out)
 			rc = bd_fail(BD_ERR_PATH, "%s: dot component", rel);
 			goto out;
 		}
-		if (create && mkdirat(fd, comp, 0755) != 0 && errno != EEXIST) {
+		made = create && mkdirat(fd, comp, 0755) == 0;
+		if (create && !made && errno != EEXIST) {
 			rc = bd_fail(BD_ERR_IO, "%s: mkdir %s: %s", rel, comp,
 			    strerror(errno));
 			goto out;
 		}
 		next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC);
+		/* mkdirat honours the umask; 0755 is the contract. */
+		if (next >= 0 && made && fchmod(next, 0755) != 0) {
+			rc = bd_fail(BD_ERR_IO, "%s: chmod %s: %s", rel, comp,
+			    strerror(errno));
+			close(next);
+			goto out;
+		}
 		if (next < 0) {
 			if (errno == ELOOP || errno == ENOTDIR)
 				rc = bd_fail(BD_ERR_PATH, "%s: %s is not a "
@@ -259,5 +269,29 @@ dir_open_path(int rootfd, const char *rel, bool create, int *out)
 out:
 	if (fd >= 0)
 		close(fd);
+	return rc;
+}
+
+enum bd_err
+dir_each(int rootfd, const char *rel, dir_entry_fn fn, void *ctx)
+{
+	struct dirent *e;
+	DIR *d;
+	int fd;
+	enum bd_err rc;
+
+	if ((rc = dir_open_path(rootfd, rel, false, &fd)) != BD_OK)
+		return rc;
+	if ((d = fdopendir(fd)) == NULL) {
+		rc = bd_fail(BD_ERR_IO, "%s: %s", rel, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	while (rc == BD_OK && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		rc = fn(ctx, dirfd(d), e->d_name, e->d_type);
+	}
+	closedir(d);
 	return rc;
 }

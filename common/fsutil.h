@@ -36,11 +36,25 @@ enum bd_err file_write_atomic(int dirfd, const char *name, const void *buf,
 enum bd_err fd_sync(int fd);
 
 /*
- * Opens (creating with mode 0755 when missing) each component of the
+ * Opens (creating with mode 0755, whatever the umask, when missing) each component of the
  * relative path rel below rootfd, refusing symlinks and non-directories
  * (BD_ERR_PATH).  Returns a new directory fd in *out.
  */
 enum bd_err dir_open_path(int rootfd, const char *rel, bool create, int *out);
+
+/*
+ * Called by dir_each() for one entry: dirfd is the directory being read,
+ * type its d_type (DT_UNKNOWN on file systems that do not say).
+ */
+typedef enum bd_err (*dir_entry_fn)(void *ctx, int dirfd, const char *name,
+    unsigned char type);
+
+/*
+ * Calls fn for every entry of the directory rel below rootfd (opened as by
+ * dir_open_path(), never through a symlink) except "." and "..".  Stops at
+ * the first result other than BD_OK and returns it.
+ */
+enum bd_err dir_each(int rootfd, const char *rel, dir_entry_fn fn, void *ctx);
 
 /* Writes all of len bytes (retrying short writes and EINTR). */
 enum bd_err write_all(int fd, const void *buf, size_t len);

@@ -98,25 +98,6 @@ name_char(char c)
 }
 
 bool
-channel_name_valid(const char *s)
-{
-	size_t i;
-
-	if (s == NULL || !((s[0] >= 'a' && s[0] <= 'z') ||
-	    (s[0] >= '0' && s[0] <= '9')))
-		return false;
-	for (i = 1; s[i] != '\0'; i++) {
-		if (i >= CHANNEL_MAX_BYTES)
-			return false;
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '.' || s[i] == '_' || s[i] == '-'))
-			return false;
-	}
-	return true;
-}
-
-bool
 artifact_name_valid(const char *s)
 {
 	size_t i;

@@ -22,19 +22,19 @@
 #include "elf.h"
 #include "err.h"
 #include "key.h"
+#include "layout.h"
 #include "sha256.h"
 
 #define MANIFEST_MAX_BYTES		(1u << 20)	/* envelope cap */
 #define MANIFEST_PAYLOAD_MAX_BYTES	(768u << 10)
 #define MANIFEST_MAX_SIGNATURES		16
 #define MANIFEST_MAX_ARTIFACTS		64
-#define MANIFEST_MAX_VERSION		((uint64_t)1 << 53)	/* JSON-safe integer */
+#define MANIFEST_MAX_VERSION		LAYOUT_VERSION_MAX
 #define ARTIFACT_MAX_SIZE		((uint64_t)1 << 40)	/* 1 TiB */
 #define ARTIFACT_NAME_MAX_BYTES		128
 #define INSTALL_PATH_MAX_BYTES		255
 #define INSTALL_PATH_MAX_DEPTH		8
 #define MENU_LST_MAX_BYTES		(16u << 10)
-#define CHANNEL_MAX_BYTES		64
 #define MANIFEST_TYPE_V1		"bootdrop-manifest/1"
 
 struct bd_artifact {
@@ -125,9 +125,6 @@ enum bd_err manifest_trusted_comment(const struct bd_manifest *m, char *out,
 enum bd_err manifest_envelope_encode(const uint8_t *payload, size_t len,
     const char *const *minisigs, const uint8_t (*ids)[KEY_ID_BYTES],
     size_t n, char **out);
-
-/* [a-z0-9][a-z0-9._-]{0,63} */
-bool channel_name_valid(const char *s);
 
 /* [A-Za-z0-9._-]+, not "." or "..", at most ARTIFACT_NAME_MAX_BYTES */
 bool artifact_name_valid(const char *s);

@@ -17,9 +17,11 @@
 
 #include "html.h"
 #include "key.h"
+#include "layout.h"
 #include "manifest.h"
 #include "repo.h"
 #include "timefmt.h"
+#include "units.h"
 
 /* A growable buffer created with its maximum; past it, failed is set. */
 struct hbuf {
@@ -117,25 +119,6 @@ hb_esc(struct hbuf *b, const char *s)
 	hb_put(b, run, (size_t)(s - run));
 }
 
-static void
-human_size(uint64_t n, char *out, size_t cap)
-{
-	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)n;
-	size_t u = 0;
-
-	if (n < 1024) {
-		snprintf(out, cap, "%" PRIu64 " bytes", n);
-		return;
-	}
-	v /= 1024;
-	while (v >= 1024 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(out, cap, "%.1f %s (%" PRIu64 " bytes)", v, unit[u], n);
-}
-
 static const char style[] =
 	"body{font-family:system-ui,sans-serif;margin:0 auto;max-width:56em;"
 	"padding:1em;line-height:1.45;color:#222;background:#fff}"
@@ -208,6 +191,7 @@ static void
 render_index(const struct http_server *s, struct hbuf *b, char **names,
     size_t n)
 {
+	char path[LAYOUT_PATH_BYTES];
 	struct bd_manifest *m;
 	time_t now = time(NULL);
 	enum bd_err rc;
@@ -223,12 +207,13 @@ render_index(const struct http_server *s, struct hbuf *b, char **names,
 	hb_str(b, "<table><thead><tr><th>channel</th><th>version</th>"
 	    "<th>created</th><th>expires</th></tr></thead><tbody>\n");
 	for (i = 0; i < n && !b->failed; i++) {
-		hb_str(b, "<tr><td><a href=\"/channels/");
-		hb_esc(b, names[i]);
+		layout_channel_dir(names[i], path);
+		hb_str(b, "<tr><td><a href=\"/");
+		hb_esc(b, path);
 		hb_str(b, "/\">");
 		hb_esc(b, names[i]);
 		hb_str(b, "</a></td>");
-		rc = load_manifest(s->repofd, names[i], "manifest.json", &m);
+		rc = load_manifest(s->repofd, names[i], LAYOUT_MANIFEST_FILE, &m);
 		if (rc != BD_OK) {
 			hb_str(b, "<td colspan=\"3\" class=\"bad\">manifest unreadable: ");
 			hb_esc(b, bd_strerror(rc));
@@ -273,11 +258,12 @@ render_fetch_command(const struct http_server *s, struct hbuf *b,
 static void
 render_artifact(struct hbuf *b, const struct bd_artifact *a)
 {
-	char size[64];
+	char size[SIZE_TEXT_BYTES], path[LAYOUT_PATH_BYTES];
 
-	human_size(a->size, size, sizeof(size));
-	hb_str(b, "<div class=\"card\"><dl><dt>name</dt><dd><a href=\"/blobs/sha256/");
-	hb_esc(b, a->sha256_hex);
+	size_format(a->size, true, size);
+	layout_blob_path(a->sha256_hex, path);
+	hb_str(b, "<div class=\"card\"><dl><dt>name</dt><dd><a href=\"/");
+	hb_esc(b, path);
 	hb_str(b, "\">");
 	hb_esc(b, a->name);
 	hb_str(b, "</a></dd><dt>kind</dt><dd>");
@@ -303,7 +289,7 @@ render_channel(const struct http_server *s, struct hbuf *b,
     const char *channel, const struct bd_manifest *m,
     const uint64_t *versions, size_t nversions)
 {
-	char kid[KEY_ID_HEX_BYTES];
+	char kid[KEY_ID_HEX_BYTES], file[LAYOUT_FILE_BYTES];
 	time_t now = time(NULL);
 	size_t i, shown;
 
@@ -312,7 +298,8 @@ render_channel(const struct http_server *s, struct hbuf *b,
 	hb_esc(b, channel);
 	hb_str(b, "</h1>\n<dl><dt>newest version</dt><dd>");
 	hb_printf(b, "%" PRIu64, m->version);
-	hb_str(b, " (<a href=\"manifest.json\">manifest.json</a>)</dd><dt>created</dt><dd>");
+	hb_str(b, " (<a href=\"" LAYOUT_MANIFEST_FILE "\">" LAYOUT_MANIFEST_FILE
+	    "</a>)</dd><dt>created</dt><dd>");
 	time_cell(b, m->created, false, now);
 	hb_str(b, "</dd><dt>expires</dt><dd>");
 	time_cell(b, m->expires, true, now);
@@ -348,9 +335,11 @@ render_channel(const struct http_server *s, struct hbuf *b,
 
 	hb_str(b, "<h2>Versions</h2>\n<ul>\n");
 	shown = 0;
-	for (i = nversions; i > 0 && shown < HTML_MAX_VERSIONS_SHOWN; i--, shown++)
-		hb_printf(b, "<li><a href=\"%" PRIu64 ".json\">version %" PRIu64
-		    "</a></li>\n", versions[i - 1], versions[i - 1]);
+	for (i = nversions; i > 0 && shown < HTML_MAX_VERSIONS_SHOWN; i--, shown++) {
+		layout_version_file(versions[i - 1], file);
+		hb_printf(b, "<li><a href=\"%s\">version %" PRIu64 "</a></li>\n",
+		    file, versions[i - 1]);
+	}
 	hb_str(b, "</ul>\n");
 	if (nversions > shown)
 		hb_printf(b, "<p class=\"note\">%zu older versions not listed.</p>\n",
@@ -373,14 +362,14 @@ html_render(const struct http_server *s, const char *channel, char **page,
 	*len = 0;
 	if (channel == NULL) {
 		/* A repository nothing was published to yet has no channels/. */
-		if (faccessat(s->repofd, "channels", F_OK, AT_SYMLINK_NOFOLLOW) == -1 &&
+		if (faccessat(s->repofd, LAYOUT_CHANNELS_DIR, F_OK, AT_SYMLINK_NOFOLLOW) == -1 &&
 		    errno == ENOENT)
 			rc = BD_OK;
 		else if ((rc = repo_list_channels(s->repofd, &names, &nnames)) != BD_OK)
 			goto out;
 		render_index(s, &b, names, nnames);
 	} else {
-		rc = load_manifest(s->repofd, channel, "manifest.json", &m);
+		rc = load_manifest(s->repofd, channel, LAYOUT_MANIFEST_FILE, &m);
 		if (rc == BD_ERR_IO) {
 			rc = bd_fail(BD_ERR_PATH, "no channel %s", channel);
 			goto out;

@@ -30,6 +30,7 @@
 
 #include "accesslog.h"
 #include "html.h"
+#include "layout.h"
 #include "http.h"
 #include "manifest.h"
 #include "sha256.h"
@@ -112,85 +113,42 @@ http_server_fini(struct http_server *s)
 	pthread_mutex_unlock(&mcache_lock);
 }
 
-static bool
-is_lower_hex(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
-/* "<n>.json" with n a decimal without leading zeros in 1..MANIFEST_MAX_VERSION. */
-static bool
-parse_version_file(const char *s, uint64_t *v)
-{
-	uint64_t n = 0;
-	size_t i;
-
-	if (s[0] < '1' || s[0] > '9')
-		return false;
-	for (i = 0; s[i] >= '0' && s[i] <= '9'; i++) {
-		if (i >= 16)
-			return false;
-		n = n * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (strcmp(s + i, ".json") != 0 || n > MANIFEST_MAX_VERSION)
-		return false;
-	*v = n;
-	return true;
-}
-
 enum http_route_kind
 http_route(const char *target, struct http_route *r)
 {
-	static const char blobs[] = "/blobs/sha256/";
-	static const char channels[] = "/channels/";
 	char path[HTTP_URI_MAX_BYTES + 1];
-	const char *rest, *slash;
-	size_t len, clen;
+	struct layout_ref ref;
+	size_t len;
 
 	memset(r, 0, sizeof(*r));
 	r->kind = ROUTE_NONE;
 	len = strcspn(target, "?");
-	if (len > HTTP_URI_MAX_BYTES)
-		goto out;
+	if (len > HTTP_URI_MAX_BYTES || target[0] != '/')
+		return ROUTE_NONE;
 	memcpy(path, target, len);
 	path[len] = '\0';
-
-	if (strcmp(path, "/") == 0) {
-		r->kind = ROUTE_INDEX;
-	} else if (strncmp(path, blobs, sizeof(blobs) - 1) == 0) {
-		rest = path + sizeof(blobs) - 1;
-		if (strlen(rest) == SHA256_HEX_BYTES - 1 &&
-		    is_lower_hex(rest, SHA256_HEX_BYTES - 1)) {
-			memcpy(r->hex, rest, SHA256_HEX_BYTES);
-			r->kind = ROUTE_BLOB;
-		}
-	} else if (strncmp(path, channels, sizeof(channels) - 1) == 0) {
-		rest = path + sizeof(channels) - 1;
-		if ((slash = strchr(rest, '/')) == NULL)
-			goto out;
-		clen = (size_t)(slash - rest);
-		if (clen == 0 || clen > CHANNEL_MAX_BYTES)
-			goto out;
-		memcpy(r->channel, rest, clen);
-		r->channel[clen] = '\0';
-		if (!channel_name_valid(r->channel))
-			goto out;
-		rest = slash + 1;
-		if (*rest == '\0')
-			r->kind = ROUTE_CHANNEL;
-		else if (strcmp(rest, "manifest.json") == 0)
-			r->kind = ROUTE_MANIFEST;
-		else if (parse_version_file(rest, &r->version))
-			r->kind = ROUTE_VERSION;
+	if (strcmp(path, "/") == 0)
+		return r->kind = ROUTE_INDEX;
+	switch (layout_parse(path + 1, &ref)) {
+	case LAYOUT_CHANNEL:
+		r->kind = ROUTE_CHANNEL;
+		break;
+	case LAYOUT_MANIFEST:
+		r->kind = ROUTE_MANIFEST;
+		break;
+	case LAYOUT_VERSION:
+		r->kind = ROUTE_VERSION;
+		break;
+	case LAYOUT_BLOB:
+		r->kind = ROUTE_BLOB;
+		break;
+	case LAYOUT_CHANNEL_BARE:
+	case LAYOUT_NONE:
+		return ROUTE_NONE;
 	}
-out:
-	if (r->kind == ROUTE_NONE)
-		memset(r, 0, sizeof(*r));
+	memcpy(r->channel, ref.channel, sizeof(r->channel));
+	memcpy(r->hex, ref.hex, sizeof(r->hex));
+	r->version = ref.version;
 	return r->kind;
 }
 
@@ -572,12 +530,12 @@ static enum MHD_Result
 serve_blob(struct http_server *s, struct MHD_Connection *conn,
     struct http_req *q, const struct http_route *rt)
 {
-	char rel[96], etag[ETAG_MAX_BYTES];
+	char rel[LAYOUT_PATH_BYTES], etag[ETAG_MAX_BYTES];
 	struct entity e = { .fd = -1 };
 	struct stat st;
 	unsigned status;
 
-	snprintf(rel, sizeof(rel), "blobs/sha256/%s", rt->hex);
+	layout_blob_path(rt->hex, rel);
 	if ((status = open_regular(s, rel, &e.fd, &st)) != 0)
 		return respond_status(s, conn, q, status);
 	snprintf(etag, sizeof(etag), "\"sha256:%s\"", rt->hex);
@@ -674,18 +632,16 @@ static enum MHD_Result
 serve_manifest(struct http_server *s, struct MHD_Connection *conn,
     struct http_req *q, const struct http_route *rt)
 {
-	char rel[CHANNEL_MAX_BYTES + 48], etag[ETAG_MAX_BYTES];
+	char rel[LAYOUT_PATH_BYTES], etag[ETAG_MAX_BYTES];
 	struct entity e = { .fd = -1 };
 	struct stat st;
 	unsigned status;
 	int fd;
 
 	if (rt->kind == ROUTE_MANIFEST)
-		snprintf(rel, sizeof(rel), "channels/%s/manifest.json",
-		    rt->channel);
+		layout_manifest_path(rt->channel, rel);
 	else
-		snprintf(rel, sizeof(rel), "channels/%s/%" PRIu64 ".json",
-		    rt->channel, rt->version);
+		layout_version_path(rt->channel, rt->version, rel);
 	if ((status = open_regular(s, rel, &fd, &st)) != 0)
 		return respond_status(s, conn, q, status);
 	status = manifest_bytes(fd, &st, &e.buf, etag);

@@ -21,10 +21,12 @@
 #include "cli.h"
 #include "fsutil.h"
 #include "key.h"
+#include "layout.h"
 #include "manifest.h"
 #include "repo.h"
 #include "sha256.h"
 #include "timefmt.h"
+#include "units.h"
 
 #define PROG			"bootdrop-publish"
 #define DEFAULT_EXPIRY_S	(30 * 86400)
@@ -262,17 +264,11 @@ out:
 static int
 parse_inputs(struct args *a, struct release_input *in)
 {
-	char *eq;
 	int i;
 
-	for (i = 0; i < a->nrest; i++) {
-		eq = strchr(a->rest[i], '=');
-		if (eq == NULL || eq == a->rest[i] || eq[1] == '\0')
-			return usage("expected NAME=FILE, got '%s'", a->rest[i]);
-		*eq = '\0';
-		in[i].name = a->rest[i];
-		in[i].path = eq + 1;
-	}
+	for (i = 0; i < a->nrest; i++)
+		if (repo_parse_input(a->rest[i], &in[i]) != BD_OK)
+			return usage("%s", bd_err_detail());
 	return -1;
 }
 
@@ -368,13 +364,13 @@ out:
 static enum bd_err
 check_blob(int repofd, const struct bd_artifact *art)
 {
-	char path[128];
+	char path[LAYOUT_PATH_BYTES];
 	uint8_t d[SHA256_BYTES];
 	uint64_t size;
 	int fd;
 	enum bd_err rc;
 
-	repo_blob_path(art->sha256_hex, path, sizeof(path));
+	layout_blob_path(art->sha256_hex, path);
 	fd = openat(repofd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return bd_fail(BD_ERR_HASH, "%s: %s", path, strerror(errno));
@@ -399,7 +395,7 @@ cmd_verify(struct args *a)
 {
 	struct bd_trust trust;
 	struct bd_manifest *m = NULL;
-	char name[32], kid[KEY_ID_HEX_BYTES];
+	char name[LAYOUT_FILE_BYTES], kid[KEY_ID_HEX_BYTES];
 	uint8_t *buf = NULL, *vbuf = NULL;
 	size_t len = 0, vlen = 0, i;
 	int repofd = -1, status = 0;
@@ -413,7 +409,7 @@ cmd_verify(struct args *a)
 		status = fail(a->repo, rc, 1);
 		goto out;
 	}
-	if ((rc = repo_read_manifest(repofd, a->channel, "manifest.json", &buf,
+	if ((rc = repo_read_manifest(repofd, a->channel, LAYOUT_MANIFEST_FILE, &buf,
 	    &len)) != BD_OK) {
 		status = fail("manifest", rc, 3);
 		goto out;
@@ -428,8 +424,7 @@ cmd_verify(struct args *a)
 		goto out;
 	}
 	/* The versioned copy must hold the same bytes. */
-	snprintf(name, sizeof(name), "%llu.json",
-	    (unsigned long long)m->version);
+	layout_version_file(m->version, name);
 	if ((rc = repo_read_manifest(repofd, a->channel, name, &vbuf,
 	    &vlen)) != BD_OK || vlen != len || memcmp(buf, vbuf, len) != 0) {
 		if (rc == BD_OK)
@@ -462,30 +457,12 @@ out:
 	return status;
 }
 
-/* Prints a size the way people read it: "5.0 MiB (5242880 bytes)". */
-static void
-print_size(uint64_t n)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)n;
-	unsigned u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		printf("%llu B", (unsigned long long)n);
-	else
-		printf("%.1f %s (%llu bytes)", v, units[u],
-		    (unsigned long long)n);
-}
-
 static int
 cmd_show(struct args *a)
 {
 	struct bd_manifest *m = NULL;
 	char t1[TIME_RFC3339_BYTES], t2[TIME_RFC3339_BYTES], kid[KEY_ID_HEX_BYTES];
+	char size[SIZE_TEXT_BYTES];
 	uint8_t *buf = NULL;
 	size_t len = 0, i;
 	int repofd = -1, status = 0;
@@ -494,7 +471,7 @@ cmd_show(struct args *a)
 	if (a->repo == NULL || a->channel == NULL || a->nrest != 0)
 		return usage("show needs -r REPO and -c CHANNEL");
 	if ((rc = repo_open(a->repo, false, &repofd)) != BD_OK ||
-	    (rc = repo_read_manifest(repofd, a->channel, "manifest.json", &buf,
+	    (rc = repo_read_manifest(repofd, a->channel, LAYOUT_MANIFEST_FILE, &buf,
 	    &len)) != BD_OK) {
 		status = fail(a->repo, rc, 1);
 		goto out;
@@ -521,10 +498,10 @@ cmd_show(struct args *a)
 	for (i = 0; i < m->nartifacts; i++) {
 		const struct bd_artifact *art = &m->artifacts[i];
 
-		printf("\nartifact  %s (%s)\n  size    ", art->name, art->kind);
-		print_size(art->size);
-		printf("\n  sha256  %s\n  install %s\n", art->sha256_hex,
-		    art->install);
+		size_format(art->size, true, size);
+		printf("\nartifact  %s (%s)\n  size    %s\n  sha256  %s\n"
+		    "  install %s\n", art->name, art->kind, size,
+		    art->sha256_hex, art->install);
 		if (art->has_elf)
 			printf("  elf     %u-bit %s%s\n", art->elf.class,
 			    art->elf.machine, art->elf.xen ?

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "layout.h"
 #include "manifest.h"
 #include "quick.h"
 #include "repo.h"
@@ -86,24 +87,6 @@ quick_repo_path(const struct quick *q)
 	return q->path;
 }
 
-/* Splits "name=FILE" into in; refuses bad names. */
-static enum bd_err
-parse_input(char *arg, struct release_input *in)
-{
-	char *eq = strchr(arg, '=');
-
-	if (eq == NULL || eq == arg || eq[1] == '\0')
-		return bd_fail(BD_ERR_USAGE, "%s: want NAME=FILE", arg);
-	*eq = '\0';
-	if (!artifact_name_valid(arg)) {
-		*eq = '=';
-		return bd_fail(BD_ERR_USAGE, "%s: bad artifact name", arg);
-	}
-	in->name = arg;
-	in->path = eq + 1;
-	return BD_OK;
-}
-
 /* Records the distinct blobs of the published manifest. */
 static enum bd_err
 note_blobs(struct quick *q, const char *channel)
@@ -113,7 +96,8 @@ note_blobs(struct quick *q, const char *channel)
 	size_t len = 0, i, j;
 	enum bd_err rc;
 
-	rc = repo_read_manifest(q->repofd, channel, "manifest.json", &buf, &len);
+	rc = repo_read_manifest(q->repofd, channel, LAYOUT_MANIFEST_FILE, &buf,
+	    &len);
 	if (rc != BD_OK)
 		goto out;
 	if ((rc = manifest_load_unverified(buf, len, &m)) != BD_OK)
@@ -163,7 +147,7 @@ quick_publish(const struct quick_opts *o, struct quick **out, int *repofd,
 			rc = bd_fail(BD_ERR_NOMEM, "arguments");
 			goto out;
 		}
-		if ((rc = parse_input(args[i], &in[i])) != BD_OK)
+		if ((rc = repo_parse_input(args[i], &in[i])) != BD_OK)
 			goto out;
 	}
 	if ((rc = cli_load_seckey(o->seckey_path, &pass, &sk)) != BD_OK)

@@ -5,7 +5,6 @@
  * versioned manifest names them, and manifest.json is replaced by rename
  * only after the versioned manifest is durable.
  */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +18,7 @@
 
 #include "elf.h"
 #include "fsutil.h"
+#include "layout.h"
 #include "manifest.h"
 #include "repo.h"
 #include "sha256.h"
@@ -42,12 +42,6 @@ const char repo_default_menu_lst[] =
     "kernel /boot/kernel vfs.root.mountfrom=ufs:xbd0s2,machdep.idle_mwait=0,"
     "kern.hz=100,bootverbose=1\n";
 
-void
-repo_blob_path(const char *hex, char *out, size_t cap)
-{
-	snprintf(out, cap, "blobs/sha256/%s", hex);
-}
-
 enum bd_err
 repo_open(const char *path, bool create, int *out)
 {
@@ -61,10 +55,10 @@ repo_open(const char *path, bool create, int *out)
 	if (fd < 0)
 		return bd_fail(BD_ERR_IO, "%s: %s", path, strerror(errno));
 	if (create) {
-		if ((rc = dir_open_path(fd, "blobs/sha256", true, &sub)) != BD_OK)
+		if ((rc = dir_open_path(fd, LAYOUT_BLOBS_DIR, true, &sub)) != BD_OK)
 			goto fail;
 		close(sub);
-		if ((rc = dir_open_path(fd, "channels", true, &sub)) != BD_OK)
+		if ((rc = dir_open_path(fd, LAYOUT_CHANNELS_DIR, true, &sub)) != BD_OK)
 			goto fail;
 		close(sub);
 	}
@@ -83,7 +77,7 @@ fail:
 static enum bd_err
 store_blob(int repofd, const char *path, struct bd_artifact *a)
 {
-	char tmp[PATH_BYTES], final[PATH_BYTES];
+	char tmp[PATH_BYTES], final[LAYOUT_PATH_BYTES];
 	struct sha256_ctx *h = NULL;
 	struct stat st;
 	uint8_t *buf = NULL;
@@ -104,13 +98,13 @@ store_blob(int repofd, const char *path, struct bd_artifact *a)
 		    (unsigned long long)ARTIFACT_MAX_SIZE);
 		goto out;
 	}
-	if ((rc = dir_open_path(repofd, "blobs/sha256", true, &blobs)) != BD_OK)
+	if ((rc = dir_open_path(repofd, LAYOUT_BLOBS_DIR, true, &blobs)) != BD_OK)
 		goto out;
 	snprintf(tmp, sizeof(tmp), ".incoming.%08x", randombytes_random());
 	out = openat(blobs, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0644);
 	if (out < 0) {
-		rc = bd_fail(BD_ERR_IO, "blobs/sha256/%s: %s", tmp,
+		rc = bd_fail(BD_ERR_IO, LAYOUT_BLOBS_DIR "/%s: %s", tmp,
 		    strerror(errno));
 		goto out;
 	}
@@ -146,7 +140,7 @@ store_blob(int repofd, const char *path, struct bd_artifact *a)
 	if ((rc = fd_sync(out)) != BD_OK)
 		goto out;
 	if (renameat(blobs, tmp, blobs, a->sha256_hex) != 0) {
-		repo_blob_path(a->sha256_hex, final, sizeof(final));
+		layout_blob_path(a->sha256_hex, final);
 		rc = bd_fail(BD_ERR_IO, "%s: %s", final, strerror(errno));
 		goto out;
 	}
@@ -164,6 +158,24 @@ out:
 	free(buf);
 	close(in);
 	return rc;
+}
+
+enum bd_err
+repo_parse_input(char *arg, struct release_input *in)
+{
+	char *eq = strchr(arg, '=');
+
+	if (eq == NULL || eq == arg || eq[1] == '\0')
+		return bd_fail(BD_ERR_USAGE, "expected NAME=FILE, got '%s'", arg);
+	*eq = '\0';
+	if (!artifact_name_valid(arg)) {
+		*eq = '=';
+		return bd_fail(BD_ERR_USAGE, "bad artifact name in '%s' (use "
+		    "letters, digits, '.', '_', '-')", arg);
+	}
+	in->name = arg;
+	in->path = eq + 1;
+	return BD_OK;
 }
 
 static const char *
@@ -231,7 +243,7 @@ latest_version(int repofd, const char *channel, uint64_t *latest)
 	return rc;
 }
 
-/* Checks that the kernel suits the pvgrub the manifest declares. */
+/* Checks that the release has a kernel pvgrub can load. */
 static enum bd_err
 check_boot(const struct bd_manifest *m)
 {
@@ -243,20 +255,14 @@ check_boot(const struct bd_manifest *m)
 			k = &m->artifacts[i];
 	if (k == NULL)
 		return bd_fail(BD_ERR_USAGE, "a release needs kernel=FILE");
-	if (!k->elf.xen)
-		return bd_fail(BD_ERR_ELF, "kernel carries no Xen PV guest "
-		    "information (no __xen_guest section or Xen note); pvgrub "
-		    "cannot boot it");
-	if (elf_pvgrub_arch(k->elf.machine) == NULL)
-		return bd_fail(BD_ERR_ELF, "kernel machine %s: pvgrub boots "
-		    "only i386 and amd64 kernels", k->elf.machine);
-	return BD_OK;
+	return elf_pvgrub_check(&k->elf, NULL, NULL);
 }
 
 static enum bd_err
 sign_and_write(int repofd, const struct release_opts *o, struct bd_manifest *m)
 {
-	char tc[SIG_COMMENT_MAX_BYTES], uc[128], name[PATH_BYTES], kid[KEY_ID_HEX_BYTES];
+	char tc[SIG_COMMENT_MAX_BYTES], uc[128], kid[KEY_ID_HEX_BYTES];
+	char dir[LAYOUT_PATH_BYTES], name[LAYOUT_FILE_BYTES];
 	char *sigs[MANIFEST_MAX_SIGNATURES] = { NULL };
 	uint8_t ids[MANIFEST_MAX_SIGNATURES][KEY_ID_BYTES];
 	uint8_t *payload = NULL;
@@ -285,20 +291,19 @@ sign_and_write(int repofd, const struct release_opts *o, struct bd_manifest *m)
 	    o->nkeys, &envelope)) != BD_OK)
 		goto out;
 
-	snprintf(name, sizeof(name), "channels/%s", m->channel);
-	if ((rc = dir_open_path(repofd, name, true, &chfd)) != BD_OK)
+	layout_channel_dir(m->channel, dir);
+	if ((rc = dir_open_path(repofd, dir, true, &chfd)) != BD_OK)
 		goto out;
-	snprintf(name, sizeof(name), "%llu.json",
-	    (unsigned long long)m->version);
+	layout_version_file(m->version, name);
 	/* Exclusive: a concurrent publisher of the same version loses. */
 	if ((rc = file_write_atomic(chfd, name, envelope, strlen(envelope),
 	    0644, true)) != BD_OK) {
 		if (rc == BD_ERR_EXISTS)
-			rc = bd_fail(rc, "channels/%s/%s already published "
-			    "(concurrent release?)", m->channel, name);
+			rc = bd_fail(rc, "%s/%s already published "
+			    "(concurrent release?)", dir, name);
 		goto out;
 	}
-	rc = file_write_atomic(chfd, "manifest.json", envelope,
+	rc = file_write_atomic(chfd, LAYOUT_MANIFEST_FILE, envelope,
 	    strlen(envelope), 0644, false);
 out:
 	if (chfd >= 0)
@@ -398,8 +403,7 @@ enum bd_err
 repo_read_manifest(int repofd, const char *channel, const char *file,
     uint8_t **buf, size_t *len)
 {
-	char dir[PATH_BYTES];
-	const char *p;
+	char dir[LAYOUT_PATH_BYTES];
 	int fd;
 	enum bd_err rc;
 
@@ -407,19 +411,14 @@ repo_read_manifest(int repofd, const char *channel, const char *file,
 	*len = 0;
 	if (!channel_name_valid(channel))
 		return bd_fail(BD_ERR_USAGE, "bad channel name '%s'", channel);
-	if (strcmp(file, "manifest.json") != 0) {
-		for (p = file; isdigit((unsigned char)*p); p++)
-			;
-		if (p == file || *file == '0' || strcmp(p, ".json") != 0)
-			return bd_fail(BD_ERR_USAGE, "bad manifest name '%s'",
-			    file);
-	}
-	snprintf(dir, sizeof(dir), "channels/%s", channel);
+	if (!layout_manifest_file_valid(file))
+		return bd_fail(BD_ERR_USAGE, "bad manifest name '%s'", file);
+	layout_channel_dir(channel, dir);
 	if ((rc = dir_open_path(repofd, dir, false, &fd)) != BD_OK)
 		return rc;
 	rc = file_read_capped(fd, file, MANIFEST_MAX_BYTES, buf, len);
 	if (rc != BD_OK)
-		rc = bd_fail(rc, "channels/%s/%s", channel, bd_err_detail());
+		rc = bd_fail(rc, "%s/%s", dir, bd_err_detail());
 	close(fd);
 	return rc;
 }
@@ -440,62 +439,47 @@ repo_names_free(char **names, size_t n)
 	free(names);
 }
 
-/* Opens a directory below repofd for listing; NULL with *rc set on failure. */
-static DIR *
-open_listing(int repofd, const char *rel, enum bd_err *rc)
-{
-	DIR *d;
-	int fd;
+struct name_list {
+	char **v;
+	size_t n;
+};
 
-	if ((*rc = dir_open_path(repofd, rel, false, &fd)) != BD_OK)
-		return NULL;
-	if ((d = fdopendir(fd)) == NULL) {
-		*rc = bd_fail(BD_ERR_IO, "%s: %s", rel, strerror(errno));
-		close(fd);
-	}
-	return d;
+static enum bd_err
+add_channel(void *ctx, int dirfd, const char *name, unsigned char type)
+{
+	struct name_list *l = ctx;
+
+	(void)dirfd;
+	if (!channel_name_valid(name) || type != DT_DIR)
+		return BD_OK;
+	if (l->n == REPO_MAX_CHANNELS)
+		return bd_fail(BD_ERR_TOOBIG, "more than %d channels",
+		    REPO_MAX_CHANNELS);
+	if ((l->v[l->n] = strdup(name)) == NULL)
+		return BD_ERR_NOMEM;
+	l->n++;
+	return BD_OK;
 }
 
 enum bd_err
 repo_list_channels(int repofd, char ***names, size_t *n)
 {
-	struct dirent *e;
-	char **v = NULL;
-	size_t count = 0;
-	DIR *d;
-	enum bd_err rc = BD_OK;
+	struct name_list l = { 0 };
+	enum bd_err rc;
 
 	*names = NULL;
 	*n = 0;
-	if ((d = open_listing(repofd, "channels", &rc)) == NULL)
+	if ((l.v = calloc(REPO_MAX_CHANNELS, sizeof(*l.v))) == NULL)
+		return BD_ERR_NOMEM;
+	if ((rc = dir_each(repofd, LAYOUT_CHANNELS_DIR, add_channel,
+	    &l)) != BD_OK) {
+		repo_names_free(l.v, l.n);
 		return rc;
-	if ((v = calloc(REPO_MAX_CHANNELS, sizeof(*v))) == NULL) {
-		rc = BD_ERR_NOMEM;
-		goto out;
 	}
-	while ((e = readdir(d)) != NULL) {
-		if (!channel_name_valid(e->d_name) || e->d_type != DT_DIR)
-			continue;
-		if (count == REPO_MAX_CHANNELS) {
-			rc = bd_fail(BD_ERR_TOOBIG, "more than %d channels",
-			    REPO_MAX_CHANNELS);
-			goto out;
-		}
-		if ((v[count] = strdup(e->d_name)) == NULL) {
-			rc = BD_ERR_NOMEM;
-			goto out;
-		}
-		count++;
-	}
-	qsort(v, count, sizeof(*v), cmp_names);
-	*names = v;
-	*n = count;
-	v = NULL;
-out:
-	if (v != NULL)
-		repo_names_free(v, count);
-	closedir(d);
-	return rc;
+	qsort(l.v, l.n, sizeof(*l.v), cmp_names);
+	*names = l.v;
+	*n = l.n;
+	return BD_OK;
 }
 
 static int
@@ -506,75 +490,58 @@ cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Parses "<n>.json" with n in 1..MANIFEST_MAX_VERSION, no leading zero. */
-static bool
-parse_version_name(const char *s, uint64_t *v)
-{
-	uint64_t n = 0;
-	const char *p;
+struct version_list {
+	uint64_t *v;
+	size_t n, cap;
+};
 
-	if (*s < '1' || *s > '9')
-		return false;
-	for (p = s; *p >= '0' && *p <= '9'; p++) {
-		n = n * 10 + (uint64_t)(*p - '0');
-		if (n > MANIFEST_MAX_VERSION)
-			return false;
+static enum bd_err
+add_version(void *ctx, int dirfd, const char *name, unsigned char type)
+{
+	struct version_list *l = ctx;
+	uint64_t ver, *nv;
+
+	(void)dirfd;
+	(void)type;
+	if (!layout_version_file_parse(name, &ver))
+		return BD_OK;
+	if (l->n == REPO_MAX_VERSIONS)
+		return bd_fail(BD_ERR_TOOBIG, "more than %d versions",
+		    REPO_MAX_VERSIONS);
+	if (l->n == l->cap) {
+		l->cap = l->cap == 0 ? 64 : l->cap * 2;
+		if ((nv = realloc(l->v, l->cap * sizeof(*l->v))) == NULL)
+			return BD_ERR_NOMEM;
+		l->v = nv;
 	}
-	if (strcmp(p, ".json") != 0)
-		return false;
-	*v = n;
-	return true;
+	l->v[l->n++] = ver;
+	return BD_OK;
 }
 
 enum bd_err
 repo_list_versions(int repofd, const char *channel, uint64_t **versions,
     size_t *n)
 {
-	char rel[PATH_BYTES];
+	char rel[LAYOUT_PATH_BYTES];
+	struct version_list l = { 0 };
 	struct stat st;
-	struct dirent *e;
-	uint64_t *v = NULL, ver;
-	size_t count = 0, cap = 0;
-	DIR *d;
-	enum bd_err rc = BD_OK;
+	enum bd_err rc;
 
 	*versions = NULL;
 	*n = 0;
 	if (!channel_name_valid(channel))
 		return bd_fail(BD_ERR_USAGE, "bad channel name '%s'", channel);
-	snprintf(rel, sizeof(rel), "channels/%s", channel);
+	layout_channel_dir(channel, rel);
 	/* A channel that was never published has no versions. */
 	if (fstatat(repofd, rel, &st, AT_SYMLINK_NOFOLLOW) != 0 &&
 	    errno == ENOENT)
 		return BD_OK;
-	if ((d = open_listing(repofd, rel, &rc)) == NULL)
+	if ((rc = dir_each(repofd, rel, add_version, &l)) != BD_OK) {
+		free(l.v);
 		return rc;
-	while ((e = readdir(d)) != NULL) {
-		if (!parse_version_name(e->d_name, &ver))
-			continue;
-		if (count == REPO_MAX_VERSIONS) {
-			rc = bd_fail(BD_ERR_TOOBIG, "more than %d versions",
-			    REPO_MAX_VERSIONS);
-			goto out;
-		}
-		if (count == cap) {
-			uint64_t *nv;
-
-			cap = cap == 0 ? 64 : cap * 2;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				rc = BD_ERR_NOMEM;
-				goto out;
-			}
-			v = nv;
-		}
-		v[count++] = ver;
 	}
-	qsort(v, count, sizeof(*v), cmp_u64);
-	*versions = v;
-	*n = count;
-	v = NULL;
-out:
-	free(v);
-	closedir(d);
-	return rc;
+	qsort(l.v, l.n, sizeof(*l.v), cmp_u64);
+	*versions = l.v;
+	*n = l.n;
+	return BD_OK;
 }

@@ -1,9 +1,5 @@
 /*
- * repo.h - the publisher's view of a repository (DESIGN.md):
- *
- *   blobs/sha256/<64 hex>             artifact bytes, content-addressed
- *   channels/<c>/manifest.json        newest signed manifest
- *   channels/<c>/<version>.json       every signed manifest, immutable
+ * repo.h - the publisher's view of a repository (its paths: layout.h).
  *
  * Publishing writes blobs first, then the versioned manifest, then
  * replaces manifest.json atomically, so a reader never sees a manifest
@@ -67,7 +63,10 @@ void repo_names_free(char **names, size_t n);
 enum bd_err repo_list_versions(int repofd, const char *channel,
     uint64_t **versions, size_t *n);
 
-/* Writes "blobs/sha256/<hex>" into out (cap >= 78). */
-void repo_blob_path(const char *hex, char *out, size_t cap);
+/*
+ * Splits a command line's "NAME=FILE" in place (the '=' becomes a NUL) into
+ * in, which points into arg; refuses a missing part or a bad name.
+ */
+enum bd_err repo_parse_input(char *arg, struct release_input *in);
 
 #endif
