@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "b64.h"
 #include "elf.h"
 #include "err.h"
 #include "key.h"
@@ -546,7 +547,8 @@ envelope_parse(const uint8_t *buf, size_t len, struct envelope *env,
 	cap = b64_len / 4 * 3 + 1;
 	if ((m->payload = malloc(cap)) == NULL)
 		return bd_fail(BD_ERR_NOMEM, "payload");
-	if (sodium_base642bin(m->payload, cap, b64, b64_len, NULL,
+	if (!b64_chars_valid(b64, b64_len) ||
+	    sodium_base642bin(m->payload, cap, b64, b64_len, NULL,
 	    &m->payload_len, &b64_end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    b64_end != b64 + b64_len)
 		return bd_fail(BD_ERR_BASE64,

@@ -188,6 +188,15 @@ test_pubkey(void)
 	buf[20] = '*';
 	CHECK_RC(pubkey_from_base64(&pk2, buf), BD_ERR_BASE64,
 	    "invalid base64 character");
+	/* libsodium 1.0.18 decodes any byte >= 0x80 as a digit. */
+	snprintf(buf, sizeof(buf), "%s", b64);
+	buf[20] = (char)0xd9;
+	CHECK_RC(pubkey_from_base64(&pk2, buf), BD_ERR_BASE64,
+	    "base64 character 0xd9");
+	snprintf(buf, sizeof(buf), "%s", b64);
+	buf[55] = (char)0x80;
+	CHECK_RC(pubkey_from_base64(&pk2, buf), BD_ERR_BASE64,
+	    "base64 character 0x80 at the end");
 	n = key_blob(data_path("test.pub"), bin, sizeof(bin));
 	CHECK(n == sizeof(bin), "test.pub blob is 42 bytes");
 	bin[1] = 'D';

@@ -615,6 +615,14 @@ test_signature_refusals(void)
 			EXPECT("invalid base64 character", verify1(cut),
 			    BD_ERR_BASE64);
 			free(cut);
+			/* "\u00e9" in UTF-8, which libsodium 1.0.18 takes
+			 * for two base64 digits */
+			cut = xstrdup(env);
+			cut[p - env + 12] = (char)0xc3;
+			cut[p - env + 13] = (char)0xa9;
+			EXPECT("non-ASCII base64 characters", verify1(cut),
+			    BD_ERR_BASE64);
+			free(cut);
 		}
 	}
 	bad = replace(env, "\"payload\": \"", "\"payload\": \"\\n");
