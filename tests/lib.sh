@@ -107,6 +107,32 @@ $2
 NGX
 }
 
+# nginx_start HTTP_BODY : nginx_conf with HTTP_BODY on a free port (each
+# @PORT@ in it becomes the port), starts nginx and waits until it answers;
+# sets nginx_pid and nginx_url.  Another port is tried if that one was taken.
+nginx_start() {
+	local n port
+	for n in 1 2 3 4 5; do
+		port=$(free_port)
+		nginx_conf "$port" "${1//@PORT@/$port}"
+		/usr/sbin/nginx -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log" \
+			>/dev/null 2>&1 &
+		nginx_pid=$!
+		_bd_pids+=($nginx_pid)
+		for _ in $(seq 100); do
+			if [ "$(curl -s -o /dev/null -w '%{http_code}' \
+			    "http://127.0.0.1:$port/none")" != 000 ]; then
+				nginx_url=http://127.0.0.1:$port
+				return 0
+			fi
+			kill -0 "$nginx_pid" 2>/dev/null || break
+			sleep 0.05
+		done
+	done
+	echo "nginx did not start: $(cat "$T/nginx/error.log")" >&2
+	return 1
+}
+
 # free_port : prints a port that was free on 127.0.0.1 a moment ago.
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -7,31 +7,12 @@ MIRROR=$BOOTDROP_SRCDIR/deploy/bootdrop-mirror
 # ROOT on a free port; sets $nginx_url, access log in $T/kit.access
 # ("status method uri").
 start_kit_nginx() {
-	local n port
-	for n in 1 2 3 4 5; do
-		port=$(free_port)
-		nginx_conf "$port" "
+	nginx_start "
 	log_format kit \"\$status \$request_method \$request_uri\";
 	access_log $T/kit.access kit;
 	server {
-		listen 127.0.0.1:$port;
+		listen 127.0.0.1:@PORT@;
 		root $1;
 		include $NGINX_REPO_CONF;
 	}"
-		/usr/sbin/nginx -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log" \
-			>/dev/null 2>&1 &
-		nginx_pid=$!
-		_bd_pids+=($nginx_pid)
-		for _ in $(seq 100); do
-			if [ "$(curl -s -o /dev/null -w '%{http_code}' \
-			    "http://127.0.0.1:$port/")" != 000 ]; then
-				nginx_url=http://127.0.0.1:$port
-				return 0
-			fi
-			kill -0 "$nginx_pid" 2>/dev/null || break
-			sleep 0.05
-		done
-	done
-	echo "nginx did not start: $(cat "$T/nginx/error.log")" >&2
-	return 1
 }

@@ -42,32 +42,13 @@ start_server() {
 # start_nginx ROOT : nginx-light with a temporary config as the current
 # user on a free port; sets $url, access log in $T/nginx.access.
 start_nginx() {
-	local n port
-	for n in 1 2 3 4 5; do
-		port=$(free_port)
-		nginx_conf "$port" "
+	nginx_start "
 	log_format bd \"\$connection \$request \$status \$http_range\";
 	access_log $T/nginx.access bd;
 	types { application/json json; }
 	default_type application/octet-stream;
 	sendfile on;
-	server { listen 127.0.0.1:$port; root $1; }"
-		/usr/sbin/nginx -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log" \
-			>/dev/null 2>&1 &
-		nginx_pid=$!
-		_bd_pids+=($nginx_pid)
-		for _ in $(seq 100); do
-			if [ "$(curl -s -o /dev/null -w '%{http_code}' \
-			    "http://127.0.0.1:$port/none")" != 000 ]; then
-				url=http://127.0.0.1:$port
-				return 0
-			fi
-			kill -0 "$nginx_pid" 2>/dev/null || break
-			sleep 0.05
-		done
-	done
-	echo "nginx did not start: $(cat "$T/nginx/error.log")" >&2
-	return 1
+	server { listen 127.0.0.1:@PORT@; root $1; }" && url=$nginx_url
 }
 
 # make_repo REPO [EXTRA RELEASE ARGS...] : publishes a kernel and a world.
