@@ -13,8 +13,7 @@ build=${BOOTDROP_BUILD:-$top/build}
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-deploy/deps.sh
-command -v minisign >/dev/null || deploy/deps.sh --tests
+deploy/deps.sh --demo
 [ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
 meson compile -C "$build" >/dev/null
 

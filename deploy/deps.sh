@@ -1,17 +1,24 @@
 #!/bin/sh
 # deploy/deps.sh - installs what bootdrop needs to build, test and run its
 # demo on Debian 12, and nothing when everything is already there.
-# usage: deploy/deps.sh [--tests]    (--tests adds the peers the tests drive)
+# usage: deploy/deps.sh [--demo | --tests]
+#   --demo   adds what deploy/demo.sh runs besides the build (minisign)
+#   --tests  adds the peers and tools the test suite drives
 set -eu
 
 build="meson ninja-build pkg-config gcc libsodium-dev libjansson-dev
 libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libext2fs-dev e2fsprogs
 python3 curl ca-certificates"
 tests="clang-14 libclang-rt-14-dev minisign wget aria2 nginx-light wrk
-slowhttptest hyperfine chromium openssl time"
+slowhttptest hyperfine chromium openssl time rsync dpkg-dev debhelper
+lintian"
+demo="minisign"
 
 want=$build
-[ "${1:-}" = "--tests" ] && want="$build $tests"
+case ${1:-} in
+--demo) want="$build $demo" ;;
+--tests) want="$build $tests" ;;
+esac
 
 missing=
 for p in $want; do
