@@ -36,6 +36,7 @@ static const char *const messages[BD_ERR__COUNT] = {
 	[BD_ERR_HASH] = "sha256 mismatch",
 	[BD_ERR_SIZE] = "size mismatch",
 	[BD_ERR_ELF] = "kernel ELF refused",
+	[BD_ERR_CHAIN] = "broken chain of versions",
 };
 
 const char *

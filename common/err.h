@@ -44,6 +44,7 @@ enum bd_err {
 	BD_ERR_HASH,		/* sha256 mismatch */
 	BD_ERR_SIZE,		/* wrong artifact size */
 	BD_ERR_ELF,		/* not an ELF executable, or wrong arch */
+	BD_ERR_CHAIN,		/* not a valid successor: version, prev or keys */
 	BD_ERR__COUNT
 };
 

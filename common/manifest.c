@@ -4,7 +4,10 @@
  * Order matters and is the point of this file: cap the envelope, parse
  * only the envelope, verify signatures over the exact payload bytes, count
  * distinct trusted keys, and only then parse the payload.  Nothing read
- * from the payload is looked at before the threshold is met.
+ * from the payload is looked at before the threshold is met.  The
+ * payload's own keys are then counted over the same signatures (a
+ * signature already verified with the same public key is not verified
+ * twice).
  *
  * Refusal codes chosen here: a duplicate key anywhere in the payload is
  * BD_ERR_JSON (jansson refuses it while parsing); a malformed envelope is
@@ -43,13 +46,16 @@ struct envelope {
 		const char *text;
 		size_t len;
 		uint8_t id[KEY_ID_BYTES];
+		bool verified;			/* with verified_pk */
+		uint8_t verified_pk[KEY_PK_BYTES];
 	} sigs[MANIFEST_MAX_SIGNATURES];
 };
 
 static const char *const top_keys[] = {
-	"type", "channel", "version", "created", "expires", "artifacts",
-	"boot", NULL
+	"type", "channel", "version", "prev", "keys", "created", "expires",
+	"artifacts", "boot", NULL
 };
+static const char *const keyset_keys[] = { "threshold", "pubkeys", NULL };
 static const char *const artifact_keys[] = {
 	"name", "kind", "size", "sha256", "install", "elf", NULL
 };
@@ -402,6 +408,125 @@ time_get(const char *s, const char *key, time_t *t)
 	}
 }
 
+int
+keyset_find(const struct bd_keyset *ks, const uint8_t id[KEY_ID_BYTES])
+{
+	size_t i;
+
+	for (i = 0; i < ks->nkeys; i++)
+		if (memcmp(ks->keys[i].id, id, KEY_ID_BYTES) == 0)
+			return (int)i;
+	return -1;
+}
+
+bool
+keyset_equal(const struct bd_keyset *a, const struct bd_keyset *b)
+{
+	size_t i;
+	int j;
+
+	if (a->threshold != b->threshold || a->nkeys != b->nkeys)
+		return false;
+	for (i = 0; i < a->nkeys; i++) {
+		j = keyset_find(b, a->keys[i].id);
+		if (j < 0 || memcmp(a->keys[i].pk, b->keys[j].pk,
+		    KEY_PK_BYTES) != 0)
+			return false;
+	}
+	return true;
+}
+
+void
+keyset_trust(const struct bd_keyset *ks, struct bd_trust *trust)
+{
+	trust->keys = ks->keys;
+	trust->nkeys = ks->nkeys;
+	trust->threshold = ks->threshold;
+}
+
+/*
+ * "prev": null for version 1, else 64 lowercase hex digits; anything else
+ * (a hash on version 1, null later) is a schema violation.
+ */
+static enum bd_err
+prev_parse(json_t *root, struct bd_manifest *m)
+{
+	json_t *v = json_object_get(root, "prev");
+	const char *hex;
+
+	if (v == NULL)
+		return bd_fail(BD_ERR_SCHEMA, "payload: missing \"prev\"");
+	if (json_is_null(v)) {
+		if (m->version != 1)
+			return bd_fail(BD_ERR_SCHEMA, "payload.prev: null, but "
+			    "version %llu must name version %llu's hash",
+			    (unsigned long long)m->version,
+			    (unsigned long long)m->version - 1);
+		return BD_OK;
+	}
+	if (!json_is_string(v))
+		return bd_fail(BD_ERR_SCHEMA, "payload.prev: not null or a "
+		    "string");
+	hex = json_string_value(v);
+	if (json_string_length(v) != SHA256_HEX_BYTES - 1 ||
+	    sha256_parse_hex(hex, m->prev) != BD_OK)
+		return bd_fail(BD_ERR_SCHEMA,
+		    "payload.prev: not 64 lowercase hex digits");
+	if (m->version == 1)
+		return bd_fail(BD_ERR_SCHEMA, "payload.prev: version 1 has no "
+		    "previous version (want null)");
+	m->has_prev = true;
+	return BD_OK;
+}
+
+/* "keys": { "threshold": t, "pubkeys": [distinct key strings] }, 1 <= t <= n. */
+static enum bd_err
+keyset_parse(json_t *root, struct bd_keyset *ks)
+{
+	char hex[KEY_ID_HEX_BYTES];
+	json_t *o = json_object_get(root, "keys"), *list, *v;
+	struct bd_pubkey *pk;
+	uint64_t t;
+	size_t i;
+	enum bd_err rc;
+
+	if (o == NULL)
+		return bd_fail(BD_ERR_SCHEMA, "payload: missing \"keys\"");
+	if (!json_is_object(o))
+		return bd_fail(BD_ERR_SCHEMA, "payload.keys: not an object");
+	if ((rc = check_keys(o, keyset_keys, "payload.keys")) != BD_OK ||
+	    (rc = get_uint(o, "threshold", "payload.keys", 1,
+	    MANIFEST_MAX_KEYS, &t)) != BD_OK)
+		return rc;
+	list = json_object_get(o, "pubkeys");
+	if (!json_is_array(list) || json_array_size(list) == 0)
+		return bd_fail(BD_ERR_SCHEMA,
+		    "payload.keys.pubkeys: missing, empty or not an array");
+	if (json_array_size(list) > MANIFEST_MAX_KEYS)
+		return bd_fail(BD_ERR_TOOBIG, "payload.keys.pubkeys: more than "
+		    "%d keys", MANIFEST_MAX_KEYS);
+	json_array_foreach(list, i, v) {
+		pk = &ks->keys[i];
+		if (!json_is_string(v) ||
+		    json_string_length(v) != PUBKEY_B64_BYTES - 1 ||
+		    pubkey_from_base64(pk, json_string_value(v)) != BD_OK)
+			return bd_fail(BD_ERR_SCHEMA, "payload.keys.pubkeys[%zu]: "
+			    "not a minisign public key string", i);
+		if (keyset_find(ks, pk->id) >= 0) {
+			keyid_hex(pk->id, hex);
+			return bd_fail(BD_ERR_SCHEMA, "payload.keys.pubkeys[%zu]: "
+			    "key id %s named twice", i, hex);
+		}
+		ks->nkeys = i + 1;
+	}
+	if (t > ks->nkeys)
+		return bd_fail(BD_ERR_RANGE, "payload.keys.threshold: %llu, but "
+		    "only %zu key%s", (unsigned long long)t, ks->nkeys,
+		    ks->nkeys == 1 ? "" : "s");
+	ks->threshold = (unsigned)t;
+	return BD_OK;
+}
+
 /*
  * Parses payload bytes into m's payload fields (channel..menu_lst).  The
  * caller has verified the bytes, or has said it does not care.
@@ -435,8 +560,9 @@ payload_parse(const uint8_t *p, size_t len, struct bd_manifest *m)
 	/* type first: another type may legitimately carry other keys */
 	if ((rc = get_string(root, "type", "payload", &type)) != BD_OK)
 		goto out;
-	if (strcmp(type, MANIFEST_TYPE_V1) != 0) {
-		rc = bd_fail(BD_ERR_TYPE, "\"%s\"", printable(type, buf, sizeof(buf)));
+	if (strcmp(type, MANIFEST_TYPE) != 0) {
+		rc = bd_fail(BD_ERR_TYPE, "\"%s\" (this client reads only "
+		    MANIFEST_TYPE ")", printable(type, buf, sizeof(buf)));
 		goto out;
 	}
 	if ((rc = check_keys(root, top_keys, "payload")) != BD_OK ||
@@ -444,6 +570,8 @@ payload_parse(const uint8_t *p, size_t len, struct bd_manifest *m)
 	    BD_OK ||
 	    (rc = get_uint(root, "version", "payload", 1, MANIFEST_MAX_VERSION,
 	    &m->version)) != BD_OK ||
+	    (rc = prev_parse(root, m)) != BD_OK ||
+	    (rc = keyset_parse(root, &m->keys)) != BD_OK ||
 	    (rc = get_string(root, "created", "payload", &created)) != BD_OK ||
 	    (rc = get_string(root, "expires", "payload", &expires)) != BD_OK)
 		goto out;
@@ -607,36 +735,45 @@ envelope_release(struct envelope *env)
 }
 
 static const struct bd_pubkey *
-trusted_key(const struct bd_trust *trust, const uint8_t id[KEY_ID_BYTES])
+key_lookup(const struct bd_pubkey *keys, size_t nkeys,
+    const uint8_t id[KEY_ID_BYTES])
 {
 	size_t i;
 
-	for (i = 0; i < trust->nkeys; i++)
-		if (memcmp(trust->keys[i].id, id, KEY_ID_BYTES) == 0)
-			return &trust->keys[i];
+	for (i = 0; i < nkeys; i++)
+		if (memcmp(keys[i].id, id, KEY_ID_BYTES) == 0)
+			return &keys[i];
 	return NULL;
 }
 
 /*
- * Verifies every signature made by a trusted key (a failing one refuses
- * the manifest; untrusted ones are ignored) and counts distinct trusted
- * signers into m->signers.  Verified trusted comments must all agree; the
- * first is kept in m->trusted_comment.
+ * Verifies every signature made by one of keys (a failing one refuses the
+ * manifest; the others are ignored) and collects the distinct key ids
+ * that verified into ids (*n of them); *named counts the signatures by a
+ * key of the set.  Verified trusted comments must all agree; the first
+ * is kept in m->trusted_comment.  A signature verified before with the
+ * same public key is counted without verifying it again.
  */
 static enum bd_err
-signatures_verify(const struct envelope *env, const struct bd_trust *trust,
-    struct bd_manifest *m)
+signatures_count(struct envelope *env, const struct bd_pubkey *keys,
+    size_t nkeys, struct bd_manifest *m, uint8_t (*ids)[KEY_ID_BYTES],
+    size_t *n, size_t *named)
 {
 	char tc[SIG_COMMENT_MAX_BYTES], saved[256], hex[KEY_ID_HEX_BYTES];
-	char list[MANIFEST_MAX_SIGNATURES * KEY_ID_HEX_BYTES];
 	const struct bd_pubkey *pk;
-	size_t i, ntrusted = 0;
+	size_t i;
 	enum bd_err rc;
 
+	*n = *named = 0;
 	for (i = 0; i < env->nsigs; i++) {
-		if ((pk = trusted_key(trust, env->sigs[i].id)) == NULL)
+		if ((pk = key_lookup(keys, nkeys, env->sigs[i].id)) == NULL)
 			continue;
-		ntrusted++;
+		(*named)++;
+		if (env->sigs[i].verified && memcmp(env->sigs[i].verified_pk,
+		    pk->pk, KEY_PK_BYTES) == 0) {
+			keyid_add(ids, n, pk->id);
+			continue;
+		}
 		rc = sig_verify(pk, m->payload, m->payload_len,
 		    env->sigs[i].text, env->sigs[i].len, tc, sizeof(tc));
 		if (rc != BD_OK) {
@@ -650,23 +787,78 @@ signatures_verify(const struct envelope *env, const struct bd_trust *trust,
 		} else if (strcmp(m->trusted_comment, tc) != 0)
 			return bd_fail(BD_ERR_COMMENT,
 			    "signers' trusted comments differ");
-		keyid_add(m->signers, &m->nsigners, pk->id);
+		env->sigs[i].verified = true;
+		memcpy(env->sigs[i].verified_pk, pk->pk, KEY_PK_BYTES);
+		keyid_add(ids, n, pk->id);
 	}
-	if (ntrusted == 0) {
-		list[0] = '\0';
-		for (i = 0; i < m->nkeyids; i++) {
-			keyid_hex(m->keyids[i], hex);
-			if (i > 0)
-				strcat(list, " ");
-			strcat(list, hex);
-		}
+	return BD_OK;
+}
+
+/* "A B C": the key ids of list, for a detail. */
+static const char *
+keyids_text(const uint8_t (*list)[KEY_ID_BYTES], size_t n,
+    char out[MANIFEST_MAX_SIGNATURES * KEY_ID_HEX_BYTES])
+{
+	char hex[KEY_ID_HEX_BYTES];
+	size_t i;
+
+	out[0] = '\0';
+	for (i = 0; i < n && i < MANIFEST_MAX_SIGNATURES; i++) {
+		keyid_hex(list[i], hex);
+		if (i > 0)
+			strcat(out, " ");
+		strcat(out, hex);
+	}
+	return out;
+}
+
+/*
+ * The trust's part: distinct trusted keys that verified, into m->signers,
+ * must reach the trust's threshold.
+ */
+static enum bd_err
+signatures_verify(struct envelope *env, const struct bd_trust *trust,
+    struct bd_manifest *m)
+{
+	char list[MANIFEST_MAX_SIGNATURES * KEY_ID_HEX_BYTES];
+	size_t named;
+	enum bd_err rc;
+
+	if ((rc = signatures_count(env, trust->keys, trust->nkeys, m,
+	    m->signers, &m->nsigners, &named)) != BD_OK)
+		return rc;
+	if (named == 0)
 		return bd_fail(BD_ERR_KEYID, "signed by %s; no trusted key",
-		    list);
-	}
+		    keyids_text((const uint8_t (*)[KEY_ID_BYTES])m->keyids,
+		    m->nkeyids, list));
 	if (m->nsigners < trust->threshold)
 		return bd_fail(BD_ERR_THRESHOLD,
 		    "%zu of %u required keys verified", m->nsigners,
 		    trust->threshold);
+	return BD_OK;
+}
+
+/*
+ * The payload's own part, after it is parsed: its own keys must have
+ * signed it, at least its own threshold of them.
+ */
+static enum bd_err
+own_signatures_verify(struct envelope *env, struct bd_manifest *m)
+{
+	uint8_t ids[MANIFEST_MAX_SIGNATURES][KEY_ID_BYTES];
+	char list[MANIFEST_MAX_SIGNATURES * KEY_ID_HEX_BYTES];
+	size_t named;
+	enum bd_err rc;
+
+	if ((rc = signatures_count(env, m->keys.keys, m->keys.nkeys, m, ids,
+	    &m->nself, &named)) != BD_OK)
+		return rc;
+	if (m->nself < m->keys.threshold)
+		return bd_fail(BD_ERR_THRESHOLD, "version %llu names keys of "
+		    "which %u must sign it; %zu did (signed by %s)",
+		    (unsigned long long)m->version, m->keys.threshold, m->nself,
+		    keyids_text((const uint8_t (*)[KEY_ID_BYTES])m->keyids,
+		    m->nkeyids, list));
 	return BD_OK;
 }
 
@@ -711,12 +903,97 @@ manifest_verify_load(const uint8_t *envelope, size_t len,
 		    expect);
 		goto out;
 	}
+	if ((rc = own_signatures_verify(&env, m)) != BD_OK)
+		goto out;
 	sha256_buf(m->payload, m->payload_len, m->payload_sha256);
 	*out = m;
 	m = NULL;
 out:
 	envelope_release(&env);
 	manifest_free(m);
+	return rc;
+}
+
+void
+manifest_accepted(const struct bd_manifest *m, struct bd_accepted *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->version = m->version;
+	memcpy(out->payload_sha256, m->payload_sha256, SHA256_BYTES);
+	out->keys = m->keys;
+}
+
+enum bd_err
+manifest_check_link(const struct bd_accepted *prev,
+    const struct bd_manifest *m)
+{
+	char want[SHA256_HEX_BYTES], got[SHA256_HEX_BYTES];
+
+	if (prev->version >= MANIFEST_MAX_VERSION ||
+	    m->version != prev->version + 1)
+		return bd_fail(BD_ERR_CHAIN, "version %llu cannot follow "
+		    "version %llu (the next is %llu)",
+		    (unsigned long long)m->version,
+		    (unsigned long long)prev->version,
+		    (unsigned long long)prev->version + 1);
+	sha256_hex(prev->payload_sha256, want);
+	if (!m->has_prev)
+		return bd_fail(BD_ERR_CHAIN, "version %llu has no prev; "
+		    "version %llu's payload sha256 is %s",
+		    (unsigned long long)m->version,
+		    (unsigned long long)prev->version, want);
+	if (sodium_memcmp(m->prev, prev->payload_sha256, SHA256_BYTES) != 0) {
+		sha256_hex(m->prev, got);
+		return bd_fail(BD_ERR_CHAIN, "version %llu's prev is %s, but "
+		    "version %llu's payload sha256 is %s",
+		    (unsigned long long)m->version, got,
+		    (unsigned long long)prev->version, want);
+	}
+	return BD_OK;
+}
+
+enum bd_err
+manifest_verify_successor(const struct bd_accepted *prev,
+    const uint8_t *envelope, size_t len, const char *channel,
+    struct bd_manifest **out)
+{
+	char saved[256];
+	struct bd_trust trust;
+	struct bd_manifest *m = NULL;
+	enum bd_err rc;
+
+	*out = NULL;
+	keyset_trust(&prev->keys, &trust);
+	if ((rc = manifest_verify_load(envelope, len, &trust, channel,
+	    &m)) != BD_OK) {
+		snprintf(saved, sizeof(saved), "%s", bd_err_detail());
+		return bd_fail(rc, "as the successor of version %llu, signed "
+		    "by %u of its %zu key%s: %s",
+		    (unsigned long long)prev->version, prev->keys.threshold,
+		    prev->keys.nkeys, prev->keys.nkeys == 1 ? "" : "s", saved);
+	}
+	if ((rc = manifest_check_link(prev, m)) != BD_OK) {
+		manifest_free(m);
+		return rc;
+	}
+	*out = m;
+	return BD_OK;
+}
+
+enum bd_err
+manifest_verify_self(const uint8_t *envelope, size_t len,
+    const char *channel, struct bd_manifest **out)
+{
+	struct bd_manifest *u = NULL;
+	struct bd_trust trust;
+	enum bd_err rc;
+
+	*out = NULL;
+	if ((rc = manifest_load_unverified(envelope, len, &u)) != BD_OK)
+		return rc;
+	keyset_trust(&u->keys, &trust);
+	rc = manifest_verify_load(envelope, len, &trust, channel, out);
+	manifest_free(u);
 	return rc;
 }
 
@@ -772,6 +1049,31 @@ out:
 	envelope_release(&env);
 	manifest_free(m);
 	return rc;
+}
+
+enum bd_err
+manifest_copy(const struct bd_manifest *m, struct bd_manifest **out)
+{
+	struct bd_manifest *c;
+	enum bd_err rc;
+
+	*out = NULL;
+	if (m->payload == NULL || m->payload_len == 0)
+		return bd_fail(BD_ERR_USAGE, "manifest has no payload bytes");
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->payload = malloc(m->payload_len)) == NULL) {
+		free(c);
+		return bd_fail(BD_ERR_NOMEM, "manifest");
+	}
+	memcpy(c->payload, m->payload, m->payload_len);
+	c->payload_len = m->payload_len;
+	memcpy(c->payload_sha256, m->payload_sha256, SHA256_BYTES);
+	if ((rc = payload_parse(c->payload, c->payload_len, c)) != BD_OK) {
+		manifest_free(c);
+		return rc;
+	}
+	*out = c;
+	return BD_OK;
 }
 
 enum bd_err
@@ -854,6 +1156,42 @@ fail:
 	return NULL;
 }
 
+static json_t *
+prev_encode(const struct bd_manifest *m)
+{
+	char hex[SHA256_HEX_BYTES];
+
+	if (!m->has_prev)
+		return json_null();
+	sha256_hex(m->prev, hex);
+	return json_string(hex);
+}
+
+/* Builds "keys"; NULL when ks is empty (the parse-back check names it). */
+static json_t *
+keyset_encode(const struct bd_keyset *ks)
+{
+	char b64[PUBKEY_B64_BYTES];
+	json_t *o, *list;
+	size_t i;
+
+	if (ks->nkeys == 0 || ks->nkeys > MANIFEST_MAX_KEYS ||
+	    (o = json_object()) == NULL)
+		return NULL;
+	if (!set(o, "threshold", json_integer(ks->threshold)) ||
+	    (list = json_array()) == NULL || !set(o, "pubkeys", list))
+		goto fail;
+	for (i = 0; i < ks->nkeys; i++) {
+		pubkey_to_base64(&ks->keys[i], b64);
+		if (json_array_append_new(list, json_string(b64)) != 0)
+			goto fail;
+	}
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
 /*
  * Serializes m's payload fields in DESIGN.md's order, then parses the
  * result back so that nothing this writes is refused by a client.
@@ -889,13 +1227,15 @@ manifest_payload_encode(const struct bd_manifest *m, uint8_t **out,
 	time_format(m->expires, expires);
 	rc = BD_ERR_SCHEMA;
 	if ((root = json_object()) == NULL || (arts = json_array()) == NULL ||
-	    !set(root, "type", json_string(MANIFEST_TYPE_V1)) ||
+	    !set(root, "type", json_string(MANIFEST_TYPE)) ||
 	    !set(root, "channel", json_string(m->channel)) ||
 	    !set(root, "version", json_integer((json_int_t)m->version)) ||
+	    !set(root, "prev", prev_encode(m)) ||
+	    !set(root, "keys", keyset_encode(&m->keys)) ||
 	    !set(root, "created", json_string(created)) ||
 	    !set(root, "expires", json_string(expires)) ||
 	    !set(root, "artifacts", arts)) {
-		rc = bd_fail(rc, "payload: missing field");
+		rc = bd_fail(rc, "payload: missing field (or no keys)");
 		goto out;
 	}
 	for (i = 0; i < m->nartifacts; i++) {

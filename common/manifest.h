@@ -9,6 +9,13 @@
  * payload bytes, count distinct trusted keys against the threshold, and only
  * then parse the payload (duplicate keys rejected, strict schema).
  *
+ * Payload format 2 ("bootdrop-manifest/2") chains versions: "prev" is the
+ * SHA-256 of the exact payload bytes of the version before (null for
+ * version 1), and "keys" is the trust that signs this version and the
+ * next.  Every accepted manifest carries at least its own threshold of
+ * signatures from its own keys; manifest_verify_successor() is the one
+ * place that decides whether version n+1 follows version n.
+ *
  * json_t never escapes manifest.c.
  */
 #ifndef BOOTDROP_MANIFEST_H
@@ -35,7 +42,8 @@
 #define INSTALL_PATH_MAX_BYTES		255
 #define INSTALL_PATH_MAX_DEPTH		8
 #define MENU_LST_MAX_BYTES		(16u << 10)
-#define MANIFEST_TYPE_V1		"bootdrop-manifest/1"
+#define MANIFEST_MAX_KEYS		16	/* pubkeys in "keys" */
+#define MANIFEST_TYPE			"bootdrop-manifest/2"
 
 struct bd_artifact {
 	char *name;		/* [A-Za-z0-9._-]+, unique in the manifest */
@@ -48,10 +56,20 @@ struct bd_artifact {
 	struct elf_info elf;	/* elf.machine points at a static string */
 };
 
+/* A channel's trust as a payload states it: distinct keys, 1 <= t <= n. */
+struct bd_keyset {
+	unsigned threshold;
+	size_t nkeys;
+	struct bd_pubkey keys[MANIFEST_MAX_KEYS];
+};
+
 struct bd_manifest {
 	/* payload */
 	char *channel;
 	uint64_t version;
+	bool has_prev;		/* false exactly for version 1 */
+	uint8_t prev[SHA256_BYTES];	/* SHA-256 of version-1's payload */
+	struct bd_keyset keys;	/* signs this version and the next */
 	time_t created;
 	time_t expires;
 	size_t nartifacts;
@@ -68,6 +86,7 @@ struct bd_manifest {
 	char *trusted_comment;	/* of the first verified signature */
 	size_t nsigners;	/* distinct trusted keys that verified */
 	uint8_t signers[MANIFEST_MAX_SIGNATURES][KEY_ID_BYTES];
+	size_t nself;		/* distinct keys of m->keys that verified */
 	size_t nkeyids;		/* every key id named in the envelope */
 	uint8_t keyids[MANIFEST_MAX_SIGNATURES][KEY_ID_BYTES];
 };
@@ -79,18 +98,76 @@ struct bd_trust {
 };
 
 /*
+ * What a successor is judged against: an accepted version (the previous
+ * manifest, or a client's state on the boot slice).
+ */
+struct bd_accepted {
+	uint64_t version;
+	uint8_t payload_sha256[SHA256_BYTES];
+	struct bd_keyset keys;
+};
+
+/*
  * Verifies an envelope and, only after the signatures count, parses its
  * payload.  Checks: size cap, envelope shape, each signature whose key id
  * is trusted (ED algorithm, signature, global signature), distinct
  * verified keys >= threshold, then payload schema, type, channel (must
- * equal the channel argument) and agreement of the trusted comment
- * ("bootdrop channel=<c> version=<n> expires=<t>") with the payload.
- * Expiry and rollback are the caller's (manifest_check_fresh()).
+ * equal the channel argument), agreement of the trusted comment
+ * ("bootdrop channel=<c> version=<n> expires=<t>") with the payload, and
+ * at least the payload's own threshold of valid signatures from its own
+ * keys (the keys it names are really held).  Expiry, rollback and the
+ * chain are the caller's (manifest_check_fresh(), and
+ * manifest_verify_successor() or manifest_check_link()).
  * Returns a new manifest in *out; free with manifest_free().
  */
 enum bd_err manifest_verify_load(const uint8_t *envelope, size_t len,
     const struct bd_trust *trust, const char *channel,
     struct bd_manifest **out);
+
+/*
+ * The successor rule (DESIGN.md, payload format 2): the envelope is a
+ * valid successor of prev when its version is prev->version + 1, its prev
+ * is prev->payload_sha256, it carries >= prev's threshold of valid
+ * signatures from prev's keys and >= its own threshold from its own keys
+ * (signatures counted per distinct key id).  A broken link is
+ * BD_ERR_CHAIN; a signature refusal keeps manifest_verify_load()'s code.
+ * Expiry is not judged.  Returns a new manifest in *out.
+ */
+enum bd_err manifest_verify_successor(const struct bd_accepted *prev,
+    const uint8_t *envelope, size_t len, const char *channel,
+    struct bd_manifest **out);
+
+/*
+ * The self-signature rule, for a version judged on its own (version 1 of
+ * a chain with nothing to anchor it, or the previous version a publisher
+ * builds on): at least its own threshold of valid signatures from its own
+ * keys, plus manifest_verify_load()'s checks.  The keys are read from the
+ * payload before any signature is checked, so this vouches only for
+ * consistency, never for who published it.  Returns a new manifest.
+ */
+enum bd_err manifest_verify_self(const uint8_t *envelope, size_t len,
+    const char *channel, struct bd_manifest **out);
+
+/*
+ * The link part of the successor rule alone, for a manifest already
+ * verified against prev's keys (direct acceptance of state version + 1):
+ * BD_ERR_CHAIN unless m->version is prev->version + 1 and m->prev is
+ * prev->payload_sha256.
+ */
+enum bd_err manifest_check_link(const struct bd_accepted *prev,
+    const struct bd_manifest *m);
+
+/* Fills *out with m's version, payload hash and keys. */
+void manifest_accepted(const struct bd_manifest *m, struct bd_accepted *out);
+
+/* Points *trust at the keys and threshold of ks (borrowed). */
+void keyset_trust(const struct bd_keyset *ks, struct bd_trust *trust);
+
+/* True when a and b hold the same threshold and the same keys, in any order. */
+bool keyset_equal(const struct bd_keyset *a, const struct bd_keyset *b);
+
+/* Index of the key with id in ks, or -1. */
+int keyset_find(const struct bd_keyset *ks, const uint8_t id[KEY_ID_BYTES]);
 
 /*
  * Parses an envelope and its payload WITHOUT checking signatures - only for
@@ -101,6 +178,15 @@ enum bd_err manifest_verify_load(const uint8_t *envelope, size_t len,
 enum bd_err manifest_load_unverified(const uint8_t *envelope, size_t len,
     struct bd_manifest **out);
 
+/*
+ * Returns in *out a new manifest with m's payload fields, parsed again
+ * from m's payload bytes (for a publisher making the next version of
+ * its own newest one); the envelope facts other than the payload and its
+ * hash are left empty.  Free with manifest_free().
+ */
+enum bd_err manifest_copy(const struct bd_manifest *m,
+    struct bd_manifest **out);
+
 /* BD_ERR_EXPIRED when m->expires <= now. */
 enum bd_err manifest_check_fresh(const struct bd_manifest *m, time_t now);
 
@@ -108,7 +194,8 @@ enum bd_err manifest_check_fresh(const struct bd_manifest *m, time_t now);
 void manifest_free(struct bd_manifest *m);
 
 /*
- * Serializes m's payload fields (channel..menu_lst) as the payload JSON.
+ * Serializes m's payload fields (channel..menu_lst, prev and keys) as the
+ * payload JSON.
  * Returns new bytes in *out and *len; free with free().
  */
 enum bd_err manifest_payload_encode(const struct bd_manifest *m,

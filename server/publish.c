@@ -1,6 +1,7 @@
 /*
  * bootdrop-publish - the publisher's tool: make keys, publish releases into
- * a repository of static files, verify a repository, show a manifest.
+ * a repository of static files, change a channel's keys (rotate) or
+ * expiry (refresh), verify a channel's whole chain, show a manifest.
  *
  * Exit status: 0 success; 1 usage or configuration error; 3 verification
  * refused (verify); 4 local write error.
@@ -18,6 +19,7 @@
 
 #include <sodium.h>
 
+#include "chain.h"
 #include "cli.h"
 #include "fsutil.h"
 #include "key.h"
@@ -37,10 +39,16 @@ static const char usage_text[] =
 "                               [--passphrase-file FILE | --passphrase-env VAR]\n"
 "       bootdrop-publish release -r REPO -c CHANNEL -s SECFILE [-s SECFILE ...]\n"
 "                               [-e EXPIRY] [--menu FILE | --no-menu]\n"
+"                               [--keys PUB ... [-t THRESHOLD]]\n"
 "                               [--passphrase-file FILE | --passphrase-env VAR]\n"
 "                               kernel=FILE [world=FILE] [NAME=FILE ...]\n"
-"       bootdrop-publish verify -r REPO -c CHANNEL (-P KEY | -p PUBFILE)...\n"
-"                               [-t THRESHOLD]\n"
+"       bootdrop-publish rotate -r REPO -c CHANNEL -s SECFILE [-s SECFILE ...]\n"
+"                               --keys PUB [--keys PUB ...] [-t THRESHOLD]\n"
+"                               [-e EXPIRY] [--passphrase-file FILE | ...]\n"
+"       bootdrop-publish refresh -r REPO -c CHANNEL -s SECFILE [-s SECFILE ...]\n"
+"                               [-e EXPIRY] [--passphrase-file FILE | ...]\n"
+"       bootdrop-publish verify -r REPO -c CHANNEL [(-P KEY | -p PUBFILE)...\n"
+"                               [-t THRESHOLD]]\n"
 "       bootdrop-publish show -r REPO -c CHANNEL\n"
 "       bootdrop-publish --help | --version\n";
 
@@ -54,9 +62,18 @@ static const char help_text[] =
 "            kernel installs to boot/kernel (its ELF class, machine and Xen\n"
 "            information are recorded); world and NAME=FILE install under\n"
 "            their file names.  A pvgrub menu.lst is included by default.\n"
-"  verify    check the newest manifest's signatures with the given public\n"
-"            keys and every blob's size and SHA-256.\n"
-"  show      print the newest manifest for people (signatures not checked).\n"
+"            The new version keeps the previous version's keys (the first\n"
+"            one: the -s keys, threshold 1 or -t) and names its hash.\n"
+"  rotate    publish the next version with the same artifacts and new keys\n"
+"            (--keys, threshold -t): enough of the old keys and of the new\n"
+"            must sign (-s both), so every guest follows the change.\n"
+"  refresh   publish the next version with the same artifacts, menu and\n"
+"            keys and a new expiry (-e).\n"
+"  verify    check the channel's whole chain of versions, the newest\n"
+"            manifest and every blob it names (size and SHA-256); with -P\n"
+"            or -p, that a guest holding those keys reaches the newest.\n"
+"  show      print the newest manifest and its keys for people (signatures\n"
+"            not checked).\n"
 "\n"
 "Options:\n"
 "  -p PUBFILE        public key file (keygen: written; verify: trusted)\n"
@@ -68,7 +85,10 @@ static const char help_text[] =
 "  -c CHANNEL        channel name, [a-z0-9][a-z0-9._-]{0,63}\n"
 "  -e EXPIRY         release: a duration (90d, 12h, 30m) or an RFC 3339 UTC\n"
 "                    time (2027-01-01T00:00:00Z); default 30d\n"
-"  -t THRESHOLD      verify: distinct keys that must have signed (default 1)\n"
+"  -t THRESHOLD      verify: distinct keys that must have signed (default 1);\n"
+"                    release, rotate: the new keys' threshold\n"
+"  --keys PUB        release, rotate: a key of the new version (a public key\n"
+"                    file or a key string); repeat for each key\n"
 "  --menu FILE       release: use FILE as boot/grub/menu.lst\n"
 "  --no-menu         release: publish no menu.lst\n"
 "  --passphrase-file FILE  read the passphrase from FILE's first line\n"
@@ -78,7 +98,7 @@ static const char help_text[] =
 "refused, 4 local write error.\n";
 
 enum { OPT_MENU = 256, OPT_NO_MENU, OPT_PASSFILE, OPT_PASSENV, OPT_HELP,
-	OPT_VERSION };
+	OPT_VERSION, OPT_KEYS };
 
 static const struct option long_options[] = {
 	{ "menu", required_argument, NULL, OPT_MENU },
@@ -87,6 +107,7 @@ static const struct option long_options[] = {
 	{ "passphrase-env", required_argument, NULL, OPT_PASSENV },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "keys", required_argument, NULL, OPT_KEYS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -97,6 +118,8 @@ struct args {
 	struct bd_pubkey trusted[MAX_KEYS];
 	size_t ntrusted;
 	unsigned long threshold;
+	const char *keyargs[MAX_KEYS];	/* --keys */
+	size_t nkeyargs;
 	bool unencrypted, force, no_menu;
 	struct cli_pass pass;
 	char **rest;
@@ -118,6 +141,14 @@ usage(const char *fmt, ...)
 	}
 	fputs(usage_text, stderr);
 	return 1;
+}
+
+/* A refusal to build on the channel's history or its keys: exit 3. */
+static bool
+chain_refusal(enum bd_err rc)
+{
+	return rc == BD_ERR_CHAIN || rc == BD_ERR_THRESHOLD ||
+	    rc == BD_ERR_KEYID;
 }
 
 /* Prints the one error line and returns the given exit status. */
@@ -205,6 +236,11 @@ parse_args(int argc, char **argv, const char *optstring, struct args *a)
 		case OPT_PASSENV:
 			a->pass.env = optarg;
 			break;
+		case OPT_KEYS:
+			if (a->nkeyargs == MAX_KEYS)
+				return usage("at most %d --keys", MAX_KEYS);
+			a->keyargs[a->nkeyargs++] = optarg;
+			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
 			fputs(help_text, stdout);
@@ -272,6 +308,43 @@ parse_inputs(struct args *a, struct release_input *in)
 	return -1;
 }
 
+/* -e: a duration or an RFC 3339 time after now (default 30 days). */
+static int
+expiry_parse(const struct args *a, time_t now, time_t *expires)
+{
+	int64_t secs;
+
+	*expires = now + DEFAULT_EXPIRY_S;
+	if (a->expiry == NULL)
+		return -1;
+	if (duration_parse(a->expiry, &secs) == BD_OK)
+		*expires = now + secs;
+	else if (time_parse(a->expiry, expires) != BD_OK)
+		return usage("bad expiry '%s' (want e.g. 90d, 12h or "
+		    "2027-01-01T00:00:00Z)", a->expiry);
+	if (*expires <= now)
+		return usage("expiry '%s' is in the past", a->expiry);
+	return -1;
+}
+
+/* Loads every -s key into keys[] (freed by the caller). */
+static int
+load_signers(struct args *a, struct bd_seckey **keys)
+{
+	enum bd_err rc;
+	size_t i;
+	int status;
+
+	for (i = 0; i < a->nsec; i++) {
+		if ((rc = cli_load_seckey(a->secfiles[i], &a->pass,
+		    &keys[i])) != BD_OK) {
+			status = cli_report(PROG, a->secfiles[i], rc);
+			return rc == BD_ERR_IO ? 1 : status;
+		}
+	}
+	return -1;
+}
+
 static int
 cmd_release(struct args *a)
 {
@@ -279,10 +352,10 @@ cmd_release(struct args *a)
 	struct bd_seckey *keys[MAX_KEYS] = { NULL };
 	struct release_opts o = { 0 };
 	char when[TIME_RFC3339_BYTES];
+	struct bd_keyset trust;
 	uint8_t *menu = NULL;
 	size_t menu_len = 0, i;
 	uint64_t version = 0;
-	int64_t secs;
 	int repofd = -1, status = 0;
 	enum bd_err rc;
 
@@ -297,16 +370,16 @@ cmd_release(struct args *a)
 		return status;
 	status = 0;
 	o.now = time(NULL);
-	o.expires = o.now + DEFAULT_EXPIRY_S;
-	if (a->expiry != NULL) {
-		if (duration_parse(a->expiry, &secs) == BD_OK)
-			o.expires = o.now + secs;
-		else if (time_parse(a->expiry, &o.expires) != BD_OK)
-			return usage("bad expiry '%s' (want e.g. 90d, 12h or "
-			    "2027-01-01T00:00:00Z)", a->expiry);
-		if (o.expires <= o.now)
-			return usage("expiry '%s' is in the past", a->expiry);
+	if ((status = expiry_parse(a, o.now, &o.expires)) != -1)
+		return status;
+	status = 0;
+	if (a->nkeyargs > 0) {
+		if ((rc = chain_keyset_parse(a->keyargs, a->nkeyargs,
+		    (unsigned)a->threshold, &trust)) != BD_OK)
+			return fail("--keys", rc, 1);
+		o.trust = &trust;
 	}
+	o.threshold = (unsigned)a->threshold;
 	if (a->menu != NULL) {
 		rc = file_read_capped(AT_FDCWD, a->menu, MENU_LST_MAX_BYTES - 1,
 		    &menu, &menu_len);
@@ -322,15 +395,9 @@ cmd_release(struct args *a)
 	o.channel = a->channel;
 	o.menu_lst = (const char *)menu;
 	o.no_menu = a->no_menu;
-	for (i = 0; i < a->nsec; i++) {
-		if ((rc = cli_load_seckey(a->secfiles[i], &a->pass,
-		    &keys[i])) != BD_OK) {
-			status = cli_report(PROG, a->secfiles[i], rc);
-			if (rc == BD_ERR_IO)
-				status = 1;
-			goto out;
-		}
-	}
+	if ((status = load_signers(a, keys)) != -1)
+		goto out;
+	status = 0;
 	o.keys = keys;
 	o.nkeys = a->nsec;
 	if ((rc = repo_open(a->repo, true, &repofd)) != BD_OK) {
@@ -341,7 +408,8 @@ cmd_release(struct args *a)
 	    &version)) != BD_OK) {
 		status = cli_report(PROG, "release", rc);
 		/* A refused kernel or bad name is the caller's input. */
-		if (rc != BD_ERR_IO && rc != BD_ERR_NOMEM && rc != BD_ERR_EXISTS)
+		if (rc != BD_ERR_IO && rc != BD_ERR_NOMEM &&
+		    rc != BD_ERR_EXISTS && !chain_refusal(rc))
 			status = 1;
 		goto out;
 	}
@@ -358,6 +426,142 @@ out:
 	if (repofd >= 0)
 		close(repofd);
 	return status;
+}
+
+/* rotate, refresh: every blob the head names is still there, full size. */
+static enum bd_err
+blobs_present(int repofd, const struct bd_manifest *m)
+{
+	char path[LAYOUT_PATH_BYTES];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < m->nartifacts; i++) {
+		layout_blob_path(m->artifacts[i].sha256_hex, path);
+		if (fstatat(repofd, path, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode) ||
+		    (uint64_t)st.st_size != m->artifacts[i].size)
+			return bd_fail(BD_ERR_SIZE, "%s (artifact %s) is missing "
+			    "or not %llu bytes; publish a release instead", path,
+			    m->artifacts[i].name,
+			    (unsigned long long)m->artifacts[i].size);
+	}
+	return BD_OK;
+}
+
+/*
+ * rotate (keys != NULL: the new trust) and refresh (keys NULL): the next
+ * version with the newest version's artifacts, boot and menu.lst,
+ * created now, with a new expiry.
+ */
+static int
+republish(struct args *a, const char *cmd, bool rotate)
+{
+	struct bd_seckey *keys[MAX_KEYS] = { NULL };
+	char when[TIME_RFC3339_BYTES], ids[MAX_KEYS * KEY_ID_HEX_BYTES];
+	char was[MAX_KEYS * KEY_ID_HEX_BYTES];
+	struct release_opts o = { 0 };
+	struct chain_head head = { 0 };
+	struct bd_manifest *m = NULL;
+	struct bd_keyset trust;
+	unsigned t;
+	size_t i;
+	int repofd = -1, status;
+	enum bd_err rc;
+
+	if (a->repo == NULL || a->channel == NULL || a->nsec == 0 ||
+	    a->nrest != 0 || (rotate && a->nkeyargs == 0))
+		return usage("%s needs -r REPO, -c CHANNEL, -s SECFILE%s", cmd,
+		    rotate ? " and --keys PUB" : "");
+	if (!rotate && (a->nkeyargs > 0 || a->threshold != 0))
+		return usage("refresh keeps the keys; use rotate to change them");
+	o.now = time(NULL);
+	if ((status = expiry_parse(a, o.now, &o.expires)) != -1)
+		return status;
+	if ((status = load_signers(a, keys)) != -1)
+		goto out;
+	status = 0;
+	if ((rc = repo_open(a->repo, false, &repofd)) != BD_OK) {
+		status = fail(a->repo, rc, 1);
+		goto out;
+	}
+	if ((rc = chain_head_load(repofd, a->channel, &head)) != BD_OK) {
+		status = fail(cmd, rc, 3);
+		goto out;
+	}
+	if (head.m == NULL) {
+		status = usage("channel %s has no version to %s; publish a "
+		    "release first", a->channel, cmd);
+		goto out;
+	}
+	if (rotate) {
+		t = (unsigned)a->threshold;
+		if (t == 0)	/* keep the threshold, if the new keys allow */
+			t = head.m->keys.threshold < a->nkeyargs ?
+			    head.m->keys.threshold : (unsigned)a->nkeyargs;
+		if ((rc = chain_keyset_parse(a->keyargs, a->nkeyargs, t,
+		    &trust)) != BD_OK) {
+			status = fail("--keys", rc, 1);
+			goto out;
+		}
+		if (keyset_equal(&trust, &head.m->keys)) {
+			status = usage("the keys and threshold are unchanged; use "
+			    "refresh for a new expiry");
+			goto out;
+		}
+		o.trust = &trust;
+	}
+	if ((rc = manifest_copy(head.m, &m)) != BD_OK ||
+	    (rc = blobs_present(repofd, m)) != BD_OK) {
+		status = fail(cmd, rc, 3);
+		goto out;
+	}
+	m->created = o.now;
+	m->expires = o.expires;
+	o.channel = a->channel;
+	o.keys = keys;
+	o.nkeys = a->nsec;
+	if ((rc = repo_publish_next(repofd, &o, &head, m)) != BD_OK) {
+		status = cli_report(PROG, cmd, rc);
+		if (rc != BD_ERR_IO && rc != BD_ERR_NOMEM &&
+		    rc != BD_ERR_EXISTS && !chain_refusal(rc))
+			status = 1;
+		goto out;
+	}
+	time_format(o.expires, when);
+	chain_keyids_text(&m->keys, ids, sizeof(ids));
+	printf("published %s version %llu (expires %s, %zu signature%s)\n",
+	    a->channel, (unsigned long long)m->version, when, a->nsec,
+	    a->nsec == 1 ? "" : "s");
+	if (rotate) {
+		chain_keyids_text(&head.m->keys, was, sizeof(was));
+		printf("  keys %s, threshold %u (were %s, threshold %u)\n", ids,
+		    m->keys.threshold, was, head.m->keys.threshold);
+	} else
+		printf("  same artifacts and keys (%s, threshold %u)\n", ids,
+		    m->keys.threshold);
+	printf("  %s/channels/%s/%llu.json\n", a->repo, a->channel,
+	    (unsigned long long)m->version);
+out:
+	for (i = 0; i < MAX_KEYS; i++)
+		seckey_free(keys[i]);
+	manifest_free(m);
+	chain_head_clear(&head);
+	if (repofd >= 0)
+		close(repofd);
+	return status;
+}
+
+static int
+cmd_rotate(struct args *a)
+{
+	return republish(a, "rotate", true);
+}
+
+static int
+cmd_refresh(struct args *a)
+{
+	return republish(a, "refresh", false);
 }
 
 /* Re-hashes one blob and compares size and digest with the manifest. */
@@ -390,21 +594,135 @@ check_blob(int repofd, const struct bd_artifact *art)
 	return BD_OK;
 }
 
+/* Reads channels/<c>/<v>.json. */
+static enum bd_err
+read_version(int repofd, const char *channel, uint64_t v, uint8_t **buf,
+    size_t *len)
+{
+	char name[LAYOUT_FILE_BYTES];
+
+	layout_version_file(v, name);
+	return repo_read_manifest(repofd, channel, name, buf, len);
+}
+
+/*
+ * Walks versions 1..newest of a channel: version 1 by its own keys, each
+ * later one as the successor of the one before.  Returns the newest in
+ * *newest and its envelope bytes in *buf; prints each change of keys.
+ */
+static enum bd_err
+verify_chain(int repofd, const char *channel, struct bd_manifest **newest,
+    uint8_t **buf, size_t *len, size_t *changes)
+{
+	char ids[MANIFEST_MAX_KEYS * KEY_ID_HEX_BYTES], saved[256];
+	struct bd_accepted prev;
+	struct bd_manifest *m = NULL;
+	uint64_t *versions = NULL;
+	size_t n = 0, i;
+	enum bd_err rc;
+
+	*newest = NULL;
+	*buf = NULL;
+	*changes = 0;
+	if ((rc = repo_list_versions(repofd, channel, &versions, &n)) != BD_OK)
+		goto out;
+	if (n == 0) {
+		rc = bd_fail(BD_ERR_CHAIN, "channel %s has no versions", channel);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (versions[i] != i + 1) {
+			rc = bd_fail(BD_ERR_CHAIN, "version %zu is missing "
+			    "(channels/%s/%zu.json)", i + 1, channel, i + 1);
+			goto out;
+		}
+		free(*buf);
+		if ((rc = read_version(repofd, channel, i + 1, buf, len)) !=
+		    BD_OK)
+			goto out;
+		if (i == 0)
+			rc = manifest_verify_self(*buf, *len, channel, &m);
+		else
+			rc = manifest_verify_successor(&prev, *buf, *len,
+			    channel, &m);
+		if (rc == BD_OK && i == 0 && (m->version != 1 || m->has_prev))
+			rc = bd_fail(BD_ERR_CHAIN, "1.json holds version %llu",
+			    (unsigned long long)m->version);
+		if (rc != BD_OK) {
+			snprintf(saved, sizeof(saved), "%s", bd_err_detail());
+			rc = bd_fail(rc, "version %zu: %s", i + 1, saved);
+			goto out;
+		}
+		if (i > 0 && !keyset_equal(&prev.keys, &m->keys)) {
+			chain_keyids_text(&m->keys, ids, sizeof(ids));
+			printf("version %llu: keys %s, threshold %u\n",
+			    (unsigned long long)m->version, ids,
+			    m->keys.threshold);
+			(*changes)++;
+		}
+		manifest_accepted(m, &prev);
+		if (i + 1 < n) {
+			manifest_free(m);
+			m = NULL;
+		}
+	}
+	*newest = m;
+	m = NULL;
+out:
+	manifest_free(m);
+	if (rc != BD_OK) {
+		free(*buf);
+		*buf = NULL;
+	}
+	free(versions);
+	return rc;
+}
+
+/*
+ * With -P/-p: a guest holding only those keys must reach the newest
+ * version, directly or by the walk from version 1.
+ */
+static enum bd_err
+verify_reachable(int repofd, struct args *a, const uint8_t *buf, size_t len,
+    struct bd_manifest **by)
+{
+	struct bd_trust trust;
+	uint8_t *first = NULL;
+	size_t flen = 0;
+	char saved[256];
+	enum bd_err rc, rc1;
+
+	trust.keys = a->trusted;
+	trust.nkeys = a->ntrusted;
+	trust.threshold = a->threshold == 0 ? 1 : (unsigned)a->threshold;
+	bd_err_clear();
+	if ((rc = manifest_verify_load(buf, len, &trust, a->channel, by)) ==
+	    BD_OK)
+		return BD_OK;
+	snprintf(saved, sizeof(saved), "%s", bd_err_detail());
+	if ((rc1 = read_version(repofd, a->channel, 1, &first, &flen)) ==
+	    BD_OK && (rc1 = manifest_verify_load(first, flen, &trust,
+	    a->channel, by)) == BD_OK) {
+		free(first);
+		return BD_OK;
+	}
+	free(first);
+	return bd_fail(rc, "neither the newest version nor version 1 is "
+	    "signed by the given keys: %s", saved);
+}
+
 static int
 cmd_verify(struct args *a)
 {
-	struct bd_trust trust;
-	struct bd_manifest *m = NULL;
-	char name[LAYOUT_FILE_BYTES], kid[KEY_ID_HEX_BYTES];
+	struct bd_manifest *m = NULL, *by = NULL;
+	char kid[KEY_ID_HEX_BYTES];
 	uint8_t *buf = NULL, *vbuf = NULL;
-	size_t len = 0, vlen = 0, i;
+	size_t len = 0, vlen = 0, i, shown, changes = 0;
 	int repofd = -1, status = 0;
 	enum bd_err rc;
 
-	if (a->repo == NULL || a->channel == NULL || a->ntrusted == 0 ||
-	    a->nrest != 0)
-		return usage("verify needs -r REPO, -c CHANNEL and -P KEY or "
-		    "-p PUBFILE");
+	if (a->repo == NULL || a->channel == NULL || a->nrest != 0)
+		return usage("verify needs -r REPO and -c CHANNEL");
 	if ((rc = repo_open(a->repo, false, &repofd)) != BD_OK) {
 		status = fail(a->repo, rc, 1);
 		goto out;
@@ -414,23 +732,26 @@ cmd_verify(struct args *a)
 		status = fail("manifest", rc, 3);
 		goto out;
 	}
-	trust.keys = a->trusted;
-	trust.nkeys = a->ntrusted;
-	trust.threshold = a->threshold == 0 ? 1 : (unsigned)a->threshold;
-	if ((rc = manifest_verify_load(buf, len, &trust, a->channel,
-	    &m)) != BD_OK ||
-	    (rc = manifest_check_fresh(m, time(NULL))) != BD_OK) {
-		status = fail("channels/manifest.json", rc, 3);
+	if ((rc = verify_chain(repofd, a->channel, &m, &vbuf, &vlen,
+	    &changes)) != BD_OK) {
+		status = fail("chain", rc, 3);
 		goto out;
 	}
-	/* The versioned copy must hold the same bytes. */
-	layout_version_file(m->version, name);
-	if ((rc = repo_read_manifest(repofd, a->channel, name, &vbuf,
-	    &vlen)) != BD_OK || vlen != len || memcmp(buf, vbuf, len) != 0) {
-		if (rc == BD_OK)
-			rc = bd_fail(BD_ERR_EQUIVOCATION, "channels/%s/%s "
-			    "differs from manifest.json", a->channel, name);
-		status = fail(name, rc, 3);
+	/* manifest.json must be the newest versioned copy, byte for byte */
+	if (vlen != len || memcmp(buf, vbuf, len) != 0) {
+		rc = bd_fail(BD_ERR_EQUIVOCATION, "channels/%s/manifest.json "
+		    "differs from %llu.json", a->channel,
+		    (unsigned long long)m->version);
+		status = fail("manifest.json", rc, 3);
+		goto out;
+	}
+	if ((rc = manifest_check_fresh(m, time(NULL))) != BD_OK) {
+		status = fail("manifest.json", rc, 3);
+		goto out;
+	}
+	if (a->ntrusted > 0 && (rc = verify_reachable(repofd, a, buf, len,
+	    &by)) != BD_OK) {
+		status = fail("-P/-p keys", rc, 3);
 		goto out;
 	}
 	for (i = 0; i < m->nartifacts; i++) {
@@ -439,22 +760,54 @@ cmd_verify(struct args *a)
 			goto out;
 		}
 	}
+	printf("%s: versions 1 to %llu form one chain (%zu change%s of "
+	    "keys)\n", a->channel, (unsigned long long)m->version, changes,
+	    changes == 1 ? "" : "s");
 	printf("%s version %llu: %zu signature%s verified (", a->channel,
-	    (unsigned long long)m->version, m->nsigners,
-	    m->nsigners == 1 ? "" : "s");
-	for (i = 0; i < m->nsigners; i++) {
-		keyid_hex(m->signers[i], kid);
-		printf("%s%s", i ? ", " : "", kid);
+	    (unsigned long long)m->version, m->nself,
+	    m->nself == 1 ? "" : "s");
+	for (i = 0, shown = 0; i < m->nkeyids; i++) {
+		if (keyset_find(&m->keys, m->keyids[i]) < 0)
+			continue;
+		keyid_hex(m->keyids[i], kid);
+		printf("%s%s", shown++ ? ", " : "", kid);
 	}
 	printf("), %zu artifact%s intact\n", m->nartifacts,
 	    m->nartifacts == 1 ? "" : "s");
+	if (by != NULL)
+		printf("a guest holding the given keys reaches it%s\n",
+		    by->version == m->version ? " directly" :
+		    " by following the chain from version 1");
 out:
 	manifest_free(m);
+	manifest_free(by);
 	free(buf);
 	free(vbuf);
 	if (repofd >= 0)
 		close(repofd);
 	return status;
+}
+
+/* show: the trust the manifest states and the version it follows. */
+static void
+print_trust(const struct bd_manifest *m)
+{
+	char b64[PUBKEY_B64_BYTES], kid[KEY_ID_HEX_BYTES], hex[SHA256_HEX_BYTES];
+	size_t i;
+
+	if (m->has_prev) {
+		sha256_hex(m->prev, hex);
+		printf("prev      %s (sha256 of version %llu's payload)\n", hex,
+		    (unsigned long long)m->version - 1);
+	} else
+		printf("prev      none (the first version)\n");
+	printf("keys      %u of %zu must sign this version and the next\n",
+	    m->keys.threshold, m->keys.nkeys);
+	for (i = 0; i < m->keys.nkeys; i++) {
+		keyid_hex(m->keys.keys[i].id, kid);
+		pubkey_to_base64(&m->keys.keys[i], b64);
+		printf("  key     %s %s\n", kid, b64);
+	}
 }
 
 static int
@@ -491,6 +844,7 @@ cmd_show(struct args *a)
 		printf(" %s", kid);
 	}
 	printf("  (not checked here; use 'bootdrop-publish verify')\n");
+	print_trust(m);
 	if (m->trusted_comment != NULL)
 		printf("comment   %s\n", m->trusted_comment);
 	if (m->has_boot)
@@ -546,7 +900,9 @@ main(int argc, char **argv)
 	argv++;
 	if (strcmp(cmd, "keygen") == 0)
 		status = parse_args(argc, argv, "+p:s:Wf", &a);
-	else if (strcmp(cmd, "release") == 0)
+	else if (strcmp(cmd, "release") == 0 || strcmp(cmd, "rotate") == 0)
+		status = parse_args(argc, argv, "+r:c:s:e:t:", &a);
+	else if (strcmp(cmd, "refresh") == 0)
 		status = parse_args(argc, argv, "+r:c:s:e:", &a);
 	else if (strcmp(cmd, "verify") == 0)
 		status = parse_args(argc, argv, "+r:c:P:p:t:", &a);
@@ -560,6 +916,10 @@ main(int argc, char **argv)
 		return cmd_keygen(&a);
 	if (strcmp(cmd, "release") == 0)
 		return cmd_release(&a);
+	if (strcmp(cmd, "rotate") == 0)
+		return cmd_rotate(&a);
+	if (strcmp(cmd, "refresh") == 0)
+		return cmd_refresh(&a);
 	if (strcmp(cmd, "verify") == 0)
 		return cmd_verify(&a);
 	return cmd_show(&a);

@@ -227,22 +227,6 @@ check_input(const struct release_input *in, struct bd_artifact *a)
 	return rc;
 }
 
-/* Returns the newest published version of a channel, 0 if none. */
-static enum bd_err
-latest_version(int repofd, const char *channel, uint64_t *latest)
-{
-	uint64_t *v = NULL;
-	size_t n = 0;
-	enum bd_err rc;
-
-	*latest = 0;
-	rc = repo_list_versions(repofd, channel, &v, &n);
-	if (rc == BD_OK && n > 0)
-		*latest = v[n - 1];
-	free(v);
-	return rc;
-}
-
 /* Checks that the release has a kernel pvgrub can load. */
 static enum bd_err
 check_boot(const struct bd_manifest *m)
@@ -259,7 +243,8 @@ check_boot(const struct bd_manifest *m)
 }
 
 static enum bd_err
-sign_and_write(int repofd, const struct release_opts *o, struct bd_manifest *m)
+sign_and_write(int repofd, const struct release_opts *o,
+    const struct chain_head *h, struct bd_manifest *m)
 {
 	char tc[SIG_COMMENT_MAX_BYTES], uc[128], kid[KEY_ID_HEX_BYTES];
 	char dir[LAYOUT_PATH_BYTES], name[LAYOUT_FILE_BYTES];
@@ -288,7 +273,9 @@ sign_and_write(int repofd, const struct release_opts *o, struct bd_manifest *m)
 	}
 	if ((rc = manifest_envelope_encode(payload, plen,
 	    (const char *const *)sigs, (const uint8_t (*)[KEY_ID_BYTES])ids,
-	    o->nkeys, &envelope)) != BD_OK)
+	    o->nkeys, &envelope)) != BD_OK ||
+	    (rc = chain_check_envelope(h, m->channel, envelope,
+	    strlen(envelope))) != BD_OK)
 		goto out;
 
 	layout_channel_dir(m->channel, dir);
@@ -316,9 +303,22 @@ out:
 }
 
 enum bd_err
+repo_publish_next(int repofd, const struct release_opts *o,
+    const struct chain_head *h, struct bd_manifest *m)
+{
+	enum bd_err rc;
+
+	if ((rc = chain_next(h, o->trust, o->threshold, o->keys, o->nkeys,
+	    m)) != BD_OK)
+		return rc;
+	return sign_and_write(repofd, o, h, m);
+}
+
+enum bd_err
 repo_release(int repofd, const struct release_opts *o,
     const struct release_input *in, size_t nin, uint64_t *version)
 {
+	struct chain_head head = { 0 };
 	struct bd_manifest *m;
 	size_t i, j;
 	enum bd_err rc;
@@ -362,7 +362,10 @@ repo_release(int repofd, const struct release_opts *o,
 				    m->artifacts[i].install);
 				goto out;
 			}
-	if ((rc = check_boot(m)) != BD_OK)
+	if ((rc = check_boot(m)) != BD_OK ||
+	    (rc = chain_head_load(repofd, o->channel, &head)) != BD_OK ||
+	    (rc = chain_next(&head, o->trust, o->threshold, o->keys, o->nkeys,
+	    m)) != BD_OK)
 		goto out;
 	/* Blobs first: a manifest never names a blob that is not there. */
 	for (i = 0; i < nin; i++)
@@ -383,18 +386,11 @@ repo_release(int repofd, const struct release_opts *o,
 		rc = BD_ERR_NOMEM;
 		goto out;
 	}
-	if ((rc = latest_version(repofd, o->channel, &m->version)) != BD_OK)
-		goto out;
-	if (m->version >= MANIFEST_MAX_VERSION) {
-		rc = bd_fail(BD_ERR_RANGE, "channel %s has no versions left",
-		    o->channel);
-		goto out;
-	}
-	m->version++;
-	if ((rc = sign_and_write(repofd, o, m)) != BD_OK)
+	if ((rc = sign_and_write(repofd, o, &head, m)) != BD_OK)
 		goto out;
 	*version = m->version;
 out:
+	chain_head_clear(&head);
 	manifest_free(m);
 	return rc;
 }

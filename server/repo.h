@@ -13,8 +13,10 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "chain.h"
 #include "err.h"
 #include "key.h"
+#include "manifest.h"
 
 #define REPO_MAX_CHANNELS	1024
 #define REPO_MAX_VERSIONS	100000
@@ -32,6 +34,9 @@ struct release_opts {
 	time_t expires;
 	const char *menu_lst;	/* NULL: default pvgrub menu; "" with no_menu */
 	bool no_menu;
+	const struct bd_keyset *trust;	/* new keys; NULL: the previous
+					   version's (chain_next()) */
+	unsigned threshold;	/* first version: of the signers' keys */
 };
 
 /* Default pvgrub menu.lst for a FreeBSD Xen kernel at /boot/kernel. */
@@ -42,11 +47,20 @@ enum bd_err repo_open(const char *path, bool create, int *fd);
 
 /*
  * Publishes a release: stores every input as a blob, inspects the kernel's
- * ELF (refusing a non-ELF kernel), writes version N+1 signed by each key
- * and replaces manifest.json.  *version gets the new version.
+ * ELF (refusing a non-ELF kernel), re-reads and verifies version N
+ * (chain_head_load()), writes version N+1 signed by each key and replaces
+ * manifest.json.  *version gets the new version.
  */
 enum bd_err repo_release(int repofd, const struct release_opts *o,
     const struct release_input *in, size_t nin, uint64_t *version);
+
+/*
+ * Publishes m, whose payload fields are set (rotate and refresh copy them
+ * from the head), as the version after h: chain_next() with o->trust,
+ * signed by o->keys, checked as h's successor, written like a release.
+ */
+enum bd_err repo_publish_next(int repofd, const struct release_opts *o,
+    const struct chain_head *h, struct bd_manifest *m);
 
 /*
  * Reads channels/<channel>/<file> ("manifest.json" or "<n>.json"),

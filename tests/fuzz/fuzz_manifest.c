@@ -4,6 +4,10 @@
  * and manifest_verify_load() against the committed test key (reaching the
  * signature checks; seeds signed by that key reach the schema too).
  *
+ * Then the chain rules: manifest_verify_successor() against an accepted
+ * version 6 whose hash valid.json's prev names (so the seed reaches the
+ * link checks), and manifest_verify_self().
+ *
  * The input is also taken as raw payload bytes, wrapped in an envelope
  * with a fixed signature, so the payload parser sees the fuzzer's bytes
  * directly rather than through base64.
@@ -17,6 +21,7 @@
 
 #include "key.h"
 #include "manifest.h"
+#include "sha256.h"
 
 /* tests/data/keys/test.pub */
 #define TEST_PUBKEY	"RWQ19CmR6/evLM85DdfN3QdSbX5ghorZBtvOvwqY5d1g8QaUvhPpiJca"
@@ -24,12 +29,14 @@
 /* the signature of tests/data/manifest/valid.json, by that key */
 #define TEST_MINISIG \
 	"untrusted comment: signature from bootdrop secret key\n" \
-	"RUQ19CmR6/evLJl6vu8/VWqYmHRqGJXz/ORcaJCYhCben6QiuuEA9f/QR3Sh1G1Yzv" \
-	"ejFlagCZ4u8V0kKrSs33IDnr9b7XgcTAk=\n" \
+	"RUQ19CmR6/evLA8U3byQ0Lf7+il47aLi3C1a1enMK4oE3vyRl3c14cK/6q6WYUOwj3p" \
+	"j92mRETGdaK5/58X9pAwj59Hj3fUJGw8=\n" \
 	"trusted comment: bootdrop channel=freebsd-9.0-i386 version=7 " \
 	"expires=2099-12-31T00:00:00Z\n" \
-	"GF2sYtHxRpYoYPbwtZG2nxKevh2drpE4D9h47tA9RnPGh3cJDv23JHFBhDuJgF+hUo" \
-	"Tq6iUSdNaTNzSqPItcCQ==\n"
+	"RXWCZPA88rjivkBamtSPBwyzdCtt84aWUk1BKeqcYBrqGWk/DK157Yek55bzP2rk4d7" \
+	"7OPOKaruFYn4JjiGUAQ==\n"
+/* valid.json's prev: the version it follows has this payload hash */
+#define TEST_PREV_TEXT	"version 6"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -68,6 +75,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct bd_pubkey pk;
+	static struct bd_accepted prev;
 	static int ready;
 	struct bd_trust trust = { &pk, 1, 1 };
 	struct bd_manifest *m = NULL;
@@ -75,6 +83,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!ready) {
 		if (pubkey_from_base64(&pk, TEST_PUBKEY) != BD_OK)
 			abort();
+		prev.version = 6;
+		sha256_buf(TEST_PREV_TEXT, strlen(TEST_PREV_TEXT),
+		    prev.payload_sha256);
+		prev.keys.threshold = 1;
+		prev.keys.nkeys = 1;
+		prev.keys.keys[0] = pk;
 		ready = 1;
 	}
 	if (manifest_load_unverified(data, size, &m) == BD_OK)
@@ -87,6 +101,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		check_encodes(m);
 	}
+	manifest_free(m);
+	m = NULL;
+	if (manifest_verify_successor(&prev, data, size, TEST_CHANNEL, &m) ==
+	    BD_OK) {
+		if (m->version != 7 || !m->has_prev || m->nsigners < 1 ||
+		    m->nself < m->keys.threshold)
+			abort();
+		check_encodes(m);
+	}
+	manifest_free(m);
+	m = NULL;
+	if (manifest_verify_self(data, size, TEST_CHANNEL, &m) == BD_OK &&
+	    m->nself < m->keys.threshold)
+		abort();
 	manifest_free(m);
 	fuzz_payload(data, size, &pk);
 	return 0;

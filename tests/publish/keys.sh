@@ -28,22 +28,26 @@ expect_status 1 "minisign refuses a tampered payload" minisign -Vm payload -p bd
 # A bootdrop key signs a file minisign checks (the whole sign path, not just manifests).
 # A key made by minisign -G -W signs a bootdrop release that bootdrop verifies.
 expect_status 0 "minisign -G -W" minisign -G -W -p mini.pub -s mini.key
-expect_status 0 "release signed with a minisign key" "$PUBLISH" release -r repo -c $C -s mini.key kernel=kernel
-expect_status 0 "verify it with the minisign public key" "$PUBLISH" verify -r repo -c $C -p mini.pub
-expect_status 3 "the bootdrop key does not verify it" "$PUBLISH" verify -r repo -c $C -p bd.pub
+# (Each key starts a channel of its own: a channel's next version must be
+# signed by the keys of the one before.)
+expect_status 0 "release signed with a minisign key" "$PUBLISH" release -r repo -c $C-mini -s mini.key kernel=kernel
+expect_status 0 "verify it with the minisign public key" "$PUBLISH" verify -r repo -c $C-mini -p mini.pub
+expect_status 3 "the bootdrop key does not verify it" "$PUBLISH" verify -r repo -c $C-mini -p bd.pub
+expect_status 3 "a minisign key not in the channel's keys cannot release" "$PUBLISH" release -r repo -c $C -s mini.key kernel=kernel
+expect_err "must be signed by 1 of the keys of version 1" "the refusal names the rule"
 
 # Encrypted keys: passphrase from a file or an environment variable, never argv.
 printf 'correct horse battery staple\n' > pass
 expect_status 0 "keygen encrypted (passphrase file)" "$PUBLISH" keygen -p enc.pub -s enc.key --passphrase-file pass
 head -c 200 enc.key | grep -q "encrypted secret key" && ok "encrypted key file" || fail "key file not marked encrypted"
-expect_status 0 "release with the encrypted key" "$PUBLISH" release -r repo -c $C -s enc.key --passphrase-file pass kernel=kernel
+expect_status 0 "release with the encrypted key" "$PUBLISH" release -r repo -c $C-enc -s enc.key --passphrase-file pass kernel=kernel
 printf 'wrong\n' > wrongpass
-expect_status 1 "wrong passphrase" "$PUBLISH" release -r repo -c $C -s enc.key --passphrase-file wrongpass kernel=kernel
+expect_status 1 "wrong passphrase" "$PUBLISH" release -r repo -c $C-enc -s enc.key --passphrase-file wrongpass kernel=kernel
 expect_err "wrong passphrase" "wrong passphrase message"
 export BD_TEST_PASS='correct horse battery staple'
-expect_status 0 "passphrase from an environment variable" "$PUBLISH" release -r repo -c $C -s enc.key --passphrase-env BD_TEST_PASS kernel=kernel
-expect_status 1 "no terminal and no passphrase source" setsid "$PUBLISH" release -r repo -c $C -s enc.key kernel=kernel </dev/null
-expect_status 0 "verify with the encrypted key's public key" "$PUBLISH" verify -r repo -c $C -p enc.pub
+expect_status 0 "passphrase from an environment variable" "$PUBLISH" release -r repo -c $C-enc -s enc.key --passphrase-env BD_TEST_PASS kernel=kernel
+expect_status 1 "no terminal and no passphrase source" setsid "$PUBLISH" release -r repo -c $C-enc -s enc.key kernel=kernel </dev/null
+expect_status 0 "verify with the encrypted key's public key" "$PUBLISH" verify -r repo -c $C-enc -p enc.pub
 
 # minisign can use a bootdrop encrypted key (same format) to sign.
 echo hello > msg

@@ -83,9 +83,21 @@ refuse "fractional version" "out of range|schema"
 edit 'p["channel"] = "other"'
 $CRAFT envelope.json payload.edit --key "$TEST_SEC"
 refuse "manifest for another channel" "another channel"
-edit 'p["type"] = "bootdrop-manifest/2"'
+edit 'p["type"] = "bootdrop-manifest/3"'
 $CRAFT envelope.json payload.edit --key "$TEST_SEC"
 refuse "unknown manifest type" "manifest type"
+edit 'p["type"] = "bootdrop-manifest/1"; del p["prev"]; del p["keys"]'
+$CRAFT envelope.json payload.edit --key "$TEST_SEC"
+refuse "format 1 refused" "unknown manifest type.*bootdrop-manifest/1"
+edit 'p["prev"] = "00" * 32'
+$CRAFT envelope.json payload.edit --key "$TEST_SEC"
+refuse "version 1 with a prev" "prev"
+edit 'p["keys"]["threshold"] = 2'
+$CRAFT envelope.json payload.edit --key "$TEST_SEC"
+refuse "threshold above the number of keys" "threshold"
+edit 'p["keys"]["pubkeys"] = ["RWQdBoUZJYaRO8sGHGMzFmQFKXf0r9dMQDIoLZ7OqheIO7sEHt7CyoGX"]'
+$CRAFT envelope.json payload.edit --key "$TEST_SEC"
+refuse "naming only a key that did not sign" "version 1: signed by 2CAFF7EB9129F435; no trusted key"
 edit 'p["expires"] = "2001-01-01T00:00:00Z"; p["created"] = "2000-01-01T00:00:00Z"'
 $CRAFT envelope.json payload.edit --key "$TEST_SEC"
 refuse "expired manifest" "expired"

@@ -101,6 +101,11 @@ sample_fill(struct bd_manifest *m, struct bd_artifact arts[2])
 	memset(arts, 0, 2 * sizeof(*arts));
 	m->channel = CHANNEL;
 	m->version = 7;
+	m->has_prev = true;
+	sha256_buf("version 6", 9, m->prev);
+	m->keys.threshold = 1;
+	m->keys.nkeys = 1;
+	m->keys.keys[0] = pk;
 	time_parse(CREATED, &m->created);
 	time_parse(EXPIRES, &m->expires);
 	arts[0].name = "kernel";
@@ -130,7 +135,7 @@ static char *
 envelope(const char *payload, const char *tc, struct bd_seckey **keys,
     size_t n)
 {
-	char *sigs[MANIFEST_MAX_SIGNATURES];
+	char *sigs[MANIFEST_MAX_SIGNATURES] = { NULL };
 	uint8_t ids[MANIFEST_MAX_SIGNATURES][KEY_ID_BYTES];
 	char *out = NULL;
 	size_t i;
@@ -685,6 +690,135 @@ test_signature_refusals(void)
 	}
 }
 
+/*
+ * Returns a new copy of the sample payload whose key list (the quoted key
+ * string from) gets n freshly generated keys in front.
+ */
+static char *
+with_more_keys(const char *from, size_t n)
+{
+	char b64[PUBKEY_B64_BYTES], *list, *out;
+	struct bd_seckey *k;
+	struct bd_pubkey kp;
+	size_t i, cap = (n + 1) * (PUBKEY_B64_BYTES + 4) + 1;
+
+	if ((list = malloc(cap)) == NULL)
+		die("malloc");
+	list[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (seckey_generate(&k, &kp) != BD_OK)
+			die("seckey_generate");
+		seckey_free(k);
+		pubkey_to_base64(&kp, b64);
+		strcat(list, "\"");
+		strcat(list, b64);
+		strcat(list, "\", ");
+	}
+	strcat(list, from);
+	out = replace(payload_text, from, list);
+	free(list);
+	return out;
+}
+
+/* Format 2's fields: prev and keys, and the payload's own signatures. */
+static void
+test_prev_and_keys(void)
+{
+	char prev[SHA256_HEX_BYTES], pub[PUBKEY_B64_BYTES], pub2[PUBKEY_B64_BYTES];
+	char from[128], to[512], *p, *env;
+	struct bd_seckey *both[2] = { sk, sk2 };
+	struct bd_pubkey trusted[2] = { pk, pk2 };
+	struct bd_manifest *m = NULL;
+	uint8_t d[SHA256_BYTES];
+	size_t i;
+
+	sha256_buf("version 6", 9, d);
+	sha256_hex(d, prev);
+	pubkey_to_base64(&pk, pub);
+	pubkey_to_base64(&pk2, pub2);
+	snprintf(from, sizeof(from), "\"prev\": \"%s\"", prev);
+	EXPECT("prev missing", resigned(from, "\"prev0\": null"),
+	    BD_ERR_SCHEMA);
+	EXPECT("prev null on version 7", resigned(from, "\"prev\": null"),
+	    BD_ERR_SCHEMA);
+	EXPECT("prev not hex", resigned("\"prev\": \"", "\"prev\": \"x"),
+	    BD_ERR_SCHEMA);
+	EXPECT("prev too short", resigned(from, "\"prev\": \"00\""),
+	    BD_ERR_SCHEMA);
+	EXPECT("prev a number", resigned(from, "\"prev\": 6"), BD_ERR_SCHEMA);
+	EXPECT("prev on version 1", resigned("\"version\": 7",
+	    "\"version\": 1"), BD_ERR_SCHEMA);
+	CHECK_THAT(strstr(bd_err_detail(), "version 1") != NULL);
+	for (i = 0; prev[i] != '\0'; i++)
+		if (prev[i] >= 'a' && prev[i] <= 'f')
+			prev[i] = (char)(prev[i] - 'a' + 'A');
+	snprintf(to, sizeof(to), "\"prev\": \"%s\"", prev);
+	EXPECT("prev uppercase", resigned(from, to), BD_ERR_SCHEMA);
+
+	EXPECT("keys missing", resigned("\"keys\": {", "\"keys0\": {"),
+	    BD_ERR_SCHEMA);
+	EXPECT("keys not an object", resigned("\"keys\": {",
+	    "\"keys\": 1, \"k\": {"), BD_ERR_SCHEMA);
+	EXPECT("unknown key in keys", resigned("\"threshold\": 1",
+	    "\"threshold\": 1, \"rotate\": true"), BD_ERR_SCHEMA);
+	EXPECT("threshold 0", resigned("\"threshold\": 1",
+	    "\"threshold\": 0"), BD_ERR_RANGE);
+	EXPECT("threshold above the keys", resigned("\"threshold\": 1",
+	    "\"threshold\": 2"), BD_ERR_RANGE);
+	EXPECT("threshold missing", resigned("\"threshold\": 1,", ""),
+	    BD_ERR_SCHEMA);
+	snprintf(from, sizeof(from), "\"%s\"", pub);
+	EXPECT("pubkeys empty", resigned(from, ""), BD_ERR_SCHEMA);
+	EXPECT("pubkey not a key", resigned(from, "\"RWQ\""), BD_ERR_SCHEMA);
+	EXPECT("pubkey a number", resigned(from, "7"), BD_ERR_SCHEMA);
+	snprintf(to, sizeof(to), "\"%s\", \"%s\"", pub, pub);
+	EXPECT("pubkey named twice", resigned(from, to), BD_ERR_SCHEMA);
+	p = with_more_keys(from, MANIFEST_MAX_KEYS - 1);
+	env = envelope(p, TC_VALID, &sk, 1);
+	EXPECT("16 keys", verify1(env), BD_OK);
+	free(env);
+	free(p);
+	p = with_more_keys(from, MANIFEST_MAX_KEYS);
+	env = envelope(p, TC_VALID, &sk, 1);
+	EXPECT("17 keys", verify1(env), BD_ERR_TOOBIG);
+	free(env);
+	free(p);
+
+	/* the payload's own keys must sign it */
+	snprintf(to, sizeof(to), "\"%s\"", pub2);
+	p = replace(payload_text, from, to);
+	env = envelope(p, TC_VALID, &sk, 1);
+	EXPECT("trusted signer, but the payload names another key",
+	    verify1(env), BD_ERR_THRESHOLD);
+	free(env);
+	env = envelope(p, TC_VALID, both, 2);
+	EXPECT("trusted signer and the payload's own key", verify1(env),
+	    BD_OK);
+	free(env);
+	free(p);
+	snprintf(to, sizeof(to), "\"%s\", \"%s\"", pub, pub2);
+	p = replace(payload_text, from, to);
+	{
+		char *q = replace(p, "\"threshold\": 1", "\"threshold\": 2");
+
+		free(p);
+		p = q;
+	}
+	env = envelope(p, TC_VALID, &sk, 1);
+	EXPECT("own threshold 2, one signature", verify1(env),
+	    BD_ERR_THRESHOLD);
+	CHECK_THAT(strstr(bd_err_detail(), "2 must sign it; 1 did") != NULL);
+	free(env);
+	env = envelope(p, TC_VALID, both, 2);
+	EXPECT("own threshold 2, two signatures", verify(env, trusted, 2, 1,
+	    CHANNEL, &m), BD_OK);
+	CHECK_THAT(m != NULL && m->nself == 2 && m->keys.threshold == 2 &&
+	    m->keys.nkeys == 2);
+	manifest_free(m);
+	free(env);
+	free(p);
+}
+
 static void
 test_payload_refusals(void)
 {
@@ -711,11 +845,13 @@ test_payload_refusals(void)
 	    "\\u0000kernel /boot/kernel"), BD_ERR_JSON);
 
 	/* type */
-	EXPECT("wrong type", resigned("bootdrop-manifest/1",
-	    "bootdrop-manifest/2"), BD_ERR_TYPE);
-	EXPECT("type not a string", resigned("\"bootdrop-manifest/1\"", "1"),
+	EXPECT("format 1 refused", resigned("bootdrop-manifest/2",
+	    "bootdrop-manifest/1"), BD_ERR_TYPE);
+	EXPECT("format 3 refused", resigned("bootdrop-manifest/2",
+	    "bootdrop-manifest/3"), BD_ERR_TYPE);
+	EXPECT("type not a string", resigned("\"bootdrop-manifest/2\"", "1"),
 	    BD_ERR_SCHEMA);
-	EXPECT("no type", resigned("\"type\": \"bootdrop-manifest/1\",", ""),
+	EXPECT("no type", resigned("\"type\": \"bootdrop-manifest/2\",", ""),
 	    BD_ERR_SCHEMA);
 
 	/* unknown and missing fields */
@@ -734,6 +870,7 @@ test_payload_refusals(void)
 	    BD_ERR_SCHEMA);
 	EXPECT("version as a string", resigned("\"version\": 7",
 	    "\"version\": \"7\""), BD_ERR_SCHEMA);
+	test_prev_and_keys();
 	EXPECT("unknown kind", resigned("\"kind\": \"world\"",
 	    "\"kind\": \"rootfs\""), BD_ERR_SCHEMA);
 	EXPECT("sha256 too long", resigned("\"sha256\": \"",
@@ -760,10 +897,23 @@ test_payload_refusals(void)
 	    BD_ERR_SCHEMA);
 	EXPECT("unknown boot arch", resigned("\"arch\": \"i386\"",
 	    "\"arch\": \"arm\""), BD_ERR_SCHEMA);
-	EXPECT("no artifacts", signed_payload("{\"type\": \"bootdrop-manifest/1\", "
-	    "\"channel\": \"" CHANNEL "\", \"version\": 7, \"created\": \""
-	    CREATED "\", \"expires\": \"" EXPIRES "\", \"artifacts\": []}",
-	    TC_VALID), BD_ERR_SCHEMA);
+	{
+		char pub[PUBKEY_B64_BYTES], *p;
+		size_t n;
+
+		pubkey_to_base64(&pk, pub);
+		n = strlen(pub) + 512;
+		if ((p = malloc(n)) == NULL)
+			die("malloc");
+		snprintf(p, n, "{\"type\": \"bootdrop-manifest/2\", "
+		    "\"channel\": \"" CHANNEL "\", \"version\": 7, \"prev\": "
+		    "\"%064d\", \"keys\": {\"threshold\": 1, \"pubkeys\": "
+		    "[\"%s\"]}, \"created\": \"" CREATED "\", \"expires\": \""
+		    EXPIRES "\", \"artifacts\": []}", 0, pub);
+		EXPECT("no artifacts", signed_payload(p, TC_VALID),
+		    BD_ERR_SCHEMA);
+		free(p);
+	}
 	CHECK_THAT(strstr(bd_err_detail(), "artifacts") != NULL);
 	EXPECT("two kernels", resigned("\"kind\": \"world\"",
 	    "\"kind\": \"kernel\""), BD_ERR_SCHEMA);
@@ -918,6 +1068,8 @@ static const struct golden {
 	{ "comment-mismatch.json", BD_ERR_COMMENT },
 	{ "bad-path.json", BD_ERR_PATH },
 	{ "unknown-key.json", BD_ERR_SCHEMA },
+	{ "format1.json", BD_ERR_TYPE },
+	{ "broken-keys.json", BD_ERR_THRESHOLD },
 };
 
 static void
@@ -952,6 +1104,281 @@ test_golden(const char *dir)
 		}
 		manifest_free(m);
 		free(buf);
+	}
+}
+
+/*
+ * The golden chain of tests/data/chain (made by tests/data/chain/make.py
+ * with the real minisign): A = keys/test, B = keys/minisign,
+ * C = keys/backup.
+ */
+#define CHAIN_CHANNEL	"chain-test"
+#define CHAIN_LEN	5
+#define KEY_A		0
+#define KEY_B		1
+#define KEY_C		2
+#define KEY_NONE	(-1)
+
+static struct bd_seckey *chain_sk[3];
+static struct bd_pubkey chain_pk[3];
+static char *chain_payload[CHAIN_LEN + 1];	/* [v], exact bytes */
+static char *chain_minisign[CHAIN_LEN + 1];	/* [v], envelopes */
+static const char *const chain_expires[CHAIN_LEN + 1] = { NULL,
+	"2099-12-31T00:00:00Z", "2001-01-01T00:00:00Z", "2099-12-31T00:00:00Z",
+	"2099-12-31T00:00:00Z", "2099-12-31T00:00:00Z" };
+static const int chain_signers[CHAIN_LEN + 1][3] = {
+	{ KEY_NONE, KEY_NONE, KEY_NONE },
+	{ KEY_A, KEY_NONE, KEY_NONE },
+	{ KEY_A, KEY_NONE, KEY_NONE },
+	{ KEY_A, KEY_B, KEY_NONE },
+	{ KEY_B, KEY_C, KEY_NONE },
+	{ KEY_B, KEY_NONE, KEY_NONE },
+};
+
+/* Returns a new envelope of payload signed by bootdrop with the keys listed. */
+static char *
+chain_envelope(const char *payload, unsigned version, const char *expires,
+    int k1, int k2, int k3)
+{
+	struct bd_seckey *keys[3];
+	const int ks[3] = { k1, k2, k3 };
+	char tc[SIG_COMMENT_MAX_BYTES];
+	size_t i, n = 0;
+
+	snprintf(tc, sizeof(tc), "bootdrop channel=" CHAIN_CHANNEL
+	    " version=%u expires=%s", version, expires);
+	for (i = 0; i < 3; i++)
+		if (ks[i] != KEY_NONE)
+			keys[n++] = chain_sk[ks[i]];
+	return envelope(payload, tc, keys, n);
+}
+
+/* Version v of the golden payloads, signed by bootdrop as minisign did. */
+static char *
+chain_bootdrop(unsigned v)
+{
+	return chain_envelope(chain_payload[v], v, chain_expires[v],
+	    chain_signers[v][0], chain_signers[v][1], chain_signers[v][2]);
+}
+
+/*
+ * Follows envs[1..CHAIN_LEN] from the key A, each version the successor
+ * of the one before, and checks where the trust ends up.
+ */
+static void
+chain_follow(const char *name, char *const *envs)
+{
+	struct bd_trust trust = { &chain_pk[KEY_A], 1, 1 };
+	struct bd_accepted prev;
+	struct bd_manifest *m = NULL;
+	char desc[128];
+	unsigned v;
+	enum bd_err rc;
+
+	snprintf(desc, sizeof(desc), "%s: version 1 from key A", name);
+	EXPECT(desc, verify(envs[1], trust.keys, 1, 1, CHAIN_CHANNEL, &m),
+	    BD_OK);
+	if (m == NULL)
+		return;
+	CHECK_THAT(m->version == 1 && !m->has_prev && m->keys.nkeys == 1 &&
+	    m->nself == 1);
+	manifest_accepted(m, &prev);
+	manifest_free(m);
+	snprintf(desc, sizeof(desc), "%s: version 1 signs itself", name);
+	EXPECT(desc, manifest_verify_self((const uint8_t *)envs[1],
+	    strlen(envs[1]), CHAIN_CHANNEL, &m), BD_OK);
+	manifest_free(m);
+	for (v = 2; v <= CHAIN_LEN; v++) {
+		snprintf(desc, sizeof(desc), "%s: version %u follows %u", name,
+		    v, v - 1);
+		bd_err_clear();
+		rc = manifest_verify_successor(&prev, (const uint8_t *)envs[v],
+		    strlen(envs[v]), CHAIN_CHANNEL, &m);
+		EXPECT(desc, rc, BD_OK);
+		if (m == NULL)
+			return;
+		if (v == 2)
+			EXPECT("version 2 is expired, and still a link",
+			    manifest_check_fresh(m, 1764547200), BD_ERR_EXPIRED);
+		manifest_accepted(m, &prev);
+		manifest_free(m);
+	}
+	CHECK(prev.version == CHAIN_LEN && prev.keys.threshold == 1 &&
+	    prev.keys.nkeys == 2 && keyset_find(&prev.keys,
+	    chain_pk[KEY_B].id) >= 0 && keyset_find(&prev.keys,
+	    chain_pk[KEY_C].id) >= 0 && keyset_find(&prev.keys,
+	    chain_pk[KEY_A].id) < 0, "%s: the trust ends at B C, threshold 1",
+	    name);
+}
+
+/* The accepted version v of the golden chain (verified against itself). */
+static void
+chain_accepted(unsigned v, struct bd_accepted *a)
+{
+	struct bd_manifest *m = NULL;
+
+	if (manifest_verify_self((const uint8_t *)chain_minisign[v],
+	    strlen(chain_minisign[v]), CHAIN_CHANNEL, &m) != BD_OK)
+		die("chain_accepted");
+	manifest_accepted(m, a);
+	manifest_free(m);
+}
+
+/* Judges env as the successor of golden version prev_v. */
+static enum bd_err
+successor_of(unsigned prev_v, const char *env)
+{
+	struct bd_accepted prev;
+	struct bd_manifest *m = NULL;
+	enum bd_err rc;
+
+	chain_accepted(prev_v, &prev);
+	bd_err_clear();
+	rc = manifest_verify_successor(&prev, (const uint8_t *)env,
+	    strlen(env), CHAIN_CHANNEL, &m);
+	if (rc != BD_OK && m != NULL) {
+		printf("FAIL: manifest returned with an error\n");
+		check_failures++;
+	}
+	manifest_free(m);
+	return rc;
+}
+
+static void
+test_chain(const char *dir)
+{
+	char *boot[CHAIN_LEN + 1] = { NULL }, *env, *p, *sig = NULL, *line;
+	char name[64], hex[SHA256_HEX_BYTES];
+	struct bd_accepted a;
+	struct bd_manifest *m = NULL;
+	size_t len;
+	unsigned v;
+
+	for (v = 1; v <= CHAIN_LEN; v++) {
+		snprintf(name, sizeof(name), "chain/%u.payload", v);
+		chain_payload[v] = read_data(dir, name, &len);
+		snprintf(name, sizeof(name), "chain/%u.json", v);
+		chain_minisign[v] = read_data(dir, name, &len);
+		if (chain_payload[v] == NULL || chain_minisign[v] == NULL)
+			die(name);
+		boot[v] = chain_bootdrop(v);
+	}
+	chain_follow("signed by minisign", chain_minisign);
+	chain_follow("signed by bootdrop", boot);
+
+	/* Ed25519 is deterministic: both tools made the same signature */
+	if (sig_sign(chain_sk[KEY_A], (const uint8_t *)chain_payload[1],
+	    strlen(chain_payload[1]), "bootdrop channel=" CHAIN_CHANNEL
+	    " version=1 expires=2099-12-31T00:00:00Z", NULL, &sig) != BD_OK)
+		die("sig_sign");
+	line = strchr(sig, '\n') + 1;
+	*strchr(line, '\n') = '\0';
+	CHECK(strstr(chain_minisign[1], line) != NULL, "bootdrop's signature "
+	    "of version 1 is byte for byte minisign's");
+	free(sig);
+
+	/* rotation needs the old keys and the new */
+	env = chain_envelope(chain_payload[3], 3, chain_expires[3], KEY_A,
+	    KEY_NONE, KEY_NONE);
+	EXPECT("rotation signed only by the old key", successor_of(2, env),
+	    BD_ERR_THRESHOLD);
+	CHECK_THAT(strstr(bd_err_detail(), "2 must sign it; 1 did") != NULL);
+	free(env);
+	env = chain_envelope(chain_payload[3], 3, chain_expires[3], KEY_B,
+	    KEY_C, KEY_NONE);
+	EXPECT("rotation signed only by the new keys", successor_of(2, env),
+	    BD_ERR_KEYID);
+	CHECK_THAT(strstr(bd_err_detail(), "successor of version 2") != NULL);
+	free(env);
+	env = chain_envelope(chain_payload[3], 3, chain_expires[3], KEY_A,
+	    KEY_C, KEY_NONE);
+	EXPECT("rotation signed by the old key and the backup key",
+	    successor_of(2, env), BD_OK);
+	free(env);
+	env = chain_envelope(chain_payload[3], 3, chain_expires[3], KEY_A,
+	    KEY_A, KEY_NONE);
+	EXPECT("one key signing twice counts once", successor_of(2, env),
+	    BD_ERR_THRESHOLD);
+	free(env);
+
+	/* thresholds across a rotation: version 3 asks 2 of A B C */
+	env = chain_envelope(chain_payload[4], 4, chain_expires[4], KEY_B,
+	    KEY_NONE, KEY_NONE);
+	EXPECT("version 4 with 1 of the 2 signatures version 3 requires",
+	    successor_of(3, env), BD_ERR_THRESHOLD);
+	CHECK_THAT(strstr(bd_err_detail(), "1 of 2 required") != NULL);
+	free(env);
+	env = chain_envelope(chain_payload[4], 4, chain_expires[4], KEY_A,
+	    KEY_B, KEY_NONE);
+	EXPECT("version 4 signed by the key it revokes and a kept one",
+	    successor_of(3, env), BD_OK);
+	free(env);
+
+	/* a revoked key */
+	env = chain_envelope(chain_payload[5], 5, chain_expires[5], KEY_A,
+	    KEY_NONE, KEY_NONE);
+	EXPECT("version 5 signed only by the revoked key A",
+	    successor_of(4, env), BD_ERR_KEYID);
+	free(env);
+	env = chain_envelope(chain_payload[5], 5, chain_expires[5], KEY_A,
+	    KEY_C, KEY_NONE);
+	EXPECT("the revoked key's signature beside a trusted one is ignored",
+	    successor_of(4, env), BD_OK);
+	free(env);
+
+	/* the link itself */
+	chain_accepted(1, &a);
+	sha256_hex(a.payload_sha256, hex);
+	p = replace(chain_payload[2], hex, "00000000000000000000000000000000"
+	    "00000000000000000000000000000000");
+	env = chain_envelope(p, 2, chain_expires[2], KEY_A, KEY_NONE,
+	    KEY_NONE);
+	EXPECT("version 2 with a broken prev", successor_of(1, env),
+	    BD_ERR_CHAIN);
+	CHECK_THAT(strstr(bd_err_detail(), hex) != NULL);
+	free(env);
+	free(p);
+	EXPECT("version 3 after version 1 (2 skipped)",
+	    successor_of(1, chain_minisign[3]), BD_ERR_CHAIN);
+	CHECK_THAT(strstr(bd_err_detail(), "cannot follow version 1") != NULL);
+	EXPECT("version 2 after version 2", successor_of(2, chain_minisign[2]),
+	    BD_ERR_CHAIN);
+	EXPECT("version 1 after version 2", successor_of(2, chain_minisign[1]),
+	    BD_ERR_CHAIN);
+	p = replace(chain_payload[1], "\"channel\": \"chain-test\"",
+	    "\"channel\": \"other\"");
+	env = envelope(p, "bootdrop channel=other version=1 expires=2099-12-31"
+	    "T00:00:00Z", &chain_sk[KEY_A], 1);
+	EXPECT("a successor from another channel", successor_of(1, env),
+	    BD_ERR_CHANNEL);
+	free(env);
+	free(p);
+
+	/* the link check alone, as direct acceptance uses it */
+	chain_accepted(2, &a);
+	EXPECT("manifest_verify_self of version 3", manifest_verify_self(
+	    (const uint8_t *)chain_minisign[3], strlen(chain_minisign[3]),
+	    CHAIN_CHANNEL, &m), BD_OK);
+	if (m != NULL)
+		EXPECT("manifest_check_link 2 -> 3", manifest_check_link(&a, m),
+		    BD_OK);
+	a.payload_sha256[0] ^= 1;
+	if (m != NULL)
+		EXPECT("manifest_check_link with another hash",
+		    manifest_check_link(&a, m), BD_ERR_CHAIN);
+	manifest_free(m);
+	m = NULL;
+	env = chain_envelope(chain_payload[3], 3, chain_expires[3], KEY_A,
+	    KEY_NONE, KEY_NONE);
+	EXPECT("self rule: 1 of the 2 signatures version 3 requires",
+	    manifest_verify_self((const uint8_t *)env, strlen(env),
+	    CHAIN_CHANNEL, &m), BD_ERR_THRESHOLD);
+	free(env);
+
+	for (v = 1; v <= CHAIN_LEN; v++) {
+		free(boot[v]);
+		free(chain_payload[v]);
+		free(chain_minisign[v]);
 	}
 }
 
@@ -1002,6 +1429,18 @@ write_golden(const char *dir)
 	write_file(dir, "unknown-key.json", env);
 	free(env);
 	free(p);
+	/* signed by the trusted key, naming only a key that did not sign */
+	{
+		char from[PUBKEY_B64_BYTES], to[PUBKEY_B64_BYTES];
+
+		pubkey_to_base64(&pk, from);
+		pubkey_to_base64(&pk2, to);
+		p = replace(payload_text, from, to);
+	}
+	env = envelope(p, TC_VALID, &sk, 1);
+	write_file(dir, "broken-keys.json", env);
+	free(env);
+	free(p);
 }
 
 int
@@ -1022,6 +1461,20 @@ main(int argc, char **argv)
 		die(path);
 	if (seckey_generate(&sk2, &pk2) != BD_OK)
 		die("seckey_generate");
+	{
+		static const char *const names[3] = { "test", "minisign",
+		    "backup" };
+		size_t i;
+
+		for (i = 0; i < 3; i++) {
+			snprintf(path, sizeof(path), "%s/keys/%s.key", data,
+			    names[i]);
+			if (seckey_load_file(&chain_sk[i], path, NULL, NULL) !=
+			    BD_OK)
+				die(path);
+			seckey_public(chain_sk[i], &chain_pk[i]);
+		}
+	}
 
 	test_names();
 	test_round_trip();
@@ -1033,10 +1486,13 @@ main(int argc, char **argv)
 	test_signature_refusals();
 	test_payload_refusals();
 	test_golden(data);
+	test_chain(data);
 done:
 	free(payload_text);
 	seckey_free(sk);
 	seckey_free(sk2);
+	for (int i = 0; i < 3; i++)
+		seckey_free(chain_sk[i]);
 	if (check_failures > 0) {
 		printf("%d check(s) failed\n", check_failures);
 		return 1;
