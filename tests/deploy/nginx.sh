@@ -36,11 +36,12 @@ status_of() {
 }
 
 # Same status from both, for requests in and out of the grammar.
-while read -r want method path extra; do
+while read -r want method path extra extra2; do
 	[ -n "$want" ] || continue
 	args=(-X "$method")
 	[ "$method" = HEAD ] && args=(-I)
 	[ -n "${extra:-}" ] && args+=(-H "${extra//_/ }")
+	[ -n "${extra2:-}" ] && args+=(-H "${extra2//_/ }") extra="$extra $extra2"
 	s=$(status_of "$server_url$path" "${args[@]}")
 	n=$(status_of "$nginx_url$path" "${args[@]}")
 	if [ "$s" = "$want" ] && [ "$n" = "$want" ]; then
@@ -62,6 +63,9 @@ done <<EOF
 416 GET /blobs/sha256/$blob Range:_bytes=99999999-
 304 GET /blobs/sha256/$blob If-None-Match:_"sha256:$blob"
 304 GET /blobs/sha256/$blob If-None-Match:_*
+206 GET /blobs/sha256/$blob Range:_bytes=0-9 If-Range:_"sha256:$blob"
+200 GET /blobs/sha256/$blob Range:_bytes=0-9 If-Range:_"sha256:0"
+200 GET /blobs/sha256/$blob If-None-Match:_"sha256:0"
 404 GET /channels/$CH/3.json
 404 GET /channels/$CH/01.json
 404 GET /channels/$CH/1.json.tmp
@@ -133,6 +137,8 @@ head_of "$nginx_url/nope" >"$T/h.nginx"
 for p in / "/channels/$CH/"; do
 	[ "$(status_of "$nginx_url$p")" = 404 ] && ok "$p is 404 without index.html" || fail "$p without index.html"
 done
+[ "$(status_of "$nginx_url/channels/$CH")" = 404 ] && ok "/channels/$CH is 404 without index.html" ||
+	fail "/channels/$CH without index.html"
 curl -s -o "$T/repo/index.html" "$server_url/"
 curl -s -o "$T/repo/channels/$CH/index.html" "$server_url/channels/$CH/"
 for p in / "/channels/$CH/"; do
@@ -144,6 +150,9 @@ for p in / "/channels/$CH/"; do
 		ok "$p serves the saved index.html as bootdrop-server does" ||
 		fail "$p with index.html: $(cat "$T/h.nginx")"
 done
+head_of "$nginx_url/channels/$CH?x=1" >"$T/h.nginx"
+head -n 1 "$T/h.nginx" | grep -q ' 301' && [ "$(header Location <"$T/h.nginx")" = "$nginx_url/channels/$CH/" ] &&
+	ok "/channels/$CH redirects to /channels/$CH/ once it has a page" || fail "bare channel: $(cat "$T/h.nginx")"
 curl -s "$nginx_url/channels/$CH/" | grep -q "bootdrop-fetch" && ok "saved channel page holds the fetch command" ||
 	fail "saved channel page"
 
