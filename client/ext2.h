@@ -1,60 +1,106 @@
 /*
- * ext2.h - installing verified files into an unmounted ext2 file system
- * (a guest's boot slice before anyone mounts it, or an image file) with
- * e2fsprogs' libext2fs: no mount, no privileges needed for an image file.
+ * ext2.h - writing into an unmounted ext2/ext4 file system (a guest's boot
+ * slice before anyone mounts it, or an image file) with e2fsprogs'
+ * libext2fs: no mount, no privileges needed for an image file.
  *
- * The caller verifies first and installs after, as for a directory: every
- * source is a verified temporary file (or buffer) on the host.  Within a
- * target, a replaced file is swapped by rewriting its one directory entry
- * after the new inode is complete, so no half-written file is ever linked.
- * Nothing is durable before ext2_close() returns BD_OK; a failed install
- * leaves the old file in place and frees what it allocated.
+ * Crash safety.  The device is written without libext2fs's write-back
+ * cache, so every block reaches the device in the order the calls below
+ * make, and each call orders its writes so that a crash (SIGKILL, power
+ * loss after the flushes) at any instant leaves only what `e2fsck -p`
+ * repairs on its own, never a block in use that the bitmaps call free:
  *
- * Paths are relative to the file system's root and must pass
- * install_path_valid() (common/manifest.h).  Missing parent directories
- * are created (0755, root:root); a symbolic link or a non-directory on the
- * way, or anything but a regular file at the destination, is refused with
- * BD_ERR_PATH.  New files are owned by root:root.
+ *  - ext2_begin() marks the file system not clean (as the kernel does on
+ *    mount) and flushes before the first other write; ext2_close() marks
+ *    it clean again only when it was clean when opened and every step
+ *    succeeded, so boot-time `e2fsck -p` checks it after any crash.
+ *  - A new file is written as a deleted inode (no links, dtime set), the
+ *    bitmaps are flushed, the directory entry is added, and only then is
+ *    the inode given its link: a crash leaves at worst leaked blocks or an
+ *    entry naming a deleted inode, both repaired by `e2fsck -p`.
+ *  - A name is moved to another inode by first giving the inode that
+ *    loses its last name a second one under STAGE_DIR ("trash.<ino>"), so
+ *    an installed name always points at a complete old or new file.
+ *  - A file is removed by unlinking its inode (links 0) before its entry,
+ *    and its blocks are freed in the bitmaps last.
  *
- * Typical use in bootdrop-fetch (--ext2 DEVICE_OR_IMAGE):
- *
- *	ext2_open(dev, &t);                              after every verify
- *	ext2_read_file(t, ".bootdrop/state/CH", cap, &buf, &len);
- *	ext2_install_file(t, "boot/kernel", fd, size, 0644);   per artifact
- *	ext2_install_bytes(t, "boot/grub/menu.lst", menu, n, 0644);
- *	ext2_install_bytes(t, ".bootdrop/state/CH", state, n, 0644);
- *	ext2_close(t);                                   durable only now
+ * Paths are relative to the root and must pass install_path_valid().
+ * Missing parent directories are created (0755, root:root); a symbolic
+ * link or a non-directory on the way, or anything but a regular file at
+ * the destination, is BD_ERR_PATH.
  */
 #ifndef BOOTDROP_EXT2_H
 #define BOOTDROP_EXT2_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "err.h"
+#include "sha256.h"
 
 #define EXT2_FILE_MAX_BYTES	((uint64_t)1 << 36)	/* one installed file: 64 GiB */
+#define EXT2_STAGE_DIR		".bootdrop/stage"	/* new files and trash */
 
 struct ext2_target;
 
 /*
- * Opens the ext2 file system on device_or_image for writing.  Refuses a
- * mounted device (BD_ERR_USAGE), a file system needing journal recovery
- * and anything libext2fs cannot open (BD_ERR_IO, with its message).
- * Returns a new target in *t; release it with ext2_close().
+ * Opens the ext2 file system on device_or_image, for writing when rw.
+ * Refuses a mounted device (BD_ERR_USAGE), a file system needing journal
+ * recovery and anything libext2fs cannot open (BD_ERR_IO, with its
+ * message).  Returns a new target in *t; release it with ext2_close().
  */
-enum bd_err ext2_open(const char *device_or_image, struct ext2_target **t);
+enum bd_err ext2_open(const char *device_or_image, bool rw,
+    struct ext2_target **t);
+
+/* Whether the file system was marked clean when opened. */
+bool ext2_was_clean(const struct ext2_target *t);
+
+/* Marks the file system not clean on the device (before the first write). */
+enum bd_err ext2_begin(struct ext2_target *t);
+
+/* Free bytes (whole blocks), free inodes and the block size. */
+void ext2_free(const struct ext2_target *t, uint64_t *bytes,
+    uint64_t *inodes, uint32_t *block_size);
 
 /*
- * Installs the first size bytes of the regular file srcfd (read with
- * pread from offset 0; the file must hold exactly size bytes) at path
- * with permission bits mode, replacing a regular file already there.
+ * Creates the regular file path (which must not exist: BD_ERR_EXISTS)
+ * from srcfd (pread from offset 0, exactly size bytes), or from buf when
+ * srcfd is -1, with permission bits mode; the file is complete before its
+ * name appears.
  */
+enum bd_err ext2_create(struct ext2_target *t, const char *path, int srcfd,
+    const void *buf, uint64_t size, mode_t mode);
+
+/*
+ * Moves the file at from to to, replacing a regular file there; with
+ * keep_old non-NULL the replaced file is moved to keep_old first
+ * (replacing that).  A from that already is to's file only loses its name.
+ */
+enum bd_err ext2_move(struct ext2_target *t, const char *from,
+    const char *to, const char *keep_old);
+
+/*
+ * Removes the regular file at path, which must be bootdrop's own with no
+ * other name (a staged file, the record, trash); a missing one is no error.
+ */
+enum bd_err ext2_remove(struct ext2_target *t, const char *path);
+
+/* Removes every regular file in directory dir whose name starts with prefix. */
+enum bd_err ext2_remove_prefixed(struct ext2_target *t, const char *dir,
+    const char *prefix);
+
+/*
+ * Hashes the regular file at path: *present false when missing; else
+ * BD_ERR_SIZE unless it holds size bytes, and out gets its SHA-256 (out
+ * NULL: only whether it is present).
+ */
+enum bd_err ext2_hash(struct ext2_target *t, const char *path, uint64_t size,
+    uint8_t out[SHA256_BYTES], bool *present);
+
+/* As ext2_create() then ext2_move() to path (for tests and tools). */
 enum bd_err ext2_install_file(struct ext2_target *t, const char *path,
     int srcfd, uint64_t size, mode_t mode);
-
-/* As ext2_install_file(), from the len bytes at buf. */
 enum bd_err ext2_install_bytes(struct ext2_target *t, const char *path,
     const void *buf, size_t len, mode_t mode);
 
@@ -68,10 +114,10 @@ enum bd_err ext2_read_file(struct ext2_target *t, const char *path,
     size_t max, uint8_t **buf, size_t *len);
 
 /*
- * Writes back the superblock, group descriptors, bitmaps and cached blocks,
- * flushes the device, and frees t (always, even on failure).  Only a BD_OK
- * here makes the installs durable.  t may be NULL.
+ * Writes back what is left, marks the file system clean when ext2_begin()
+ * found it clean and ok is set, flushes the device and frees t (always,
+ * even on failure).  t may be NULL.
  */
-enum bd_err ext2_close(struct ext2_target *t);
+enum bd_err ext2_close(struct ext2_target *t, bool ok);
 
 #endif

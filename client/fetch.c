@@ -1,32 +1,27 @@
 /*
  * fetch.c - bootdrop-fetch: verify everything first, then install onto the
- * boot slice.
+ * boot slice in one transaction.
  *
  *   bootdrop-fetch (-P KEY | -p PUBFILE)... [-t THRESHOLD] -c CHANNEL
  *                  (-d DESTDIR | --ext2 DEVICE_OR_IMAGE) [options] URL...
  *
- * Order (DESIGN.md): manifest (capped) -> signatures and threshold ->
- * payload -> expiry -> rollback/equivocation against the slice's state ->
- * every artifact to DESTDIR/.bootdrop/tmp, capped and hashed as it streams
- * -> kernel ELF facts -> fsync, rename into place, menu.lst, fsync
- * directories -> state.  Nothing in DESTDIR but .bootdrop/tmp changes
- * before the renames.  Exit: 0 installed or current, 1 usage, 2 network or
- * server, 3 verification refused, 4 local write error.
- *
- * With --ext2 the boot slice is an unmounted ext2 file system (client/
- * ext2.h).  It is opened at the start to read its state and check the
- * install paths, then closed - having written nothing - before the
- * artifacts are downloaded into a private host directory (--tmpdir), so no
- * libext2fs handle with cached bitmaps is held across a long download
- * while something else might mount or repair the device.  After every
- * verification it is opened again, its state must still be the one the
- * manifest was judged against, and the files, menu.lst and state are
- * written; ext2_close() makes them durable.
+ * One pipeline (DESIGN.md), whatever the destination (client/dest.h):
+ * options -> destination opened (an interrupted install is finished
+ * first) -> manifest (capped) -> signatures and threshold -> payload ->
+ * expiry -> rollback/equivocation against the slice's state -> selection
+ * -> install paths, pvgrub and room checked -> every artifact downloaded,
+ * capped and hashed as it streams -> kernel ELF facts -> staged -> commit
+ * (intent record, renames, menu.lst, state).  Nothing installed changes
+ * before the commit, and a crash inside it is finished by the next run.
+ * Exit: 0 installed or current, 1 usage, 2 network or server, 3
+ * verification refused, 4 local write error; with --check, 100 when an
+ * update is available.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,11 +34,10 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "dest.h"
 #include "download.h"
 #include "elf.h"
 #include "layout.h"
-#include "ext2.h"
-#include "fsutil.h"
 #include "install.h"
 #include "key.h"
 #include "manifest.h"
@@ -57,7 +51,8 @@
 #define FETCH_TIMEOUT_MAX_SECONDS	86400
 #define FETCH_WHAT_BYTES		160
 #define FETCH_WHERE_BYTES		(DL_URL_MAX_BYTES + 64)
-#define FETCH_DETAIL_BYTES		512
+#define FETCH_DETAIL_BYTES		1024
+#define FETCH_STATUS_UPDATE		100	/* --check: an update is available */
 #define MENU_LST_INSTALL_PATH		"boot/grub/menu.lst"
 
 struct options {
@@ -67,36 +62,34 @@ struct options {
 	const char *channel;
 	const char *destdir;
 	const char *statedir;	/* --state; NULL: DESTDIR/.bootdrop/state */
-	const char *only;
+	const char *only[MANIFEST_MAX_ARTIFACTS];
+	size_t nonly;
 	const char *ext2;	/* --ext2 DEVICE_OR_IMAGE; NULL: -d */
 	const char *tmpdir;	/* --tmpdir (--ext2 only) */
 	const char *pvgrub;	/* --pvgrub i386|amd64, or NULL */
 	const char *target;	/* DESTDIR or the ext2 device, for messages */
-	bool check, allow_expired, quiet, json;
+	bool check, allow_expired, quiet, json, no_keep_old;
 	struct dl_options dl;
 	time_t now;
 	char *mirrors[DL_MAX_MIRRORS];
 	size_t nmirrors;
 };
 
-/* One run: what is open, what was made, and the failure to report. */
+/* One run: what is open, what was fetched, and the failure to report. */
 struct run {
 	struct options o;
 	struct report r;
 	struct dl *dl;
+	struct dest *dest;
 	struct bd_manifest *m;
 	const char *manifest_url;
 	char manifest_url_buf[DL_URL_MAX_BYTES];
-	struct bd_state state;
-	char state_where[FETCH_WHERE_BYTES];
-	int destfd, statefd, bootdropfd, tmpfd;
-	bool made_bootdrop, made_tmp;
-	struct ext2_target *ext2;	/* open only while reading or writing */
-	int hostdirfd;			/* --ext2: the --tmpdir directory */
-	char hosttmp[32];		/* --ext2: our directory below it */
+	struct bd_state state;		/* the state the manifest is judged by */
+	int partfd;			/* the destination's download directory */
 	bool selected[MANIFEST_MAX_ARTIFACTS];
 	int fds[MANIFEST_MAX_ARTIFACTS];
-	bool fetched[MANIFEST_MAX_ARTIFACTS];
+	char parts[MANIFEST_MAX_ARTIFACTS][SHA256_HEX_BYTES + 8];
+	struct bd_pending pending;
 	/* the failure */
 	enum bd_err rc;
 	char what[FETCH_WHAT_BYTES];
@@ -127,6 +120,24 @@ run_fail(struct run *run, enum bd_err rc, const char *where,
 	return rc;
 }
 
+/*
+ * SIGINT, SIGTERM and SIGHUP are held while the destination is written
+ * (opening it may finish an interrupted install) and delivered, with
+ * their default action, only while the network is waited on: a signal
+ * never stops a run anywhere SIGKILL would not leave it safe.
+ */
+static void
+signals_block(bool block)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	(void)sigprocmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
 static void
 usage(FILE *f)
 {
@@ -138,7 +149,7 @@ usage(FILE *f)
 "Verifies CHANNEL's signed manifest from the repository at URL (further\n"
 "URLs are mirrors, tried in order), downloads and verifies every artifact,\n"
 "and only then installs them under DESTDIR or into the unmounted ext2 file\n"
-"system on DEVICE_OR_IMAGE.\n"
+"system on DEVICE_OR_IMAGE, in one transaction a crash cannot split.\n"
 "\n"
 "  -P, --pubkey KEY         trusted public key (base64, as minisign prints)\n"
 "  -p, --pubkey-file FILE   trusted public key file\n"
@@ -152,7 +163,10 @@ usage(FILE *f)
 "      --pvgrub ARCH        the kernel must be loadable by an ARCH pvgrub\n"
 "                           (i386 or amd64)\n"
 "      --check              verify the manifest, print the plan, write nothing\n"
-"      --only NAME          fetch and install only artifact NAME\n"
+"                           (exit 0 up to date, 100 update available)\n"
+"      --only NAME          fetch and install only artifact NAME (repeatable;\n"
+"                           records no version)\n"
+"      --no-keep-old        do not keep a replaced kernel as <path>.old\n"
 "      --allow-expired      accept an expired manifest (warns)\n"
 "      --state DIR          keep the accepted-version state in DIR\n"
 "                           (default DESTDIR/.bootdrop/state)\n"
@@ -166,7 +180,8 @@ usage(FILE *f)
 "  -V, --version            print the version\n"
 "\n"
 "Exit status: 0 installed or up to date, 1 usage, 2 network or server\n"
-"error, 3 verification refused, 4 local write error.\n", f);
+"error, 3 verification refused, 4 local write error, 100 (--check) an\n"
+"update is available.\n", f);
 }
 
 /* Parses a positive number of seconds (1..FETCH_TIMEOUT_MAX_SECONDS). */
@@ -200,6 +215,11 @@ mirror_add(struct options *o, const char *url)
 		return bd_fail(BD_ERR_USAGE, "URL too long");
 	if (strpbrk(url, " \t\r\n") != NULL)
 		return bd_fail(BD_ERR_USAGE, "URL contains white space");
+	/* Paths are appended to the base: a query or fragment would end up
+	 * in the middle of every request. */
+	if (strpbrk(url, "?#") != NULL)
+		return bd_fail(BD_ERR_USAGE, "a repository URL has no query "
+		    "(?) or fragment (#)");
 	if (o->nmirrors == DL_MAX_MIRRORS)
 		return bd_fail(BD_ERR_USAGE, "more than %d URLs",
 		    DL_MAX_MIRRORS);
@@ -214,7 +234,7 @@ mirror_add(struct options *o, const char *url)
 enum {
 	OPT_CHECK = 256, OPT_ONLY, OPT_ALLOW_EXPIRED, OPT_STATE, OPT_CACERT,
 	OPT_CONNECT_TIMEOUT, OPT_LOW_SPEED_TIME, OPT_JSON, OPT_NOW, OPT_EXT2,
-	OPT_TMPDIR, OPT_PVGRUB
+	OPT_TMPDIR, OPT_PVGRUB, OPT_NO_KEEP_OLD
 };
 
 /*
@@ -235,6 +255,7 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 		{ "pvgrub", required_argument, NULL, OPT_PVGRUB },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "only", required_argument, NULL, OPT_ONLY },
+		{ "no-keep-old", no_argument, NULL, OPT_NO_KEEP_OLD },
 		{ "allow-expired", no_argument, NULL, OPT_ALLOW_EXPIRED },
 		{ "state", required_argument, NULL, OPT_STATE },
 		{ "cacert", required_argument, NULL, OPT_CACERT },
@@ -302,7 +323,16 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 			o->check = true;
 			break;
 		case OPT_ONLY:
-			o->only = optarg;
+			if (!artifact_name_valid(optarg))
+				return run_fail(run, BD_ERR_USAGE, optarg, "",
+				    "--only: not an artifact name");
+			if (o->nonly == MANIFEST_MAX_ARTIFACTS)
+				return run_fail(run, BD_ERR_USAGE, optarg, "",
+				    "more than %d --only", MANIFEST_MAX_ARTIFACTS);
+			o->only[o->nonly++] = optarg;
+			break;
+		case OPT_NO_KEEP_OLD:
+			o->no_keep_old = true;
 			break;
 		case OPT_ALLOW_EXPIRED:
 			o->allow_expired = true;
@@ -311,6 +341,9 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 			o->statedir = optarg;
 			break;
 		case OPT_CACERT:
+			if (access(optarg, R_OK) != 0)
+				return run_fail(run, BD_ERR_USAGE, optarg,
+				    strerror(errno), "--cacert: cannot read");
 			o->dl.cacert = optarg;
 			break;
 		case OPT_CONNECT_TIMEOUT:
@@ -370,9 +403,6 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 			o->tmpdir = "/tmp";
 	}
 	o->target = o->ext2 != NULL ? o->ext2 : o->destdir;
-	if (o->only != NULL && !artifact_name_valid(o->only))
-		return run_fail(run, BD_ERR_USAGE, o->only, "",
-		    "--only: not an artifact name");
 	o->threshold = 1;
 	if (threshold != NULL) {
 		errno = 0;
@@ -395,101 +425,48 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 	return BD_OK;
 }
 
-/*
- * Opens name below dirfd as a real directory without creating it; *fd is
- * -1 when it does not exist.
- */
-static enum bd_err
-subdir_open(int dirfd, const char *name, int *fd)
-{
-	*fd = -1;
-	if (dirfd < 0)
-		return BD_OK;
-	*fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	if (*fd >= 0 || errno == ENOENT)
-		return BD_OK;
-	if (errno == ELOOP || errno == ENOTDIR)
-		return bd_fail(BD_ERR_PATH, "%s is a symlink or not a "
-		    "directory", name);
-	return bd_fail(BD_ERR_IO, "%s: %s", name, strerror(errno));
-}
 
-/* The state of the channel kept in the open ext2 file system. */
-static enum bd_err
-ext2_state_read(struct run *run, struct bd_state *st)
+/* A 404 for the manifest: the channel is not there (or the URL is off). */
+static void
+manifest_404(struct run *run, const char *mirror)
 {
-	char path[INSTALL_PATH_MAX_BYTES + 1];
-	uint8_t *buf = NULL;
-	size_t len;
-	enum bd_err rc;
+	const char *ch = run->o.channel;
+	size_t n = strlen(mirror), cl = strlen(ch);
 
-	memset(st, 0, sizeof(*st));
-	snprintf(path, sizeof(path), BOOTDROP_DIR "/" STATE_SUBDIR "/%s",
-	    run->o.channel);
-	if ((rc = ext2_read_file(run->ext2, path, STATE_MAX_BYTES, &buf,
-	    &len)) == BD_OK && buf != NULL)
-		rc = state_parse(run->o.channel, buf, len, st);
-	free(buf);
-	return rc;
+	if (n > cl + 10 && strcmp(mirror + n - cl, ch) == 0 &&
+	    strncmp(mirror + n - cl - 10, "/channels/", 10) == 0)
+		snprintf(run->detail, sizeof(run->detail), "no channel %s at "
+		    "%s; give the repository's base URL, %.*s", ch, mirror,
+		    (int)(n - cl - 10), mirror);
+	else
+		snprintf(run->detail, sizeof(run->detail), "no channel %s at "
+		    "%s (HTTP 404)", ch, mirror);
 }
 
 /*
- * --ext2: opens the file system and reads the state (written to nothing;
- * the target stays open until the install paths are checked).
+ * Opens the destination (finishing an interrupted install in write mode)
+ * and takes the state the manifest will be judged by.
  */
-static enum bd_err
-ext2_run_open(struct run *run)
-{
-	const struct options *o = &run->o;
-	enum bd_err rc;
-
-	snprintf(run->state_where, sizeof(run->state_where),
-	    "%s:/" BOOTDROP_DIR "/" STATE_SUBDIR "/%s", o->ext2, o->channel);
-	if ((rc = ext2_open(o->ext2, &run->ext2)) != BD_OK)
-		return run_fail(run, rc, o->ext2, NULL,
-		    "cannot open ext2 file system");
-	if ((rc = ext2_state_read(run, &run->state)) != BD_OK)
-		return run_fail(run, rc, run->state_where, NULL,
-		    "cannot read state");
-	return BD_OK;
-}
-
-/* Opens DESTDIR and the state directory (nothing is created). */
 static enum bd_err
 run_open(struct run *run)
 {
 	const struct options *o = &run->o;
+	struct dest_config cfg = {
+		.target = o->target, .ext2 = o->ext2 != NULL,
+		.statedir = o->statedir, .tmpdir = o->tmpdir,
+		.channel = o->channel, .readonly = o->check,
+	};
 	enum bd_err rc;
 
-	if (o->ext2 != NULL)
-		return ext2_run_open(run);
-	run->destfd = open(o->destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (run->destfd < 0 && !(o->check && errno == ENOENT))
-		return run_fail(run, BD_ERR_IO, o->destdir, strerror(errno),
-		    "cannot open destination directory");
-	if (o->statedir != NULL) {
-		snprintf(run->state_where, sizeof(run->state_where), "%s/%s",
-		    o->statedir, o->channel);
-		run->statefd = open(o->statedir, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC);
-		if (run->statefd < 0 && errno != ENOENT)
-			return run_fail(run, BD_ERR_IO, o->statedir,
-			    strerror(errno), "cannot open state directory");
-	} else {
-		snprintf(run->state_where, sizeof(run->state_where),
-		    "%s/" BOOTDROP_DIR "/" STATE_SUBDIR "/%s", o->destdir,
-		    o->channel);
-		if ((rc = subdir_open(run->destfd, BOOTDROP_DIR,
-		    &run->bootdropfd)) != BD_OK ||
-		    (rc = subdir_open(run->bootdropfd, STATE_SUBDIR,
-		    &run->statefd)) != BD_OK)
-			return run_fail(run, rc, run->state_where, NULL,
-			    "cannot open state directory");
-	}
-	if ((rc = state_load(run->statefd, o->channel, &run->state)) != BD_OK)
-		return run_fail(run, rc, run->state_where, NULL,
-		    "cannot read state");
+	if ((rc = dest_open(&cfg, &run->dest)) != BD_OK)
+		return run_fail(run, rc, o->target, NULL,
+		    "cannot open the destination");
+	if (dest_note(run->dest) != NULL)
+		report_warn(&run->r, "%s: %s", o->target, dest_note(run->dest));
+	if (dest_pending(run->dest))
+		report_info(&run->r, "an interrupted install is pending in %s; "
+		    "a run without --check finishes it", o->target);
+	run->state = *dest_state(run->dest);
 	return BD_OK;
 }
 
@@ -520,6 +497,8 @@ manifest_try(struct run *run, const char *mirror, enum verdict *verdict)
 	    BD_OK) {
 		run_fail(run, rc, url, dl_detail(run->dl), rc == BD_ERR_TOOBIG ?
 		    "manifest refused" : "manifest download failed");
+		if (strcmp(run->detail, "HTTP status 404") == 0)
+			manifest_404(run, mirror);
 		goto out;
 	}
 	bd_err_clear();
@@ -549,7 +528,9 @@ manifest_try(struct run *run, const char *mirror, enum verdict *verdict)
 			    "refused");
 			snprintf(run->detail, sizeof(run->detail), "version %"
 			    PRIu64 " is older than the accepted version %"
-			    PRIu64, run->m->version, run->state.version);
+			    PRIu64 "; to go back deliberately, remove the state "
+			    "(%s) and run again", run->m->version,
+			    run->state.version, dest_state_reset_hint(run->dest));
 			goto out;
 		}
 		if (run->m->version == run->state.version &&
@@ -559,7 +540,10 @@ manifest_try(struct run *run, const char *mirror, enum verdict *verdict)
 			    "manifest refused");
 			snprintf(run->detail, sizeof(run->detail), "version %"
 			    PRIu64 " was accepted with payload sha256 %s; this "
-			    "one differs", run->m->version, hex);
+			    "one differs (the publisher signed two payloads "
+			    "for one version; if you trust this one, remove "
+			    "the state: %s)", run->m->version, hex,
+			    dest_state_reset_hint(run->dest));
 			goto out;
 		}
 	}
@@ -580,6 +564,7 @@ manifest_fetch(struct run *run, enum verdict *verdict)
 	enum bd_err rc = BD_ERR_NETWORK;
 	size_t i;
 
+	signals_block(false);
 	for (i = 0; i < run->o.nmirrors; i++) {
 		if ((rc = manifest_try(run, run->o.mirrors[i], verdict)) ==
 		    BD_OK) {
@@ -591,190 +576,135 @@ manifest_fetch(struct run *run, enum verdict *verdict)
 			    "mirror", run->what, run->where, bd_strerror(rc),
 			    run->detail);
 	}
+	signals_block(true);
 	return rc;
 }
 
-/* Marks the artifacts this run installs; --only must name one. */
+/* Whether --only names artifact name (every artifact without --only). */
+static bool
+only_names(const struct options *o, const char *name)
+{
+	size_t i;
+
+	if (o->nonly == 0)
+		return true;
+	for (i = 0; i < o->nonly; i++)
+		if (strcmp(o->only[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Marks the artifacts this run installs; each --only must name one. */
 static enum bd_err
 artifacts_select(struct run *run)
 {
 	const struct bd_manifest *m = run->m;
-	size_t i, n = 0;
+	size_t i, j;
 
 	for (i = 0; i < m->nartifacts; i++) {
-		run->selected[i] = run->o.only == NULL ||
-		    strcmp(run->o.only, m->artifacts[i].name) == 0;
-		n += run->selected[i];
+		run->selected[i] = only_names(&run->o, m->artifacts[i].name);
+		snprintf(run->parts[i], sizeof(run->parts[i]), "%s"
+		    DL_PART_SUFFIX, m->artifacts[i].sha256_hex);
 	}
-	if (n == 0)
-		return run_fail(run, BD_ERR_USAGE, run->manifest_url, "",
-		    "no artifact named %s in the manifest", run->o.only);
+	for (j = 0; j < run->o.nonly; j++) {
+		for (i = 0; i < m->nartifacts; i++)
+			if (strcmp(run->o.only[j], m->artifacts[i].name) == 0)
+				break;
+		if (i == m->nartifacts)
+			return run_fail(run, BD_ERR_USAGE, run->manifest_url, "",
+			    "no artifact named %s in the manifest",
+			    run->o.only[j]);
+	}
 	return BD_OK;
+}
+
+/* menu.lst is written by full runs only (--only touches named files). */
+static bool
+menu_wanted(const struct run *run)
+{
+	return run->m->menu_lst != NULL && run->o.nonly == 0;
+}
+
+/* Whether artifact a's replaced file is kept as <install>.old. */
+static bool
+keep_old(const struct run *run, const struct bd_artifact *a)
+{
+	return !run->o.no_keep_old && strcmp(a->kind, "kernel") == 0;
 }
 
 /* --check: what would be installed, and nothing written. */
 static void
-plan_print(struct run *run, enum verdict verdict)
+plan_print(struct run *run, bool update)
 {
 	const struct bd_manifest *m = run->m;
+	const struct bd_artifact *a;
 	size_t i;
 
-	if (verdict == MANIFEST_CURRENT && run->o.only == NULL) {
+	if (!update) {
 		report_info(&run->r, "up to date: %s version %" PRIu64
 		    " is installed", m->channel, m->version);
 		return;
 	}
-	for (i = 0; i < m->nartifacts; i++)
-		if (run->selected[i])
-			report_info(&run->r, "would install %s (%" PRIu64
-			    " bytes, sha256 %s) as %s", m->artifacts[i].name,
-			    m->artifacts[i].size, m->artifacts[i].sha256_hex,
-			    m->artifacts[i].install);
-	if (m->menu_lst != NULL && run->o.only == NULL)
-		report_info(&run->r, "would write %s", MENU_LST_INSTALL_PATH);
+	for (i = 0; i < m->nartifacts; i++) {
+		if (!run->selected[i])
+			continue;
+		a = &m->artifacts[i];
+		report_plan(&run->r, a->name, a->size, a->sha256_hex, a->install,
+		    keep_old(run, a));
+	}
+	if (menu_wanted(run))
+		report_plan(&run->r, "menu.lst", strlen(m->menu_lst), NULL,
+		    MENU_LST_INSTALL_PATH, false);
 }
 
 /*
- * --ext2: checks, writing nothing, that path can be installed: a read
- * capped at 0 bytes walks it as an install would and refuses a symbolic
- * link or non-directory on the way and anything but a regular file at
- * the end (BD_ERR_PATH); a regular file with bytes is merely too big to
- * read, which is fine.
+ * Before any download: every install path usable, the kernel loadable by
+ * the pvgrub named (the manifest records its ELF facts), and room for
+ * every file on the destination.
  */
 static enum bd_err
-ext2_path_check(struct ext2_target *t, const char *path)
-{
-	uint8_t *buf = NULL;
-	size_t len;
-	enum bd_err rc;
-
-	rc = ext2_read_file(t, path, 0, &buf, &len);
-	free(buf);
-	if (rc == BD_ERR_TOOBIG) {
-		bd_err_clear();
-		rc = BD_OK;
-	}
-	return rc;
-}
-
-/* One install path, in the directory or the ext2 file system. */
-static enum bd_err
-path_check(struct run *run, const char *path)
-{
-	if (run->ext2 != NULL)
-		return ext2_path_check(run->ext2, path);
-	return install_check(run->destfd, path);
-}
-
-/* Every install path must be usable before anything is downloaded. */
-static enum bd_err
-paths_check(struct run *run)
+install_checks(struct run *run)
 {
 	const struct bd_manifest *m = run->m;
+	const struct bd_artifact *a;
+	uint64_t sizes[MANIFEST_MAX_ARTIFACTS + 1];
+	const char *parts[MANIFEST_MAX_ARTIFACTS + 1];
+	struct dest_need need = { 0, sizes, parts };
+	struct elf_info info;
 	enum bd_err rc;
 	size_t i;
 
 	for (i = 0; i < m->nartifacts; i++) {
 		if (!run->selected[i])
 			continue;
-		if ((rc = path_check(run, m->artifacts[i].install)) != BD_OK)
+		a = &m->artifacts[i];
+		if ((rc = dest_path_check(run->dest, a->install)) != BD_OK)
 			return run_fail(run, rc, run->o.target, NULL,
 			    "install path refused");
+		if (strcmp(a->kind, "kernel") == 0 && a->has_elf &&
+		    (run->o.pvgrub != NULL || m->has_boot)) {
+			info.class = a->elf.class;
+			info.machine = a->elf.machine;
+			info.xen = a->elf.xen;
+			if ((rc = elf_pvgrub_check(&info, m->has_boot ?
+			    m->boot_arch : NULL, run->o.pvgrub)) != BD_OK)
+				return run_fail(run, rc, run->manifest_url, NULL,
+				    "refused kernel %s", a->name);
+		}
+		sizes[need.nfiles] = a->size;
+		parts[need.nfiles++] = run->parts[i];
 	}
-	if (m->menu_lst != NULL && run->o.only == NULL &&
-	    (rc = path_check(run, MENU_LST_INSTALL_PATH)) != BD_OK)
+	if (menu_wanted(run)) {
+		if ((rc = dest_path_check(run->dest, MENU_LST_INSTALL_PATH)) !=
+		    BD_OK)
+			return run_fail(run, rc, run->o.target, NULL,
+			    "install path refused");
+		sizes[need.nfiles] = strlen(m->menu_lst);
+		parts[need.nfiles++] = NULL;
+	}
+	if ((rc = dest_room(run->dest, &need)) != BD_OK)
 		return run_fail(run, rc, run->o.target, NULL,
-		    "install path refused");
-	return BD_OK;
-}
-
-/*
- * --ext2: closes the target.  When nothing was written libext2fs writes
- * nothing back; after a failure part way through an install it writes
- * back a consistent file system.
- */
-static enum bd_err
-ext2_release(struct run *run)
-{
-	enum bd_err rc;
-
-	rc = ext2_close(run->ext2);
-	run->ext2 = NULL;
-	if (rc != BD_OK)
-		return run_fail(run, rc, run->o.ext2, NULL,
-		    "cannot close ext2 file system");
-	return BD_OK;
-}
-
-/*
- * --ext2: makes (or opens) TMPDIR/bootdrop-fetch.UID, mode 0700.  It must
- * be a real directory of ours that nobody else can write: the parts in it
- * are read back after verification.
- */
-static enum bd_err
-host_tmpdir_open(struct run *run)
-{
-	const char *dir = run->o.tmpdir;
-	struct stat st;
-
-	snprintf(run->hosttmp, sizeof(run->hosttmp), "bootdrop-fetch.%lu",
-	    (unsigned long)geteuid());
-	run->hostdirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (run->hostdirfd < 0)
-		return run_fail(run, BD_ERR_IO, dir, strerror(errno),
-		    "cannot open temporary directory");
-	if (mkdirat(run->hostdirfd, run->hosttmp, 0700) == 0)
-		run->made_tmp = true;
-	else if (errno != EEXIST)
-		return run_fail(run, BD_ERR_IO, dir, strerror(errno),
-		    "cannot create %s", run->hosttmp);
-	run->tmpfd = openat(run->hostdirfd, run->hosttmp, O_RDONLY |
-	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (run->tmpfd < 0)
-		return run_fail(run, BD_ERR_IO, dir, strerror(errno),
-		    "cannot open %s", run->hosttmp);
-	if (fstat(run->tmpfd, &st) != 0)
-		return run_fail(run, BD_ERR_IO, dir, strerror(errno),
-		    "cannot stat %s", run->hosttmp);
-	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
-		close(run->tmpfd);	/* not ours to clean up either */
-		run->tmpfd = -1;
-		return run_fail(run, BD_ERR_IO, dir, "", "%s is not a private "
-		    "directory (owner %lu, mode %03o)", run->hosttmp,
-		    (unsigned long)st.st_uid, (unsigned)(st.st_mode & 0777));
-	}
-	return BD_OK;
-}
-
-/* Makes (or opens) DESTDIR/.bootdrop/tmp, remembering what it created. */
-static enum bd_err
-tmpdir_open(struct run *run)
-{
-	enum bd_err rc;
-
-	if (run->o.ext2 != NULL)
-		return host_tmpdir_open(run);
-	if (run->bootdropfd < 0) {
-		if (mkdirat(run->destfd, BOOTDROP_DIR, 0755) == 0)
-			run->made_bootdrop = true;
-		else if (errno != EEXIST)
-			return run_fail(run, BD_ERR_IO, run->o.destdir,
-			    strerror(errno), "cannot create " BOOTDROP_DIR);
-		if ((rc = subdir_open(run->destfd, BOOTDROP_DIR,
-		    &run->bootdropfd)) != BD_OK || run->bootdropfd < 0)
-			return run_fail(run, rc != BD_OK ? rc : BD_ERR_IO,
-			    run->o.destdir, NULL, "cannot open " BOOTDROP_DIR);
-	}
-	if (mkdirat(run->bootdropfd, TMP_SUBDIR, 0700) == 0)
-		run->made_tmp = true;
-	else if (errno != EEXIST)
-		return run_fail(run, BD_ERR_IO, run->o.destdir, strerror(errno),
-		    "cannot create " BOOTDROP_DIR "/" TMP_SUBDIR);
-	if ((rc = subdir_open(run->bootdropfd, TMP_SUBDIR, &run->tmpfd)) !=
-	    BD_OK || run->tmpfd < 0)
-		return run_fail(run, rc != BD_OK ? rc : BD_ERR_IO,
-		    run->o.destdir, NULL, "cannot open " BOOTDROP_DIR "/"
-		    TMP_SUBDIR);
+		    "nothing downloaded or changed");
 	return BD_OK;
 }
 
@@ -793,6 +723,10 @@ artifacts_download(struct run *run)
 	enum bd_err rc, first = BD_OK;
 	size_t i;
 
+	if ((rc = dest_part_dir(run->dest, &run->partfd)) != BD_OK)
+		return run_fail(run, rc, run->o.target, NULL,
+		    "cannot make the download directory");
+	signals_block(false);
 	for (i = 0; i < m->nartifacts; i++) {
 		if (!run->selected[i])
 			continue;
@@ -806,22 +740,32 @@ artifacts_download(struct run *run)
 		b.progress_ctx = &run->r;
 		report_artifact_start(&run->r, a->name, a->size, 0);
 		rc = dl_fetch_blob(run->dl, (const char *const *)run->o.mirrors,
-		    run->o.nmirrors, run->tmpfd, &b, &run->fds[i], &resumed);
+		    run->o.nmirrors, run->partfd, &b, &run->fds[i], &resumed);
 		if (rc != BD_OK) {
-			if (bd_err_exit_status(rc) != 2)
-				return run_fail(run, rc, dl_where(run->dl),
+			int status = bd_err_exit_status(rc);
+
+			if (status == 4) {
+				first = run_fail(run, rc, dl_where(run->dl),
+				    dl_detail(run->dl), "cannot write artifact "
+				    "%s", a->name);
+				break;
+			}
+			if (status != 2) {
+				first = run_fail(run, rc, dl_where(run->dl),
 				    dl_detail(run->dl), "refused artifact %s",
 				    a->name);
+				break;
+			}
 			if (first == BD_OK)
 				first = run_fail(run, rc, dl_where(run->dl),
 				    dl_detail(run->dl),
 				    "cannot download artifact %s", a->name);
 			continue;
 		}
-		run->fetched[i] = true;
 		run->r.resumed = resumed;
 		report_artifact_done(&run->r, a->name, a->size, a->sha256_hex);
 	}
+	signals_block(true);
 	return first;
 }
 
@@ -853,223 +797,158 @@ kernel_check(const struct bd_manifest *m, const struct bd_artifact *a, int fd,
 	return BD_OK;
 }
 
-/*
- * fsync every verified file and check the kernel before any rename.  With
- * --ext2 the parts are only sources to copy from: no chmod, no fsync.
- */
-static enum bd_err
-artifacts_settle(struct run *run)
+/* Adds one file to the intent record. */
+static void
+pending_add(struct bd_pending *p, size_t k, uint64_t size,
+    const uint8_t sha256[SHA256_BYTES], bool keep, const char *install)
 {
-	const struct bd_manifest *m = run->m;
-	const struct bd_artifact *a;
-	bool ext2 = run->o.ext2 != NULL;
-	enum bd_err rc;
-	size_t i;
+	struct bd_pending_file *f = &p->files[p->nfiles++];
 
-	for (i = 0; i < m->nartifacts; i++) {
-		if (!run->fetched[i])
-			continue;
-		a = &m->artifacts[i];
-		if (strcmp(a->kind, "kernel") == 0 &&
-		    (rc = kernel_check(m, a, run->fds[i], run->o.pvgrub)) !=
-		    BD_OK)
-			return run_fail(run, rc, run->manifest_url, NULL,
-			    "refused kernel %s", a->name);
-		if (ext2)
-			continue;
-		if (fchmod(run->fds[i], INSTALL_FILE_MODE) != 0)
-			return run_fail(run, BD_ERR_IO, a->sha256_hex,
-			    strerror(errno), "cannot chmod artifact %s",
-			    a->name);
-		if ((rc = fd_sync(run->fds[i])) != BD_OK)
-			return run_fail(run, rc, a->sha256_hex, NULL,
-			    "cannot sync artifact %s", a->name);
-	}
-	if (!ext2 && (rc = fd_sync(run->tmpfd)) != BD_OK)
-		return run_fail(run, rc, BOOTDROP_DIR "/" TMP_SUBDIR, NULL,
-		    "cannot sync");
-	return BD_OK;
+	snprintf(f->stage, sizeof(f->stage), "stage.%zu", k);
+	f->size = size;
+	memcpy(f->sha256, sha256, SHA256_BYTES);
+	f->keep_old = keep;
+	snprintf(f->install, sizeof(f->install), "%s", install);
 }
 
-/* Step 5: renames, menu.lst, directory fsyncs, then the state. */
+/*
+ * Checks every kernel, stages every verified file and menu.lst on the
+ * destination, and commits them with the new state in one transaction.
+ */
 static enum bd_err
 artifacts_install(struct run *run)
 {
 	const struct bd_manifest *m = run->m;
 	const struct bd_artifact *a;
-	char part[SHA256_HEX_BYTES + 8], path[FETCH_WHERE_BYTES];
-	struct bd_state st;
-	int statefd = -1;
-	enum bd_err rc = BD_OK;
+	struct bd_pending *p = &run->pending;
+	const char *names[PENDING_MAX_FILES];
+	char path[FETCH_WHERE_BYTES];
+	uint8_t menu_sha[SHA256_BYTES];
+	enum bd_err rc;
 	size_t i;
 
 	for (i = 0; i < m->nartifacts; i++) {
-		if (!run->fetched[i])
+		a = &m->artifacts[i];
+		if (run->selected[i] && strcmp(a->kind, "kernel") == 0 &&
+		    (rc = kernel_check(m, a, run->fds[i], run->o.pvgrub)) !=
+		    BD_OK)
+			return run_fail(run, rc, run->manifest_url, NULL,
+			    "refused kernel %s", a->name);
+	}
+	if ((rc = dest_begin(run->dest, &run->state)) != BD_OK)
+		return run_fail(run, rc, run->o.target, NULL,
+		    "nothing installed");
+	memset(p, 0, sizeof(*p));
+	snprintf(p->channel, sizeof(p->channel), "%s", run->o.channel);
+	for (i = 0; i < m->nartifacts; i++) {
+		if (!run->selected[i])
 			continue;
 		a = &m->artifacts[i];
-		snprintf(part, sizeof(part), "%s" DL_PART_SUFFIX,
-		    a->sha256_hex);
-		snprintf(path, sizeof(path), "%s/%s", run->o.destdir,
+		if ((rc = dest_stage_file(run->dest, i, run->fds[i],
+		    run->parts[i], a->size)) != BD_OK)
+			return run_fail(run, rc, run->o.target, NULL,
+			    "cannot stage %s; nothing installed", a->name);
+		names[p->nfiles] = a->name;
+		pending_add(p, i, a->size, a->sha256, keep_old(run, a),
 		    a->install);
-		if ((rc = install_file(run->destfd, a->install, run->tmpfd,
-		    part)) != BD_OK)
-			return run_fail(run, rc, path, NULL,
-			    "cannot install %s", a->name);
-		report_installed(&run->r, a->name, path);
 	}
-	if (m->menu_lst != NULL && run->o.only == NULL) {
-		snprintf(path, sizeof(path), "%s/%s", run->o.destdir,
-		    MENU_LST_INSTALL_PATH);
-		if ((rc = install_write(run->destfd, MENU_LST_INSTALL_PATH,
+	if (menu_wanted(run)) {
+		sha256_buf(m->menu_lst, strlen(m->menu_lst), menu_sha);
+		if ((rc = dest_stage_bytes(run->dest, m->nartifacts,
 		    m->menu_lst, strlen(m->menu_lst))) != BD_OK)
-			return run_fail(run, rc, path, NULL,
-			    "cannot write menu.lst");
-		report_installed(&run->r, "menu.lst", path);
+			return run_fail(run, rc, run->o.target, NULL,
+			    "cannot stage menu.lst; nothing installed");
+		names[p->nfiles] = "menu.lst";
+		pending_add(p, m->nartifacts, strlen(m->menu_lst), menu_sha,
+		    false, MENU_LST_INSTALL_PATH);
 	}
-	if ((rc = fd_sync(run->destfd)) != BD_OK)
-		return run_fail(run, rc, run->o.destdir, NULL, "cannot sync");
-	if (run->o.only != NULL)
-		return BD_OK;	/* a partial install accepts no version */
-	if (run->o.statedir != NULL) {
-		if (mkdir(run->o.statedir, 0755) != 0 && errno != EEXIST)
-			return run_fail(run, BD_ERR_IO, run->o.statedir,
-			    strerror(errno), "cannot create state directory");
-		statefd = open(run->o.statedir, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC);
-		if (statefd < 0)
-			return run_fail(run, BD_ERR_IO, run->o.statedir,
-			    strerror(errno), "cannot open state directory");
-	} else if ((rc = dir_open_path(run->destfd, BOOTDROP_DIR "/"
-	    STATE_SUBDIR, true, &statefd)) != BD_OK)
-		return run_fail(run, rc, run->state_where, NULL,
-		    "cannot open state directory");
-	st.present = true;
-	st.version = m->version;
-	memcpy(st.payload_sha256, m->payload_sha256, SHA256_BYTES);
-	if ((rc = state_save(statefd, run->o.channel, &st)) != BD_OK)
-		run_fail(run, rc, run->state_where, NULL, "cannot record state");
-	close(statefd);
-	return rc;
-}
-
-/*
- * --ext2 step 5: opens the file system again, makes sure its state is
- * still the one the manifest was judged against, writes every file,
- * menu.lst and the state, and closes it - only then is anything durable.
- * A failure part way leaves each file old or new, never half written, and
- * the state unchanged (main closes the target, consistent).
- */
-static enum bd_err
-ext2_artifacts_install(struct run *run)
-{
-	const struct bd_manifest *m = run->m;
-	const struct bd_artifact *a;
-	char path[FETCH_WHERE_BYTES], text[STATE_MAX_BYTES];
-	char statepath[INSTALL_PATH_MAX_BYTES + 1];
-	struct bd_state st;
-	size_t i, len;
-	enum bd_err rc;
-
-	if ((rc = ext2_open(run->o.ext2, &run->ext2)) != BD_OK)
-		return run_fail(run, rc, run->o.ext2, NULL,
-		    "cannot open ext2 file system");
-	if ((rc = ext2_state_read(run, &st)) != BD_OK)
-		return run_fail(run, rc, run->state_where, NULL,
-		    "cannot read state");
-	if (st.present != run->state.present || (st.present &&
-	    (st.version != run->state.version ||
-	    sodium_memcmp(st.payload_sha256, run->state.payload_sha256,
-	    SHA256_BYTES) != 0)))
-		return run_fail(run, BD_ERR_IO, run->state_where, "", "state "
-		    "changed during the download; nothing installed, run "
-		    "again");
-	for (i = 0; i < m->nartifacts; i++) {
-		if (!run->fetched[i])
-			continue;
-		a = &m->artifacts[i];
-		if ((rc = ext2_install_file(run->ext2, a->install, run->fds[i],
-		    a->size, INSTALL_FILE_MODE)) != BD_OK)
-			return run_fail(run, rc, run->o.ext2, NULL,
-			    "cannot install %s", a->name);
+	if (run->o.nonly == 0) {	/* a partial install accepts no version */
+		p->has_state = true;
+		p->state.present = true;
+		p->state.version = m->version;
+		memcpy(p->state.payload_sha256, m->payload_sha256, SHA256_BYTES);
 	}
-	if (m->menu_lst != NULL && run->o.only == NULL &&
-	    (rc = ext2_install_bytes(run->ext2, MENU_LST_INSTALL_PATH,
-	    m->menu_lst, strlen(m->menu_lst), INSTALL_FILE_MODE)) != BD_OK)
-		return run_fail(run, rc, run->o.ext2, NULL,
-		    "cannot write menu.lst");
-	if (run->o.only == NULL) {	/* a partial install accepts none */
-		st.present = true;
-		st.version = m->version;
-		memcpy(st.payload_sha256, m->payload_sha256, SHA256_BYTES);
-		snprintf(statepath, sizeof(statepath), BOOTDROP_DIR "/"
-		    STATE_SUBDIR "/%s", run->o.channel);
-		if ((rc = state_format(run->o.channel, &st, text, &len)) !=
-		    BD_OK || (rc = ext2_install_bytes(run->ext2, statepath,
-		    text, len, INSTALL_FILE_MODE)) != BD_OK)
-			return run_fail(run, rc, run->state_where, NULL,
-			    "cannot record state");
-	}
-	rc = ext2_close(run->ext2);
-	run->ext2 = NULL;
-	if (rc != BD_OK)
-		return run_fail(run, rc, run->o.ext2, NULL,
-		    "cannot write back the ext2 file system");
-	for (i = 0; i < m->nartifacts; i++) {
-		if (!run->fetched[i])
-			continue;
-		snprintf(path, sizeof(path), "%s:/%s", run->o.ext2,
-		    m->artifacts[i].install);
-		report_installed(&run->r, m->artifacts[i].name, path);
-	}
-	if (m->menu_lst != NULL && run->o.only == NULL) {
-		snprintf(path, sizeof(path), "%s:/%s", run->o.ext2,
-		    MENU_LST_INSTALL_PATH);
-		report_installed(&run->r, "menu.lst", path);
+	if ((rc = dest_commit(run->dest, p)) != BD_OK)
+		return run_fail(run, rc, run->o.target, NULL, "install "
+		    "interrupted; the next run finishes it");
+	for (i = 0; i < p->nfiles; i++) {
+		snprintf(path, sizeof(path), "%s%s%s", run->o.target,
+		    run->o.ext2 != NULL ? ":/" : "/", p->files[i].install);
+		report_installed(&run->r, names[i], path);
 	}
 	return BD_OK;
 }
 
-/*
- * Leaves DESTDIR as it found it, except for bytes worth resuming: after a
- * success or a refusal every part this run fetched goes; after a network
- * failure they stay.  Directories this run made go when empty.
- */
+/* Removes every downloaded part of this manifest's artifacts. */
 static void
-run_cleanup(struct run *run, bool keep_parts)
+parts_remove(struct run *run)
 {
-	char part[SHA256_HEX_BYTES + 8];
+	const char *names[MANIFEST_MAX_ARTIFACTS];
 	size_t i;
 
-	for (i = 0; run->m != NULL && i < run->m->nartifacts; i++) {
+	for (i = 0; i < run->m->nartifacts; i++) {
 		if (run->fds[i] >= 0)
 			close(run->fds[i]);
 		run->fds[i] = -1;
-		if (run->tmpfd < 0 || !run->selected[i] || keep_parts)
-			continue;
-		snprintf(part, sizeof(part), "%s" DL_PART_SUFFIX,
-		    run->m->artifacts[i].sha256_hex);
-		unlinkat(run->tmpfd, part, 0);
+		names[i] = run->parts[i];
 	}
-	if (run->tmpfd >= 0) {
-		close(run->tmpfd);
-		run->tmpfd = -1;
-		/* Fails, harmlessly, while parts remain. */
-		if (run->o.ext2 != NULL)
-			unlinkat(run->hostdirfd, run->hosttmp, AT_REMOVEDIR);
-		else if (run->made_tmp || run->rc == BD_OK)
-			unlinkat(run->bootdropfd, TMP_SUBDIR, AT_REMOVEDIR);
+	dest_parts_remove(run->dest, names, run->m->nartifacts);
+}
+
+/*
+ * The whole run after option parsing.  Returns BD_OK with summary set, or
+ * the failure recorded in run; *update tells --check's verdict.
+ */
+static enum bd_err
+run_pipeline(struct run *run, char *summary, size_t cap, bool *update)
+{
+	const struct options *o = &run->o;
+	enum verdict verdict = MANIFEST_NEW;
+	int fd;
+
+	*update = false;
+	if (run_open(run) != BD_OK || manifest_fetch(run, &verdict) != BD_OK ||
+	    artifacts_select(run) != BD_OK)
+		return run->rc;
+	*update = verdict != MANIFEST_CURRENT || o->nonly > 0;
+	if (o->check) {
+		plan_print(run, *update);
+		report_check(&run->r, o->channel, run->m->version, *update);
+		snprintf(summary, cap, "checked %s version %" PRIu64 ": %s; "
+		    "nothing written", o->channel, run->m->version, *update ?
+		    "update available" : "up to date");
+		return BD_OK;
 	}
-	if (run->made_bootdrop && run->destfd >= 0)
-		unlinkat(run->destfd, BOOTDROP_DIR, AT_REMOVEDIR);
+	if (!*update) {
+		/* Parts a run killed after its state write left behind. */
+		if (dest_part_dir(run->dest, &fd) == BD_OK)
+			parts_remove(run);
+		snprintf(summary, cap, "up to date: %s version %" PRIu64,
+		    o->channel, run->m->version);
+		return BD_OK;
+	}
+	if (install_checks(run) != BD_OK || artifacts_download(run) != BD_OK ||
+	    artifacts_install(run) != BD_OK)
+		return run->rc;
+	parts_remove(run);
+	if (o->nonly > 0)
+		snprintf(summary, cap, "installed %zu artifact%s of %s version %"
+		    PRIu64 " into %s; --only records no version", o->nonly,
+		    o->nonly == 1 ? "" : "s", o->channel, run->m->version,
+		    o->target);
+	else
+		snprintf(summary, cap, "installed %s version %" PRIu64 " into %s",
+		    o->channel, run->m->version, o->target);
+	return BD_OK;
 }
 
 int
 main(int argc, char **argv)
 {
 	struct run *run;
-	enum verdict verdict = MANIFEST_NEW;
-	char summary[256];
-	bool done = false, curl_ready = false;
+	char summary[320];
+	bool done = false, curl_ready = false, update = false;
+	enum bd_err rc;
 	int status;
 	size_t i;
 
@@ -1077,13 +956,13 @@ main(int argc, char **argv)
 		fputs("bootdrop-fetch: out of memory\n", stderr);
 		return 4;
 	}
-	run->destfd = run->statefd = run->bootdropfd = run->tmpfd = -1;
-	run->hostdirfd = -1;
+	run->partfd = -1;
 	for (i = 0; i < MANIFEST_MAX_ARTIFACTS; i++)
 		run->fds[i] = -1;
 	summary[0] = '\0';
+	signals_block(true);
 	if (options_parse(run, argc, argv, &done) != BD_OK) {
-		report_init(&run->r, false, false);
+		report_init(&run->r, false, run->o.json);
 		status = report_result(&run->r, run->rc, run->what, run->where,
 		    run->detail, NULL);
 		fputs("usage: bootdrop-fetch (-P KEY | -p PUBFILE)... "
@@ -1098,51 +977,32 @@ main(int argc, char **argv)
 		goto out;
 	}
 	report_init(&run->r, run->o.quiet, run->o.json);
-	if (sodium_init() < 0) {
+	if (sodium_init() < 0)
 		run_fail(run, BD_ERR_NOMEM, NULL, "", "libsodium init failed");
-		goto report;
-	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	else if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		run_fail(run, BD_ERR_NOMEM, NULL, "", "libcurl init failed");
-		goto report;
-	}
-	curl_ready = true;
-	if (dl_new(&run->o.dl, &run->dl) != BD_OK) {
+	else if ((curl_ready = true, dl_new(&run->o.dl, &run->dl)) != BD_OK)
 		run_fail(run, BD_ERR_USAGE, NULL, NULL, "libcurl setup failed");
-		goto report;
-	}
-	if (run_open(run) != BD_OK || manifest_fetch(run, &verdict) != BD_OK ||
-	    artifacts_select(run) != BD_OK)
-		goto report;
-	if (run->o.check) {
-		plan_print(run, verdict);
-		snprintf(summary, sizeof(summary), "checked %s version %" PRIu64
-		    "; nothing written", run->o.channel, run->m->version);
-		goto report;
-	}
-	if (verdict == MANIFEST_CURRENT && run->o.only == NULL) {
-		snprintf(summary, sizeof(summary), "up to date: %s version %"
-		    PRIu64, run->o.channel, run->m->version);
-		goto report;
-	}
-	if (paths_check(run) != BD_OK || (run->ext2 != NULL &&
-	    ext2_release(run) != BD_OK) || tmpdir_open(run) != BD_OK ||
-	    artifacts_download(run) != BD_OK || artifacts_settle(run) !=
-	    BD_OK || (run->o.ext2 != NULL ? ext2_artifacts_install(run) :
-	    artifacts_install(run)) != BD_OK)
-		goto report;
-	snprintf(summary, sizeof(summary), "installed %s version %" PRIu64
-	    " into %s", run->o.channel, run->m->version, run->o.target);
-report:
-	/* --ext2 still open: see ext2_release(). */
-	if (run->ext2 != NULL && run->rc != BD_OK) {
-		(void)ext2_close(run->ext2);	/* the first failure is reported */
-		run->ext2 = NULL;
-	} else if (run->ext2 != NULL && ext2_release(run) != BD_OK)
+	else if (run_pipeline(run, summary, sizeof(summary), &update) != BD_OK)
 		summary[0] = '\0';
-	run_cleanup(run, bd_err_exit_status(run->rc) == 2);
+	for (i = 0; i < MANIFEST_MAX_ARTIFACTS; i++)
+		if (run->fds[i] >= 0)
+			close(run->fds[i]);
+	/* A refusal leaves no part behind; network and local failures keep
+	 * them to resume. */
+	if (run->m != NULL && bd_err_exit_status(run->rc) == 3 &&
+	    run->dest != NULL)
+		parts_remove(run);
+	rc = dest_close(run->dest, run->rc != BD_OK);
+	if (rc != BD_OK && run->rc == BD_OK) {
+		run_fail(run, rc, run->o.target, NULL, "cannot close the "
+		    "destination");
+		summary[0] = '\0';
+	}
 	status = report_result(&run->r, run->rc, run->what, run->where,
 	    run->detail, summary[0] != '\0' ? summary : NULL);
+	if (status == 0 && run->o.check && update)
+		status = FETCH_STATUS_UPDATE;
 out:
 	manifest_free(run->m);
 	dl_free(run->dl);
@@ -1150,14 +1010,6 @@ out:
 		curl_global_cleanup();
 	for (i = 0; i < run->o.nmirrors; i++)
 		free(run->o.mirrors[i]);
-	if (run->statefd >= 0)
-		close(run->statefd);
-	if (run->bootdropfd >= 0)
-		close(run->bootdropfd);
-	if (run->destfd >= 0)
-		close(run->destfd);
-	if (run->hostdirfd >= 0)
-		close(run->hostdirfd);
 	sodium_memzero(run, sizeof(*run));
 	free(run);
 	return status;

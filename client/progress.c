@@ -186,6 +186,39 @@ report_installed(struct report *r, const char *name, const char *path)
 		report_info(r, "installed %s", path);
 }
 
+void
+report_plan(struct report *r, const char *name, uint64_t size,
+    const char *sha256_hex, const char *path, bool keep_old)
+{
+	json_t *o;
+
+	if (!r->json) {
+		if (sha256_hex != NULL)
+			report_info(r, "would install %s (%" PRIu64 " bytes, "
+			    "sha256 %s) as %s%s", name, size, sha256_hex, path,
+			    keep_old ? ", keeping the old one as .old" : "");
+		else
+			report_info(r, "would write %s", path);
+		return;
+	}
+	o = json_pack("{s:s, s:s, s:s, s:I, s:b}", "event", "plan", "name",
+	    name, "path", path, "size", (json_int_t)size, "keep_old",
+	    keep_old);
+	if (o != NULL && sha256_hex != NULL)
+		json_object_set_new(o, "sha256", json_string(sha256_hex));
+	emit(o);
+}
+
+void
+report_check(struct report *r, const char *channel, uint64_t version,
+    bool update)
+{
+	if (r->json)
+		emit(json_pack("{s:s, s:s, s:I, s:b}", "event", "check",
+		    "channel", channel, "version", (json_int_t)version,
+		    "update", update));
+}
+
 int
 report_result(struct report *r, enum bd_err rc, const char *what,
     const char *where, const char *detail, const char *summary)

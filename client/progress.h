@@ -44,6 +44,12 @@ void report_artifact_progress(void *ctx, uint64_t done, uint64_t total);
 void report_artifact_done(struct report *r, const char *name, uint64_t size,
     const char *sha256_hex);
 void report_installed(struct report *r, const char *name, const char *path);
+/* --check's plan, one file per call; with --json a "plan" event. */
+void report_plan(struct report *r, const char *name, uint64_t size,
+    const char *sha256_hex, const char *path, bool keep_old);
+/* --check's verdict: with --json a "check" event (update true or false). */
+void report_check(struct report *r, const char *channel, uint64_t version,
+    bool update);
 
 /*
  * The end: for a failure prints the one error line on stderr; with --json

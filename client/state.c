@@ -117,3 +117,198 @@ state_save(int dirfd, const char *channel, const struct bd_state *st)
 		return rc;
 	return file_write_atomic(dirfd, channel, text, len, 0644, false);
 }
+
+/* Parses a decimal in 1..max (or 0..max with zero_ok), digits only. */
+static bool
+pending_number(const char *s, const char **end, uint64_t max, bool zero_ok,
+    uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9' || (*p == '0' && p[1] >= '0' && p[1] <= '9'))
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (max - (uint64_t)(*p - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (v == 0 && !zero_ok)
+		return false;
+	*end = p;
+	*out = v;
+	return true;
+}
+
+/* "stage.<k>" with k in 0..PENDING_MAX_FILES-1 */
+static bool
+pending_stage_valid(const char *s, size_t n)
+{
+	char buf[PENDING_STAGE_BYTES];
+	const char *end;
+	uint64_t k;
+
+	if (n < 7 || n >= sizeof(buf) || strncmp(s, "stage.", 6) != 0)
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return pending_number(buf + 6, &end, PENDING_MAX_FILES - 1, true, &k) &&
+	    *end == '\0';
+}
+
+/* One "file=" value: "<stage> <size> <hex> <0|1> <install>". */
+static enum bd_err
+pending_file_parse(char *v, struct bd_pending_file *f)
+{
+	char *sp, *hex;
+	const char *end;
+
+	if ((sp = strchr(v, ' ')) == NULL || !pending_stage_valid(v,
+	    (size_t)(sp - v)))
+		return bd_fail(BD_ERR_FORMAT, "pending: bad stage name");
+	memcpy(f->stage, v, (size_t)(sp - v));
+	f->stage[sp - v] = '\0';
+	v = sp + 1;
+	if (!pending_number(v, &end, (uint64_t)1 << 62, true, &f->size) ||
+	    *end != ' ')
+		return bd_fail(BD_ERR_FORMAT, "pending: bad size");
+	hex = (char *)end + 1;
+	if (strlen(hex) < SHA256_HEX_BYTES + 2 || hex[SHA256_HEX_BYTES - 1] !=
+	    ' ')
+		return bd_fail(BD_ERR_FORMAT, "pending: bad sha256");
+	hex[SHA256_HEX_BYTES - 1] = '\0';
+	if (sha256_parse_hex(hex, f->sha256) != BD_OK)
+		return bd_fail(BD_ERR_FORMAT, "pending: bad sha256");
+	v = hex + SHA256_HEX_BYTES;
+	if ((v[0] != '0' && v[0] != '1') || v[1] != ' ')
+		return bd_fail(BD_ERR_FORMAT, "pending: bad keep-old flag");
+	f->keep_old = v[0] == '1';
+	v += 2;
+	if (strlen(v) >= sizeof(f->install) || !install_path_valid(v))
+		return bd_fail(BD_ERR_FORMAT, "pending: bad install path");
+	memcpy(f->install, v, strlen(v) + 1);
+	return BD_OK;
+}
+
+enum bd_err
+pending_parse(const uint8_t *buf, size_t len, struct bd_pending *p)
+{
+	char *text, *line, *nl, *v;
+	const char *end;
+	uint64_t n;
+	size_t off;
+	enum bd_err rc = BD_OK;
+
+	memset(p, 0, sizeof(*p));
+	if (len > PENDING_MAX_BYTES)
+		return bd_fail(BD_ERR_TOOBIG, "pending: longer than %d bytes",
+		    PENDING_MAX_BYTES);
+	if ((text = malloc(len + 1)) == NULL)
+		return bd_fail(BD_ERR_NOMEM, "pending");
+	memcpy(text, buf, len);
+	text[len] = '\0';
+	if (strlen(text) != len || strncmp(text, PENDING_MAGIC "\n",
+	    sizeof(PENDING_MAGIC)) != 0) {
+		rc = bd_fail(BD_ERR_FORMAT, "not a bootdrop pending record");
+		goto out;
+	}
+	line = text + sizeof(PENDING_MAGIC);
+	if ((nl = strchr(line, '\n')) == NULL || strncmp(line, "channel=",
+	    8) != 0) {
+		rc = bd_fail(BD_ERR_FORMAT, "pending: bad channel line");
+		goto out;
+	}
+	*nl = '\0';
+	if (!channel_name_valid(line + 8)) {
+		rc = bd_fail(BD_ERR_FORMAT, "pending: bad channel");
+		goto out;
+	}
+	memcpy(p->channel, line + 8, strlen(line + 8) + 1);
+	line = nl + 1;
+	while (*line != '\0') {
+		if ((nl = strchr(line, '\n')) == NULL) {
+			rc = bd_fail(BD_ERR_FORMAT, "pending: unterminated line");
+			goto out;
+		}
+		*nl = '\0';
+		if (strncmp(line, "file=", 5) == 0) {
+			if (p->nfiles == PENDING_MAX_FILES) {
+				rc = bd_fail(BD_ERR_FORMAT, "pending: more "
+				    "than %d files", PENDING_MAX_FILES);
+				goto out;
+			}
+			if ((rc = pending_file_parse(line + 5,
+			    &p->files[p->nfiles])) != BD_OK)
+				goto out;
+			p->nfiles++;
+			line = nl + 1;
+			continue;
+		}
+		if (strncmp(line, "state=", 6) != 0) {
+			rc = bd_fail(BD_ERR_FORMAT, "pending: unknown line");
+			goto out;
+		}
+		v = line + 6;
+		if (!pending_number(v, &end, STATE_MAX_BYTES, false, &n) ||
+		    *end != '\0') {
+			rc = bd_fail(BD_ERR_FORMAT, "pending: bad state length");
+			goto out;
+		}
+		off = (size_t)(nl + 1 - text);
+		if (n != len - off) {
+			rc = bd_fail(BD_ERR_FORMAT, "pending: state length "
+			    "disagrees");
+			goto out;
+		}
+		if ((rc = state_parse(p->channel, buf + off, (size_t)n,
+		    &p->state)) != BD_OK)
+			goto out;
+		p->has_state = true;
+		break;
+	}
+	if (p->nfiles == 0 && !p->has_state)
+		rc = bd_fail(BD_ERR_FORMAT, "pending: nothing to do");
+out:
+	free(text);
+	return rc;
+}
+
+enum bd_err
+pending_format(const struct bd_pending *p, char *text, size_t cap,
+    size_t *len)
+{
+	char hex[SHA256_HEX_BYTES], st[STATE_MAX_BYTES];
+	const struct bd_pending_file *f;
+	size_t i, n, stlen = 0;
+	int w;
+	enum bd_err rc;
+
+	*len = 0;
+	if (p->has_state && (rc = state_format(p->channel, &p->state, st,
+	    &stlen)) != BD_OK)
+		return rc;
+	w = snprintf(text, cap, PENDING_MAGIC "\nchannel=%s\n", p->channel);
+	if (w < 0 || (size_t)w >= cap)
+		return bd_fail(BD_ERR_IO, "pending record too long");
+	n = (size_t)w;
+	for (i = 0; i < p->nfiles; i++) {
+		f = &p->files[i];
+		sha256_hex(f->sha256, hex);
+		w = snprintf(text + n, cap - n, "file=%s %" PRIu64 " %s %c %s\n",
+		    f->stage, f->size, hex, f->keep_old ? '1' : '0',
+		    f->install);
+		if (w < 0 || (size_t)w >= cap - n)
+			return bd_fail(BD_ERR_IO, "pending record too long");
+		n += (size_t)w;
+	}
+	if (p->has_state) {
+		w = snprintf(text + n, cap - n, "state=%zu\n", stlen);
+		if (w < 0 || (size_t)w + stlen > cap - n)
+			return bd_fail(BD_ERR_IO, "pending record too long");
+		n += (size_t)w;
+		memcpy(text + n, st, stlen);
+		n += stlen;
+	}
+	*len = n;
+	return BD_OK;
+}

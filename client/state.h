@@ -25,6 +25,8 @@
 #define BOOTDROP_DIR		".bootdrop"	/* below DESTDIR */
 #define STATE_SUBDIR		"state"		/* below BOOTDROP_DIR */
 #define TMP_SUBDIR		"tmp"		/* below BOOTDROP_DIR */
+#define STAGE_SUBDIR		"stage"		/* below BOOTDROP_DIR (--ext2) */
+#define PENDING_NAME		"pending"	/* below BOOTDROP_DIR */
 
 struct bd_state {
 	bool present;		/* false: nothing accepted yet */
@@ -54,5 +56,53 @@ enum bd_err state_format(const char *channel, const struct bd_state *st,
 /* Atomically replaces the state of channel in dirfd (fsynced). */
 enum bd_err state_save(int dirfd, const char *channel,
     const struct bd_state *st);
+
+/*
+ * The intent record of an install (DESTDIR/.bootdrop/pending, or the same
+ * path in the ext2 file system), written once every file is staged and
+ * removed once every step is done.  A run that finds one finishes it
+ * before anything else.  Format (text, at most PENDING_MAX_BYTES, every
+ * line checked; unknown keys refused, so a newer client's record is never
+ * half understood):
+ *   bootdrop-pending/1
+ *   channel=<channel>
+ *   file=<stage name> <size> <sha256 hex> <keep-old 0|1> <install path>
+ *   ...                                      (at most PENDING_MAX_FILES)
+ *   state=<n>                                (absent: --only, no state)
+ *   <the n bytes of the new state file, as state_format() writes them>
+ * The stage name is "stage.<k>"; the file it names lives in the
+ * destination's staging directory and must hash to <sha256> before use.
+ */
+#define PENDING_MAGIC		"bootdrop-pending/1"
+#define PENDING_MAX_FILES	(64 + 1)	/* MANIFEST_MAX_ARTIFACTS + menu.lst */
+#define PENDING_MAX_BYTES	(PENDING_MAX_FILES * 400 + STATE_MAX_BYTES)
+#define PENDING_STAGE_BYTES	16
+
+struct bd_pending_file {
+	char stage[PENDING_STAGE_BYTES];	/* "stage.<k>" */
+	uint64_t size;
+	uint8_t sha256[SHA256_BYTES];
+	bool keep_old;				/* keep the replaced file as <install>.old */
+	char install[256];			/* install_path_valid() */
+};
+
+struct bd_pending {
+	char channel[64 + 1];
+	size_t nfiles;
+	struct bd_pending_file files[PENDING_MAX_FILES];
+	bool has_state;
+	struct bd_state state;
+};
+
+/* Formats p into text (cap bytes; *len bytes, no NUL). */
+enum bd_err pending_format(const struct bd_pending *p, char *text,
+    size_t cap, size_t *len);
+
+/*
+ * Parses a record of len bytes (untrusted as to form: refuses anything
+ * malformed, oversized or unknown with BD_ERR_FORMAT or BD_ERR_TOOBIG).
+ */
+enum bd_err pending_parse(const uint8_t *buf, size_t len,
+    struct bd_pending *p);
 
 #endif

@@ -31,11 +31,18 @@
 const char repo_default_menu_lst[] =
     "timeout 5\n"
     "default 0\n"
+    "fallback 1\n"
     "\n"
     "title FreeBSD\n"
     "root (hd0,0)\n"
     "kernel /boot/kernel vfs.root.mountfrom=ufs:xbd0s2,machdep.idle_mwait=0,"
     "kern.hz=100\n"
+    "\n"
+    /* bootdrop-fetch keeps the kernel it replaces (--no-keep-old aside). */
+    "title FreeBSD (previous kernel)\n"
+    "root (hd0,0)\n"
+    "kernel /boot/kernel.old vfs.root.mountfrom=ufs:xbd0s2,"
+    "machdep.idle_mwait=0,kern.hz=100\n"
     "\n"
     "title FreeBSD (verbose)\n"
     "root (hd0,0)\n"

@@ -69,7 +69,7 @@ main(int argc, char **argv)
 	} else {
 		return usage();
 	}
-	rc = ext2_open(argv[2], &t);
+	rc = ext2_open(argv[2], true, &t);
 	if (rc == BD_OK) {
 		if (argv[1][0] == 'i')
 			rc = ext2_install_file(t, argv[3], fd, (uint64_t)st.st_size,
@@ -81,7 +81,7 @@ main(int argc, char **argv)
 	}
 	if (rc != BD_OK)
 		fprintf(stderr, "ext2tool: %s: %s\n", bd_strerror(rc), bd_err_detail());
-	crc = ext2_close(t);
+	crc = ext2_close(t, rc == BD_OK);
 	if (crc != BD_OK) {
 		fprintf(stderr, "ext2tool: close: %s: %s\n", bd_strerror(crc),
 		    bd_err_detail());

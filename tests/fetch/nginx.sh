@@ -29,7 +29,7 @@ unchanged "already current"
 
 # A partial download left by an interrupted run resumes with Range.
 fresh_dest
-mkdir -p "$T/dest/.bootdrop/tmp"
+mkdir -p -m 700 "$T/dest/.bootdrop/tmp"
 head -c 1000000 "$T/world.tgz" >"$T/dest/.bootdrop/tmp/$world_hex.part"
 : >"$T/nginx.access"
 expect_status 0 "resume from nginx" fetch -d "$T/dest" "$url"

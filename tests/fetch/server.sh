@@ -10,7 +10,7 @@ start_server "$T/repo"
 blobs() { grep -c 'GET /blobs/' "$T/server.log"; }
 
 # --check: verifies, prints the plan, writes nothing (not even DESTDIR).
-expect_status 0 "--check" fetch --check -d "$T/nodest" "$url"
+expect_status 100 "--check (update available)" fetch --check -d "$T/nodest" "$url"
 grep -q "would install kernel .* as boot/kernel" "$T/last.out" &&
 	ok "--check prints the plan" || fail "--check plan: $(cat "$T/last.out")"
 [ ! -e "$T/nodest" ] && ok "--check wrote nothing" || fail "--check created DESTDIR"

@@ -1,0 +1,129 @@
+/*
+ * dest.h - the boot slice bootdrop-fetch installs onto, behind one
+ * interface with two implementations: a directory (-d DESTDIR,
+ * dest_dir.c) and an unmounted ext2/ext4 file system on a device or an
+ * image file (--ext2, dest_ext2.c over ext2.h).  fetch.c runs one pipeline
+ * over it and never asks which kind it has.
+ *
+ * The install is one transaction (DESIGN.md, "Installing: one transaction,
+ * every time"):
+ *
+ *	dest_open(cfg, &d)          finishes an interrupted install first
+ *	dest_state(d)               what the slice has accepted
+ *	dest_path_check(d, path)    per install path, nothing written
+ *	dest_room(d, need)          "need N, have M" before any download
+ *	dest_part_dir(d, &fd)       where the downloads go (resumable parts)
+ *	dest_begin(d, judged)       first write: the state must be unchanged
+ *	dest_stage_file(d, k, ...)  each verified file, staged and synced
+ *	dest_commit(d, pending)     intent record, renames, menu.lst, state,
+ *	                            record removed: all or nothing
+ *	dest_close(d)
+ *
+ * A crash (or SIGKILL) at any instant leaves every installed file the old
+ * or the new version; the next dest_open() in write mode finds the intent
+ * record and finishes it, re-hashing every staged file first.  Every
+ * function returns a bd_err with a bd_fail() detail naming the path.
+ */
+#ifndef BOOTDROP_DEST_H
+#define BOOTDROP_DEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "state.h"
+
+struct dest_config {
+	const char *target;	/* DESTDIR, or the ext2 device or image */
+	bool ext2;
+	const char *statedir;	/* directory only: --state DIR, or NULL */
+	const char *tmpdir;	/* ext2 only: host directory for downloads */
+	const char *channel;
+	bool readonly;		/* --check: open nothing for writing */
+};
+
+/* Room the install needs on the destination, from the manifest. */
+struct dest_need {
+	size_t nfiles;
+	const uint64_t *sizes;			/* every file to stage */
+	const char *const *part_names;		/* "<hex>.part" or NULL */
+};
+
+struct dest;
+
+/*
+ * Opens the destination.  In write mode an intent record left by an
+ * interrupted install is finished (or, when a staged file no longer
+ * hashes as recorded, abandoned) before this returns; dest_note() tells
+ * which.  Returns a new dest in *out; release it with dest_close().
+ */
+enum bd_err dest_open(const struct dest_config *cfg, struct dest **out);
+
+/* What dest_open() did about an interrupted install, or NULL. */
+const char *dest_note(const struct dest *d);
+
+/* True when a read-only open found an unfinished install. */
+bool dest_pending(const struct dest *d);
+
+/* The accepted state of cfg->channel (after any finished record). */
+const struct bd_state *dest_state(const struct dest *d);
+
+/* Where the state lives, for messages ("DIR/.bootdrop/state/CH"). */
+const char *dest_state_where(const struct dest *d);
+
+/* The command that removes the state deliberately, for messages. */
+const char *dest_state_reset_hint(const struct dest *d);
+
+/* Checks, writing nothing, that path can be installed. */
+enum bd_err dest_path_check(struct dest *d, const char *path);
+
+/*
+ * Checks that the destination has room for need (bytes, and inodes where
+ * the file system counts them), crediting parts already downloaded there.
+ * BD_ERR_IO with "need N bytes, have M" otherwise.
+ */
+enum bd_err dest_room(struct dest *d, const struct dest_need *need);
+
+/* Opens (making it when missing) the private directory downloads go to. */
+enum bd_err dest_part_dir(struct dest *d, int *fd);
+
+/*
+ * Before the first write: the state must still be judged (the one the
+ * manifest was checked against), and leftovers of an earlier run of our
+ * own kind are removed.
+ */
+enum bd_err dest_begin(struct dest *d, const struct bd_state *judged);
+
+/*
+ * Stages the verified download srcfd (size bytes; part is its name in the
+ * download directory) as "stage.<k>", fsynced.  srcfd stays the caller's.
+ */
+enum bd_err dest_stage_file(struct dest *d, size_t k, int srcfd,
+    const char *part, uint64_t size);
+
+/* As dest_stage_file(), from len bytes at buf. */
+enum bd_err dest_stage_bytes(struct dest *d, size_t k, const void *buf,
+    size_t len);
+
+/*
+ * Commits p: writes the intent record, puts every staged file in place
+ * (keeping a replaced file as <install>.old where asked), writes the state
+ * and removes the record.  After a failure part way the record stays and
+ * the next run finishes it.
+ */
+enum bd_err dest_commit(struct dest *d, const struct bd_pending *p);
+
+/* Removes the named parts from the download directory (after success). */
+void dest_parts_remove(struct dest *d, const char *const *part_names,
+    size_t n);
+
+/*
+ * Closes the destination; for ext2 writes everything back and marks the
+ * file system clean when it was found clean and every step succeeded.
+ * failed: a step failed (the destination stays marked as needing care).
+ * d may be NULL.
+ */
+enum bd_err dest_close(struct dest *d, bool failed);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * dest_impl.h - what each destination kind (dest_dir.c, dest_ext2.c)
+ * provides to dest.c, which runs the transaction over these steps.  Only
+ * dest*.c include this.
+ */
+#ifndef BOOTDROP_DEST_IMPL_H
+#define BOOTDROP_DEST_IMPL_H
+
+#include "dest.h"
+#include "download.h"
+
+#define DEST_WHERE_BYTES	(DL_URL_MAX_BYTES + 64)
+
+struct dest_ops {
+	/* Opens the destination (read-only when d->cfg.readonly). */
+	enum bd_err (*open)(struct dest *d);
+	/* The intent record's bytes, or *buf NULL when there is none. */
+	enum bd_err (*record_read)(struct dest *d, uint8_t **buf, size_t *len);
+	enum bd_err (*state_read)(struct dest *d, struct bd_state *st);
+	enum bd_err (*path_check)(struct dest *d, const char *path);
+	enum bd_err (*room)(struct dest *d, const struct dest_need *need);
+	enum bd_err (*part_dir)(struct dest *d, int *fd);
+	/* Ready to write (ext2: opened for writing, marked not clean). */
+	enum bd_err (*begin)(struct dest *d);
+	/* Removes every staged leftover (no record exists). */
+	enum bd_err (*clean)(struct dest *d);
+	/* Stages from fd (>= 0, the download part) or buf, fsynced, as name. */
+	enum bd_err (*stage)(struct dest *d, const char *name, int fd,
+	    const char *part, const void *buf, uint64_t size);
+	enum bd_err (*record_write)(struct dest *d, const char *text,
+	    size_t len);
+	/*
+	 * Whether staged name is there; with sha256 non-NULL it must also
+	 * hold size bytes hashing to it (BD_ERR_HASH otherwise).
+	 */
+	enum bd_err (*staged_check)(struct dest *d, const char *name,
+	    uint64_t size, const uint8_t *sha256, bool *present);
+	/* Puts staged f in place; a missing staged file is done already. */
+	enum bd_err (*apply)(struct dest *d, const struct bd_pending_file *f);
+	enum bd_err (*state_write)(struct dest *d, const char *channel,
+	    const char *text, size_t len);
+	enum bd_err (*record_remove)(struct dest *d);
+	enum bd_err (*close)(struct dest *d, bool failed);
+};
+
+struct dest {
+	const struct dest_ops *ops;
+	struct dest_config cfg;
+	struct bd_state state;
+	bool pending;
+	bool begun;
+	int partfd;		/* the download directory, once part_dir made it */
+	const char *note;
+	char notebuf[256];
+	char state_where[DEST_WHERE_BYTES];
+	char reset_hint[DEST_WHERE_BYTES + 64];
+};
+
+/* The two kinds: allocate their own struct with struct dest first. */
+enum bd_err dest_dir_new(struct dest **out);
+enum bd_err dest_ext2_new(struct dest **out);
+
+#endif

@@ -1,0 +1,169 @@
+#!/bin/bash
+# The crash probe: an install from version 1 to version 2 is killed with
+# SIGKILL (strace's fault injection, -e inject=SYSCALL:signal=KILL:when=N)
+# at every write-side system call it makes, one kill per run, for both
+# destinations.  After each kill every installed file is the old or the
+# new version byte for byte; the ext2 image is consistent (e2fsck -fn) or
+# marked not clean with e2fsck -p repairing it; a plain re-run exits 0 with
+# version 2 installed (kernel 1 kept as boot/kernel.old) and the next one
+# says "up to date".
+#
+# CRASH_STRIDE=K (default 1) probes every K-th call only, for quick local
+# iterations; the suite always runs every one.
+. "$BOOTDROP_TESTLIB"
+. "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
+export PATH=$PATH:/sbin:/usr/sbin
+[ -x "$SERVER" ] || { echo "bootdrop-server not built"; exit 77; }
+for p in strace mkfs.ext2 e2fsck debugfs dumpe2fs; do
+	command -v "$p" >/dev/null || { echo "$p not installed"; exit 77; }
+done
+# strace needs ptrace; some containers forbid it.
+strace -f -qq -o /dev/null true 2>/dev/null || { echo "ptrace not permitted"; exit 77; }
+STRIDE=${CRASH_STRIDE:-1}
+# LeakSanitizer cannot run under ptrace; the re-runs keep it.
+traced() {
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq "$@"
+}
+
+# Two small versions: every file differs between them.
+mkdir -p "$T/v1" "$T/v2" "$T/w/etc"
+make_kernel "$T/v1/kernel"
+cp "$T/v1/kernel" "$T/v2/kernel"; echo "kernel two" >>"$T/v2/kernel"
+echo one >"$T/w/etc/version"; tar -C "$T/w" -czf "$T/v1/world.tgz" .
+echo two >"$T/w/etc/version"; head -c 30000 /dev/urandom >"$T/w/blob"
+tar -C "$T/w" -czf "$T/v2/world.tgz" .
+menu_of() {
+	python3 - "$1" "$2" <<'PY'
+import base64, json, sys
+p = json.loads(base64.b64decode(json.load(open(sys.argv[1]))["payload"]))
+open(sys.argv[2], "w").write(p["boot"]["menu_lst"])
+PY
+}
+release() {
+	"$PUBLISH" release -r "$T/repo" -c "$CH" -s "$TEST_SEC" \
+		kernel="$T/v$1/kernel" world="$T/v$1/world.tgz" >/dev/null
+	menu_of "$T/repo/channels/$CH/manifest.json" "$T/v$1/menu.lst"
+}
+
+release 1
+start_server "$T/repo"
+mkdir -p "$T/base.d" "$T/tmp"
+fetch -q -d "$T/base.d" "$url" || { echo "v1 install failed"; exit 1; }
+mkfs.ext2 -q -F -b 1024 "$T/base.img" 4M >/dev/null
+fetch -q --ext2 "$T/base.img" --tmpdir "$T/tmp" "$url" ||
+	{ echo "v1 ext2 install failed"; exit 1; }
+release 2
+
+FILES="boot/kernel world.tgz boot/grub/menu.lst boot/kernel.old"
+# get KIND : the installed files' bytes in $T/got/ (missing: no file);
+# one debugfs for all of them.
+get() {
+	local f
+	rm -rf "$T/got"; mkdir "$T/got"
+	for f in $FILES; do
+		if [ "$1" = d ]; then
+			[ ! -e "$T/slice/$f" ] || cp "$T/slice/$f" "$T/got/${f//\//_}"
+		else
+			echo "dump /$f $T/got/${f//\//_}"
+		fi
+	done >"$T/dump.cmds"
+	[ "$1" = d ] || debugfs -f "$T/dump.cmds" "$T/slice.img" >/dev/null 2>&1
+}
+# old_or_new KIND DESC : every installed file is version 1 or version 2.
+old_or_new() {
+	local f v bad=
+	get "$1"
+	for f in boot/kernel world.tgz boot/grub/menu.lst; do
+		v=${f##*/}
+		cmp -s "$T/got/${f//\//_}" "$T/v1/$v" ||
+			cmp -s "$T/got/${f//\//_}" "$T/v2/$v" || bad="$bad $f"
+	done
+	[ -z "$bad" ] || fail "$2: neither old nor new:$bad"
+}
+# all_new KIND DESC : version 2 installed, kernel 1 kept as kernel.old.
+all_new() {
+	local f p bad=
+	get "$1"
+	for f in boot/kernel:v2/kernel world.tgz:v2/world.tgz \
+	    boot/grub/menu.lst:v2/menu.lst boot/kernel.old:v1/kernel; do
+		p=${f%%:*}
+		cmp -s "$T/got/${p//\//_}" "$T/${f##*:}" || bad="$bad $p"
+	done
+	[ -z "$bad" ] || fail "$2: not version 2:$bad"
+}
+# fs_ok DESC : consistent, or marked not clean and repaired by e2fsck -p.
+fs_ok() {
+	e2fsck -fn "$T/slice.img" >"$T/fsck.out" 2>&1 && return 0
+	if ! dumpe2fs -h "$T/slice.img" 2>/dev/null | grep -q '^Filesystem state: *not clean'; then
+		fail "$1: inconsistent and marked clean"
+		sed 's/^/    | /' "$T/fsck.out" >&2
+		return 1
+	fi
+	cp "$T/slice.img" "$T/preen.img"
+	e2fsck -p "$T/preen.img" >"$T/preen.out" 2>&1
+	if [ $? -ge 4 ] || ! e2fsck -fn "$T/preen.img" >/dev/null 2>&1; then
+		fail "$1: e2fsck -p cannot repair it"
+		sed 's/^/    | /' "$T/preen.out" >&2
+		return 1
+	fi
+}
+restore() {
+	if [ "$1" = d ]; then
+		rm -rf "$T/slice" && cp -a "$T/base.d" "$T/slice"
+	else
+		cp "$T/base.img" "$T/slice.img"
+	fi
+	rm -rf "$T/tmp"; mkdir -p "$T/tmp"
+}
+target() {
+	if [ "$1" = d ]; then echo "-d $T/slice"; else echo "--ext2 $T/slice.img --tmpdir $T/tmp"; fi
+}
+
+# probe KIND SYSCALLS [STRACE FILTER...]
+probe() {
+	local kind=$1 set=$2 s n count kills=0 before=$fails
+	shift 2
+	restore "$kind"
+	# shellcheck disable=SC2046
+	traced -o "$T/trace" -e trace="$set" "$@" \
+		"$FETCH" -q -P "$PUBKEY" -c "$CH" $(target "$kind") "$url" \
+		2>"$T/first.err" || { fail "$kind: uninterrupted run failed: $(cat "$T/first.err")"; return; }
+	all_new "$kind" "$kind: uninterrupted run"
+	[ -z "${CRASH_KEEP:-}" ] || cp "$T/trace" "$CRASH_KEEP/trace.$kind"
+	for s in ${set//,/ }; do
+		count=$(grep -cE "^[0-9]+ +$s\(" "$T/trace")
+		for ((n = 1; n <= count; n += STRIDE)); do
+			restore "$kind"
+			# shellcheck disable=SC2046
+			traced -o /dev/null -e trace="$s" "$@" \
+				-e inject="$s:signal=KILL:when=$n" \
+				"$FETCH" -q -P "$PUBKEY" -c "$CH" $(target "$kind") "$url" \
+				>/dev/null 2>"$T/kill.err"
+			kills=$((kills + 1))
+			old_or_new "$kind" "$kind: killed at $s #$n"
+			[ "$kind" = d ] || fs_ok "$kind: killed at $s #$n"
+			# shellcheck disable=SC2046
+			if ! "$FETCH" -q -P "$PUBKEY" -c "$CH" $(target "$kind") "$url" \
+			    >"$T/rerun.out" 2>&1; then
+				fail "$kind: killed at $s #$n: re-run failed"
+				sed 's/^/    | /' "$T/rerun.out" >&2
+				continue
+			fi
+			all_new "$kind" "$kind: killed at $s #$n, re-run"
+			# shellcheck disable=SC2046
+			"$FETCH" -P "$PUBKEY" -c "$CH" $(target "$kind") "$url" \
+				>"$T/rerun.out" 2>&1 && grep -q "up to date" "$T/rerun.out" ||
+				fail "$kind: killed at $s #$n: second re-run not up to date"
+			[ "$kind" = d ] || fs_ok "$kind: killed at $s #$n, after re-runs"
+			if [ "$kind" = d ] && [ -n "$(cd "$T/slice" && find . -name '.bootdrop.*' -o -name '*.tmp' -o -name 'stage.*' -o -name '*.part' -o -name pending)" ]; then
+				fail "$kind: killed at $s #$n: leftovers after re-runs: $(cd "$T/slice" && find . -name '.bootdrop.*' -o -name '*.tmp' -o -name 'stage.*' -o -name '*.part' -o -name pending)"
+			fi
+			[ $fails -gt $((before + 5)) ] && { fail "$kind: giving up"; return; }
+		done
+	done
+	[ $fails -eq $before ] && ok "$kind: $kills kill points, every one old or new, re-runs converge"
+}
+
+probe d renameat,renameat2,linkat,unlinkat,fsync,fdatasync,mkdirat
+probe e pwrite64,fsync,fdatasync -P "$T/slice.img"
+finish

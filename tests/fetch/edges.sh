@@ -1,0 +1,214 @@
+#!/bin/bash
+# What a new user and an adversarial trial hit (issue 8): room checked
+# before any download (a 4 MiB ext2 image, a small file system), --pvgrub
+# refused before any download, --only repeated, --json results for usage
+# errors and the --check plan, --check's status 100, the 404 message, URLs
+# with a query, --cacert, the way out named by rollback, equivocation and
+# damaged-state errors, a .bootdrop/tmp that is not private, a failed
+# rename finished by the next run, SIGTERM during the commit, kernel.old
+# and --no-keep-old, leftovers cleaned, --ext2 --check with read access.
+. "$BOOTDROP_TESTLIB"
+. "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
+export PATH=$PATH:/sbin:/usr/sbin
+[ -x "$SERVER" ] || { echo "bootdrop-server not built"; exit 77; }
+blobs() { grep -c 'GET /blobs/' "$T/server.log"; }
+no_blobs_since() {
+	[ "$(blobs)" -eq "$1" ] && ok "$2: nothing downloaded" ||
+		fail "$2: downloaded $(( $(blobs) - $1 )) blobs"
+}
+cfetch() { local c=$1; shift; "$FETCH" -P "$PUBKEY" -c "$c" "$@"; }
+state_file() { echo "$T/$1/.bootdrop/state/$CH"; }
+
+make_repo "$T/repo"
+mkdir -p "$T/big"
+make_world "$T/big/world.tgz" 6
+"$PUBLISH" release -r "$T/repo" -c big -s "$TEST_SEC" kernel="$T/kernel" \
+	world="$T/big/world.tgz" >/dev/null
+start_server "$T/repo"
+mkdir -p "$T/tmp"
+
+# Room: a 4 MiB ext2 image cannot take a 6 MiB world; nothing is fetched
+# and the image stays byte for byte.
+if command -v mkfs.ext2 >/dev/null; then
+	mkfs.ext2 -q -F "$T/small.img" 4M >/dev/null
+	before=$(sha256sum <"$T/small.img"); n=$(blobs)
+	expect_status 4 "ext2 image too small" \
+		cfetch big --ext2 "$T/small.img" --tmpdir "$T/tmp" "$url"
+	expect_err "not enough room: need [0-9]+ bytes, have [0-9]+" "ext2: need N, have M"
+	no_blobs_since "$n" "ext2 too small"
+	[ "$(sha256sum <"$T/small.img")" = "$before" ] && ok "ext2 too small: image unchanged" ||
+		fail "ext2 too small: image changed"
+fi
+# ... and a directory on a 2 MiB tmpfs (a private mount: root only).
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null &&
+    unshare -m true 2>/dev/null; then
+	mkdir -p "$T/smallfs"; n=$(blobs)
+	unshare -m bash -c 'mount -t tmpfs -o size=2m tmpfs "$1" || exit 99
+		mkdir "$1/boot"; echo old >"$1/boot/kernel"
+		"$2" -q -P "$3" -c big -d "$1" "$4" 2>"$5"; echo "status $?"
+		cd "$1" && find . | LC_ALL=C sort' _ "$T/smallfs" "$FETCH" "$PUBKEY" \
+		"$url" "$T/last.err" >"$T/smallfs.out"
+	grep -qx "status 4" "$T/smallfs.out" && ok "small tmpfs: exit 4" ||
+		fail "small tmpfs: $(cat "$T/smallfs.out")"
+	expect_err "not enough room: need [0-9]+ bytes, have [0-9]+" "tmpfs: need N, have M"
+	[ "$(sed 1d "$T/smallfs.out" | tr '\n' ' ')" = ". ./boot ./boot/kernel " ] &&
+		ok "small tmpfs: nothing changed" || fail "small tmpfs: $(cat "$T/smallfs.out")"
+	no_blobs_since "$n" "small tmpfs"
+else
+	ok "skipped the tmpfs room check (needs root and mount namespaces)"
+fi
+
+# --pvgrub: the manifest records the kernel's ELF facts, so an i386
+# kernel is refused for an amd64 pvgrub before anything is downloaded.
+n=$(blobs)
+mkdir -p "$T/pv"
+expect_status 3 "--pvgrub amd64, i386 kernel" fetch --pvgrub amd64 -d "$T/pv" "$url"
+expect_err "i386 kernel cannot be loaded by amd64 pvgrub" "pvgrub: says why"
+no_blobs_since "$n" "--pvgrub refusal"
+
+# --only twice installs both and records no version.
+fresh_dest
+expect_status 0 "--only kernel --only world" fetch --only kernel --only world -d "$T/dest" "$url"
+cmp -s "$T/dest/boot/kernel" "$T/kernel" && cmp -s "$T/dest/world.tgz" "$T/world.tgz" &&
+	ok "--only: both installed" || fail "--only: not both installed"
+grep -q "records no version" "$T/last.out" && ok "--only says it records no version" ||
+	fail "--only: $(cat "$T/last.out")"
+[ ! -e "$(state_file dest)" ] && ok "--only: no state" || fail "--only wrote a state"
+[ ! -e "$T/dest/boot/grub/menu.lst" ] && ok "--only: no menu.lst" || fail "--only wrote menu.lst"
+
+# --json: a usage error still ends with a result object.
+expect_status 1 "--json usage error" fetch --json --no-such-option -d "$T/dest" "$url"
+grep -q '"event":"result".*"status":1' "$T/last.out" && ok "--json: usage error result" ||
+	fail "--json usage: $(cat "$T/last.out")"
+# --check --json: the plan and the verdict; 100 while an update is there.
+rm -rf "$T/cj"
+expect_status 100 "--check --json, update available" fetch --check --json -d "$T/cj" "$url"
+grep -q '"event":"plan".*"path":"boot/kernel"' "$T/last.out" &&
+	grep -q '"event":"check".*"update":true' "$T/last.out" &&
+	ok "--check --json: plan and verdict" || fail "--check --json: $(cat "$T/last.out")"
+fresh_dest
+expect_status 0 "install" fetch -d "$T/dest" "$url"
+expect_status 0 "--check when up to date" fetch --check --json -d "$T/dest" "$url"
+grep -q '"event":"check".*"update":false' "$T/last.out" && ok "--check --json: up to date" ||
+	fail "--check up to date: $(cat "$T/last.out")"
+
+# 404, URLs with a query or fragment, --cacert.
+expect_status 2 "no such channel" cfetch nochannel -d "$T/dest" "$url"
+expect_err "no channel nochannel at $url" "404: names the channel and the URL"
+expect_status 2 "channel URL given" fetch -d "$T/dest" "$url/channels/$CH/"
+expect_err "give the repository's base URL, $url" "404: suggests the base URL"
+expect_status 1 "URL with a query" fetch -d "$T/dest" "$url/?x=1"
+expect_err "no query" "query refused"
+expect_status 1 "URL with a fragment" fetch -d "$T/dest" "$url#top"
+expect_status 1 "--cacert missing" fetch --cacert "$T/no-such-ca.pem" -d "$T/dest" "$url"
+expect_err "cacert" "--cacert: names the option"
+
+# Rollback and equivocation name the way out; a damaged state is exit 4
+# naming the file and the command that resets it.
+cp "$(state_file dest)" "$T/state.good"
+sed -i 's/^version=.*/version=99/' "$(state_file dest)"
+expect_status 3 "rollback" fetch -d "$T/dest" "$url"
+expect_err "remove the state \(rm '$(state_file dest)'\)" "rollback: names the way out"
+sed -i 's/^payload-sha256=./payload-sha256=0/; s/^version=.*/version=1/' "$(state_file dest)"
+cmp -s "$(state_file dest)" "$T/state.good" &&
+	sed -i 's/^payload-sha256=0/payload-sha256=1/' "$(state_file dest)"
+expect_status 3 "equivocation" fetch -d "$T/dest" "$url"
+expect_err "remove the state: rm '$(state_file dest)'" "equivocation: names the way out"
+for bad in empty nul truncated; do
+	case $bad in
+	empty) : >"$(state_file dest)" ;;
+	nul) printf 'bootdrop-state/1\n\0\0\0' >"$(state_file dest)" ;;
+	truncated) head -c 30 "$T/state.good" >"$(state_file dest)" ;;
+	esac
+	expect_status 4 "damaged state ($bad)" fetch -d "$T/dest" "$url"
+	expect_err "$(state_file dest): damaged state file.*remove it: rm '$(state_file dest)'" \
+		"damaged state ($bad): names the file and the reset"
+done
+rm "$(state_file dest)"
+expect_status 0 "after removing the damaged state" fetch -d "$T/dest" "$url"
+
+# .bootdrop/tmp must be private, as --tmpdir is.
+fresh_dest; mkdir -p "$T/dest/.bootdrop"; mkdir -m 777 "$T/dest/.bootdrop/tmp"
+n=$(blobs)
+expect_status 4 "world-writable .bootdrop/tmp" fetch -d "$T/dest" "$url"
+expect_err "not a private directory" "says not private"
+no_blobs_since "$n" "shared .bootdrop/tmp"
+
+# An upgrade channel: version 1, then version 2 with other bytes.
+mkdir -p "$T/v1" "$T/v2"
+cp "$T/kernel" "$T/v1/kernel"; cp "$T/kernel" "$T/v2/kernel"; echo two >>"$T/v2/kernel"
+cp "$T/world.tgz" "$T/v1/world.tgz"; make_world "$T/v2/world.tgz"
+up_release() {
+	"$PUBLISH" release -r "$T/repo" -c up -s "$TEST_SEC" kernel="$T/v$1/kernel" \
+		world="$T/v$1/world.tgz" >/dev/null
+}
+up_release 1
+for d in up1 up2 up3; do
+	mkdir -p "$T/$d/boot"
+	cfetch up -q -d "$T/$d" "$url" || fail "up: version 1 into $d"
+done
+up_release 2
+v2_installed() {
+	cmp -s "$T/$1/boot/kernel" "$T/v2/kernel" && cmp -s "$T/$1/world.tgz" "$T/v2/world.tgz" &&
+		grep -qx "version=2" "$T/$1/.bootdrop/state/up" && [ ! -e "$T/$1/.bootdrop/pending" ]
+}
+# Which renameat of an upgrade puts world.tgz in place (counted once).
+cp -a "$T/up1" "$T/count"
+strace -f -qq -o "$T/renames" -e trace=renameat "$FETCH" -q -P "$PUBKEY" -c up \
+	-d "$T/count" "$url" || fail "counting renames"
+nworld=$(grep -n '"world.tgz"' "$T/renames" | head -n 1 | cut -d: -f1)
+if [ -n "$nworld" ]; then
+	# A transient EIO there: exit 4, the kernel already new; the next run
+	# finishes the recorded install without needing room for a copy.
+	expect_status 4 "EIO at the world's rename" strace -f -qq -o /dev/null \
+		-e trace=renameat -e inject=renameat:error=EIO:when="$nworld" \
+		"$FETCH" -P "$PUBKEY" -c up -d "$T/up1" "$url"
+	expect_err "the next run finishes it" "EIO: says the next run finishes it"
+	[ -e "$T/up1/.bootdrop/pending" ] && ok "EIO: intent record kept" ||
+		fail "EIO: no intent record"
+	expect_status 0 "re-run after EIO" cfetch up -d "$T/up1" "$url"
+	grep -q "finished an interrupted install of up version 2" "$T/last.err" &&
+		ok "re-run says it finished the interrupted install" ||
+		fail "re-run: $(cat "$T/last.out" "$T/last.err")"
+	v2_installed up1 && ok "EIO: rolled forward to version 2" || fail "EIO: not version 2"
+	# SIGTERM there: held until the commit is done.
+	expect_status 0 "SIGTERM at the world's rename" strace -f -qq -o /dev/null \
+		-e trace=renameat -e inject=renameat:signal=TERM:when="$nworld" \
+		"$FETCH" -P "$PUBKEY" -c up -d "$T/up2" "$url"
+	v2_installed up2 && ok "SIGTERM: the install completed" || fail "SIGTERM: not version 2"
+else
+	fail "no rename of world.tgz seen"
+fi
+cmp -s "$T/up2/boot/kernel.old" "$T/v1/kernel" && ok "kernel.old is the previous kernel" ||
+	fail "kernel.old missing or wrong"
+grep -q "^kernel /boot/kernel.old" "$T/up2/boot/grub/menu.lst" &&
+	ok "menu.lst offers kernel.old" || fail "menu.lst has no kernel.old entry"
+# --no-keep-old, and leftovers of older runs cleaned on the way.
+touch "$T/up3/boot/.bootdrop.0badc0de.new" "$T/up3/world.tgz.x"
+mkdir -p "$T/up3/boot/grub"; touch "$T/up3/boot/grub/.menu.lst.12345678.tmp"
+expect_status 0 "--no-keep-old" cfetch up --no-keep-old -d "$T/up3" "$url"
+[ ! -e "$T/up3/boot/kernel.old" ] && ok "--no-keep-old: no kernel.old" ||
+	fail "--no-keep-old kept kernel.old"
+[ ! -e "$T/up3/boot/.bootdrop.0badc0de.new" ] && [ ! -e "$T/up3/boot/grub/.menu.lst.12345678.tmp" ] &&
+	ok "leftovers of our own kind removed" || fail "leftovers remain"
+[ -e "$T/up3/world.tgz.x" ] && ok "other files kept" || fail "removed a file not ours"
+
+# --ext2 --check and reading the state need only read access.
+if command -v mkfs.ext2 >/dev/null; then
+	mkfs.ext2 -q -F "$T/ro.img" 8M >/dev/null
+	cfetch up -q --ext2 "$T/ro.img" --tmpdir "$T/tmp" "$url" || fail "ext2 install for --check"
+	chmod 444 "$T/ro.img"
+	AS=()
+	if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+		AS=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+		chmod 755 "$T"
+	fi
+	before=$(sha256sum <"$T/ro.img")
+	expect_status 0 "--ext2 --check, read-only image" "${AS[@]}" "$FETCH" -P "$PUBKEY" \
+		-c up --check --ext2 "$T/ro.img" "$url"
+	grep -q "up to date" "$T/last.out" && ok "read-only --check reads the state" ||
+		fail "read-only --check: $(cat "$T/last.out")"
+	[ "$(sha256sum <"$T/ro.img")" = "$before" ] && ok "read-only --check: unchanged" ||
+		fail "read-only --check changed the image"
+fi
+finish
