@@ -98,3 +98,9 @@ fresh_dest() {
 	echo old >"$T/dest/boot/kernel"
 	echo keep >"$T/outside/file"
 }
+
+# traced STRACE-ARGS... : strace -f -qq; LeakSanitizer cannot run under
+# ptrace, so it is off for the traced program only.
+traced() {
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq "$@"
+}

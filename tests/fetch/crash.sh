@@ -20,10 +20,6 @@ done
 # strace needs ptrace; some containers forbid it.
 strace -f -qq -o /dev/null true 2>/dev/null || { echo "ptrace not permitted"; exit 77; }
 STRIDE=${CRASH_STRIDE:-1}
-# LeakSanitizer cannot run under ptrace; the re-runs keep it.
-traced() {
-	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq "$@"
-}
 
 # Two small versions: every file differs between them.
 mkdir -p "$T/v1" "$T/v2" "$T/w/etc"

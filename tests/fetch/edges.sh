@@ -11,6 +11,7 @@
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
 export PATH=$PATH:/sbin:/usr/sbin
 [ -x "$SERVER" ] || { echo "bootdrop-server not built"; exit 77; }
+command -v strace >/dev/null || { echo "strace not installed"; exit 77; }
 blobs() { grep -c 'GET /blobs/' "$T/server.log"; }
 no_blobs_since() {
 	[ "$(blobs)" -eq "$1" ] && ok "$2: nothing downloaded" ||
@@ -134,6 +135,14 @@ expect_status 4 "world-writable .bootdrop/tmp" fetch -d "$T/dest" "$url"
 expect_err "not a private directory" "says not private"
 no_blobs_since "$n" "shared .bootdrop/tmp"
 
+# ENOSPC while a part is written is a local write error, not a refusal.
+fresh_dest
+expect_status 4 "ENOSPC writing a part" traced -o /dev/null -e trace=write \
+	-e inject=write:error=ENOSPC:when=1 "$FETCH" -q -P "$PUBKEY" -c "$CH" -d "$T/dest" "$url"
+expect_err "cannot write artifact .*No space left on device" "ENOSPC: says cannot write"
+cmp -s "$T/dest/boot/kernel" - <<<old && ok "ENOSPC: nothing installed" ||
+	fail "ENOSPC: boot/kernel changed"
+
 # An upgrade channel: version 1, then version 2 with other bytes.
 mkdir -p "$T/v1" "$T/v2"
 cp "$T/kernel" "$T/v1/kernel"; cp "$T/kernel" "$T/v2/kernel"; echo two >>"$T/v2/kernel"
@@ -154,13 +163,13 @@ v2_installed() {
 }
 # Which renameat of an upgrade puts world.tgz in place (counted once).
 cp -a "$T/up1" "$T/count"
-strace -f -qq -o "$T/renames" -e trace=renameat "$FETCH" -q -P "$PUBKEY" -c up \
+traced -o "$T/renames" -e trace=renameat "$FETCH" -q -P "$PUBKEY" -c up \
 	-d "$T/count" "$url" || fail "counting renames"
 nworld=$(grep -n '"world.tgz"' "$T/renames" | head -n 1 | cut -d: -f1)
 if [ -n "$nworld" ]; then
 	# A transient EIO there: exit 4, the kernel already new; the next run
 	# finishes the recorded install without needing room for a copy.
-	expect_status 4 "EIO at the world's rename" strace -f -qq -o /dev/null \
+	expect_status 4 "EIO at the world's rename" traced -o /dev/null \
 		-e trace=renameat -e inject=renameat:error=EIO:when="$nworld" \
 		"$FETCH" -P "$PUBKEY" -c up -d "$T/up1" "$url"
 	expect_err "the next run finishes it" "EIO: says the next run finishes it"
@@ -172,7 +181,7 @@ if [ -n "$nworld" ]; then
 		fail "re-run: $(cat "$T/last.out" "$T/last.err")"
 	v2_installed up1 && ok "EIO: rolled forward to version 2" || fail "EIO: not version 2"
 	# SIGTERM there: held until the commit is done.
-	expect_status 0 "SIGTERM at the world's rename" strace -f -qq -o /dev/null \
+	expect_status 0 "SIGTERM at the world's rename" traced -o /dev/null \
 		-e trace=renameat -e inject=renameat:signal=TERM:when="$nworld" \
 		"$FETCH" -P "$PUBKEY" -c up -d "$T/up2" "$url"
 	v2_installed up2 && ok "SIGTERM: the install completed" || fail "SIGTERM: not version 2"
