@@ -1,10 +1,25 @@
 /*
  * download.c - the fetch client's only user of libcurl.
  *
- * One easy handle carries every request so connections are reused.  The
- * write callback is where the untrusted bytes arrive: it decides, on the
- * first body byte, whether the response is the one asked for (200, or 206
- * with the exact Content-Range of a resume), then caps, hashes and writes.
+ * The manifest comes through one easy handle (dl_get_buf).  A blob comes
+ * through the multi interface, one connection ("source") per mirror.  The
+ * part file is a list of spans: free, active (one source is filling it) or
+ * done.  An idle source takes the first free bytes in file order, asks for
+ * them with Range and writes what arrives in place with pwrite(2); when
+ * nothing is free it takes the far end of the span with the longest time
+ * to go, or all of it from a source that stalled.  SHA-256 follows the
+ * contiguous prefix: bytes arriving at the frontier are hashed as they
+ * come, bytes beyond it are read back once the frontier reaches them.
+ *
+ * Nothing is trusted before the whole hash matches.  When it does not, the
+ * bytes of a blob that came from one mirror condemn that mirror; bytes
+ * from several are fetched again, each span from a mirror other than the
+ * one that served it and compared with what is on disk, so the mirror that
+ * lied is the one contradicted (a last resort asks each mirror alone).
+ *
+ * While a parallel download runs, the part file carries after its
+ * b->size bytes a trailer recording which spans were written, so a killed
+ * run resumes them; without a trailer only the file's length counts.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,67 +45,156 @@
 #define DL_WHERE_BYTES		(DL_URL_MAX_BYTES + 64)
 #define DL_DETAIL_BYTES		512
 #define DL_REHASH_BYTES		(256u << 10)
-#define DL_WRITE_BYTES		(512u << 10)
-#define DL_FLUSH_SECONDS	1
-
-/*
- * A .part file: its descriptor, bytes received (written or still in the
- * write buffer), and the hash over them.  curl hands the write callback
- * 16 KiB at a time; collecting DL_WRITE_BYTES before each write(2) cuts
- * the system calls 32-fold.  On a slow link the buffer is still written
- * every DL_FLUSH_SECONDS, so a killed run leaves its progress to resume.
- */
-struct part {
-	int fd;
-	uint64_t have;
-	struct sha256_ctx *ctx;
-	uint8_t *wbuf;
-	size_t wlen;
-	time_t flushed;		/* CLOCK_MONOTONIC seconds of the last write */
-	char name[SHA256_HEX_BYTES + 8];
-};
-
-enum sink { SINK_BUF, SINK_PART };
-
-/* Per-request state shared by the header and write callbacks. */
-struct xfer {
-	enum sink sink;
-	CURL *curl;
-	enum bd_err rc;		/* set by a callback that aborted */
-	bool restart;		/* resume impossible: start over from 0 */
-	bool started;		/* first body byte seen and judged */
-	bool error_body;	/* swallowing the body of an error status */
-	size_t error_bytes;
-	long status;
-	uint64_t range_from;	/* Range asked for, 0 = none */
-	bool cr_valid;		/* Content-Range parsed for this response */
-	uint64_t cr_start, cr_end, cr_total;
-	/* SINK_BUF */
-	uint8_t *buf;
-	size_t len, cap, max;
-	/* SINK_PART */
-	struct part *part;
-	const struct dl_blob *blob;
-};
+#define DL_FLUSH_SECONDS	1.0	/* slow link: write and record this often */
+#define DL_PIECE_MIN_BYTES	(1ULL << 20)	/* smallest range asked for */
+#define DL_STALL_SECONDS	2.0	/* silent this long: its range moves */
+#define DL_POLL_MS		100
+/* Receive and write buffers of all sources together stay below this. */
+#define DL_BUFFER_BUDGET_BYTES	(8u << 20)
+#define DL_BUFFER_MIN_BYTES	(64u << 10)
+/* The trailer of a part file being filled in parallel. */
+#define DL_TRAILER_MAGIC	"BDPART01"
+#define DL_TRAILER_SPANS	64
+#define DL_TRAILER_BYTES	(8 + 8 + 8 + DL_TRAILER_SPANS * 16 + \
+	SHA256_BYTES)
+/* Span origins besides a mirror index. */
+#define ORIGIN_NONE		(-1)
+#define ORIGIN_EARLIER		(-2)	/* a previous run wrote it */
 
 struct dl {
-	CURL *curl;
+	CURL *curl;		/* the manifest's handle, the template */
+	CURLM *multi;		/* blobs */
+	CURLSH *share;		/* one connection cache for every handle */
 	char errbuf[CURL_ERROR_SIZE];
 	char where[DL_WHERE_BYTES];
 	char detail[DL_DETAIL_BYTES];
 };
 
+/* Per-request state of dl_get_buf. */
+struct bufxfer {
+	CURL *curl;
+	enum bd_err rc;
+	bool started, error_body;
+	size_t error_bytes;
+	uint8_t *buf;
+	size_t len, cap, max;
+};
+
+enum span_state { SPAN_FREE, SPAN_ACTIVE, SPAN_DONE };
+
+/* [start, end) of the part file. */
+struct span {
+	uint64_t start, end;
+	enum span_state state;
+	int origin;		/* who wrote (done) or writes (active) it */
+	int prev;		/* check: who wrote it before; may not serve it */
+	bool check;		/* compare with the bytes on disk first */
+	int src;		/* active: the source filling it */
+};
+
+struct job;
+
+/* One mirror and its connection, for one blob. */
+struct src {
+	struct job *job;
+	int idx;
+	CURL *easy;
+	char url[DL_URL_MAX_BYTES];	/* the mirror */
+	char blob_url[DL_URL_MAX_BYTES];
+	char errbuf[CURL_ERROR_SIZE];
+	struct dl_response resp;
+	bool busy;
+	bool dead;		/* network or HTTP failure */
+	bool bad;		/* its bytes were refused */
+	bool norange;		/* no usable Range: whole-file duty only */
+	bool slow;		/* lost a range by stalling */
+	/* the request in flight */
+	bool ranged, whole, started, error_body, cut, check, differs;
+	bool range_refused;	/* 200 or another range for a Range */
+	int prev;
+	uint64_t req_start, req_end;	/* asked for [req_start, req_end) */
+	uint64_t pos;		/* offset of the next byte to arrive */
+	uint64_t end;		/* stop here (before req_end after a steal) */
+	uint64_t skip;		/* whole-file duty: bytes below are dropped */
+	size_t error_bytes;
+	enum bd_err rc;		/* set by a callback that aborted */
+	char rc_detail[DL_DETAIL_BYTES];
+	/* write buffer: wlen bytes for offset wpos */
+	uint8_t *wbuf;
+	size_t wlen, wcap;
+	uint64_t wpos;
+	/* speed */
+	uint64_t bytes;		/* delivered for this blob */
+	double since, last_byte, rate, rate_at;
+	uint64_t rate_mark;
+};
+
+enum phase { PHASE_NORMAL, PHASE_CHECK, PHASE_SOLE };
+
+/* One blob being downloaded. */
+struct job {
+	struct dl *d;
+	const struct dl_blob *b;
+	int fd;
+	struct span *spans;
+	size_t nspans, capspans;
+	struct sha256_ctx *ctx;
+	uint64_t hashed;	/* [0, hashed) is done and hashed */
+	uint8_t *scratch;	/* DL_REHASH_BYTES */
+	struct src src[DL_MAX_MIRRORS];
+	size_t nsrc;
+	struct dl_mirror_stat stats[DL_MAX_MIRRORS];
+	bool parallel;
+	bool trailer;		/* the part carries a trailer */
+	enum phase phase;
+	int sole;		/* PHASE_SOLE: the one source used */
+	bool suspect[DL_MAX_MIRRORS];	/* contradicted in the check pass */
+	uint64_t resumed;
+	enum bd_err fatal;	/* a local failure: stop everything */
+	double last_flush, last_progress;
+	enum bd_err last_rc;	/* the last source failure, for the caller */
+};
+
+static void
+store_le64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t
+load_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* Remembers where and why the current request failed. */
 static enum bd_err
-dl_record(struct dl *d, enum bd_err rc, const char *where)
+dl_record(struct dl *d, enum bd_err rc, const char *where,
+    const char *detail)
 {
-	const char *p;
 	size_t i;
 
 	snprintf(d->where, sizeof(d->where), "%s", where);
-	snprintf(d->detail, sizeof(d->detail), "%s", bd_err_detail());
-	for (i = 0, p = d->where; p[i] != '\0'; i++)
-		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+	snprintf(d->detail, sizeof(d->detail), "%s", detail);
+	for (i = 0; d->where[i] != '\0'; i++)
+		if ((unsigned char)d->where[i] < 0x20 || d->where[i] == 0x7f)
 			d->where[i] = '?';
 	return rc;
 }
@@ -117,10 +221,15 @@ dl_new(const struct dl_options *o, struct dl **out)
 	*out = NULL;
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return BD_ERR_NOMEM;
-	if ((d->curl = curl_easy_init()) == NULL) {
+	if ((d->curl = curl_easy_init()) == NULL ||
+	    (d->multi = curl_multi_init()) == NULL ||
+	    (d->share = curl_share_init()) == NULL) {
 		rc = bd_fail(BD_ERR_NOMEM, "curl_easy_init failed");
 		goto out;
 	}
+	if (curl_share_setopt(d->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_CONNECT) != CURLSHE_OK)
+		cc = CURLE_UNKNOWN_OPTION;
 #define SET(opt, val) do { if (cc == CURLE_OK) \
 	cc = curl_easy_setopt(d->curl, opt, val); } while (0)
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
@@ -134,12 +243,14 @@ dl_new(const struct dl_options *o, struct dl **out)
 	SET(CURLOPT_FAILONERROR, 0L);
 	SET(CURLOPT_BUFFERSIZE, DL_BUFFER_BYTES);
 	SET(CURLOPT_USERAGENT, "bootdrop-fetch/" BOOTDROP_VERSION);
-	SET(CURLOPT_ERRORBUFFER, d->errbuf);
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
 	if (o->cacert != NULL)
 		SET(CURLOPT_CAINFO, o->cacert);
+	SET(CURLOPT_SHARE, d->share);
 #undef SET
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(d->curl, CURLOPT_ERRORBUFFER, d->errbuf);
 	if (cc != CURLE_OK) {
 		rc = bd_fail(BD_ERR_USAGE, "libcurl: %s", curl_easy_strerror(cc));
 		goto out;
@@ -156,12 +267,16 @@ dl_free(struct dl *d)
 {
 	if (d == NULL)
 		return;
+	if (d->multi != NULL)
+		curl_multi_cleanup(d->multi);
 	if (d->curl != NULL)
 		curl_easy_cleanup(d->curl);
+	if (d->share != NULL)
+		curl_share_cleanup(d->share);
 	free(d);
 }
 
-/* Parses "bytes START-END/TOTAL" (value starts after the colon). */
+/* Parses "bytes START-END/TOTAL" (v starts after the colon). */
 static bool
 content_range_parse(const char *v, size_t n, uint64_t *start, uint64_t *end,
     uint64_t *total)
@@ -176,12 +291,14 @@ content_range_parse(const char *v, size_t n, uint64_t *start, uint64_t *end,
 		n--;
 	}
 	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' ||
-	    v[n - 1] == ' '))
+	    v[n - 1] == ' ' || v[n - 1] == '\t'))
 		n--;
 	if (n >= sizeof(tmp) || n < 6 || strncasecmp(v, "bytes ", 6) != 0)
 		return false;
 	memcpy(tmp, v + 6, n - 6);
 	tmp[n - 6] = '\0';
+	if (memchr(tmp, '\0', n - 6) != NULL)
+		return false;
 	p = tmp;
 	for (i = 0; i < 3; i++) {
 		if (*p < '0' || *p > '9')
@@ -200,374 +317,1457 @@ content_range_parse(const char *v, size_t n, uint64_t *start, uint64_t *end,
 	return true;
 }
 
-static size_t
-on_header(char *data, size_t size, size_t nitems, void *arg)
+void
+dl_header_parse(struct dl_response *r, const char *line, size_t n)
 {
-	struct xfer *x = arg;
-	size_t n = size * nitems;
 	static const char cr[] = "content-range:";
+	static const char ar[] = "accept-ranges:";
+	const char *v;
+	size_t vn;
 
 	/* A new status line starts a new response (redirects, 100). */
-	if (n >= 5 && memcmp(data, "HTTP/", 5) == 0)
-		x->cr_valid = false;
-	else if (n > sizeof(cr) - 1 && strncasecmp(data, cr, sizeof(cr) - 1)
-	    == 0)
-		x->cr_valid = content_range_parse(data + sizeof(cr) - 1,
-		    n - (sizeof(cr) - 1), &x->cr_start, &x->cr_end,
-		    &x->cr_total);
-	return n;
-}
-
-/* Writes out what the write buffer holds. */
-static enum bd_err
-part_flush(struct part *p)
-{
-	struct timespec ts;
-	enum bd_err rc;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	p->flushed = ts.tv_sec;
-	if (p->wlen == 0)
-		return BD_OK;
-	rc = write_all(p->fd, p->wbuf, p->wlen);
-	p->wlen = 0;
-	if (rc != BD_OK)
-		return bd_fail(BD_ERR_IO, "%s: %s", p->name, bd_err_detail());
-	return BD_OK;
-}
-
-/* Appends received bytes to the part, through the write buffer. */
-static enum bd_err
-part_append(struct part *p, const void *data, size_t n)
-{
-	struct timespec ts;
-	enum bd_err rc;
-
-	if (p->wlen + n > DL_WRITE_BYTES && (rc = part_flush(p)) != BD_OK)
-		return rc;
-	if (n >= DL_WRITE_BYTES) {
-		if ((rc = write_all(p->fd, data, n)) != BD_OK)
-			return bd_fail(BD_ERR_IO, "%s: %s", p->name,
-			    bd_err_detail());
-		return BD_OK;
+	if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+		memset(r, 0, sizeof(*r));
+		return;
 	}
-	memcpy(p->wbuf + p->wlen, data, n);
-	p->wlen += n;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if (ts.tv_sec - p->flushed >= DL_FLUSH_SECONDS)
-		return part_flush(p);
-	return BD_OK;
-}
-
-/* Throws away what a .part holds (bytes that cannot be trusted). */
-static enum bd_err
-part_reset(struct part *p)
-{
-	uint8_t scratch[SHA256_BYTES];
-
-	sha256_final(p->ctx, scratch);	/* resets the context */
-	p->have = 0;
-	p->wlen = 0;
-	if (ftruncate(p->fd, 0) != 0 || lseek(p->fd, 0, SEEK_SET) != 0)
-		return bd_fail(BD_ERR_IO, "%s: %s", p->name, strerror(errno));
-	return BD_OK;
-}
-
-/* Judges the response on its first body byte; false aborts the transfer. */
-static bool
-xfer_start(struct xfer *x)
-{
-	long status = 0;
-
-	x->started = true;
-	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
-	x->status = status;
-	if (status == 200) {
-		if (x->sink == SINK_PART && x->part->have > 0 &&
-		    (x->rc = part_reset(x->part)) != BD_OK)
-			return false;
-		return true;
+	if (n > sizeof(cr) - 1 && strncasecmp(line, cr, sizeof(cr) - 1) == 0) {
+		r->cr_valid = content_range_parse(line + sizeof(cr) - 1,
+		    n - (sizeof(cr) - 1), &r->cr_start, &r->cr_end,
+		    &r->cr_total);
+		return;
 	}
-	if (status == 206 && x->sink == SINK_PART && x->range_from > 0) {
-		if (!x->cr_valid || x->cr_start != x->range_from ||
-		    x->cr_total != x->blob->size ||
-		    x->cr_end != x->blob->size - 1) {
-			x->restart = true;
-			return false;
+	if (n > sizeof(ar) - 1 && strncasecmp(line, ar, sizeof(ar) - 1) == 0) {
+		v = line + sizeof(ar) - 1;
+		vn = n - (sizeof(ar) - 1);
+		while (vn > 0 && (*v == ' ' || *v == '\t')) {
+			v++;
+			vn--;
 		}
-		return true;
+		r->accept_ranges = vn >= 5 && strncasecmp(v, "bytes", 5) == 0;
 	}
-	if (status == 416 && x->sink == SINK_PART && x->range_from > 0) {
-		x->restart = true;
-		return false;
-	}
-	x->error_body = true;
-	return true;
+}
+
+/* Fails a request whose transfer reported cc; NULL why: curl's words. */
+static enum bd_err
+curl_failure(CURLcode cc, const char *errbuf)
+{
+	const char *why = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc);
+
+	if (cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_TOO_MANY_REDIRECTS)
+		return bd_fail(BD_ERR_HTTP, "refused: %s", why);
+	return bd_fail(BD_ERR_NETWORK, "%s", why);
 }
 
 static size_t
-on_body(char *data, size_t size, size_t nitems, void *arg)
+buf_on_header(char *data, size_t size, size_t nitems, void *arg)
 {
-	struct xfer *x = arg;
-	size_t n = size * nitems;
+	(void)data;
+	(void)arg;
+	return size * nitems;
+}
 
-	if (!x->started && !xfer_start(x))
-		return 0;
+static size_t
+buf_on_body(char *data, size_t size, size_t nitems, void *arg)
+{
+	struct bufxfer *x = arg;
+	size_t n = size * nitems;
+	long status = 0;
+
+	if (!x->started) {
+		x->started = true;
+		curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+		x->error_body = status != 200;
+	}
 	if (x->error_body) {
 		x->error_bytes += n;
 		return x->error_bytes > DL_ERRBODY_MAX_BYTES ? 0 : n;
 	}
-	if (x->sink == SINK_BUF) {
-		if (n > x->max - x->len) {
-			x->rc = bd_fail(BD_ERR_TOOBIG,
-			    "response larger than %zu bytes", x->max);
+	if (n > x->max - x->len) {
+		x->rc = bd_fail(BD_ERR_TOOBIG, "response larger than %zu bytes",
+		    x->max);
+		return 0;
+	}
+	if (x->len + n > x->cap) {
+		size_t cap = x->cap == 0 ? DL_BUF_INITIAL_BYTES : x->cap;
+		uint8_t *nb;
+
+		while (cap < x->len + n)
+			cap *= 2;
+		if (cap > x->max)
+			cap = x->max;
+		if ((nb = realloc(x->buf, cap + 1)) == NULL) {
+			x->rc = BD_ERR_NOMEM;
 			return 0;
 		}
-		if (x->len + n > x->cap) {
-			size_t cap = x->cap == 0 ? DL_BUF_INITIAL_BYTES : x->cap;
-			uint8_t *nb;
-
-			while (cap < x->len + n)
-				cap *= 2;
-			if (cap > x->max)
-				cap = x->max;
-			if ((nb = realloc(x->buf, cap + 1)) == NULL) {
-				x->rc = BD_ERR_NOMEM;
-				return 0;
-			}
-			x->buf = nb;
-			x->cap = cap;
-		}
-		memcpy(x->buf + x->len, data, n);
-		x->len += n;
-		return n;
+		x->buf = nb;
+		x->cap = cap;
 	}
-	if (n > x->blob->size - x->part->have) {
-		x->rc = bd_fail(BD_ERR_SIZE, "server sent more than the "
-		    "manifest's %" PRIu64 " bytes", x->blob->size);
-		return 0;
-	}
-	sha256_update(x->part->ctx, data, n);
-	if ((x->rc = part_append(x->part, data, n)) != BD_OK)
-		return 0;
-	x->part->have += n;
-	if (x->blob->progress != NULL)
-		x->blob->progress(x->blob->progress_ctx, x->part->have,
-		    x->blob->size);
+	memcpy(x->buf + x->len, data, n);
+	x->len += n;
 	return n;
-}
-
-/*
- * Performs one GET of url into x's sink.  Returns BD_OK for a complete 200
- * or 206 response; the callbacks' verdict, BD_ERR_NETWORK or BD_ERR_HTTP
- * otherwise (x->restart set when a resume must start over).
- */
-static enum bd_err
-xfer_run(struct dl *d, struct xfer *x, const char *url)
-{
-	char range[48];
-	CURLcode cc;
-	long status = 0;
-
-	x->curl = d->curl;
-	d->errbuf[0] = '\0';
-	if (x->range_from > 0)
-		snprintf(range, sizeof(range), "%" PRIu64 "-", x->range_from);
-	curl_easy_setopt(d->curl, CURLOPT_URL, url);
-	curl_easy_setopt(d->curl, CURLOPT_RANGE,
-	    x->range_from > 0 ? range : NULL);
-	curl_easy_setopt(d->curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(d->curl, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, x);
-	cc = curl_easy_perform(d->curl);
-	if (x->rc != BD_OK || x->restart)
-		return x->rc;
-	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (cc != CURLE_OK && !(x->error_body && cc == CURLE_WRITE_ERROR)) {
-		const char *why = d->errbuf[0] != '\0' ? d->errbuf :
-		    curl_easy_strerror(cc);
-
-		if (cc == CURLE_UNSUPPORTED_PROTOCOL ||
-		    cc == CURLE_TOO_MANY_REDIRECTS)
-			return bd_fail(BD_ERR_HTTP, "refused: %s", why);
-		return bd_fail(BD_ERR_NETWORK, "%s", why);
-	}
-	if (!x->started && status == 416 && x->range_from > 0) {
-		x->restart = true;
-		return BD_OK;
-	}
-	if (x->error_body || (status != 200 && status != 206)) {
-		return bd_fail(BD_ERR_HTTP, "HTTP status %ld", status);
-	}
-	if (!x->started && status == 206) {
-		/* 206 with an empty body: nothing judged, nothing usable. */
-		x->restart = x->range_from > 0;
-		return x->restart ? BD_OK :
-		    bd_fail(BD_ERR_HTTP, "unexpected 206");
-	}
-	return BD_OK;
 }
 
 enum bd_err
 dl_get_buf(struct dl *d, const char *url, size_t max, uint8_t **buf,
     size_t *len)
 {
-	struct xfer x;
-	enum bd_err rc;
+	struct bufxfer x;
+	enum bd_err rc = BD_OK;
+	CURLcode cc;
+	long status = 0;
 
 	*buf = NULL;
 	*len = 0;
 	memset(&x, 0, sizeof(x));
-	x.sink = SINK_BUF;
+	x.curl = d->curl;
 	x.max = max;
 	bd_err_clear();
-	if ((rc = xfer_run(d, &x, url)) != BD_OK)
-		goto out;
-	if (x.buf == NULL && (x.buf = malloc(1)) == NULL) {
+	d->errbuf[0] = '\0';
+	curl_easy_setopt(d->curl, CURLOPT_URL, url);
+	curl_easy_setopt(d->curl, CURLOPT_RANGE, NULL);
+	curl_easy_setopt(d->curl, CURLOPT_HEADERFUNCTION, buf_on_header);
+	curl_easy_setopt(d->curl, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, buf_on_body);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &x);
+	cc = curl_easy_perform(d->curl);
+	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (x.rc != BD_OK)
+		rc = x.rc;
+	else if (cc != CURLE_OK && !(x.error_body && cc == CURLE_WRITE_ERROR))
+		rc = curl_failure(cc, d->errbuf);
+	else if (x.error_body || status != 200)
+		rc = bd_fail(BD_ERR_HTTP, "HTTP status %ld", status);
+	else if (x.buf == NULL && (x.buf = malloc(1)) == NULL)
 		rc = BD_ERR_NOMEM;
-		goto out;
+	if (rc != BD_OK) {
+		dl_record(d, rc, url, bd_err_detail());
+		free(x.buf);
+		return rc;
 	}
 	x.buf[x.len] = '\0';
 	*buf = x.buf;
 	*len = x.len;
-	x.buf = NULL;
-out:
-	if (rc != BD_OK)
-		dl_record(d, rc, url);
-	free(x.buf);
-	return rc;
+	return BD_OK;
+}
+
+/* ---- spans ---- */
+
+/* Inserts a span at index i; false when the list is full. */
+static bool
+span_insert(struct job *j, size_t i, const struct span *s)
+{
+	struct span *ns;
+	size_t cap;
+
+	if (j->nspans == j->capspans) {
+		cap = j->capspans == 0 ? 16 : j->capspans * 2;
+		if ((ns = realloc(j->spans, cap * sizeof(*ns))) == NULL)
+			return false;
+		j->spans = ns;
+		j->capspans = cap;
+	}
+	memmove(&j->spans[i + 1], &j->spans[i],
+	    (j->nspans - i) * sizeof(*j->spans));
+	j->spans[i] = *s;
+	j->nspans++;
+	return true;
+}
+
+static void
+span_remove(struct job *j, size_t i)
+{
+	memmove(&j->spans[i], &j->spans[i + 1],
+	    (j->nspans - i - 1) * sizeof(*j->spans));
+	j->nspans--;
+}
+
+/* Splits span i at off (start < off < end); the new span is i + 1. */
+static bool
+span_split(struct job *j, size_t i, uint64_t off)
+{
+	struct span tail = j->spans[i];
+
+	tail.start = off;
+	if (!span_insert(j, i + 1, &tail))
+		return false;
+	j->spans[i].end = off;
+	return true;
+}
+
+/* Joins neighbours that say the same thing; drops empty spans. */
+static void
+span_tidy(struct job *j)
+{
+	size_t i = 0;
+	struct span *a, *b;
+
+	while (i < j->nspans) {
+		if (j->spans[i].start >= j->spans[i].end) {
+			span_remove(j, i);
+			continue;
+		}
+		if (i > 0) {
+			a = &j->spans[i - 1];
+			b = &j->spans[i];
+			if (a->state == b->state && b->state != SPAN_ACTIVE &&
+			    a->origin == b->origin && a->prev == b->prev &&
+			    a->check == b->check && a->end == b->start) {
+				a->end = b->end;
+				span_remove(j, i);
+				continue;
+			}
+		}
+		i++;
+	}
+}
+
+/* Index of the span holding off (the list covers [0, size)). */
+static size_t
+span_find(const struct job *j, uint64_t off)
+{
+	size_t lo = 0, hi = j->nspans;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (j->spans[mid].start <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool
+span_of_src(const struct job *j, int src, size_t *out)
+{
+	size_t i;
+
+	for (i = 0; i < j->nspans; i++)
+		if (j->spans[i].state == SPAN_ACTIVE && j->spans[i].src == src) {
+			*out = i;
+			return true;
+		}
+	return false;
+}
+
+/* One free span, nothing hashed, nothing resumed. */
+static enum bd_err
+spans_fresh(struct job *j)
+{
+	struct span all = { 0, j->b->size, SPAN_FREE, ORIGIN_NONE, ORIGIN_NONE,
+	    false, -1 };
+	uint8_t scratch[SHA256_BYTES];
+
+	sha256_final(j->ctx, scratch);	/* resets the context */
+	j->hashed = 0;
+	j->resumed = 0;
+	j->trailer = false;
+	j->nspans = 0;
+	return span_insert(j, 0, &all) ? BD_OK : BD_ERR_NOMEM;
+}
+
+/* Everything free again, nothing trusted: the part is emptied. */
+static enum bd_err
+job_reset(struct job *j)
+{
+	if (spans_fresh(j) != BD_OK)
+		return BD_ERR_NOMEM;
+	if (ftruncate(j->fd, 0) != 0)
+		return bd_fail(BD_ERR_IO, "%s" DL_PART_SUFFIX ": %s", j->b->hex,
+		    strerror(errno));
+	return BD_OK;
+}
+
+static enum bd_err
+part_io_fail(const struct job *j)
+{
+	return bd_fail(BD_ERR_IO, "%s" DL_PART_SUFFIX ": %s", j->b->hex,
+	    strerror(errno));
+}
+
+static enum bd_err
+pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = pwrite(fd, p, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return BD_ERR_IO;
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return BD_OK;
+}
+
+/* Reads exactly n bytes at off; false on a short read or error. */
+static bool
+pread_all(int fd, uint8_t *p, size_t n, uint64_t off)
+{
+	ssize_t r;
+
+	while (n > 0) {
+		r = pread(fd, p, n, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		p += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return true;
+}
+
+/* Writes out what s's write buffer holds. */
+static enum bd_err
+src_flush(struct src *s)
+{
+	struct job *j = s->job;
+
+	if (s->wlen == 0)
+		return BD_OK;
+	if (pwrite_all(j->fd, s->wbuf, s->wlen, s->wpos) != BD_OK)
+		return part_io_fail(j);
+	s->wpos += s->wlen;
+	s->wlen = 0;
+	return BD_OK;
 }
 
 /*
- * Opens (creating) tmpdirfd/<hex>.part and hashes what it holds; a file
- * longer than the blob is emptied.
+ * Records the written spans after byte size: magic, size, count, count
+ * (start, end) pairs, zero padding, SHA-256 of all that.  Only flushed
+ * bytes are listed; the data was written first.
  */
 static enum bd_err
-part_open(int tmpdirfd, const struct dl_blob *b, struct part *p)
+trailer_write(struct job *j)
 {
-	struct stat st;
-	uint8_t *buf = NULL;
-	ssize_t n;
-	enum bd_err rc = BD_OK;
+	uint8_t t[DL_TRAILER_BYTES];
+	uint64_t n = 0, start, end;
+	size_t i, k;
+	struct sha256_ctx *c;
 
-	p->have = 0;
-	snprintf(p->name, sizeof(p->name), "%s" DL_PART_SUFFIX, b->hex);
-	if ((p->ctx = sha256_new()) == NULL ||
-	    (p->wbuf = malloc(DL_WRITE_BYTES)) == NULL)
-		return BD_ERR_NOMEM;
-	p->fd = openat(tmpdirfd, p->name, O_RDWR | O_CREAT | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
-	if (p->fd < 0)
-		return bd_fail(BD_ERR_IO, "%s: %s", p->name, strerror(errno));
-	if (fstat(p->fd, &st) != 0)
-		return bd_fail(BD_ERR_IO, "%s: %s", p->name, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return bd_fail(BD_ERR_IO, "%s: not a regular file", p->name);
-	if ((uint64_t)st.st_size > b->size)
-		return part_reset(p);
-	if ((buf = malloc(DL_REHASH_BYTES)) == NULL)
-		return BD_ERR_NOMEM;
-	for (;;) {
-		n = read(p->fd, buf, DL_REHASH_BYTES);
-		if (n < 0 && errno == EINTR)
+	memset(t, 0, sizeof(t));
+	memcpy(t, DL_TRAILER_MAGIC, 8);
+	store_le64(t + 8, j->b->size);
+	for (i = 0; i < j->nspans && n < DL_TRAILER_SPANS; i++) {
+		const struct span *sp = &j->spans[i];
+
+		if (sp->state == SPAN_FREE || (sp->state == SPAN_DONE &&
+		    sp->check))
 			continue;
-		if (n < 0) {
-			rc = bd_fail(BD_ERR_IO, "%s: %s", p->name,
-			    strerror(errno));
-			break;
+		start = sp->start;
+		end = sp->end;
+		if (sp->state == SPAN_ACTIVE) {
+			const struct src *s = &j->src[sp->src];
+
+			if (s->check)
+				continue;
+			end = s->wpos > start ? s->wpos : start;
 		}
-		if (n == 0)
-			break;
-		if ((uint64_t)n > b->size - p->have) {
-			rc = part_reset(p);	/* grew under us */
-			break;
+		if (end <= start)
+			continue;
+		/* Join with the previous entry when they touch. */
+		if (n > 0 && load_le64(t + 24 + (n - 1) * 16 + 8) == start) {
+			store_le64(t + 24 + (n - 1) * 16 + 8, end);
+			continue;
 		}
-		sha256_update(p->ctx, buf, (size_t)n);
-		p->have += (uint64_t)n;
+		store_le64(t + 24 + n * 16, start);
+		store_le64(t + 24 + n * 16 + 8, end);
+		n++;
 	}
-	free(buf);
-	return rc;
+	store_le64(t + 16, n);
+	k = DL_TRAILER_BYTES - SHA256_BYTES;
+	if ((c = sha256_new()) == NULL)
+		return BD_ERR_NOMEM;
+	sha256_update(c, t, k);
+	sha256_final(c, t + k);
+	sha256_free(c);
+	if (pwrite_all(j->fd, t, sizeof(t), j->b->size) != BD_OK)
+		return part_io_fail(j);
+	j->trailer = true;
+	return BD_OK;
 }
 
-/* Finishes the hash of a complete .part: BD_ERR_HASH when it differs. */
-static enum bd_err
-part_verify(struct part *p, const struct dl_blob *b)
+/*
+ * Reads a trailer into done spans (origin ORIGIN_EARLIER); false when it
+ * is not a valid one for this blob.
+ */
+static bool
+trailer_read(struct job *j)
 {
+	uint8_t t[DL_TRAILER_BYTES], sum[SHA256_BYTES];
+	uint64_t n, i, start, end, last = 0;
+	size_t k = DL_TRAILER_BYTES - SHA256_BYTES;
 	struct sha256_ctx *c;
-	uint8_t got[SHA256_BYTES];
-	char hex[SHA256_HEX_BYTES];
+	struct span sp;
 
-	if ((c = sha256_dup(p->ctx)) == NULL)
-		return BD_ERR_NOMEM;
-	sha256_final(c, got);
+	if (!pread_all(j->fd, t, sizeof(t), j->b->size) ||
+	    memcmp(t, DL_TRAILER_MAGIC, 8) != 0 ||
+	    load_le64(t + 8) != j->b->size)
+		return false;
+	if ((c = sha256_new()) == NULL)
+		return false;
+	sha256_update(c, t, k);
+	sha256_final(c, sum);
 	sha256_free(c);
-	if (sodium_memcmp(got, b->sha256, SHA256_BYTES) != 0) {
-		sha256_hex(got, hex);
-		return bd_fail(BD_ERR_HASH, "%s: got sha256 %s, manifest says "
-		    "%s", b->name, hex, b->hex);
+	if (sodium_memcmp(sum, t + k, SHA256_BYTES) != 0)
+		return false;
+	n = load_le64(t + 16);
+	if (n > DL_TRAILER_SPANS)
+		return false;
+	j->nspans = 0;
+	for (i = 0; i < n; i++) {
+		start = load_le64(t + 24 + i * 16);
+		end = load_le64(t + 24 + i * 16 + 8);
+		if (start < last || start >= end || end > j->b->size)
+			return false;
+		if (start > last) {
+			sp = (struct span){ last, start, SPAN_FREE,
+			    ORIGIN_NONE, ORIGIN_NONE, false, -1 };
+			if (!span_insert(j, j->nspans, &sp))
+				return false;
+		}
+		sp = (struct span){ start, end, SPAN_DONE, ORIGIN_EARLIER,
+		    ORIGIN_NONE, false, -1 };
+		if (!span_insert(j, j->nspans, &sp))
+			return false;
+		j->resumed += end - start;
+		last = end;
+	}
+	if (last < j->b->size) {
+		sp = (struct span){ last, j->b->size, SPAN_FREE, ORIGIN_NONE,
+		    ORIGIN_NONE, false, -1 };
+		if (!span_insert(j, j->nspans, &sp))
+			return false;
+	}
+	j->trailer = true;
+	return true;
+}
+
+/*
+ * Takes over what the part file holds: a trailer's spans, else its
+ * length as a prefix.  Anything else (longer without a valid trailer, not
+ * a regular file) is refused or emptied.
+ */
+static enum bd_err
+part_load(struct job *j)
+{
+	struct stat st;
+	struct span sp;
+	uint64_t have;
+
+	if (fstat(j->fd, &st) != 0)
+		return part_io_fail(j);
+	if (!S_ISREG(st.st_mode))
+		return bd_fail(BD_ERR_IO, "%s" DL_PART_SUFFIX ": not a regular "
+		    "file", j->b->hex);
+	have = (uint64_t)st.st_size;
+	if (have == j->b->size + DL_TRAILER_BYTES && trailer_read(j)) {
+		span_tidy(j);
+		return BD_OK;
+	}
+	if (have > j->b->size)
+		return job_reset(j);
+	if (spans_fresh(j) != BD_OK)
+		return BD_ERR_NOMEM;
+	if (have > 0) {
+		j->spans[0].end = have;
+		j->spans[0].state = SPAN_DONE;
+		j->spans[0].origin = ORIGIN_EARLIER;
+		if (have < j->b->size) {
+			sp = (struct span){ have, j->b->size, SPAN_FREE,
+			    ORIGIN_NONE, ORIGIN_NONE, false, -1 };
+			if (!span_insert(j, 1, &sp))
+				return BD_ERR_NOMEM;
+		}
+		j->resumed = have;
 	}
 	return BD_OK;
 }
 
 /*
- * One mirror: GET (resuming when the .part has bytes), then verify size
- * and hash.  A resume the server cannot honour, or whose result does not
- * verify, starts over from 0 once on the same mirror.
+ * Moves the hash frontier over every done byte after it, reading them
+ * back; stops at a free span or at an active source's position (whose
+ * next bytes are then hashed as they arrive).
  */
 static enum bd_err
-blob_try(struct dl *d, const char *url, struct part *p,
-    const struct dl_blob *b)
+hash_catch_up(struct job *j)
 {
-	struct xfer x;
-	int attempt;
-	bool resumed;
-	enum bd_err rc = BD_OK;
+	size_t i;
+	uint64_t to, n;
+	enum bd_err rc;
 
-	for (attempt = 0; attempt < 2; attempt++) {
-		resumed = p->have > 0;
-		memset(&x, 0, sizeof(x));
-		x.sink = SINK_PART;
-		x.part = p;
-		x.blob = b;
-		x.range_from = p->have;
-		if (p->have < b->size) {
-			bd_err_clear();
-			rc = xfer_run(d, &x, url);
-			if (rc != BD_ERR_IO && part_flush(p) != BD_OK)
-				rc = BD_ERR_IO;
-			if (x.restart) {
-				if ((rc = part_reset(p)) != BD_OK)
-					return rc;
-				continue;
-			}
-			if (rc == BD_ERR_SIZE || rc == BD_ERR_HTTP) {
-				enum bd_err rc2 = part_reset(p);
+	while (j->hashed < j->b->size) {
+		const struct span *sp;
 
-				return rc2 != BD_OK ? rc2 : rc;
-			}
-			if (rc != BD_OK)
-				return rc;	/* network: keep for resume */
-			if (p->have < b->size) {
-				rc = bd_fail(BD_ERR_SIZE, "%s: server sent %"
-				    PRIu64 " of %" PRIu64 " bytes", b->name,
-				    p->have, b->size);
-				return part_reset(p) != BD_OK ? BD_ERR_IO : rc;
-			}
-		}
-		if ((rc = part_verify(p, b)) == BD_OK)
+		i = span_find(j, j->hashed);
+		sp = &j->spans[i];
+		if (sp->state == SPAN_FREE || (sp->state == SPAN_DONE &&
+		    sp->check))
 			return BD_OK;
-		if (rc != BD_ERR_HASH)
-			return rc;
-		{
-			enum bd_err rc2 = part_reset(p);
+		to = sp->end;
+		if (sp->state == SPAN_ACTIVE) {
+			struct src *s = &j->src[sp->src];
 
-			if (rc2 != BD_OK)
-				return rc2;
+			if (s->pos <= j->hashed || s->whole)
+				return BD_OK;
+			if ((rc = src_flush(s)) != BD_OK)
+				return rc;
+			to = s->pos;
 		}
-		if (!resumed)
+		while (j->hashed < to) {
+			n = to - j->hashed;
+			if (n > DL_REHASH_BYTES)
+				n = DL_REHASH_BYTES;
+			errno = 0;
+			if (!pread_all(j->fd, j->scratch, (size_t)n, j->hashed))
+				return errno != 0 ? part_io_fail(j) :
+				    bd_fail(BD_ERR_IO, "%s" DL_PART_SUFFIX
+				    ": shorter than recorded", j->b->hex);
+			sha256_update(j->ctx, j->scratch, (size_t)n);
+			j->hashed += n;
+		}
+	}
+	return BD_OK;
+}
+
+static uint64_t
+job_have(const struct job *j)
+{
+	uint64_t have = 0;
+	size_t i;
+
+	for (i = 0; i < j->nspans; i++) {
+		const struct span *sp = &j->spans[i];
+
+		if (sp->state == SPAN_DONE && !sp->check)
+			have += sp->end - sp->start;
+		else if (sp->state == SPAN_ACTIVE) {
+			const struct src *s = &j->src[sp->src];
+			uint64_t from = s->whole ? s->skip : sp->start;
+
+			if (s->pos > from)
+				have += s->pos - from;
+		}
+	}
+	return have;
+}
+
+static void
+job_progress(struct job *j, bool final)
+{
+	struct dl_progress p;
+	size_t i;
+
+	if (j->b->progress == NULL)
+		return;
+	for (i = 0; i < j->nsrc; i++) {
+		j->stats[i].url = j->src[i].url;
+		j->stats[i].bytes = j->src[i].bytes;
+		j->stats[i].active = j->src[i].busy;
+		j->stats[i].excluded = j->src[i].dead || j->src[i].bad;
+	}
+	memset(&p, 0, sizeof(p));
+	p.have = job_have(j);
+	p.size = j->b->size;
+	p.resumed = j->resumed;
+	p.nmirrors = j->nsrc;
+	p.mirrors = j->stats;
+	p.final = final;
+	j->b->progress(j->b->progress_ctx, &p);
+}
+
+static size_t usable_count(const struct job *j);
+
+/*
+ * Names a mirror whose bytes were refused; it is not asked again.  When
+ * it was the last one, the error line names it instead.
+ */
+static void
+src_condemn(struct job *j, struct src *s, const char *why)
+{
+	if (s->bad)
+		return;
+	s->bad = true;
+	if (j->b->warn != NULL && usable_count(j) > 0)
+		j->b->warn(j->b->progress_ctx, s->url, why);
+	j->last_rc = dl_record(j->d, BD_ERR_HASH, s->blob_url, why);
+}
+
+/* ---- one source's transfer ---- */
+
+static size_t
+src_on_header(char *data, size_t size, size_t nitems, void *arg)
+{
+	struct src *s = arg;
+	size_t n = size * nitems;
+
+	dl_header_parse(&s->resp, data, n);
+	return n;
+}
+
+static bool
+src_abort(struct src *s, enum bd_err rc)
+{
+	snprintf(s->rc_detail, sizeof(s->rc_detail), "%s", bd_err_detail());
+	s->rc = rc;
+	return false;
+}
+
+/* Judges the response on its first body byte; false aborts it. */
+static bool
+src_start(struct src *s)
+{
+	const struct job *j = s->job;
+	long status = 0;
+
+	s->started = true;
+	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status == 200 && !s->ranged)
+		return true;
+	if (status == 206 && !s->ranged) {
+		bd_fail(BD_ERR_HTTP, "206 for a request without Range");
+		return src_abort(s, BD_ERR_HTTP);
+	}
+	if (status == 200 || (status == 206 && (!s->resp.cr_valid ||
+	    s->resp.cr_start != s->req_start ||
+	    s->resp.cr_end != s->req_end - 1 ||
+	    s->resp.cr_total != j->b->size))) {
+		/* Range ignored or answered with other bytes. */
+		s->norange = s->range_refused = true;
+		return false;
+	}
+	if (status == 206)
+		return true;
+	s->error_body = true;
+	return true;
+}
+
+/* The bytes at [off, off + n) on disk equal data? */
+static bool
+disk_equal(struct job *j, const uint8_t *data, size_t n, uint64_t off)
+{
+	size_t k;
+
+	while (n > 0) {
+		k = n < DL_REHASH_BYTES ? n : DL_REHASH_BYTES;
+		if (!pread_all(j->fd, j->scratch, k, off) ||
+		    memcmp(j->scratch, data, k) != 0)
+			return false;
+		data += k;
+		n -= k;
+		off += k;
+	}
+	return true;
+}
+
+/* Takes n bytes for offset s->pos: compare, hash, buffer, write. */
+static enum bd_err
+src_accept(struct src *s, const uint8_t *data, size_t n)
+{
+	struct job *j = s->job;
+	enum bd_err rc;
+
+	if (s->check && !s->differs && !disk_equal(j, data, n, s->pos)) {
+		s->differs = true;
+		if (s->prev >= 0)
+			j->suspect[s->prev] = true;
+	}
+	if (s->pos == j->hashed) {
+		sha256_update(j->ctx, data, n);
+		j->hashed += n;
+	}
+	if (s->wlen > 0 && s->wlen + n > s->wcap && (rc = src_flush(s)) !=
+	    BD_OK)
+		return rc;
+	if (n >= s->wcap) {
+		if (pwrite_all(j->fd, data, n, s->pos) != BD_OK)
+			return part_io_fail(j);
+		s->wpos = s->pos + n;
+	} else {
+		if (s->wlen == 0)
+			s->wpos = s->pos;
+		memcpy(s->wbuf + s->wlen, data, n);
+		s->wlen += n;
+	}
+	s->pos += n;
+	s->bytes += n;
+	return BD_OK;
+}
+
+static size_t
+src_on_body(char *data, size_t size, size_t nitems, void *arg)
+{
+	struct src *s = arg;
+	struct job *j = s->job;
+	size_t n = size * nitems, take, drop = 0;
+	uint64_t stop;
+	enum bd_err rc;
+
+	if (!s->started && !src_start(s))
+		return 0;
+	if (s->error_body) {
+		s->error_bytes += n;
+		return s->error_bytes > DL_ERRBODY_MAX_BYTES ? 0 : n;
+	}
+	s->last_byte = now_seconds();
+	if (s->whole && s->pos < s->skip) {
+		drop = s->skip - s->pos < n ? (size_t)(s->skip - s->pos) : n;
+		s->pos += drop;
+	}
+	take = n - drop;
+	stop = s->end;
+	if (take > s->req_end - s->pos && s->end == s->req_end) {
+		if (s->req_start == 0 && s->req_end == j->b->size)
+			bd_fail(BD_ERR_SIZE, "server sent more than the "
+			    "manifest's %" PRIu64 " bytes", j->b->size);
+		else
+			bd_fail(BD_ERR_SIZE, "server sent more than the %"
+			    PRIu64 " bytes asked for", s->req_end -
+			    s->req_start);
+		return src_abort(s, BD_ERR_SIZE);
+	}
+	if (take > stop - s->pos) {
+		take = (size_t)(stop - s->pos);
+		s->cut = true;	/* the rest went to another mirror */
+	}
+	if (take > 0 && (rc = src_accept(s, (const uint8_t *)data + drop,
+	    take)) != BD_OK) {
+		src_abort(s, rc);
+		j->fatal = dl_record(j->d, rc, j->b->hex, s->rc_detail);
+		return 0;
+	}
+	return s->cut ? 0 : n;
+}
+
+/* Asks s for [start, end); whole: no Range, the body starts at byte 0. */
+static enum bd_err
+src_request(struct job *j, struct src *s, size_t span, uint64_t start,
+    uint64_t end, bool whole)
+{
+	char range[64];
+	struct span *sp = &j->spans[span];
+	CURLMcode mc;
+
+	s->whole = whole;
+	s->ranged = !whole && !(start == 0 && end == j->b->size);
+	s->started = s->error_body = s->cut = s->differs = false;
+	s->range_refused = false;
+	s->check = sp->check;
+	s->prev = sp->prev;
+	s->req_start = whole ? 0 : start;
+	s->req_end = end;
+	s->pos = s->req_start;
+	s->end = end;
+	s->skip = whole ? start : 0;
+	s->wlen = 0;
+	s->wpos = start;
+	s->error_bytes = 0;
+	s->rc = BD_OK;
+	s->rc_detail[0] = '\0';
+	s->errbuf[0] = '\0';
+	memset(&s->resp, 0, sizeof(s->resp));
+	sp->state = SPAN_ACTIVE;
+	sp->src = s->idx;
+	sp->origin = s->idx;
+	if (end == j->b->size)
+		snprintf(range, sizeof(range), "%" PRIu64 "-", start);
+	else
+		snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, start,
+		    end - 1);
+	curl_easy_setopt(s->easy, CURLOPT_RANGE, s->ranged ? range : NULL);
+	s->since = s->last_byte = now_seconds();
+	if ((mc = curl_multi_add_handle(j->d->multi, s->easy)) != CURLM_OK)
+		return bd_fail(BD_ERR_NOMEM, "libcurl: %s",
+		    curl_multi_strerror(mc));
+	s->busy = true;
+	return BD_OK;
+}
+
+/*
+ * Ends s's transfer (already finished by curl, or abandoned): flushes,
+ * and gives back what it did not fill as free bytes.
+ */
+static enum bd_err
+src_release(struct job *j, struct src *s)
+{
+	size_t i;
+	uint64_t filled;
+	enum bd_err rc = src_flush(s);
+
+	curl_multi_remove_handle(j->d->multi, s->easy);
+	s->busy = false;
+	if (!span_of_src(j, s->idx, &i))
+		return rc;
+	filled = s->pos;
+	if (s->whole && filled < s->skip)
+		filled = s->skip;
+	if (filled < j->spans[i].start)
+		filled = j->spans[i].start;
+	if (filled > j->spans[i].end)
+		filled = j->spans[i].end;
+	if (filled < j->spans[i].end) {
+		if (!span_split(j, i, filled))
+			return BD_ERR_NOMEM;
+		j->spans[i + 1].state = SPAN_FREE;
+		j->spans[i + 1].origin = ORIGIN_NONE;
+	}
+	j->spans[i].state = SPAN_DONE;
+	j->spans[i].check = false;
+	j->spans[i].prev = ORIGIN_NONE;
+	j->spans[i].origin = s->idx;
+	span_tidy(j);
+	return rc;
+}
+
+/* curl says s's transfer ended with cc: what it means for the mirror. */
+static enum bd_err
+src_done(struct job *j, struct src *s, CURLcode cc)
+{
+	long status = 0;
+	enum bd_err rc = BD_OK, rel;
+
+	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+	bd_err_clear();
+	if (s->rc != BD_OK)
+		rc = bd_fail(s->rc, "%s", s->rc_detail);
+	else if (s->cut || s->range_refused)
+		rc = BD_OK;
+	else if (cc != CURLE_OK && !(s->error_body && cc == CURLE_WRITE_ERROR))
+		rc = curl_failure(cc, s->errbuf);
+	else if (s->error_body || (status != 200 && status != 206))
+		rc = bd_fail(BD_ERR_HTTP, "HTTP status %ld", status);
+	else if (s->pos < s->end)
+		rc = bd_fail(BD_ERR_SIZE, "%s: server sent %" PRIu64 " of %"
+		    PRIu64 " bytes", j->b->name, s->pos - s->req_start,
+		    s->req_end - s->req_start);
+	if (rc != BD_OK && j->fatal == BD_OK) {
+		if (rc == BD_ERR_SIZE)
+			s->bad = true;
+		else
+			s->dead = true;
+		j->last_rc = dl_record(j->d, rc, s->blob_url, bd_err_detail());
+		if (rc == BD_ERR_SIZE && j->b->warn != NULL &&
+		    usable_count(j) > 0)
+			j->b->warn(j->b->progress_ctx, s->url, bd_err_detail());
+	}
+	if ((rel = src_release(j, s)) != BD_OK && j->fatal == BD_OK) {
+		j->fatal = rel;
+		dl_record(j->d, rel, j->b->hex, bd_err_detail());
+	}
+	return rc;
+}
+
+/* ---- scheduling ---- */
+
+static bool
+src_usable(const struct job *j, const struct src *s)
+{
+	if (s->dead || s->bad)
+		return false;
+	if (j->phase == PHASE_SOLE)
+		return s->idx == j->sole;
+	return true;
+}
+
+/* A usable source that takes ranges (and did not stall), other than s? */
+static size_t
+ranged_sources(const struct job *j, bool count_slow)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < j->nsrc; i++)
+		if (src_usable(j, &j->src[i]) && !j->src[i].norange &&
+		    (count_slow || !j->src[i].slow))
+			n++;
+	return n;
+}
+
+static uint64_t
+free_bytes(const struct job *j)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < j->nspans; i++)
+		if (j->spans[i].state == SPAN_FREE)
+			n += j->spans[i].end - j->spans[i].start;
+	return n;
+}
+
+static double
+src_rate(const struct src *s, double now)
+{
+	if (s->busy && now - s->last_byte >= DL_STALL_SECONDS)
+		return 0;
+	return s->rate;
+}
+
+/*
+ * Takes the far end of the span with the longest time to go for thief t:
+ * all of it when its source stalled, else a share by speed, at least
+ * DL_PIECE_MIN_BYTES.  Returns true when t got work.
+ */
+static enum bd_err
+job_steal(struct job *j, struct src *t, bool *got)
+{
+	size_t i, best = 0;
+	double now = now_seconds(), worst = 0, left, vr, tr;
+	struct src *v = NULL;
+	uint64_t cut;
+	enum bd_err rc;
+
+	*got = false;
+	for (i = 0; i < j->nspans; i++) {
+		const struct span *sp = &j->spans[i];
+		struct src *s;
+
+		if (sp->state != SPAN_ACTIVE || (sp->check && sp->prev ==
+		    t->idx))
+			continue;
+		s = &j->src[sp->src];
+		if (s->whole || s->end <= s->pos)
+			continue;
+		vr = src_rate(s, now);
+		left = vr > 0 ? (double)(s->end - s->pos) / vr : 1e300;
+		if (v == NULL || left > worst) {
+			v = s;
+			worst = left;
+			best = i;
+		}
+	}
+	if (v == NULL)
+		return BD_OK;
+	vr = src_rate(v, now);
+	if (vr == 0 && now - v->since >= DL_STALL_SECONDS) {
+		/* Stalled: its whole remainder moves, its transfer ends. */
+		v->slow = true;
+		v->cut = true;
+		if ((rc = src_release(j, v)) != BD_OK)
+			return rc;
+		*got = true;	/* the freed bytes go out next round */
+		return BD_OK;
+	}
+	tr = t->rate > 0 ? t->rate : vr;
+	if (vr == 0 || tr == 0)
+		return BD_OK;
+	cut = v->pos + (uint64_t)((double)(v->end - v->pos) * vr / (vr + tr));
+	if (v->end - cut < DL_PIECE_MIN_BYTES || cut <= v->pos ||
+	    cut <= j->spans[best].start)
+		return BD_OK;
+	/* Not worth it unless t finishes its part well before v would. */
+	if ((double)(v->end - cut) / tr >= worst * 0.75)
+		return BD_OK;
+	if (!span_split(j, best, cut))
+		return BD_ERR_NOMEM;
+	v->end = cut;
+	j->spans[best + 1].state = SPAN_FREE;
+	j->spans[best + 1].origin = ORIGIN_NONE;
+	if ((rc = src_request(j, t, best + 1, cut, j->spans[best + 1].end,
+	    false)) != BD_OK)
+		return rc;
+	*got = true;
+	return BD_OK;
+}
+
+/* Gives idle source s work, if there is any it may take. */
+static enum bd_err
+src_assign(struct job *j, struct src *s, size_t nranged)
+{
+	size_t i;
+	uint64_t len, share;
+	struct span *sp;
+	bool got;
+
+	if (s->norange) {
+		/* Whole-file duty: only when no mirror takes ranges. */
+		if (nranged > 0 || j->hashed >= j->b->size)
+			return BD_OK;
+		for (i = 0; i < j->nspans; i++)
+			if (j->spans[i].state == SPAN_ACTIVE)
+				return BD_OK;
+		j->nspans = 1;
+		j->spans[0] = (struct span){ 0, j->hashed, SPAN_DONE,
+		    ORIGIN_EARLIER, ORIGIN_NONE, false, -1 };
+		if (j->hashed > 0) {
+			struct span rest = { j->hashed, j->b->size, SPAN_FREE,
+			    ORIGIN_NONE, ORIGIN_NONE, false, -1 };
+
+			if (!span_insert(j, 1, &rest))
+				return BD_ERR_NOMEM;
+			i = 1;
+		} else {
+			j->spans[0].end = j->b->size;
+			i = 0;
+		}
+		return src_request(j, s, i, j->hashed, j->b->size, true);
+	}
+	for (i = 0; i < j->nspans; i++) {
+		sp = &j->spans[i];
+		if (sp->state != SPAN_FREE || (sp->check && sp->prev == s->idx))
+			continue;
+		len = sp->end - sp->start;
+		if (j->parallel) {
+			share = free_bytes(j) / (2 * (nranged > 0 ? nranged : 1));
+			if (share > SEGMENT_MIN_BYTES)
+				share = SEGMENT_MIN_BYTES;
+			if (share < DL_PIECE_MIN_BYTES)
+				share = DL_PIECE_MIN_BYTES;
+			if (len > share && len - share >= DL_PIECE_MIN_BYTES) {
+				if (!span_split(j, i, sp->start + share))
+					return BD_ERR_NOMEM;
+				sp = &j->spans[i];
+			}
+		}
+		return src_request(j, s, i, sp->start, sp->end, false);
+	}
+	if (j->parallel)
+		return job_steal(j, s, &got);
+	return BD_OK;
+}
+
+/* Hands out work to every idle source that may take some. */
+static enum bd_err
+job_assign(struct job *j)
+{
+	size_t i, nranged, busy = 0, nfast;
+	enum bd_err rc;
+
+	for (i = 0; i < j->nsrc; i++)
+		busy += j->src[i].busy;
+	nranged = ranged_sources(j, true);
+	nfast = ranged_sources(j, false);
+	for (i = 0; i < j->nsrc; i++) {
+		struct src *s = &j->src[i];
+
+		if (s->busy || !src_usable(j, s))
+			continue;
+		/* A stalled mirror waits unless nothing else is left. */
+		if (s->slow && nfast > 0)
+			continue;
+		if (!j->parallel && busy > 0)
+			break;
+		if ((rc = src_assign(j, s, nranged)) != BD_OK)
+			return rc;
+		busy += s->busy;
+	}
+	return BD_OK;
+}
+
+/* Speeds, periodic flush and trailer, progress. */
+static enum bd_err
+job_tick(struct job *j)
+{
+	double now = now_seconds(), dt;
+	size_t i;
+	enum bd_err rc;
+
+	for (i = 0; i < j->nsrc; i++) {
+		struct src *s = &j->src[i];
+
+		dt = now - s->rate_at;
+		if (dt >= 0.25) {
+			double inst = (double)(s->bytes - s->rate_mark) / dt;
+
+			s->rate = s->rate == 0 ? inst : (s->rate + inst) / 2;
+			s->rate_mark = s->bytes;
+			s->rate_at = now;
+		}
+	}
+	if (now - j->last_flush >= DL_FLUSH_SECONDS) {
+		j->last_flush = now;
+		for (i = 0; i < j->nsrc; i++)
+			if ((rc = src_flush(&j->src[i])) != BD_OK)
+				return rc;
+		if (j->trailer && (rc = trailer_write(j)) != BD_OK)
 			return rc;
 	}
+	if (now - j->last_progress >= DL_PROGRESS_SECONDS) {
+		j->last_progress = now;
+		job_progress(j, false);
+	}
+	return BD_OK;
+}
+
+static bool
+job_complete(const struct job *j)
+{
+	size_t i;
+
+	for (i = 0; i < j->nspans; i++)
+		if (j->spans[i].state != SPAN_DONE || j->spans[i].check)
+			return false;
+	return true;
+}
+
+/*
+ * Runs transfers until every span is done, or no mirror can make
+ * progress (BD_ERR_NETWORK or the last failure), or a local failure.
+ */
+static enum bd_err job_run_(struct job *j);
+
+static enum bd_err
+job_run(struct job *j)
+{
+	enum bd_err rc = job_run_(j);
+
+	if (rc != BD_OK && j->fatal == BD_OK && (rc == BD_ERR_NOMEM ||
+	    bd_err_exit_status(rc) == 4))
+		dl_record(j->d, rc, j->b->hex, bd_err_detail());
+	return rc;
+}
+
+static enum bd_err
+job_run_(struct job *j)
+{
+	CURLMsg *msg;
+	int running, left;
+	size_t i, busy;
+	enum bd_err rc;
+
+	for (;;) {
+		if ((rc = job_assign(j)) != BD_OK)
+			return rc;
+		for (busy = 0, i = 0; i < j->nsrc; i++)
+			busy += j->src[i].busy;
+		if (busy == 0) {
+			span_tidy(j);
+			if ((rc = hash_catch_up(j)) != BD_OK)
+				return rc;
+			if (job_complete(j))
+				return BD_OK;
+			if (j->last_rc == BD_OK)
+				j->last_rc = dl_record(j->d, bd_fail(
+				    BD_ERR_NETWORK, "no mirror left to ask"),
+				    j->b->name, "no mirror left to ask");
+			return j->last_rc;
+		}
+		curl_multi_perform(j->d->multi, &running);
+		while ((msg = curl_multi_info_read(j->d->multi, &left)) !=
+		    NULL) {
+			struct src *s = NULL;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+			    (char **)&s);
+			if (s != NULL && s->busy)
+				src_done(j, s, msg->data.result);
+		}
+		if (j->fatal != BD_OK)
+			return j->fatal;
+		for (i = 0; i < j->nsrc; i++)
+			if (j->src[i].busy && j->src[i].cut &&
+			    j->src[i].pos >= j->src[i].end)
+				src_release(j, &j->src[i]);
+		if ((rc = hash_catch_up(j)) != BD_OK ||
+		    (rc = job_tick(j)) != BD_OK)
+			return rc;
+		if (running > 0)
+			curl_multi_poll(j->d->multi, NULL, 0, DL_POLL_MS, NULL);
+	}
+}
+
+/* Every byte is there and hashed: does it match? */
+static enum bd_err
+job_verify(struct job *j)
+{
+	struct sha256_ctx *c;
+	uint8_t got[SHA256_BYTES];
+	char hex[SHA256_HEX_BYTES];
+
+	if (j->hashed != j->b->size)
+		return bd_fail(BD_ERR_IO, "%s: hashed %" PRIu64 " of %" PRIu64
+		    " bytes", j->b->name, j->hashed, j->b->size);
+	if ((c = sha256_dup(j->ctx)) == NULL)
+		return BD_ERR_NOMEM;
+	sha256_final(c, got);
+	sha256_free(c);
+	if (sodium_memcmp(got, j->b->sha256, SHA256_BYTES) != 0) {
+		sha256_hex(got, hex);
+		return bd_fail(BD_ERR_HASH, "%s: got sha256 %s, manifest says "
+		    "%s", j->b->name, hex, j->b->hex);
+	}
+	return BD_OK;
+}
+
+/*
+ * Who wrote the bytes: *one is the single mirror when only one did,
+ * -1 otherwise; *earlier when an earlier run wrote some.
+ */
+static size_t
+job_origins(const struct job *j, int *one, bool *earlier)
+{
+	bool seen[DL_MAX_MIRRORS] = { false };
+	size_t i, n = 0;
+
+	*one = -1;
+	*earlier = false;
+	for (i = 0; i < j->nspans; i++) {
+		int o = j->spans[i].origin;
+
+		if (o == ORIGIN_EARLIER)
+			*earlier = true;
+		else if (o >= 0 && !seen[o]) {
+			seen[o] = true;
+			n++;
+			*one = o;
+		}
+	}
+	if (n != 1)
+		*one = -1;
+	return n;
+}
+
+/* The check pass: every span again, from a mirror that did not serve it. */
+static void
+job_check_setup(struct job *j)
+{
+	uint8_t scratch[SHA256_BYTES];
+	size_t i;
+
+	sha256_final(j->ctx, scratch);
+	j->hashed = 0;
+	for (i = 0; i < j->nspans; i++) {
+		j->spans[i].prev = j->spans[i].origin;
+		j->spans[i].origin = ORIGIN_NONE;
+		j->spans[i].state = SPAN_FREE;
+		j->spans[i].check = true;
+	}
+	memset(j->suspect, 0, sizeof(j->suspect));
+	j->trailer = true;
+	j->phase = PHASE_CHECK;
+}
+
+/* The next mirror to try alone, or -1. */
+static int
+next_sole(const struct job *j, int after)
+{
+	size_t i;
+
+	for (i = (size_t)(after + 1); i < j->nsrc; i++)
+		if (!j->src[i].dead && !j->src[i].bad)
+			return (int)i;
+	return -1;
+}
+
+static size_t
+usable_count(const struct job *j)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < j->nsrc; i++)
+		n += !j->src[i].dead && !j->src[i].bad;
+	return n;
+}
+
+/*
+ * Downloads until the hash matches, deciding after each refusal whose
+ * bytes to distrust.  See the top of the file.
+ */
+static enum bd_err
+job_download(struct job *j)
+{
+	bool retried = false, earlier;
+	char why[DL_DETAIL_BYTES];
+	size_t i, n;
+	int one;
+	enum bd_err rc;
+
+	if (job_complete(j) && (rc = hash_catch_up(j)) == BD_OK &&
+	    job_verify(j) == BD_OK)
+		return BD_OK;
+	for (;;) {
+		j->parallel = j->phase != PHASE_SOLE &&
+		    j->b->size > SEGMENT_MIN_BYTES && usable_count(j) > 1;
+		if ((j->parallel || j->trailer) && !job_complete(j) &&
+		    (rc = trailer_write(j)) != BD_OK)
+			return rc;
+		rc = job_run(j);
+		if (rc == BD_OK)
+			rc = job_verify(j);
+		if (rc == BD_OK) {
+			if (j->phase == PHASE_CHECK)
+				for (i = 0; i < j->nsrc; i++)
+					if (j->suspect[i])
+						src_condemn(j, &j->src[i],
+						    "served bytes that other "
+						    "mirrors contradict and the "
+						    "manifest's sha256 refuses");
+			return BD_OK;
+		}
+		if (rc != BD_ERR_HASH) {
+			/* Stuck in a check, or the one mirror failed: next. */
+			if (j->phase == PHASE_NORMAL || j->fatal != BD_OK ||
+			    rc == BD_ERR_NOMEM || bd_err_exit_status(rc) == 4)
+				return rc;
+			j->sole = next_sole(j, j->phase == PHASE_SOLE ?
+			    j->sole : -1);
+			j->phase = PHASE_SOLE;
+			if (j->sole < 0 || (rc = job_reset(j)) != BD_OK)
+				return j->sole < 0 ? j->last_rc : rc;
+			continue;
+		}
+		snprintf(why, sizeof(why), "%s", bd_err_detail());
+		n = job_origins(j, &one, &earlier);
+		if (j->phase == PHASE_SOLE) {
+			src_condemn(j, &j->src[j->sole], why);
+			j->sole = next_sole(j, j->sole);
+			if (j->sole < 0)
+				return BD_ERR_HASH;
+		} else if (earlier && !retried) {
+			/* Bytes of an earlier run: start over once. */
+			retried = true;
+		} else if (n == 1 && j->phase == PHASE_NORMAL) {
+			src_condemn(j, &j->src[one], why);
+		} else if (j->phase == PHASE_NORMAL && n > 1) {
+			job_check_setup(j);
+			continue;
+		} else {
+			j->phase = PHASE_SOLE;
+			j->sole = next_sole(j, -1);
+			if (j->sole < 0)
+				return dl_record(j->d, BD_ERR_HASH, j->b->name,
+				    why);
+		}
+		if (usable_count(j) == 0)
+			return j->last_rc != BD_OK ? j->last_rc : BD_ERR_HASH;
+		if ((rc = job_reset(j)) != BD_OK)
+			return rc;
+	}
+}
+
+/* The curl handle of one mirror, set up from the manifest's template. */
+static enum bd_err
+src_init(struct job *j, struct src *s, int idx, const char *mirror,
+    size_t bufbytes)
+{
+	CURLcode cc = CURLE_OK;
+	char rel[LAYOUT_PATH_BYTES];
+
+	s->job = j;
+	s->idx = idx;
+	snprintf(s->url, sizeof(s->url), "%s", mirror);
+	layout_blob_path(j->b->hex, rel);
+	if (strlen(mirror) + 1 + strlen(rel) >= sizeof(s->blob_url)) {
+		s->dead = true;
+		j->last_rc = dl_record(j->d, BD_ERR_USAGE, mirror,
+		    "URL too long");
+		return BD_OK;
+	}
+	if ((s->easy = curl_easy_duphandle(j->d->curl)) == NULL ||
+	    (s->wbuf = malloc(bufbytes)) == NULL)
+		return BD_ERR_NOMEM;
+	s->wcap = bufbytes;
+	s->rate_at = now_seconds();
+#define SET(opt, val) do { if (cc == CURLE_OK) \
+	cc = curl_easy_setopt(s->easy, opt, val); } while (0)
+	memcpy(s->blob_url, mirror, strlen(mirror));
+	s->blob_url[strlen(mirror)] = '/';
+	memcpy(s->blob_url + strlen(mirror) + 1, rel, strlen(rel) + 1);
+	SET(CURLOPT_URL, s->blob_url);
+	SET(CURLOPT_BUFFERSIZE, (long)bufbytes);
+	SET(CURLOPT_ERRORBUFFER, s->errbuf);
+	SET(CURLOPT_SHARE, j->d->share);
+	SET(CURLOPT_PRIVATE, (char *)s);
+	SET(CURLOPT_HEADERFUNCTION, src_on_header);
+	SET(CURLOPT_HEADERDATA, s);
+	SET(CURLOPT_WRITEFUNCTION, src_on_body);
+	SET(CURLOPT_WRITEDATA, s);
+#undef SET
+	if (cc != CURLE_OK)
+		return bd_fail(BD_ERR_NOMEM, "libcurl: %s",
+		    curl_easy_strerror(cc));
+	return BD_OK;
+}
+
+static void
+job_free(struct job *j)
+{
+	size_t i;
+
+	for (i = 0; i < j->nsrc; i++) {
+		if (j->src[i].easy != NULL) {
+			if (j->src[i].busy)
+				curl_multi_remove_handle(j->d->multi,
+				    j->src[i].easy);
+			curl_easy_cleanup(j->src[i].easy);
+		}
+		free(j->src[i].wbuf);
+	}
+	sha256_free(j->ctx);
+	free(j->scratch);
+	free(j->spans);
+	free(j);
+}
+
+enum bd_err
+dl_fetch_part(struct dl *d, const char *const *mirrors, size_t nmirrors,
+    int fd, const struct dl_blob *b, uint64_t *resumed_from)
+{
+	struct job *j;
+	size_t i, bufbytes;
+	enum bd_err rc;
+
+	*resumed_from = 0;
+	bd_err_clear();
+	if (nmirrors > DL_MAX_MIRRORS)
+		nmirrors = DL_MAX_MIRRORS;
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return BD_ERR_NOMEM;
+	j->d = d;
+	j->b = b;
+	j->fd = fd;
+	j->sole = -1;
+	j->last_progress = j->last_flush = now_seconds();
+	if ((j->ctx = sha256_new()) == NULL ||
+	    (j->scratch = malloc(DL_REHASH_BYTES)) == NULL) {
+		rc = BD_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = part_load(j)) != BD_OK ||
+	    (rc = hash_catch_up(j)) != BD_OK) {
+		dl_record(d, rc, b->hex, bd_err_detail());
+		goto out;
+	}
+	*resumed_from = j->resumed;
+	bufbytes = DL_BUFFER_BUDGET_BYTES / 2 / (nmirrors > 0 ? nmirrors : 1);
+	if (bufbytes > DL_BUFFER_BYTES)
+		bufbytes = DL_BUFFER_BYTES;
+	if (bufbytes < DL_BUFFER_MIN_BYTES)
+		bufbytes = DL_BUFFER_MIN_BYTES;
+	for (i = 0; i < nmirrors; i++, j->nsrc++)
+		if ((rc = src_init(j, &j->src[i], (int)i, mirrors[i],
+		    bufbytes)) != BD_OK) {
+			j->nsrc++;
+			dl_record(d, rc, mirrors[i], bd_err_detail());
+			goto out;
+		}
+	job_progress(j, false);
+	rc = job_download(j);
+	for (i = 0; i < j->nsrc; i++)
+		if (j->src[i].busy)
+			src_release(j, &j->src[i]);
+	if (rc == BD_OK) {
+		if (ftruncate(fd, (off_t)b->size) != 0) {
+			rc = part_io_fail(j);
+			dl_record(d, rc, b->hex, bd_err_detail());
+		}
+	} else if (bd_err_exit_status(rc) == 3) {
+		/* Refused bytes are not kept for a next run. */
+		if (job_reset(j) != BD_OK)
+			rc = BD_ERR_IO;
+	} else if (j->trailer && !job_complete(j) && trailer_write(j) !=
+	    BD_OK)
+		rc = BD_ERR_IO;
+	job_progress(j, true);
+out:
+	job_free(j);
 	return rc;
 }
 
@@ -575,50 +1775,28 @@ enum bd_err
 dl_fetch_blob(struct dl *d, const char *const *mirrors, size_t nmirrors,
     int tmpdirfd, const struct dl_blob *b, int *fd, uint64_t *resumed_from)
 {
-	struct part p = { .fd = -1 };
-	char url[DL_URL_MAX_BYTES], rel[LAYOUT_PATH_BYTES];
-	size_t i;
+	char name[SHA256_HEX_BYTES + sizeof(DL_PART_SUFFIX)];
+	struct stat st;
 	enum bd_err rc;
+	int pfd;
 
 	*fd = -1;
 	*resumed_from = 0;
-	bd_err_clear();
-	if ((rc = part_open(tmpdirfd, b, &p)) != BD_OK) {
-		dl_record(d, rc, p.name);
-		goto out;
+	snprintf(name, sizeof(name), "%s" DL_PART_SUFFIX, b->hex);
+	pfd = openat(tmpdirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (pfd < 0) {
+		rc = bd_fail(BD_ERR_IO, "%s: %s", name, strerror(errno));
+		return dl_record(d, rc, name, bd_err_detail());
 	}
-	*resumed_from = p.have;
-	layout_blob_path(b->hex, rel);
-	rc = BD_ERR_NETWORK;
-	for (i = 0; i < nmirrors; i++) {
-		if (snprintf(url, sizeof(url), "%s/%s", mirrors[i], rel) >=
-		    (int)sizeof(url)) {
-			rc = dl_record(d, bd_fail(BD_ERR_USAGE, "URL too long"),
-			    mirrors[i]);
-			continue;
-		}
-		rc = blob_try(d, url, &p, b);
-		if (rc == BD_OK)
-			break;
-		dl_record(d, rc, rc == BD_ERR_IO ? p.name : url);
-		if (rc == BD_ERR_IO || rc == BD_ERR_NOMEM)
-			break;
-	}
-out:
+	rc = dl_fetch_part(d, mirrors, nmirrors, pfd, b, resumed_from);
 	if (rc == BD_OK) {
-		*fd = p.fd;
-		p.fd = -1;
-	} else if (p.fd >= 0 && p.have == 0) {
-		/*
-		 * Bytes that failed verification were already thrown away;
-		 * leave no empty .part behind.  Bytes from a network failure
-		 * stay for the next run to resume.
-		 */
-		unlinkat(tmpdirfd, p.name, 0);
+		*fd = pfd;
+		return BD_OK;
 	}
-	if (p.fd >= 0)
-		close(p.fd);
-	sha256_free(p.ctx);
-	free(p.wbuf);
+	/* Leave no empty part behind; bytes kept for a resume stay. */
+	if (fstat(pfd, &st) == 0 && st.st_size == 0)
+		unlinkat(tmpdirfd, name, 0);
+	close(pfd);
 	return rc;
 }

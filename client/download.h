@@ -1,12 +1,16 @@
 /*
- * download.h - libcurl, used carefully: one easy handle reused for the
- * manifest and every blob (keep-alive), http/https only (redirects
+ * download.h - libcurl, used carefully: http/https only (redirects
  * included, at most DL_MAX_REDIRS), connect and low-speed timeouts, size
- * caps enforced in the write callback, HTTP status checked by us.
+ * caps enforced in the write callbacks, HTTP status and Content-Range
+ * checked by us.
  *
- * Blobs stream into DESTDIR/.bootdrop/tmp/<sha256hex>.part through
- * SHA-256 as they arrive; a .part left by an interrupted run is re-hashed
- * and resumed with Range.  Mirrors are tried in order for every request.
+ * The manifest comes through one easy handle.  A blob larger than
+ * SEGMENT_MIN_BYTES comes from every mirror at once: libcurl's multi
+ * interface, one connection per mirror, each asking for ranges that are
+ * written in place into the part file, while SHA-256 follows the
+ * contiguous prefix.  The hash alone decides; a mirror whose bytes it
+ * refuses is found, named and not asked again.  A smaller blob comes from
+ * one mirror at a time, in the order given.
  */
 #ifndef BOOTDROP_DOWNLOAD_H
 #define BOOTDROP_DOWNLOAD_H
@@ -23,6 +27,8 @@
 #define DL_URL_MAX_BYTES	2048
 #define DL_MAX_MIRRORS		16
 #define DL_PART_SUFFIX		".part"
+/* Blobs above this size are fetched from every mirror in parallel. */
+#define SEGMENT_MIN_BYTES	(8ULL << 20)
 
 struct dl_options {
 	long connect_timeout;	/* seconds */
@@ -30,8 +36,32 @@ struct dl_options {
 	const char *cacert;	/* NULL: the system's CA store */
 };
 
-/* Called as bytes of a blob arrive (done includes resumed bytes). */
-typedef void (*dl_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+/* Bytes one mirror delivered for the current blob. */
+struct dl_mirror_stat {
+	const char *url;	/* the mirror's base URL */
+	uint64_t bytes;
+	bool active;		/* a transfer is running now */
+	bool excluded;		/* failed or refused; not asked again */
+};
+
+/* What a progress callback sees; pointers valid during the call only. */
+struct dl_progress {
+	uint64_t have;		/* bytes of the blob on disk, resumed included */
+	uint64_t size;
+	uint64_t resumed;	/* of have, bytes kept from an earlier run */
+	size_t nmirrors;
+	const struct dl_mirror_stat *mirrors;
+	bool final;		/* the last call for this blob */
+};
+
+/*
+ * Called once before the first byte is asked for (resumed known), then as
+ * bytes arrive, at most every DL_PROGRESS_SECONDS, and once at the end.
+ */
+typedef void (*dl_progress_fn)(void *ctx, const struct dl_progress *p);
+/* Called when a mirror is excluded because its bytes were refused. */
+typedef void (*dl_warn_fn)(void *ctx, const char *mirror, const char *why);
+#define DL_PROGRESS_SECONDS	0.1
 
 struct dl_blob {
 	const char *name;	/* artifact name, for messages */
@@ -39,15 +69,15 @@ struct dl_blob {
 	uint8_t sha256[SHA256_BYTES];
 	char hex[SHA256_HEX_BYTES];
 	dl_progress_fn progress;
-	void *progress_ctx;
+	dl_warn_fn warn;
+	void *progress_ctx;	/* for progress and warn */
 };
 
 struct dl;
 
 /*
- * Makes a downloader around one curl easy handle.  curl_global_init() is
- * the caller's (once, in main).  Returns a new dl in *out; free with
- * dl_free().
+ * Makes a downloader.  curl_global_init() is the caller's (once, in
+ * main).  Returns a new dl in *out; free with dl_free().
  */
 enum bd_err dl_new(const struct dl_options *o, struct dl **out);
 void dl_free(struct dl *d);
@@ -61,13 +91,24 @@ enum bd_err dl_get_buf(struct dl *d, const char *url, size_t max,
     uint8_t **buf, size_t *len);
 
 /*
- * Downloads a blob from <mirror>/blobs/sha256/<hex>, trying mirrors in
- * order, into tmpdirfd/<hex>.part, capped at b->size and verified against
- * b->sha256.  An existing .part is re-hashed and resumed.  On success the
- * .part is complete and verified and *fd is an open read/write descriptor
- * of it (the caller closes it).  *resumed_from tells how many bytes were
- * already there.  A .part whose bytes failed verification is removed; one
- * left by a network failure is kept for the next run.
+ * Downloads blob b from <mirror>/blobs/sha256/<hex> of the given mirrors
+ * into fd, an open read/write part file the caller owns, and verifies it
+ * against b->sha256.  What fd holds from an interrupted run is resumed:
+ * its contiguous prefix, plus ranges its own trailer record says were
+ * written (a parallel download keeps that record after byte b->size while
+ * it runs); everything is still judged by the hash, and a resume that
+ * does not verify starts over from 0.  On success fd holds exactly the
+ * b->size verified bytes.  On a network failure fd keeps what a next run
+ * can resume; when bytes were refused it is emptied.  *resumed_from tells
+ * how many bytes were kept from before.
+ */
+enum bd_err dl_fetch_part(struct dl *d, const char *const *mirrors,
+    size_t nmirrors, int fd, const struct dl_blob *b, uint64_t *resumed_from);
+
+/*
+ * dl_fetch_part() into tmpdirfd/<hex>.part, created (0600) when missing;
+ * on success *fd is the open part (the caller closes it).  An empty part
+ * is removed on failure.
  */
 enum bd_err dl_fetch_blob(struct dl *d, const char *const *mirrors,
     size_t nmirrors, int tmpdirfd, const struct dl_blob *b, int *fd,
@@ -78,5 +119,17 @@ const char *dl_where(const struct dl *d);
 
 /* Last failure's detail, saved before cleanup could overwrite it. */
 const char *dl_detail(const struct dl *d);
+
+/*
+ * The response a header callback has seen so far; dl_header_parse() feeds
+ * it one raw header line (CRLF included or not) as libcurl delivers it.
+ * Exposed for the fuzz target: these are the server's untrusted bytes.
+ */
+struct dl_response {
+	bool cr_valid;		/* "Content-Range: bytes A-B/T" parsed */
+	uint64_t cr_start, cr_end, cr_total;
+	bool accept_ranges;	/* "Accept-Ranges: bytes" */
+};
+void dl_header_parse(struct dl_response *r, const char *line, size_t n);
 
 #endif

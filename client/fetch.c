@@ -69,6 +69,7 @@ struct options {
 	const char *pvgrub;	/* --pvgrub i386|amd64, or NULL */
 	const char *target;	/* DESTDIR or the ext2 device, for messages */
 	bool check, allow_expired, quiet, json, no_keep_old;
+	bool verbose;		/* -v: per-mirror bytes */
 	struct dl_options dl;
 	time_t now;
 	char *mirrors[DL_MAX_MIRRORS];
@@ -147,9 +148,11 @@ usage(FILE *f)
 "                      URL [URL ...]\n"
 "\n"
 "Verifies CHANNEL's signed manifest from the repository at URL (further\n"
-"URLs are mirrors, tried in order), downloads and verifies every artifact,\n"
-"and only then installs them under DESTDIR or into the unmounted ext2 file\n"
-"system on DEVICE_OR_IMAGE, in one transaction a crash cannot split.\n"
+"URLs are mirrors; an artifact over 8 MiB comes from all of them at once,\n"
+"a smaller one from the first that answers), downloads and verifies every\n"
+"artifact, and only then installs them under DESTDIR or into the unmounted\n"
+"ext2 file system on DEVICE_OR_IMAGE, in one transaction a crash cannot\n"
+"split.\n"
 "\n"
 "  -P, --pubkey KEY         trusted public key (base64, as minisign prints)\n"
 "  -p, --pubkey-file FILE   trusted public key file\n"
@@ -175,6 +178,7 @@ usage(FILE *f)
 "      --low-speed-time S   abort a transfer slower than 1 KiB/s for S\n"
 "                           seconds (default 30)\n"
 "  -q, --quiet              no messages but errors\n"
+"  -v, --verbose            also say how many bytes each mirror sent\n"
 "      --json               one JSON object per line on stdout\n"
 "  -h, --help               this help\n"
 "  -V, --version            print the version\n"
@@ -264,6 +268,7 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 		{ "low-speed-time", required_argument, NULL,
 		    OPT_LOW_SPEED_TIME },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "json", no_argument, NULL, OPT_JSON },
 		/* Testing only: the clock expiry is judged against. */
 		{ "now", required_argument, NULL, OPT_NOW },
@@ -282,7 +287,7 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 	o->dl.connect_timeout = FETCH_CONNECT_TIMEOUT_SECONDS;
 	o->dl.low_speed_time = FETCH_LOW_SPEED_SECONDS;
 	o->now = time(NULL);
-	while ((ch = getopt_long(argc, argv, "P:p:t:c:d:qhV", longopts,
+	while ((ch = getopt_long(argc, argv, "P:p:t:c:d:qvhV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'P':
@@ -358,6 +363,9 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 			break;
 		case 'q':
 			o->quiet = true;
+			break;
+		case 'v':
+			o->verbose = true;
 			break;
 		case OPT_JSON:
 			o->json = true;
@@ -737,6 +745,7 @@ artifacts_download(struct run *run)
 		memcpy(b.sha256, a->sha256, SHA256_BYTES);
 		memcpy(b.hex, a->sha256_hex, SHA256_HEX_BYTES);
 		b.progress = report_artifact_progress;
+		b.warn = report_mirror_excluded;
 		b.progress_ctx = &run->r;
 		report_artifact_start(&run->r, a->name, a->size, 0);
 		rc = dl_fetch_blob(run->dl, (const char *const *)run->o.mirrors,
@@ -977,6 +986,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	report_init(&run->r, run->o.quiet, run->o.json);
+	run->r.verbose = run->o.verbose;
 	if (sodium_init() < 0)
 		run_fail(run, BD_ERR_NOMEM, NULL, "", "libsodium init failed");
 	else if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)

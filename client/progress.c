@@ -1,16 +1,19 @@
 /*
  * progress.c - messages, progress bar, JSON events and the error line.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "download.h"
 #include "progress.h"
 #include "units.h"
 
@@ -101,59 +104,189 @@ report_artifact_start(struct report *r, const char *name, uint64_t size,
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->total = size;
 	r->resumed = resumed;
+	r->have = resumed;
 	r->start = now_seconds();
 	r->last_draw = 0;
 	r->last_event = r->start;
 	r->bar_drawn = false;
-	if (resumed > 0 && !r->json)
-		report_info(r, "%s: resuming at byte %" PRIu64, name, resumed);
+	r->resume_told = false;
+	r->nmirrors = 0;
 }
 
-static void
-bar_draw(struct report *r, uint64_t done, double now)
+/* The terminal's width: TIOCGWINSZ on stderr, else $COLUMNS, else 80. */
+static int
+terminal_columns(void)
 {
-	char have[SIZE_TEXT_BYTES], total[SIZE_TEXT_BYTES], rate[SIZE_TEXT_BYTES];
-	char eta[32];
-	double secs = now - r->start, bps;
+	struct winsize ws;
+	const char *env = getenv("COLUMNS");
+	char *end;
+	long v;
 
-	bps = secs > 0 ? (double)(done - r->resumed) / secs : 0;
-	size_format(done, false, have);
-	size_format(r->total, false, total);
-	size_format((uint64_t)bps, false, rate);
-	if (bps > 0 && done < r->total) {
-		double left = (double)(r->total - done) / bps;
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	if (env != NULL && *env >= '0' && *env <= '9') {
+		errno = 0;
+		v = strtol(env, &end, 10);
+		if (errno == 0 && *end == '\0' && v > 0 && v < 10000)
+			return (int)v;
+	}
+	return 80;
+}
 
-		snprintf(eta, sizeof(eta), "ETA %02d:%02d",
-		    (int)(left / 60) % 100, (int)left % 60);
-	} else
-		snprintf(eta, sizeof(eta), "%s", done >= r->total ?
-		    "done     " : "ETA --:--");
-	fprintf(stderr, "\r%-24.24s %3d%% %10s / %-10s %10s/s %s ", r->name,
-	    r->total > 0 ? (int)(done * 100 / r->total) : 100, have, total,
-	    rate, eta);
-	r->bar_drawn = true;
+/* "ETA 59:59", "ETA 1:40:00", "ETA >99h"; never wraps around. */
+static void
+eta_format(double left, char *out, size_t cap)
+{
+	unsigned long t = left < 0 ? 0 : (unsigned long)left;
+
+	if (t < 100 * 60)
+		snprintf(out, cap, "ETA %02lu:%02lu", t / 60, t % 60);
+	else if (t < 100 * 3600)
+		snprintf(out, cap, "ETA %lu:%02lu:%02lu", t / 3600,
+		    t / 60 % 60, t % 60);
+	else
+		snprintf(out, cap, "ETA >99h");
 }
 
 void
-report_artifact_progress(void *ctx, uint64_t done, uint64_t total)
+report_bar_format(char *out, size_t cap, int columns, const char *name,
+    uint64_t have, uint64_t total, double bps)
+{
+	char hv[SIZE_TEXT_BYTES], tot[SIZE_TEXT_BYTES], rate[SIZE_TEXT_BYTES];
+	char eta[32], tail[200];
+	size_t width, nlen, i;
+	int pct = total > 0 ? (int)(have * 100 / total) : 100;
+
+	if (cap == 0)
+		return;
+	width = columns > 1 ? (size_t)columns - 1 : 0;
+	if (width > REPORT_BAR_MAX_COLUMNS)
+		width = REPORT_BAR_MAX_COLUMNS;
+	if (width >= cap)
+		width = cap - 1;
+	size_format(have, false, hv);
+	size_format(total, false, tot);
+	size_format((uint64_t)bps, false, rate);
+	if (have >= total)
+		snprintf(eta, sizeof(eta), "done");
+	else if (bps > 0)
+		eta_format((double)(total - have) / bps, eta, sizeof(eta));
+	else
+		snprintf(eta, sizeof(eta), "ETA --:--");
+	/* Drop what does not fit, least useful first. */
+	for (i = 0; i < 4; i++) {
+		if (i == 0)
+			snprintf(tail, sizeof(tail), " %3d%% %s / %s %s/s %s",
+			    pct, hv, tot, rate, eta);
+		else if (i == 1)
+			snprintf(tail, sizeof(tail), " %3d%% %s/s %s", pct,
+			    rate, eta);
+		else if (i == 2)
+			snprintf(tail, sizeof(tail), " %3d%% %s", pct, eta);
+		else
+			snprintf(tail, sizeof(tail), " %3d%%", pct);
+		if (strlen(tail) + 8 <= width)
+			break;
+	}
+	nlen = strlen(name);
+	if (strlen(tail) > width) {
+		tail[width] = '\0';
+		nlen = 0;
+	} else if (nlen > width - strlen(tail))
+		nlen = width - strlen(tail);
+	snprintf(out, cap, "%.*s%s", (int)nlen, name, tail);
+	/* Pad over whatever a longer previous line left. */
+	for (i = strlen(out); i < width; i++)
+		out[i] = ' ';
+	out[width] = '\0';
+}
+
+static void
+bar_draw(struct report *r, double now)
+{
+	char line[REPORT_BAR_MAX_COLUMNS + 1];
+	double secs = now - r->start, bps;
+
+	bps = secs > 0 && r->have > r->resumed ?
+	    (double)(r->have - r->resumed) / secs : 0;
+	report_bar_format(line, sizeof(line), terminal_columns(), r->name,
+	    r->have, r->total, bps);
+	fprintf(stderr, "\r%s", line);
+	r->bar_drawn = true;
+}
+
+/* [{"url": ..., "bytes": N}, ...] for the mirrors of this artifact. */
+static json_t *
+mirrors_json(const struct report *r)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < r->nmirrors; i++)
+		json_array_append_new(a, json_pack("{s:s, s:I}", "url",
+		    r->mirrors[i].url, "bytes",
+		    (json_int_t)r->mirrors[i].bytes));
+	return a;
+}
+
+void
+report_artifact_progress(void *ctx, const struct dl_progress *p)
 {
 	struct report *r = ctx;
-	double now;
+	double now = now_seconds();
+	size_t i;
 
-	if (!r->bar && !r->json)
-		return;
-	now = now_seconds();
+	r->have = p->have;
+	r->total = p->size;
+	r->nmirrors = p->nmirrors < REPORT_MIRRORS ? p->nmirrors :
+	    REPORT_MIRRORS;
+	for (i = 0; i < r->nmirrors; i++) {
+		snprintf(r->mirrors[i].url, sizeof(r->mirrors[i].url), "%s",
+		    p->mirrors[i].url);
+		r->mirrors[i].bytes = p->mirrors[i].bytes;
+	}
+	if (!r->resume_told) {
+		/* The first call: the part file has been looked at. */
+		r->resume_told = true;
+		r->resumed = p->resumed;
+		r->start = now;
+		r->last_event = now;
+		if (p->resumed > 0 && r->json)
+			emit(json_pack("{s:s, s:s, s:I}", "event", "resume",
+			    "name", r->name, "bytes", (json_int_t)p->resumed));
+		else if (p->resumed > 0)
+			report_info(r, "%s: resuming at byte %" PRIu64, r->name,
+			    p->resumed);
+	}
+	if (p->resumed < r->resumed)
+		r->resumed = p->resumed;	/* started over */
 	if (r->bar && (now - r->last_draw >= BAR_INTERVAL_SECONDS ||
-	    done == total)) {
-		bar_draw(r, done, now);
+	    p->final)) {
+		bar_draw(r, now);
 		r->last_draw = now;
 	}
 	if (r->json && now - r->last_event >= EVENT_INTERVAL_SECONDS) {
-		emit(json_pack("{s:s, s:s, s:I, s:I}", "event", "progress",
-		    "name", r->name, "bytes", (json_int_t)done, "size",
-		    (json_int_t)total));
+		emit(json_pack("{s:s, s:s, s:I, s:I, s:o}", "event",
+		    "progress", "name", r->name, "bytes", (json_int_t)p->have,
+		    "size", (json_int_t)p->size, "mirrors", mirrors_json(r)));
 		r->last_event = now;
 	}
+}
+
+void
+report_mirror_excluded(void *ctx, const char *mirror, const char *why)
+{
+	struct report *r = ctx;
+
+	if (r->bar_drawn) {
+		fputc('\n', stderr);
+		r->bar_drawn = false;
+	}
+	if (r->json)
+		emit(json_pack("{s:s, s:s, s:s, s:b, s:s}", "event", "mirror",
+		    "name", r->name, "url", mirror, "excluded", 1, "reason",
+		    why));
+	report_warn(r, "mirror %s excluded for %s: %s", mirror, r->name, why);
 }
 
 void
@@ -161,19 +294,28 @@ report_artifact_done(struct report *r, const char *name, uint64_t size,
     const char *sha256_hex)
 {
 	char human[SIZE_TEXT_BYTES];
+	size_t i;
 
 	if (r->bar_drawn) {
 		fputc('\n', stderr);
 		r->bar_drawn = false;
 	}
 	if (r->json) {
-		emit(json_pack("{s:s, s:s, s:I, s:s, s:I}", "event", "verified",
-		    "name", name, "size", (json_int_t)size, "sha256",
-		    sha256_hex, "resumed", (json_int_t)r->resumed));
+		emit(json_pack("{s:s, s:s, s:I, s:s, s:I, s:o}", "event",
+		    "verified", "name", name, "size", (json_int_t)size,
+		    "sha256", sha256_hex, "resumed", (json_int_t)r->resumed,
+		    "mirrors", mirrors_json(r)));
 		return;
 	}
 	size_format(size, false, human);
 	report_info(r, "%s: %s verified (sha256 %s)", name, human, sha256_hex);
+	for (i = 0; r->verbose && i < r->nmirrors; i++) {
+		if (r->mirrors[i].bytes == 0)
+			continue;
+		size_format(r->mirrors[i].bytes, false, human);
+		report_info(r, "  %s: %s from %s", name, human,
+		    r->mirrors[i].url);
+	}
 }
 
 void

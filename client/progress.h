@@ -13,15 +13,28 @@
 #include "err.h"
 
 #define REPORT_NAME_BYTES	160
+#define REPORT_MIRRORS		16
+#define REPORT_URL_BYTES	256
+#define REPORT_BAR_MAX_COLUMNS	400
+
+struct dl_progress;
 
 struct report {
 	bool quiet;
 	bool json;
+	bool verbose;		/* -v: per-mirror bytes */
 	bool bar;		/* stderr is a terminal and not quiet */
 	bool bar_drawn;
+	bool resume_told;	/* "resuming at byte N" printed */
 	char name[REPORT_NAME_BYTES];
-	uint64_t total, resumed;
+	uint64_t total, resumed, have;
 	double start, last_draw, last_event;
+	/* per-mirror bytes of the current artifact, from the downloader */
+	size_t nmirrors;
+	struct {
+		char url[REPORT_URL_BYTES];
+		uint64_t bytes;
+	} mirrors[REPORT_MIRRORS];
 };
 
 /* Decides the modes (the bar only when isatty(2) and not quiet). */
@@ -40,7 +53,16 @@ void report_manifest(struct report *r, const char *channel, uint64_t version,
 void report_artifact_start(struct report *r, const char *name,
     uint64_t size, uint64_t resumed);
 /* dl_progress_fn-compatible: ctx is the struct report. */
-void report_artifact_progress(void *ctx, uint64_t done, uint64_t total);
+void report_artifact_progress(void *ctx, const struct dl_progress *p);
+/* dl_warn_fn-compatible: a mirror was excluded; says which and why. */
+void report_mirror_excluded(void *ctx, const char *mirror, const char *why);
+
+/*
+ * The progress line for a terminal `columns` wide, into out (at least
+ * columns bytes): never longer than columns - 1, so it cannot wrap.
+ */
+void report_bar_format(char *out, size_t cap, int columns, const char *name,
+    uint64_t have, uint64_t total, double bytes_per_second);
 void report_artifact_done(struct report *r, const char *name, uint64_t size,
     const char *sha256_hex);
 void report_installed(struct report *r, const char *name, const char *path);

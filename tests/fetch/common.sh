@@ -19,12 +19,13 @@ wait_listening() {
 	return 1
 }
 
-# start_evil MODE ROOT [NAME] : starts evil_server.py; sets $url and the
-# request log $T/NAME.log.
+# start_evil MODE ROOT [NAME [OPTIONS...]] : starts evil_server.py; sets
+# $url and the request log $T/NAME.log.
 start_evil() {
-	local name=${3:-evil}
-	: >"$T/$name.log"
-	python3 "$EVIL" --root "$2" --mode "$1" --log "$T/$name.log" \
+	local mode=$1 root=$2 name=${3:-evil}
+	shift $(( $# < 3 ? $# : 3 ))
+	: >"$T/$name.log"; : >"$T/$name.out"	# no stale URL from a reused NAME
+	python3 "$EVIL" --root "$root" --mode "$mode" --log "$T/$name.log" "$@" \
 		>"$T/$name.out" 2>"$T/$name.out.err" &
 	_bd_pids+=($!)
 	evil_pid=$!

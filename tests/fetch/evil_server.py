@@ -25,6 +25,16 @@ prints "listening on http://127.0.0.1:PORT/" and misbehaves by MODE:
   bigmanifest   manifest.json: 2 MiB of JSON-looking bytes
   404           blobs: 404 Not Found
 
+Range is honoured as "bytes=A-B" or "bytes=A-".  For mirror tests, the
+blob bodies of modes normal and norange can also misbehave:
+
+  --rate N          send at most N bytes per second per response
+  --die-after N     the whole server exits once it has sent N body bytes
+  --stall-after N   the first blob response stops after N bytes and the
+                    connection stays open, silent
+  --corrupt-once    the first blob response has one byte flipped in its
+                    middle (same length)
+
 Every request is logged to --log as "METHOD PATH range=VALUE" lines.
 Python 3 standard library only.
 """
@@ -41,12 +51,20 @@ MANIFEST_RE = re.compile(r"^/channels/[a-z0-9][a-z0-9._-]{0,63}/[a-z0-9.]+\.json
 
 
 class State:
-    def __init__(self, root, mode, log):
+    def __init__(self, root, mode, log, opts):
         self.root = root
         self.mode = mode
         self.log = log
+        self.opts = opts
         self.lock = threading.Lock()
         self.seen = {}
+        self.sent = 0
+        self.responses = 0
+
+    def next_response(self):
+        with self.lock:
+            self.responses += 1
+            return self.responses
 
     def first_time(self, path):
         with self.lock:
@@ -157,10 +175,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         honour = mode not in ("norange", "cut-norange")
-        m = re.match(r"^bytes=(\d+)-$", rng or "")
+        m = re.match(r"^bytes=(\d+)-(\d*)$", rng or "")
         if rng and honour and m:
             start = int(m.group(1))
-            if start >= len(data):
+            last = int(m.group(2)) if m.group(2) else len(data) - 1
+            last = min(last, len(data) - 1)
+            if start >= len(data) or last < start:
                 self.send_response(416)
                 self.send_header("Content-Range", "bytes */%d" % len(data))
                 self.send_header("Content-Length", "0")
@@ -168,17 +188,58 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
             if mode.endswith("badrange"):
                 start = max(0, start - 1)
-            body = data[start:]
+            body = data[start:last + 1]
             if mode.endswith("rangelie"):
                 body = bytes(len(body))
             self.send_response(206)
             self.send_header("Content-Range", "bytes %d-%d/%d" % (
-                start, len(data) - 1, len(data)))
+                start, last, len(data)))
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
-            return
-        return self.send_plain(200, data)
+            return self.send_body(st, body)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        return self.send_body(st, data)
+
+    def send_body(self, st, body):
+        o = st.opts
+        n = st.next_response()
+        if o.corrupt_once and n == 1 and body:
+            i = len(body) // 2
+            body = body[:i] + bytes([body[i] ^ 0x01]) + body[i + 1:]
+        chunk = 65536
+        if o.rate:
+            chunk = max(1, min(chunk, o.rate // 20))
+        off = 0
+        t0 = time.monotonic()
+        try:
+            while off < len(body):
+                piece = body[off:off + chunk]
+                if o.stall_after is not None and n == 1 and \
+                        off + len(piece) > o.stall_after:
+                    piece = piece[:max(0, o.stall_after - off)]
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+                    time.sleep(3600)
+                    return
+                if o.die_after is not None:
+                    with st.lock:
+                        room = o.die_after - st.sent
+                        st.sent += len(piece)
+                    if room < len(piece):
+                        self.wfile.write(piece[:max(0, room)])
+                        self.wfile.flush()
+                        os._exit(0)
+                self.wfile.write(piece)
+                off += len(piece)
+                if o.rate:
+                    ahead = off / o.rate - (time.monotonic() - t0)
+                    if ahead > 0:
+                        self.wfile.flush()
+                        time.sleep(ahead)
+        except OSError:
+            self.close_connection = True
 
 
 def main():
@@ -187,10 +248,14 @@ def main():
     ap.add_argument("--mode", default="normal")
     ap.add_argument("--log")
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--rate", type=int, default=0)
+    ap.add_argument("--die-after", type=int)
+    ap.add_argument("--stall-after", type=int)
+    ap.add_argument("--corrupt-once", action="store_true")
     a = ap.parse_args()
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     srv.daemon_threads = True
-    srv.state = State(a.root, a.mode, a.log)
+    srv.state = State(a.root, a.mode, a.log, a)
     print("listening on http://127.0.0.1:%d/" % srv.server_address[1],
           flush=True)
     try:

@@ -60,7 +60,8 @@ kill "$evil_pid"; wait "$evil_pid" 2>/dev/null
 # SIGKILL mid-download (slow server), then a rerun resumes and installs.
 fresh_dest
 start_evil slow "$T/repo" slow
-fetch -q -d "$T/dest" "$url" >/dev/null 2>&1 &
+# "$FETCH" itself, not the fetch function: SIGKILL must reach the program.
+"$FETCH" -P "$PUBKEY" -c "$CH" -q -d "$T/dest" "$url" >/dev/null 2>&1 &
 fpid=$!
 half=$(( $(stat -c %s "$T/kernel") / 2 ))
 for _ in $(seq 400); do
