@@ -12,20 +12,8 @@
 # >= 2.4x faster than the wget pipeline, peak RSS <= 16 MiB at any size.
 #
 # Usage: tests/bench/fetch.sh [BUILDDIR]   (default: build; BENCH_RUNS=N)
-set -u
-cd "$(dirname "$0")/../.."
-top=$PWD
-build=${1:-${BOOTDROP_BUILD:-$top/build}}
-RUNS=${BENCH_RUNS:-5}
-[ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
-meson compile -C "$build" >/dev/null || exit 1
-export BOOTDROP_SRCDIR=$top BOOTDROP_BUILDDIR=$build \
-	BOOTDROP_TESTDATA=$top/tests/data BOOTDROP_TESTLIB=$top/tests/lib.sh
-. "$top/tests/lib.sh"
-. "$top/tests/fetch/common.sh"
-for tool in curl wget /usr/sbin/nginx /usr/bin/time; do
-	command -v "$tool" >/dev/null || { echo "bench: $tool missing" >&2; exit 1; }
-done
+. "$(dirname "$0")/lib.sh" "$@"
+bench_need curl wget /usr/sbin/nginx /usr/bin/time bc
 
 echo "preparing: 8 MiB kernel, 256 MiB world, 16 MiB and 1 GiB artifacts in $T"
 "$build/tests/mkkernel" i386 "$T/kernel" 8192 || exit 1
@@ -56,40 +44,22 @@ run_wget() {
 		sync "$out/kernel" "$out/world"
 }
 
-# measure FN : median wall seconds of RUNS runs, each into a fresh,
-# empty output directory with the page cache's dirty data flushed first.
-measure() {
-	local i t0 t1 times=()
-	for i in $(seq "$RUNS"); do
-		rm -rf "$out"; mkdir -p "$out"; sync
-		t0=$(date +%s.%N)
-		"$@" || { echo "bench: $* failed" >&2; exit 1; }
-		t1=$(date +%s.%N)
-		times+=("$(echo "$t1 - $t0" | bc -l)")
-	done
-	printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
-}
-
-# peak_rss_kib FN : maximum resident set size of one run.
+# peak_rss_kib FN : maximum resident set size of one run (bash included).
 peak_rss_kib() {
-	rm -rf "$out"; mkdir -p "$out"; sync
 	export -f run_fetch run_curl run_wget
 	export FETCH PUBKEY CH out url kurl wurl
-	/usr/bin/time -v bash -c "$*" 2>&1 >/dev/null |
-		sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p'
+	bench_rss_kib bash -c "$*"
 }
 
 # bootdrop-fetch alone (not the bash around it).
 fetch_rss_kib() {
-	rm -rf "$out"; mkdir -p "$out"; sync
-	/usr/bin/time -v "$FETCH" -q -P "$PUBKEY" -c "$1" -d "$out" "$url" 2>&1 >/dev/null |
-		sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p'
+	bench_rss_kib "$FETCH" -q -P "$PUBKEY" -c "$1" -d "$out" "$url"
 }
 
 echo "runs: $RUNS per method (median), nginx on $url"
-tf=$(measure run_fetch)
-tc=$(measure run_curl)
-tw=$(measure run_wget)
+tf=$(bench_median run_fetch)
+tc=$(bench_median run_curl)
+tw=$(bench_median run_wget)
 rf=$(fetch_rss_kib "$CH")
 rc=$(peak_rss_kib run_curl)
 rw=$(peak_rss_kib run_wget)

@@ -17,22 +17,10 @@
 #
 # Usage: tests/bench/mirrors.sh [BUILDDIR]
 #        (default: build; BENCH_RUNS=N, BENCH_RATE=16m, BENCH_MIB=64)
-set -u
-cd "$(dirname "$0")/../.."
-top=$PWD
-build=${1:-${BOOTDROP_BUILD:-$top/build}}
-RUNS=${BENCH_RUNS:-5}
+. "$(dirname "$0")/lib.sh" "$@"
+bench_need curl aria2c /usr/sbin/nginx bc /usr/bin/time
 RATE=${BENCH_RATE:-16m}
 MIB=${BENCH_MIB:-64}
-[ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
-meson compile -C "$build" >/dev/null || exit 1
-export BOOTDROP_SRCDIR=$top BOOTDROP_BUILDDIR=$build \
-	BOOTDROP_TESTDATA=$top/tests/data BOOTDROP_TESTLIB=$top/tests/lib.sh
-. "$top/tests/lib.sh"
-. "$top/tests/fetch/common.sh"
-for tool in curl aria2c /usr/sbin/nginx bc /usr/bin/time; do
-	command -v "$tool" >/dev/null || { echo "bench: $tool missing" >&2; exit 1; }
-done
 
 echo "preparing: a $MIB MiB world in $T, three nginx mirrors at limit_rate $RATE"
 make_kernel "$T/kernel" || exit 1
@@ -88,37 +76,20 @@ run_fetch() {
 	"$FETCH" -q -P "$PUBKEY" -c "$CH" -d "$out" "${mirror[@]:0:$1}"
 }
 
-# measure FN ARGS... : median wall seconds of RUNS runs, each into a fresh,
-# empty output directory with the page cache's dirty data flushed first.
-measure() {
-	local i t0 t1 times=()
-	for i in $(seq "$RUNS"); do
-		rm -rf "$out"; mkdir -p "$out"; sync
-		t0=$(date +%s.%N)
-		"$@" || { echo "bench: $* failed" >&2; exit 1; }
-		t1=$(date +%s.%N)
-		cmp -s "$out/world"* "$T/world.tgz" || { echo "bench: $* got other bytes" >&2; exit 1; }
-		times+=("$(echo "$t1 - $t0" | bc -l)")
-	done
-	printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
-}
-
-# rss_kib CHANNEL : bootdrop-fetch's peak RSS, three unthrottled mirrors.
-rss_kib() {
-	rm -rf "$out"; mkdir -p "$out"; sync
-	/usr/bin/time -v "$FETCH" -q -P "$PUBKEY" -c "$1" -d "$out" "${fast[@]}" 2>&1 >/dev/null |
-		sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p'
+# checked CMD... : CMD, then the world it left in $out must be intact.
+checked() {
+	"$@" && cmp -s "$out/world"* "$T/world.tgz"
 }
 
 echo "runs: $RUNS per method (median), mirrors ${mirror[*]}"
-c1=$(measure run_curl)
-f1=$(measure run_fetch 1)
-a2=$(measure run_aria2c 2)
-f2=$(measure run_fetch 2)
-a3=$(measure run_aria2c 3)
-f3=$(measure run_fetch 3)
-rs=$(rss_kib small)
-rl=$(rss_kib large)
+c1=$(bench_median checked run_curl)
+f1=$(bench_median checked run_fetch 1)
+a2=$(bench_median checked run_aria2c 2)
+f2=$(bench_median checked run_fetch 2)
+a3=$(bench_median checked run_aria2c 3)
+f3=$(bench_median checked run_fetch 3)
+rs=$(bench_rss_kib "$FETCH" -q -P "$PUBKEY" -c small -d "$out" "${fast[@]}")
+rl=$(bench_rss_kib "$FETCH" -q -P "$PUBKEY" -c large -d "$out" "${fast[@]}")
 
 printf '\n%-44s %9s\n' "method ($MIB MiB world, limit_rate $RATE)" "median s"
 printf '%-44s %9.3f\n' "curl, one mirror" "$c1"
