@@ -135,10 +135,11 @@ expect_status 4 "world-writable .bootdrop/tmp" fetch -d "$T/dest" "$url"
 expect_err "not a private directory" "says not private"
 no_blobs_since "$n" "shared .bootdrop/tmp"
 
-# ENOSPC while a part is written is a local write error, not a refusal.
+# ENOSPC while a part is written (pwrite) is a local write error, not a
+# refusal.
 fresh_dest
-expect_status 4 "ENOSPC writing a part" traced -o /dev/null -e trace=write \
-	-e inject=write:error=ENOSPC:when=1 "$FETCH" -q -P "$PUBKEY" -c "$CH" -d "$T/dest" "$url"
+expect_status 4 "ENOSPC writing a part" traced -o /dev/null -e trace=pwrite64 \
+	-e inject=pwrite64:error=ENOSPC:when=1 "$FETCH" -q -P "$PUBKEY" -c "$CH" -d "$T/dest" "$url"
 expect_err "cannot write artifact .*No space left on device" "ENOSPC: says cannot write"
 cmp -s "$T/dest/boot/kernel" - <<<old && ok "ENOSPC: nothing installed" ||
 	fail "ENOSPC: boot/kernel changed"

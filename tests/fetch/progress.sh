@@ -57,7 +57,7 @@ kill "$evil_pid"; wait "$evil_pid" 2>/dev/null
 
 # Resume 3 of 4 MiB at 512 KB/s: the message, and the speed shown is the
 # network's, not 3 MiB over the first second.
-fresh_dest; mkdir -p "$T/dest/.bootdrop/tmp"
+fresh_dest; mkdir -p -m 700 "$T/dest/.bootdrop/tmp"
 head -c $((3 << 20)) "$T/world.tgz" >"$part"
 start_evil normal "$T/repo" resume --rate 512000
 python3 "$PTY" 80 0 "$FETCH" -P "$PUBKEY" -c "$CH" -d "$T/dest" "$url" >"$T/pty.out"
