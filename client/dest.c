@@ -153,6 +153,12 @@ dest_note(const struct dest *d)
 	return d->note;
 }
 
+const char *
+dest_warning(const struct dest *d)
+{
+	return d->warning;
+}
+
 bool
 dest_pending(const struct dest *d)
 {
@@ -175,6 +181,12 @@ const char *
 dest_state_reset_hint(const struct dest *d)
 {
 	return d->reset_hint;
+}
+
+void
+dest_path_name(const struct dest *d, const char *path, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s%s%s", d->cfg.target, d->path_sep, path);
 }
 
 enum bd_err

@@ -63,6 +63,9 @@ enum bd_err dest_open(const struct dest_config *cfg, struct dest **out);
 /* What dest_open() did about an interrupted install, or NULL. */
 const char *dest_note(const struct dest *d);
 
+/* Something the user should know about the destination, or NULL. */
+const char *dest_warning(const struct dest *d);
+
 /* True when a read-only open found an unfinished install. */
 bool dest_pending(const struct dest *d);
 
@@ -74,6 +77,10 @@ const char *dest_state_where(const struct dest *d);
 
 /* The command that removes the state deliberately, for messages. */
 const char *dest_state_reset_hint(const struct dest *d);
+
+/* How install path reads in messages ("DIR/boot/kernel", "IMG:/boot/kernel"). */
+void dest_path_name(const struct dest *d, const char *path, char *out,
+    size_t cap);
 
 /* Checks, writing nothing, that path can be installed. */
 enum bd_err dest_path_check(struct dest *d, const char *path);

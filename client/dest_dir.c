@@ -505,6 +505,7 @@ dest_dir_new(struct dest **out)
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return bd_fail(BD_ERR_NOMEM, "destination");
 	x->d.ops = &dir_ops;
+	x->d.path_sep = "/";
 	x->destfd = x->bootdropfd = x->tmpfd = -1;
 	*out = &x->d;
 	return BD_OK;

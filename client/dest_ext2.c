@@ -58,12 +58,19 @@ ext2d_target(struct dest *d)
 static enum bd_err
 ext2d_open(struct dest *d)
 {
+	enum bd_err rc;
+
 	snprintf(d->state_where, sizeof(d->state_where), "%s:/" BOOTDROP_DIR
 	    "/" STATE_SUBDIR "/%s", d->cfg.target, d->cfg.channel);
 	snprintf(d->reset_hint, sizeof(d->reset_hint), "debugfs -w -R 'rm /"
 	    BOOTDROP_DIR "/" STATE_SUBDIR "/%s' '%s'", d->cfg.channel,
 	    d->cfg.target);
-	return ext2d_target(d);
+	if ((rc = ext2d_target(d)) != BD_OK)
+		return rc;
+	if (!d->cfg.readonly && !ext2_was_clean(de(d)->t))
+		d->warning = "the file system is not marked clean (an "
+		    "interrupted write?); it stays so until e2fsck -p checks it";
+	return BD_OK;
 }
 
 static enum bd_err
@@ -339,6 +346,7 @@ dest_ext2_new(struct dest **out)
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return bd_fail(BD_ERR_NOMEM, "destination");
 	x->d.ops = &ext2_ops;
+	x->d.path_sep = ":/";
 	x->hostdirfd = x->tmpfd = -1;
 	*out = &x->d;
 	return BD_OK;

@@ -51,6 +51,8 @@ struct dest {
 	bool begun;
 	int partfd;		/* the download directory, once part_dir made it */
 	const char *note;
+	const char *warning;
+	const char *path_sep;	/* between the target and an install path */
 	char notebuf[256];
 	char state_where[DEST_WHERE_BYTES];
 	char reset_hint[DEST_WHERE_BYTES + 64];

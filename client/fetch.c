@@ -469,6 +469,8 @@ run_open(struct run *run)
 	if ((rc = dest_open(&cfg, &run->dest)) != BD_OK)
 		return run_fail(run, rc, o->target, NULL,
 		    "cannot open the destination");
+	if (dest_warning(run->dest) != NULL)
+		report_warn(&run->r, "%s: %s", o->target, dest_warning(run->dest));
 	if (dest_note(run->dest) != NULL)
 		report_warn(&run->r, "%s: %s", o->target, dest_note(run->dest));
 	if (dest_pending(run->dest))
@@ -507,6 +509,13 @@ manifest_try(struct run *run, const char *mirror, enum verdict *verdict)
 		    "manifest refused" : "manifest download failed");
 		if (strcmp(run->detail, "HTTP status 404") == 0)
 			manifest_404(run, mirror);
+		else if (o->dl.cacert == NULL &&
+		    strncasecmp(url, "https://", 8) == 0 &&
+		    strstr(run->detail, "certificate") != NULL)
+			snprintf(run->detail + strlen(run->detail),
+			    sizeof(run->detail) - strlen(run->detail), "; "
+			    "without a usable system CA store, pass --cacert "
+			    "FILE with the CA that signs the server");
 		goto out;
 	}
 	bd_err_clear();
@@ -881,8 +890,8 @@ artifacts_install(struct run *run)
 		return run_fail(run, rc, run->o.target, NULL, "install "
 		    "interrupted; the next run finishes it");
 	for (i = 0; i < p->nfiles; i++) {
-		snprintf(path, sizeof(path), "%s%s%s", run->o.target,
-		    run->o.ext2 != NULL ? ":/" : "/", p->files[i].install);
+		dest_path_name(run->dest, p->files[i].install, path,
+		    sizeof(path));
 		report_installed(&run->r, names[i], path);
 	}
 	return BD_OK;
