@@ -73,7 +73,6 @@ dest_open(const struct dest_config *cfg, struct dest **out)
 		}
 		if ((rc = d->ops->begin(d)) != BD_OK)
 			goto out;
-		d->begun = true;
 		if ((rc = dest_finish(d, p, true)) != BD_OK)
 			goto out;
 	}
@@ -216,11 +215,10 @@ dest_begin(struct dest *d, const struct bd_state *judged)
 	struct bd_state now;
 	enum bd_err rc;
 
-	if (!d->begun) {
-		if ((rc = d->ops->begin(d)) != BD_OK)
-			return rc;
-		d->begun = true;
-	}
+	/* Again after an interrupted install was finished: the download
+	 * closed what that opened. */
+	if ((rc = d->ops->begin(d)) != BD_OK)
+		return rc;
 	if ((rc = state_read(d, &now)) != BD_OK)
 		return rc;
 	if (now.present != judged->present || (now.present &&

@@ -20,7 +20,8 @@ struct dest_ops {
 	enum bd_err (*path_check)(struct dest *d, const char *path);
 	enum bd_err (*room)(struct dest *d, const struct dest_need *need);
 	enum bd_err (*part_dir)(struct dest *d, int *fd);
-	/* Ready to write (ext2: opened for writing, marked not clean). */
+	/* Ready to write (ext2: opened for writing, marked not clean); may
+	 * be called again. */
 	enum bd_err (*begin)(struct dest *d);
 	/* Removes every staged leftover (no record exists). */
 	enum bd_err (*clean)(struct dest *d);
@@ -48,7 +49,6 @@ struct dest {
 	struct dest_config cfg;
 	struct bd_state state;
 	bool pending;
-	bool begun;
 	int partfd;		/* the download directory, once part_dir made it */
 	const char *note;
 	const char *warning;

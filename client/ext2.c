@@ -348,6 +348,16 @@ ext2_walk(struct ext2_target *t, const char *path, bool create,
 			if (next == 0)
 				return bd_fail(BD_ERR_IO, "ext2: %s vanished", comp);
 		}
+		/* A directory ext2_mkdir() was interrupted making: named,
+		 * still unlinked.  Finish it, or treat it as missing. */
+		if (LINUX_S_ISDIR(inode.i_mode) && inode.i_links_count == 0) {
+			if (!create)
+				return BD_OK;
+			if ((rc = ext2_links(t, next, false, 2, comp)) != BD_OK ||
+			    (rc = ext2_links(t, cur, true, +1, comp)) != BD_OK ||
+			    (rc = ext2_flush(t)) != BD_OK)
+				return rc;
+		}
 		if (LINUX_S_ISLNK(inode.i_mode))
 			return bd_fail(BD_ERR_PATH, "ext2: %s: %s is a symbolic link",
 			    path, comp);
