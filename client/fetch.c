@@ -34,6 +34,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "audit.h"
 #include "dest.h"
 #include "download.h"
 #include "elf.h"
@@ -44,6 +45,7 @@
 #include "progress.h"
 #include "state.h"
 #include "timefmt.h"
+#include "walk.h"
 
 #define FETCH_MAX_KEYS			MANIFEST_MAX_SIGNATURES
 #define FETCH_CONNECT_TIMEOUT_SECONDS	30
@@ -70,6 +72,7 @@ struct options {
 	const char *target;	/* DESTDIR or the ext2 device, for messages */
 	bool check, allow_expired, quiet, json, no_keep_old;
 	bool verbose;		/* -v: per-mirror bytes */
+	bool audit, reset_trust;
 	struct dl_options dl;
 	time_t now;
 	char *mirrors[DL_MAX_MIRRORS];
@@ -86,6 +89,7 @@ struct run {
 	const char *manifest_url;
 	char manifest_url_buf[DL_URL_MAX_BYTES];
 	struct bd_state state;		/* the state the manifest is judged by */
+	struct bd_accepted anchor;	/* the trust and what it anchors to */
 	int partfd;			/* the destination's download directory */
 	bool selected[MANIFEST_MAX_ARTIFACTS];
 	int fds[MANIFEST_MAX_ARTIFACTS];
@@ -166,6 +170,10 @@ usage(FILE *f)
 "      --pvgrub ARCH        the kernel must be loadable by an ARCH pvgrub\n"
 "                           (i386 or amd64)\n"
 "      --check              verify the manifest, print the plan, write nothing\n"
+"      --reset-trust        forget the keys recorded on the boot slice and\n"
+"                           trust -P/-p/-t again (rollback is still refused)\n"
+"      --audit              no destination, writes nothing: walk every\n"
+"                           mirror's chain from version 1, compare mirrors\n"
 "                           (exit 0 up to date, 100 update available)\n"
 "      --only NAME          fetch and install only artifact NAME (repeatable;\n"
 "                           records no version)\n"
@@ -238,7 +246,7 @@ mirror_add(struct options *o, const char *url)
 enum {
 	OPT_CHECK = 256, OPT_ONLY, OPT_ALLOW_EXPIRED, OPT_STATE, OPT_CACERT,
 	OPT_CONNECT_TIMEOUT, OPT_LOW_SPEED_TIME, OPT_JSON, OPT_NOW, OPT_EXT2,
-	OPT_TMPDIR, OPT_PVGRUB, OPT_NO_KEEP_OLD
+	OPT_TMPDIR, OPT_PVGRUB, OPT_NO_KEEP_OLD, OPT_AUDIT, OPT_RESET_TRUST
 };
 
 /*
@@ -257,6 +265,8 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 		{ "ext2", required_argument, NULL, OPT_EXT2 },
 		{ "tmpdir", required_argument, NULL, OPT_TMPDIR },
 		{ "pvgrub", required_argument, NULL, OPT_PVGRUB },
+		{ "audit", no_argument, NULL, OPT_AUDIT },
+		{ "reset-trust", no_argument, NULL, OPT_RESET_TRUST },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "only", required_argument, NULL, OPT_ONLY },
 		{ "no-keep-old", no_argument, NULL, OPT_NO_KEEP_OLD },
@@ -324,6 +334,12 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 				    "--pvgrub must be i386 or amd64");
 			o->pvgrub = optarg;
 			break;
+		case OPT_AUDIT:
+			o->audit = true;
+			break;
+		case OPT_RESET_TRUST:
+			o->reset_trust = true;
+			break;
 		case OPT_CHECK:
 			o->check = true;
 			break;
@@ -388,13 +404,15 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 			    "bad option (see --help)");
 		}
 	}
-	if (o->nkeys == 0)
-		return run_fail(run, BD_ERR_USAGE, NULL, "",
-		    "no trusted key: give -P KEY or -p PUBFILE");
+	/* Without -P/-p the state's keys are the trust (walk_anchor()). */
 	if (o->channel == NULL || !channel_name_valid(o->channel))
 		return run_fail(run, BD_ERR_USAGE, o->channel, "",
 		    "-c CHANNEL missing or not [a-z0-9][a-z0-9._-]{0,63}");
-	if ((o->destdir == NULL) == (o->ext2 == NULL))
+	if (o->audit && (o->destdir != NULL || o->ext2 != NULL ||
+	    o->reset_trust || o->check))
+		return run_fail(run, BD_ERR_USAGE, NULL, "", "--audit takes no "
+		    "destination (-d, --ext2), --reset-trust or --check");
+	if (!o->audit && (o->destdir == NULL) == (o->ext2 == NULL))
 		return run_fail(run, BD_ERR_USAGE, NULL, "", o->ext2 == NULL ?
 		    "-d DESTDIR or --ext2 DEVICE_OR_IMAGE missing" :
 		    "-d and --ext2 exclude each other");
@@ -487,10 +505,12 @@ enum verdict { MANIFEST_NEW, MANIFEST_CURRENT };
  * the state.  BD_OK with *verdict, or a failure recorded in run.
  */
 static enum bd_err
-manifest_try(struct run *run, const char *mirror, enum verdict *verdict)
+manifest_try(struct run *run, size_t mi, enum verdict *verdict)
 {
 	const struct options *o = &run->o;
-	struct bd_trust trust = { o->keys, o->nkeys, o->threshold };
+	const char *mirror = o->mirrors[mi];
+	char where[DL_URL_MAX_BYTES];
+	struct walk_stats ws;
 	char *url = run->manifest_url_buf, when[TIME_RFC3339_BYTES];
 	char rel[LAYOUT_PATH_BYTES];
 	uint8_t *buf = NULL;
@@ -519,9 +539,12 @@ manifest_try(struct run *run, const char *mirror, enum verdict *verdict)
 		goto out;
 	}
 	bd_err_clear();
-	if ((rc = manifest_verify_load(buf, len, &trust, o->channel,
-	    &run->m)) != BD_OK) {
-		run_fail(run, rc, url, NULL, "manifest refused");
+	if ((rc = walk_accept(run->dl, &run->r,
+	    (const char *const *)o->mirrors, o->nmirrors, mi, o->channel,
+	    &run->anchor, buf, len, &run->m, &ws, where,
+	    sizeof(where))) != BD_OK) {
+		run_fail(run, rc, where[0] != '\0' ? where : url, NULL,
+		    "manifest refused");
 		goto out;
 	}
 	time_format(run->m->expires, when);
@@ -574,6 +597,43 @@ out:
 	return rc;
 }
 
+/*
+ * The trust of this run (walk_anchor()): the keys the state recorded, or
+ * -P/-p/-t; a note when the state's keys overrule different ones.
+ */
+static enum bd_err
+trust_choose(struct run *run)
+{
+	char ids[MANIFEST_MAX_KEYS * KEY_ID_HEX_BYTES], hex[KEY_ID_HEX_BYTES];
+	struct bd_keyset cmd = { 0 };
+	bool disagree;
+	size_t i;
+	enum bd_err rc;
+
+	for (i = 0; i < run->o.nkeys; i++)
+		if (keyset_find(&cmd, run->o.keys[i].id) < 0)
+			cmd.keys[cmd.nkeys++] = run->o.keys[i];
+	cmd.threshold = run->o.threshold;
+	if ((rc = walk_anchor(&run->state, &cmd, run->o.reset_trust,
+	    &run->anchor, &disagree)) != BD_OK)
+		return run_fail(run, rc, dest_state_where(run->dest), NULL,
+		    "no trust");
+	if (disagree) {
+		ids[0] = '\0';
+		for (i = 0; i < run->anchor.keys.nkeys; i++) {
+			keyid_hex(run->anchor.keys.keys[i].id, hex);
+			strcat(ids, i > 0 ? " " : "");
+			strcat(ids, hex);
+		}
+		report_warn(&run->r, "the boot slice's state (%s) holds the "
+		    "trust: keys %s, threshold %u; the -P/-p/-t given differ "
+		    "and only bootstrap a slice without state (--reset-trust "
+		    "starts over from them)", dest_state_where(run->dest), ids,
+		    run->anchor.keys.threshold);
+	}
+	return BD_OK;
+}
+
 /* Tries every mirror in order for a manifest this slice can accept. */
 static enum bd_err
 manifest_fetch(struct run *run, enum verdict *verdict)
@@ -581,9 +641,11 @@ manifest_fetch(struct run *run, enum verdict *verdict)
 	enum bd_err rc = BD_ERR_NETWORK;
 	size_t i;
 
+	if ((rc = trust_choose(run)) != BD_OK)
+		return rc;
 	signals_block(false);
 	for (i = 0; i < run->o.nmirrors; i++) {
-		if ((rc = manifest_try(run, run->o.mirrors[i], verdict)) ==
+		if ((rc = manifest_try(run, i, verdict)) ==
 		    BD_OK) {
 			run->rc = BD_OK;	/* earlier mirrors' failures */
 			break;
@@ -885,6 +947,8 @@ artifacts_install(struct run *run)
 		p->state.present = true;
 		p->state.version = m->version;
 		memcpy(p->state.payload_sha256, m->payload_sha256, SHA256_BYTES);
+		p->state.has_keys = true;
+		p->state.keys = m->keys;
 	}
 	if ((rc = dest_commit(run->dest, p)) != BD_OK)
 		return run_fail(run, rc, run->o.target, NULL, "install "
@@ -1002,7 +1066,14 @@ main(int argc, char **argv)
 		run_fail(run, BD_ERR_NOMEM, NULL, "", "libcurl init failed");
 	else if ((curl_ready = true, dl_new(&run->o.dl, &run->dl)) != BD_OK)
 		run_fail(run, BD_ERR_USAGE, NULL, NULL, "libcurl setup failed");
-	else if (run_pipeline(run, summary, sizeof(summary), &update) != BD_OK)
+	else if (run->o.audit) {
+		signals_block(false);	/* nothing to finish: stop at once */
+		status = audit_run(&(struct audit_opts){ run->dl,
+		    (const char *const *)run->o.mirrors, run->o.nmirrors,
+		    run->o.channel, run->o.keys, run->o.nkeys,
+		    run->o.threshold, run->o.json, run->o.quiet });
+		goto out;
+	} else if (run_pipeline(run, summary, sizeof(summary), &update) != BD_OK)
 		summary[0] = '\0';
 	for (i = 0; i < MANIFEST_MAX_ARTIFACTS; i++)
 		if (run->fds[i] >= 0)

@@ -31,6 +31,39 @@ state_field(char **p, const char *key)
 	return line + klen + 1;
 }
 
+/* The trust lines: threshold=<t>, then key=<string> for each key. */
+static enum bd_err
+state_keys_parse(const char *channel, char **p, struct bd_state *st)
+{
+	struct bd_keyset *ks = &st->keys;
+	const char *v;
+	char *end;
+	unsigned long t;
+
+	if ((v = state_field(p, "threshold")) == NULL || *v < '1' ||
+	    *v > '9')
+		return bd_fail(BD_ERR_FORMAT, "%s: bad threshold line", channel);
+	errno = 0;
+	t = strtoul(v, &end, 10);
+	if (errno != 0 || *end != '\0' || t > MANIFEST_MAX_KEYS)
+		return bd_fail(BD_ERR_FORMAT, "%s: bad threshold", channel);
+	while (**p != '\0') {
+		if (ks->nkeys == MANIFEST_MAX_KEYS ||
+		    (v = state_field(p, "key")) == NULL ||
+		    pubkey_from_base64(&ks->keys[ks->nkeys], v) != BD_OK ||
+		    keyset_find(ks, ks->keys[ks->nkeys].id) >= 0)
+			return bd_fail(BD_ERR_FORMAT, "%s: bad key line",
+			    channel);
+		ks->nkeys++;
+	}
+	if (ks->nkeys == 0 || t > ks->nkeys)
+		return bd_fail(BD_ERR_FORMAT, "%s: threshold %lu of %zu keys",
+		    channel, t, ks->nkeys);
+	ks->threshold = (unsigned)t;
+	st->has_keys = true;
+	return BD_OK;
+}
+
 enum bd_err
 state_parse(const char *channel, const uint8_t *buf, size_t len,
     struct bd_state *st)
@@ -59,9 +92,14 @@ state_parse(const char *channel, const uint8_t *buf, size_t len,
 	if (errno != 0 || *end != '\0' || st->version > MANIFEST_MAX_VERSION)
 		return bd_fail(BD_ERR_FORMAT, "%s: bad version", channel);
 	if ((v = state_field(&p, "payload-sha256")) == NULL ||
-	    sha256_parse_hex(v, st->payload_sha256) != BD_OK || *p != '\0')
+	    sha256_parse_hex(v, st->payload_sha256) != BD_OK)
 		return bd_fail(BD_ERR_FORMAT, "%s: bad payload-sha256 line",
 		    channel);
+	if (*p != '\0' && state_keys_parse(channel, &p, st) != BD_OK)
+		return BD_ERR_FORMAT;
+	if (*p != '\0')
+		return bd_fail(BD_ERR_FORMAT, "%s: unexpected line after "
+		    "payload-sha256", channel);
 	st->present = true;
 	return BD_OK;
 }
@@ -92,7 +130,8 @@ enum bd_err
 state_format(const char *channel, const struct bd_state *st,
     char text[STATE_MAX_BYTES], size_t *len)
 {
-	char hex[SHA256_HEX_BYTES];
+	char hex[SHA256_HEX_BYTES], b64[PUBKEY_B64_BYTES];
+	size_t used, i;
 	int n;
 
 	*len = 0;
@@ -102,7 +141,24 @@ state_format(const char *channel, const struct bd_state *st,
 	    hex);
 	if (n < 0 || n >= STATE_MAX_BYTES)
 		return bd_fail(BD_ERR_IO, "%s: state too long", channel);
-	*len = (size_t)n;
+	used = (size_t)n;
+	if (st->has_keys) {
+		n = snprintf(text + used, STATE_MAX_BYTES - used,
+		    "threshold=%u\n", st->keys.threshold);
+		if (n < 0 || (size_t)n >= STATE_MAX_BYTES - used)
+			return bd_fail(BD_ERR_IO, "%s: state too long", channel);
+		used += (size_t)n;
+		for (i = 0; i < st->keys.nkeys; i++) {
+			pubkey_to_base64(&st->keys.keys[i], b64);
+			n = snprintf(text + used, STATE_MAX_BYTES - used,
+			    "key=%s\n", b64);
+			if (n < 0 || (size_t)n >= STATE_MAX_BYTES - used)
+				return bd_fail(BD_ERR_IO, "%s: state too long",
+				    channel);
+			used += (size_t)n;
+		}
+	}
+	*len = used;
 	return BD_OK;
 }
 

@@ -1,6 +1,7 @@
 /*
  * state.h - what this boot slice has accepted, per channel: the manifest
- * version and the SHA-256 of its signed payload bytes.  Kept in
+ * version, the SHA-256 of its signed payload bytes and its keys (the
+ * trust the next version is judged by).  Kept in
  * DESTDIR/.bootdrop/state/<channel> (or --state DIR/<channel>) so a
  * rollback to an older version, or another payload under the same version
  * (equivocation), is refused.
@@ -10,6 +11,8 @@
  *   channel=<channel>
  *   version=<n>
  *   payload-sha256=<64 hex>
+ *   threshold=<t>                  the accepted version's keys: present
+ *   key=<minisign key string>      together, 1..16 keys, 1 <= t <= keys
  */
 #ifndef BOOTDROP_STATE_H
 #define BOOTDROP_STATE_H
@@ -19,9 +22,10 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "manifest.h"
 #include "sha256.h"
 
-#define STATE_MAX_BYTES		1024
+#define STATE_MAX_BYTES		2048
 #define BOOTDROP_DIR		".bootdrop"	/* below DESTDIR */
 #define STATE_SUBDIR		"state"		/* below BOOTDROP_DIR */
 #define TMP_SUBDIR		"tmp"		/* below BOOTDROP_DIR */
@@ -32,6 +36,8 @@ struct bd_state {
 	bool present;		/* false: nothing accepted yet */
 	uint64_t version;
 	uint8_t payload_sha256[SHA256_BYTES];
+	bool has_keys;		/* false: a state written before keys */
+	struct bd_keyset keys;
 };
 
 /*

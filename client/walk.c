@@ -1,0 +1,244 @@
+/*
+ * walk.c - direct acceptance of the newest manifest, or the walk over the
+ * versions between the trust this slice holds and it.  Every version is
+ * judged by manifest_verify_successor(), the one successor rule; the
+ * newest is the exact envelope manifest.json served, never fetched again.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layout.h"
+#include "manifest.h"
+#include "walk.h"
+
+#define WALK_DETAIL_BYTES	512
+
+enum bd_err
+walk_anchor(const struct bd_state *st, const struct bd_keyset *cmdline,
+    bool reset, struct bd_accepted *anchor, bool *disagree)
+{
+	memset(anchor, 0, sizeof(*anchor));
+	*disagree = false;
+	if (st->present) {
+		anchor->version = st->version;
+		memcpy(anchor->payload_sha256, st->payload_sha256,
+		    SHA256_BYTES);
+	}
+	if (st->present && st->has_keys && !reset) {
+		anchor->keys = st->keys;
+		*disagree = cmdline->nkeys > 0 &&
+		    !keyset_equal(cmdline, &st->keys);
+		return BD_OK;
+	}
+	if (cmdline->nkeys == 0)
+		return bd_fail(BD_ERR_USAGE, st->present && st->has_keys ?
+		    "--reset-trust needs -P KEY or -p PUBFILE" :
+		    "no trusted key: give -P KEY or -p PUBFILE");
+	anchor->keys = *cmdline;
+	return BD_OK;
+}
+
+bool
+walk_version_url(const char *mirror, const char *channel, uint64_t version,
+    char *out, size_t cap)
+{
+	char rel[LAYOUT_PATH_BYTES];
+	int n;
+
+	layout_version_path(channel, version, rel);
+	n = snprintf(out, cap, "%s/%s", mirror, rel);
+	return n >= 0 && (size_t)n < cap;
+}
+
+enum bd_err
+walk_get_version(struct dl *dl, const char *mirror, const char *channel,
+    uint64_t version, uint8_t **buf, size_t *len, bool *missing, char *url,
+    size_t url_cap)
+{
+	const char *d;
+	enum bd_err rc;
+
+	*buf = NULL;
+	*len = 0;
+	*missing = false;
+	if (!walk_version_url(mirror, channel, version, url, url_cap))
+		return bd_fail(BD_ERR_USAGE, "URL too long");
+	rc = dl_get_buf(dl, url, MANIFEST_MAX_BYTES, buf, len);
+	if (rc == BD_OK)
+		return BD_OK;
+	d = dl_detail(dl);
+	*missing = rc == BD_ERR_HTTP && (strcmp(d, "HTTP status 404") == 0 ||
+	    strcmp(d, "HTTP status 410") == 0);
+	return bd_fail(rc, "%s", d);
+}
+
+/*
+ * Judges the envelope of version v against cur (the version before, or
+ * for v = 1 without state the trust alone).
+ */
+static enum bd_err
+link_verify(const struct bd_accepted *cur, uint64_t v, const char *channel,
+    const uint8_t *buf, size_t len, struct bd_manifest **m)
+{
+	struct bd_trust trust;
+	char saved[WALK_DETAIL_BYTES];
+	enum bd_err rc;
+
+	*m = NULL;
+	if (cur->version > 0)
+		rc = manifest_verify_successor(cur, buf, len, channel, m);
+	else {
+		keyset_trust(&cur->keys, &trust);
+		rc = manifest_verify_load(buf, len, &trust, channel, m);
+		if (rc == BD_OK && (*m)->version != 1) {
+			rc = bd_fail(BD_ERR_CHAIN, "1.json holds version %"
+			    PRIu64, (*m)->version);
+			manifest_free(*m);
+			*m = NULL;
+		}
+	}
+	if (rc != BD_OK) {
+		snprintf(saved, sizeof(saved), "%s", bd_err_detail());
+		return bd_fail(rc, "version %" PRIu64 ": %s", v, saved);
+	}
+	return BD_OK;
+}
+
+/*
+ * One intermediate version, from the mirrors in turn starting at *at.
+ * On success *at is the mirror that had it.  Otherwise: the first broken
+ * link any mirror served (exit 3), else "missing everywhere" (exit 3),
+ * else the transport failure (exit 2).
+ */
+static enum bd_err
+walk_step(struct dl *dl, struct report *r, const char *const *mirrors,
+    size_t nmirrors, size_t *at, const char *channel,
+    const struct bd_accepted *cur, uint64_t v, struct bd_manifest **m,
+    struct walk_stats *stats, char *where, size_t where_cap)
+{
+	char url[DL_URL_MAX_BYTES], broken_url[DL_URL_MAX_BYTES] = "";
+	char net_url[DL_URL_MAX_BYTES] = "", missing_url[DL_URL_MAX_BYTES] = "";
+	char broken[WALK_DETAIL_BYTES] = "", net[WALK_DETAIL_BYTES] = "";
+	enum bd_err rc, broken_rc = BD_OK, net_rc = BD_OK;
+	bool missing, any_missing = false;
+	uint8_t *buf;
+	size_t len, k, i;
+
+	for (k = 0; k < nmirrors; k++) {
+		i = (*at + k) % nmirrors;
+		stats->requests++;
+		rc = walk_get_version(dl, mirrors[i], channel, v, &buf, &len,
+		    &missing, url, sizeof(url));
+		if (rc == BD_OK) {
+			rc = link_verify(cur, v, channel, buf, len, m);
+			free(buf);
+			if (rc == BD_OK) {
+				*at = i;
+				return BD_OK;
+			}
+		}
+		if (rc == BD_ERR_USAGE || rc == BD_ERR_NOMEM)
+			return rc;
+		if (missing) {
+			any_missing = true;
+			snprintf(missing_url, sizeof(missing_url), "%s", url);
+		} else if (bd_err_exit_status(rc) == 2) {
+			if (net_rc == BD_OK) {
+				net_rc = rc;
+				snprintf(net, sizeof(net), "%s", bd_err_detail());
+				snprintf(net_url, sizeof(net_url), "%s", url);
+			}
+		} else if (broken_rc == BD_OK) {
+			broken_rc = rc;
+			snprintf(broken, sizeof(broken), "%s", bd_err_detail());
+			snprintf(broken_url, sizeof(broken_url), "%s", url);
+		}
+		if (k + 1 < nmirrors)
+			report_warn(r, "%s: %s: %s; trying the next mirror", url,
+			    missing ? "not found" : bd_strerror(rc),
+			    bd_err_detail());
+	}
+	if (broken_rc != BD_OK) {
+		snprintf(where, where_cap, "%s", broken_url);
+		return bd_fail(broken_rc, "%s", broken);
+	}
+	if (any_missing) {
+		snprintf(where, where_cap, "%s", missing_url);
+		return bd_fail(BD_ERR_CHAIN, "no chain of versions from the "
+		    "trusted keys: version %" PRIu64 " is on no mirror", v);
+	}
+	snprintf(where, where_cap, "%s", net_url);
+	return bd_fail(net_rc, "version %" PRIu64 ": %s", v, net);
+}
+
+enum bd_err
+walk_accept(struct dl *dl, struct report *r, const char *const *mirrors,
+    size_t nmirrors, size_t first, const char *channel,
+    const struct bd_accepted *anchor, const uint8_t *env, size_t len,
+    struct bd_manifest **out, struct walk_stats *stats, char *where,
+    size_t where_cap)
+{
+	char direct[WALK_DETAIL_BYTES];
+	struct bd_accepted cur;
+	struct bd_manifest *m = NULL, *u = NULL;
+	struct bd_trust trust;
+	enum bd_err rc, direct_rc;
+	uint64_t v, newest;
+	size_t at = first;
+
+	*out = NULL;
+	memset(stats, 0, sizeof(*stats));
+	snprintf(where, where_cap, "%s", "");
+	keyset_trust(&anchor->keys, &trust);
+	bd_err_clear();
+	direct_rc = manifest_verify_load(env, len, &trust, channel, &m);
+	if (direct_rc == BD_OK) {
+		if (anchor->version > 0 && m->version == anchor->version + 1 &&
+		    (rc = manifest_check_link(anchor, m)) != BD_OK) {
+			manifest_free(m);
+			return rc;
+		}
+		*out = m;
+		return BD_OK;
+	}
+	snprintf(direct, sizeof(direct), "%s", bd_err_detail());
+
+	/*
+	 * The newest's version only bounds the walk: the walk ends by
+	 * verifying these very bytes as a successor.
+	 */
+	if (manifest_load_unverified(env, len, &u) != BD_OK ||
+	    u->version <= anchor->version) {
+		manifest_free(u);
+		return bd_fail(direct_rc, "%s", direct);
+	}
+	newest = u->version;
+	manifest_free(u);
+	if (newest - anchor->version > WALK_MAX_VERSIONS)
+		return bd_fail(BD_ERR_CHAIN, "version %" PRIu64 " is not signed "
+		    "by the trusted keys (%s), and following the chain to it "
+		    "takes %" PRIu64 " steps, more than %d", newest, direct,
+		    newest - anchor->version, WALK_MAX_VERSIONS);
+	report_info(r, "following the chain of %s from version %" PRIu64
+	    " to %" PRIu64, channel, anchor->version + 1, newest);
+	cur = *anchor;
+	for (v = anchor->version + 1; v < newest; v++) {
+		if ((rc = walk_step(dl, r, mirrors, nmirrors, &at, channel,
+		    &cur, v, &m, stats, where, where_cap)) != BD_OK)
+			return rc;
+		manifest_accepted(m, &cur);
+		manifest_free(m);
+		m = NULL;
+		stats->steps++;
+	}
+	if ((rc = link_verify(&cur, newest, channel, env, len, &m)) !=
+	    BD_OK) {
+		snprintf(where, where_cap, "%s", mirrors[first]);
+		return rc;
+	}
+	stats->steps++;
+	*out = m;
+	return BD_OK;
+}
