@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """craft.py - make manifests bootdrop-publish would refuse to make.
 
-  craft.py resign ENV KEY OUT [--set PATH=JSON ...] [--del PATH ...]
+  craft.py resign ENV KEY[,KEY...] OUT [--set PATH=JSON ...] [--del PATH ...]
       decode ENV's payload, change fields (PATH like artifacts.0.install,
-      value as JSON), sign the new payload bytes with minisign and KEY
-      (trusted comment from the payload) and write the envelope to OUT
+      value as JSON), sign the new payload bytes with minisign and each
+      KEY (trusted comment from the payload) and write the envelope to OUT
   craft.py tamper-payload ENV OUT     change one payload byte, keep signatures
   craft.py tamper-comment ENV OUT     change the trusted comment, keep the
                                       global signature
@@ -56,17 +56,19 @@ def resign(envpath, key, out, edits):
     data = json.dumps(payload, indent=2).encode() + b"\n"
     comment = "bootdrop channel=%s version=%d expires=%s" % (
         payload["channel"], payload["version"], payload["expires"])
+    sigs = []
     with tempfile.TemporaryDirectory() as d:
         p = os.path.join(d, "payload")
         with open(p, "wb") as f:
             f.write(data)
-        subprocess.run(["minisign", "-S", "-s", key, "-m", p, "-t", comment],
-                       check=True, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL)
-        with open(p + ".minisig") as f:
-            sig = f.read()
-    env = {"payload": base64.b64encode(data).decode(),
-           "signatures": [{"keyid": keyid_of(sig), "minisig": sig}]}
+        for k in key.split(","):
+            subprocess.run(["minisign", "-S", "-s", k, "-m", p, "-t",
+                            comment], check=True, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL)
+            with open(p + ".minisig") as f:
+                sig = f.read()
+            sigs.append({"keyid": keyid_of(sig), "minisig": sig})
+    env = {"payload": base64.b64encode(data).decode(), "signatures": sigs}
     save(env, out)
 
 

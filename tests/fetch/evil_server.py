@@ -23,6 +23,7 @@ prints "listening on http://127.0.0.1:PORT/" and misbehaves by MODE:
   redirect-file manifest.json: 302 to file:///etc/passwd
   redirect-loop manifest.json: 302 to itself, forever
   bigmanifest   manifest.json: 2 MiB of JSON-looking bytes
+  versions-500  versioned manifests (<n>.json): 500, manifest.json served
   404           blobs: 404 Not Found
 
 Range is honoured as "bytes=A-B" or "bytes=A-".  For mirror tests, the
@@ -116,6 +117,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.redirect("file:///etc/passwd")
             if mode == "redirect-loop":
                 return self.redirect(path)
+            if mode == "versions-500" and not path.endswith("/manifest.json"):
+                return self.send_plain(500, b"versioned manifests broken\n")
             if mode == "bigmanifest":
                 body = b'{"payload":"' + b"A" * (2 << 20) + b'"}'
                 return self.send_plain(200, body)
