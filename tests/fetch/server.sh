@@ -99,7 +99,9 @@ grep -q "GET /blobs/" "$T/m404.log" && ok "blobs tried on the second mirror firs
 url=$srv
 
 # Usage.
-expect_status 1 "no key" "$FETCH" -c "$CH" -d "$T/dest" "$url"
+# (A slice with state needs no key: its state holds the trust.)
+mkdir -p "$T/nostate"
+expect_status 1 "no key and no state" "$FETCH" -c "$CH" -d "$T/nostate" "$url"
 expect_status 1 "bad channel" fetch -c "Bad/Chan" -d "$T/dest" "$url"
 expect_status 1 "no URL" fetch -d "$T/dest"
 expect_status 1 "ftp URL" fetch -d "$T/dest" "ftp://127.0.0.1/"
