@@ -284,6 +284,23 @@ render_artifact(struct hbuf *b, const struct bd_artifact *a)
 	hb_str(b, "</dl></div>\n");
 }
 
+/* The channel's current trust: "<dt>keys</dt><dd>2 of A, B, C" (no </dd>). */
+static void
+render_keys(struct hbuf *b, const struct bd_manifest *m)
+{
+	char kid[KEY_ID_HEX_BYTES];
+	size_t i;
+
+	hb_printf(b, "</dd><dt>keys (sign the next version)</dt><dd>%u of ",
+	    m->keys.threshold);
+	for (i = 0; i < m->keys.nkeys; i++) {
+		keyid_hex(m->keys.keys[i].id, kid);
+		hb_str(b, i ? ", <code>" : "<code>");
+		hb_esc(b, kid);
+		hb_str(b, "</code>");
+	}
+}
+
 static void
 render_channel(const struct http_server *s, struct hbuf *b,
     const char *channel, const struct bd_manifest *m,
@@ -310,6 +327,7 @@ render_channel(const struct http_server *s, struct hbuf *b,
 		hb_esc(b, kid);
 		hb_str(b, "</code>");
 	}
+	render_keys(b, m);
 	hb_str(b, "</dd><dt>trusted comment</dt><dd><code>");
 	hb_esc(b, m->trusted_comment ? m->trusted_comment : "");
 	hb_str(b, "</code></dd>");

@@ -54,6 +54,7 @@ for want in \
 	'boot/kernel' '32-bit i386, Xen PV guest' 'version 2' 'version 1' \
 	'href="2.json"' 'href="1.json"' 'bootdrop channel=freebsd-9.0-i386 version=2' \
 	"$(sed -n '1s/.*public key //p' "$TEST_PUB")" \
+	"keys (sign the next version)</dt><dd>1 of <code>$(sed -n '1s/.*public key //p' "$TEST_PUB")</code>" \
 	'signatures verified by bootdrop-fetch' \
 	'name="viewport"' \
 	; do
