@@ -239,6 +239,9 @@ walk_accept(struct dl *dl, struct report *r, const char *const *mirrors,
 		return rc;
 	}
 	stats->steps++;
+	report_info(r, "followed %zu version%s of %s (%zu request%s)",
+	    stats->steps, stats->steps == 1 ? "" : "s", channel,
+	    stats->requests, stats->requests == 1 ? "" : "s");
 	*out = m;
 	return BD_OK;
 }
