@@ -11,18 +11,9 @@
 # server's access log).  Target (issue 9): 100 versions well under 1 s.
 #
 # Usage: tests/bench/walk.sh [BUILDDIR]   (BENCH_RUNS=N, WALK_LENGTHS="100 1000")
-set -u
-cd "$(dirname "$0")/../.."
-top=$PWD
-build=${1:-${BOOTDROP_BUILD:-$top/build}}
-RUNS=${BENCH_RUNS:-5}
+. "$(dirname "$0")/lib.sh" "$@"
 LENGTHS=${WALK_LENGTHS:-100 1000}
-[ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
-meson compile -C "$build" >/dev/null || exit 1
-export BOOTDROP_SRCDIR=$top BOOTDROP_BUILDDIR=$build \
-	BOOTDROP_TESTDATA=$top/tests/data BOOTDROP_TESTLIB=$top/tests/lib.sh
-. "$top/tests/lib.sh"
-. "$top/tests/fetch/common.sh"
+bench_need bc
 K=$TESTDATA/keys
 B_PUB=$(tail -n 1 "$K/minisign.pub")
 
