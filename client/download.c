@@ -50,7 +50,7 @@
 #define DL_STALL_SECONDS	2.0	/* silent this long: its range moves */
 #define DL_POLL_MS		100
 /* Receive and write buffers of all sources together stay below this. */
-#define DL_BUFFER_BUDGET_BYTES	(8u << 20)
+#define DL_BUFFER_BUDGET_BYTES	(4u << 20)
 #define DL_BUFFER_MIN_BYTES	(64u << 10)
 /* The trailer of a part file being filled in parallel. */
 #define DL_TRAILER_MAGIC	"BDPART01"

@@ -72,7 +72,12 @@ for i in 0 1 2; do
 	world_requests "$T/m$i.log" | grep -Eq '^bytes=[0-9]+-[0-9]*$' &&
 		ok "mirror $i asked for a range" || fail "mirror $i: $(world_requests "$T/m$i.log")"
 done
-expect_status 0 "-v says what each mirror sent" fetch -v -d "$T/dest" --only world "${m[@]}"
+fresh_dest
+expect_status 0 "-v" fetch -v -d "$T/dest" "${m[@]}"
+for i in 0 1 2; do
+	grep -Eq "^  world: [0-9.]+ [KM]iB from ${m[$i]}\$" "$T/last.out" &&
+		ok "-v: says what mirror $i sent" || fail "-v: nothing about mirror $i: $(cat "$T/last.out")"
+done
 stop_mirrors
 
 # One dies after 3 MB: the others take what it had left.
@@ -176,6 +181,45 @@ resumed=$(verified_mirrors | tail -n 1)
 asked=$(( b0 + b1 + b2 ))
 [ "$asked" -le $(( world_size - kept )) ] && ok "rerun fetched only the missing bytes ($asked)" ||
 	fail "rerun fetched $asked bytes, $(( world_size - kept )) were missing"
+stop_mirrors
+
+# A trailer is believed only as far as the hash: one that claims every
+# range over a part of zeros, and one whose checksum is wrong, both end in
+# a clean download.
+mirrors normal normal
+for lie in claims-all bad-sum; do
+	fresh_dest; mkdir -p -m 700 "$T/dest/.bootdrop/tmp"
+	python3 - "$part" "$world_size" "$lie" <<'PY'
+import hashlib, struct, sys
+p, size, lie = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+t = b"BDPART01" + struct.pack("<QQ", size, 1) + struct.pack("<QQ", 0, size)
+t += bytes(8 + 8 + 8 + 64 * 16 - len(t))
+t += hashlib.sha256(t).digest()
+if lie == "bad-sum":
+    t = t[:-1] + bytes([t[-1] ^ 1])
+with open(p, "wb") as f:
+    f.write(bytes(size) + t)
+PY
+	expect_status 0 "trailer that $lie" fetch -d "$T/dest" "${m[@]}"
+	installed "trailer that $lie"
+	if [ "$lie" = claims-all ]; then
+		grep -q "world: resuming at byte $world_size" "$T/last.out" &&
+			ok "claims-all: read, then refused by the hash" || fail "claims-all: trailer not read"
+	else
+		grep -q "world: resuming" "$T/last.out" && fail "bad-sum: trailer believed" ||
+			ok "bad-sum: trailer not believed"
+	fi
+done
+stop_mirrors
+
+# Every mirror serves the same wrong bytes: each is tried alone, each is
+# refused, nothing is installed.
+fresh_dest; snapshot
+mirrors tamper tamper
+expect_status 3 "every mirror tampered" fetch -d "$T/dest" "${m[@]}"
+expect_err "sha256 mismatch" "every mirror tampered: refused by the hash"
+[ "$(cat "$T/dest/boot/kernel")" = old ] && [ ! -e "$T/dest/world.tgz" ] &&
+	ok "every mirror tampered: nothing installed" || fail "every mirror tampered: something installed"
 stop_mirrors
 
 finish
