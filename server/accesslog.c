@@ -2,6 +2,8 @@
  * accesslog.c - the access log of bootdrop-server (see accesslog.h).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,10 +14,21 @@
 #include "accesslog.h"
 
 struct accesslog {
-	int fd;
+	int fd;			/* its file replaced by accesslog_reopen() */
 	bool owned;
 	enum accesslog_format fmt;
+	char *path;		/* NULL for standard output */
 };
+
+#define ERRLOG_KINDS		128
+#define ERRLOG_LINE_BYTES	1024
+
+/* How often each kind of error message was seen; a full table counts on in slot 0. */
+static struct {
+	uintptr_t kind;
+	uint64_t count;
+} errlog_seen[ERRLOG_KINDS];
+static pthread_mutex_t errlog_lock = PTHREAD_MUTEX_INITIALIZER;
 
 enum bd_err
 accesslog_open(const char *path, enum accesslog_format fmt,
@@ -40,12 +53,108 @@ accesslog_open(const char *path, enum accesslog_format fmt,
 			goto out;
 		}
 		log->owned = true;
+		if ((log->path = strdup(path)) == NULL) {
+			rc = bd_fail(BD_ERR_NOMEM, "access log");
+			goto out;
+		}
 	}
 	*out = log;
 	log = NULL;
 out:
+	if (log != NULL) {
+		if (log->owned && log->fd != -1)
+			close(log->fd);
+		free(log->path);
+	}
 	free(log);
 	return rc;
+}
+
+enum bd_err
+accesslog_reopen(struct accesslog *log)
+{
+	int fd;
+
+	if (log == NULL || log->path == NULL)
+		return BD_OK;
+	fd = open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOCTTY, 0640);
+	if (fd == -1)
+		return bd_fail(BD_ERR_IO, "%s: %s", log->path, strerror(errno));
+	/*
+	 * dup2 swaps the file under the same descriptor atomically: a line
+	 * written concurrently lands whole in the old file or the new one.
+	 */
+	if (dup2(fd, log->fd) == -1) {
+		close(fd);
+		return bd_fail(BD_ERR_IO, "%s: %s", log->path, strerror(errno));
+	}
+	close(fd);
+	return BD_OK;
+}
+
+/* Counts one message of kind; true when it is to be printed. */
+static bool
+errlog_count(uintptr_t kind, uint64_t *count)
+{
+	size_t i, slot = 0;
+	uint64_t n;
+
+	pthread_mutex_lock(&errlog_lock);
+	for (i = 1; i < ERRLOG_KINDS; i++) {
+		if (errlog_seen[i].kind == kind || errlog_seen[i].count == 0) {
+			slot = i;
+			break;
+		}
+	}
+	errlog_seen[slot].kind = kind;
+	n = ++errlog_seen[slot].count;
+	pthread_mutex_unlock(&errlog_lock);
+	*count = n;
+	return (n & (n - 1)) == 0;
+}
+
+void
+errlog_vprint(uintptr_t kind, const char *fmt, va_list ap)
+{
+	char line[ERRLOG_LINE_BYTES];
+	uint64_t count;
+	size_t n;
+	int len;
+
+	if (!errlog_count(kind, &count))
+		return;
+	len = snprintf(line, sizeof(line), "bootdrop-server: ");
+	if (len < 0)
+		return;
+	n = (size_t)len;
+	len = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	if (len < 0)
+		return;
+	n = strlen(line);
+	while (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	if (count > 1)
+		snprintf(line + n, sizeof(line) - n, " (%llu times)",
+		    (unsigned long long)count);
+	n = strlen(line);
+	if (n + 1 < sizeof(line)) {
+		line[n++] = '\n';
+	} else {
+		line[sizeof(line) - 2] = '\n';
+		n = sizeof(line) - 1;
+	}
+	(void)!write(STDERR_FILENO, line, n);
+}
+
+void
+errlog_print(uintptr_t kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	errlog_vprint(kind, fmt, ap);
+	va_end(ap);
 }
 
 void
@@ -55,6 +164,7 @@ accesslog_close(struct accesslog *log)
 		return;
 	if (log->owned)
 		close(log->fd);
+	free(log->path);
 	free(log);
 }
 

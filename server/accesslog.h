@@ -12,6 +12,7 @@
 #ifndef BOOTDROP_ACCESSLOG_H
 #define BOOTDROP_ACCESSLOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -64,5 +65,26 @@ void accesslog_close(struct accesslog *log);
  * Input longer than ACCESSLOG_FIELD_MAX_BYTES is cut and marked "...".
  */
 void accesslog_escape(const char *src, bool json, char *dst, size_t cap);
+
+/*
+ * Reopens the log file at the path it was opened with (SIGHUP after a
+ * rotation): lines written meanwhile go to the old file or the new one,
+ * never lost.  Standard output is left alone.  On failure the old file
+ * stays in use.
+ */
+enum bd_err accesslog_reopen(struct accesslog *log);
+
+/*
+ * The server's error log on standard error, bounded: a message of a kind
+ * not seen before is printed in full; later ones of that kind only when
+ * their count reaches a power of two, with the count ("(1024 times)"), so
+ * a flood of one error costs log2(n) lines and the first line of every
+ * kind survives.  kind is any key, e.g. the format string's address.
+ * Thread-safe.
+ */
+void errlog_vprint(uintptr_t kind, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+void errlog_print(uintptr_t kind, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -216,6 +217,198 @@ http_parse_range(const char *value, uint64_t size, uint64_t *first,
 	return 1;
 }
 
+/* RFC 9110 token characters. */
+static bool
+is_tchar(unsigned char c)
+{
+	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z'))
+		return true;
+	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* Field values: visible ASCII, SP, HTAB and obs-text; no other control. */
+static bool
+field_value_ok(const char *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static bool
+name_is(const char *name, size_t nlen, const char *want)
+{
+	return nlen == strlen(want) && strncasecmp(name, want, nlen) == 0;
+}
+
+void
+http_framing_field(struct http_framing *f, const char *name, size_t nlen,
+    const char *value, size_t vlen)
+{
+	size_t i;
+
+	if (f->fields++ == 0)
+		f->chunked_only = true;
+	for (i = 0; i < nlen; i++)
+		if (!is_tchar((unsigned char)name[i]))
+			f->bad = true;
+	if (nlen == 0 || !field_value_ok(value, vlen))
+		f->bad = true;
+	if (name_is(name, nlen, "Host")) {
+		f->hosts++;
+	} else if (name_is(name, nlen, "Content-Length")) {
+		if (f->lengths++ == 0 && !parse_u64(value, vlen, &f->length))
+			f->bad = true;
+	} else if (name_is(name, nlen, "Transfer-Encoding")) {
+		f->encodings++;
+		if (!(vlen == 7 && strncasecmp(value, "chunked", 7) == 0))
+			f->chunked_only = false;
+	}
+}
+
+unsigned
+http_framing_status(const struct http_framing *f, bool http11,
+    bool get_or_head)
+{
+	if (f->fields > HTTP_HEAD_MAX_FIELDS)
+		return MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
+	if (f->bad || f->lengths > 1 || f->hosts > 1 ||
+	    (f->lengths > 0 && f->encodings > 0) || (http11 && f->hosts == 0))
+		return MHD_HTTP_BAD_REQUEST;
+	if (f->encodings > 0 && !f->chunked_only)
+		return MHD_HTTP_NOT_IMPLEMENTED;
+	if (get_or_head && (f->encodings > 0 || f->length > 0))
+		return MHD_HTTP_BAD_REQUEST;	/* GET and HEAD carry no body */
+	return 0;
+}
+
+/* The end of the line starting at p (its LF), or NULL past end. */
+static const char *
+line_end(const char *p, const char *end)
+{
+	return memchr(p, '\n', (size_t)(end - p));
+}
+
+unsigned
+http_head_check(const char *buf, size_t len, struct http_head *h)
+{
+	struct http_framing f;
+	const char *p = buf, *end = buf + len, *eol, *sp, *colon, *v, *ve;
+	bool http11;
+	size_t n;
+
+	memset(h, 0, sizeof(*h));
+	memset(&f, 0, sizeof(f));
+	/* RFC 9112 2.2: empty lines before the request line are ignored. */
+	while (p < end && (*p == '\r' || *p == '\n'))
+		p++;
+	if ((eol = line_end(p, end)) == NULL)
+		return 0;
+	n = (size_t)(eol - p);
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	/* request-line = method SP request-target SP HTTP-version */
+	if ((sp = memchr(p, ' ', n)) == NULL)
+		goto bad_line;
+	h->method = p;
+	h->method_len = (size_t)(sp - p);
+	h->target = sp + 1;
+	colon = memchr(h->target, ' ', (size_t)(p + n - h->target));
+	h->target_len = (size_t)((colon ? colon : p + n) - h->target);
+	if (colon != NULL) {
+		h->version = colon + 1;
+		h->version_len = (size_t)(p + n - h->version);
+	}
+	/* The headers must end before anything is decided. */
+	for (v = eol + 1;; v = ve + 1) {
+		if ((ve = line_end(v, end)) == NULL)
+			return 0;
+		if (ve == v || (ve == v + 1 && *v == '\r'))
+			break;
+	}
+	h->len = (size_t)(ve + 1 - buf);
+
+	if (h->method_len == 0 || h->target_len == 0 || h->version == NULL)
+		goto bad;
+	for (n = 0; n < h->method_len; n++)
+		if (!is_tchar((unsigned char)h->method[n]))
+			goto bad;
+	for (n = 0; n < h->target_len; n++) {
+		unsigned char c = (unsigned char)h->target[n];
+		if (c <= 0x20 || c >= 0x7f)
+			goto bad;
+	}
+	/* A space in the target leaves a version with a space in it. */
+	if (h->version_len != 8 || strncmp(h->version, "HTTP/", 5) != 0 ||
+	    h->version[5] < '0' || h->version[5] > '9' || h->version[6] != '.' ||
+	    h->version[7] < '0' || h->version[7] > '9')
+		goto bad;
+	if (h->version[5] != '1' ||
+	    (h->version[7] != '0' && h->version[7] != '1'))
+		return MHD_HTTP_HTTP_VERSION_NOT_SUPPORTED;
+	http11 = h->version[7] == '1';
+
+	for (v = eol + 1;; v = ve + 1) {
+		ve = line_end(v, end);
+		n = (size_t)(ve - v);
+		if (n > 0 && v[n - 1] == '\r')
+			n--;
+		if (n == 0)
+			break;
+		if (v[0] == ' ' || v[0] == '\t')
+			goto bad;	/* obs-fold */
+		if ((colon = memchr(v, ':', n)) == NULL)
+			goto bad;
+		sp = colon + 1;
+		while (sp < v + n && (*sp == ' ' || *sp == '\t'))
+			sp++;
+		p = v + n;
+		while (p > sp && (p[-1] == ' ' || p[-1] == '\t'))
+			p--;
+		/* A CR inside a line is a control byte in its value. */
+		http_framing_field(&f, v, (size_t)(colon - v), sp,
+		    (size_t)(p - sp));
+	}
+	return http_framing_status(&f, http11,
+	    (h->method_len == 3 && memcmp(h->method, "GET", 3) == 0) ||
+	    (h->method_len == 4 && memcmp(h->method, "HEAD", 4) == 0));
+bad_line:
+	/* Still wait for the whole head, then refuse it. */
+	for (v = eol + 1;; v = ve + 1) {
+		if ((ve = line_end(v, end)) == NULL)
+			return 0;
+		if (ve == v || (ve == v + 1 && *v == '\r'))
+			break;
+	}
+	h->len = (size_t)(ve + 1 - buf);
+bad:
+	return MHD_HTTP_BAD_REQUEST;
+}
+
+const char *
+http_reason(unsigned status)
+{
+	switch (status) {
+	case MHD_HTTP_BAD_REQUEST: return "Bad Request";
+	case MHD_HTTP_FORBIDDEN: return "Forbidden";
+	case MHD_HTTP_NOT_FOUND: return "Not Found";
+	case MHD_HTTP_METHOD_NOT_ALLOWED: return "Method Not Allowed";
+	case MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE:
+		return "Request Header Fields Too Large";
+	case MHD_HTTP_NOT_IMPLEMENTED: return "Not Implemented";
+	case MHD_HTTP_SERVICE_UNAVAILABLE: return "Service Unavailable";
+	case MHD_HTTP_HTTP_VERSION_NOT_SUPPORTED:
+		return "HTTP Version Not Supported";
+	default: return "Internal Server Error";
+	}
+}
+
 bool
 http_etag_listed(const char *value, const char *etag)
 {
@@ -397,6 +590,69 @@ respond_status(struct http_server *s, struct MHD_Connection *conn,
 		return respond_text(s, conn, q, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "500 internal server error\n");
 	}
+}
+
+/* A framing error: the answer closes the connection (RFC 9112 section 6.3). */
+static enum MHD_Result
+respond_refuse(struct http_server *s, struct MHD_Connection *conn,
+    struct http_req *q, unsigned status)
+{
+	struct MHD_Response *r;
+	const char *text;
+
+	switch (status) {
+	case MHD_HTTP_NOT_IMPLEMENTED:
+		text = "501 not implemented: transfer coding\n";
+		break;
+	case MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE:
+		text = "431 request header fields too large\n";
+		break;
+	default:
+		text = "400 bad request\n";
+		status = MHD_HTTP_BAD_REQUEST;
+	}
+	r = MHD_create_response_from_buffer(strlen(text), (void *)text,
+	    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	return respond(s, conn, q, status, r, strlen(text));
+}
+
+static enum MHD_Result
+framing_count(void *cls, enum MHD_ValueKind kind, const char *key,
+    size_t key_size, const char *value, size_t value_size)
+{
+	(void)kind;
+	http_framing_field(cls, key, key_size, value, value_size);
+	return MHD_YES;
+}
+
+/*
+ * The framing rules of http_head_check() for a request libmicrohttpd has
+ * parsed: the first request of a connection was checked on its raw bytes
+ * by the connection guard already, later ones on a kept-alive connection
+ * are checked here.  Returns 0 or the status to refuse with.
+ */
+static unsigned
+framing_check(struct MHD_Connection *conn, const struct http_req *q,
+    const char *method, const char *version)
+{
+	struct http_framing f;
+	size_t i;
+
+	for (i = 0; q->target[i] != '\0'; i++)
+		if ((unsigned char)q->target[i] <= 0x20 ||
+		    (unsigned char)q->target[i] >= 0x7f)
+			return MHD_HTTP_BAD_REQUEST;
+	memset(&f, 0, sizeof(f));
+	(void)MHD_get_connection_values_n(conn, MHD_HEADER_KIND, framing_count,
+	    &f);
+	return http_framing_status(&f, strcmp(version, "HTTP/1.1") == 0,
+	    strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
 }
 
 static void
@@ -756,6 +1012,7 @@ http_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	struct http_server *s = cls;
 	struct http_req *q = *req_cls;
 	struct http_route rt;
+	unsigned status;
 
 	(void)url;	/* already percent-decoded: routing uses the raw target */
 	(void)upload_data;
@@ -775,6 +1032,9 @@ http_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	    MHD_HTTP_HEADER_USER_AGENT));
 
 	q->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	if (!q->headers_done && (status = framing_check(conn, q, method,
+	    version)) != 0)
+		return respond_refuse(s, conn, q, status);
 	if (!q->head && strcmp(method, MHD_HTTP_METHOD_GET) != 0) {
 		/* Answered at once; libmicrohttpd then closes the connection. */
 		return respond_status(s, conn, q, MHD_HTTP_METHOD_NOT_ALLOWED);
@@ -790,8 +1050,7 @@ http_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	if (q->target_cut)
 		return respond_status(s, conn, q, MHD_HTTP_NOT_FOUND);
 	if (target_has_nul(q, version))
-		return respond_text(s, conn, q, MHD_HTTP_BAD_REQUEST,
-		    "400 bad request\n");
+		return respond_refuse(s, conn, q, MHD_HTTP_BAD_REQUEST);
 
 	switch (http_route(q->target, &rt)) {
 	case ROUTE_INDEX:

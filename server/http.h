@@ -76,6 +76,58 @@ struct http_server {
 	bool stopping;
 };
 
+/*
+ * Request framing (RFC 9112) as bootdrop-server enforces it, fed one
+ * header field at a time - from the raw bytes of a request head
+ * (http_head_check) or from libmicrohttpd's parsed fields (the handler) -
+ * so both apply one rule set.
+ */
+struct http_framing {
+	unsigned hosts, lengths, encodings, fields;
+	bool bad;		/* a field that is malformed on its own */
+	bool chunked_only;	/* every Transfer-Encoding is "chunked" */
+	uint64_t length;	/* Content-Length, when lengths == 1 */
+};
+
+#define HTTP_HEAD_MAX_FIELDS	100	/* more header fields: 431 */
+
+/* Counts one field (name and value without surrounding whitespace). */
+void http_framing_field(struct http_framing *f, const char *name, size_t nlen,
+    const char *value, size_t vlen);
+
+/*
+ * The status a request with these fields gets before routing: 0 when the
+ * framing is sound, 400 (duplicate or malformed Content-Length, Content-
+ * Length with Transfer-Encoding, no or several Host in HTTP/1.1, a body on
+ * GET or HEAD, a bad field), 431 (too many fields) or 501 (a transfer
+ * coding other than chunked).  Each of these answers closes the connection.
+ */
+unsigned http_framing_status(const struct http_framing *f, bool http11,
+    bool get_or_head);
+
+/* What http_head_check() found in a request head. */
+struct http_head {
+	size_t len;			/* bytes up to and with the empty line */
+	const char *method, *target, *version;	/* into the buffer */
+	size_t method_len, target_len, version_len;	/* 0 when unparsed */
+};
+
+/*
+ * Looks at the first request in buf (len bytes, as received, not
+ * NUL-terminated).  Returns 0 and h->len == 0 when the head is not
+ * complete yet; 0 with h->len set when it is complete and sound; else the
+ * status to answer with before closing: 400 for a malformed request line,
+ * a space or control byte in the target, a control byte (NUL included) in
+ * a field, whitespace before a colon, obs-fold, and everything
+ * http_framing_status() refuses; 431, 501 as there; 505 for an HTTP
+ * version other than 1.0 and 1.1.  h's method/target/version are filled
+ * as far as the request line parsed, for the access log.
+ */
+unsigned http_head_check(const char *buf, size_t len, struct http_head *h);
+
+/* The reason phrase of the statuses this server sends. */
+const char *http_reason(unsigned status);
+
 /* Initializes the locks of s (the caller fills the other fields). */
 void http_server_init(struct http_server *s);
 void http_server_fini(struct http_server *s);

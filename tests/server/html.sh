@@ -83,8 +83,8 @@ curl -s "${URL}channels/other/" >"$T/nokey.html"
 grep -qF "bootdrop-fetch -p PUBFILE -c other -d /mnt/boot $URL" "$T/nokey.html" &&
 	ok "without -P/-p the command says -p PUBFILE and the listening URL" ||
 	fail "fetch command without a key: $(grep -o 'bootdrop-fetch[^<]*' "$T/nokey.html")"
-# An empty repository still renders.
-mkdir -p "$T/empty"
+# A repository nothing was published to yet (no channels/) still renders.
+mkdir -p "$T/empty/blobs/sha256"
 stop_server
 start_server empty -r "$T/empty" -l 127.0.0.1:0
 expect_eq "$(http_code "$URL")" 200 "empty repository index"

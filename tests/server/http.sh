@@ -155,14 +155,23 @@ mkdir "$REPO/blobs/sha256/$DIRB"
 expect_eq "$(http_code "${URL}blobs/sha256/$DIRB")" 404 "directory as blob: 404"
 
 # --- access log: one line per request, client strings escaped
-curl -s -o /dev/null -A $'evil"agent\x1b[31m\\ \x01' "${URL}blobs/sha256/$KH"
+curl -s -o /dev/null -A $'evil"agent\xff\\ ' "${URL}blobs/sha256/$KH"
+# Control bytes in a field or the target are refused (400) - and still logged escaped.
+exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'GET /\x1b[31m HTTP/1.1\r\nHost: x\r\n\r\n' >&5
+expect_eq "$(head -n1 <&5 | tr -d '\r')" "HTTP/1.1 400 Bad Request" "ESC in the target: 400"
+exec 5<&-
+expect_eq "$(http_code "$MAN" -A $'evil\x1b[31m')" 400 "ESC in a header value: 400"
 stop_server
 expect_eq "$STOP_STATUS" 0 "SIGTERM: exit 0"
 line=$(grep 'evil' "$T/access.log")
 case $line in
-*'"evil\"agent\x1b[31m\\ \x01"'*) ok "combined log escapes quotes, backslashes and control bytes" ;;
+*'"evil\"agent\xff\\ "'*) ok "combined log escapes quotes, backslashes and non-ASCII bytes" ;;
 *) fail "access log line not escaped: $line" ;;
 esac
+grep -qF '"GET /\x1b[31m HTTP/1.1" 400 ' "$T/access.log" &&
+	ok "a refused target is logged with its control bytes escaped" ||
+	fail "refused target not logged escaped: $(grep ' 400 ' "$T/access.log")"
 grep -q $'\x1b' "$T/access.log" && fail "raw ESC in the access log" || ok "no raw control bytes in the log"
 grep -Eq "^127\.0\.0\.1 - - \[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9:]{8} \+0000\] \"GET /blobs/sha256/$KH HTTP/1\.1\" 200 [0-9]+ " "$T/access.log" &&
 	ok "combined log format" || fail "combined log format"
@@ -171,9 +180,9 @@ grep -q '"GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1" 404' "$T/access.log" &&
 
 # JSON lines
 start_server json -r "$REPO" -l 127.0.0.1:0 --log-format json
-curl -s -o /dev/null -A $'json"\\\x01\xff' "${URL}channels/test/manifest.json"
+curl -s -o /dev/null -A $'json"\\\xff' "${URL}channels/test/manifest.json"
 stop_server
-if jq -e 'select(.user_agent == "json\"\\\u0001\u00ff") | .status == 200 and .method == "GET" and .completed' \
+if jq -e 'select(.user_agent == "json\"\\\u00ff") | .status == 200 and .method == "GET" and .completed' \
 	<(grep '^{' "$T/json.out") >/dev/null; then ok "JSON log lines parse and keep the escaped agent"
 else fail "JSON log: $(grep '^{' "$T/json.out")"; fi
 
