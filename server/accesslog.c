@@ -23,7 +23,10 @@ struct accesslog {
 #define ERRLOG_KINDS		128
 #define ERRLOG_LINE_BYTES	1024
 
-/* How often each kind of error message was seen; a full table counts on in slot 0. */
+/*
+ * How often each kind of error message was seen; once the table is full,
+ * new kinds share slot 0, so the log stays bounded whatever the input.
+ */
 static struct {
 	uintptr_t kind;
 	uint64_t count;
@@ -118,12 +121,10 @@ void
 errlog_vprint(uintptr_t kind, const char *fmt, va_list ap)
 {
 	char line[ERRLOG_LINE_BYTES];
-	uint64_t count;
-	size_t n;
+	uint64_t count, h = 14695981039346656037ull;
+	size_t n, i;
 	int len;
 
-	if (!errlog_count(kind, &count))
-		return;
 	len = snprintf(line, sizeof(line), "bootdrop-server: ");
 	if (len < 0)
 		return;
@@ -134,6 +135,11 @@ errlog_vprint(uintptr_t kind, const char *fmt, va_list ap)
 	n = strlen(line);
 	while (n > 0 && line[n - 1] == '\n')
 		line[--n] = '\0';
+	/* One kind per distinct text: the first line of each survives. */
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)line[i]) * 1099511628211ull;
+	if (!errlog_count(kind ^ (uintptr_t)h, &count))
+		return;
 	if (count > 1)
 		snprintf(line + n, sizeof(line) - n, " (%llu times)",
 		    (unsigned long long)count);

@@ -79,8 +79,9 @@ enum bd_err accesslog_reopen(struct accesslog *log);
  * not seen before is printed in full; later ones of that kind only when
  * their count reaches a power of two, with the count ("(1024 times)"), so
  * a flood of one error costs log2(n) lines and the first line of every
- * kind survives.  kind is any key, e.g. the format string's address.
- * Thread-safe.
+ * kind survives.  A kind is the message's text together with kind (any
+ * key, e.g. the format string's address); past 127 kinds the rest count
+ * as one.  Thread-safe.
  */
 void errlog_vprint(uintptr_t kind, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "html.h"
+#include "index.h"
 #include "key.h"
 #include "layout.h"
 #include "manifest.h"
@@ -213,7 +214,7 @@ render_index(const struct http_server *s, struct hbuf *b, char **names,
 		hb_str(b, "/\">");
 		hb_esc(b, names[i]);
 		hb_str(b, "</a></td>");
-		rc = load_manifest(s->repofd, names[i], LAYOUT_MANIFEST_FILE, &m);
+		rc = index_channel_manifest(s->index, s->repofd, names[i], &m);
 		if (rc != BD_OK) {
 			hb_str(b, "<td colspan=\"3\" class=\"bad\">manifest unreadable: ");
 			hb_esc(b, bd_strerror(rc));
@@ -225,7 +226,7 @@ render_index(const struct http_server *s, struct hbuf *b, char **names,
 		hb_str(b, "</td><td>");
 		time_cell(b, m->expires, true, now);
 		hb_str(b, "</td></tr>\n");
-		manifest_free(m);
+		index_channel_release(s->index, m);
 	}
 	hb_str(b, "</tbody></table>\n");
 	page_tail(b);

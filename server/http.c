@@ -33,6 +33,7 @@
 #include "html.h"
 #include "layout.h"
 #include "http.h"
+#include "index.h"
 #include "manifest.h"
 #include "sha256.h"
 
@@ -771,9 +772,19 @@ static unsigned
 open_regular(struct http_server *s, const char *rel, int *fd,
     struct stat *st)
 {
+	unsigned status;
+	int e;
+
 	*fd = open_beneath(s->repofd, rel);
-	if (*fd == -1)
-		return errno_status(errno);
+	if (*fd == -1) {
+		e = errno;
+		status = errno_status(e);
+		/* A 404 is the client's business; these are the publisher's. */
+		if (status != MHD_HTTP_NOT_FOUND)
+			errlog_print(status, "%s: %s (answered %u)", rel,
+			    strerror(e), status);
+		return status;
+	}
 	if (fstat(*fd, st) == -1 || !S_ISREG(st->st_mode)) {
 		close(*fd);
 		*fd = -1;
@@ -902,8 +913,11 @@ serve_manifest(struct http_server *s, struct MHD_Connection *conn,
 		return respond_status(s, conn, q, status);
 	status = manifest_bytes(fd, &st, &e.buf, etag);
 	close(fd);
-	if (status != 0)
+	if (status != 0) {
+		errlog_print(status, "%s: cannot read the manifest (%jd bytes) "
+		    "(answered %u)", rel, (intmax_t)st.st_size, status);
 		return respond_status(s, conn, q, status);
+	}
 	e.size = (uint64_t)st.st_size;
 	e.etag = etag;
 	e.content_type = "application/json";
@@ -922,12 +936,17 @@ serve_html(struct http_server *s, struct MHD_Connection *conn,
 	size_t len = 0;
 	enum bd_err rc;
 
-	rc = html_render(s, rt->kind == ROUTE_CHANNEL ? rt->channel : NULL,
-	    &page, &len);
+	if (rt->kind == ROUTE_INDEX)
+		rc = index_page(s, &page, &len);
+	else
+		rc = html_render(s, rt->channel, &page, &len);
 	if (rc == BD_ERR_PATH)
 		return respond_status(s, conn, q, MHD_HTTP_NOT_FOUND);
-	if (rc != BD_OK)
+	if (rc != BD_OK) {
+		errlog_print(0, "%s: %s: %s (answered 500)", q->target,
+		    bd_strerror(rc), bd_err_detail());
 		return respond_status(s, conn, q, MHD_HTTP_INTERNAL_SERVER_ERROR);
+	}
 	r = MHD_create_response_from_buffer(len, page, MHD_RESPMEM_MUST_FREE);
 	if (r == NULL) {
 		free(page);

@@ -66,6 +66,7 @@ struct http_server {
 	const char *base_url;		/* shown in the HTML index, ends in '/' */
 	const char *pubkey_b64;		/* shown in the fetch command, or NULL */
 	struct accesslog *log;		/* NULL: no access log */
+	struct index_cache *index;	/* the "/" page's cache, or NULL */
 	http_blob_served_fn blob_served;	/* quick mode, or NULL */
 	void *blob_served_arg;
 

@@ -49,6 +49,7 @@
 #include "cli.h"
 #include "guard.h"
 #include "http.h"
+#include "index.h"
 #include "key.h"
 #include "manifest.h"
 #include "quick.h"
@@ -705,6 +706,10 @@ main(int argc, char **argv)
 		memcpy(base_url, listen_url, sizeof(base_url));
 
 	s.repofd = repofd;
+	if ((s.index = index_cache_new(repofd)) == NULL) {
+		warnx("out of memory");
+		goto out;
+	}
 	s.base_url = base_url;
 	s.pubkey_b64 = pubkey[0] ? pubkey : NULL;
 	s.log = log;
@@ -766,6 +771,7 @@ out:
 	else if (repofd != -1)
 		close(repofd);
 	accesslog_close(log);
+	index_cache_free(s.index);
 	http_server_fini(&s);
 	return status;
 }

@@ -7,7 +7,8 @@
 
 expect_status 0 "--help" "$SERVER" --help
 for opt in --repo --listen --public-url --pubkey --pubkey-file --access-log \
-	--log-format --max-connections --max-per-ip --timeout --max-request-bytes \
+	--log-format --max-connections --max-pending --max-per-ip --header-timeout \
+	--timeout --max-request-bytes \
 	--threads --thread-per-connection --shutdown-timeout --quick --seckey \
 	--passphrase-file --channel --expires --exit-after --help --version; do
 	grep -q -- "$opt" "$T/last.out" || fail "--help does not mention $opt"
@@ -20,6 +21,8 @@ expect_status 1 "unknown option" "$SERVER" --bogus -r "$T"
 expect_status 1 "stray argument" "$SERVER" -r "$T" extra
 expect_status 1 "bad --max-connections" "$SERVER" -r "$T" --max-connections 12x
 expect_status 1 "negative --timeout" "$SERVER" -r "$T" --timeout -1
+expect_status 1 "zero --header-timeout" "$SERVER" -r "$T" --header-timeout 0
+expect_status 1 "bad --max-pending" "$SERVER" -r "$T" --max-pending none
 expect_status 1 "bad --log-format" "$SERVER" -r "$T" --log-format xml
 expect_status 1 "bad --public-url" "$SERVER" -r "$T" --public-url 'javascript:alert(1)'
 expect_status 1 "bad -P key" "$SERVER" -r "$T" -P notakey

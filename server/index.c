@@ -1,0 +1,307 @@
+/*
+ * index.c - the cache of the "/" page (see index.h).
+ *
+ * One mutex serializes rebuilds and guards everything here; html.c's
+ * renderer runs under it and borrows the cached manifests.  Order matters
+ * for correctness: pending inotify events are drained and a directory's
+ * watch is added before its files are read, so a change made during a
+ * rebuild leaves an event behind and the next request rebuilds again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/inotify.h>
+#endif
+
+#include "html.h"
+#include "http.h"
+#include "index.h"
+#include "repo.h"
+
+#define CHAN_BUCKETS		1024
+#define POLL_FALLBACK_MS	1000
+
+/* One channel's manifest.json as last read. */
+struct chan {
+	struct chan *next;
+	char name[CHANNEL_MAX_BYTES + 1];
+	bool have_stat;
+	struct stat st;			/* identity of the bytes parsed */
+	struct bd_manifest *m;		/* NULL when rc != BD_OK */
+	enum bd_err rc;
+	unsigned gen;			/* rebuild that last looked at it */
+};
+
+struct index_cache {
+	pthread_mutex_t lock;
+	int repofd;
+	int ino;			/* inotify descriptor, -1 without */
+	bool watch_failed;		/* out of watches: poll instead */
+	char *page;			/* NULL until the first build */
+	size_t len;
+	int64_t built_ms;
+	time_t next_expiry;		/* 0: none shown */
+	unsigned gen;
+	struct chan *chans[CHAN_BUCKETS];
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Watches repository-relative directory rel (may not exist yet). */
+static void
+watch_dir(struct index_cache *c, const char *rel)
+{
+#ifdef __linux__
+	char path[64 + CHANNEL_MAX_BYTES];
+
+	if (c->ino == -1)
+		return;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", c->repofd, rel);
+	if (inotify_add_watch(c->ino, path, IN_CREATE | IN_DELETE |
+	    IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY |
+	    IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR) == -1 &&
+	    errno != ENOENT && errno != ENOTDIR)
+		c->watch_failed = true;
+#else
+	(void)c;
+	(void)rel;
+#endif
+}
+
+/* True when an event arrived since the last call (drains them). */
+static bool
+changed(struct index_cache *c)
+{
+	char buf[4096];
+	bool any = false;
+	ssize_t n;
+
+	if (c->ino == -1)
+		return false;
+	while ((n = read(c->ino, buf, sizeof(buf))) > 0)
+		any = true;
+	return any;
+}
+
+static size_t
+chan_bucket(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h % CHAN_BUCKETS;
+}
+
+static bool
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static enum bd_err
+load(int repofd, const char *channel, struct bd_manifest **m)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	enum bd_err rc;
+
+	*m = NULL;
+	rc = repo_read_manifest(repofd, channel, "manifest.json", &buf, &len);
+	if (rc == BD_OK)
+		rc = manifest_load_unverified(buf, len, m);
+	free(buf);
+	return rc;
+}
+
+static void
+chan_free(struct chan *ch)
+{
+	manifest_free(ch->m);
+	free(ch);
+}
+
+/* Drops channels the last rebuild did not list. */
+static void
+sweep(struct index_cache *c)
+{
+	struct chan **pp, *ch;
+	size_t i;
+
+	for (i = 0; i < CHAN_BUCKETS; i++) {
+		for (pp = &c->chans[i]; (ch = *pp) != NULL;) {
+			if (ch->gen != c->gen) {
+				*pp = ch->next;
+				chan_free(ch);
+			} else {
+				pp = &ch->next;
+			}
+		}
+	}
+}
+
+enum bd_err
+index_channel_manifest(struct index_cache *c, int repofd,
+    const char *channel, struct bd_manifest **m)
+{
+	char rel[CHANNEL_MAX_BYTES + 32];
+	struct chan *ch;
+	struct stat st;
+	bool have;
+	size_t b;
+
+	memset(&st, 0, sizeof(st));
+	if (c == NULL)
+		return load(repofd, channel, m);
+	*m = NULL;
+	if (strlen(channel) > CHANNEL_MAX_BYTES)
+		return bd_fail(BD_ERR_PATH, "channel name");
+	snprintf(rel, sizeof(rel), "channels/%s", channel);
+	watch_dir(c, rel);
+	snprintf(rel, sizeof(rel), "channels/%s/manifest.json", channel);
+	have = fstatat(repofd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
+
+	b = chan_bucket(channel);
+	for (ch = c->chans[b]; ch != NULL; ch = ch->next)
+		if (strcmp(ch->name, channel) == 0)
+			break;
+	if (ch == NULL) {
+		if ((ch = calloc(1, sizeof(*ch))) == NULL)
+			return bd_fail(BD_ERR_NOMEM, "index cache");
+		memcpy(ch->name, channel, strlen(channel) + 1);
+		ch->next = c->chans[b];
+		c->chans[b] = ch;
+	} else if (!(have && ch->have_stat && same_file(&st, &ch->st))) {
+		manifest_free(ch->m);
+		ch->m = NULL;
+		ch->have_stat = false;
+	}
+	ch->gen = c->gen;
+	if (!ch->have_stat) {
+		/* stat before read: a replacement in between is re-read next time */
+		ch->rc = load(repofd, channel, &ch->m);
+		ch->have_stat = have;
+		ch->st = st;
+		if (ch->rc != BD_OK)
+			ch->have_stat = false;	/* retried on the next rebuild */
+	}
+	if (ch->rc == BD_OK && ch->m->expires > time(NULL) &&
+	    (c->next_expiry == 0 || ch->m->expires < c->next_expiry))
+		c->next_expiry = ch->m->expires;
+	*m = ch->m;
+	return ch->rc;
+}
+
+void
+index_channel_release(struct index_cache *c, struct bd_manifest *m)
+{
+	if (c == NULL)
+		manifest_free(m);
+}
+
+enum bd_err
+index_page(struct http_server *s, char **page, size_t *len)
+{
+	struct index_cache *c = s->index;
+	char *fresh = NULL;
+	size_t flen = 0;
+	enum bd_err rc = BD_OK;
+	bool stale;
+	int64_t now = now_ms();
+
+	*page = NULL;
+	*len = 0;
+	if (c == NULL)
+		return html_render(s, NULL, page, len);
+	pthread_mutex_lock(&c->lock);
+	stale = changed(c) || c->page == NULL ||
+	    ((c->ino == -1 || c->watch_failed) &&
+	    now - c->built_ms >= POLL_FALLBACK_MS) ||
+	    (c->next_expiry != 0 && time(NULL) >= c->next_expiry);
+	if (stale) {
+		c->gen++;
+		c->next_expiry = 0;
+		c->watch_failed = false;
+		watch_dir(c, ".");
+		watch_dir(c, "channels");
+		rc = html_render(s, NULL, &fresh, &flen);
+		if (rc == BD_OK) {
+			free(c->page);
+			c->page = fresh;
+			c->len = flen;
+			c->built_ms = now;
+			sweep(c);
+		} else {
+			/* not cached: a failure is answered and retried */
+			free(c->page);
+			c->page = NULL;
+		}
+	}
+	if (rc == BD_OK) {
+		if ((*page = malloc(c->len + 1)) == NULL) {
+			rc = bd_fail(BD_ERR_NOMEM, "index page");
+		} else {
+			memcpy(*page, c->page, c->len + 1);
+			*len = c->len;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+struct index_cache *
+index_cache_new(int repofd)
+{
+	struct index_cache *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	pthread_mutex_init(&c->lock, NULL);
+	c->repofd = repofd;
+#ifdef __linux__
+	c->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+#else
+	c->ino = -1;
+#endif
+	return c;
+}
+
+void
+index_cache_free(struct index_cache *c)
+{
+	size_t i;
+	struct chan *ch, *next;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < CHAN_BUCKETS; i++)
+		for (ch = c->chans[i]; ch != NULL; ch = next) {
+			next = ch->next;
+			chan_free(ch);
+		}
+	if (c->ino != -1)
+		close(c->ino);
+	free(c->page);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}

@@ -1,0 +1,42 @@
+/*
+ * index.h - the cache behind bootdrop-server's "/" page: each channel's
+ * parsed manifest.json, kept while the file is the same (device, inode,
+ * size, mtime, ctime), and the rendered page, kept until something under
+ * channels/ changes (inotify on channels/ and on each channel directory;
+ * where inotify is missing or out of watches, at most one second) or the
+ * next expiry shown on it passes.  A request for "/" then costs one
+ * non-blocking read of the inotify descriptor and a copy of the page,
+ * whatever the number of channels.
+ */
+#ifndef BOOTDROP_INDEX_H
+#define BOOTDROP_INDEX_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "manifest.h"
+
+struct http_server;
+struct index_cache;
+
+/* A new cache for the repository open at repofd; NULL when out of memory. */
+struct index_cache *index_cache_new(int repofd);
+void index_cache_free(struct index_cache *c);
+
+/*
+ * A new copy of the index page in *page (*len bytes); free with free().
+ * Renders it with html_render() when the cached one is stale.
+ */
+enum bd_err index_page(struct http_server *s, char **page, size_t *len);
+
+/*
+ * For html.c while it renders the index: channel's newest manifest, parsed
+ * without verification.  With a cache (c not NULL, only during
+ * index_page()) *m is borrowed from it; without, it is new.  Hand it back
+ * with index_channel_release() either way.
+ */
+enum bd_err index_channel_manifest(struct index_cache *c, int repofd,
+    const char *channel, struct bd_manifest **m);
+void index_channel_release(struct index_cache *c, struct bd_manifest *m);
+
+#endif
