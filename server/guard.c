@@ -63,6 +63,20 @@ struct gconn {
 	socklen_t addrlen;
 };
 
+/* A connection libmicrohttpd serves; idle while it has no complete head. */
+struct gact {
+	int fd;
+	struct gip *ip;
+	bool idle;			/* in g->idle */
+	bool ending;			/* shut down, no longer counted */
+	int64_t since_ms;		/* idle since */
+	struct gact *prev, *next;
+};
+
+struct gidle {
+	struct gact *head, *tail;
+};
+
 struct gfifo {
 	struct gconn *head, *tail;
 	unsigned n;
@@ -80,6 +94,7 @@ struct guard {
 	pthread_mutex_t lock;		/* ips, active, stats.busy */
 	struct gip *ips[IP_BUCKETS];
 	unsigned active;
+	struct gidle idle;		/* kept-alive connections between requests */
 
 	struct gfifo heads, lingers;	/* the thread's */
 	struct gconn *dead;		/* closed during this batch of events */
@@ -124,6 +139,51 @@ fifo_remove(struct gfifo *f, struct gconn *c)
 		f->tail = c->prev;
 	c->prev = c->next = NULL;
 	f->n--;
+}
+
+static void
+idle_remove(struct guard *g, struct gact *a)
+{
+	if (!a->idle)
+		return;
+	if (a->prev != NULL)
+		a->prev->next = a->next;
+	else
+		g->idle.head = a->next;
+	if (a->next != NULL)
+		a->next->prev = a->prev;
+	else
+		g->idle.tail = a->prev;
+	a->prev = a->next = NULL;
+	a->idle = false;
+}
+
+/*
+ * Ends a served connection that has no request in progress: shutdown()
+ * makes libmicrohttpd see EOF and close it.  The descriptor is still
+ * libmicrohttpd's: its CLOSED notification (which takes g->lock) comes
+ * before close().  Under g->lock.
+ */
+static void
+idle_end(struct guard *g, struct gact *a)
+{
+	idle_remove(g, a);
+	(void)shutdown(a->fd, SHUT_RDWR);
+	a->ending = true;
+	a->ip->active--;
+	g->active--;
+}
+
+/* The oldest idle connection of ip, or of all when ip is NULL.  Under g->lock. */
+static struct gact *
+idle_oldest(struct guard *g, const struct gip *ip)
+{
+	struct gact *a;
+
+	for (a = g->idle.head; a != NULL; a = a->next)
+		if (ip == NULL || a->ip == ip)
+			return a;
+	return NULL;
 }
 
 /* The address bytes of ss (4 for IPv4, 16 for IPv6). */
@@ -350,9 +410,20 @@ static void
 conn_hand_over(struct guard *g, struct gconn *c, const struct http_head *h)
 {
 	struct gip *ip = c->ip;
+	struct gact *a;
 	bool busy;
 
 	pthread_mutex_lock(&g->lock);
+	/* Kept-alive connections waiting for a next request give way. */
+	if (g->o.max_per_ip != 0 && ip->active >= g->o.max_per_ip &&
+	    (a = idle_oldest(g, ip)) != NULL) {
+		g->stats.evicted++;
+		idle_end(g, a);
+	}
+	if (g->active >= g->o.max_active && (a = idle_oldest(g, NULL)) != NULL) {
+		g->stats.evicted++;
+		idle_end(g, a);
+	}
 	busy = g->active >= g->o.max_active ||
 	    (g->o.max_per_ip != 0 && ip->active >= g->o.max_per_ip);
 	if (busy) {
@@ -507,6 +578,17 @@ expire(struct guard *g)
 	}
 	while (g->lingers.head != NULL && g->lingers.head->deadline_ms <= now)
 		conn_close(g, g->lingers.head);
+	/* A next request on a kept-alive connection has the same deadline. */
+	pthread_mutex_lock(&g->lock);
+	while (g->idle.head != NULL &&
+	    g->idle.head->since_ms + g->o.header_timeout_ms <= now) {
+		g->stats.timed_out++;
+		idle_end(g, g->idle.head);
+	}
+	if (g->idle.head != NULL &&
+	    g->idle.head->since_ms + g->o.header_timeout_ms < next)
+		next = g->idle.head->since_ms + g->o.header_timeout_ms;
+	pthread_mutex_unlock(&g->lock);
 	if (g->heads.head != NULL && g->heads.head->deadline_ms < next)
 		next = g->heads.head->deadline_ms;
 	if (g->lingers.head != NULL && g->lingers.head->deadline_ms < next)
@@ -637,28 +719,67 @@ guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
     enum MHD_ConnectionNotificationCode code)
 {
 	struct guard *g = cls;
-	const union MHD_ConnectionInfo *ci;
-	struct gip *ip;
+	const union MHD_ConnectionInfo *ci, *fi;
+	struct gact *a;
 
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		ci = MHD_get_connection_info(conn,
 		    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		if (ci == NULL || ci->client_addr == NULL)
+		fi = MHD_get_connection_info(conn,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci == NULL || ci->client_addr == NULL || fi == NULL ||
+		    (a = calloc(1, sizeof(*a))) == NULL)
 			return;
+		a->fd = fi->connect_fd;
 		pthread_mutex_lock(&g->lock);
-		if ((ip = ip_get(g, ci->client_addr)) != NULL) {
-			ip->active++;
+		if ((a->ip = ip_get(g, ci->client_addr)) != NULL) {
+			a->ip->active++;
 			g->active++;
 		}
 		pthread_mutex_unlock(&g->lock);
-		*socket_context = ip;
+		if (a->ip == NULL) {
+			free(a);
+			return;
+		}
+		*socket_context = a;
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED &&
-	    (ip = *socket_context) != NULL) {
+	    (a = *socket_context) != NULL) {
 		pthread_mutex_lock(&g->lock);
-		ip->active--;
-		g->active--;
-		ip_put(g, ip);
+		idle_remove(g, a);
+		if (!a->ending) {
+			a->ip->active--;
+			g->active--;
+		}
+		ip_put(g, a->ip);
 		pthread_mutex_unlock(&g->lock);
+		free(a);
 		*socket_context = NULL;
 	}
+}
+
+void
+guard_conn_state(void *cls, struct MHD_Connection *conn, bool idle)
+{
+	struct guard *g = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct gact *a;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci == NULL || (a = ci->socket_context) == NULL)
+		return;
+	pthread_mutex_lock(&g->lock);
+	if (!idle) {
+		idle_remove(g, a);
+	} else if (!a->idle && !a->ending) {
+		a->idle = true;
+		a->since_ms = now_ms();
+		a->next = NULL;
+		a->prev = g->idle.tail;
+		if (g->idle.tail != NULL)
+			g->idle.tail->next = a;
+		else
+			g->idle.head = a;
+		g->idle.tail = a;
+	}
+	pthread_mutex_unlock(&g->lock);
 }

@@ -15,8 +15,12 @@
  *     incomplete head (of its address, or of all), never a client that is
  *     being served;
  *   - connections past their head are libmicrohttpd's, capped by
- *     max_active and max_per_ip per address: over either, the client gets
- *     503 and the connection closes.
+ *     max_active and max_per_ip per address: over either, the oldest
+ *     kept-alive connection waiting for its next request (of the address,
+ *     or of all) is closed to make room, and failing that the client gets
+ *     503 and the connection closes;
+ *   - a next request on a kept-alive connection gets the same deadline,
+ *     counted from the end of the previous response.
  *
  * The first head is checked on its raw bytes with http_head_check() and
  * refused by the guard itself (the status once, then a lingering close);
@@ -25,6 +29,7 @@
 #ifndef BOOTDROP_GUARD_H
 #define BOOTDROP_GUARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <microhttpd.h>
@@ -70,5 +75,13 @@ void guard_free(struct guard *g);
 /* libmicrohttpd's connection notification: counts connections past their head. */
 void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
     enum MHD_ConnectionNotificationCode code);
+
+/*
+ * From the request handler: a served connection is idle (its response is
+ * done and no next head is complete) or busy again.  Idle connections are
+ * closed header_timeout after they went idle, and the oldest idle one
+ * gives way when a new client would otherwise be answered 503.
+ */
+void guard_conn_state(void *cls, struct MHD_Connection *conn, bool idle);
 
 #endif

@@ -1051,6 +1051,8 @@ http_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	    MHD_HTTP_HEADER_USER_AGENT));
 
 	q->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	if (!q->headers_done && s->conn_state != NULL)
+		s->conn_state(s->conn_state_arg, conn, false);
 	if (!q->headers_done && (status = framing_check(conn, q, method,
 	    version)) != 0)
 		return respond_refuse(s, conn, q, status);
@@ -1096,7 +1098,8 @@ http_request_done(void *cls, struct MHD_Connection *conn, void **req_cls,
 	struct timespec now;
 	bool completed = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
 
-	(void)conn;
+	if (s->conn_state != NULL)
+		s->conn_state(s->conn_state_arg, conn, true);
 	if (q == NULL)
 		return;
 	*req_cls = NULL;

@@ -69,6 +69,9 @@ struct http_server {
 	struct index_cache *index;	/* the "/" page's cache, or NULL */
 	http_blob_served_fn blob_served;	/* quick mode, or NULL */
 	void *blob_served_arg;
+	/* the connection guard: a connection is idle between requests */
+	void (*conn_state)(void *arg, struct MHD_Connection *conn, bool idle);
+	void *conn_state_arg;
 
 	/* graceful stop: requests between URI callback and completion */
 	pthread_mutex_t lock;

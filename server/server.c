@@ -723,6 +723,8 @@ main(int argc, char **argv)
 		warnx("out of memory");
 		goto out;
 	}
+	s.conn_state = guard_conn_state;
+	s.conn_state_arg = guard;
 	if ((d = start_daemon(&o, &s, guard, &bound)) == NULL) {
 		warnx("cannot start the HTTP daemon on %s", listen_url);
 		status = EXIT_BIND;

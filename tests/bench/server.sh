@@ -21,26 +21,7 @@ for p in "$SERVER" "$PUBLISH" "$BUILD/tests/mkkernel"; do
 done
 command -v wrk >/dev/null || { echo "wrk not installed" >&2; exit 1; }
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/bootdrop-bench.XXXXXX")
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	rm -rf "$W"
-}
-trap cleanup EXIT
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() {
-	local i
-	for i in $(seq 200); do
-		curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
-		sleep 0.05
-	done
-	echo "nothing listening on port $1" >&2
-	return 1
-}
+. "$SRC/tests/bench/benchlib.sh"
 
 echo "== building the repository"
 "$BUILD/tests/mkkernel" i386 "$W/kernel"
@@ -53,52 +34,8 @@ BIG=blobs/sha256/$(sha256sum "$W/big" | cut -c1-64)
 MAN=channels/bench/manifest.json
 
 echo "== starting the servers"
-"$SERVER" -r "$W/repo" -l 127.0.0.1:0 --max-per-ip 0 --access-log "$W/bootdrop.log" \
-	>"$W/bootdrop.out" 2>"$W/bootdrop.err" &
-BD_PID=$!
-pids+=("$BD_PID")
-for i in $(seq 200); do grep -q '^listening' "$W/bootdrop.out" && break; sleep 0.05; done
-BD_PORT=$(sed -n 's|^listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$W/bootdrop.out")
-
-NG_PORT=
-if command -v nginx >/dev/null; then
-	NG_PORT=$(free_port)
-	mkdir -p "$W/nginx"
-	# As root, nginx workers would switch to nobody and not read $W.
-	NG_USER=
-	[ "$(id -u)" -eq 0 ] && NG_USER="user root;"
-	cat >"$W/nginx/nginx.conf" <<EOF
-$NG_USER
-daemon off;
-worker_processes auto;
-pid $W/nginx/nginx.pid;
-error_log $W/nginx/error.log;
-events { worker_connections 4096; }
-http {
-	access_log $W/nginx/access.log;
-	client_body_temp_path $W/nginx/body;
-	proxy_temp_path $W/nginx/proxy;
-	fastcgi_temp_path $W/nginx/fastcgi;
-	uwsgi_temp_path $W/nginx/uwsgi;
-	scgi_temp_path $W/nginx/scgi;
-	sendfile on;
-	tcp_nopush on;
-	keepalive_requests 100000;
-	types { application/json json; }
-	default_type application/octet-stream;
-	server {
-		listen 127.0.0.1:$NG_PORT;
-		root $W/repo;
-		etag on;
-	}
-}
-EOF
-	nginx -c "$W/nginx/nginx.conf" -e "$W/nginx/error.log" 2>"$W/nginx/start.err" &
-	pids+=($!)
-	wait_port "$NG_PORT" || NG_PORT=
-else
-	echo "nginx not installed: no nginx column"
-fi
+start_bootdrop "$W/repo" --max-per-ip 0
+start_nginx "$W/repo"
 
 PY_PORT=
 if command -v python3 >/dev/null; then
@@ -125,8 +62,7 @@ ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
 }
 
-echo "== machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)," \
-	"$(uname -sr), $(nginx -v 2>&1 | sed 's/.*: //'), $(python3 --version 2>&1)"
+machine_line
 printf '%-28s %12s %12s %12s %10s %10s\n' test bootdrop nginx python bd/nginx bd/python
 for c in 64 256; do
 	for what in "manifest.json:$MAN" "4 KiB blob:$SMALL"; do
