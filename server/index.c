@@ -24,6 +24,7 @@
 #include "html.h"
 #include "http.h"
 #include "index.h"
+#include "layout.h"
 #include "repo.h"
 
 #define CHAN_BUCKETS		1024
@@ -67,7 +68,7 @@ static void
 watch_dir(struct index_cache *c, const char *rel)
 {
 #ifdef __linux__
-	char path[64 + CHANNEL_MAX_BYTES];
+	char path[64 + LAYOUT_PATH_BYTES];
 
 	if (c->ino == -1)
 		return;
@@ -127,7 +128,7 @@ load(int repofd, const char *channel, struct bd_manifest **m)
 	enum bd_err rc;
 
 	*m = NULL;
-	rc = repo_read_manifest(repofd, channel, "manifest.json", &buf, &len);
+	rc = repo_read_manifest(repofd, channel, LAYOUT_MANIFEST_FILE, &buf, &len);
 	if (rc == BD_OK)
 		rc = manifest_load_unverified(buf, len, m);
 	free(buf);
@@ -164,7 +165,7 @@ enum bd_err
 index_channel_manifest(struct index_cache *c, int repofd,
     const char *channel, struct bd_manifest **m)
 {
-	char rel[CHANNEL_MAX_BYTES + 32];
+	char rel[LAYOUT_PATH_BYTES];
 	struct chan *ch;
 	struct stat st;
 	bool have;
@@ -174,11 +175,11 @@ index_channel_manifest(struct index_cache *c, int repofd,
 	if (c == NULL)
 		return load(repofd, channel, m);
 	*m = NULL;
-	if (strlen(channel) > CHANNEL_MAX_BYTES)
+	if (!channel_name_valid(channel))
 		return bd_fail(BD_ERR_PATH, "channel name");
-	snprintf(rel, sizeof(rel), "channels/%s", channel);
+	layout_channel_dir(channel, rel);
 	watch_dir(c, rel);
-	snprintf(rel, sizeof(rel), "channels/%s/manifest.json", channel);
+	layout_manifest_path(channel, rel);
 	have = fstatat(repofd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
 
 	b = chan_bucket(channel);
@@ -243,7 +244,7 @@ index_page(struct http_server *s, char **page, size_t *len)
 		c->next_expiry = 0;
 		c->watch_failed = false;
 		watch_dir(c, ".");
-		watch_dir(c, "channels");
+		watch_dir(c, LAYOUT_CHANNELS_DIR);
 		rc = html_render(s, NULL, &fresh, &flen);
 		if (rc == BD_OK) {
 			free(c->page);

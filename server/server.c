@@ -51,6 +51,7 @@
 #include "http.h"
 #include "index.h"
 #include "key.h"
+#include "layout.h"
 #include "manifest.h"
 #include "quick.h"
 #include "repo.h"
@@ -602,12 +603,12 @@ wait_for_stop(const sigset_t *set, struct accesslog *log)
 	}
 }
 
-/* A repository has blobs/ or channels/ (a new one may lack channels/). */
+/* A repository has blobs/sha256/ or channels/ (a new one may lack channels/). */
 static bool
 is_repository(int repofd)
 {
-	return faccessat(repofd, "blobs", F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
-	    faccessat(repofd, "channels", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	return faccessat(repofd, LAYOUT_BLOBS_DIR, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    faccessat(repofd, LAYOUT_CHANNELS_DIR, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 int
