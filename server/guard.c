@@ -40,6 +40,7 @@
 #define LINGER_MS		1000
 #define LINGER_MAX		1024	/* refused connections lingering at once */
 #define EVENTS_PER_WAIT		256
+#define ACCEPT_PAUSE_MS		100	/* after EMFILE with nothing to close */
 
 /* One client address: its incomplete heads and its served connections. */
 struct gip {
@@ -87,6 +88,7 @@ struct guard {
 	struct accesslog *log;
 	struct MHD_Daemon *d;
 	int lfd, epfd, stopfd;
+	int64_t accept_paused_until;	/* out of descriptors: 0 when accepting */
 	pthread_t thread;
 	bool running;
 	char *buf;			/* head_max_bytes, the thread's */
@@ -517,7 +519,13 @@ accept_all(struct guard *g)
 				evict_oldest(g, NULL);
 				continue;
 			}
-			return;	/* EAGAIN, or nothing to free: next event */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* level-triggered: pause instead of spinning */
+				(void)epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->lfd, NULL);
+				g->accept_paused_until = now_ms() + ACCEPT_PAUSE_MS;
+			}
+			return;	/* EAGAIN, or a pause: next event */
 		}
 		g->stats.accepted++;
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -589,6 +597,19 @@ expire(struct guard *g)
 	    g->idle.head->since_ms + g->o.header_timeout_ms < next)
 		next = g->idle.head->since_ms + g->o.header_timeout_ms;
 	pthread_mutex_unlock(&g->lock);
+	if (g->accept_paused_until != 0) {
+		if (g->accept_paused_until <= now) {
+			struct epoll_event ev;
+
+			memset(&ev, 0, sizeof(ev));
+			ev.events = EPOLLIN;
+			ev.data.ptr = &listen_mark;
+			(void)epoll_ctl(g->epfd, EPOLL_CTL_ADD, g->lfd, &ev);
+			g->accept_paused_until = 0;
+		} else if (g->accept_paused_until < next) {
+			next = g->accept_paused_until;
+		}
+	}
 	if (g->heads.head != NULL && g->heads.head->deadline_ms < next)
 		next = g->heads.head->deadline_ms;
 	if (g->lingers.head != NULL && g->lingers.head->deadline_ms < next)

@@ -34,6 +34,7 @@
 #define HTTP_URI_MAX_BYTES	256	/* longer request targets are 404 */
 #define HTTP_BLOB_MAX_AGE	31536000
 #define HTTP_MANIFEST_MAX_AGE	60
+#define HTTP_SMALL_BLOB_MAX_BYTES	(64u << 10)	/* served from memory */
 
 enum http_route_kind {
 	ROUTE_NONE,		/* not in the grammar: 404 */

@@ -4,6 +4,7 @@
 #
 #   wrk -t2 -d5s, 64 and 256 connections: manifest.json and a 4 KiB blob
 #   curl: a 256 MiB blob, median of 3 runs
+#   wrk: "/" with 1000 channels against bootdrop's own manifest rate
 #
 # Prints requests/s (or MB/s), the ratios bootdrop/nginx and
 # bootdrop/python, and bootdrop-server's peak RSS (VmHWM).  A benchmark,
@@ -74,6 +75,16 @@ for c in 64 256; do
 			"$(ratio "$b" "$n")" "$(ratio "$b" "$p")"
 	done
 done
+# The index: "/" with 1000 channels, cached, next to the manifest rate.
+for i in $(seq 1000); do
+	mkdir "$W/repo/channels/c$i"
+	cp "$W/repo/$MAN" "$W/repo/channels/c$i/manifest.json"
+done
+curl -s -o /dev/null "http://127.0.0.1:$BD_PORT/"
+b=$(rps "$BD_PORT" "" 64)
+m=$(rps "$BD_PORT" "$MAN" 64)
+printf '%-28s %12s %12s %12s %10s %10s\n' "/ 1000 channels, 64 conn" "$b" "-" "-" \
+	"$(ratio "$b" "$m") of manifest" ""
 b=$(mbps "$BD_PORT" "$BIG")
 n=$(mbps "$NG_PORT" "$BIG")
 p=$(mbps "$PY_PORT" "$BIG")

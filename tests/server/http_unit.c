@@ -61,6 +61,20 @@ check_escape(const char *in, bool json, const char *want)
 	}
 }
 
+/* http_head_check on a literal: want status, and want_len bytes of head. */
+static void
+check_head(const char *buf, unsigned want, size_t want_len)
+{
+	struct http_head h;
+	unsigned got = http_head_check(buf, strlen(buf), &h);
+
+	if (got != want || h.len != want_len) {
+		fprintf(stderr, "FAIL: http_head_check(%.40s...) = %u, len %zu; "
+		    "want %u, len %zu\n", buf, got, h.len, want, want_len);
+		failures++;
+	}
+}
+
 int
 main(void)
 {
@@ -146,8 +160,30 @@ main(void)
 	check_escape("\x01\"\xc3", true, "\\u0001\\\"\\u00c3");
 	check_escape(NULL, false, "-");
 
+	/* incomplete heads wait; complete ones report their length */
+	check_head("GET / HTTP/1.1\r\nHost: x\r\n", 0, 0);
+	check_head("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0, 27);
+	check_head("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next", 0, 29);
+	check_head("GET / HTTP/1.1\nHost: x\n\n", 0, 24);
+	check_head("GET / HTTP/1.0\r\n\r\n", 0, 18);
+	/* refused only once the whole head is in */
+	check_head("GET /a b HTTP/1.1\r\nHost: x\r\n", 0, 0);
+	check_head("GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 400, 30);
+	check_head("GET / HTTP/1.1\r\n\r\n", 400, 18);
+	check_head("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400, 36);
+	check_head("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\n\r\n", 400, 48);
+	check_head("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", 0, 46);
+	check_head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\n\r\n", 0, 47);
+	check_head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, 62);
+	check_head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 56);
+	check_head("GET / HTTP/1.1\r\nHost: a\r\nX:\x7f\r\n\r\n", 400, 32);
+	check_head("GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", 400, 35);
+	check_head("GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505, 27);
+	check_head("GET / HTTPS/1.1\r\nHost: a\r\n\r\n", 400, 28);
+	check_head("G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400, 27);
+
 	if (failures == 0)
 		printf("ok: http_route, http_parse_range, http_etag_listed, "
-		    "accesslog_escape\n");
+		    "http_head_check, accesslog_escape\n");
 	return failures ? 1 : 0;
 }
