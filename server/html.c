@@ -172,22 +172,6 @@ time_cell(struct hbuf *b, time_t t, bool expiry, time_t now)
 		hb_str(b, " <span class=\"bad\">expired</span>");
 }
 
-static enum bd_err
-load_manifest(int repofd, const char *channel, const char *file,
-    struct bd_manifest **m)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	enum bd_err rc;
-
-	*m = NULL;
-	rc = repo_read_manifest(repofd, channel, file, &buf, &len);
-	if (rc == BD_OK)
-		rc = manifest_load_unverified(buf, len, m);
-	free(buf);
-	return rc;
-}
-
 static void
 render_index(const struct http_server *s, struct hbuf *b, char **names,
     size_t n)
@@ -388,7 +372,7 @@ html_render(const struct http_server *s, const char *channel, char **page,
 			goto out;
 		render_index(s, &b, names, nnames);
 	} else {
-		rc = load_manifest(s->repofd, channel, LAYOUT_MANIFEST_FILE, &m);
+		rc = index_manifest_load(s->repofd, channel, LAYOUT_MANIFEST_FILE, &m);
 		if (rc == BD_ERR_IO) {
 			rc = bd_fail(BD_ERR_PATH, "no channel %s", channel);
 			goto out;

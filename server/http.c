@@ -296,6 +296,20 @@ line_end(const char *p, const char *end)
 	return memchr(p, '\n', (size_t)(end - p));
 }
 
+/* Past the empty line that ends the header section starting at p, or NULL. */
+static const char *
+head_end(const char *p, const char *end)
+{
+	const char *eol;
+
+	for (;; p = eol + 1) {
+		if ((eol = line_end(p, end)) == NULL)
+			return NULL;
+		if (eol == p || (eol == p + 1 && *p == '\r'))
+			return eol + 1;
+	}
+}
+
 unsigned
 http_head_check(const char *buf, size_t len, struct http_head *h)
 {
@@ -327,13 +341,9 @@ http_head_check(const char *buf, size_t len, struct http_head *h)
 		h->version_len = (size_t)(p + n - h->version);
 	}
 	/* The headers must end before anything is decided. */
-	for (v = eol + 1;; v = ve + 1) {
-		if ((ve = line_end(v, end)) == NULL)
-			return 0;
-		if (ve == v || (ve == v + 1 && *v == '\r'))
-			break;
-	}
-	h->len = (size_t)(ve + 1 - buf);
+	if ((ve = head_end(eol + 1, end)) == NULL)
+		return 0;
+	h->len = (size_t)(ve - buf);
 
 	if (h->method_len == 0 || h->target_len == 0 || h->version == NULL)
 		goto bad;
@@ -381,13 +391,9 @@ http_head_check(const char *buf, size_t len, struct http_head *h)
 	    (h->method_len == 4 && memcmp(h->method, "HEAD", 4) == 0));
 bad_line:
 	/* Still wait for the whole head, then refuse it. */
-	for (v = eol + 1;; v = ve + 1) {
-		if ((ve = line_end(v, end)) == NULL)
-			return 0;
-		if (ve == v || (ve == v + 1 && *v == '\r'))
-			break;
-	}
-	h->len = (size_t)(ve + 1 - buf);
+	if ((ve = head_end(eol + 1, end)) == NULL)
+		return 0;
+	h->len = (size_t)(ve - buf);
 bad:
 	return MHD_HTTP_BAD_REQUEST;
 }

@@ -28,7 +28,6 @@
 #include "repo.h"
 
 #define CHAN_BUCKETS		1024
-#define POLL_FALLBACK_MS	1000
 
 /* One channel's manifest.json as last read. */
 struct chan {
@@ -48,20 +47,11 @@ struct index_cache {
 	bool watch_failed;		/* out of watches: poll instead */
 	char *page;			/* NULL until the first build */
 	size_t len;
-	int64_t built_ms;
+	time_t built;			/* without inotify: rebuilt each second */
 	time_t next_expiry;		/* 0: none shown */
 	unsigned gen;
 	struct chan *chans[CHAN_BUCKETS];
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Watches repository-relative directory rel (may not exist yet). */
 static void
@@ -120,15 +110,16 @@ same_file(const struct stat *a, const struct stat *b)
 	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-static enum bd_err
-load(int repofd, const char *channel, struct bd_manifest **m)
+enum bd_err
+index_manifest_load(int repofd, const char *channel, const char *file,
+    struct bd_manifest **m)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	enum bd_err rc;
 
 	*m = NULL;
-	rc = repo_read_manifest(repofd, channel, LAYOUT_MANIFEST_FILE, &buf, &len);
+	rc = repo_read_manifest(repofd, channel, file, &buf, &len);
 	if (rc == BD_OK)
 		rc = manifest_load_unverified(buf, len, m);
 	free(buf);
@@ -173,7 +164,8 @@ index_channel_manifest(struct index_cache *c, int repofd,
 
 	memset(&st, 0, sizeof(st));
 	if (c == NULL)
-		return load(repofd, channel, m);
+		return index_manifest_load(repofd, channel, LAYOUT_MANIFEST_FILE,
+		    m);
 	*m = NULL;
 	if (!channel_name_valid(channel))
 		return bd_fail(BD_ERR_PATH, "channel name");
@@ -200,7 +192,8 @@ index_channel_manifest(struct index_cache *c, int repofd,
 	ch->gen = c->gen;
 	if (!ch->have_stat) {
 		/* stat before read: a replacement in between is re-read next time */
-		ch->rc = load(repofd, channel, &ch->m);
+		ch->rc = index_manifest_load(repofd, channel,
+		    LAYOUT_MANIFEST_FILE, &ch->m);
 		ch->have_stat = have;
 		ch->st = st;
 		if (ch->rc != BD_OK)
@@ -228,7 +221,7 @@ index_page(struct http_server *s, char **page, size_t *len)
 	size_t flen = 0;
 	enum bd_err rc = BD_OK;
 	bool stale;
-	int64_t now = now_ms();
+	time_t now = time(NULL);
 
 	*page = NULL;
 	*len = 0;
@@ -236,9 +229,8 @@ index_page(struct http_server *s, char **page, size_t *len)
 		return html_render(s, NULL, page, len);
 	pthread_mutex_lock(&c->lock);
 	stale = changed(c) || c->page == NULL ||
-	    ((c->ino == -1 || c->watch_failed) &&
-	    now - c->built_ms >= POLL_FALLBACK_MS) ||
-	    (c->next_expiry != 0 && time(NULL) >= c->next_expiry);
+	    ((c->ino == -1 || c->watch_failed) && now != c->built) ||
+	    (c->next_expiry != 0 && now >= c->next_expiry);
 	if (stale) {
 		c->gen++;
 		c->next_expiry = 0;
@@ -250,7 +242,7 @@ index_page(struct http_server *s, char **page, size_t *len)
 			free(c->page);
 			c->page = fresh;
 			c->len = flen;
-			c->built_ms = now;
+			c->built = now;
 			sweep(c);
 		} else {
 			/* not cached: a failure is answered and retried */

@@ -3,7 +3,7 @@
  * parsed manifest.json, kept while the file is the same (device, inode,
  * size, mtime, ctime), and the rendered page, kept until something under
  * channels/ changes (inotify on channels/ and on each channel directory;
- * where inotify is missing or out of watches, at most one second) or the
+ * where inotify is missing or out of watches, each second) or the
  * next expiry shown on it passes.  A request for "/" then costs one
  * non-blocking read of the inotify descriptor and a copy of the page,
  * whatever the number of channels.
@@ -18,6 +18,13 @@
 
 struct http_server;
 struct index_cache;
+
+/*
+ * Reads channels/<channel>/<file> and parses it without verification
+ * (the pages only show it).  Returns a new manifest in *m.
+ */
+enum bd_err index_manifest_load(int repofd, const char *channel,
+    const char *file, struct bd_manifest **m);
 
 /* A new cache for the repository open at repofd; NULL when out of memory. */
 struct index_cache *index_cache_new(int repofd);
