@@ -48,6 +48,7 @@ struct gip {
 	sa_family_t family;
 	uint8_t addr[16];
 	unsigned pending, active;
+	unsigned ending;		/* shut down by us, not yet closed */
 	struct gconn *phead, *ptail;	/* its incomplete heads, oldest first */
 };
 
@@ -173,6 +174,7 @@ idle_end(struct guard *g, struct gact *a)
 	(void)shutdown(a->fd, SHUT_RDWR);
 	a->ending = true;
 	a->ip->active--;
+	a->ip->ending++;
 	g->active--;
 }
 
@@ -251,7 +253,7 @@ ip_put(struct guard *g, struct gip *ip)
 	const uint8_t *key = ip->addr;
 	struct gip **pp;
 
-	if (ip->pending > 0 || ip->active > 0)
+	if (ip->pending > 0 || ip->active > 0 || ip->ending > 0)
 		return;
 	for (pp = &g->ips[ip_bucket(key, ip->family == AF_INET6 ? 16 : 4)];
 	    *pp != NULL; pp = &(*pp)->next) {
@@ -767,7 +769,9 @@ guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 	    (a = *socket_context) != NULL) {
 		pthread_mutex_lock(&g->lock);
 		idle_remove(g, a);
-		if (!a->ending) {
+		if (a->ending) {
+			a->ip->ending--;
+		} else {
 			a->ip->active--;
 			g->active--;
 		}

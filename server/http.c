@@ -562,8 +562,8 @@ respond(struct http_server *s, struct MHD_Connection *conn,
 }
 
 static enum MHD_Result
-respond_text(struct http_server *s, struct MHD_Connection *conn,
-    struct http_req *q, unsigned status, const char *text)
+respond_text_close(struct http_server *s, struct MHD_Connection *conn,
+    struct http_req *q, unsigned status, const char *text, bool close)
 {
 	struct MHD_Response *r;
 
@@ -575,7 +575,16 @@ respond_text(struct http_server *s, struct MHD_Connection *conn,
 	add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		add_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	if (close)
+		add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	return respond(s, conn, q, status, r, strlen(text));
+}
+
+static enum MHD_Result
+respond_text(struct http_server *s, struct MHD_Connection *conn,
+    struct http_req *q, unsigned status, const char *text)
+{
+	return respond_text_close(s, conn, q, status, text, false);
 }
 
 static enum MHD_Result
@@ -604,7 +613,6 @@ static enum MHD_Result
 respond_refuse(struct http_server *s, struct MHD_Connection *conn,
     struct http_req *q, unsigned status)
 {
-	struct MHD_Response *r;
 	const char *text;
 
 	switch (status) {
@@ -618,14 +626,7 @@ respond_refuse(struct http_server *s, struct MHD_Connection *conn,
 		text = "400 bad request\n";
 		status = MHD_HTTP_BAD_REQUEST;
 	}
-	r = MHD_create_response_from_buffer(strlen(text), (void *)text,
-	    MHD_RESPMEM_PERSISTENT);
-	if (r == NULL)
-		return MHD_NO;
-	add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-	add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-	add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-	return respond(s, conn, q, status, r, strlen(text));
+	return respond_text_close(s, conn, q, status, text, true);
 }
 
 static enum MHD_Result

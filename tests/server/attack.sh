@@ -82,9 +82,11 @@ if command -v strace >/dev/null; then
 	expect_eq "$n" 0 "20 index requests open or stat no channel file"
 fi
 # A release shows at once (inotify), without waiting.
-"$PUBLISH" release -r "$REPO" -c c7 -s "$TEST_SEC" kernel="$KERNEL" >/dev/null
-curl -s "$URL" | tr -d '\n' | grep -q 'href="/channels/c7/">c7</a></td><td>1</td>' &&
-	ok "a release into c7 shows on the next request" || fail "stale index after a release"
+echo v2 >>"$WORLD"
+"$PUBLISH" release -r "$REPO" -c test -s "$TEST_SEC" kernel="$KERNEL" world="$WORLD" >/dev/null ||
+	fail "cannot publish version 2"
+curl -s "$URL" | tr -d '\n' | grep -q 'href="/channels/test/">test</a></td><td>2</td>' &&
+	ok "a release (version 2 of test) shows on the next request" || fail "stale index after a release"
 mkdir "$REPO/channels/new"
 cp "$REPO/channels/test/manifest.json" "$REPO/channels/new/manifest.json"
 curl -s "$URL" | grep -q 'href="/channels/new/"' && ok "a new channel shows on the next request" ||
