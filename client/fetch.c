@@ -102,6 +102,21 @@ struct run {
 	char detail[FETCH_DETAIL_BYTES];
 };
 
+/* Sets the failure's detail line (truncated to fit: it is a message). */
+static void
+run_detail(struct run *run, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+run_detail(struct run *run, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(run->detail, sizeof(run->detail), fmt, ap);
+	va_end(ap);
+}
+
 /* Records a failure (what, where, and bd_err_detail()); returns rc. */
 static enum bd_err
 run_fail(struct run *run, enum bd_err rc, const char *where,
@@ -120,8 +135,7 @@ run_fail(struct run *run, enum bd_err rc, const char *where,
 	va_end(ap);
 	snprintf(run->where, sizeof(run->where), "%s",
 	    where != NULL ? where : "");
-	snprintf(run->detail, sizeof(run->detail), "%s",
-	    detail != NULL ? detail : bd_err_detail());
+	run_detail(run, "%s", detail != NULL ? detail : bd_err_detail());
 	return rc;
 }
 
@@ -461,11 +475,11 @@ manifest_404(struct run *run, const char *mirror)
 
 	if (n > cl + 10 && strcmp(mirror + n - cl, ch) == 0 &&
 	    strncmp(mirror + n - cl - 10, "/channels/", 10) == 0)
-		snprintf(run->detail, sizeof(run->detail), "no channel %s at "
+		run_detail(run, "no channel %s at "
 		    "%s; give the repository's base URL, %.*s", ch, mirror,
 		    (int)(n - cl - 10), mirror);
 	else
-		snprintf(run->detail, sizeof(run->detail), "no channel %s at "
+		run_detail(run, "no channel %s at "
 		    "%s (HTTP 404)", ch, mirror);
 }
 
@@ -551,7 +565,7 @@ manifest_try(struct run *run, size_t mi, enum verdict *verdict)
 	if ((rc = manifest_check_fresh(run->m, o->now)) != BD_OK) {
 		if (!o->allow_expired) {
 			run_fail(run, rc, url, "", "manifest refused");
-			snprintf(run->detail, sizeof(run->detail), "expired at "
+			run_detail(run, "expired at "
 			    "%s (--allow-expired overrides)", when);
 			goto out;
 		}
@@ -566,7 +580,7 @@ manifest_try(struct run *run, size_t mi, enum verdict *verdict)
 		if (run->m->version < run->state.version) {
 			rc = run_fail(run, BD_ERR_ROLLBACK, url, "", "manifest "
 			    "refused");
-			snprintf(run->detail, sizeof(run->detail), "version %"
+			run_detail(run, "version %"
 			    PRIu64 " is older than the accepted version %"
 			    PRIu64 "; to go back deliberately, remove the state "
 			    "(%s) and run again", run->m->version,
@@ -578,7 +592,7 @@ manifest_try(struct run *run, size_t mi, enum verdict *verdict)
 		    run->state.payload_sha256, SHA256_BYTES) != 0) {
 			rc = run_fail(run, BD_ERR_EQUIVOCATION, url, "",
 			    "manifest refused");
-			snprintf(run->detail, sizeof(run->detail), "version %"
+			run_detail(run, "version %"
 			    PRIu64 " was accepted with payload sha256 %s; this "
 			    "one differs (the publisher signed two payloads "
 			    "for one version; if you trust this one, remove "
