@@ -13,6 +13,7 @@ static const char *const messages[BD_ERR__COUNT] = {
 	[BD_ERR_IO] = "I/O error",
 	[BD_ERR_EXISTS] = "file exists",
 	[BD_ERR_PASSPHRASE] = "wrong passphrase",
+	[BD_ERR_INPUT] = "cannot read input",
 	[BD_ERR_NETWORK] = "network error",
 	[BD_ERR_HTTP] = "server error",
 	[BD_ERR_TOOBIG] = "size limit exceeded",
@@ -88,6 +89,7 @@ bd_err_exit_status(enum bd_err rc)
 		return 0;
 	case BD_ERR_USAGE:
 	case BD_ERR_PASSPHRASE:
+	case BD_ERR_INPUT:
 		return 1;
 	case BD_ERR_NETWORK:
 	case BD_ERR_HTTP:

@@ -19,6 +19,7 @@ enum bd_err {
 	BD_ERR_IO,		/* read/write/open failed (errno in detail) */
 	BD_ERR_EXISTS,		/* refusing to overwrite */
 	BD_ERR_PASSPHRASE,	/* wrong passphrase (key checksum mismatch) */
+	BD_ERR_INPUT,		/* an input file named by the user is unreadable */
 	/* network / server (used by the fetch client) */
 	BD_ERR_NETWORK,
 	BD_ERR_HTTP,
@@ -66,7 +67,8 @@ const char *bd_err_detail(void);
 void bd_err_clear(void);
 
 /*
- * DESIGN.md's exit statuses: 1 usage/configuration, 2 network/server,
+ * DESIGN.md's exit statuses: 1 usage/configuration (an unreadable input
+ * file included), 2 network/server,
  * 3 verification refused, 4 local write error.  BD_OK maps to 0.
  */
 int bd_err_exit_status(enum bd_err rc);

@@ -18,7 +18,8 @@
 #include <stdint.h>
 
 #define CHANNEL_MAX_BYTES	64
-#define LAYOUT_BLOBS_DIR	"blobs/sha256"
+#define LAYOUT_BLOBS_TOP	"blobs"
+#define LAYOUT_BLOBS_DIR	LAYOUT_BLOBS_TOP "/sha256"
 #define LAYOUT_CHANNELS_DIR	"channels"
 #define LAYOUT_MANIFEST_FILE	"manifest.json"
 #define LAYOUT_HEX_BYTES	64	/* a blob name, without the NUL */

@@ -17,6 +17,8 @@
 #include "cli.h"
 #include "fsutil.h"
 
+#define CLI_PROMPT_BYTES	512
+
 /* Strips one trailing "\n" or "\r\n"; refuses empty and embedded NUL. */
 static enum bd_err
 take_line(char *buf, size_t len)
@@ -69,9 +71,14 @@ ask_tty(int tty, const char *prompt, char *buf, size_t cap)
 	noecho = old;
 	noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	noecho.c_lflag |= ICANON;
-	if (write(tty, prompt, strlen(prompt)) < 0 ||
-	    tcsetattr(tty, TCSAFLUSH, &noecho) != 0)
+	/* Echo off before the prompt: what is typed after it is kept. */
+	if (tcsetattr(tty, TCSAFLUSH, &noecho) != 0)
 		return bd_fail(BD_ERR_IO, "terminal: %s", strerror(errno));
+	if (write(tty, prompt, strlen(prompt)) < 0) {
+		rc = bd_fail(BD_ERR_IO, "terminal: %s", strerror(errno));
+		tcsetattr(tty, TCSAFLUSH, &old);
+		return rc;
+	}
 	for (;;) {
 		n = read(tty, &c, 1);
 		if (n < 0 && errno == EINTR)
@@ -97,7 +104,7 @@ cli_passphrase(char *buf, size_t cap, bool confirm, void *ctx)
 {
 	const struct cli_pass *p = ctx;
 	const char *v;
-	char *again = NULL;
+	char *again = NULL, prompt[CLI_PROMPT_BYTES];
 	int tty = -1;
 	enum bd_err rc;
 
@@ -115,13 +122,18 @@ cli_passphrase(char *buf, size_t cap, bool confirm, void *ctx)
 	if ((tty = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0)
 		return bd_fail(BD_ERR_USAGE, "no terminal for the passphrase "
 		    "(use --passphrase-file)");
-	if ((rc = ask_tty(tty, "Passphrase: ", buf, cap)) != BD_OK || !confirm)
+	snprintf(prompt, sizeof(prompt), "%s for %s: ", confirm ?
+	    "New passphrase" : "Passphrase", p != NULL && p->key != NULL ?
+	    p->key : "the secret key");
+	if ((rc = ask_tty(tty, prompt, buf, cap)) != BD_OK || !confirm)
 		goto out;
 	if ((again = sodium_malloc(cap)) == NULL) {
 		rc = BD_ERR_NOMEM;
 		goto out;
 	}
-	if ((rc = ask_tty(tty, "Passphrase (again): ", again, cap)) != BD_OK)
+	snprintf(prompt, sizeof(prompt), "New passphrase for %s (again): ",
+	    p != NULL && p->key != NULL ? p->key : "the secret key");
+	if ((rc = ask_tty(tty, prompt, again, cap)) != BD_OK)
 		goto out;
 	if (strcmp(buf, again) != 0)
 		rc = bd_fail(BD_ERR_USAGE, "passphrases do not match");
@@ -131,10 +143,25 @@ out:
 	return rc;
 }
 
+/* A key file that cannot be read is the user's input, not a write error. */
+static enum bd_err
+input_error(enum bd_err rc)
+{
+	return rc == BD_ERR_IO ? bd_fail(BD_ERR_INPUT, "%s", bd_err_detail()) :
+	    rc;
+}
+
 enum bd_err
 cli_load_seckey(const char *path, struct cli_pass *pass, struct bd_seckey **sk)
 {
-	return seckey_load_file(sk, path, cli_passphrase, pass);
+	pass->key = path;
+	return input_error(seckey_load_file(sk, path, cli_passphrase, pass));
+}
+
+enum bd_err
+cli_load_pubkey(const char *path, struct bd_pubkey *pk)
+{
+	return input_error(pubkey_load_file(pk, path));
 }
 
 int

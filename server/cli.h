@@ -20,6 +20,7 @@
 struct cli_pass {
 	const char *file;
 	const char *env;
+	const char *key;	/* the key file it is for, named in the prompt */
 };
 
 /*
@@ -28,9 +29,15 @@ struct cli_pass {
  */
 enum bd_err cli_passphrase(char *buf, size_t cap, bool confirm, void *ctx);
 
-/* Loads a secret key, asking for its passphrase through pass if needed. */
+/*
+ * Loads a secret key, asking for its passphrase through pass if needed
+ * (the prompt names path).  An unreadable key file is BD_ERR_INPUT.
+ */
 enum bd_err cli_load_seckey(const char *path, struct cli_pass *pass,
     struct bd_seckey **sk);
+
+/* Loads a public key file; an unreadable one is BD_ERR_INPUT. */
+enum bd_err cli_load_pubkey(const char *path, struct bd_pubkey *pk);
 
 /* Prints "PROG: <what>: <strerror>[: detail]" to stderr; returns the exit status. */
 int cli_report(const char *prog, const char *what, enum bd_err rc);

@@ -122,22 +122,30 @@ hb_esc(struct hbuf *b, const char *s)
 
 static const char style[] =
 	"body{font-family:system-ui,sans-serif;margin:0 auto;max-width:56em;"
-	"padding:1em;line-height:1.45;color:#222;background:#fff}"
+	"padding:1em;line-height:1.45;color:#222;background:#fff;"
+	"overflow-wrap:anywhere}"
 	"h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.15em;margin-top:1.5em;"
 	"border-bottom:1px solid #ddd}"
 	"code,pre{font-family:ui-monospace,monospace;font-size:.9em}"
 	"pre{background:#f4f4f4;padding:.6em;overflow-x:auto;"
 	"white-space:pre-wrap;word-break:break-all}"
+	/* The command wraps between its words and inside the key, never
+	 * inside the URL: a URL wider than the screen scrolls in its box. */
+	"pre.cmd{word-break:normal}pre.cmd span{white-space:nowrap}"
+	"pre.cmd span.key{white-space:normal;word-break:break-all}"
 	".hash{word-break:break-all}"
+	".scroll{overflow-x:auto}"
 	"table{border-collapse:collapse;width:100%}"
 	"td,th{text-align:left;padding:.3em .5em;border-bottom:1px solid #eee;"
 	"vertical-align:top}"
-	"dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}"
-	"dt{font-weight:600}dd{margin:0}"
+	"dl{display:grid;grid-template-columns:max-content minmax(0,1fr);"
+	"gap:.2em 1em}"
+	"dt{font-weight:600}dd{margin:0;min-width:0}"
 	".card{border:1px solid #ddd;border-radius:6px;padding:.5em .8em;"
 	"margin:.6em 0}"
 	".bad{color:#a00;font-weight:600}.note{color:#555;font-size:.9em}"
-	"@media (max-width:30em){dl{grid-template-columns:1fr}dt{margin-top:.4em}}";
+	"@media (max-width:30em){dl{grid-template-columns:minmax(0,1fr)}"
+	"dt{margin-top:.4em}}";
 
 static void
 page_head(struct hbuf *b, const char *title)
@@ -189,8 +197,9 @@ render_index(const struct http_server *s, struct hbuf *b, char **names,
 		page_tail(b);
 		return;
 	}
-	hb_str(b, "<table><thead><tr><th>channel</th><th>version</th>"
-	    "<th>created</th><th>expires</th></tr></thead><tbody>\n");
+	hb_str(b, "<div class=\"scroll\"><table><thead><tr><th>channel</th>"
+	    "<th>version</th><th>created</th><th>expires</th></tr></thead>"
+	    "<tbody>\n");
 	for (i = 0; i < n && !b->failed; i++) {
 		layout_channel_dir(names[i], path);
 		hb_str(b, "<tr><td><a href=\"/");
@@ -212,28 +221,84 @@ render_index(const struct http_server *s, struct hbuf *b, char **names,
 		hb_str(b, "</td></tr>\n");
 		index_channel_release(s->index, m);
 	}
-	hb_str(b, "</tbody></table>\n");
+	hb_str(b, "</tbody></table></div>\n");
 	page_tail(b);
+}
+
+/*
+ * True when the key shown in the fetch command (-P/-p) is one of the key
+ * ids that signed m; true as well when no key is configured.  *kid gets
+ * the configured key's id.
+ */
+static bool
+key_signed(const struct http_server *s, const struct bd_manifest *m,
+    char kid[KEY_ID_HEX_BYTES])
+{
+	struct bd_pubkey pk;
+	size_t i;
+
+	kid[0] = '\0';
+	if (s->pubkey_b64 == NULL || pubkey_from_base64(&pk, s->pubkey_b64) != BD_OK)
+		return true;
+	keyid_hex(pk.id, kid);
+	for (i = 0; i < m->nkeyids && i < MANIFEST_MAX_SIGNATURES; i++)
+		if (memcmp(m->keyids[i], pk.id, KEY_ID_BYTES) == 0)
+			return true;
+	return false;
+}
+
+/* Writes the key ids that signed m, ", "-separated, into out. */
+static void
+signer_list(const struct bd_manifest *m, char *out, size_t cap)
+{
+	char kid[KEY_ID_HEX_BYTES];
+	size_t i, len = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < m->nkeyids && i < MANIFEST_MAX_SIGNATURES; i++) {
+		keyid_hex(m->keyids[i], kid);
+		len += (size_t)snprintf(out + len, cap - len, "%s%s",
+		    i ? ", " : "", kid);
+		if (len >= cap)
+			break;
+	}
 }
 
 static void
 render_fetch_command(const struct http_server *s, struct hbuf *b,
-    const char *channel)
+    const char *channel, const struct bd_manifest *m)
 {
-	hb_str(b, "<h2>Install it</h2>\n<p>In the guest's rescue system, with "
-	    "the boot slice mounted on /mnt/boot:</p>\n<pre><code id=\"fetch\">"
-	    "bootdrop-fetch ");
+	char kid[KEY_ID_HEX_BYTES], signers[HTML_SIGNERS_BYTES];
+
+	hb_str(b, "<h2>Install it</h2>\n");
+	if (!key_signed(s, m, kid)) {
+		signer_list(m, signers, sizeof(signers));
+		hb_str(b, "<p class=\"bad\" id=\"keymismatch\">This server was "
+		    "given the public key <code>");
+		hb_esc(b, kid);
+		hb_str(b, "</code>, but this version is signed by <code>");
+		hb_esc(b, signers);
+		hb_str(b, "</code>. bootdrop-fetch would refuse it with that key, "
+		    "so no command is shown: get the publisher's key (key id ");
+		hb_esc(b, signers);
+		hb_str(b, ") by a trusted channel, or restart the server with "
+		    "it (-P or -p).</p>\n");
+		return;
+	}
+	hb_str(b, "<p>In the guest's rescue system, with the boot slice mounted "
+	    "on /mnt/boot:</p>\n<pre class=\"cmd\"><code id=\"fetch\">"
+	    "<span>bootdrop-fetch</span> ");
 	if (s->pubkey_b64 != NULL) {
-		hb_str(b, "-P ");
+		hb_str(b, "<span class=\"key\">-P ");
 		hb_esc(b, s->pubkey_b64);
 	} else {
-		hb_str(b, "-p PUBFILE");
+		hb_str(b, "<span class=\"key\">-p PUBFILE");
 	}
-	hb_str(b, " -c ");
+	hb_str(b, "</span> <span>-c ");
 	hb_esc(b, channel);
-	hb_str(b, " -d /mnt/boot ");
+	hb_str(b, "</span> <span>-d /mnt/boot</span> <span class=\"url\">");
 	hb_esc(b, s->base_url);
-	hb_str(b, "</code></pre>\n");
+	hb_str(b, "</span></code></pre>\n");
 	if (s->pubkey_b64 == NULL)
 		hb_str(b, "<p class=\"note\">PUBFILE is the publisher's public "
 		    "key file, obtained from the publisher by a trusted "
@@ -325,7 +390,7 @@ render_channel(const struct http_server *s, struct hbuf *b,
 	}
 	hb_str(b, "</dl>\n");
 
-	render_fetch_command(s, b, channel);
+	render_fetch_command(s, b, channel, m);
 
 	hb_str(b, "<h2>Artifacts</h2>\n");
 	for (i = 0; i < m->nartifacts; i++)
@@ -398,4 +463,31 @@ out:
 		repo_names_free(names, nnames);
 	manifest_free(m);
 	return rc;
+}
+
+size_t
+html_check_keys(const struct http_server *s, html_key_warn_fn warn)
+{
+	char **names = NULL, kid[KEY_ID_HEX_BYTES], signers[HTML_SIGNERS_BYTES];
+	struct bd_manifest *m;
+	size_t n = 0, i, bad = 0;
+
+	if (s->pubkey_b64 == NULL ||
+	    faccessat(s->repofd, LAYOUT_CHANNELS_DIR, F_OK,
+	    AT_SYMLINK_NOFOLLOW) != 0 ||
+	    repo_list_channels(s->repofd, &names, &n) != BD_OK)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (load_manifest(s->repofd, names[i], LAYOUT_MANIFEST_FILE,
+		    &m) != BD_OK)
+			continue;
+		if (!key_signed(s, m, kid)) {
+			signer_list(m, signers, sizeof(signers));
+			warn(names[i], m->version, kid, signers);
+			bad++;
+		}
+		manifest_free(m);
+	}
+	repo_names_free(names, n);
+	return bad;
 }

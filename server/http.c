@@ -145,6 +145,8 @@ http_route(const char *target, struct http_route *r)
 		r->kind = ROUTE_BLOB;
 		break;
 	case LAYOUT_CHANNEL_BARE:
+		r->kind = ROUTE_CHANNEL_REDIRECT;
+		break;
 	case LAYOUT_NONE:
 		return ROUTE_NONE;
 	}
@@ -578,6 +580,27 @@ respond_text_close(struct http_server *s, struct MHD_Connection *conn,
 	if (close)
 		add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	return respond(s, conn, q, status, r, strlen(text));
+}
+
+/* 301 from /channels/<c> to its page, "<c>/" relative to the request. */
+static enum MHD_Result
+respond_redirect(struct http_server *s, struct MHD_Connection *conn,
+    struct http_req *q, const struct http_route *rt)
+{
+	static const char text[] = "301 moved permanently\n";
+	char location[CHANNEL_MAX_BYTES + 2];
+	struct MHD_Response *r;
+
+	snprintf(location, sizeof(location), "%s/", rt->channel);
+	r = MHD_create_response_from_buffer(sizeof(text) - 1, (void *)text,
+	    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	add_header(r, MHD_HTTP_HEADER_LOCATION, location);
+	add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "public, max-age=3600");
+	return respond(s, conn, q, MHD_HTTP_MOVED_PERMANENTLY, r,
+	    sizeof(text) - 1);
 }
 
 static enum MHD_Result
@@ -1118,6 +1141,8 @@ http_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	case ROUTE_INDEX:
 	case ROUTE_CHANNEL:
 		return serve_html(s, conn, q, &rt);
+	case ROUTE_CHANNEL_REDIRECT:
+		return respond_redirect(s, conn, q, &rt);
 	case ROUTE_MANIFEST:
 	case ROUTE_VERSION:
 		return serve_manifest(s, conn, q, &rt);

@@ -9,6 +9,8 @@
  *
  *   /                                   HTML: the channels
  *   /channels/<c>/                      HTML: one channel
+ *   /channels/<c>                       301 to <c>/ (relative, so it holds
+ *                                       behind a proxy's path prefix)
  *   /channels/<c>/manifest.json         newest signed manifest
  *   /channels/<c>/<n>.json              manifest of version n
  *   /blobs/sha256/<64 lowercase hex>    artifact bytes
@@ -40,6 +42,7 @@ enum http_route_kind {
 	ROUTE_NONE,		/* not in the grammar: 404 */
 	ROUTE_INDEX,
 	ROUTE_CHANNEL,
+	ROUTE_CHANNEL_REDIRECT,	/* the channel page without its slash */
 	ROUTE_MANIFEST,		/* manifest.json */
 	ROUTE_VERSION,		/* <n>.json */
 	ROUTE_BLOB

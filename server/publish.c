@@ -1,14 +1,17 @@
 /*
  * bootdrop-publish - the publisher's tool: make keys, publish releases into
- * a repository of static files, change a channel's keys (rotate) or
- * expiry (refresh), verify a channel's whole chain, show a manifest.
+ * a repository of static files, change a channel's keys (rotate) or expiry
+ * (refresh), list, show and verify (the whole chain) what is published,
+ * prune blobs no recent manifest names.
  *
- * Exit status: 0 success; 1 usage or configuration error; 3 verification
- * refused (verify); 4 local write error.
+ * Exit status (bd_err_exit_status(), the one mapping): 0 success; 1 usage,
+ * configuration or an unreadable input; 3 refused (a kernel pvgrub cannot
+ * boot, a manifest or blob that does not verify); 4 local write error.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,19 +41,21 @@ static const char usage_text[] =
 "usage: bootdrop-publish keygen -p PUBFILE -s SECFILE [-W] [-f]\n"
 "                               [--passphrase-file FILE | --passphrase-env VAR]\n"
 "       bootdrop-publish release -r REPO -c CHANNEL -s SECFILE [-s SECFILE ...]\n"
-"                               [-e EXPIRY] [--menu FILE | --no-menu]\n"
+"                               [-e EXPIRY] [--menu FILE | --no-menu] [-f]\n"
 "                               [--keys PUB ... [-t THRESHOLD]]\n"
-"                               [--passphrase-file FILE | --passphrase-env VAR]\n"
+"                               [--passphrase-file FILE ... | --passphrase-env VAR]\n"
 "                               kernel=FILE [world=FILE] [NAME=FILE ...]\n"
 "       bootdrop-publish rotate -r REPO -c CHANNEL -s SECFILE [-s SECFILE ...]\n"
 "                               --keys PUB [--keys PUB ...] [-t THRESHOLD]\n"
-"                               [-e EXPIRY] [--passphrase-file FILE | ...]\n"
+"                               [-e EXPIRY] [--passphrase-file FILE ... | ...]\n"
 "       bootdrop-publish refresh -r REPO -c CHANNEL -s SECFILE [-s SECFILE ...]\n"
-"                               [-e EXPIRY] [--passphrase-file FILE | ...]\n"
+"                               [-e EXPIRY] [--passphrase-file FILE ... | ...]\n"
 "       bootdrop-publish verify -r REPO -c CHANNEL [(-P KEY | -p PUBFILE)...\n"
-"                               [-t THRESHOLD]]\n"
-"       bootdrop-publish show -r REPO -c CHANNEL\n"
-"       bootdrop-publish --help | --version\n";
+"                               [-t THRESHOLD]] [-n VERSION]\n"
+"       bootdrop-publish show -r REPO -c CHANNEL [-n VERSION]\n"
+"       bootdrop-publish list -r REPO\n"
+"       bootdrop-publish prune -r REPO -k N\n"
+"       bootdrop-publish -h | --help | -V | --version\n";
 
 static const char help_text[] =
 "\n"
@@ -62,6 +67,7 @@ static const char help_text[] =
 "            kernel installs to boot/kernel (its ELF class, machine and Xen\n"
 "            information are recorded); world and NAME=FILE install under\n"
 "            their file names.  A pvgrub menu.lst is included by default.\n"
+"            The same files as the newest version are refused unless -f.\n"
 "            The new version keeps the previous version's keys (the first\n"
 "            one: the -s keys, threshold 1 or -t) and names its hash.\n"
 "  rotate    publish the next version with the same artifacts and new keys\n"
@@ -70,63 +76,101 @@ static const char help_text[] =
 "  refresh   publish the next version with the same artifacts, menu and\n"
 "            keys and a new expiry (-e).\n"
 "  verify    check the channel's whole chain of versions, the newest\n"
-"            manifest and every blob it names (size and SHA-256); with -P\n"
-"            or -p, that a guest holding those keys reaches the newest.\n"
-"  show      print the newest manifest and its keys for people (signatures\n"
-"            not checked).\n"
+"            manifest (or version -n) and every blob it names (size and\n"
+"            SHA-256), and that a server running as another user can read\n"
+"            every file it must serve; with -P or -p, that a guest holding\n"
+"            those keys reaches the newest.\n"
+"  show      print the newest manifest (or version -n) and its keys for\n"
+"            people (signatures not checked).\n"
+"  list      print every channel with its newest version and expiry.\n"
+"  prune     remove the blobs that no manifest among the newest N versions\n"
+"            of any channel names (manifests are never removed).\n"
 "\n"
 "Options:\n"
-"  -p PUBFILE        public key file (keygen: written; verify: trusted)\n"
-"  -s SECFILE        secret key file (keygen: written; release: signs)\n"
-"  -P KEY            trusted public key as a base64 string (verify)\n"
-"  -W                keygen: do not encrypt the secret key\n"
-"  -f                keygen: overwrite existing key files\n"
-"  -r REPO           repository directory (created by release)\n"
-"  -c CHANNEL        channel name, [a-z0-9][a-z0-9._-]{0,63}\n"
-"  -e EXPIRY         release: a duration (90d, 12h, 30m) or an RFC 3339 UTC\n"
-"                    time (2027-01-01T00:00:00Z); default 30d\n"
-"  -t THRESHOLD      verify: distinct keys that must have signed (default 1);\n"
-"                    release, rotate: the new keys' threshold\n"
-"  --keys PUB        release, rotate: a key of the new version (a public key\n"
-"                    file or a key string); repeat for each key\n"
-"  --menu FILE       release: use FILE as boot/grub/menu.lst\n"
-"  --no-menu         release: publish no menu.lst\n"
-"  --passphrase-file FILE  read the passphrase from FILE's first line\n"
-"  --passphrase-env VAR    read the passphrase from environment variable VAR\n"
+"  -p, --pubkey-file FILE    public key file (keygen: written; verify: trusted)\n"
+"  -s, --seckey FILE         secret key file (keygen: written; release: signs)\n"
+"  -P, --pubkey KEY          trusted public key as a base64 string (verify)\n"
+"  -W, --unencrypted         keygen: do not encrypt the secret key\n"
+"  -f, --force               keygen: overwrite existing key files;\n"
+"                            release: publish even if nothing changed\n"
+"  -r, --repo REPO           repository directory (created by release)\n"
+"  -c, --channel CHANNEL     channel name, [a-z0-9][a-z0-9._-]{0,63}\n"
+"  -e, --expires EXPIRY      release: a duration (90d, 12h, 30m) or an RFC 3339\n"
+"                            UTC time (2027-01-01T00:00:00Z); default 30d\n"
+"  -t, --threshold N         verify: distinct keys that must have signed\n"
+"                            (default 1); release, rotate: the new keys'\n"
+"                            threshold\n"
+"      --keys PUB            release, rotate: a key of the new version (a\n"
+"                            public key file or a key string); repeat for\n"
+"                            each key\n"
+"  -n, --version VERSION     verify, show: that version instead of the newest\n"
+"  -k, --keep N              prune: keep the blobs of each channel's newest N\n"
+"      --menu FILE           release: use FILE as boot/grub/menu.lst\n"
+"      --no-menu             release: publish no menu.lst\n"
+"      --passphrase-file FILE  read the passphrase from FILE's first line;\n"
+"                            once for every key, or once per -s key in order\n"
+"      --passphrase-env VAR  read the passphrase from environment variable VAR\n"
+"  -h, --help                this help\n"
+"  -V, --version             (before a command) print the program's version\n"
 "\n"
-"Exit status: 0 success, 1 usage or configuration error, 3 verification\n"
-"refused, 4 local write error.\n";
+"Exit status: 0 success, 1 usage, configuration or unreadable input,\n"
+"3 refused (a kernel pvgrub cannot boot, a failed verification), 4 local\n"
+"write error.\n";
 
-enum { OPT_MENU = 256, OPT_NO_MENU, OPT_PASSFILE, OPT_PASSENV, OPT_HELP,
-	OPT_VERSION, OPT_KEYS };
+enum { OPT_MENU = 256, OPT_NO_MENU, OPT_PASSFILE, OPT_PASSENV, OPT_KEYS };
 
 static const struct option long_options[] = {
+	{ "pubkey-file", required_argument, NULL, 'p' },
+	{ "seckey", required_argument, NULL, 's' },
+	{ "pubkey", required_argument, NULL, 'P' },
+	{ "unencrypted", no_argument, NULL, 'W' },
+	{ "force", no_argument, NULL, 'f' },
+	{ "repo", required_argument, NULL, 'r' },
+	{ "channel", required_argument, NULL, 'c' },
+	{ "expires", required_argument, NULL, 'e' },
+	{ "threshold", required_argument, NULL, 't' },
+	{ "version", required_argument, NULL, 'n' },
+	{ "keep", required_argument, NULL, 'k' },
 	{ "menu", required_argument, NULL, OPT_MENU },
 	{ "no-menu", no_argument, NULL, OPT_NO_MENU },
 	{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },
 	{ "passphrase-env", required_argument, NULL, OPT_PASSENV },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "keys", required_argument, NULL, OPT_KEYS },
+	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct args {
+	const char *cmd;
 	const char *pubfile, *repo, *channel, *expiry, *menu;
 	const char *secfiles[MAX_KEYS];
 	size_t nsec;
+	const char *passfiles[MAX_KEYS];
+	size_t npass;
+	const char *passenv;
 	struct bd_pubkey trusted[MAX_KEYS];
 	size_t ntrusted;
-	unsigned long threshold;
 	const char *keyargs[MAX_KEYS];	/* --keys */
 	size_t nkeyargs;
+	unsigned long threshold;
+	uint64_t version, keep;
 	bool unencrypted, force, no_menu;
-	struct cli_pass pass;
 	char **rest;
 	int nrest;
 };
 
-/* Prints an optional complaint and the usage; returns exit status 1. */
+/* Each command's options: its short letters; long-only ones by flag. */
+struct command {
+	const char *name;
+	const char *optstring;
+	bool menu, passphrase, keys;
+	int (*run)(struct args *);
+};
+
+/*
+ * Prints the complaint and a pointer to --help, or the usage when there is
+ * no complaint; returns the exit status of a usage error.
+ */
 static int __attribute__((format(printf, 1, 2)))
 usage(const char *fmt, ...)
 {
@@ -137,26 +181,17 @@ usage(const char *fmt, ...)
 		va_start(ap, fmt);
 		vfprintf(stderr, fmt, ap);
 		va_end(ap);
-		fputc('\n', stderr);
-	}
-	fputs(usage_text, stderr);
-	return 1;
+		fputs("\nTry '" PROG " --help'.\n", stderr);
+	} else
+		fputs(usage_text, stderr);
+	return bd_err_exit_status(BD_ERR_USAGE);
 }
 
-/* A refusal to build on the channel's history or its keys: exit 3. */
-static bool
-chain_refusal(enum bd_err rc)
-{
-	return rc == BD_ERR_CHAIN || rc == BD_ERR_THRESHOLD ||
-	    rc == BD_ERR_KEYID;
-}
-
-/* Prints the one error line and returns the given exit status. */
+/* Prints the one error line; returns the exit status the mapping picks. */
 static int
-fail(const char *what, enum bd_err rc, int status)
+fail(const char *what, enum bd_err rc)
 {
-	cli_report(PROG, what, rc);
-	return status;
+	return cli_report(PROG, what, rc);
 }
 
 /* Adds a trusted key from -P (base64) or -p (file). */
@@ -167,39 +202,77 @@ add_trusted(struct args *a, const char *arg, bool is_file)
 
 	if (a->ntrusted == MAX_KEYS)
 		return bd_fail(BD_ERR_USAGE, "at most %d keys", MAX_KEYS);
-	rc = is_file ? pubkey_load_file(&a->trusted[a->ntrusted], arg) :
+	rc = is_file ? cli_load_pubkey(arg, &a->trusted[a->ntrusted]) :
 	    pubkey_from_base64(&a->trusted[a->ntrusted], arg);
 	if (rc == BD_OK)
 		a->ntrusted++;
 	return rc;
 }
 
-/* Parses a subcommand's options; returns -1 on success or an exit status. */
-static int
-parse_args(int argc, char **argv, const char *optstring, struct args *a)
+/* Checked decimal in [min, max] for option opt. */
+static bool
+parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
+	unsigned long long v;
 	char *end;
-	int c;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Parses a command's options; returns -1 on success or an exit status. */
+static int
+parse_args(int argc, char **argv, const struct command *cmd, struct args *a)
+{
+	char opt[48];
+	uint64_t n;
+	int c, li;
 	enum bd_err rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, optstring, long_options,
-	    NULL)) != -1) {
+	opterr = 0;
+	for (;;) {
+		li = -1;
+		if ((c = getopt_long(argc, argv, cmd->optstring, long_options,
+		    &li)) == -1)
+			break;
+		if (li >= 0)
+			snprintf(opt, sizeof(opt), "--%s", long_options[li].name);
+		else if ((c == '?' || c == ':') && (optopt == 0 ||
+		    strncmp(argv[optind - 1], "--", 2) == 0))
+			snprintf(opt, sizeof(opt), "%.*s",
+			    (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
+		else if (c == '?' || c == ':')
+			snprintf(opt, sizeof(opt), "-%c", optopt);
+		else
+			snprintf(opt, sizeof(opt), "-%c", c);
+		if ((c < 256 && c != '?' && c != ':' && c != 'h' &&
+		    strchr(cmd->optstring + 2, c) == NULL) ||
+		    ((c == OPT_MENU || c == OPT_NO_MENU) && !cmd->menu) ||
+		    ((c == OPT_PASSFILE || c == OPT_PASSENV) && !cmd->passphrase) ||
+		    (c == OPT_KEYS && !cmd->keys))
+			return usage("%s does not take %s", cmd->name, opt);
 		switch (c) {
 		case 'p':
-			if (strchr(optstring, 'P') != NULL) {
+			if (strchr(cmd->optstring, 'P') != NULL) {
 				if ((rc = add_trusted(a, optarg, true)) != BD_OK)
-					return fail(optarg, rc, 1);
+					return fail(optarg, rc);
 			} else
 				a->pubfile = optarg;
 			break;
 		case 'P':
 			if ((rc = add_trusted(a, optarg, false)) != BD_OK)
-				return fail("-P", rc, 1);
+				return fail("-P", rc);
 			break;
 		case 's':
 			if (a->nsec == MAX_KEYS)
-				return usage("too many -s keys");
+				return usage("at most %d -s keys", MAX_KEYS);
 			a->secfiles[a->nsec++] = optarg;
 			break;
 		case 'W':
@@ -218,11 +291,20 @@ parse_args(int argc, char **argv, const char *optstring, struct args *a)
 			a->expiry = optarg;
 			break;
 		case 't':
-			errno = 0;
-			a->threshold = strtoul(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || a->threshold == 0 ||
-			    a->threshold > MAX_KEYS || optarg[0] == '-')
-				return usage("bad threshold '%s'", optarg);
+			if (!parse_count(optarg, 1, MAX_KEYS, &n))
+				return usage("bad threshold '%s' (1 to %d)", optarg,
+				    MAX_KEYS);
+			a->threshold = (unsigned long)n;
+			break;
+		case 'n':
+			if (!parse_count(optarg, 1, MANIFEST_MAX_VERSION,
+			    &a->version))
+				return usage("bad version '%s'", optarg);
+			break;
+		case 'k':
+			if (!parse_count(optarg, 1, REPO_MAX_VERSIONS, &a->keep))
+				return usage("bad --keep '%s' (1 to %d)", optarg,
+				    REPO_MAX_VERSIONS);
 			break;
 		case OPT_MENU:
 			a->menu = optarg;
@@ -231,27 +313,48 @@ parse_args(int argc, char **argv, const char *optstring, struct args *a)
 			a->no_menu = true;
 			break;
 		case OPT_PASSFILE:
-			a->pass.file = optarg;
+			if (a->npass == MAX_KEYS)
+				return usage("at most %d --passphrase-file",
+				    MAX_KEYS);
+			a->passfiles[a->npass++] = optarg;
 			break;
 		case OPT_PASSENV:
-			a->pass.env = optarg;
+			a->passenv = optarg;
 			break;
 		case OPT_KEYS:
 			if (a->nkeyargs == MAX_KEYS)
 				return usage("at most %d --keys", MAX_KEYS);
 			a->keyargs[a->nkeyargs++] = optarg;
 			break;
-		case OPT_HELP:
+		case 'h':
 			fputs(usage_text, stdout);
 			fputs(help_text, stdout);
 			exit(0);
+		case ':':
+			return usage("%s needs an argument", opt);
 		default:
-			return usage(NULL);
+			return usage("%s: unknown option %s", cmd->name, opt);
 		}
 	}
 	a->rest = argv + optind;
 	a->nrest = argc - optind;
+	if (a->npass > 0 && a->passenv != NULL)
+		return usage("--passphrase-file and --passphrase-env exclude "
+		    "each other");
 	return -1;
+}
+
+/* The passphrase source for the i-th -s key. */
+static struct cli_pass
+pass_for(const struct args *a, size_t i)
+{
+	struct cli_pass p = { .env = a->passenv };
+
+	if (a->npass == 1)
+		p.file = a->passfiles[0];
+	else if (i < a->npass)
+		p.file = a->passfiles[i];
+	return p;
 }
 
 static int
@@ -259,12 +362,15 @@ cmd_keygen(struct args *a)
 {
 	struct bd_seckey *sk = NULL;
 	struct bd_pubkey pk;
+	struct cli_pass pass = pass_for(a, 0);
 	char b64[PUBKEY_B64_BYTES], kid[KEY_ID_HEX_BYTES];
 	enum bd_err rc;
 	int status = 0;
 
 	if (a->pubfile == NULL || a->nsec != 1 || a->nrest != 0)
 		return usage("keygen needs -p PUBFILE and -s SECFILE");
+	if (a->npass > 1)
+		return usage("keygen takes one --passphrase-file");
 	if (!a->force) {
 		struct stat st;
 
@@ -272,17 +378,18 @@ cmd_keygen(struct args *a)
 			return usage("key file exists; use -f to overwrite");
 	}
 	if ((rc = seckey_generate(&sk, &pk)) != BD_OK) {
-		status = cli_report(PROG, "keygen", rc);
+		status = fail("keygen", rc);
 		goto out;
 	}
+	pass.key = a->secfiles[0];
 	rc = seckey_save_file(sk, a->secfiles[0], a->force,
-	    a->unencrypted ? NULL : cli_passphrase, &a->pass);
+	    a->unencrypted ? NULL : cli_passphrase, &pass);
 	if (rc != BD_OK) {
-		status = cli_report(PROG, a->secfiles[0], rc);
+		status = fail(a->secfiles[0], rc);
 		goto out;
 	}
 	if ((rc = pubkey_save_file(&pk, a->pubfile, a->force)) != BD_OK) {
-		status = cli_report(PROG, a->pubfile, rc);
+		status = fail(a->pubfile, rc);
 		goto out;
 	}
 	pubkey_to_base64(&pk, b64);
@@ -308,6 +415,55 @@ parse_inputs(struct args *a, struct release_input *in)
 	return -1;
 }
 
+/* Refuses one key file named twice, before any passphrase is asked. */
+static int
+check_distinct_files(const struct args *a)
+{
+	struct stat st[MAX_KEYS];
+	size_t i, j;
+
+	for (i = 0; i < a->nsec; i++) {
+		if (stat(a->secfiles[i], &st[i]) != 0)
+			return fail(a->secfiles[i], bd_fail(BD_ERR_INPUT, "%s",
+			    strerror(errno)));
+		for (j = 0; j < i; j++)
+			if (st[i].st_dev == st[j].st_dev &&
+			    st[i].st_ino == st[j].st_ino)
+				return usage("-s %s and -s %s are the same key "
+				    "file; each key signs once", a->secfiles[j],
+				    a->secfiles[i]);
+	}
+	return -1;
+}
+
+/* Loads every -s key; refuses two copies of one key. */
+static int
+load_signers(struct args *a, struct bd_seckey **keys)
+{
+	char kid[KEY_ID_HEX_BYTES];
+	struct cli_pass pass;
+	size_t i, j;
+	enum bd_err rc;
+
+	if (a->npass > 1 && a->npass != a->nsec)
+		return usage("give one --passphrase-file, or one per -s key "
+		    "(%zu keys, %zu files)", a->nsec, a->npass);
+	for (i = 0; i < a->nsec; i++) {
+		pass = pass_for(a, i);
+		if ((rc = cli_load_seckey(a->secfiles[i], &pass, &keys[i])) !=
+		    BD_OK)
+			return fail(a->secfiles[i], rc);
+		for (j = 0; j < i; j++)
+			if (memcmp(keys[i]->id, keys[j]->id, KEY_ID_BYTES) == 0) {
+				keyid_hex(keys[i]->id, kid);
+				return usage("-s %s and -s %s hold the same key "
+				    "%s; each key signs once", a->secfiles[j],
+				    a->secfiles[i], kid);
+			}
+	}
+	return -1;
+}
+
 /* -e: a duration or an RFC 3339 time after now (default 30 days). */
 static int
 expiry_parse(const struct args *a, time_t now, time_t *expires)
@@ -327,36 +483,20 @@ expiry_parse(const struct args *a, time_t now, time_t *expires)
 	return -1;
 }
 
-/* Loads every -s key into keys[] (freed by the caller). */
-static int
-load_signers(struct args *a, struct bd_seckey **keys)
-{
-	enum bd_err rc;
-	size_t i;
-	int status;
-
-	for (i = 0; i < a->nsec; i++) {
-		if ((rc = cli_load_seckey(a->secfiles[i], &a->pass,
-		    &keys[i])) != BD_OK) {
-			status = cli_report(PROG, a->secfiles[i], rc);
-			return rc == BD_ERR_IO ? 1 : status;
-		}
-	}
-	return -1;
-}
-
 static int
 cmd_release(struct args *a)
 {
 	struct release_input in[MANIFEST_MAX_ARTIFACTS];
 	struct bd_seckey *keys[MAX_KEYS] = { NULL };
 	struct release_opts o = { 0 };
-	char when[TIME_RFC3339_BYTES];
+	char when[TIME_RFC3339_BYTES], path[LAYOUT_PATH_BYTES];
 	struct bd_keyset trust;
+	struct stat st;
 	uint8_t *menu = NULL;
 	size_t menu_len = 0, i;
 	uint64_t version = 0;
 	int repofd = -1, status = 0;
+	bool made = false;
 	enum bd_err rc;
 
 	if (a->repo == NULL || a->channel == NULL || a->nsec == 0)
@@ -366,7 +506,8 @@ cmd_release(struct args *a)
 		    "arguments");
 	if (a->menu != NULL && a->no_menu)
 		return usage("--menu and --no-menu exclude each other");
-	if ((status = parse_inputs(a, in)) != -1)
+	if ((status = parse_inputs(a, in)) != -1 ||
+	    (status = check_distinct_files(a)) != -1)
 		return status;
 	status = 0;
 	o.now = time(NULL);
@@ -376,15 +517,18 @@ cmd_release(struct args *a)
 	if (a->nkeyargs > 0) {
 		if ((rc = chain_keyset_parse(a->keyargs, a->nkeyargs,
 		    (unsigned)a->threshold, &trust)) != BD_OK)
-			return fail("--keys", rc, 1);
+			return fail("--keys", rc);
 		o.trust = &trust;
-	}
+	} else if (a->threshold != 0 && a->threshold > a->nsec)
+		return usage("-t %lu: more than the %zu -s keys", a->threshold,
+		    a->nsec);
 	o.threshold = (unsigned)a->threshold;
 	if (a->menu != NULL) {
 		rc = file_read_capped(AT_FDCWD, a->menu, MENU_LST_MAX_BYTES - 1,
 		    &menu, &menu_len);
 		if (rc != BD_OK) {
-			status = fail("--menu", rc, 1);
+			status = fail("--menu", rc == BD_ERR_IO ?
+			    bd_fail(BD_ERR_INPUT, "%s", bd_err_detail()) : rc);
 			goto out;
 		}
 		if (strlen((char *)menu) != menu_len) {
@@ -395,36 +539,37 @@ cmd_release(struct args *a)
 	o.channel = a->channel;
 	o.menu_lst = (const char *)menu;
 	o.no_menu = a->no_menu;
+	o.force = a->force;
 	if ((status = load_signers(a, keys)) != -1)
 		goto out;
 	status = 0;
 	o.keys = keys;
 	o.nkeys = a->nsec;
+	made = stat(a->repo, &st) != 0 && errno == ENOENT;
 	if ((rc = repo_open(a->repo, true, &repofd)) != BD_OK) {
-		status = cli_report(PROG, a->repo, rc);
+		status = fail(a->repo, rc);
 		goto out;
 	}
 	if ((rc = repo_release(repofd, &o, in, (size_t)a->nrest,
 	    &version)) != BD_OK) {
-		status = cli_report(PROG, "release", rc);
-		/* A refused kernel or bad name is the caller's input. */
-		if (rc != BD_ERR_IO && rc != BD_ERR_NOMEM &&
-		    rc != BD_ERR_EXISTS && !chain_refusal(rc))
-			status = 1;
+		status = fail("release", rc);
 		goto out;
 	}
+	made = false;
 	time_format(o.expires, when);
-	printf("published %s version %llu (expires %s, %zu signature%s)\n",
-	    a->channel, (unsigned long long)version, when, a->nsec,
-	    a->nsec == 1 ? "" : "s");
-	printf("  %s/channels/%s/%llu.json\n", a->repo, a->channel,
-	    (unsigned long long)version);
+	printf("published %s version %" PRIu64 " (expires %s, %zu signature%s)\n",
+	    a->channel, version, when, a->nsec, a->nsec == 1 ? "" : "s");
+	layout_version_path(a->channel, version, path);
+	printf("  %s/%s\n", a->repo, path);
 out:
 	for (i = 0; i < MAX_KEYS; i++)
 		seckey_free(keys[i]);
 	free(menu);
 	if (repofd >= 0)
 		close(repofd);
+	/* A refused release into a new directory leaves no directory. */
+	if (made)
+		rmdir(a->repo);
 	return status;
 }
 
@@ -459,7 +604,7 @@ republish(struct args *a, const char *cmd, bool rotate)
 {
 	struct bd_seckey *keys[MAX_KEYS] = { NULL };
 	char when[TIME_RFC3339_BYTES], ids[MAX_KEYS * KEY_ID_HEX_BYTES];
-	char was[MAX_KEYS * KEY_ID_HEX_BYTES];
+	char was[MAX_KEYS * KEY_ID_HEX_BYTES], path[LAYOUT_PATH_BYTES];
 	struct release_opts o = { 0 };
 	struct chain_head head = { 0 };
 	struct bd_manifest *m = NULL;
@@ -478,15 +623,16 @@ republish(struct args *a, const char *cmd, bool rotate)
 	o.now = time(NULL);
 	if ((status = expiry_parse(a, o.now, &o.expires)) != -1)
 		return status;
-	if ((status = load_signers(a, keys)) != -1)
+	if ((status = check_distinct_files(a)) != -1 ||
+	    (status = load_signers(a, keys)) != -1)
 		goto out;
 	status = 0;
 	if ((rc = repo_open(a->repo, false, &repofd)) != BD_OK) {
-		status = fail(a->repo, rc, 1);
+		status = fail(a->repo, rc);
 		goto out;
 	}
 	if ((rc = chain_head_load(repofd, a->channel, &head)) != BD_OK) {
-		status = fail(cmd, rc, 3);
+		status = fail(cmd, rc);
 		goto out;
 	}
 	if (head.m == NULL) {
@@ -501,7 +647,7 @@ republish(struct args *a, const char *cmd, bool rotate)
 			    head.m->keys.threshold : (unsigned)a->nkeyargs;
 		if ((rc = chain_keyset_parse(a->keyargs, a->nkeyargs, t,
 		    &trust)) != BD_OK) {
-			status = fail("--keys", rc, 1);
+			status = fail("--keys", rc);
 			goto out;
 		}
 		if (keyset_equal(&trust, &head.m->keys)) {
@@ -513,7 +659,7 @@ republish(struct args *a, const char *cmd, bool rotate)
 	}
 	if ((rc = manifest_copy(head.m, &m)) != BD_OK ||
 	    (rc = blobs_present(repofd, m)) != BD_OK) {
-		status = fail(cmd, rc, 3);
+		status = fail(cmd, rc);
 		goto out;
 	}
 	m->created = o.now;
@@ -522,17 +668,13 @@ republish(struct args *a, const char *cmd, bool rotate)
 	o.keys = keys;
 	o.nkeys = a->nsec;
 	if ((rc = repo_publish_next(repofd, &o, &head, m)) != BD_OK) {
-		status = cli_report(PROG, cmd, rc);
-		if (rc != BD_ERR_IO && rc != BD_ERR_NOMEM &&
-		    rc != BD_ERR_EXISTS && !chain_refusal(rc))
-			status = 1;
+		status = fail(cmd, rc);
 		goto out;
 	}
 	time_format(o.expires, when);
 	chain_keyids_text(&m->keys, ids, sizeof(ids));
-	printf("published %s version %llu (expires %s, %zu signature%s)\n",
-	    a->channel, (unsigned long long)m->version, when, a->nsec,
-	    a->nsec == 1 ? "" : "s");
+	printf("published %s version %" PRIu64 " (expires %s, %zu signature%s)\n",
+	    a->channel, m->version, when, a->nsec, a->nsec == 1 ? "" : "s");
 	if (rotate) {
 		chain_keyids_text(&head.m->keys, was, sizeof(was));
 		printf("  keys %s, threshold %u (were %s, threshold %u)\n", ids,
@@ -540,8 +682,8 @@ republish(struct args *a, const char *cmd, bool rotate)
 	} else
 		printf("  same artifacts and keys (%s, threshold %u)\n", ids,
 		    m->keys.threshold);
-	printf("  %s/channels/%s/%llu.json\n", a->repo, a->channel,
-	    (unsigned long long)m->version);
+	layout_version_path(a->channel, m->version, path);
+	printf("  %s/%s\n", a->repo, path);
 out:
 	for (i = 0; i < MAX_KEYS; i++)
 		seckey_free(keys[i]);
@@ -592,6 +734,34 @@ check_blob(int repofd, const struct bd_artifact *art)
 	if (sodium_memcmp(d, art->sha256, SHA256_BYTES) != 0)
 		return bd_fail(BD_ERR_HASH, "%s", path);
 	return BD_OK;
+}
+
+/* Reads the manifest verify or show looks at: -n VERSION, else the newest. */
+static enum bd_err
+read_chosen(int repofd, const struct args *a, uint8_t **buf, size_t *len)
+{
+	char file[LAYOUT_FILE_BYTES];
+	enum bd_err rc;
+
+	if (a->version != 0)
+		layout_version_file(a->version, file);
+	else
+		snprintf(file, sizeof(file), "%s", LAYOUT_MANIFEST_FILE);
+	rc = repo_read_manifest(repofd, a->channel, file, buf, len);
+	/* Naming a channel or version that is not there is the caller's. */
+	if (rc == BD_ERR_IO)
+		rc = bd_fail(BD_ERR_INPUT, "%s", bd_err_detail());
+	return rc;
+}
+
+static void
+warn_public(void *ctx, const char *rel, unsigned mode, bool dir)
+{
+	const char *repo = ctx;
+
+	fprintf(stderr, PROG ": warning: %s/%s: mode %04o: a server running as "
+	    "another user cannot %s it (chmod o+%s)\n", repo, rel, mode,
+	    dir ? "enter" : "read", dir ? "rx" : "r");
 }
 
 /* Reads channels/<c>/<v>.json. */
@@ -711,61 +881,87 @@ verify_reachable(int repofd, struct args *a, const uint8_t *buf, size_t len,
 	    "signed by the given keys: %s", saved);
 }
 
+/* A repository file that cannot be read is input, not a write error. */
+static enum bd_err
+input_err(enum bd_err rc)
+{
+	return rc == BD_ERR_IO ? bd_fail(BD_ERR_INPUT, "%s", bd_err_detail()) :
+	    rc;
+}
+
 static int
 cmd_verify(struct args *a)
 {
-	struct bd_manifest *m = NULL, *by = NULL;
-	char kid[KEY_ID_HEX_BYTES];
-	uint8_t *buf = NULL, *vbuf = NULL;
-	size_t len = 0, vlen = 0, i, shown, changes = 0;
+	struct bd_manifest *m = NULL, *by = NULL, *old = NULL;
+	const struct bd_manifest *checked;
+	char kid[KEY_ID_HEX_BYTES], when[TIME_RFC3339_BYTES];
+	uint8_t *buf = NULL, *vbuf = NULL, *obuf = NULL;
+	size_t len = 0, vlen = 0, olen = 0, i, shown, changes = 0, nbad = 0;
 	int repofd = -1, status = 0;
 	enum bd_err rc;
 
 	if (a->repo == NULL || a->channel == NULL || a->nrest != 0)
 		return usage("verify needs -r REPO and -c CHANNEL");
 	if ((rc = repo_open(a->repo, false, &repofd)) != BD_OK) {
-		status = fail(a->repo, rc, 1);
+		status = fail(a->repo, rc);
 		goto out;
 	}
-	if ((rc = repo_read_manifest(repofd, a->channel, LAYOUT_MANIFEST_FILE, &buf,
-	    &len)) != BD_OK) {
-		status = fail("manifest", rc, 3);
+	if ((rc = repo_read_manifest(repofd, a->channel, LAYOUT_MANIFEST_FILE,
+	    &buf, &len)) != BD_OK) {
+		status = fail("manifest", input_err(rc));
 		goto out;
 	}
 	if ((rc = verify_chain(repofd, a->channel, &m, &vbuf, &vlen,
 	    &changes)) != BD_OK) {
-		status = fail("chain", rc, 3);
+		status = fail("chain", input_err(rc));
 		goto out;
 	}
 	/* manifest.json must be the newest versioned copy, byte for byte */
 	if (vlen != len || memcmp(buf, vbuf, len) != 0) {
 		rc = bd_fail(BD_ERR_EQUIVOCATION, "channels/%s/manifest.json "
-		    "differs from %llu.json", a->channel,
-		    (unsigned long long)m->version);
-		status = fail("manifest.json", rc, 3);
+		    "differs from %" PRIu64 ".json", a->channel, m->version);
+		status = fail("manifest.json", rc);
 		goto out;
 	}
 	if ((rc = manifest_check_fresh(m, time(NULL))) != BD_OK) {
-		status = fail("manifest.json", rc, 3);
+		status = fail("manifest.json", rc);
 		goto out;
 	}
 	if (a->ntrusted > 0 && (rc = verify_reachable(repofd, a, buf, len,
 	    &by)) != BD_OK) {
-		status = fail("-P/-p keys", rc, 3);
+		status = fail("-P/-p keys", rc);
 		goto out;
 	}
-	for (i = 0; i < m->nartifacts; i++) {
-		if ((rc = check_blob(repofd, &m->artifacts[i])) != BD_OK) {
-			status = fail(m->artifacts[i].name, rc, 3);
+	/* -n: an older version, verified by the walk; its blobs checked. */
+	checked = m;
+	if (a->version != 0 && a->version != m->version) {
+		if (a->version > m->version) {
+			status = fail(a->channel, bd_fail(BD_ERR_INPUT, "no "
+			    "version %" PRIu64 " (the newest is %" PRIu64 ")",
+			    a->version, m->version));
+			goto out;
+		}
+		if ((rc = read_version(repofd, a->channel, a->version, &obuf,
+		    &olen)) != BD_OK ||
+		    (rc = manifest_load_unverified(obuf, olen, &old)) != BD_OK) {
+			status = fail("manifest", input_err(rc));
+			goto out;
+		}
+		checked = old;
+	}
+	for (i = 0; i < checked->nartifacts; i++) {
+		if ((rc = check_blob(repofd, &checked->artifacts[i])) != BD_OK) {
+			status = fail(checked->artifacts[i].name, rc);
 			goto out;
 		}
 	}
-	printf("%s: versions 1 to %llu form one chain (%zu change%s of "
-	    "keys)\n", a->channel, (unsigned long long)m->version, changes,
+	repo_check_public(repofd, a->channel, checked, warn_public,
+	    (void *)a->repo, &nbad);
+	printf("%s: versions 1 to %" PRIu64 " form one chain (%zu change%s of "
+	    "keys)\n", a->channel, m->version, changes,
 	    changes == 1 ? "" : "s");
-	printf("%s version %llu: %zu signature%s verified (", a->channel,
-	    (unsigned long long)m->version, m->nself,
-	    m->nself == 1 ? "" : "s");
+	printf("%s version %" PRIu64 ": %zu signature%s verified (", a->channel,
+	    m->version, m->nself, m->nself == 1 ? "" : "s");
 	for (i = 0, shown = 0; i < m->nkeyids; i++) {
 		if (keyset_find(&m->keys, m->keyids[i]) < 0)
 			continue;
@@ -774,6 +970,17 @@ cmd_verify(struct args *a)
 	}
 	printf("), %zu artifact%s intact\n", m->nartifacts,
 	    m->nartifacts == 1 ? "" : "s");
+	if (old != NULL) {
+		time_format(old->expires, when);
+		printf("%s version %" PRIu64 ": verified in the chain, %zu "
+		    "artifact%s intact%s%s\n", a->channel, old->version,
+		    old->nartifacts, old->nartifacts == 1 ? "" : "s",
+		    old->expires <= time(NULL) ? ", expired " : "",
+		    old->expires <= time(NULL) ? when : "");
+	}
+	if (nbad > 0)
+		printf("%zu path%s not readable by other users (see the "
+		    "warnings)\n", nbad, nbad == 1 ? "" : "s");
 	if (by != NULL)
 		printf("a guest holding the given keys reaches it%s\n",
 		    by->version == m->version ? " directly" :
@@ -781,8 +988,10 @@ cmd_verify(struct args *a)
 out:
 	manifest_free(m);
 	manifest_free(by);
+	manifest_free(old);
 	free(buf);
 	free(vbuf);
+	free(obuf);
 	if (repofd >= 0)
 		close(repofd);
 	return status;
@@ -823,20 +1032,22 @@ cmd_show(struct args *a)
 
 	if (a->repo == NULL || a->channel == NULL || a->nrest != 0)
 		return usage("show needs -r REPO and -c CHANNEL");
-	if ((rc = repo_open(a->repo, false, &repofd)) != BD_OK ||
-	    (rc = repo_read_manifest(repofd, a->channel, LAYOUT_MANIFEST_FILE, &buf,
-	    &len)) != BD_OK) {
-		status = fail(a->repo, rc, 1);
+	if ((rc = repo_open(a->repo, false, &repofd)) != BD_OK) {
+		status = fail(a->repo, rc);
+		goto out;
+	}
+	if ((rc = read_chosen(repofd, a, &buf, &len)) != BD_OK) {
+		status = fail(a->channel, rc);
 		goto out;
 	}
 	if ((rc = manifest_load_unverified(buf, len, &m)) != BD_OK) {
-		status = cli_report(PROG, "manifest.json", rc);
+		status = fail("manifest", rc);
 		goto out;
 	}
 	time_format(m->created, t1);
 	time_format(m->expires, t2);
-	printf("channel   %s\nversion   %llu\ncreated   %s\nexpires   %s%s\n",
-	    m->channel, (unsigned long long)m->version, t1, t2,
+	printf("channel   %s\nversion   %" PRIu64 "\ncreated   %s\nexpires   %s%s\n",
+	    m->channel, m->version, t1, t2,
 	    m->expires <= time(NULL) ? "  (EXPIRED)" : "");
 	printf("signed by");
 	for (i = 0; i < m->nkeyids; i++) {
@@ -873,16 +1084,106 @@ out:
 	return status;
 }
 
+static int
+cmd_list(struct args *a)
+{
+	struct bd_manifest *m;
+	char when[TIME_RFC3339_BYTES], **names = NULL;
+	uint8_t *buf;
+	size_t n = 0, len, i;
+	time_t now = time(NULL);
+	int repofd = -1, status = 0;
+	enum bd_err rc;
+
+	if (a->repo == NULL || a->nrest != 0)
+		return usage("list needs -r REPO");
+	if ((rc = repo_open(a->repo, false, &repofd)) != BD_OK) {
+		status = fail(a->repo, rc);
+		goto out;
+	}
+	if (faccessat(repofd, LAYOUT_CHANNELS_DIR, F_OK,
+	    AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (rc = repo_list_channels(repofd, &names, &n)) != BD_OK) {
+		status = fail(a->repo, rc);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		buf = NULL;
+		m = NULL;
+		rc = repo_read_manifest(repofd, names[i], LAYOUT_MANIFEST_FILE,
+		    &buf, &len);
+		if (rc == BD_OK)
+			rc = manifest_load_unverified(buf, len, &m);
+		if (rc != BD_OK) {
+			printf("%-24s unreadable: %s\n", names[i], bd_strerror(rc));
+			status = bd_err_exit_status(rc);
+		} else {
+			time_format(m->expires, when);
+			printf("%-24s version %-6" PRIu64 " expires %s%s\n",
+			    names[i], m->version, when,
+			    m->expires <= now ? " (EXPIRED)" : "");
+		}
+		manifest_free(m);
+		free(buf);
+	}
+	if (n == 0)
+		printf("no channel published in %s\n", a->repo);
+out:
+	repo_names_free(names, n);
+	if (repofd >= 0)
+		close(repofd);
+	return status;
+}
+
+static int
+cmd_prune(struct args *a)
+{
+	struct repo_prune_stats st;
+	char size[SIZE_TEXT_BYTES];
+	int repofd = -1, status = 0;
+	enum bd_err rc;
+
+	if (a->repo == NULL || a->keep == 0 || a->nrest != 0)
+		return usage("prune needs -r REPO and -k N");
+	if ((rc = repo_open(a->repo, false, &repofd)) != BD_OK) {
+		status = fail(a->repo, rc);
+		goto out;
+	}
+	if ((rc = repo_prune(repofd, (size_t)a->keep, &st)) != BD_OK) {
+		status = fail("prune", rc);
+		goto out;
+	}
+	size_format(st.bytes, true, size);
+	printf("removed %" PRIu64 " blob%s (%s), kept %" PRIu64 "\n",
+	    st.removed, st.removed == 1 ? "" : "s", size, st.kept);
+out:
+	if (repofd >= 0)
+		close(repofd);
+	return status;
+}
+
+static const struct command commands[] = {
+	{ "keygen", "+:p:s:Wfh", false, true, false, cmd_keygen },
+	{ "release", "+:r:c:s:e:t:fh", true, true, true, cmd_release },
+	{ "rotate", "+:r:c:s:e:t:h", false, true, true, cmd_rotate },
+	{ "refresh", "+:r:c:s:e:h", false, true, false, cmd_refresh },
+	{ "verify", "+:r:c:P:p:t:n:h", false, false, false, cmd_verify },
+	{ "show", "+:r:c:n:h", false, false, false, cmd_show },
+	{ "list", "+:r:h", false, false, false, cmd_list },
+	{ "prune", "+:r:k:h", false, false, false, cmd_prune },
+};
+
 int
 main(int argc, char **argv)
 {
 	struct args a = { 0 };
 	const char *cmd;
+	size_t i;
 	int status;
 
 	if (sodium_init() < 0) {
 		fprintf(stderr, PROG ": cannot initialise libsodium\n");
-		return 1;
+		return bd_err_exit_status(BD_ERR_NOMEM);
 	}
 	if (argc < 2)
 		return usage(NULL);
@@ -892,35 +1193,18 @@ main(int argc, char **argv)
 		fputs(help_text, stdout);
 		return 0;
 	}
-	if (strcmp(cmd, "--version") == 0) {
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
 		printf(PROG " %s\n", BOOTDROP_VERSION);
 		return 0;
 	}
-	argc--;
-	argv++;
-	if (strcmp(cmd, "keygen") == 0)
-		status = parse_args(argc, argv, "+p:s:Wf", &a);
-	else if (strcmp(cmd, "release") == 0 || strcmp(cmd, "rotate") == 0)
-		status = parse_args(argc, argv, "+r:c:s:e:t:", &a);
-	else if (strcmp(cmd, "refresh") == 0)
-		status = parse_args(argc, argv, "+r:c:s:e:", &a);
-	else if (strcmp(cmd, "verify") == 0)
-		status = parse_args(argc, argv, "+r:c:P:p:t:", &a);
-	else if (strcmp(cmd, "show") == 0)
-		status = parse_args(argc, argv, "+r:c:", &a);
-	else
-		return usage("unknown command '%s'", cmd);
-	if (status != -1)
-		return status;
-	if (strcmp(cmd, "keygen") == 0)
-		return cmd_keygen(&a);
-	if (strcmp(cmd, "release") == 0)
-		return cmd_release(&a);
-	if (strcmp(cmd, "rotate") == 0)
-		return cmd_rotate(&a);
-	if (strcmp(cmd, "refresh") == 0)
-		return cmd_refresh(&a);
-	if (strcmp(cmd, "verify") == 0)
-		return cmd_verify(&a);
-	return cmd_show(&a);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(cmd, commands[i].name) != 0)
+			continue;
+		a.cmd = cmd;
+		status = parse_args(argc - 1, argv + 1, &commands[i], &a);
+		if (status != -1)
+			return status;
+		return commands[i].run(&a);
+	}
+	return usage("unknown command '%s'", cmd);
 }

@@ -1,7 +1,6 @@
 /*
  * quick.c - bootdrop-server --quick (see quick.h).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,8 +20,6 @@
 #include "repo.h"
 #include "sha256.h"
 
-#define QUICK_RM_MAX_DEPTH	8
-
 struct quick_blob {
 	char hex[SHA256_HEX_BYTES];
 	uint64_t size;
@@ -33,40 +30,13 @@ struct quick_blob {
 struct quick {
 	char path[PATH_MAX];
 	int repofd;
+	uint64_t version;
 	uint64_t exit_after;
 	pthread_mutex_t lock;
 	bool done;
 	size_t nblobs;
 	struct quick_blob blobs[MANIFEST_MAX_ARTIFACTS];
 };
-
-/* Removes name (a file or a tree) below dirfd without following symlinks. */
-static void
-rm_tree(int parent, const char *name, int depth)
-{
-	struct dirent *de;
-	DIR *d;
-	int fd;
-
-	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
-		return;
-	if (depth >= QUICK_RM_MAX_DEPTH)
-		return;
-	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1)
-		return;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		rm_tree(dirfd(d), de->d_name, depth + 1);
-	}
-	closedir(d);
-	unlinkat(parent, name, AT_REMOVEDIR);
-}
 
 void
 quick_cleanup(struct quick *q)
@@ -75,8 +45,6 @@ quick_cleanup(struct quick *q)
 		return;
 	if (q->repofd != -1)
 		close(q->repofd);
-	if (q->path[0] != '\0')
-		rm_tree(AT_FDCWD, q->path, 0);
 	pthread_mutex_destroy(&q->lock);
 	free(q);
 }
@@ -85,6 +53,53 @@ const char *
 quick_repo_path(const struct quick *q)
 {
 	return q->path;
+}
+
+uint64_t
+quick_version(const struct quick *q)
+{
+	return q->version;
+}
+
+/* mkdir -p for the parents of path (mode 0700, as XDG asks of state). */
+static enum bd_err
+make_parents(char *path)
+{
+	char *p;
+
+	for (p = path + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+			enum bd_err rc = bd_fail(BD_ERR_IO, "%s: %s", path,
+			    strerror(errno));
+
+			*p = '/';
+			return rc;
+		}
+		*p = '/';
+	}
+	return BD_OK;
+}
+
+enum bd_err
+quick_repo_resolve(const char *given, char out[PATH_MAX])
+{
+	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	int n;
+
+	if (given != NULL)
+		n = snprintf(out, PATH_MAX, "%s", given);
+	else if (state != NULL && state[0] == '/')
+		n = snprintf(out, PATH_MAX, "%s/" QUICK_STATE_SUBDIR, state);
+	else if (home != NULL && home[0] == '/')
+		n = snprintf(out, PATH_MAX, "%s/.local/state/" QUICK_STATE_SUBDIR,
+		    home);
+	else
+		return bd_fail(BD_ERR_USAGE, "no HOME or XDG_STATE_HOME for the "
+		    "quick repository (use --quick-repo DIR)");
+	if (n < 0 || n >= PATH_MAX || out[0] == '\0')
+		return bd_fail(BD_ERR_USAGE, "quick repository path too long");
+	return out[0] == '/' ? make_parents(out) : BD_OK;
 }
 
 /* Records the distinct blobs of the published manifest. */
@@ -130,7 +145,7 @@ quick_publish(const struct quick_opts *o, struct quick **out, int *repofd,
 	struct bd_seckey *sk = NULL;
 	struct bd_pubkey pk;
 	struct quick *q = NULL;
-	const char *tmp;
+	struct repo_prune_stats pruned;
 	uint64_t version = 0;
 	size_t i;
 	enum bd_err rc = BD_OK;
@@ -162,20 +177,8 @@ quick_publish(const struct quick_opts *o, struct quick **out, int *repofd,
 	q->repofd = -1;
 	q->exit_after = o->exit_after;
 	pthread_mutex_init(&q->lock, NULL);
-	if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
-		tmp = "/tmp";
-	if ((size_t)snprintf(q->path, sizeof(q->path), "%s/bootdrop-quick.XXXXXX",
-	    tmp) >= sizeof(q->path)) {
-		q->path[0] = '\0';
-		rc = bd_fail(BD_ERR_USAGE, "TMPDIR too long");
-		goto out;
-	}
-	if (mkdtemp(q->path) == NULL) {
-		rc = bd_fail(BD_ERR_IO, "%s: %s", q->path, strerror(errno));
-		q->path[0] = '\0';
-		goto out;
-	}
-	if ((rc = repo_open(q->path, true, &q->repofd)) != BD_OK)
+	if ((rc = quick_repo_resolve(o->repo, q->path)) != BD_OK ||
+	    (rc = repo_open(q->path, true, &q->repofd)) != BD_OK)
 		goto out;
 
 	memset(&ro, 0, sizeof(ro));
@@ -184,9 +187,15 @@ quick_publish(const struct quick_opts *o, struct quick **out, int *repofd,
 	ro.nkeys = 1;
 	ro.now = time(NULL);
 	ro.expires = ro.now + (time_t)o->expires_s;
+	/* Every run is the next version, even of the same files. */
+	ro.force = true;
 	rc = repo_release(q->repofd, &ro, in, o->ninputs, &version);
 	if (rc != BD_OK)
 		goto out;
+	/* Only the newest version of each channel is served from here on. */
+	if ((rc = repo_prune(q->repofd, 1, &pruned)) != BD_OK)
+		goto out;
+	q->version = version;
 	if ((rc = note_blobs(q, o->channel)) != BD_OK)
 		goto out;
 	*repofd = q->repofd;

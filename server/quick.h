@@ -1,13 +1,17 @@
 /*
  * quick.h - bootdrop-server --quick, the woof replacement: publish the
- * given files into a temporary repository signed with the publisher's
- * key, serve it, and (with --exit-after N) stop once every artifact has
- * been served in full N times.  The temporary repository is removed when
- * the server stops, whatever the reason.
+ * given files as the next version of a channel in the quick repository
+ * (kept between runs: --quick-repo DIR, default
+ * ${XDG_STATE_HOME:-$HOME/.local/state}/bootdrop/quick) signed with the
+ * publisher's key, prune the blobs no newest manifest names, serve it, and
+ * (with --exit-after N) stop once every artifact has been served in full N
+ * times.  Successive runs are successive versions, so a guest re-fetches
+ * with the same command and no reset.
  */
 #ifndef BOOTDROP_QUICK_H
 #define BOOTDROP_QUICK_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -17,8 +21,10 @@
 #define QUICK_DEFAULT_CHANNEL	"quick"
 #define QUICK_DEFAULT_EXPIRES_S	(24 * 3600)
 #define QUICK_MAX_INPUTS	16
+#define QUICK_STATE_SUBDIR	"bootdrop/quick"
 
 struct quick_opts {
+	const char *repo;		/* NULL: the default quick repository */
 	const char *seckey_path;
 	const char *passphrase_file;	/* NULL: ask on the terminal if needed */
 	const char *channel;
@@ -31,11 +37,17 @@ struct quick_opts {
 struct quick;
 
 /*
- * Creates the temporary repository and publishes the inputs into it.
- * Returns a new quick state in *out (free with quick_cleanup(), which
- * also removes the repository); *repofd is the repository's directory
- * (owned by the state) and pubkey the signer's public key in base64.
- * On failure nothing is left behind.
+ * Writes the quick repository's path into out: given (--quick-repo), else
+ * the XDG default, whose missing parents are created (mode 0700).
+ */
+enum bd_err quick_repo_resolve(const char *given, char out[PATH_MAX]);
+
+/*
+ * Opens (creating) the quick repository and publishes the inputs as the
+ * channel's next version, then prunes blobs no channel's newest manifest
+ * names.  Returns a new quick state in *out (free with quick_cleanup());
+ * *repofd is the repository's directory (owned by the state) and pubkey
+ * the signer's public key in base64.  A refused release changes nothing.
  */
 enum bd_err quick_publish(const struct quick_opts *o, struct quick **out,
     int *repofd, char pubkey[PUBKEY_B64_BYTES]);
@@ -50,10 +62,13 @@ void quick_blob_served(void *arg, const char *hex, bool full, uint64_t bytes);
 /* True once every blob has been served exit_after times (never if 0). */
 bool quick_done(struct quick *q);
 
-/* The temporary repository's path (for messages). */
+/* The repository's path (for messages). */
 const char *quick_repo_path(const struct quick *q);
 
-/* Removes the temporary repository and frees q; NULL is allowed. */
+/* The version this run published. */
+uint64_t quick_version(const struct quick *q);
+
+/* Closes the repository and frees q; NULL is allowed. */
 void quick_cleanup(struct quick *q);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,7 +27,8 @@
 #include "timefmt.h"
 
 #define COPY_BUF_BYTES	(256u << 10)
-#define PATH_BYTES	512
+#define STAGE_PREFIX	".incoming."
+#define STAGE_NAME_BYTES	24
 
 const char repo_default_menu_lst[] =
     "timeout 5\n"
@@ -52,52 +54,49 @@ const char repo_default_menu_lst[] =
 enum bd_err
 repo_open(const char *path, bool create, int *out)
 {
-	int fd, sub;
-	enum bd_err rc;
+	bool made;
+	int fd;
 
 	*out = -1;
-	if (create && mkdir(path, 0755) != 0 && errno != EEXIST)
+	made = create && mkdir(path, 0755) == 0;
+	if (create && !made && errno != EEXIST)
 		return bd_fail(BD_ERR_IO, "%s: %s", path, strerror(errno));
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
+		return bd_fail(create ? BD_ERR_IO : BD_ERR_INPUT, "%s: %s", path,
+		    strerror(errno));
+	/* mkdir honours the umask; a repository is public by nature. */
+	if (made && fchmod(fd, 0755) != 0) {
+		close(fd);
 		return bd_fail(BD_ERR_IO, "%s: %s", path, strerror(errno));
-	if (create) {
-		if ((rc = dir_open_path(fd, LAYOUT_BLOBS_DIR, true, &sub)) != BD_OK)
-			goto fail;
-		close(sub);
-		if ((rc = dir_open_path(fd, LAYOUT_CHANNELS_DIR, true, &sub)) != BD_OK)
-			goto fail;
-		close(sub);
 	}
 	*out = fd;
 	return BD_OK;
-fail:
-	close(fd);
-	return rc;
 }
 
 /*
- * Copies the regular file at path into blobs/sha256/<hex>, hashing as it
- * streams; fills size and digest.  An existing blob with that name is
- * replaced by an identical one, so re-publishing is idempotent.
+ * Copies the regular file at path into a temporary blobs/sha256/<tmp>
+ * (mode 0644 whatever the umask), hashing as it streams; fills size and
+ * digest.  commit_blob() gives it its name, or the caller unlinks it.
  */
 static enum bd_err
-store_blob(int repofd, const char *path, struct bd_artifact *a)
+stage_blob(int blobs, const char *path, struct bd_artifact *a,
+    char tmp[STAGE_NAME_BYTES])
 {
-	char tmp[PATH_BYTES], final[LAYOUT_PATH_BYTES];
 	struct sha256_ctx *h = NULL;
 	struct stat st;
 	uint8_t *buf = NULL;
 	uint64_t total = 0;
 	ssize_t n;
-	int in, out = -1, blobs = -1;
+	int in, out = -1;
 	enum bd_err rc = BD_OK;
 
+	tmp[0] = '\0';
 	in = open(path, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
-		return bd_fail(BD_ERR_IO, "%s: %s", path, strerror(errno));
+		return bd_fail(BD_ERR_INPUT, "%s: %s", path, strerror(errno));
 	if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
-		rc = bd_fail(BD_ERR_IO, "%s: not a regular file", path);
+		rc = bd_fail(BD_ERR_INPUT, "%s: not a regular file", path);
 		goto out;
 	}
 	if ((uint64_t)st.st_size > ARTIFACT_MAX_SIZE) {
@@ -105,12 +104,17 @@ store_blob(int repofd, const char *path, struct bd_artifact *a)
 		    (unsigned long long)ARTIFACT_MAX_SIZE);
 		goto out;
 	}
-	if ((rc = dir_open_path(repofd, LAYOUT_BLOBS_DIR, true, &blobs)) != BD_OK)
-		goto out;
-	snprintf(tmp, sizeof(tmp), ".incoming.%08x", randombytes_random());
+	snprintf(tmp, STAGE_NAME_BYTES, STAGE_PREFIX "%08x",
+	    randombytes_random());
 	out = openat(blobs, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0644);
 	if (out < 0) {
+		rc = bd_fail(BD_ERR_IO, LAYOUT_BLOBS_DIR "/%s: %s", tmp,
+		    strerror(errno));
+		tmp[0] = '\0';
+		goto out;
+	}
+	if (fchmod(out, 0644) != 0) {
 		rc = bd_fail(BD_ERR_IO, LAYOUT_BLOBS_DIR "/%s: %s", tmp,
 		    strerror(errno));
 		goto out;
@@ -126,7 +130,7 @@ store_blob(int repofd, const char *path, struct bd_artifact *a)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = bd_fail(BD_ERR_IO, "%s: %s", path, strerror(errno));
+			rc = bd_fail(BD_ERR_INPUT, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -144,27 +148,71 @@ store_blob(int repofd, const char *path, struct bd_artifact *a)
 	sha256_final(h, a->sha256);
 	sha256_hex(a->sha256, a->sha256_hex);
 	a->size = total;
-	if ((rc = fd_sync(out)) != BD_OK)
-		goto out;
-	if (renameat(blobs, tmp, blobs, a->sha256_hex) != 0) {
-		layout_blob_path(a->sha256_hex, final);
-		rc = bd_fail(BD_ERR_IO, "%s: %s", final, strerror(errno));
-		goto out;
-	}
-	tmp[0] = '\0';
-	rc = fd_sync(blobs);
+	rc = fd_sync(out);
 out:
-	if (out >= 0) {
+	if (out >= 0)
 		close(out);
-		if (tmp[0] != '\0')
-			unlinkat(blobs, tmp, 0);
+	if (rc != BD_OK && tmp[0] != '\0') {
+		unlinkat(blobs, tmp, 0);
+		tmp[0] = '\0';
 	}
-	if (blobs >= 0)
-		close(blobs);
 	sha256_free(h);
 	free(buf);
 	close(in);
 	return rc;
+}
+
+/*
+ * Renames a staged blob to its content address.  An existing blob of that
+ * name is replaced by an identical one, so re-publishing repairs it.
+ */
+static enum bd_err
+commit_blob(int blobs, char tmp[STAGE_NAME_BYTES], const char *hex)
+{
+	char final[LAYOUT_PATH_BYTES];
+
+	if (renameat(blobs, tmp, blobs, hex) != 0) {
+		layout_blob_path(hex, final);
+		return bd_fail(BD_ERR_IO, "%s: %s", final, strerror(errno));
+	}
+	tmp[0] = '\0';
+	return BD_OK;
+}
+
+/*
+ * Takes the repository's writer lock on a descriptor of its own (a server
+ * keeping repofd open never holds it); release with repo_unlock().
+ */
+static enum bd_err
+repo_lock(int repofd, int *lockfd)
+{
+	*lockfd = openat(repofd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*lockfd < 0)
+		return bd_fail(BD_ERR_IO, "lock: %s", strerror(errno));
+	while (flock(*lockfd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			close(*lockfd);
+			*lockfd = -1;
+			return bd_fail(BD_ERR_IO, "lock: %s", strerror(errno));
+		}
+	}
+	return BD_OK;
+}
+
+static void
+repo_unlock(int lockfd)
+{
+	if (lockfd >= 0)
+		close(lockfd);
+}
+
+/* True when dir/name exists (without following a symlink). */
+static bool
+exists_at(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 enum bd_err
@@ -224,7 +272,7 @@ check_input(const struct release_input *in, struct bd_artifact *a)
 		return bd_fail(BD_ERR_PATH, "%s: file name '%s' is not a safe "
 		    "install path", in->path, a->install);
 	if ((fd = open(in->path, O_RDONLY | O_CLOEXEC)) < 0)
-		return bd_fail(BD_ERR_IO, "%s: %s", in->path, strerror(errno));
+		return bd_fail(BD_ERR_INPUT, "%s: %s", in->path, strerror(errno));
 	if (strcmp(a->kind, "kernel") == 0) {
 		if ((rc = elf_inspect_fd(fd, &a->elf)) != BD_OK)
 			rc = bd_fail(rc, "%s: %s", in->path, bd_err_detail());
@@ -321,13 +369,107 @@ repo_publish_next(int repofd, const struct release_opts *o,
 	return sign_and_write(repofd, o, h, m);
 }
 
+static bool
+same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* True when m would publish exactly what old already says. */
+static bool
+same_release(const struct bd_manifest *m, const struct bd_manifest *old)
+{
+	const struct bd_artifact *a, *b;
+	size_t i, j;
+
+	if (m->nartifacts != old->nartifacts ||
+	    !same_str(m->menu_lst, old->menu_lst) ||
+	    !same_str(m->boot_arch, old->boot_arch))
+		return false;
+	for (i = 0; i < m->nartifacts; i++) {
+		a = &m->artifacts[i];
+		for (j = 0; j < old->nartifacts; j++)
+			if (strcmp(a->name, old->artifacts[j].name) == 0)
+				break;
+		if (j == old->nartifacts)
+			return false;
+		b = &old->artifacts[j];
+		if (a->size != b->size || strcmp(a->kind, b->kind) != 0 ||
+		    strcmp(a->install, b->install) != 0 ||
+		    memcmp(a->sha256, b->sha256, SHA256_BYTES) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* True when the signers of o are exactly the key ids old names. */
+static bool
+same_signers(const struct release_opts *o, const struct bd_manifest *old)
+{
+	size_t i, j;
+
+	if (o->nkeys != old->nkeyids)
+		return false;
+	for (i = 0; i < o->nkeys; i++) {
+		for (j = 0; j < old->nkeyids; j++)
+			if (memcmp(o->keys[i]->id, old->keyids[j],
+			    KEY_ID_BYTES) == 0)
+				break;
+		if (j == old->nkeyids)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * BD_ERR_USAGE when the newest version (h, verified) already says m, signed
+ * by the same keys, and the release changes no trust.
+ */
+static enum bd_err
+check_changed(const struct release_opts *o, const struct chain_head *h,
+    const struct bd_manifest *m)
+{
+	if (h->m == NULL || o->trust != NULL || !same_release(m, h->m) ||
+	    !same_signers(o, h->m))
+		return BD_OK;
+	return bd_fail(BD_ERR_USAGE, "nothing changed since %s version %llu "
+	    "(--force publishes the same files again)", m->channel,
+	    (unsigned long long)h->version);
+}
+
+/* Fills the manifest's boot section from its kernel and the options. */
+static enum bd_err
+fill_boot(struct bd_manifest *m, const struct release_opts *o)
+{
+	size_t i;
+
+	m->has_boot = true;
+	for (i = 0; i < m->nartifacts; i++)
+		if (m->artifacts[i].has_elf)
+			m->boot_arch = strdup(elf_pvgrub_arch(
+			    m->artifacts[i].elf.machine));
+	m->boot_loader = strdup("pvgrub");
+	if (!o->no_menu)
+		m->menu_lst = strdup(o->menu_lst != NULL ? o->menu_lst :
+		    repo_default_menu_lst);
+	if (m->boot_arch == NULL || m->boot_loader == NULL ||
+	    (!o->no_menu && m->menu_lst == NULL))
+		return BD_ERR_NOMEM;
+	return BD_OK;
+}
+
 enum bd_err
 repo_release(int repofd, const struct release_opts *o,
     const struct release_input *in, size_t nin, uint64_t *version)
 {
+	char staged[MANIFEST_MAX_ARTIFACTS][STAGE_NAME_BYTES];
+	char chdir_rel[LAYOUT_PATH_BYTES];
 	struct chain_head head = { 0 };
 	struct bd_manifest *m;
+	bool had_blobs, had_channel;
 	size_t i, j;
+	int blobs = -1, lockfd = -1;
 	enum bd_err rc;
 
 	if (!channel_name_valid(o->channel))
@@ -349,6 +491,11 @@ repo_release(int repofd, const struct release_opts *o,
 		free(m);
 		return BD_ERR_NOMEM;
 	}
+	for (i = 0; i < nin; i++)
+		staged[i][0] = '\0';
+	layout_channel_dir(o->channel, chdir_rel);
+	had_blobs = exists_at(repofd, LAYOUT_BLOBS_DIR);
+	had_channel = exists_at(repofd, chdir_rel);
 	m->nartifacts = nin;
 	if ((m->channel = strdup(o->channel)) == NULL) {
 		rc = BD_ERR_NOMEM;
@@ -356,6 +503,7 @@ repo_release(int repofd, const struct release_opts *o,
 	}
 	m->created = o->now;
 	m->expires = o->expires;
+	/* Everything that can refuse the release happens before a write. */
 	for (i = 0; i < nin; i++)
 		if ((rc = check_input(&in[i], &m->artifacts[i])) != BD_OK)
 			goto out;
@@ -369,34 +517,49 @@ repo_release(int repofd, const struct release_opts *o,
 				    m->artifacts[i].install);
 				goto out;
 			}
-	if ((rc = check_boot(m)) != BD_OK ||
+	if ((rc = check_boot(m)) != BD_OK || (rc = fill_boot(m, o)) != BD_OK)
+		goto out;
+	/* The new version builds on the verified newest one (chain.h). */
+	if ((rc = repo_lock(repofd, &lockfd)) != BD_OK ||
 	    (rc = chain_head_load(repofd, o->channel, &head)) != BD_OK ||
 	    (rc = chain_next(&head, o->trust, o->threshold, o->keys, o->nkeys,
 	    m)) != BD_OK)
 		goto out;
 	/* Blobs first: a manifest never names a blob that is not there. */
-	for (i = 0; i < nin; i++)
-		if ((rc = store_blob(repofd, in[i].path, &m->artifacts[i])) !=
-		    BD_OK)
-			goto out;
-	m->has_boot = true;
-	for (i = 0; i < nin; i++)
-		if (m->artifacts[i].has_elf)
-			m->boot_arch = strdup(elf_pvgrub_arch(
-			    m->artifacts[i].elf.machine));
-	m->boot_loader = strdup("pvgrub");
-	if (!o->no_menu)
-		m->menu_lst = strdup(o->menu_lst != NULL ? o->menu_lst :
-		    repo_default_menu_lst);
-	if (m->boot_arch == NULL || m->boot_loader == NULL ||
-	    (!o->no_menu && m->menu_lst == NULL)) {
-		rc = BD_ERR_NOMEM;
+	if ((rc = dir_open_path(repofd, LAYOUT_BLOBS_DIR, true, &blobs)) != BD_OK)
 		goto out;
-	}
+	for (i = 0; i < nin; i++)
+		if ((rc = stage_blob(blobs, in[i].path, &m->artifacts[i],
+		    staged[i])) != BD_OK)
+			goto out;
+	if (!o->force && (rc = check_changed(o, &head, m)) != BD_OK)
+		goto out;
+	for (i = 0; i < nin; i++)
+		if ((rc = commit_blob(blobs, staged[i],
+		    m->artifacts[i].sha256_hex)) != BD_OK)
+			goto out;
+	if ((rc = fd_sync(blobs)) != BD_OK)
+		goto out;
 	if ((rc = sign_and_write(repofd, o, &head, m)) != BD_OK)
 		goto out;
 	*version = m->version;
 out:
+	if (blobs >= 0) {
+		for (i = 0; i < nin; i++)
+			if (staged[i][0] != '\0')
+				unlinkat(blobs, staged[i], 0);
+		close(blobs);
+	}
+	/* A refused release leaves the repository as it found it. */
+	if (rc != BD_OK && !had_blobs) {
+		unlinkat(repofd, LAYOUT_BLOBS_DIR, AT_REMOVEDIR);
+		unlinkat(repofd, LAYOUT_BLOBS_TOP, AT_REMOVEDIR);
+	}
+	if (rc != BD_OK && !had_channel) {
+		unlinkat(repofd, chdir_rel, AT_REMOVEDIR);
+		unlinkat(repofd, LAYOUT_CHANNELS_DIR, AT_REMOVEDIR);
+	}
+	repo_unlock(lockfd);
 	chain_head_clear(&head);
 	manifest_free(m);
 	return rc;
@@ -546,5 +709,178 @@ repo_list_versions(int repofd, const char *channel, uint64_t **versions,
 	qsort(l.v, l.n, sizeof(*l.v), cmp_u64);
 	*versions = l.v;
 	*n = l.n;
+	return BD_OK;
+}
+
+/* The blobs named by the newest keep manifests of every channel, sorted. */
+struct keep_set {
+	char (*hex)[SHA256_HEX_BYTES];
+	size_t n, cap;
+};
+
+static enum bd_err
+keep_manifest(int repofd, const char *channel, const char *file,
+    struct keep_set *k)
+{
+	struct bd_manifest *m = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0, i;
+	enum bd_err rc;
+
+	if ((rc = repo_read_manifest(repofd, channel, file, &buf, &len)) != BD_OK ||
+	    (rc = manifest_load_unverified(buf, len, &m)) != BD_OK) {
+		rc = bd_fail(rc, "channels/%s/%s: %s (nothing pruned)", channel,
+		    file, bd_err_detail());
+		goto out;
+	}
+	for (i = 0; i < m->nartifacts; i++) {
+		if (k->n == k->cap) {
+			char (*nh)[SHA256_HEX_BYTES];
+
+			k->cap = k->cap == 0 ? 256 : k->cap * 2;
+			if ((nh = realloc(k->hex, k->cap * sizeof(*nh))) == NULL) {
+				rc = BD_ERR_NOMEM;
+				goto out;
+			}
+			k->hex = nh;
+		}
+		memcpy(k->hex[k->n++], m->artifacts[i].sha256_hex,
+		    SHA256_HEX_BYTES);
+	}
+out:
+	manifest_free(m);
+	free(buf);
+	return rc;
+}
+
+static int
+cmp_hex(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+struct prune_walk {
+	const struct keep_set *keep;
+	struct repo_prune_stats *st;
+};
+
+static enum bd_err
+prune_entry(void *ctx, int dirfd, const char *name, unsigned char type)
+{
+	struct prune_walk *w = ctx;
+	struct stat st;
+
+	(void)type;
+	if (strncmp(name, STAGE_PREFIX, sizeof(STAGE_PREFIX) - 1) != 0) {
+		if (!layout_hex_valid(name))
+			return BD_OK;	/* not ours: never touched */
+		if (bsearch(name, w->keep->hex, w->keep->n,
+		    sizeof(*w->keep->hex), cmp_hex) != NULL) {
+			w->st->kept++;
+			return BD_OK;
+		}
+	}
+	/* Unreferenced, or left by a release that crashed (we hold the lock). */
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(st.st_mode))
+		return BD_OK;
+	if (unlinkat(dirfd, name, 0) != 0)
+		return bd_fail(BD_ERR_IO, LAYOUT_BLOBS_DIR "/%s: %s", name,
+		    strerror(errno));
+	w->st->removed++;
+	w->st->bytes += (uint64_t)st.st_size;
+	return BD_OK;
+}
+
+enum bd_err
+repo_prune(int repofd, size_t keep, struct repo_prune_stats *st)
+{
+	struct keep_set k = { 0 };
+	struct prune_walk w = { &k, st };
+	char **names = NULL, file[LAYOUT_FILE_BYTES];
+	uint64_t *v = NULL;
+	size_t nnames = 0, nv = 0, i, j;
+	int blobs = -1, lockfd = -1;
+	enum bd_err rc;
+
+	memset(st, 0, sizeof(*st));
+	if (keep == 0)
+		return bd_fail(BD_ERR_USAGE, "--keep must be at least 1");
+	if ((rc = repo_lock(repofd, &lockfd)) != BD_OK)
+		return rc;
+	if (exists_at(repofd, LAYOUT_CHANNELS_DIR) &&
+	    (rc = repo_list_channels(repofd, &names, &nnames)) != BD_OK)
+		goto out;
+	for (i = 0; i < nnames; i++) {
+		if ((rc = repo_list_versions(repofd, names[i], &v, &nv)) != BD_OK)
+			goto out;
+		for (j = nv > keep ? nv - keep : 0; j < nv; j++) {
+			layout_version_file(v[j], file);
+			if ((rc = keep_manifest(repofd, names[i], file, &k)) != BD_OK)
+				goto out;
+		}
+		free(v);
+		v = NULL;
+		/* What is served as newest is kept even if it is no version. */
+		if ((rc = keep_manifest(repofd, names[i], LAYOUT_MANIFEST_FILE,
+		    &k)) != BD_OK)
+			goto out;
+	}
+	qsort(k.hex, k.n, sizeof(*k.hex), cmp_hex);
+	if (!exists_at(repofd, LAYOUT_BLOBS_DIR))
+		goto out;
+	if ((rc = dir_each(repofd, LAYOUT_BLOBS_DIR, prune_entry, &w)) != BD_OK)
+		goto out;
+	if ((rc = dir_open_path(repofd, LAYOUT_BLOBS_DIR, false, &blobs)) == BD_OK)
+		rc = fd_sync(blobs);
+out:
+	if (blobs >= 0)
+		close(blobs);
+	free(v);
+	free(k.hex);
+	repo_names_free(names, nnames);
+	repo_unlock(lockfd);
+	return rc;
+}
+
+/* Mode bits others need: r-x for a directory, r-- for a file. */
+static enum bd_err
+check_public(int repofd, const char *rel, bool dir, repo_warn_fn warn,
+    void *ctx, size_t *nbad)
+{
+	mode_t need = dir ? (S_IROTH | S_IXOTH) : S_IROTH;
+	struct stat st;
+
+	if (fstatat(repofd, rel, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return BD_OK;	/* missing files are verify's own finding */
+	if ((st.st_mode & need) == need)
+		return BD_OK;
+	(*nbad)++;
+	warn(ctx, rel, (unsigned)(st.st_mode & 07777), dir);
+	return BD_OK;
+}
+
+enum bd_err
+repo_check_public(int repofd, const char *channel,
+    const struct bd_manifest *m, repo_warn_fn warn, void *ctx, size_t *nbad)
+{
+	char rel[LAYOUT_PATH_BYTES];
+	size_t i;
+
+	*nbad = 0;
+	check_public(repofd, ".", true, warn, ctx, nbad);
+	check_public(repofd, LAYOUT_BLOBS_TOP, true, warn, ctx, nbad);
+	check_public(repofd, LAYOUT_BLOBS_DIR, true, warn, ctx, nbad);
+	check_public(repofd, LAYOUT_CHANNELS_DIR, true, warn, ctx, nbad);
+	layout_channel_dir(channel, rel);
+	check_public(repofd, rel, true, warn, ctx, nbad);
+	layout_manifest_path(channel, rel);
+	check_public(repofd, rel, false, warn, ctx, nbad);
+	layout_version_path(channel, m->version, rel);
+	check_public(repofd, rel, false, warn, ctx, nbad);
+	for (i = 0; i < m->nartifacts; i++) {
+		layout_blob_path(m->artifacts[i].sha256_hex, rel);
+		check_public(repofd, rel, false, warn, ctx, nbad);
+	}
 	return BD_OK;
 }

@@ -37,19 +37,41 @@ struct release_opts {
 	const struct bd_keyset *trust;	/* new keys; NULL: the previous
 					   version's (chain_next()) */
 	unsigned threshold;	/* first version: of the signers' keys */
+	bool force;		/* publish even when nothing changed */
 };
+
+struct repo_prune_stats {
+	uint64_t removed;	/* blob files removed */
+	uint64_t bytes;		/* their size */
+	uint64_t kept;		/* blobs still named by a kept manifest */
+};
+
+/*
+ * Called by repo_check_public() for a path others cannot read: mode is its
+ * permission bits, dir whether it is a directory.
+ */
+typedef void (*repo_warn_fn)(void *ctx, const char *rel, unsigned mode,
+    bool dir);
 
 /* Default pvgrub menu.lst for a FreeBSD Xen kernel at /boot/kernel. */
 extern const char repo_default_menu_lst[];
 
-/* Opens (creating if create) a repository directory; returns its fd. */
+/*
+ * Opens a repository directory, creating it (mode 0755) when create;
+ * returns its fd.  BD_ERR_INPUT when it cannot be opened.
+ */
 enum bd_err repo_open(const char *path, bool create, int *fd);
 
 /*
- * Publishes a release: stores every input as a blob, inspects the kernel's
- * ELF (refusing a non-ELF kernel), re-reads and verifies version N
- * (chain_head_load()), writes version N+1 signed by each key and replaces
- * manifest.json.  *version gets the new version.
+ * Publishes a release: inspects every input and the kernel's ELF (refusing
+ * one pvgrub cannot boot) before writing anything, stages the blobs,
+ * refuses a release identical to the newest version unless o->force, then
+ * names the blobs, re-reads and verifies version N (chain_head_load()),
+ * writes version N+1 signed by each key and replaces manifest.json.
+ * Files are 0644 and directories 0755 whatever the umask.
+ * A refused or failed release leaves no file and no directory behind.
+ * Holds the repository's writer lock (flock) while it writes.
+ * *version gets the new version.
  */
 enum bd_err repo_release(int repofd, const struct release_opts *o,
     const struct release_input *in, size_t nin, uint64_t *version);
@@ -61,6 +83,24 @@ enum bd_err repo_release(int repofd, const struct release_opts *o,
  */
 enum bd_err repo_publish_next(int repofd, const struct release_opts *o,
     const struct chain_head *h, struct bd_manifest *m);
+
+/*
+ * Removes every blob that no manifest among the newest keep versions of
+ * any channel (nor any channel's manifest.json) names, and temporary files
+ * a crashed release left.  Manifests are never removed.  Refuses to prune
+ * anything when one of those manifests cannot be read.  Takes the writer
+ * lock, so a release running meanwhile is not cut short.
+ */
+enum bd_err repo_prune(int repofd, size_t keep, struct repo_prune_stats *st);
+
+/*
+ * Reports through warn every path that serving channel's manifest m needs
+ * and that users other than the owner cannot read (a server, nginx or a
+ * DynamicUser unit running as another user would answer 403); *nbad gets
+ * their count.
+ */
+enum bd_err repo_check_public(int repofd, const char *channel,
+    const struct bd_manifest *m, repo_warn_fn warn, void *ctx, size_t *nbad);
 
 /*
  * Reads channels/<channel>/<file> ("manifest.json" or "<n>.json"),

@@ -48,6 +48,7 @@
 #include "accesslog.h"
 #include "cli.h"
 #include "guard.h"
+#include "html.h"
 #include "http.h"
 #include "index.h"
 #include "key.h"
@@ -58,6 +59,7 @@
 #include "timefmt.h"
 
 #define PROG			"bootdrop-server"
+#define PUBKEY_ENV		"BOOTDROP_PUBKEY"
 #define DEFAULT_LISTEN		"0.0.0.0:8080"
 #define DEFAULT_MAX_CONN	1024
 #define DEFAULT_MAX_PER_IP	64
@@ -76,7 +78,8 @@ enum {
 	OPT_PUBLIC_URL = 256, OPT_ACCESS_LOG, OPT_LOG_FORMAT, OPT_MAX_CONN,
 	OPT_MAX_PER_IP, OPT_TIMEOUT, OPT_MAX_REQUEST, OPT_THREADS,
 	OPT_THREAD_PER_CONN, OPT_SHUTDOWN, OPT_QUICK, OPT_PASSFILE,
-	OPT_EXIT_AFTER, OPT_EXPIRES, OPT_HEADER_TIMEOUT, OPT_MAX_PENDING
+	OPT_EXIT_AFTER, OPT_EXPIRES, OPT_HEADER_TIMEOUT, OPT_MAX_PENDING,
+	OPT_QUICK_REPO
 };
 
 struct options {
@@ -125,6 +128,7 @@ usage(FILE *f)
 "                             command (default: from the listening address)\n"
 "  -P, --pubkey BASE64        public key shown in the fetch command\n"
 "  -p, --pubkey-file FILE     public key file shown in the fetch command\n"
+"                             (without either: $BOOTDROP_PUBKEY, if set)\n"
 "      --access-log FILE      access log file (default: standard output)\n"
 "      --log-format FMT       combined (default) or json\n"
 "      --max-connections N    connections being served (default %d)\n"
@@ -142,9 +146,13 @@ usage(FILE *f)
 "      --shutdown-timeout SECONDS  how long SIGTERM waits for responses in\n"
 "                             flight (default %d)\n"
 "\n"
-"Quick mode: publish files into a temporary repository and serve it.\n"
+"Quick mode: publish files as the next version of a channel in the quick\n"
+"repository (kept between runs) and serve it.\n"
 "      --quick                quick mode; NAME=FILE arguments name the\n"
 "                             artifacts (kernel=FILE world=FILE)\n"
+"      --quick-repo DIR       the quick repository (default\n"
+"                             $XDG_STATE_HOME/bootdrop/quick, else\n"
+"                             ~/.local/state/bootdrop/quick)\n"
 "  -s, --seckey FILE          secret key that signs the manifest\n"
 "      --passphrase-file FILE read the key's passphrase from FILE\n"
 "  -c, --channel NAME         channel (default " QUICK_DEFAULT_CHANNEL ")\n"
@@ -381,6 +389,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "thread-per-connection", no_argument, NULL, OPT_THREAD_PER_CONN },
 		{ "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN },
 		{ "quick", no_argument, NULL, OPT_QUICK },
+		{ "quick-repo", required_argument, NULL, OPT_QUICK_REPO },
 		{ "seckey", required_argument, NULL, 's' },
 		{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },
 		{ "channel", required_argument, NULL, 'c' },
@@ -419,6 +428,7 @@ parse_options(int argc, char **argv, struct options *o)
 		case OPT_ACCESS_LOG: o->access_log = optarg; break;
 		case OPT_PASSFILE: o->q.passphrase_file = optarg; break;
 		case OPT_QUICK: o->quick = true; break;
+		case OPT_QUICK_REPO: o->q.repo = optarg; break;
 		case OPT_THREAD_PER_CONN: o->thread_per_conn = true; break;
 		case OPT_LOG_FORMAT:
 			if (strcmp(optarg, "combined") == 0 ||
@@ -503,8 +513,10 @@ parse_options(int argc, char **argv, struct options *o)
 	} else if (o->repo == NULL || optind != argc) {
 		usage(stderr);
 		return -1;
-	} else if (o->q.seckey_path || o->q.exit_after || o->q.passphrase_file) {
-		warnx("-s, --passphrase-file and --exit-after need --quick");
+	} else if (o->q.seckey_path || o->q.exit_after || o->q.passphrase_file ||
+	    o->q.repo) {
+		warnx("-s, --passphrase-file, --quick-repo and --exit-after need "
+		    "--quick");
 		return -1;
 	}
 	if (!parse_listen(o->listen, &o->addr, &o->addrlen)) {
@@ -518,11 +530,15 @@ parse_options(int argc, char **argv, struct options *o)
 	return 1;
 }
 
-/* The public key to show: -P as given, or the base64 of -p's file. */
+/*
+ * The public key to show: -P as given, the base64 of -p's file, else
+ * $BOOTDROP_PUBKEY.
+ */
 static bool
 load_display_key(struct options *o, char b64[PUBKEY_B64_BYTES])
 {
 	struct bd_pubkey pk;
+	const char *env;
 	enum bd_err rc;
 
 	if (o->pubkey_b64 != NULL) {
@@ -531,8 +547,14 @@ load_display_key(struct options *o, char b64[PUBKEY_B64_BYTES])
 			return false;
 		}
 	} else if (o->pubkey_file != NULL) {
-		if ((rc = pubkey_load_file(&pk, o->pubkey_file)) != BD_OK) {
+		if ((rc = cli_load_pubkey(o->pubkey_file, &pk)) != BD_OK) {
 			cli_report(PROG, o->pubkey_file, rc);
+			return false;
+		}
+	} else if ((env = getenv(PUBKEY_ENV)) != NULL && env[0] != '\0') {
+		/* The systemd unit's environment file sets it. */
+		if ((rc = pubkey_from_base64(&pk, env)) != BD_OK) {
+			cli_report(PROG, PUBKEY_ENV, rc);
 			return false;
 		}
 	} else {
@@ -578,6 +600,16 @@ start_daemon(const struct options *o, struct http_server *s, struct guard *g,
 	    MHD_OPTION_STRICT_FOR_CLIENT, (int)0,
 	    pool > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, pool,
 	    MHD_OPTION_END);
+}
+
+/* Start-up warning for a channel the shown key did not sign. */
+static void
+warn_key(const char *channel, uint64_t version, const char *key_id,
+    const char *signers)
+{
+	warnx("warning: channel %s version %" PRIu64 " is signed by %s, not by "
+	    "the public key shown in fetch commands (%s); its page says so "
+	    "instead of showing a command", channel, version, signers, key_id);
 }
 
 /*
@@ -672,7 +704,7 @@ main(int argc, char **argv)
 		o.q.inputs = argv + optind;
 		rc = quick_publish(&o.q, &quick, &repofd, quickkey);
 		if (rc != BD_OK) {
-			cli_report(PROG, "quick publish", rc);
+			status = cli_report(PROG, "quick publish", rc);
 			goto out;
 		}
 		if (pubkey[0] == '\0')
@@ -714,6 +746,7 @@ main(int argc, char **argv)
 	s.base_url = base_url;
 	s.pubkey_b64 = pubkey[0] ? pubkey : NULL;
 	s.log = log;
+	html_check_keys(&s, warn_key);
 	memset(&go, 0, sizeof(go));
 	go.max_pending = (unsigned)o.max_pending;
 	go.max_active = (unsigned)o.max_conn;
@@ -738,6 +771,10 @@ main(int argc, char **argv)
 	}
 	status = 0;
 
+	if (o.quick)
+		fprintf(stderr, "%s: published %s version %" PRIu64 " in %s\n",
+		    PROG, o.q.channel, quick_version(quick),
+		    quick_repo_path(quick));
 	fprintf(stderr, "%s: serving %s with %s\n", PROG,
 	    o.quick ? quick_repo_path(quick) : o.repo,
 	    o.thread_per_conn ? "a thread per connection" : "an epoll thread pool");

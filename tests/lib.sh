@@ -37,6 +37,11 @@ expect_status() {
 	ok "$desc (exit $got)"
 }
 
+# expect_eq GOT WANT DESC
+expect_eq() {
+	if [ "$1" = "$2" ]; then ok "$3"; else fail "$3: got '$1', want '$2'"; fi
+}
+
 # expect_err REGEX DESC : the last command's stderr matches REGEX.
 expect_err() {
 	if grep -Eq -- "$1" "$T/last.err"; then ok "$2"; else

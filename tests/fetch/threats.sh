@@ -71,7 +71,7 @@ kill "$evil_pid"
 
 # rollback: the slice accepted version 2, the server offers version 1
 rm -rf "$T/repo2"; cp -a "$T/repo" "$T/repo2"
-"$PUBLISH" release -r "$T/repo2" -c "$CH" -s "$TEST_SEC" -e 1h kernel="$T/kernel" world="$T/world.tgz" >/dev/null
+"$PUBLISH" release -r "$T/repo2" -c "$CH" -s "$TEST_SEC" -e 1h -f kernel="$T/kernel" world="$T/world.tgz" >/dev/null
 fresh_dest; start_evil normal "$T/repo2"
 expect_status 0 "install version 2" fetch -d "$T/dest" "$url"
 kill "$evil_pid"

@@ -45,7 +45,7 @@ printf 'wrong\n' > wrongpass
 expect_status 1 "wrong passphrase" "$PUBLISH" release -r repo -c $C-enc -s enc.key --passphrase-file wrongpass kernel=kernel
 expect_err "wrong passphrase" "wrong passphrase message"
 export BD_TEST_PASS='correct horse battery staple'
-expect_status 0 "passphrase from an environment variable" "$PUBLISH" release -r repo -c $C-enc -s enc.key --passphrase-env BD_TEST_PASS kernel=kernel
+expect_status 0 "passphrase from an environment variable" "$PUBLISH" release -r repo -c $C-enc -s enc.key --passphrase-env BD_TEST_PASS -f kernel=kernel
 expect_status 1 "no terminal and no passphrase source" setsid "$PUBLISH" release -r repo -c $C-enc -s enc.key kernel=kernel </dev/null
 expect_status 0 "verify with the encrypted key's public key" "$PUBLISH" verify -r repo -c $C-enc -p enc.pub
 

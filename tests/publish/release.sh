@@ -75,13 +75,14 @@ cp -a repo repo-bad2
 sed -i 's/"payload": "e/"payload": "f/' repo-bad2/channels/$C/manifest.json
 expect_status 3 "verify a tampered manifest" "$PUBLISH" verify -r repo-bad2 -c $C -p "$TEST_PUB"
 
-# Bad input to release: each a usage error (1), repository untouched.
+# Bad input to release: a kernel pvgrub cannot boot is refused (3), the rest
+# are usage errors (1); the repository is untouched.
 before=$(tree_digest repo)
 echo "not an elf" > notelf
-expect_status 1 "kernel that is not ELF" "$PUBLISH" release -r repo -c $C -s "$TEST_SEC" kernel=notelf
+expect_status 3 "kernel that is not ELF" "$PUBLISH" release -r repo -c $C -s "$TEST_SEC" kernel=notelf
 expect_err "not an ELF" "non-ELF kernel message"
 make_kernel plain plain-i386
-expect_status 1 "kernel without Xen information" "$PUBLISH" release -r repo -c $C -s "$TEST_SEC" kernel=plain
+expect_status 3 "kernel without Xen information" "$PUBLISH" release -r repo -c $C -s "$TEST_SEC" kernel=plain
 expect_err "Xen PV" "missing Xen information message"
 expect_status 1 "bad channel name" "$PUBLISH" release -r repo -c ../evil -s "$TEST_SEC" kernel=kernel
 expect_status 1 "past expiry" "$PUBLISH" release -r repo -c $C -s "$TEST_SEC" -e 2001-01-01T00:00:00Z kernel=kernel

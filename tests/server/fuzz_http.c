@@ -52,6 +52,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* FALLTHROUGH */
 	case ROUTE_INDEX:
 	case ROUTE_CHANNEL:
+	case ROUTE_CHANNEL_REDIRECT:
 	case ROUTE_MANIFEST:
 	case ROUTE_VERSION:
 		/* nothing routed holds a "." or ".." component, "//" or '%' */

@@ -93,7 +93,10 @@ main(void)
 	check_route("/channels/a/1.jso", ROUTE_NONE);
 	check_route("/channels/a/-1.json", ROUTE_NONE);
 	check_route("/channels/a/+1.json", ROUTE_NONE);
-	check_route("/channels/a", ROUTE_NONE);
+	check_route("/channels/a", ROUTE_CHANNEL_REDIRECT);
+	check_route("/channels/a?x", ROUTE_CHANNEL_REDIRECT);
+	check_route("/channels/A", ROUTE_NONE);
+	check_route("/channels/", ROUTE_NONE);
 	check_route("/channels//manifest.json", ROUTE_NONE);
 	check_route("/channels/../manifest.json", ROUTE_NONE);
 	check_route("/channels/./manifest.json", ROUTE_NONE);

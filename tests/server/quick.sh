@@ -1,10 +1,12 @@
 #!/bin/bash
-# bootdrop-server --quick, the woof replacement: publishes into a temporary
-# repository, prints the complete bootdrop-fetch command, serves, exits
-# after --exit-after N complete downloads of every artifact, and removes
-# the temporary repository on every way out.
+# bootdrop-server --quick, the woof replacement: publishes the next version
+# of a channel in the quick repository it keeps between runs
+# ($XDG_STATE_HOME/bootdrop/quick or --quick-repo), prints the complete
+# bootdrop-fetch command, serves, exits after --exit-after N complete
+# downloads of every artifact, and prunes the blobs of older versions.
 . "$BOOTDROP_TESTLIB"
 . "$(dirname "$0")/serverlib.sh"
+export XDG_STATE_HOME=$T/state
 
 make_kernel "$T/kernel"
 make_world "$T/world.tgz" 2
@@ -12,7 +14,7 @@ KSHA=$(sha256sum "$T/kernel" | cut -c1-64)
 WSHA=$(sha256sum "$T/world.tgz" | cut -c1-64)
 PUBB64=$(sed -n 2p "$TEST_PUB")
 
-# quick_repo NAME : the temporary repository named on the server's stderr.
+# quick_repo NAME : the quick repository named on the server's stderr.
 quick_repo() {
 	sed -n 's/^bootdrop-server: serving \(.*\) with .*/\1/p' "$T/$1.err"
 }
@@ -33,7 +35,8 @@ wait_exit() {
 start_server q1 --quick -s "$TEST_SEC" -l 127.0.0.1:0 -c qtest --exit-after 1 \
 	kernel="$T/kernel" world="$T/world.tgz"
 QREPO=$(quick_repo q1)
-[ -d "$QREPO/blobs/sha256" ] && ok "temporary repository $QREPO" || fail "no temporary repository"
+expect_eq "$QREPO" "$XDG_STATE_HOME/bootdrop/quick" "the quick repository is \$XDG_STATE_HOME/bootdrop/quick"
+[ -d "$QREPO/blobs/sha256" ] && ok "quick repository $QREPO" || fail "no quick repository"
 CMD=$(grep '^bootdrop-fetch ' "$T/q1.out")
 expect_eq "$CMD" "bootdrop-fetch -P $PUBB64 -c qtest -d /mnt/boot $URL" "prints the complete fetch command"
 
@@ -59,7 +62,8 @@ curl -sf -o "$T/w.got" "${URL}blobs/sha256/$WSHA"
 expect_eq "$(sha256sum <"$T/w.got" | cut -c1-64)" "$WSHA" "world downloaded"
 wait_exit 20
 expect_eq "$EXIT_STATUS" 0 "exits 0 after every artifact was served once"
-[ ! -e "$QREPO" ] && ok "temporary repository removed" || fail "$QREPO left behind"
+[ -f "$QREPO/channels/qtest/1.json" ] && ok "the quick repository is kept" ||
+	fail "$QREPO/channels/qtest/1.json is gone"
 
 # --- a download split in ranges (aria2c) counts by volume
 start_server q2 --quick -s "$TEST_SEC" -l 127.0.0.1:0 --exit-after 1 \
@@ -73,32 +77,49 @@ aria2c -q -x 4 -s 4 -k 1M --min-split-size=1M --allow-overwrite=true \
 expect_eq "$(sha256sum <"$T/w.aria" | cut -c1-64)" "$WSHA" "aria2c download in quick mode"
 wait_exit 20
 expect_eq "$EXIT_STATUS" 0 "ranged download counts: exits 0"
-[ ! -e "$QREPO" ] && ok "temporary repository removed" || fail "$QREPO left behind"
 
-# --- with bootdrop-fetch, when it is built: paste the printed command
-if [ -x "$FETCH" ]; then
-	start_server q3 --quick -s "$TEST_SEC" -l 127.0.0.1:0 --exit-after 1 \
-		kernel="$T/kernel" world="$T/world.tgz"
-	mkdir -p "$T/boot"
-	CMD=$(grep '^bootdrop-fetch ' "$T/q3.out")
-	CMD=${CMD/-d \/mnt\/boot/-d $T/boot}
-	# shellcheck disable=SC2086
-	expect_status 0 "the printed command installs with bootdrop-fetch" "$FETCH" ${CMD#bootdrop-fetch }
-	cmp -s "$T/boot/boot/kernel" "$T/kernel" && ok "kernel installed" || fail "kernel not installed"
-	wait_exit 20
-	expect_eq "$EXIT_STATUS" 0 "exits 0 after bootdrop-fetch downloaded everything"
-fi
-
-# --- SIGTERM and SIGINT remove the temporary repository too
+# --- SIGTERM and SIGINT stop it and keep the repository
 for sig in TERM INT; do
 	start_server "s$sig" --quick -s "$TEST_SEC" -l 127.0.0.1:0 kernel="$T/kernel"
 	QREPO=$(quick_repo "s$sig")
 	kill -"$sig" "$SERVER_PID"
 	wait_exit 20
 	expect_eq "$EXIT_STATUS" 0 "SIG$sig: exit 0"
-	[ -n "$QREPO" ] && [ ! -e "$QREPO" ] && ok "SIG$sig: temporary repository removed" ||
-		fail "SIG$sig: $QREPO left behind"
+	[ -f "$QREPO/channels/quick/manifest.json" ] && ok "SIG$sig: repository kept" ||
+		fail "SIG$sig: $QREPO/channels/quick/manifest.json is gone"
 done
+
+# --- the woof loop: three runs with three kernels, one guest directory,
+# three successful fetches with the command each run prints.
+if [ -x "$FETCH" ]; then
+	mkdir -p "$T/boot"
+	for n in 1 2 3; do
+		"$BOOTDROP_BUILDDIR/tests/mkkernel" i386 "$T/kernel$n" $((8 + n))
+		start_server "loop$n" --quick -s "$TEST_SEC" -l 127.0.0.1:0 -c loop \
+			--quick-repo "$T/loop" --exit-after 1 kernel="$T/kernel$n" world="$T/world.tgz"
+		grep -q "published loop version $n in $T/loop" "$T/loop$n.err" &&
+			ok "run $n publishes version $n" || fail "run $n: $(cat "$T/loop$n.err")"
+		CMD=$(grep '^bootdrop-fetch ' "$T/loop$n.out")
+		CMD=${CMD/-d \/mnt\/boot/-d $T/boot}
+		# shellcheck disable=SC2086
+		expect_status 0 "run $n: the printed command installs" "$FETCH" ${CMD#bootdrop-fetch }
+		cmp -s "$T/boot/boot/kernel" "$T/kernel$n" && ok "run $n: kernel $n installed" ||
+			fail "run $n: kernel $n not installed"
+		wait_exit 20
+		expect_eq "$EXIT_STATUS" 0 "run $n: exits 0 after bootdrop-fetch downloaded everything"
+	done
+	# Pruned: the blobs are the newest version's, every manifest is kept.
+	want=$( (sha256sum <"$T/kernel3"; sha256sum <"$T/world.tgz") | cut -c1-64 | sort | tr '\n' ' ')
+	have=$(ls "$T/loop/blobs/sha256" | sort | tr '\n' ' ')
+	expect_eq "$have" "$want" "old blobs pruned, the newest version's kept"
+	expect_eq "$(ls "$T/loop/channels/loop" | sort | tr '\n' ' ')" "1.json 2.json 3.json manifest.json " \
+		"every versioned manifest kept"
+	# A refused run changes nothing.
+	before=$(tree_digest "$T/loop")
+	expect_status 3 "a refused kernel exits 3" "$SERVER" --quick -s "$TEST_SEC" -l 127.0.0.1:0 \
+		-c loop --quick-repo "$T/loop" kernel="$T/world.tgz"
+	expect_eq "$(tree_digest "$T/loop")" "$before" "a refused quick run leaves the repository unchanged"
+fi
 
 # --- refusals
 expect_status 1 "quick without -s" "$SERVER" --quick -l 127.0.0.1:0 kernel="$T/kernel"
@@ -106,9 +127,10 @@ expect_status 1 "quick without files" "$SERVER" --quick -s "$TEST_SEC" -l 127.0.
 expect_status 1 "quick with a bad NAME=FILE" "$SERVER" --quick -s "$TEST_SEC" -l 127.0.0.1:0 "$T/kernel"
 expect_status 1 "quick with a bad channel" "$SERVER" --quick -s "$TEST_SEC" -c 'Bad/Ch' -l 127.0.0.1:0 kernel="$T/kernel"
 expect_status 1 "quick with a missing file" "$SERVER" --quick -s "$TEST_SEC" -l 127.0.0.1:0 kernel="$T/nonexistent"
-expect_status 1 "quick with a non-ELF kernel" "$SERVER" --quick -s "$TEST_SEC" -l 127.0.0.1:0 kernel="$T/world.tgz"
+expect_status 3 "quick with a non-ELF kernel" "$SERVER" --quick -s "$TEST_SEC" -l 127.0.0.1:0 kernel="$T/world.tgz"
 expect_status 1 "quick with a missing key" "$SERVER" --quick -s "$T/nokey" -l 127.0.0.1:0 kernel="$T/kernel"
-left=$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'bootdrop-quick.*' -newer "$T/kernel" 2>/dev/null | wc -l)
-expect_eq "$left" 0 "failed quick starts leave no temporary repository"
+expect_status 1 "--quick-repo without --quick" "$SERVER" -r "$T/loop" --quick-repo "$T/loop" -l 127.0.0.1:0
+HOME='' XDG_STATE_HOME='' expect_status 1 "no HOME and no XDG_STATE_HOME" "$SERVER" --quick -s "$TEST_SEC" -l 127.0.0.1:0 kernel="$T/kernel"
+expect_err "no HOME or XDG_STATE_HOME for the quick repository \(use --quick-repo DIR\)" "says to use --quick-repo"
 
 finish

@@ -62,11 +62,6 @@ http_code() {
 	curl -s --path-as-is -o /dev/null -w '%{http_code}' "$@" "$u"
 }
 
-# expect_eq GOT WANT DESC
-expect_eq() {
-	if [ "$1" = "$2" ]; then ok "$3"; else fail "$3: got '$1', want '$2'"; fi
-}
-
 # header NAME FILE : the value of a response header in a curl -D dump.
 header() {
 	tr -d '\r' <"$2" | sed -n "s/^$1: //Ip" | tail -n 1
