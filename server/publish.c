@@ -519,9 +519,7 @@ cmd_release(struct args *a)
 		    (unsigned)a->threshold, &trust)) != BD_OK)
 			return fail("--keys", rc);
 		o.trust = &trust;
-	} else if (a->threshold != 0 && a->threshold > a->nsec)
-		return usage("-t %lu: more than the %zu -s keys", a->threshold,
-		    a->nsec);
+	}
 	o.threshold = (unsigned)a->threshold;
 	if (a->menu != NULL) {
 		rc = file_read_capped(AT_FDCWD, a->menu, MENU_LST_MAX_BYTES - 1,

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Payload format 2 through bootdrop-publish: release writes prev and keys,
 # refuses to build on a missing or altered version; rotate, refresh,
-# verify of the whole chain, show of the trust.
+# verify of the whole chain, show of the trust.  Releases of the same
+# files again use -f (without it they are refused as "nothing changed").
 . "$BOOTDROP_TESTLIB"
 cd "$T" || exit 1
 C=chain
@@ -21,33 +22,33 @@ print(eval(sys.argv[2]))' "$1" "$2"
 sha_of_payload() { payload "$1" 'hashlib.sha256(b).hexdigest()'; }
 M() { echo "repo/channels/$C/$1.json"; }
 
-expect_status 0 "release 1" "$PUBLISH" release -r repo -c $C -s "$A" kernel=kernel
+expect_status 0 "release 1" "$PUBLISH" release -f -r repo -c $C -s "$A" kernel=kernel
 [ "$(payload "$(M 1)" 'p["type"], p["prev"], p["keys"]')" = \
   "('bootdrop-manifest/2', None, {'threshold': 1, 'pubkeys': ['$(tail -n 1 "$A_PUB")']})" ] &&
 	ok "version 1: format 2, prev null, keys = the signer's key, threshold 1" ||
 	fail "version 1 payload: $(payload "$(M 1)" 'p["type"], p["prev"], p["keys"]')"
-expect_status 0 "release 2" "$PUBLISH" release -r repo -c $C -s "$A" kernel=kernel
+expect_status 0 "release 2" "$PUBLISH" release -f -r repo -c $C -s "$A" kernel=kernel
 [ "$(payload "$(M 2)" 'p["prev"]')" = "$(sha_of_payload "$(M 1)")" ] &&
 	ok "version 2's prev is the SHA-256 of version 1's payload" || fail "version 2 prev"
 [ "$(payload "$(M 2)" 'p["keys"]')" = "$(payload "$(M 1)" 'p["keys"]')" ] &&
 	ok "version 2 keeps version 1's keys" || fail "version 2 keys"
-expect_status 1 "release -t on a channel with keys" "$PUBLISH" release -r repo -c $C -s "$A" -t 2 kernel=kernel
+expect_status 1 "release -t on a channel with keys" "$PUBLISH" release -f -r repo -c $C -s "$A" -t 2 kernel=kernel
 expect_err "change it with rotate" "-t refusal points at rotate"
 
 # First release: several -s keys with -t
-expect_status 0 "first release with two keys, -t 2" "$PUBLISH" release -r repo -c two -s "$A" -s "$B" -t 2 kernel=kernel
+expect_status 0 "first release with two keys, -t 2" "$PUBLISH" release -f -r repo -c two -s "$A" -s "$B" -t 2 kernel=kernel
 [ "$(payload repo/channels/two/1.json 'p["keys"]["threshold"], len(p["keys"]["pubkeys"])')" = "(2, 2)" ] &&
 	ok "first release's keys: both signers, threshold 2" || fail "two-key first release"
-expect_status 3 "then a release with one of the two keys" "$PUBLISH" release -r repo -c two -s "$A" kernel=kernel
+expect_status 3 "then a release with one of the two keys" "$PUBLISH" release -f -r repo -c two -s "$A" kernel=kernel
 expect_err "must be signed by 2 of the keys of version 1" "threshold 2 refusal"
-expect_status 0 "first release --keys naming a backup key" "$PUBLISH" release -r repo -c withbackup -s "$A" --keys "$A_PUB" --keys "$BK_PUB" kernel=kernel
+expect_status 0 "first release --keys naming a backup key" "$PUBLISH" release -f -r repo -c withbackup -s "$A" --keys "$A_PUB" --keys "$BK_PUB" kernel=kernel
 [ "$(payload repo/channels/withbackup/1.json 'len(p["keys"]["pubkeys"]), p["keys"]["threshold"]')" = "(2, 1)" ] &&
 	ok "--keys on release sets the first version's keys" || fail "--keys on release"
 
 # Refusal to build on a missing or altered previous version
 cp -a repo repo-missing; rm "repo-missing/channels/$C/2.json"
 before=$(tree_digest repo-missing)
-expect_status 3 "release on top of a missing version" "$PUBLISH" release -r repo-missing -c $C -s "$A" kernel=kernel
+expect_status 3 "release on top of a missing version" "$PUBLISH" release -f -r repo-missing -c $C -s "$A" kernel=kernel
 expect_err "version 2, but channels/$C/2.json is missing" "missing-version message"
 [ "$(tree_digest repo-missing)" = "$before" ] && ok "missing version: repository unchanged" || fail "repository changed"
 cp -a repo repo-altered
@@ -60,12 +61,12 @@ json.dump(e, open(sys.argv[1], "w"))
 PY
 cp "repo-altered/channels/$C/2.json" "repo-altered/channels/$C/manifest.json"
 before=$(tree_digest repo-altered)
-expect_status 3 "release on top of an altered version" "$PUBLISH" release -r repo-altered -c $C -s "$A" kernel=kernel
+expect_status 3 "release on top of an altered version" "$PUBLISH" release -f -r repo-altered -c $C -s "$A" kernel=kernel
 expect_err "2.json was altered" "altered-version message"
 [ "$(tree_digest repo-altered)" = "$before" ] && ok "altered version: repository unchanged" || fail "repository changed"
 cp -a repo repo-diff; cp "repo-diff/channels/$C/1.json" "repo-diff/channels/$C/manifest.json"
 expect_status 0 "manifest.json older than the newest N.json (a crash between the two) is built on" \
-	"$PUBLISH" release -r repo-diff -c $C -s "$A" kernel=kernel
+	"$PUBLISH" release -f -r repo-diff -c $C -s "$A" kernel=kernel
 
 # Rotation from A to B + backup: both old and new must sign
 before=$(tree_digest repo)
@@ -89,8 +90,8 @@ grep -q "^keys      1 of 2 must sign" "$T/last.out" && grep -q "key     $B_ID $(
 	fail "show output: $(cat "$T/last.out")"
 
 # The removed key is revoked; the backup key alone can sign
-expect_status 3 "release signed by the revoked key" "$PUBLISH" release -r repo -c $C -s "$A" kernel=kernel
-expect_status 0 "release signed by the backup key alone" "$PUBLISH" release -r repo -c $C -s "$BK" kernel=kernel
+expect_status 3 "release signed by the revoked key" "$PUBLISH" release -f -r repo -c $C -s "$A" kernel=kernel
+expect_status 0 "release signed by the backup key alone" "$PUBLISH" release -f -r repo -c $C -s "$BK" kernel=kernel
 
 # Thresholds across a rotation: to 2 of A B backup
 expect_status 3 "rotation to threshold 2 signed by one new key" "$PUBLISH" rotate -r repo -c $C -s "$B" \

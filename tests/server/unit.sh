@@ -1,0 +1,55 @@
+#!/bin/bash
+# deploy/bootdrop-server.service: configured in one place, its environment
+# file.  systemd accepts it; no path but the default BOOTDROP_REPO names
+# the repository (the whole file system is read-only to the service, so a
+# repository anywhere is); the key comes from BOOTDROP_PUBKEY, not from a
+# command-line option that would break when unset.  The unit's ExecStart
+# is run the way systemd would, with an environment file that moves the
+# repository and sets the key, and the page shows that key.
+. "$BOOTDROP_TESTLIB"
+. "$(dirname "$0")/serverlib.sh"
+UNIT=$BOOTDROP_SRCDIR/deploy/bootdrop-server.service
+body=$(grep -v '^\s*#' "$UNIT")
+
+if command -v systemd-analyze >/dev/null; then
+	sed "s|/usr/local/bin/bootdrop-server|$SERVER|" "$UNIT" >"$T/bootdrop-server.service"
+	expect_status 0 "systemd-analyze verify accepts the unit" \
+		systemd-analyze verify --man=no "$T/bootdrop-server.service"
+fi
+expect_eq "$(grep -c '/srv/bootdrop' <<<"$body")" 1 "the repository path is named once (the default)"
+grep -qx 'Environment=BOOTDROP_REPO=/srv/bootdrop' <<<"$body" && ok "that one is the default BOOTDROP_REPO" ||
+	fail "no default BOOTDROP_REPO"
+grep -qx 'EnvironmentFile=-/etc/default/bootdrop-server' <<<"$body" && ok "optional environment file" ||
+	fail "no EnvironmentFile"
+grep -q '^ReadOnlyPaths=\|^ReadWritePaths=\|^InaccessiblePaths=' <<<"$body" &&
+	fail "a path setting that would not follow BOOTDROP_REPO" || ok "no path setting to keep in step"
+grep -qx 'ProtectSystem=strict' <<<"$body" && grep -qx 'ProtectHome=read-only' <<<"$body" &&
+	ok "everything read-only, /home included" || fail "file system protection"
+exec_line=$(sed -n 's/^ExecStart=//p' <<<"$body")
+grep -q -- ' -[pP] \| --pubkey' <<<"$exec_line" && fail "ExecStart passes a key option" ||
+	ok "ExecStart passes no key option"
+
+# ExecStart as systemd runs it: Environment= defaults, then the file.
+make_repo "$T/elsewhere" demo
+cat >"$T/env" <<EOF2
+BOOTDROP_REPO=$T/elsewhere
+BOOTDROP_LISTEN=127.0.0.1:0
+BOOTDROP_PUBKEY=$(sed -n 2p "$TEST_PUB")
+EOF2
+read -r -a argv <<<"$exec_line"
+for i in "${!argv[@]}"; do
+	case ${argv[$i]} in
+	'${BOOTDROP_REPO}') argv[$i]=$(sed -n 's/^BOOTDROP_REPO=//p' "$T/env") ;;
+	'${BOOTDROP_LISTEN}') argv[$i]=$(sed -n 's/^BOOTDROP_LISTEN=//p' "$T/env") ;;
+	'${'*) fail "ExecStart uses ${argv[$i]}, not in the environment file" ;;
+	esac
+done
+BOOTDROP_PUBKEY=$(sed -n 's/^BOOTDROP_PUBKEY=//p' "$T/env") start_server unit "${argv[@]:1}"
+curl -s "${URL}channels/demo/" | sed 's/<[^>]*>//g' >"$T/page.txt"
+grep -qF "bootdrop-fetch -P $(sed -n 2p "$TEST_PUB") -c demo" "$T/page.txt" &&
+	ok "the page's command carries BOOTDROP_PUBKEY, from a repository outside /srv" ||
+	fail "page: $(grep fetch "$T/page.txt")"
+stop_server
+BOOTDROP_PUBKEY=not-a-key expect_status 1 "a bad BOOTDROP_PUBKEY is refused" "$SERVER" -r "$T/elsewhere" -l 127.0.0.1:0
+expect_err "BOOTDROP_PUBKEY" "the refusal names BOOTDROP_PUBKEY"
+finish
