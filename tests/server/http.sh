@@ -120,7 +120,7 @@ for p in \
 	"/channels/test/1.json.bak" \
 	"/channels/Test/manifest.json" \
 	"/channels/.test/manifest.json" \
-	"/channels/test" \
+	"/channels/Test" \
 	"/blobs/" \
 	"/blobs/sha256/" \
 	"/channels/" \
@@ -132,6 +132,8 @@ for p in \
 	; do
 	expect_eq "$(http_code "${URL%/}$p")" 404 "404: ${p:0:80}"
 done
+# The channel page without its slash is a redirect, not a file.
+expect_eq "$(http_code "${URL}channels/test")" 301 "/channels/test: 301 to test/"
 # A raw NUL byte or a request target MHD cannot parse never reaches a file.
 code=$(printf 'GET /channels/test/manifest.json\0x HTTP/1.1\r\nHost: x\r\n\r\n' |
 	timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; cat >&3; head -n1 <&3" | cut -d' ' -f2)
