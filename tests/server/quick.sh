@@ -119,6 +119,10 @@ if [ -x "$FETCH" ]; then
 	expect_status 3 "a refused kernel exits 3" "$SERVER" --quick -s "$TEST_SEC" -l 127.0.0.1:0 \
 		-c loop --quick-repo "$T/loop" kernel="$T/world.tgz"
 	expect_eq "$(tree_digest "$T/loop")" "$before" "a refused quick run leaves the repository unchanged"
+	expect_status 3 "a run signed by another key is refused" "$SERVER" --quick -s "$TESTDATA/keys/minisign.key" \
+		-l 127.0.0.1:0 -c loop --quick-repo "$T/loop" kernel="$T/kernel1"
+	expect_err "must be signed by 1 of the keys of version 3" "says which keys must sign"
+	expect_eq "$(tree_digest "$T/loop")" "$before" "and leaves the repository unchanged"
 fi
 
 # --- refusals
