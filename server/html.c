@@ -478,7 +478,7 @@ html_check_keys(const struct http_server *s, html_key_warn_fn warn)
 	    repo_list_channels(s->repofd, &names, &n) != BD_OK)
 		return 0;
 	for (i = 0; i < n; i++) {
-		if (load_manifest(s->repofd, names[i], LAYOUT_MANIFEST_FILE,
+		if (index_manifest_load(s->repofd, names[i], LAYOUT_MANIFEST_FILE,
 		    &m) != BD_OK)
 			continue;
 		if (!key_signed(s, m, kid)) {

@@ -67,7 +67,7 @@ cmp -s "$T/dest/boot/kernel" "$T/kernel" && ok "kernel installed" || fail "kerne
 stop
 
 # 2. The state's trust beats a stale -P, and needs no -P at all.
-"$PUBLISH" release -r "$T/r" -c "$CH" -s "$C" -e 90d kernel="$T/kernel" world="$T/world.tgz" >/dev/null
+"$PUBLISH" release -f -r "$T/r" -c "$CH" -s "$C" -e 90d kernel="$T/kernel" world="$T/world.tgz" >/dev/null
 fresh_dest; start_evil normal "$T/r"
 fetch -d "$T/dest" --now "$later" "$url" >/dev/null 2>&1 || fail "bootstrap for the stale -P case"
 "$PUBLISH" refresh -r "$T/r" -c "$CH" -s "$C" -e 90d >/dev/null
