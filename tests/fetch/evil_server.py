@@ -256,6 +256,9 @@ def main():
     ap.add_argument("--stall-after", type=int)
     ap.add_argument("--corrupt-once", action="store_true")
     a = ap.parse_args()
+    # A listen backlog of 5 (socketserver's default) drops connections when
+    # a loaded machine is slow to accept several mirrors' connections.
+    http.server.ThreadingHTTPServer.request_queue_size = 128
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     srv.daemon_threads = True
     srv.state = State(a.root, a.mode, a.log, a)
