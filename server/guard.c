@@ -15,6 +15,10 @@
  * count connections past their head in guard_notify(); g->lock guards it.
  * libmicrohttpd calls the CLOSED notification before it closes the
  * socket, so a connection is never counted after its descriptor is gone.
+ * A request marks its connection busy or idle with one atomic store (no
+ * lock per request); the guard scans the served connections every
+ * IDLE_SCAN_MS for kept-alive connections past the head deadline, and at
+ * a full cap for the one idle longest.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -41,6 +45,7 @@
 #define LINGER_MAX		1024	/* refused connections lingering at once */
 #define EVENTS_PER_WAIT		256
 #define ACCEPT_PAUSE_MS		100	/* after EMFILE with nothing to close */
+#define IDLE_SCAN_MS		100	/* precision of the kept-alive deadline */
 
 /* One client address: its incomplete heads and its served connections. */
 struct gip {
@@ -69,14 +74,14 @@ struct gconn {
 struct gact {
 	int fd;
 	struct gip *ip;
-	bool idle;			/* in g->idle */
+	int64_t idle_since;		/* ms, 0 while busy; atomic */
 	bool ending;			/* shut down, no longer counted */
-	int64_t since_ms;		/* idle since */
 	struct gact *prev, *next;
 };
 
-struct gidle {
-	struct gact *head, *tail;
+struct gconns {
+	struct gact *head;
+	int64_t next_scan_ms;		/* idle deadlines are checked this often */
 };
 
 struct gfifo {
@@ -97,7 +102,7 @@ struct guard {
 	pthread_mutex_t lock;		/* ips, active, stats.busy */
 	struct gip *ips[IP_BUCKETS];
 	unsigned active;
-	struct gidle idle;		/* kept-alive connections between requests */
+	struct gconns conns;		/* every served connection */
 
 	struct gfifo heads, lingers;	/* the thread's */
 	struct gconn *dead;		/* closed during this batch of events */
@@ -144,23 +149,6 @@ fifo_remove(struct gfifo *f, struct gconn *c)
 	f->n--;
 }
 
-static void
-idle_remove(struct guard *g, struct gact *a)
-{
-	if (!a->idle)
-		return;
-	if (a->prev != NULL)
-		a->prev->next = a->next;
-	else
-		g->idle.head = a->next;
-	if (a->next != NULL)
-		a->next->prev = a->prev;
-	else
-		g->idle.tail = a->prev;
-	a->prev = a->next = NULL;
-	a->idle = false;
-}
-
 /*
  * Ends a served connection that has no request in progress: shutdown()
  * makes libmicrohttpd see EOF and close it.  The descriptor is still
@@ -170,7 +158,6 @@ idle_remove(struct guard *g, struct gact *a)
 static void
 idle_end(struct guard *g, struct gact *a)
 {
-	idle_remove(g, a);
 	(void)shutdown(a->fd, SHUT_RDWR);
 	a->ending = true;
 	a->ip->active--;
@@ -182,12 +169,19 @@ idle_end(struct guard *g, struct gact *a)
 static struct gact *
 idle_oldest(struct guard *g, const struct gip *ip)
 {
-	struct gact *a;
+	struct gact *a, *best = NULL;
+	int64_t since, best_since = 0;
 
-	for (a = g->idle.head; a != NULL; a = a->next)
-		if (ip == NULL || a->ip == ip)
-			return a;
-	return NULL;
+	for (a = g->conns.head; a != NULL; a = a->next) {
+		since = __atomic_load_n(&a->idle_since, __ATOMIC_RELAXED);
+		if (since == 0 || a->ending || (ip != NULL && a->ip != ip))
+			continue;
+		if (best == NULL || since < best_since) {
+			best = a;
+			best_since = since;
+		}
+	}
+	return best;
 }
 
 /* The address bytes of ss (4 for IPv4, 16 for IPv6). */
@@ -588,17 +582,29 @@ expire(struct guard *g)
 	}
 	while (g->lingers.head != NULL && g->lingers.head->deadline_ms <= now)
 		conn_close(g, g->lingers.head);
-	/* A next request on a kept-alive connection has the same deadline. */
-	pthread_mutex_lock(&g->lock);
-	while (g->idle.head != NULL &&
-	    g->idle.head->since_ms + g->o.header_timeout_ms <= now) {
-		g->stats.timed_out++;
-		idle_end(g, g->idle.head);
+	/*
+	 * A next request on a kept-alive connection has the same deadline.
+	 * Requests only store a time (no lock per request), so the served
+	 * connections are scanned here, at most every IDLE_SCAN_MS.
+	 */
+	if (now >= g->conns.next_scan_ms) {
+		struct gact *a;
+		int64_t since;
+
+		g->conns.next_scan_ms = now + IDLE_SCAN_MS;
+		pthread_mutex_lock(&g->lock);
+		for (a = g->conns.head; a != NULL; a = a->next) {
+			since = __atomic_load_n(&a->idle_since, __ATOMIC_RELAXED);
+			if (since != 0 && !a->ending &&
+			    since + g->o.header_timeout_ms <= now) {
+				g->stats.timed_out++;
+				idle_end(g, a);
+			}
+		}
+		pthread_mutex_unlock(&g->lock);
 	}
-	if (g->idle.head != NULL &&
-	    g->idle.head->since_ms + g->o.header_timeout_ms < next)
-		next = g->idle.head->since_ms + g->o.header_timeout_ms;
-	pthread_mutex_unlock(&g->lock);
+	if (g->conns.next_scan_ms < next)
+		next = g->conns.next_scan_ms;
 	if (g->accept_paused_until != 0) {
 		if (g->accept_paused_until <= now) {
 			struct epoll_event ev;
@@ -758,6 +764,10 @@ guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 		if ((a->ip = ip_get(g, ci->client_addr)) != NULL) {
 			a->ip->active++;
 			g->active++;
+			a->next = g->conns.head;
+			if (a->next != NULL)
+				a->next->prev = a;
+			g->conns.head = a;
 		}
 		pthread_mutex_unlock(&g->lock);
 		if (a->ip == NULL) {
@@ -768,7 +778,12 @@ guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED &&
 	    (a = *socket_context) != NULL) {
 		pthread_mutex_lock(&g->lock);
-		idle_remove(g, a);
+		if (a->prev != NULL)
+			a->prev->next = a->next;
+		else
+			g->conns.head = a->next;
+		if (a->next != NULL)
+			a->next->prev = a->prev;
 		if (a->ending) {
 			a->ip->ending--;
 		} else {
@@ -785,26 +800,12 @@ guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 void
 guard_conn_state(void *cls, struct MHD_Connection *conn, bool idle)
 {
-	struct guard *g = cls;
 	const union MHD_ConnectionInfo *ci;
 	struct gact *a;
 
+	(void)cls;
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	if (ci == NULL || (a = ci->socket_context) == NULL)
 		return;
-	pthread_mutex_lock(&g->lock);
-	if (!idle) {
-		idle_remove(g, a);
-	} else if (!a->idle && !a->ending) {
-		a->idle = true;
-		a->since_ms = now_ms();
-		a->next = NULL;
-		a->prev = g->idle.tail;
-		if (g->idle.tail != NULL)
-			g->idle.tail->next = a;
-		else
-			g->idle.head = a;
-		g->idle.tail = a;
-	}
-	pthread_mutex_unlock(&g->lock);
+	__atomic_store_n(&a->idle_since, idle ? now_ms() : 0, __ATOMIC_RELAXED);
 }
