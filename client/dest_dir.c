@@ -375,6 +375,30 @@ dir_staged_check(struct dest *d, const char *name, uint64_t size,
 	return BD_OK;
 }
 
+/*
+ * Whether the installed file base (st) already holds f's bytes: then it is
+ * not kept as <install>.old, so an unchanged kernel (a refreshed manifest)
+ * never pushes the previous one out.
+ */
+static bool
+dir_same_file(int dfd, const char *base, const struct stat *st,
+    const struct bd_pending_file *f)
+{
+	uint8_t got[SHA256_BYTES];
+	uint64_t n;
+	bool same = false;
+	int fd;
+
+	if ((uint64_t)st->st_size != f->size ||
+	    (fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return false;
+	if (sha256_fd(fd, f->size, got, &n) == BD_OK && n == f->size)
+		same = sodium_memcmp(got, f->sha256, SHA256_BYTES) == 0;
+	close(fd);
+	bd_err_clear();
+	return same;
+}
+
 static enum bd_err
 dir_apply(struct dest *d, const struct bd_pending_file *f)
 {
@@ -397,7 +421,7 @@ dir_apply(struct dest *d, const struct bd_pending_file *f)
 	if (snprintf(old, sizeof(old), ".%s.", base) < (int)sizeof(old))
 		dir_remove_matching(dfd, old, ".tmp");
 	if (f->keep_old && fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode)) {
+	    S_ISREG(st.st_mode) && !dir_same_file(dfd, base, &st, f)) {
 		if (snprintf(old, sizeof(old), "%s.old", base) >=
 		    (int)sizeof(old)) {
 			rc = bd_fail(BD_ERR_PATH, "%s.old: name too long",

@@ -266,7 +266,8 @@ static enum bd_err
 ext2d_apply(struct dest *d, const struct bd_pending_file *f)
 {
 	char path[INSTALL_PATH_MAX_BYTES + 1], old[INSTALL_PATH_MAX_BYTES + 8];
-	bool present;
+	uint8_t got[SHA256_BYTES];
+	bool present, keep = f->keep_old;
 	enum bd_err rc;
 
 	snprintf(path, sizeof(path), EXT2_STAGE_DIR "/%s", f->stage);
@@ -276,7 +277,14 @@ ext2d_apply(struct dest *d, const struct bd_pending_file *f)
 	snprintf(old, sizeof(old), "%s.old", f->install);
 	if (f->keep_old && !install_path_valid(old))
 		return bd_fail(BD_ERR_PATH, "%s: name too long", old);
-	return ext2_move(de(d)->t, path, f->install, f->keep_old ? old : NULL);
+	/* An unchanged file (a refreshed manifest) is not kept as .old, so
+	 * the previous kernel is never pushed out by the same one. */
+	if (f->keep_old && ext2_hash(de(d)->t, f->install, f->size, got,
+	    &present) == BD_OK && present &&
+	    sodium_memcmp(got, f->sha256, SHA256_BYTES) == 0)
+		keep = false;
+	bd_err_clear();
+	return ext2_move(de(d)->t, path, f->install, keep ? old : NULL);
 }
 
 static enum bd_err

@@ -179,6 +179,12 @@ for d in up1 up2 up3; do
 	mkdir -p "$T/$d/boot"
 	cfetch up -q -d "$T/$d" "$url" || fail "up: version 1 into $d"
 done
+have_ext2=; command -v mkfs.ext2 >/dev/null && have_ext2=1
+if [ -n "$have_ext2" ]; then
+	mkfs.ext2 -q -F "$T/kold.img" 8M >/dev/null
+	cfetch up -q --ext2 "$T/kold.img" --tmpdir "$T/tmp" "$url" ||
+		fail "up: version 1 into an ext2 image"
+fi
 up_release 2
 v2_installed() {
 	cmp -s "$T/$1/boot/kernel" "$T/v2/kernel" && cmp -s "$T/$1/world.tgz" "$T/v2/world.tgz" &&
@@ -224,6 +230,30 @@ expect_status 0 "--no-keep-old" cfetch up --no-keep-old -d "$T/up3" "$url"
 [ ! -e "$T/up3/boot/.bootdrop.0badc0de.new" ] && [ ! -e "$T/up3/boot/grub/.menu.lst.12345678.tmp" ] &&
 	ok "leftovers of our own kind removed" || fail "leftovers remain"
 [ -e "$T/up3/world.tgz.x" ] && ok "other files kept" || fail "removed a file not ours"
+
+# A refreshed manifest names the same kernel: it is not kept as .old, so
+# the previous kernel stays the fallback (a daily refresh must not lose it).
+if [ -n "$have_ext2" ]; then
+	cfetch up -q --ext2 "$T/kold.img" --tmpdir "$T/tmp" "$url" ||
+		fail "up: version 2 into the ext2 image"
+fi
+"$PUBLISH" refresh -r "$T/repo" -c up -s "$TEST_SEC" -e 30d >/dev/null ||
+	fail "refresh of channel up"
+expect_status 0 "fetch of a refresh" cfetch up -d "$T/up2" "$url"
+grep -qx "version=3" "$T/up2/.bootdrop/state/up" && ok "refresh: version 3 accepted" ||
+	fail "refresh: version 3 not recorded"
+cmp -s "$T/up2/boot/kernel.old" "$T/v1/kernel" && cmp -s "$T/up2/boot/kernel" "$T/v2/kernel" &&
+	ok "refresh: kernel.old is still the previous kernel" ||
+	fail "refresh: the unchanged kernel replaced kernel.old"
+if [ -n "$have_ext2" ]; then
+	expect_status 0 "ext2: fetch of a refresh" cfetch up --ext2 "$T/kold.img" \
+		--tmpdir "$T/tmp" "$url"
+	same_bytes "ext2 refresh: kernel.old is still the previous kernel" "$T/kold.img" \
+		boot/kernel.old "$T/v1/kernel"
+	same_bytes "ext2 refresh: kernel is version 2's" "$T/kold.img" boot/kernel "$T/v2/kernel"
+	e2fsck -fn "$T/kold.img" >/dev/null 2>&1 && ok "ext2 refresh: e2fsck clean" ||
+		fail "ext2 refresh: e2fsck found errors"
+fi
 
 # An ext2 file system found not clean is written (a plain re-run must
 # converge) but left marked not clean for e2fsck -p, with a warning.
