@@ -706,7 +706,8 @@ repo_list_versions(int repofd, const char *channel, uint64_t **versions,
 		free(l.v);
 		return rc;
 	}
-	qsort(l.v, l.n, sizeof(*l.v), cmp_u64);
+	if (l.n > 0)	/* qsort wants a non-NULL array even for none */
+		qsort(l.v, l.n, sizeof(*l.v), cmp_u64);
 	*versions = l.v;
 	*n = l.n;
 	return BD_OK;
