@@ -375,42 +375,27 @@ dir_staged_check(struct dest *d, const char *name, uint64_t size,
 	return BD_OK;
 }
 
-/* Whether base in dfd is a regular file holding exactly size, sha256. */
+/*
+ * Whether the installed file base (st) already holds f's bytes: then it is
+ * not kept as <install>.old, so an unchanged kernel (a refreshed manifest)
+ * never pushes the previous one out.
+ */
 static bool
-dir_same_file(int dfd, const char *base, uint64_t size, const uint8_t *sha256)
+dir_same_file(int dfd, const char *base, const struct stat *st,
+    const struct bd_pending_file *f)
 {
 	uint8_t got[SHA256_BYTES];
-	struct stat st;
 	uint64_t n;
 	bool same = false;
 	int fd;
 
-	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-	    !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size ||
+	if ((uint64_t)st->st_size != f->size ||
 	    (fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return false;
-	if (sha256_fd(fd, size, got, &n) == BD_OK && n == size)
-		same = sodium_memcmp(got, sha256, SHA256_BYTES) == 0;
+	if (sha256_fd(fd, f->size, got, &n) == BD_OK && n == f->size)
+		same = sodium_memcmp(got, f->sha256, SHA256_BYTES) == 0;
 	close(fd);
-	return same;
-}
-
-static bool
-dir_installed_same(struct dest *d, const char *path, uint64_t size,
-    const uint8_t *sha256)
-{
-	struct dest_dir *x = dd(d);
-	char dir[INSTALL_PATH_MAX_BYTES + 1];
-	const char *base;
-	bool same;
-	int dfd;
-
-	if (x->destfd < 0 ||
-	    install_split(path, dir, sizeof(dir), &base) != BD_OK ||
-	    dir_open_path(x->destfd, dir, false, &dfd) != BD_OK)
-		return false;
-	same = dir_same_file(dfd, base, size, sha256);
-	close(dfd);
+	bd_err_clear();
 	return same;
 }
 
@@ -436,8 +421,7 @@ dir_apply(struct dest *d, const struct bd_pending_file *f)
 	if (snprintf(old, sizeof(old), ".%s.", base) < (int)sizeof(old))
 		dir_remove_matching(dfd, old, ".tmp");
 	if (f->keep_old && fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode) && !dir_same_file(dfd, base, f->size,
-	    f->sha256)) {
+	    S_ISREG(st.st_mode) && !dir_same_file(dfd, base, &st, f)) {
 		if (snprintf(old, sizeof(old), "%s.old", base) >=
 		    (int)sizeof(old)) {
 			rc = bd_fail(BD_ERR_PATH, "%s.old: name too long",
@@ -531,7 +515,6 @@ static const struct dest_ops dir_ops = {
 	.stage = dir_stage,
 	.record_write = dir_record_write,
 	.staged_check = dir_staged_check,
-	.installed_same = dir_installed_same,
 	.apply = dir_apply,
 	.state_write = dir_state_write,
 	.record_remove = dir_record_remove,

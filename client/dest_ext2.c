@@ -262,22 +262,11 @@ ext2d_staged_check(struct dest *d, const char *name, uint64_t size,
 	return BD_OK;
 }
 
-static bool
-ext2d_installed_same(struct dest *d, const char *path, uint64_t size,
-    const uint8_t *sha256)
-{
-	uint8_t got[SHA256_BYTES];
-	bool present;
-
-	return de(d)->t != NULL &&
-	    ext2_hash(de(d)->t, path, size, got, &present) == BD_OK &&
-	    present && sodium_memcmp(got, sha256, SHA256_BYTES) == 0;
-}
-
 static enum bd_err
 ext2d_apply(struct dest *d, const struct bd_pending_file *f)
 {
 	char path[INSTALL_PATH_MAX_BYTES + 1], old[INSTALL_PATH_MAX_BYTES + 8];
+	uint8_t got[SHA256_BYTES];
 	bool present, keep = f->keep_old;
 	enum bd_err rc;
 
@@ -290,8 +279,9 @@ ext2d_apply(struct dest *d, const struct bd_pending_file *f)
 		return bd_fail(BD_ERR_PATH, "%s: name too long", old);
 	/* An unchanged file (a refreshed manifest) is not kept as .old, so
 	 * the previous kernel is never pushed out by the same one. */
-	if (f->keep_old && ext2d_installed_same(d, f->install, f->size,
-	    f->sha256))
+	if (f->keep_old && ext2_hash(de(d)->t, f->install, f->size, got,
+	    &present) == BD_OK && present &&
+	    sodium_memcmp(got, f->sha256, SHA256_BYTES) == 0)
 		keep = false;
 	bd_err_clear();
 	return ext2_move(de(d)->t, path, f->install, keep ? old : NULL);
@@ -350,7 +340,6 @@ static const struct dest_ops ext2_ops = {
 	.stage = ext2d_stage,
 	.record_write = ext2d_record_write,
 	.staged_check = ext2d_staged_check,
-	.installed_same = ext2d_installed_same,
 	.apply = ext2d_apply,
 	.state_write = ext2d_state_write,
 	.record_remove = ext2d_record_remove,

@@ -93,7 +93,6 @@ struct run {
 	int partfd;			/* the destination's download directory */
 	bool selected[MANIFEST_MAX_ARTIFACTS];
 	int fds[MANIFEST_MAX_ARTIFACTS];
-	bool current[MANIFEST_MAX_ARTIFACTS];	/* installed already, same bytes */
 	char parts[MANIFEST_MAX_ARTIFACTS][SHA256_HEX_BYTES + 8];
 	struct bd_pending pending;
 	/* the failure */
@@ -764,7 +763,6 @@ install_checks(struct run *run)
 	uint64_t sizes[MANIFEST_MAX_ARTIFACTS + 1];
 	const char *parts[MANIFEST_MAX_ARTIFACTS + 1];
 	struct dest_need need = { 0, sizes, parts };
-	char path[FETCH_WHERE_BYTES];
 	struct elf_info info;
 	enum bd_err rc;
 	size_t i;
@@ -785,14 +783,6 @@ install_checks(struct run *run)
 			    m->boot_arch : NULL, run->o.pvgrub)) != BD_OK)
 				return run_fail(run, rc, run->manifest_url, NULL,
 				    "refused kernel %s", a->name);
-		}
-		/* A refreshed manifest names the files already there. */
-		if ((run->current[i] = dest_installed_same(run->dest,
-		    a->install, a->size, a->sha256))) {
-			dest_path_name(run->dest, a->install, path,
-			    sizeof(path));
-			report_current(&run->r, a->name, path);
-			continue;
 		}
 		sizes[need.nfiles] = a->size;
 		parts[need.nfiles++] = run->parts[i];
@@ -831,7 +821,7 @@ artifacts_download(struct run *run)
 		    "cannot make the download directory");
 	signals_block(false);
 	for (i = 0; i < m->nartifacts; i++) {
-		if (!run->selected[i] || run->current[i])
+		if (!run->selected[i])
 			continue;
 		a = &m->artifacts[i];
 		memset(&b, 0, sizeof(b));
@@ -933,8 +923,7 @@ artifacts_install(struct run *run)
 
 	for (i = 0; i < m->nartifacts; i++) {
 		a = &m->artifacts[i];
-		if (run->selected[i] && !run->current[i] &&
-		    strcmp(a->kind, "kernel") == 0 &&
+		if (run->selected[i] && strcmp(a->kind, "kernel") == 0 &&
 		    (rc = kernel_check(m, a, run->fds[i], run->o.pvgrub)) !=
 		    BD_OK)
 			return run_fail(run, rc, run->manifest_url, NULL,
@@ -946,7 +935,7 @@ artifacts_install(struct run *run)
 	memset(p, 0, sizeof(*p));
 	snprintf(p->channel, sizeof(p->channel), "%s", run->o.channel);
 	for (i = 0; i < m->nartifacts; i++) {
-		if (!run->selected[i] || run->current[i])
+		if (!run->selected[i])
 			continue;
 		a = &m->artifacts[i];
 		if ((rc = dest_stage_file(run->dest, i, run->fds[i],

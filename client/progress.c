@@ -329,17 +329,6 @@ report_installed(struct report *r, const char *name, const char *path)
 }
 
 void
-report_current(struct report *r, const char *name, const char *path)
-{
-	if (r->json)
-		emit(json_pack("{s:s, s:s, s:s}", "event", "current", "name",
-		    name, "path", path));
-	else
-		report_info(r, "%s: already installed as %s, the same bytes",
-		    name, path);
-}
-
-void
 report_plan(struct report *r, const char *name, uint64_t size,
     const char *sha256_hex, const char *path, bool keep_old)
 {

@@ -231,30 +231,23 @@ expect_status 0 "--no-keep-old" cfetch up --no-keep-old -d "$T/up3" "$url"
 	ok "leftovers of our own kind removed" || fail "leftovers remain"
 [ -e "$T/up3/world.tgz.x" ] && ok "other files kept" || fail "removed a file not ours"
 
-# A refreshed manifest names the files already installed: nothing is
-# downloaded, and the unchanged kernel is not kept as .old, so the previous
-# kernel stays the fallback (a daily refresh must not lose it).
+# A refreshed manifest names the same kernel: it is not kept as .old, so
+# the previous kernel stays the fallback (a daily refresh must not lose it).
 if [ -n "$have_ext2" ]; then
 	cfetch up -q --ext2 "$T/kold.img" --tmpdir "$T/tmp" "$url" ||
 		fail "up: version 2 into the ext2 image"
 fi
 "$PUBLISH" refresh -r "$T/repo" -c up -s "$TEST_SEC" -e 30d >/dev/null ||
 	fail "refresh of channel up"
-n=$(blobs)
 expect_status 0 "fetch of a refresh" cfetch up -d "$T/up2" "$url"
-no_blobs_since "$n" "refresh: the same files"
-grep -q "kernel: already installed" "$T/last.out" "$T/last.err" &&
-	ok "refresh: says the kernel is already installed" || fail "refresh: no 'already installed'"
 grep -qx "version=3" "$T/up2/.bootdrop/state/up" && ok "refresh: version 3 accepted" ||
 	fail "refresh: version 3 not recorded"
 cmp -s "$T/up2/boot/kernel.old" "$T/v1/kernel" && cmp -s "$T/up2/boot/kernel" "$T/v2/kernel" &&
 	ok "refresh: kernel.old is still the previous kernel" ||
 	fail "refresh: the unchanged kernel replaced kernel.old"
 if [ -n "$have_ext2" ]; then
-	n=$(blobs)
 	expect_status 0 "ext2: fetch of a refresh" cfetch up --ext2 "$T/kold.img" \
 		--tmpdir "$T/tmp" "$url"
-	no_blobs_since "$n" "ext2 refresh: the same files"
 	same_bytes "ext2 refresh: kernel.old is still the previous kernel" "$T/kold.img" \
 		boot/kernel.old "$T/v1/kernel"
 	same_bytes "ext2 refresh: kernel is version 2's" "$T/kold.img" boot/kernel "$T/v2/kernel"
