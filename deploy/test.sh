@@ -43,7 +43,9 @@ run() {
 mkdir -p "$out"
 suites=()
 run plain
-run sanitize -Db_sanitize=address,undefined -Db_lundef=false
+# Undefined behaviour stops the program, so a test sees it in any of them.
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	run sanitize -Db_sanitize=address,undefined -Db_lundef=false
 suites=(--suite fuzz)
 CC=clang-14 run fuzz -Dfuzz=true -Db_lundef=false
 suites=(--suite static)
