@@ -21,6 +21,7 @@
  * a full cap for the one idle longest.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -38,6 +39,7 @@
 
 #include "accesslog.h"
 #include "guard.h"
+#include "heads.h"
 #include "http.h"
 
 #define IP_BUCKETS		4096
@@ -106,6 +108,8 @@ struct guard {
 
 	struct gfifo heads, lingers;	/* the thread's */
 	struct gconn *dead;		/* closed during this batch of events */
+	struct gconn *adopt;		/* refused by heads.c, to linger; g->lock */
+	unsigned long long later_refused;	/* by heads.c; g->lock */
 	struct guard_stats stats;
 };
 
@@ -294,6 +298,12 @@ conn_close(struct guard *g, struct gconn *c)
 		pthread_mutex_unlock(&g->lock);
 	} else if (c->state == G_LINGER) {
 		conn_unlink(g, c);
+		/*
+		 * A duplicate from guard_refuse_served() shares its open file
+		 * with libmicrohttpd's descriptor: closing it alone would
+		 * leave it in the epoll set.
+		 */
+		(void)epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	}
 	if (c->state != G_DEAD) {
 		close(c->fd);
@@ -316,9 +326,9 @@ free_dead(struct guard *g)
 }
 
 static void
-client_text(const struct gconn *c, char *out, size_t cap)
+client_text(const struct sockaddr_storage *ss, char *out, size_t cap)
 {
-	const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
+	const struct sockaddr *sa = (const struct sockaddr *)ss;
 	const void *a = sa->sa_family == AF_INET6 ?
 	    (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr :
 	    (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
@@ -341,18 +351,17 @@ field_copy(char *dst, size_t cap, const char *s, size_t n)
 }
 
 /*
- * Answers c with status and Connection: close, logs the request, and
- * moves c to the lingering close.  h is what parsed of the head (may be
- * all zero); the head's bytes are consumed first.
+ * Answers on fd with status and Connection: close, ends the sending side
+ * and logs the request.  h is what parsed of the head (may be all zero).
  */
 static void
-conn_refuse(struct guard *g, struct gconn *c, unsigned status,
-    const struct http_head *h)
+send_refusal(struct guard *g, int fd, const struct sockaddr_storage *addr,
+    unsigned status, const struct http_head *h)
 {
 	char resp[512], body[96], date[64], client[INET6_ADDRSTRLEN];
-	char method[16], target[ACCESSLOG_FIELD_MAX_BYTES + 1], version[16];
+	char method[16], target[ACCESSLOG_FIELD_MAX_BYTES + 1];
+	char version[ACCESSLOG_FIELD_MAX_BYTES + 1];	/* all of a bad line */
 	struct accesslog_entry e;
-	struct epoll_event ev;
 	struct tm tm;
 	time_t now = time(NULL);
 	bool head = h->method_len == 4 && memcmp(h->method, "HEAD", 4) == 0;
@@ -361,8 +370,6 @@ conn_refuse(struct guard *g, struct gconn *c, unsigned status,
 	field_copy(method, sizeof(method), h->method, h->method_len);
 	field_copy(target, sizeof(target), h->target, h->target_len);
 	field_copy(version, sizeof(version), h->version, h->version_len);
-	if (h->len > 0)
-		(void)!recv(c->fd, g->buf, h->len, MSG_DONTWAIT);
 
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
@@ -374,10 +381,10 @@ conn_refuse(struct guard *g, struct gconn *c, unsigned status,
 	    "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n%s",
 	    status, http_reason(status), date, blen, head ? "" : body);
 	if (n > 0 && (size_t)n < sizeof(resp))
-		(void)!send(c->fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-	(void)shutdown(c->fd, SHUT_WR);
+		(void)!send(fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)shutdown(fd, SHUT_WR);
 
-	client_text(c, client, sizeof(client));
+	client_text(addr, client, sizeof(client));
 	memset(&e, 0, sizeof(e));
 	e.when = now;
 	e.client = client;
@@ -388,19 +395,100 @@ conn_refuse(struct guard *g, struct gconn *c, unsigned status,
 	e.bytes = head ? 0 : (uint64_t)blen;
 	e.completed = true;
 	accesslog_write(g->log, &e);
+}
+
+/* Puts c, in G_LINGER, on the lingering list of the guard's thread. */
+static void
+linger_push(struct guard *g, struct gconn *c)
+{
+	if (g->lingers.n >= LINGER_MAX)
+		conn_close(g, g->lingers.head);
+	fifo_push(&g->lingers, c);
+}
+
+/*
+ * Answers c with status, logs the request, and moves c to the lingering
+ * close.  h is what parsed of the head (may be all zero); the head's bytes
+ * are consumed first.
+ */
+static void
+conn_refuse(struct guard *g, struct gconn *c, unsigned status,
+    const struct http_head *h)
+{
+	struct epoll_event ev;
+
+	if (h->len > 0)
+		(void)!recv(c->fd, g->buf, h->len, MSG_DONTWAIT);
+	send_refusal(g, c->fd, &c->addr, status, h);
 
 	pthread_mutex_lock(&g->lock);
 	conn_unlink(g, c);
 	pthread_mutex_unlock(&g->lock);
-	if (g->lingers.n >= LINGER_MAX)
-		conn_close(g, g->lingers.head);
 	c->state = G_LINGER;
 	c->deadline_ms = now_ms() + LINGER_MS;
-	fifo_push(&g->lingers, c);
+	linger_push(g, c);
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
 	ev.data.ptr = c;
 	(void)epoll_ctl(g->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+void
+guard_refuse_served(struct guard *g, int fd, const struct sockaddr *addr,
+    socklen_t addrlen, unsigned status, const struct http_head *h)
+{
+	struct epoll_event ev;
+	struct gconn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		struct sockaddr_storage ss;
+
+		memset(&ss, 0, sizeof(ss));
+		memcpy(&ss, addr, addrlen < sizeof(ss) ? addrlen : sizeof(ss));
+		send_refusal(g, fd, &ss, status, h);
+		return;
+	}
+	memcpy(&c->addr, addr, addrlen < sizeof(c->addr) ? addrlen :
+	    sizeof(c->addr));
+	c->addrlen = addrlen;
+	send_refusal(g, fd, &c->addr, status, h);
+	/* libmicrohttpd closes fd; the duplicate keeps the socket lingering. */
+	if ((c->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		free(c);
+		return;
+	}
+	c->state = G_LINGER;
+	c->deadline_ms = now_ms() + LINGER_MS;
+	pthread_mutex_lock(&g->lock);
+	g->later_refused++;
+	c->next = g->adopt;
+	g->adopt = c;
+	pthread_mutex_unlock(&g->lock);
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+	ev.data.ptr = c;
+	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, c->fd, &ev) == -1)
+		(void)shutdown(c->fd, SHUT_RD);	/* closed at its deadline */
+}
+
+/*
+ * Takes the connections refused on libmicrohttpd's threads into the
+ * lingering list.  Called before each batch of events: an event for one
+ * comes only after it was put on g->adopt.
+ */
+static void
+adopt_lingers(struct guard *g)
+{
+	struct gconn *c, *next;
+
+	pthread_mutex_lock(&g->lock);
+	c = g->adopt;
+	g->adopt = NULL;
+	pthread_mutex_unlock(&g->lock);
+	for (; c != NULL; c = next) {
+		next = c->next;
+		linger_push(g, c);
+	}
 }
 
 /* Hands c, whose head is complete and sound, to libmicrohttpd. */
@@ -634,6 +722,7 @@ guard_main(void *arg)
 
 	for (;;) {
 		n = epoll_wait(g->epfd, ev, EVENTS_PER_WAIT, wait_ms);
+		adopt_lingers(g);
 		for (i = 0; i < n; i++) {
 			if (ev[i].data.ptr == &stop_mark)
 				return NULL;
@@ -708,6 +797,7 @@ guard_stop(struct guard *g, struct guard_stats *stats)
 		pthread_join(g->thread, NULL);
 		g->running = false;
 	}
+	adopt_lingers(g);
 	while (g->heads.head != NULL)
 		conn_close(g, g->heads.head);
 	while (g->lingers.head != NULL)
@@ -716,6 +806,7 @@ guard_stop(struct guard *g, struct guard_stats *stats)
 	if (stats != NULL) {
 		pthread_mutex_lock(&g->lock);
 		*stats = g->stats;
+		stats->refused += g->later_refused;
 		pthread_mutex_unlock(&g->lock);
 	}
 }
@@ -760,6 +851,13 @@ guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 		    (a = calloc(1, sizeof(*a))) == NULL)
 			return;
 		a->fd = fi->connect_fd;
+		if (!heads_open(a->fd, ci->client_addr,
+		    ci->client_addr->sa_family == AF_INET6 ?
+		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in))) {
+			(void)shutdown(a->fd, SHUT_RDWR);
+			free(a);
+			return;
+		}
 		pthread_mutex_lock(&g->lock);
 		if ((a->ip = ip_get(g, ci->client_addr)) != NULL) {
 			a->ip->active++;
@@ -771,12 +869,15 @@ guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 		}
 		pthread_mutex_unlock(&g->lock);
 		if (a->ip == NULL) {
+			heads_close(a->fd);
+			(void)shutdown(a->fd, SHUT_RDWR);
 			free(a);
 			return;
 		}
 		*socket_context = a;
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED &&
 	    (a = *socket_context) != NULL) {
+		heads_close(a->fd);
 		pthread_mutex_lock(&g->lock);
 		if (a->prev != NULL)
 			a->prev->next = a->next;
@@ -808,4 +909,6 @@ guard_conn_state(void *cls, struct MHD_Connection *conn, bool idle)
 	if (ci == NULL || (a = ci->socket_context) == NULL)
 		return;
 	__atomic_store_n(&a->idle_since, idle ? now_ms() : 0, __ATOMIC_RELAXED);
+	if (idle)
+		heads_request_done(a->fd);
 }

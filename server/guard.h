@@ -24,19 +24,23 @@
  *
  * The first head is checked on its raw bytes with http_head_check() and
  * refused by the guard itself (the status once, then a lingering close);
- * later requests on a kept-alive connection are checked in the handler.
+ * later heads on a kept-alive connection get the same check on their way
+ * to libmicrohttpd (heads.h), and the same answer.
  */
 #ifndef BOOTDROP_GUARD_H
 #define BOOTDROP_GUARD_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include <microhttpd.h>
 
 #include "err.h"
 
 struct accesslog;
+struct http_head;
+struct sockaddr;
 
 struct guard_opts {
 	unsigned max_pending;		/* heads being received, all addresses */
@@ -83,5 +87,13 @@ void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
  * gives way when a new client would otherwise be answered 503.
  */
 void guard_conn_state(void *cls, struct MHD_Connection *conn, bool idle);
+
+/*
+ * From heads.c, on the thread serving fd: answers a later head on a served
+ * connection with status (h: what parsed of it) and logs it, once; the
+ * guard keeps a duplicate of fd lingering while libmicrohttpd closes fd.
+ */
+void guard_refuse_served(struct guard *g, int fd, const struct sockaddr *addr,
+    socklen_t addrlen, unsigned status, const struct http_head *h);
 
 #endif

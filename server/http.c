@@ -47,7 +47,6 @@ struct http_req {
 	time_t when;
 	char target[ACCESSLOG_FIELD_MAX_BYTES + 1];
 	bool target_cut;		/* longer than target[] */
-	uintptr_t target_end;		/* where the raw target's NUL was */
 	char method[16];
 	char version[16];
 	char client[CLIENT_MAX_BYTES];
@@ -388,6 +387,8 @@ http_head_check(const char *buf, size_t len, struct http_head *h)
 		http_framing_field(&f, v, (size_t)(colon - v), sp,
 		    (size_t)(p - sp));
 	}
+	h->body_length = f.length;
+	h->chunked = f.encodings > 0;
 	return http_framing_status(&f, http11,
 	    (h->method_len == 3 && memcmp(h->method, "GET", 3) == 0) ||
 	    (h->method_len == 4 && memcmp(h->method, "HEAD", 4) == 0));
@@ -564,8 +565,8 @@ respond(struct http_server *s, struct MHD_Connection *conn,
 }
 
 static enum MHD_Result
-respond_text_close(struct http_server *s, struct MHD_Connection *conn,
-    struct http_req *q, unsigned status, const char *text, bool close)
+respond_text(struct http_server *s, struct MHD_Connection *conn,
+    struct http_req *q, unsigned status, const char *text)
 {
 	struct MHD_Response *r;
 
@@ -577,8 +578,6 @@ respond_text_close(struct http_server *s, struct MHD_Connection *conn,
 	add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		add_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	if (close)
-		add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	return respond(s, conn, q, status, r, strlen(text));
 }
 
@@ -604,13 +603,6 @@ respond_redirect(struct http_server *s, struct MHD_Connection *conn,
 }
 
 static enum MHD_Result
-respond_text(struct http_server *s, struct MHD_Connection *conn,
-    struct http_req *q, unsigned status, const char *text)
-{
-	return respond_text_close(s, conn, q, status, text, false);
-}
-
-static enum MHD_Result
 respond_status(struct http_server *s, struct MHD_Connection *conn,
     struct http_req *q, unsigned status)
 {
@@ -629,61 +621,6 @@ respond_status(struct http_server *s, struct MHD_Connection *conn,
 		return respond_text(s, conn, q, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "500 internal server error\n");
 	}
-}
-
-/* A framing error: the answer closes the connection (RFC 9112 section 6.3). */
-static enum MHD_Result
-respond_refuse(struct http_server *s, struct MHD_Connection *conn,
-    struct http_req *q, unsigned status)
-{
-	const char *text;
-
-	switch (status) {
-	case MHD_HTTP_NOT_IMPLEMENTED:
-		text = "501 not implemented: transfer coding\n";
-		break;
-	case MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE:
-		text = "431 request header fields too large\n";
-		break;
-	default:
-		text = "400 bad request\n";
-		status = MHD_HTTP_BAD_REQUEST;
-	}
-	return respond_text_close(s, conn, q, status, text, true);
-}
-
-static enum MHD_Result
-framing_count(void *cls, enum MHD_ValueKind kind, const char *key,
-    size_t key_size, const char *value, size_t value_size)
-{
-	(void)kind;
-	http_framing_field(cls, key, key_size, value, value_size);
-	return MHD_YES;
-}
-
-/*
- * The framing rules of http_head_check() for a request libmicrohttpd has
- * parsed: the first request of a connection was checked on its raw bytes
- * by the connection guard already, later ones on a kept-alive connection
- * are checked here.  Returns 0 or the status to refuse with.
- */
-static unsigned
-framing_check(struct MHD_Connection *conn, const struct http_req *q,
-    const char *method, const char *version)
-{
-	struct http_framing f;
-	size_t i;
-
-	for (i = 0; q->target[i] != '\0'; i++)
-		if ((unsigned char)q->target[i] <= 0x20 ||
-		    (unsigned char)q->target[i] >= 0x7f)
-			return MHD_HTTP_BAD_REQUEST;
-	memset(&f, 0, sizeof(f));
-	(void)MHD_get_connection_values_n(conn, MHD_HEADER_KIND, framing_count,
-	    &f);
-	return http_framing_status(&f, strcmp(version, "HTTP/1.1") == 0,
-	    strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
 }
 
 static void
@@ -1039,24 +976,6 @@ copy_capped(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
-/*
- * True when the request line had a raw NUL byte inside its target.
- * libmicrohttpd (0.9.75, strict mode: no space inside the target) cuts
- * the line in place - "METHOD SP target SP version" - and hands us
- * C strings, so a NUL in the target silently shortens it.  The version
- * string then starts further than one separator after the end we saw.
- * If a libmicrohttpd lays the line out differently this check never
- * fires; it cannot refuse a well-formed request.
- */
-static bool
-target_has_nul(const struct http_req *q, const char *version)
-{
-	uintptr_t v = (uintptr_t)version;
-
-	return v > q->target_end + 1 &&
-	    v - q->target_end <= ACCESSLOG_FIELD_MAX_BYTES + 1;
-}
-
 void *
 http_request_begin(void *cls, const char *uri, struct MHD_Connection *conn)
 {
@@ -1071,7 +990,6 @@ http_request_begin(void *cls, const char *uri, struct MHD_Connection *conn)
 	q->status = MHD_HTTP_BAD_REQUEST;	/* until the handler answers */
 	copy_capped(q->target, sizeof(q->target), uri);
 	q->target_cut = strlen(uri) >= sizeof(q->target);
-	q->target_end = (uintptr_t)(uri + strlen(uri));
 	strcpy(q->client, "-");
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci != NULL && ci->client_addr != NULL) {
@@ -1095,7 +1013,6 @@ http_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	struct http_server *s = cls;
 	struct http_req *q = *req_cls;
 	struct http_route rt;
-	unsigned status;
 
 	(void)url;	/* already percent-decoded: routing uses the raw target */
 	(void)upload_data;
@@ -1117,9 +1034,6 @@ http_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	q->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	if (!q->headers_done && s->conn_state != NULL)
 		s->conn_state(s->conn_state_arg, conn, false);
-	if (!q->headers_done && (status = framing_check(conn, q, method,
-	    version)) != 0)
-		return respond_refuse(s, conn, q, status);
 	if (!q->head && strcmp(method, MHD_HTTP_METHOD_GET) != 0) {
 		/* Answered at once; libmicrohttpd then closes the connection. */
 		return respond_status(s, conn, q, MHD_HTTP_METHOD_NOT_ALLOWED);
@@ -1134,8 +1048,6 @@ http_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (q->target_cut)
 		return respond_status(s, conn, q, MHD_HTTP_NOT_FOUND);
-	if (target_has_nul(q, version))
-		return respond_refuse(s, conn, q, MHD_HTTP_BAD_REQUEST);
 
 	switch (http_route(q->target, &rt)) {
 	case ROUTE_INDEX:

@@ -118,6 +118,8 @@ struct http_head {
 	size_t len;			/* bytes up to and with the empty line */
 	const char *method, *target, *version;	/* into the buffer */
 	size_t method_len, target_len, version_len;	/* 0 when unparsed */
+	uint64_t body_length;		/* Content-Length of a sound head */
+	bool chunked;			/* a sound head with Transfer-Encoding */
 };
 
 /*

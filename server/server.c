@@ -48,6 +48,7 @@
 #include "accesslog.h"
 #include "cli.h"
 #include "guard.h"
+#include "heads.h"
 #include "html.h"
 #include "http.h"
 #include "index.h"
@@ -757,6 +758,12 @@ main(int argc, char **argv)
 		warnx("out of memory");
 		goto out;
 	}
+	if ((rc = heads_init(guard, go.head_max_bytes,
+	    nofile > SIZE_MAX ? SIZE_MAX : (size_t)nofile,
+	    o.thread_per_conn)) != BD_OK) {
+		cli_report(PROG, "start", rc);
+		goto out;
+	}
 	s.conn_state = guard_conn_state;
 	s.conn_state_arg = guard;
 	if ((d = start_daemon(&o, &s, guard, &bound)) == NULL) {
@@ -804,6 +811,7 @@ out:
 	if (d != NULL)
 		MHD_stop_daemon(d);
 	guard_free(guard);
+	heads_fini();
 	if (lfd != -1)
 		close(lfd);
 	if (quick != NULL)

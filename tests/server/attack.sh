@@ -21,6 +21,15 @@ else
 	grep -v '^ok' "$T/framing.out" | sed 's/^/    | /' >&2
 fi
 stop_server
+# the same table with a thread per connection (libmicrohttpd polls there)
+start_server framing-tpc -r "$REPO" -l 127.0.0.1:0 --thread-per-connection
+if python3 "$HERE/framing.py" "$PORT" >"$T/framing-tpc.out" 2>&1; then
+	ok "framing table, thread per connection: $(grep -c '^ok' "$T/framing-tpc.out") checks"
+else
+	fail "framing table, thread per connection:"
+	grep -v '^ok' "$T/framing-tpc.out" | sed 's/^/    | /' >&2
+fi
+stop_server
 # the guard's answers are logged like the others: the space-in-target case
 grep -q '"GET /channels/te st/manifest.json HTTP/1.1" 400 ' "$T/framing.log" &&
 	ok "refused requests are in the access log" ||

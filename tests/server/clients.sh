@@ -60,6 +60,28 @@ expect_eq "$(http_code "${URL}channels/load/manifest.json" --max-time 5)" 200 \
 if timeout 5 cat <&14 >/dev/null; then ok "idle kept-alive connection closed by --header-timeout"
 else fail "idle kept-alive connection still open after 5 s"; fi
 exec 11<&- 12<&- 13<&- 14<&-
+# ... and a next head that trickles in (a byte every 0.2 s, each one
+# resetting libmicrohttpd's idle timer) is cut at --header-timeout too.
+python3 - "$PORT" >"$T/trickle.out" <<'PY'
+import socket, sys, time
+req = b"HEAD /channels/load/manifest.json HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 60 + b"\r\n\r\n"
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(req)
+s.settimeout(5)
+s.recv(4096)
+start = time.time()
+try:
+    for b in req:
+        s.sendall(bytes([b]))
+        time.sleep(0.2)
+    print("not closed after %.1f s" % (time.time() - start))
+except OSError:
+    print("closed after %.1f s" % (time.time() - start))
+PY
+case $(cat "$T/trickle.out") in
+"closed after "[1-2].*) ok "a trickling next head is cut by --header-timeout: $(cat "$T/trickle.out")" ;;
+*) fail "a trickling next head with --header-timeout 1: $(cat "$T/trickle.out")" ;;
+esac
 # Four downloads in progress hold every served slot of the address: a
 # fifth client gets 503, another address is served.
 # (python: readers with a small receive window that read nothing, so the

@@ -57,37 +57,35 @@ grep -q "blobs/sha256/$KERNEL_SHA: Permission denied (answered 403)" "$T/perm.er
 stop_server
 chmod 644 "$REPO/blobs/sha256/$KERNEL_SHA"
 
-# --- libmicrohttpd's messages are bounded: 300 malformed Content-Length
-# headers on kept-alive connections (libmicrohttpd answers those itself).
-start_server flood -r "$REPO" -l 127.0.0.1:0
-python3 - "$PORT" <<'PY'
-import socket, sys
-port = int(sys.argv[1])
-good = b"HEAD /channels/test/manifest.json HTTP/1.1\r\nHost: x\r\n\r\n"
-bad = b"GET /channels/test/manifest.json HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n"
+# --- libmicrohttpd's messages are bounded: 300 clients that reset the
+# connection in the middle of a blob (libmicrohttpd logs each failed send).
+# Malformed heads no longer reach libmicrohttpd at all (tests/server/framing.py).
+rm -f "$T/world.tgz"
+make_repo "$T/bigrepo" test 16
+start_server flood -r "$T/bigrepo" -l 127.0.0.1:0
+python3 - "$PORT" "$WORLD_SHA" <<'PY'
+import socket, struct, sys
+port, sha = int(sys.argv[1]), sys.argv[2]
+req = b"GET /blobs/sha256/%s HTTP/1.1\r\nHost: x\r\n\r\n" % sha.encode()
 for i in range(300):
     s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(good)
-    s.recv(4096)
-    s.sendall(bad)
-    s.settimeout(5)
-    try:
-        while s.recv(4096):
-            pass
-    except OSError:
-        pass
+    s.sendall(req)
+    s.recv(100)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.close()
 PY
 stop_server
-n=$(grep -c "Content-Length" "$T/flood.err")
-first=$(grep -m1 "Content-Length" "$T/flood.err")
-[ "$n" -ge 1 ] && [ "$n" -le 20 ] && ok "300 errors of one kind: $n lines" ||
+n=$(grep -c "Failed to send" "$T/flood.err")
+first=$(grep -m1 "Failed to send" "$T/flood.err")
+[ "$n" -ge 1 ] && [ "$n" -le 10 ] && ok "300 errors of one kind: $n lines" ||
 	fail "300 errors of one kind: $n lines"
 case $first in
 *times\)*) fail "the first line of the kind is not the first message: $first" ;;
 *) ok "the first message of the kind is kept: ${first:0:60}" ;;
 esac
-grep -q "(256 times)" "$T/flood.err" && ok "the count is reported at powers of two" ||
+# Not every reset fails a send (some land before the body starts), so the
+# last count line is the highest power of two reached: 64 or more of 300.
+grep -Eq "\((64|128|256) times\)" "$T/flood.err" && ok "the count is reported at powers of two" ||
 	fail "no count line: $(grep -c . "$T/flood.err") lines"
 
 finish
