@@ -231,14 +231,21 @@ conn_recv(struct hconn *c, int fd, char *buf, size_t len)
 	if (c->refused)
 		return 0;
 	for (;;) {
-		if (c->ready > 0) {
+		if (c->ready > 0)
 			out += give(c, buf + out, len - out);
-			if (out == len)
-				return (ssize_t)out;
-		}
+		if (out == len)
+			return (ssize_t)out;
 		if (c->refuse != 0) {
-			if (out > 0)
+			if (out > 0) {
+				/*
+				 * With nothing left to answer first, no response
+				 * will wake libmicrohttpd for the refusal: an
+				 * edge now does (see heads_request_done()).
+				 */
+				if (c->pending == 0)
+					(void)shutdown(fd, SHUT_RD);
 				return (ssize_t)out;
+			}
 			if (c->pending == 0)
 				return refuse_now(c, fd);
 			errno = EAGAIN;
