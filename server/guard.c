@@ -587,6 +587,7 @@ accept_all(struct guard *g)
 	struct epoll_event ev;
 	struct gconn *c;
 	struct gip *ip;
+	bool over;
 	int fd;
 
 	for (;;) {
@@ -623,11 +624,17 @@ accept_all(struct guard *g)
 		c->addrlen = sl;
 
 		/* Make room: the oldest incomplete head goes, never a served client. */
+		/*
+		 * Read under the lock: a served connection closing on another
+		 * thread may free an address with nothing pending.  One with
+		 * heads pending is kept alive by them (this thread's).
+		 */
 		pthread_mutex_lock(&g->lock);
 		ip = ip_find(g, (struct sockaddr *)&ss);
+		over = ip != NULL && g->o.max_per_ip != 0 &&
+		    ip->pending >= g->o.max_per_ip;
 		pthread_mutex_unlock(&g->lock);
-		if (ip != NULL && g->o.max_per_ip != 0 &&
-		    ip->pending >= g->o.max_per_ip)
+		if (over)
 			evict_oldest(g, ip);
 		if (g->heads.n >= g->o.max_pending)
 			evict_oldest(g, NULL);
