@@ -224,15 +224,69 @@ accesslog_escape(const char *src, bool json, char *dst, size_t cap)
 	dst[o] = '\0';
 }
 
+/*
+ * The formatted times of the current second, per thread: gmtime_r takes
+ * glibc's time-zone lock and strftime is slow, once per request each.
+ */
+static __thread time_t log_when = (time_t)-1;
+static __thread char log_clf[64], log_iso[64];
+
+static const char *
+log_time(time_t when, bool json)
+{
+	struct tm tm;
+
+	if (when != log_when) {
+		gmtime_r(&when, &tm);
+		strftime(log_clf, sizeof(log_clf), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+		strftime(log_iso, sizeof(log_iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		log_when = when;
+	}
+	return json ? log_iso : log_clf;
+}
+
+/* A line being built: appends are cut at cap. */
+struct linebuf {
+	char *p;
+	size_t n, cap;
+};
+
+static void
+lb_put(struct linebuf *b, const char *s, size_t len)
+{
+	if (len > b->cap - b->n)
+		len = b->cap - b->n;
+	memcpy(b->p + b->n, s, len);
+	b->n += len;
+}
+
+static void
+lb_str(struct linebuf *b, const char *s)
+{
+	lb_put(b, s, strlen(s));
+}
+
+static void
+lb_u64(struct linebuf *b, uint64_t v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+
+	do
+		d[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	lb_put(b, d + i, sizeof(d) - i);
+}
+
 void
 accesslog_write(struct accesslog *log, const struct accesslog_entry *e)
 {
 	/* Each escaped field is at most 4 * FIELD_MAX + 4 bytes ("\u00HH" is 6 in JSON). */
 	enum { F = 6 * ACCESSLOG_FIELD_MAX_BYTES + 8 };
 	char method[64], uri[F], version[64], ref[F], ua[F];
-	char when[64], line[ACCESSLOG_LINE_MAX_BYTES];
+	char line[ACCESSLOG_LINE_MAX_BYTES];
+	struct linebuf b = { line, 0, sizeof(line) - 1 };
 	bool json;
-	struct tm tm;
 	int n;
 
 	if (log == NULL)
@@ -243,29 +297,44 @@ accesslog_write(struct accesslog *log, const struct accesslog_entry *e)
 	accesslog_escape(e->version, json, version, sizeof(version));
 	accesslog_escape(e->referer, json, ref, sizeof(ref));
 	accesslog_escape(e->user_agent, json, ua, sizeof(ua));
-	gmtime_r(&e->when, &tm);
 	if (json) {
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		n = snprintf(line, sizeof(line),
 		    "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\","
 		    "\"uri\":\"%s\",\"protocol\":\"%s\",\"status\":%u,"
 		    "\"bytes\":%llu,\"referer\":\"%s\",\"user_agent\":\"%s\","
 		    "\"completed\":%s,\"seconds\":%.6f}\n",
-		    when, e->client ? e->client : "-", method, uri, version,
-		    e->status, (unsigned long long)e->bytes, ref, ua,
+		    log_time(e->when, true), e->client ? e->client : "-", method,
+		    uri, version, e->status, (unsigned long long)e->bytes, ref, ua,
 		    e->completed ? "true" : "false", e->seconds);
+		if (n < 0)
+			return;
+		if ((size_t)n >= sizeof(line)) {
+			n = sizeof(line) - 1;
+			line[n - 1] = '\n';
+		}
 	} else {
-		strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
-		n = snprintf(line, sizeof(line),
-		    "%s - - [%s] \"%s %s %s\" %u %llu \"%s\" \"%s\"\n",
-		    e->client ? e->client : "-", when, method, uri, version,
-		    e->status, (unsigned long long)e->bytes, ref, ua);
-	}
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line)) {
-		n = sizeof(line) - 1;
-		line[n - 1] = '\n';
+		/* "%s - - [%s] \"%s %s %s\" %u %llu \"%s\" \"%s\"\n", by hand */
+		lb_str(&b, e->client ? e->client : "-");
+		lb_put(&b, " - - [", 6);
+		lb_str(&b, log_time(e->when, false));
+		lb_put(&b, "] \"", 3);
+		lb_str(&b, method);
+		lb_put(&b, " ", 1);
+		lb_str(&b, uri);
+		lb_put(&b, " ", 1);
+		lb_str(&b, version);
+		lb_put(&b, "\" ", 2);
+		lb_u64(&b, e->status);
+		lb_put(&b, " ", 1);
+		lb_u64(&b, e->bytes);
+		lb_put(&b, " \"", 2);
+		lb_str(&b, ref);
+		lb_put(&b, "\" \"", 3);
+		lb_str(&b, ua);
+		lb_put(&b, "\"\n", 2);
+		if (b.n == b.cap)
+			line[b.n - 1] = '\n';
+		n = (int)b.n;
 	}
 	/* A failing log must not take the server down; the line is lost. */
 	while (write(log->fd, line, (size_t)n) == -1 && errno == EINTR)

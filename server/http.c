@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -75,6 +76,28 @@ struct mcache_slot {
 static struct mcache_slot mcache[MCACHE_SLOTS];
 static pthread_mutex_t mcache_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * Complete 200 responses served from memory (small blobs, manifests),
+ * keyed like mcache plus their Cache-Control: libmicrohttpd reference
+ * counts a response, so one queued response serves every connection
+ * without a copy, an allocation or a header list per request.  The file
+ * is still opened and fstat'ed every time (a deleted or replaced file is
+ * never served from here).  At most RCACHE_SLOTS * 64 KiB.
+ */
+#define RCACHE_SLOTS		64
+struct rcache_slot {
+	bool used;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim, ctim;
+	const char *cache_control;
+	struct MHD_Response *r;		/* the cache's reference */
+};
+
+static struct rcache_slot rcache[RCACHE_SLOTS];
+static pthread_mutex_t rcache_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* What send_entity() serves: an open file or bytes in memory. */
 struct entity {
 	int fd;				/* owned; -1 when buf is used */
@@ -83,6 +106,7 @@ struct entity {
 	const char *etag;
 	const char *content_type;
 	const char *cache_control;
+	const struct stat *st;		/* the file, for rcache; or NULL */
 };
 
 void
@@ -112,6 +136,13 @@ http_server_fini(struct http_server *s)
 		memset(&mcache[i], 0, sizeof(mcache[i]));
 	}
 	pthread_mutex_unlock(&mcache_lock);
+	pthread_mutex_lock(&rcache_lock);
+	for (i = 0; i < RCACHE_SLOTS; i++) {
+		if (rcache[i].r != NULL)
+			MHD_destroy_response(rcache[i].r);
+		memset(&rcache[i], 0, sizeof(rcache[i]));
+	}
+	pthread_mutex_unlock(&rcache_lock);
 }
 
 enum http_route_kind
@@ -552,9 +583,7 @@ respond(struct http_server *s, struct MHD_Connection *conn,
 	if (r == NULL)
 		return MHD_NO;
 	add_header(r, "X-Content-Type-Options", "nosniff");
-	pthread_mutex_lock(&s->lock);
-	stopping = s->stopping;
-	pthread_mutex_unlock(&s->lock);
+	stopping = __atomic_load_n(&s->stopping, __ATOMIC_RELAXED);
 	if (stopping)
 		add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	q->status = status;
@@ -666,6 +695,86 @@ entity_headers(struct MHD_Response *r, const struct entity *e)
 	add_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
 }
 
+static struct rcache_slot *
+rcache_slot_of(const struct stat *st)
+{
+	return &rcache[(st->st_ino ^ (st->st_dev << 7)) % RCACHE_SLOTS];
+}
+
+static bool
+rcache_match(const struct rcache_slot *m, const struct stat *st,
+    const char *cache_control)
+{
+	return m->used && m->dev == st->st_dev && m->ino == st->st_ino &&
+	    m->size == st->st_size &&
+	    m->mtim.tv_sec == st->st_mtim.tv_sec &&
+	    m->mtim.tv_nsec == st->st_mtim.tv_nsec &&
+	    m->ctim.tv_sec == st->st_ctim.tv_sec &&
+	    m->ctim.tv_nsec == st->st_ctim.tv_nsec &&
+	    m->cache_control == cache_control;
+}
+
+/* True when a plain 200 of the whole entity may come from rcache. */
+static bool
+rcache_usable(struct http_server *s, struct MHD_Connection *conn)
+{
+	return !__atomic_load_n(&s->stopping, __ATOMIC_RELAXED) &&
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_NONE_MATCH) == NULL &&
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_RANGE) == NULL;
+}
+
+/*
+ * Queues the cached 200 for st when there is one (true, *ret set).  The
+ * queueing happens under the lock: it takes the connection's reference
+ * before a replacement can drop the cache's.
+ */
+static bool
+rcache_queue(struct MHD_Connection *conn, struct http_req *q,
+    const struct stat *st, const char *cache_control, enum MHD_Result *ret)
+{
+	struct rcache_slot *m = rcache_slot_of(st);
+	bool hit;
+
+	pthread_mutex_lock(&rcache_lock);
+	if ((hit = rcache_match(m, st, cache_control))) {
+		q->status = MHD_HTTP_OK;
+		q->body_bytes = q->head ? 0 : (uint64_t)st->st_size;
+		*ret = MHD_queue_response(conn, MHD_HTTP_OK, m->r);
+	}
+	pthread_mutex_unlock(&rcache_lock);
+	return hit;
+}
+
+/* Stores r (complete, with every header) for st and queues it; takes r. */
+static enum MHD_Result
+rcache_store_queue(struct MHD_Connection *conn, struct http_req *q,
+    const struct stat *st, const char *cache_control, struct MHD_Response *r)
+{
+	struct rcache_slot *m = rcache_slot_of(st);
+	struct MHD_Response *old;
+	enum MHD_Result ret;
+
+	q->status = MHD_HTTP_OK;
+	q->body_bytes = q->head ? 0 : (uint64_t)st->st_size;
+	pthread_mutex_lock(&rcache_lock);
+	old = m->r;
+	m->used = true;
+	m->dev = st->st_dev;
+	m->ino = st->st_ino;
+	m->size = st->st_size;
+	m->mtim = st->st_mtim;
+	m->ctim = st->st_ctim;
+	m->cache_control = cache_control;
+	m->r = r;
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	pthread_mutex_unlock(&rcache_lock);
+	if (old != NULL)
+		MHD_destroy_response(old);	/* connections keep their own */
+	return ret;
+}
+
 /*
  * Answers a GET/HEAD for e: 304 when If-None-Match lists its ETag, 206
  * for one satisfiable Range (unless If-Range names another ETag), 416
@@ -680,6 +789,9 @@ send_entity(struct http_server *s, struct MHD_Connection *conn,
 	char crange[96];
 	uint64_t first = 0, last = 0;
 	int ranged = 0;
+	bool cacheable;
+	const struct stat *st;
+	const char *cache_control;
 
 	inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_IF_NONE_MATCH);
@@ -725,12 +837,20 @@ send_entity(struct http_server *s, struct MHD_Connection *conn,
 		return respond(s, conn, q, MHD_HTTP_PARTIAL_CONTENT, r,
 		    last - first + 1);
 	}
+	cacheable = e->st != NULL && e->fd == -1 && e->buf != NULL &&
+	    !__atomic_load_n(&s->stopping, __ATOMIC_RELAXED);
+	st = e->st;
+	cache_control = e->cache_control;
 	r = entity_response(e, 0, e->size);
 	if (r == NULL)
 		return MHD_NO;
 	add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, e->content_type);
 	entity_headers(r, e);
 	q->blob_full = true;
+	if (cacheable) {
+		add_header(r, "X-Content-Type-Options", "nosniff");
+		return rcache_store_queue(conn, q, st, cache_control, r);
+	}
 	return respond(s, conn, q, MHD_HTTP_OK, r, e->size);
 }
 
@@ -791,10 +911,23 @@ serve_blob(struct http_server *s, struct MHD_Connection *conn,
 	struct entity e = { .fd = -1 };
 	struct stat st;
 	unsigned status;
+	enum MHD_Result ret;
 
 	layout_blob_path(rt->hex, rel);
 	if ((status = open_regular(s, rel, &e.fd, &st)) != 0)
 		return respond_status(s, conn, q, status);
+	e.cache_control = "public, max-age=31536000, immutable";
+	q->blob = true;
+	memcpy(q->hex, rt->hex, sizeof(q->hex));
+	if (st.st_size > 0 && st.st_size <= (off_t)HTTP_SMALL_BLOB_MAX_BYTES &&
+	    rcache_usable(s, conn)) {
+		e.st = &st;
+		if (rcache_queue(conn, q, &st, e.cache_control, &ret)) {
+			close(e.fd);
+			q->blob_full = true;
+			return ret;
+		}
+	}
 	snprintf(etag, sizeof(etag), "\"sha256:%s\"", rt->hex);
 	e.size = (uint64_t)st.st_size;
 	/*
@@ -810,9 +943,6 @@ serve_blob(struct http_server *s, struct MHD_Connection *conn,
 	}
 	e.etag = etag;
 	e.content_type = "application/octet-stream";
-	e.cache_control = "public, max-age=31536000, immutable";
-	q->blob = true;
-	memcpy(q->hex, rt->hex, sizeof(q->hex));
 	return send_entity(s, conn, q, &e);
 }
 
@@ -904,6 +1034,7 @@ serve_manifest(struct http_server *s, struct MHD_Connection *conn,
 	struct entity e = { .fd = -1 };
 	struct stat st;
 	unsigned status;
+	enum MHD_Result ret;
 	int fd;
 
 	if (rt->kind == ROUTE_MANIFEST)
@@ -912,6 +1043,16 @@ serve_manifest(struct http_server *s, struct MHD_Connection *conn,
 		layout_version_path(rt->channel, rt->version, rel);
 	if ((status = open_regular(s, rel, &fd, &st)) != 0)
 		return respond_status(s, conn, q, status);
+	/* A versioned manifest never changes; manifest.json moves on. */
+	e.cache_control = rt->kind == ROUTE_MANIFEST ?
+	    "public, max-age=60" : "public, max-age=31536000, immutable";
+	if (rcache_usable(s, conn)) {
+		e.st = &st;
+		if (rcache_queue(conn, q, &st, e.cache_control, &ret)) {
+			close(fd);
+			return ret;
+		}
+	}
 	status = manifest_bytes(fd, &st, &e.buf, etag);
 	close(fd);
 	if (status != 0) {
@@ -922,9 +1063,6 @@ serve_manifest(struct http_server *s, struct MHD_Connection *conn,
 	e.size = (uint64_t)st.st_size;
 	e.etag = etag;
 	e.content_type = "application/json";
-	/* A versioned manifest never changes; manifest.json moves on. */
-	e.cache_control = rt->kind == ROUTE_MANIFEST ?
-	    "public, max-age=60" : "public, max-age=31536000, immutable";
 	return send_entity(s, conn, q, &e);
 }
 
@@ -976,32 +1114,57 @@ copy_capped(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
+/* The numeric text of an IPv4 address, without printf. */
+static void
+ipv4_text(const struct sockaddr_in *sin, char *out)
+{
+	const uint8_t *a = (const uint8_t *)&sin->sin_addr;
+	char *p = out;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		unsigned v = a[i];
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		*p++ = i < 3 ? '.' : '\0';
+	}
+}
+
 void *
 http_request_begin(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct http_server *s = cls;
 	struct http_req *q;
 	const union MHD_ConnectionInfo *ci;
+	size_t ulen = strlen(uri);
 
-	if ((q = calloc(1, sizeof(*q))) == NULL)
+	/* Not calloc: the struct is mostly string buffers, set here or in the handler. */
+	if ((q = malloc(sizeof(*q))) == NULL)
 		return NULL;
 	clock_gettime(CLOCK_MONOTONIC, &q->start);
 	q->when = time(NULL);
 	q->status = MHD_HTTP_BAD_REQUEST;	/* until the handler answers */
+	q->body_bytes = 0;
+	q->head = q->headers_done = q->blob = q->blob_full = false;
+	q->method[0] = q->version[0] = q->referer[0] = q->user_agent[0] = '\0';
 	copy_capped(q->target, sizeof(q->target), uri);
-	q->target_cut = strlen(uri) >= sizeof(q->target);
+	q->target_cut = ulen >= sizeof(q->target);
 	strcpy(q->client, "-");
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci != NULL && ci->client_addr != NULL) {
-		socklen_t alen = ci->client_addr->sa_family == AF_INET6 ?
-		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-		if (getnameinfo(ci->client_addr, alen, q->client,
-		    sizeof(q->client), NULL, 0, NI_NUMERICHOST) != 0)
+		if (ci->client_addr->sa_family == AF_INET) {
+			ipv4_text((const struct sockaddr_in *)(const void *)
+			    ci->client_addr, q->client);
+		} else if (getnameinfo(ci->client_addr,
+		    sizeof(struct sockaddr_in6), q->client, sizeof(q->client),
+		    NULL, 0, NI_NUMERICHOST) != 0) {
 			strcpy(q->client, "-");
+		}
 	}
-	pthread_mutex_lock(&s->lock);
-	s->inflight++;
-	pthread_mutex_unlock(&s->lock);
+	__atomic_add_fetch(&s->inflight, 1, __ATOMIC_SEQ_CST);
 	return q;
 }
 
@@ -1104,12 +1267,17 @@ http_request_done(void *cls, struct MHD_Connection *conn, void **req_cls,
 	accesslog_write(s->log, &e);
 	free(q);
 
-	pthread_mutex_lock(&s->lock);
-	if (s->inflight > 0)
-		s->inflight--;
-	if (s->inflight == 0)
+	/*
+	 * No lock per request: inflight and stopping are atomic (sequentially
+	 * consistent, so either this sees stopping or http_drain sees the
+	 * decrement); only a stop in progress is woken, under the lock.
+	 */
+	if (__atomic_sub_fetch(&s->inflight, 1, __ATOMIC_SEQ_CST) == 0 &&
+	    __atomic_load_n(&s->stopping, __ATOMIC_SEQ_CST)) {
+		pthread_mutex_lock(&s->lock);
 		pthread_cond_broadcast(&s->idle);
-	pthread_mutex_unlock(&s->lock);
+		pthread_mutex_unlock(&s->lock);
+	}
 }
 
 unsigned
@@ -1126,11 +1294,11 @@ http_drain(struct http_server *s, unsigned timeout_ms)
 		deadline.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&s->lock);
-	s->stopping = true;
-	while (s->inflight > 0 &&
+	__atomic_store_n(&s->stopping, true, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&s->inflight, __ATOMIC_SEQ_CST) > 0 &&
 	    pthread_cond_timedwait(&s->idle, &s->lock, &deadline) == 0)
 		;
-	left = s->inflight;
+	left = __atomic_load_n(&s->inflight, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&s->lock);
 	return left;
 }
