@@ -86,6 +86,27 @@ expect_eq "$(http_code "$MAN" -H "If-None-Match: $MET")" 200 "old ETag no longer
 expect_eq "$(http_code "${URL}channels/test/2.json")" 200 "2.json after release"
 expect_eq "$(http_code "${URL}blobs/sha256/$WORLD_SHA")" 200 "new blob after release"
 
+# Small blobs and manifests are answered from a cache of whole responses;
+# the file is still looked at each time.  (The server serves the file as it
+# is: bytes changed in place are served changed, never stale.)
+head -c 4096 /dev/urandom >"$T/small"
+"$PUBLISH" release -r "$REPO" -c test -s "$TEST_SEC" kernel="$KERNEL" world="$WORLD" \
+	small="$T/small" >/dev/null
+SMALL_SHA=$(sha256sum "$T/small" | cut -c1-64)
+KBLOB=$REPO/blobs/sha256/$SMALL_SHA
+curl -s -o /dev/null "${URL}blobs/sha256/$SMALL_SHA"
+curl -s -o "$T/k2" "${URL}blobs/sha256/$SMALL_SHA"
+cmp -s "$T/k2" "$KBLOB" && ok "small blob twice: same bytes" || fail "small blob differs on the second GET"
+cp "$KBLOB" "$T/kernel.keep"
+printf 'X' | dd of="$KBLOB" bs=1 seek=100 conv=notrunc status=none
+touch -r "$T/kernel.keep" "$KBLOB"	# same size and mtime: only ctime moved
+curl -s -o "$T/k3" "${URL}blobs/sha256/$SMALL_SHA"
+cmp -s "$T/k3" "$KBLOB" && ok "a small blob changed in place is not answered from the cache" ||
+	fail "stale cached bytes for a changed small blob"
+rm "$KBLOB"
+expect_eq "$(http_code "${URL}blobs/sha256/$SMALL_SHA")" 404 "a deleted small blob: 404, not the cache"
+cp "$T/kernel.keep" "$KBLOB"
+
 # --- 405 and 404
 for m in POST PUT DELETE OPTIONS PATCH; do
 	curl -s -D "$T/h" -o /dev/null -X "$m" "$BLOB"
