@@ -3,7 +3,8 @@
 # Python's http.server (woof's engine) on the same repository, on loopback.
 #
 #   wrk -t2 -d5s, 64 and 256 connections: manifest.json and a 4 KiB blob
-#   curl: a 256 MiB blob, median of 3 runs
+#   curl: a 256 MiB blob, 7 downloads per server in turn (python: 3),
+#         medians, and the servers' CPU time per GiB (nginx/bootdrop)
 #   wrk: "/" with 1000 channels against bootdrop's own manifest rate
 #
 # Prints requests/s (or MB/s), the ratios bootdrop/nginx and
@@ -46,18 +47,44 @@ if command -v python3 >/dev/null; then
 	wait_port "$PY_PORT" || PY_PORT=
 fi
 
-# rps PORT PATH CONNS : requests/s from wrk (0 when the server is absent)
+# rps PORT PATH CONNS : requests/s from wrk (0 when the server is absent);
+# wrk's socket errors and non-2xx counts are kept for the end of the report.
 rps() {
 	[ -n "$1" ] || { echo 0; return; }
-	wrk -t2 -c"$3" -d"$DURATION" "http://127.0.0.1:$1/$2" |
-		awk '/^Requests\/sec:/ { print $2 }'
+	wrk -t2 -c"$3" -d"$DURATION" --latency "http://127.0.0.1:$1/$2" >"$W/wrk.out"
+	grep -E 'Socket errors|Non-2xx' "$W/wrk.out" | sed "s|^|port $1 /$2 -c$3: |" >>"$W/wrk.errors" || true
+	awk '/^Requests\/sec:/ { r = $2 } /^ +99%/ { p = $2 } END { print r; print "port '"$1"' /'"$2"' -c'"$3"': " r " req/s, 99% latency " p >>"'"$W/wrk.lat"'" }' "$W/wrk.out"
 }
-# mbps PORT PATH : median MB/s of three curl downloads
-mbps() {
-	[ -n "$1" ] || { echo 0; return; }
-	for i in 1 2 3; do
-		curl -s -o /dev/null -w '%{speed_download}\n' "http://127.0.0.1:$1/$2"
-	done | sort -n | sed -n 2p | awk '{ printf "%.1f\n", $1 / 1e6 }'
+# big PATH : the 256 MiB blob, 7 curl downloads from each server taken in
+# turn (a single run varies by up to 2x with whether the scheduler puts curl
+# and the server on one core or two), and each server's CPU time for them.
+# Sets BIG_BD BIG_NG BIG_PY (median MB/s) and CPU_BD CPU_NG (ms per GiB).
+ticks() {	# PIDS... : user + system clock ticks of the processes
+	local t=0 p
+	for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done
+	echo "$t"
+}
+big() {
+	local i port tb=0 tn=0 t0 ng_pids
+	ng_pids=$(pgrep -f "nginx: worker" || true)
+	: >"$W/big.bd"; : >"$W/big.ng"; : >"$W/big.py"
+	for i in 1 2 3 4 5 6 7; do
+		t0=$(ticks "$BD_PID")
+		curl -s -o /dev/null -w '%{speed_download}\n' "http://127.0.0.1:$BD_PORT/$1" >>"$W/big.bd"
+		tb=$((tb + $(ticks "$BD_PID") - t0))
+		if [ -n "$NG_PORT" ]; then
+			t0=$(ticks $ng_pids)
+			curl -s -o /dev/null -w '%{speed_download}\n' "http://127.0.0.1:$NG_PORT/$1" >>"$W/big.ng"
+			tn=$((tn + $(ticks $ng_pids) - t0))
+		fi
+		[ -z "$PY_PORT" ] || [ "$i" -gt 3 ] ||
+			curl -s -o /dev/null -w '%{speed_download}\n' "http://127.0.0.1:$PY_PORT/$1" >>"$W/big.py"
+	done
+	med() { sort -n "$1" | awk '{ v[NR] = $1 } END { if (NR) printf "%.1f", v[int((NR + 1) / 2)] / 1e6; else print 0 }'; }
+	BIG_BD=$(med "$W/big.bd") BIG_NG=$(med "$W/big.ng") BIG_PY=$(med "$W/big.py")
+	# 7 x 256 MiB = 1.75 GiB; a tick is 1/CLK_TCK s
+	CPU_BD=$(awk -v t="$tb" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", t * 1000 / hz / 1.75 }')
+	CPU_NG=$(awk -v t="$tn" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", t * 1000 / hz / 1.75 }')
 }
 ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
@@ -85,9 +112,15 @@ b=$(rps "$BD_PORT" "" 64)
 m=$(rps "$BD_PORT" "$MAN" 64)
 printf '%-28s %12s %12s %12s %10s %10s\n' "/ 1000 channels, 64 conn" "$b" "-" "-" \
 	"$(ratio "$b" "$m") of manifest" ""
-b=$(mbps "$BD_PORT" "$BIG")
-n=$(mbps "$NG_PORT" "$BIG")
-p=$(mbps "$PY_PORT" "$BIG")
-printf '%-28s %12s %12s %12s %10s %10s\n' "256 MiB blob (MB/s)" "$b" "$n" "$p" \
-	"$(ratio "$b" "$n")" "$(ratio "$b" "$p")"
+big "$BIG"
+printf '%-28s %12s %12s %12s %10s %10s\n' "256 MiB blob (MB/s)" "$BIG_BD" "$BIG_NG" "$BIG_PY" \
+	"$(ratio "$BIG_BD" "$BIG_NG")" "$(ratio "$BIG_BD" "$BIG_PY")"
+printf '%-28s %12s %12s %12s %10s\n' "  server CPU (ms per GiB)" "$CPU_BD" "$CPU_NG" "-" \
+	"$(ratio "$CPU_NG" "$CPU_BD")"
 echo "bootdrop-server peak RSS: $(sed -n 's/^VmHWM:\s*//p' "/proc/$BD_PID/status")"
+echo "ports: bootdrop $BD_PORT, nginx ${NG_PORT:--}, python ${PY_PORT:--}"
+if [ -s "$W/wrk.errors" ]; then
+	echo "wrk reported errors:"
+	sed 's/^/  /' "$W/wrk.errors"
+fi
+[ -z "${BENCH_LATENCY:-}" ] || sed 's/^/  /' "$W/wrk.lat"
