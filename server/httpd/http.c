@@ -34,6 +34,7 @@
 #include "html.h"
 #include "layout.h"
 #include "http.h"
+#include "reqhead.h"
 #include "index.h"
 #include "manifest.h"
 #include "sha256.h"
@@ -145,342 +146,6 @@ http_server_fini(struct http_server *s)
 	pthread_mutex_unlock(&rcache_lock);
 }
 
-enum http_route_kind
-http_route(const char *target, struct http_route *r)
-{
-	char path[HTTP_URI_MAX_BYTES + 1];
-	struct layout_ref ref;
-	size_t len;
-
-	memset(r, 0, sizeof(*r));
-	r->kind = ROUTE_NONE;
-	len = strcspn(target, "?");
-	if (len > HTTP_URI_MAX_BYTES || target[0] != '/')
-		return ROUTE_NONE;
-	memcpy(path, target, len);
-	path[len] = '\0';
-	if (strcmp(path, "/") == 0)
-		return r->kind = ROUTE_INDEX;
-	switch (layout_parse(path + 1, &ref)) {
-	case LAYOUT_CHANNEL:
-		r->kind = ROUTE_CHANNEL;
-		break;
-	case LAYOUT_MANIFEST:
-		r->kind = ROUTE_MANIFEST;
-		break;
-	case LAYOUT_VERSION:
-		r->kind = ROUTE_VERSION;
-		break;
-	case LAYOUT_BLOB:
-		r->kind = ROUTE_BLOB;
-		break;
-	case LAYOUT_CHANNEL_BARE:
-		r->kind = ROUTE_CHANNEL_REDIRECT;
-		break;
-	case LAYOUT_NONE:
-		return ROUTE_NONE;
-	}
-	memcpy(r->channel, ref.channel, sizeof(r->channel));
-	memcpy(r->hex, ref.hex, sizeof(r->hex));
-	r->version = ref.version;
-	return r->kind;
-}
-
-/* Checked decimal: digits only, no sign, no overflow. */
-static bool
-parse_u64(const char *s, size_t n, uint64_t *v)
-{
-	uint64_t x = 0;
-	size_t i;
-
-	if (n == 0 || n > 19)
-		return false;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		x = x * 10 + (uint64_t)(s[i] - '0');
-	}
-	*v = x;
-	return true;
-}
-
-int
-http_parse_range(const char *value, uint64_t size, uint64_t *first,
-    uint64_t *last)
-{
-	const char *spec, *dash, *end;
-	uint64_t a, b;
-
-	if (value == NULL || strncmp(value, "bytes=", 6) != 0)
-		return 0;
-	spec = value + 6;
-	while (*spec == ' ' || *spec == '\t')
-		spec++;
-	end = spec + strlen(spec);
-	while (end > spec && (end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	if (memchr(spec, ',', (size_t)(end - spec)) != NULL)
-		return 0;	/* several ranges: the whole body, 200 */
-	if ((dash = memchr(spec, '-', (size_t)(end - spec))) == NULL)
-		return 0;
-	if (dash == spec) {
-		/* suffix range "-n": the last n bytes */
-		if (!parse_u64(dash + 1, (size_t)(end - dash - 1), &b))
-			return 0;
-		if (b == 0 || size == 0)
-			return -1;
-		*first = b >= size ? 0 : size - b;
-		*last = size - 1;
-		return 1;
-	}
-	if (!parse_u64(spec, (size_t)(dash - spec), &a))
-		return 0;
-	if (dash + 1 == end) {
-		b = UINT64_MAX;
-	} else {
-		if (!parse_u64(dash + 1, (size_t)(end - dash - 1), &b))
-			return 0;
-		if (b < a)
-			return 0;	/* invalid: ignored, as RFC 9110 says */
-	}
-	if (a >= size)
-		return -1;
-	*first = a;
-	*last = b >= size ? size - 1 : b;
-	return 1;
-}
-
-/* RFC 9110 token characters. */
-static bool
-is_tchar(unsigned char c)
-{
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	    (c >= 'A' && c <= 'Z'))
-		return true;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-/* Field values: visible ASCII, SP, HTAB and obs-text; no other control. */
-static bool
-field_value_ok(const char *v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)v[i];
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return false;
-	}
-	return true;
-}
-
-static bool
-name_is(const char *name, size_t nlen, const char *want)
-{
-	return nlen == strlen(want) && strncasecmp(name, want, nlen) == 0;
-}
-
-void
-http_framing_field(struct http_framing *f, const char *name, size_t nlen,
-    const char *value, size_t vlen)
-{
-	size_t i;
-
-	if (f->fields++ == 0)
-		f->chunked_only = true;
-	for (i = 0; i < nlen; i++)
-		if (!is_tchar((unsigned char)name[i]))
-			f->bad = true;
-	if (nlen == 0 || !field_value_ok(value, vlen))
-		f->bad = true;
-	if (name_is(name, nlen, "Host")) {
-		f->hosts++;
-	} else if (name_is(name, nlen, "Content-Length")) {
-		if (f->lengths++ == 0 && !parse_u64(value, vlen, &f->length))
-			f->bad = true;
-	} else if (name_is(name, nlen, "Transfer-Encoding")) {
-		f->encodings++;
-		if (!(vlen == 7 && strncasecmp(value, "chunked", 7) == 0))
-			f->chunked_only = false;
-	}
-}
-
-unsigned
-http_framing_status(const struct http_framing *f, bool http11,
-    bool get_or_head)
-{
-	if (f->fields > HTTP_HEAD_MAX_FIELDS)
-		return MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
-	if (f->bad || f->lengths > 1 || f->hosts > 1 ||
-	    (f->lengths > 0 && f->encodings > 0) || (http11 && f->hosts == 0))
-		return MHD_HTTP_BAD_REQUEST;
-	if (f->encodings > 0 && !f->chunked_only)
-		return MHD_HTTP_NOT_IMPLEMENTED;
-	if (get_or_head && (f->encodings > 0 || f->length > 0))
-		return MHD_HTTP_BAD_REQUEST;	/* GET and HEAD carry no body */
-	return 0;
-}
-
-/* The end of the line starting at p (its LF), or NULL past end. */
-static const char *
-line_end(const char *p, const char *end)
-{
-	return memchr(p, '\n', (size_t)(end - p));
-}
-
-/* Past the empty line that ends the header section starting at p, or NULL. */
-static const char *
-head_end(const char *p, const char *end)
-{
-	const char *eol;
-
-	for (;; p = eol + 1) {
-		if ((eol = line_end(p, end)) == NULL)
-			return NULL;
-		if (eol == p || (eol == p + 1 && *p == '\r'))
-			return eol + 1;
-	}
-}
-
-unsigned
-http_head_check(const char *buf, size_t len, struct http_head *h)
-{
-	struct http_framing f;
-	const char *p = buf, *end = buf + len, *eol, *sp, *colon, *v, *ve;
-	bool http11;
-	size_t n;
-
-	memset(h, 0, sizeof(*h));
-	memset(&f, 0, sizeof(f));
-	/* RFC 9112 2.2: empty lines before the request line are ignored. */
-	while (p < end && (*p == '\r' || *p == '\n'))
-		p++;
-	if ((eol = line_end(p, end)) == NULL)
-		return 0;
-	n = (size_t)(eol - p);
-	if (n > 0 && p[n - 1] == '\r')
-		n--;
-	/* request-line = method SP request-target SP HTTP-version */
-	if ((sp = memchr(p, ' ', n)) == NULL)
-		goto bad_line;
-	h->method = p;
-	h->method_len = (size_t)(sp - p);
-	h->target = sp + 1;
-	colon = memchr(h->target, ' ', (size_t)(p + n - h->target));
-	h->target_len = (size_t)((colon ? colon : p + n) - h->target);
-	if (colon != NULL) {
-		h->version = colon + 1;
-		h->version_len = (size_t)(p + n - h->version);
-	}
-	/* The headers must end before anything is decided. */
-	if ((ve = head_end(eol + 1, end)) == NULL)
-		return 0;
-	h->len = (size_t)(ve - buf);
-
-	if (h->method_len == 0 || h->target_len == 0 || h->version == NULL)
-		goto bad;
-	for (n = 0; n < h->method_len; n++)
-		if (!is_tchar((unsigned char)h->method[n]))
-			goto bad;
-	for (n = 0; n < h->target_len; n++) {
-		unsigned char c = (unsigned char)h->target[n];
-		if (c <= 0x20 || c >= 0x7f)
-			goto bad;
-	}
-	/* A space in the target leaves a version with a space in it. */
-	if (h->version_len != 8 || strncmp(h->version, "HTTP/", 5) != 0 ||
-	    h->version[5] < '0' || h->version[5] > '9' || h->version[6] != '.' ||
-	    h->version[7] < '0' || h->version[7] > '9')
-		goto bad;
-	if (h->version[5] != '1' ||
-	    (h->version[7] != '0' && h->version[7] != '1'))
-		return MHD_HTTP_HTTP_VERSION_NOT_SUPPORTED;
-	http11 = h->version[7] == '1';
-
-	for (v = eol + 1;; v = ve + 1) {
-		ve = line_end(v, end);
-		n = (size_t)(ve - v);
-		if (n > 0 && v[n - 1] == '\r')
-			n--;
-		if (n == 0)
-			break;
-		if (v[0] == ' ' || v[0] == '\t')
-			goto bad;	/* obs-fold */
-		if ((colon = memchr(v, ':', n)) == NULL)
-			goto bad;
-		sp = colon + 1;
-		while (sp < v + n && (*sp == ' ' || *sp == '\t'))
-			sp++;
-		p = v + n;
-		while (p > sp && (p[-1] == ' ' || p[-1] == '\t'))
-			p--;
-		/* A CR inside a line is a control byte in its value. */
-		http_framing_field(&f, v, (size_t)(colon - v), sp,
-		    (size_t)(p - sp));
-	}
-	h->body_length = f.length;
-	h->chunked = f.encodings > 0;
-	return http_framing_status(&f, http11,
-	    (h->method_len == 3 && memcmp(h->method, "GET", 3) == 0) ||
-	    (h->method_len == 4 && memcmp(h->method, "HEAD", 4) == 0));
-bad_line:
-	/* Still wait for the whole head, then refuse it. */
-	if ((ve = head_end(eol + 1, end)) == NULL)
-		return 0;
-	h->len = (size_t)(ve - buf);
-bad:
-	return MHD_HTTP_BAD_REQUEST;
-}
-
-const char *
-http_reason(unsigned status)
-{
-	switch (status) {
-	case MHD_HTTP_BAD_REQUEST: return "Bad Request";
-	case MHD_HTTP_FORBIDDEN: return "Forbidden";
-	case MHD_HTTP_NOT_FOUND: return "Not Found";
-	case MHD_HTTP_METHOD_NOT_ALLOWED: return "Method Not Allowed";
-	case MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE:
-		return "Request Header Fields Too Large";
-	case MHD_HTTP_NOT_IMPLEMENTED: return "Not Implemented";
-	case MHD_HTTP_SERVICE_UNAVAILABLE: return "Service Unavailable";
-	case MHD_HTTP_HTTP_VERSION_NOT_SUPPORTED:
-		return "HTTP Version Not Supported";
-	default: return "Internal Server Error";
-	}
-}
-
-bool
-http_etag_listed(const char *value, const char *etag)
-{
-	const char *p = value, *tag;
-	size_t elen = strlen(etag), n;
-
-	if (value == NULL)
-		return false;
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (*p == '\0')
-			return false;
-		if (*p == '*')
-			return true;
-		tag = p;
-		if (strncmp(tag, "W/", 2) == 0)
-			tag += 2;
-		if (*tag != '"') {
-			p += strcspn(p, ",");
-			continue;
-		}
-		n = strcspn(tag + 1, "\"");
-		if (tag[1 + n] != '"')
-			return false;
-		if (n + 2 == elen && memcmp(tag, etag, elen) == 0)
-			return true;
-		p = tag + n + 2;
-	}
-}
-
 /*
  * Opens rel below dirfd, read-only, with no symlink on the way and
  * without blocking on a FIFO.  Returns an fd or -1 with errno set.
@@ -490,7 +155,7 @@ open_beneath(int dirfd, const char *rel)
 {
 	const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
 	    O_NOCTTY;
-	char comp[HTTP_URI_MAX_BYTES + 1];
+	char comp[REQHEAD_URI_MAX_BYTES + 1];
 	const char *p = rel, *slash;
 	int fd = -1, next, save;
 	size_t n;
@@ -613,7 +278,7 @@ respond_text(struct http_server *s, struct MHD_Connection *conn,
 /* 301 from /channels/<c> to its page, "<c>/" relative to the request. */
 static enum MHD_Result
 respond_redirect(struct http_server *s, struct MHD_Connection *conn,
-    struct http_req *q, const struct http_route *rt)
+    struct http_req *q, const struct reqhead_route *rt)
 {
 	static const char text[] = "301 moved permanently\n";
 	char location[CHANNEL_MAX_BYTES + 2];
@@ -646,10 +311,39 @@ respond_status(struct http_server *s, struct MHD_Connection *conn,
 	case MHD_HTTP_SERVICE_UNAVAILABLE:
 		return respond_text(s, conn, q, status,
 		    "503 service unavailable\n");
+	case MHD_HTTP_PRECONDITION_FAILED:
+		return respond_text(s, conn, q, status,
+		    "412 precondition failed\n");
 	default:
 		return respond_text(s, conn, q, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "500 internal server error\n");
 	}
+}
+
+/*
+ * Answers status ("400 Bad Request" as text) and closes the connection:
+ * nothing after this request is read.
+ */
+static enum MHD_Result
+respond_closing(struct http_server *s, struct MHD_Connection *conn,
+    struct http_req *q, unsigned status)
+{
+	struct MHD_Response *r;
+	char text[64];
+	int n;
+
+	n = snprintf(text, sizeof(text), "%u %s\n", status,
+	    reqhead_reason(status));
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return MHD_NO;
+	r = MHD_create_response_from_buffer((size_t)n, text,
+	    MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return MHD_NO;
+	add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	return respond(s, conn, q, status, r, (uint64_t)n);
 }
 
 static void
@@ -722,7 +416,11 @@ rcache_usable(struct http_server *s, struct MHD_Connection *conn)
 	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_IF_NONE_MATCH) == NULL &&
 	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_RANGE) == NULL;
+	    MHD_HTTP_HEADER_RANGE) == NULL &&
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_MATCH) == NULL &&
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_UNMODIFIED_SINCE) == NULL;
 }
 
 /*
@@ -793,9 +491,17 @@ send_entity(struct http_server *s, struct MHD_Connection *conn,
 	const struct stat *st;
 	const char *cache_control;
 
+	if (reqhead_precondition_fails(MHD_lookup_connection_value(conn,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH),
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_UNMODIFIED_SINCE), e->etag,
+	    e->st != NULL ? e->st->st_mtime : (time_t)-1)) {
+		entity_release(e);
+		return respond_status(s, conn, q, MHD_HTTP_PRECONDITION_FAILED);
+	}
 	inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_IF_NONE_MATCH);
-	if (inm != NULL && http_etag_listed(inm, e->etag)) {
+	if (inm != NULL && reqhead_etag_listed(inm, e->etag)) {
 		entity_release(e);
 		r = MHD_create_response_from_buffer(0, (void *)"",
 		    MHD_RESPMEM_PERSISTENT);
@@ -811,7 +517,7 @@ send_entity(struct http_server *s, struct MHD_Connection *conn,
 	    MHD_HTTP_HEADER_IF_RANGE);
 	/* If-Range with a date or another ETag: the whole (changed) body. */
 	if (range != NULL && (ifrange == NULL || strcmp(ifrange, e->etag) == 0))
-		ranged = http_parse_range(range, e->size, &first, &last);
+		ranged = reqhead_range(range, e->size, &first, &last);
 
 	if (ranged < 0) {
 		entity_release(e);
@@ -905,7 +611,7 @@ read_small(int fd, size_t n)
 
 static enum MHD_Result
 serve_blob(struct http_server *s, struct MHD_Connection *conn,
-    struct http_req *q, const struct http_route *rt)
+    struct http_req *q, const struct reqhead_route *rt)
 {
 	char rel[LAYOUT_PATH_BYTES], etag[ETAG_MAX_BYTES];
 	struct entity e = { .fd = -1 };
@@ -1028,7 +734,7 @@ out:
 
 static enum MHD_Result
 serve_manifest(struct http_server *s, struct MHD_Connection *conn,
-    struct http_req *q, const struct http_route *rt)
+    struct http_req *q, const struct reqhead_route *rt)
 {
 	char rel[LAYOUT_PATH_BYTES], etag[ETAG_MAX_BYTES];
 	struct entity e = { .fd = -1 };
@@ -1068,7 +774,7 @@ serve_manifest(struct http_server *s, struct MHD_Connection *conn,
 
 static enum MHD_Result
 serve_html(struct http_server *s, struct MHD_Connection *conn,
-    struct http_req *q, const struct http_route *rt)
+    struct http_req *q, const struct reqhead_route *rt)
 {
 	struct MHD_Response *r;
 	char *page = NULL;
@@ -1133,6 +839,42 @@ ipv4_text(const struct sockaddr_in *sin, char *out)
 	}
 }
 
+/* The header fields of a request, for reqhead_framing(): one past its cap. */
+struct field_list {
+	struct reqhead_field f[REQHEAD_MAX_FIELDS + 1];
+	size_t n;
+};
+
+static enum MHD_Result
+field_collect(void *cls, enum MHD_ValueKind kind, const char *key,
+    size_t key_size, const char *value, size_t value_size)
+{
+	struct field_list *l = cls;
+
+	(void)kind;
+	if (l->n == REQHEAD_MAX_FIELDS + 1)
+		return MHD_NO;
+	l->f[l->n].name = key;
+	l->f[l->n].name_len = key_size;
+	l->f[l->n].value = value != NULL ? value : "";
+	l->f[l->n].value_len = value != NULL ? value_size : 0;
+	l->n++;
+	return MHD_YES;
+}
+
+/* The framing rules on the head libmicrohttpd parsed: 0 or a status. */
+static unsigned
+framing_status(struct MHD_Connection *conn, const char *target,
+    const char *version)
+{
+	struct field_list l;
+
+	l.n = 0;
+	(void)MHD_get_connection_values_n(conn, MHD_HEADER_KIND, field_collect,
+	    &l);
+	return reqhead_framing(target, version, l.f, l.n);
+}
+
 void *
 http_request_begin(void *cls, const char *uri, struct MHD_Connection *conn)
 {
@@ -1175,7 +917,8 @@ http_handle(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct http_server *s = cls;
 	struct http_req *q = *req_cls;
-	struct http_route rt;
+	struct reqhead_route rt;
+	unsigned status;
 
 	(void)url;	/* already percent-decoded: routing uses the raw target */
 	(void)upload_data;
@@ -1197,6 +940,9 @@ http_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	q->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	if (!q->headers_done && s->conn_state != NULL)
 		s->conn_state(s->conn_state_arg, conn, false);
+	if (!q->headers_done && (status = framing_status(conn, q->target,
+	    version)) != 0)
+		return respond_closing(s, conn, q, status);
 	if (!q->head && strcmp(method, MHD_HTTP_METHOD_GET) != 0) {
 		/* Answered at once; libmicrohttpd then closes the connection. */
 		return respond_status(s, conn, q, MHD_HTTP_METHOD_NOT_ALLOWED);
@@ -1212,7 +958,7 @@ http_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	if (q->target_cut)
 		return respond_status(s, conn, q, MHD_HTTP_NOT_FOUND);
 
-	switch (http_route(q->target, &rt)) {
+	switch (reqhead_route(q->target, &rt)) {
 	case ROUTE_INDEX:
 	case ROUTE_CHANNEL:
 		return serve_html(s, conn, q, &rt);
