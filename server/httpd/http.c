@@ -31,6 +31,7 @@
 #endif
 
 #include "accesslog.h"
+#include "fileid.h"
 #include "html.h"
 #include "layout.h"
 #include "http.h"
@@ -66,10 +67,7 @@ struct http_req {
 /* A manifest file's bytes and ETag, keyed by what changes on replacement. */
 struct mcache_slot {
 	bool used;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtim, ctim;
+	struct file_id id;
 	char etag[ETAG_MAX_BYTES];
 	uint8_t *buf;
 };
@@ -88,10 +86,7 @@ static pthread_mutex_t mcache_lock = PTHREAD_MUTEX_INITIALIZER;
 #define RCACHE_SLOTS		64
 struct rcache_slot {
 	bool used;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtim, ctim;
+	struct file_id id;
 	const char *cache_control;
 	struct MHD_Response *r;		/* the cache's reference */
 };
@@ -107,7 +102,8 @@ struct entity {
 	const char *etag;
 	const char *content_type;
 	const char *cache_control;
-	const struct stat *st;		/* the file, for rcache; or NULL */
+	const struct file_id *id;	/* the file, for rcache; or NULL */
+	time_t mtime;			/* If-Unmodified-Since; -1: none */
 };
 
 void
@@ -389,22 +385,11 @@ entity_headers(struct MHD_Response *r, const struct entity *e)
 	add_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
 }
 
-static struct rcache_slot *
-rcache_slot_of(const struct stat *st)
-{
-	return &rcache[(st->st_ino ^ (st->st_dev << 7)) % RCACHE_SLOTS];
-}
-
 static bool
-rcache_match(const struct rcache_slot *m, const struct stat *st,
+rcache_match(const struct rcache_slot *m, const struct file_id *id,
     const char *cache_control)
 {
-	return m->used && m->dev == st->st_dev && m->ino == st->st_ino &&
-	    m->size == st->st_size &&
-	    m->mtim.tv_sec == st->st_mtim.tv_sec &&
-	    m->mtim.tv_nsec == st->st_mtim.tv_nsec &&
-	    m->ctim.tv_sec == st->st_ctim.tv_sec &&
-	    m->ctim.tv_nsec == st->st_ctim.tv_nsec &&
+	return m->used && file_id_same(&m->id, id) &&
 	    m->cache_control == cache_control;
 }
 
@@ -430,15 +415,15 @@ rcache_usable(struct http_server *s, struct MHD_Connection *conn)
  */
 static bool
 rcache_queue(struct MHD_Connection *conn, struct http_req *q,
-    const struct stat *st, const char *cache_control, enum MHD_Result *ret)
+    const struct file_id *id, const char *cache_control, enum MHD_Result *ret)
 {
-	struct rcache_slot *m = rcache_slot_of(st);
+	struct rcache_slot *m = &rcache[file_id_slot(id, RCACHE_SLOTS)];
 	bool hit;
 
 	pthread_mutex_lock(&rcache_lock);
-	if ((hit = rcache_match(m, st, cache_control))) {
+	if ((hit = rcache_match(m, id, cache_control))) {
 		q->status = MHD_HTTP_OK;
-		q->body_bytes = q->head ? 0 : (uint64_t)st->st_size;
+		q->body_bytes = q->head ? 0 : (uint64_t)id->size;
 		*ret = MHD_queue_response(conn, MHD_HTTP_OK, m->r);
 	}
 	pthread_mutex_unlock(&rcache_lock);
@@ -448,22 +433,18 @@ rcache_queue(struct MHD_Connection *conn, struct http_req *q,
 /* Stores r (complete, with every header) for st and queues it; takes r. */
 static enum MHD_Result
 rcache_store_queue(struct MHD_Connection *conn, struct http_req *q,
-    const struct stat *st, const char *cache_control, struct MHD_Response *r)
+    const struct file_id *id, const char *cache_control, struct MHD_Response *r)
 {
-	struct rcache_slot *m = rcache_slot_of(st);
+	struct rcache_slot *m = &rcache[file_id_slot(id, RCACHE_SLOTS)];
 	struct MHD_Response *old;
 	enum MHD_Result ret;
 
 	q->status = MHD_HTTP_OK;
-	q->body_bytes = q->head ? 0 : (uint64_t)st->st_size;
+	q->body_bytes = q->head ? 0 : (uint64_t)id->size;
 	pthread_mutex_lock(&rcache_lock);
 	old = m->r;
 	m->used = true;
-	m->dev = st->st_dev;
-	m->ino = st->st_ino;
-	m->size = st->st_size;
-	m->mtim = st->st_mtim;
-	m->ctim = st->st_ctim;
+	m->id = *id;
 	m->cache_control = cache_control;
 	m->r = r;
 	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
@@ -488,14 +469,14 @@ send_entity(struct http_server *s, struct MHD_Connection *conn,
 	uint64_t first = 0, last = 0;
 	int ranged = 0;
 	bool cacheable;
-	const struct stat *st;
+	const struct file_id *id;
 	const char *cache_control;
 
 	if (reqhead_precondition_fails(MHD_lookup_connection_value(conn,
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH),
 	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_IF_UNMODIFIED_SINCE), e->etag,
-	    e->st != NULL ? e->st->st_mtime : (time_t)-1)) {
+	    e->mtime)) {
 		entity_release(e);
 		return respond_status(s, conn, q, MHD_HTTP_PRECONDITION_FAILED);
 	}
@@ -543,9 +524,9 @@ send_entity(struct http_server *s, struct MHD_Connection *conn,
 		return respond(s, conn, q, MHD_HTTP_PARTIAL_CONTENT, r,
 		    last - first + 1);
 	}
-	cacheable = e->st != NULL && e->fd == -1 && e->buf != NULL &&
+	cacheable = e->id != NULL && e->fd == -1 && e->buf != NULL &&
 	    !__atomic_load_n(&s->stopping, __ATOMIC_RELAXED);
-	st = e->st;
+	id = e->id;
 	cache_control = e->cache_control;
 	r = entity_response(e, 0, e->size);
 	if (r == NULL)
@@ -555,7 +536,7 @@ send_entity(struct http_server *s, struct MHD_Connection *conn,
 	q->blob_full = true;
 	if (cacheable) {
 		add_header(r, "X-Content-Type-Options", "nosniff");
-		return rcache_store_queue(conn, q, st, cache_control, r);
+		return rcache_store_queue(conn, q, id, cache_control, r);
 	}
 	return respond(s, conn, q, MHD_HTTP_OK, r, e->size);
 }
@@ -615,6 +596,7 @@ serve_blob(struct http_server *s, struct MHD_Connection *conn,
 {
 	char rel[LAYOUT_PATH_BYTES], etag[ETAG_MAX_BYTES];
 	struct entity e = { .fd = -1 };
+	struct file_id id;
 	struct stat st;
 	unsigned status;
 	enum MHD_Result ret;
@@ -622,13 +604,15 @@ serve_blob(struct http_server *s, struct MHD_Connection *conn,
 	layout_blob_path(rt->hex, rel);
 	if ((status = open_regular(s, rel, &e.fd, &st)) != 0)
 		return respond_status(s, conn, q, status);
+	file_id_of(&st, &id);
+	e.mtime = st.st_mtime;
 	e.cache_control = "public, max-age=31536000, immutable";
 	q->blob = true;
 	memcpy(q->hex, rt->hex, sizeof(q->hex));
 	if (st.st_size > 0 && st.st_size <= (off_t)HTTP_SMALL_BLOB_MAX_BYTES &&
 	    rcache_usable(s, conn)) {
-		e.st = &st;
-		if (rcache_queue(conn, q, &st, e.cache_control, &ret)) {
+		e.id = &id;
+		if (rcache_queue(conn, q, &id, e.cache_control, &ret)) {
 			close(e.fd);
 			q->blob_full = true;
 			return ret;
@@ -652,38 +636,27 @@ serve_blob(struct http_server *s, struct MHD_Connection *conn,
 	return send_entity(s, conn, q, &e);
 }
 
-static bool
-mcache_match(const struct mcache_slot *m, const struct stat *st)
-{
-	return m->used && m->dev == st->st_dev && m->ino == st->st_ino &&
-	    m->size == st->st_size &&
-	    m->mtim.tv_sec == st->st_mtim.tv_sec &&
-	    m->mtim.tv_nsec == st->st_mtim.tv_nsec &&
-	    m->ctim.tv_sec == st->st_ctim.tv_sec &&
-	    m->ctim.tv_nsec == st->st_ctim.tv_nsec;
-}
-
 /*
  * Returns in *buf a new copy of the manifest open at fd and its ETag, from
  * the cache when the file is the one cached.  Status 0 on success.
  */
 static unsigned
-manifest_bytes(int fd, const struct stat *st, uint8_t **buf, char *etag)
+manifest_bytes(int fd, const struct file_id *id, uint8_t **buf, char *etag)
 {
 	struct mcache_slot *m;
 	uint8_t digest[SHA256_BYTES], *copy = NULL, *keep = NULL;
 	char hex[SHA256_HEX_BYTES];
-	size_t size = (size_t)st->st_size, got = 0;
+	size_t size = (size_t)id->size, got = 0;
 	ssize_t n;
 	unsigned status = 0;
 
 	*buf = NULL;
-	if (st->st_size > (off_t)MANIFEST_MAX_BYTES)
+	if (id->size > (off_t)MANIFEST_MAX_BYTES)
 		return MHD_HTTP_INTERNAL_SERVER_ERROR;
-	m = &mcache[(st->st_ino ^ (st->st_dev << 7)) % MCACHE_SLOTS];
+	m = &mcache[file_id_slot(id, MCACHE_SLOTS)];
 
 	pthread_mutex_lock(&mcache_lock);
-	if (mcache_match(m, st) && (copy = malloc(size + 1)) != NULL) {
+	if (m->used && file_id_same(&m->id, id) && (copy = malloc(size + 1)) != NULL) {
 		memcpy(copy, m->buf, size);
 		memcpy(etag, m->etag, ETAG_MAX_BYTES);
 	}
@@ -714,11 +687,7 @@ manifest_bytes(int fd, const struct stat *st, uint8_t **buf, char *etag)
 		pthread_mutex_lock(&mcache_lock);
 		free(m->buf);
 		m->used = true;
-		m->dev = st->st_dev;
-		m->ino = st->st_ino;
-		m->size = st->st_size;
-		m->mtim = st->st_mtim;
-		m->ctim = st->st_ctim;
+		m->id = *id;
 		memcpy(m->etag, etag, ETAG_MAX_BYTES);
 		m->buf = keep;
 		pthread_mutex_unlock(&mcache_lock);
@@ -738,6 +707,7 @@ serve_manifest(struct http_server *s, struct MHD_Connection *conn,
 {
 	char rel[LAYOUT_PATH_BYTES], etag[ETAG_MAX_BYTES];
 	struct entity e = { .fd = -1 };
+	struct file_id id;
 	struct stat st;
 	unsigned status;
 	enum MHD_Result ret;
@@ -749,17 +719,19 @@ serve_manifest(struct http_server *s, struct MHD_Connection *conn,
 		layout_version_path(rt->channel, rt->version, rel);
 	if ((status = open_regular(s, rel, &fd, &st)) != 0)
 		return respond_status(s, conn, q, status);
+	file_id_of(&st, &id);
+	e.mtime = st.st_mtime;
 	/* A versioned manifest never changes; manifest.json moves on. */
 	e.cache_control = rt->kind == ROUTE_MANIFEST ?
 	    "public, max-age=60" : "public, max-age=31536000, immutable";
 	if (rcache_usable(s, conn)) {
-		e.st = &st;
-		if (rcache_queue(conn, q, &st, e.cache_control, &ret)) {
+		e.id = &id;
+		if (rcache_queue(conn, q, &id, e.cache_control, &ret)) {
 			close(fd);
 			return ret;
 		}
 	}
-	status = manifest_bytes(fd, &st, &e.buf, etag);
+	status = manifest_bytes(fd, &id, &e.buf, etag);
 	close(fd);
 	if (status != 0) {
 		errlog_print(status, "%s: cannot read the manifest (%jd bytes) "
