@@ -51,6 +51,9 @@ CASES = [
     ("POST without a body", b"POST " + MAN + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405, True),
     ("Content-Length: 0 on GET", b"GET " + MAN + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 200, False),
     ("HTTP/1.0 without Host", b"GET " + MAN + b" HTTP/1.0\r\n\r\n", 200, True),
+    ("absolute-form target", b"GET http://x" + MAN + b" HTTP/1.1\r\nHost: x\r\n\r\n", 200, False),
+    ("request line past the cap",
+     b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, True),
     ("header block past the cap",
      b"GET " + MAN + b" HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 431, True),
 ]
