@@ -1,11 +1,9 @@
 /*
- * http.h - the request side of bootdrop-server: the fixed URL grammar of
- * DESIGN.md, file serving relative to the repository directory, Range,
- * ETag and conditional requests, and the per-request bookkeeping
- * (access log, in-flight count for a graceful stop, quick mode's count of
- * served blobs).
- *
- * The URL grammar and the framing rules are in reqhead.h.
+ * http.h - the request side of bootdrop-server as libmicrohttpd sees it:
+ * the state every request handler shares, the callbacks, the graceful
+ * stop.  A request goes guard (guard.h) -> libmicrohttpd -> the handler,
+ * which judges its head (reqhead.h) and answers it (serve.h).
+ * request.c implements this header.
  */
 #ifndef BOOTDROP_HTTP_H
 #define BOOTDROP_HTTP_H
@@ -20,8 +18,6 @@
 #include "manifest.h"
 #include "sha256.h"
 
-#define HTTP_BLOB_MAX_AGE	31536000
-#define HTTP_MANIFEST_MAX_AGE	60
 #define HTTP_SMALL_BLOB_MAX_BYTES	(64u << 10)	/* served from memory */
 
 struct accesslog;

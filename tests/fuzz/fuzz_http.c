@@ -1,51 +1,86 @@
 /*
- * fuzz_http.c - libFuzzer target for the parsers bootdrop-server runs on
- * request bytes: the connection guard's request-head check, the URL
- * grammar, Range, If-None-Match and the access log's escaping.  Checks
- * the invariants, not only the absence of crashes.
+ * fuzz_http.c - libFuzzer target for the rules bootdrop-server applies to
+ * request bytes (reqhead.h): the connection guard's scan for a head's
+ * end, the framing rules on the fields of a head, the URL grammar, Range,
+ * If-None-Match, the preconditions and HTTP-dates, and the access log's
+ * escaping.  Checks the invariants, not only the absence of crashes.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "accesslog.h"
-#include "http.h"
+#include "reqhead.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The fields of a head as libmicrohttpd would hand them over: "name: value" lines. */
+static size_t
+split_fields(char *s, struct reqhead_field *f, size_t cap)
+{
+	char *line = s, *eol, *colon;
+	size_t n = 0;
+
+	while (n < cap && *line != '\0') {
+		eol = line + strcspn(line, "\n");
+		colon = memchr(line, ':', (size_t)(eol - line));
+		if (colon != NULL) {
+			f[n].name = line;
+			f[n].name_len = (size_t)(colon - line);
+			f[n].value = colon + 1;
+			f[n].value_len = (size_t)(eol - colon - 1);
+			n++;
+		}
+		if (*eol == '\0')
+			break;
+		line = eol + 1;
+	}
+	return n;
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char out[6 * ACCESSLOG_FIELD_MAX_BYTES + 16];
-	struct http_route r;
+	struct reqhead_field f[REQHEAD_MAX_FIELDS + 1];
+	struct reqhead_route r;
 	uint64_t first, last, total;
-	struct http_head h;
 	unsigned status;
+	size_t i, len, n;
+	const char *path;
+	time_t t;
 	char *s;
-	size_t i;
 
-	/* The head check reads only size bytes (no NUL needed). */
-	status = http_head_check((const char *)data, size, &h);
-	if (h.len > size || (status != 0 && status != 400 && status != 431 &&
-	    status != 501 && status != 505) ||
-	    h.method_len > size || h.target_len > size || h.version_len > size)
+	/* The scan reads only size bytes (no NUL needed). */
+	status = reqhead_scan((const char *)data, size, &len);
+	if ((status != 0 && status != 400) || len > size ||
+	    (status != 0 && len != 0))
 		abort();
-	/* A sound head is a request line with a clean target, and complete. */
-	if (status == 0 && h.len > 0) {
-		if (h.target_len == 0 || h.method_len == 0)
+	/* A head that ended holds no NUL and ends in an empty line. */
+	if (len > 0) {
+		if (memchr(data, '\0', len) != NULL || len < 2 ||
+		    data[len - 1] != '\n' || (data[len - 2] != '\n' &&
+		    (data[len - 2] != '\r' || len < 3 || data[len - 3] != '\n')))
 			abort();
-		for (i = 0; i < h.target_len; i++)
-			if ((unsigned char)h.target[i] <= 0x20 ||
-			    (unsigned char)h.target[i] >= 0x7f)
-				abort();
 	}
+	status = reqhead_overlong((const char *)data, size);
+	if (status != 414 && status != 431)
+		abort();
 
 	if ((s = malloc(size + 1)) == NULL)
 		return 0;
 	memcpy(s, data, size);
 	s[size] = '\0';
 
-	switch (http_route(s, &r)) {
+	n = split_fields(s, f, REQHEAD_MAX_FIELDS + 1);
+	status = reqhead_framing("/", "HTTP/1.1", f, n);
+	if (status != 0 && status != 400 && status != 431 && status != 501)
+		abort();
+	/* A sound head has exactly one Host and no body. */
+	if (status == 0 && n == 0)
+		abort();
+
+	switch (reqhead_route(s, &r)) {
 	case ROUTE_BLOB:
 		if (strlen(r.hex) != 64)
 			abort();
@@ -55,10 +90,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case ROUTE_CHANNEL_REDIRECT:
 	case ROUTE_MANIFEST:
 	case ROUTE_VERSION:
-		/* nothing routed holds a "." or ".." component, "//" or '%' */
+		/*
+		 * nothing routed holds a "." or ".." component, "//" or '%'
+		 * in its path (after an absolute-form authority)
+		 */
 		s[strcspn(s, "?")] = '\0';
-		if (strstr(s, "/../") != NULL || strstr(s, "/./") != NULL ||
-		    strstr(s, "//") != NULL || strchr(s, '%') != NULL)
+		path = strstr(s, "://");
+		path = path != NULL ? path + 3 + strcspn(path + 3, "/") : s;
+		if (strstr(path, "/../") != NULL || strstr(path, "/./") != NULL ||
+		    strchr(path, '%') != NULL || strstr(path, "//") != NULL)
 			abort();
 		memcpy(s, data, size);
 		break;
@@ -67,10 +107,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	total = size * 997u;
-	if (http_parse_range(s, total, &first, &last) == 1 &&
+	if (reqhead_range(s, total, &first, &last) == 1 &&
 	    (first > last || last >= total))
 		abort();
-	(void)http_etag_listed(s, "\"sha256:0\"");
+	(void)reqhead_etag_listed(s, "\"sha256:0\"");
+	/* "*" always holds; a list without the tag fails */
+	if (reqhead_precondition_fails("*", s, "\"sha256:0\"", 0))
+		abort();
+	if (reqhead_date(s, &t) && strlen(s) != 29)
+		abort();
 
 	accesslog_escape(s, false, out, sizeof(out));
 	for (i = 0; out[i] != '\0'; i++)
