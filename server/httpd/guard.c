@@ -547,13 +547,63 @@ evict_oldest(struct guard *g, struct gip *ip)
 	conn_close(g, c);
 }
 
+/*
+ * Takes a new connection c (fd accepted from c->addr) into the incomplete
+ * heads, pushing out the oldest one of its address, or of all, when a cap
+ * is reached.  False when out of memory: the caller closes it.
+ */
+static bool
+conn_admit(struct guard *g, struct gconn *c)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
+	struct epoll_event ev;
+	struct gip *ip;
+	bool over;
+
+	/* Make room: the oldest incomplete head goes, never a served client. */
+	/*
+	 * Read under the lock: a served connection closing on another
+	 * thread may free an address with nothing pending.  One with
+	 * heads pending is kept alive by them (this thread's).
+	 */
+	pthread_mutex_lock(&g->lock);
+	ip = ip_find(g, sa);
+	over = ip != NULL && g->o.max_per_ip != 0 &&
+	    ip->pending >= g->o.max_per_ip;
+	pthread_mutex_unlock(&g->lock);
+	if (over)
+		evict_oldest(g, ip);
+	if (g->heads.n >= g->o.max_pending)
+		evict_oldest(g, NULL);
+
+	pthread_mutex_lock(&g->lock);
+	if ((ip = ip_get(g, sa)) == NULL) {
+		pthread_mutex_unlock(&g->lock);
+		return false;
+	}
+	c->ip = ip;
+	c->iprev = ip->ptail;
+	if (ip->ptail != NULL)
+		ip->ptail->inext = c;
+	else
+		ip->phead = c;
+	ip->ptail = c;
+	ip->pending++;
+	fifo_push(&g->heads, c);
+	pthread_mutex_unlock(&g->lock);
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+	ev.data.ptr = c;
+	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, c->fd, &ev) == -1)
+		conn_close(g, c);
+	return true;
+}
+
 static void
 accept_all(struct guard *g)
 {
-	struct epoll_event ev;
 	struct gconn *c;
-	struct gip *ip;
-	bool over;
 	int fd;
 
 	for (;;) {
@@ -588,46 +638,10 @@ accept_all(struct guard *g)
 		c->deadline_ms = now_ms() + g->o.header_timeout_ms;
 		memcpy(&c->addr, &ss, sizeof(ss));
 		c->addrlen = sl;
-
-		/* Make room: the oldest incomplete head goes, never a served client. */
-		/*
-		 * Read under the lock: a served connection closing on another
-		 * thread may free an address with nothing pending.  One with
-		 * heads pending is kept alive by them (this thread's).
-		 */
-		pthread_mutex_lock(&g->lock);
-		ip = ip_find(g, (struct sockaddr *)&ss);
-		over = ip != NULL && g->o.max_per_ip != 0 &&
-		    ip->pending >= g->o.max_per_ip;
-		pthread_mutex_unlock(&g->lock);
-		if (over)
-			evict_oldest(g, ip);
-		if (g->heads.n >= g->o.max_pending)
-			evict_oldest(g, NULL);
-
-		pthread_mutex_lock(&g->lock);
-		if ((ip = ip_get(g, (struct sockaddr *)&ss)) == NULL) {
-			pthread_mutex_unlock(&g->lock);
+		if (!conn_admit(g, c)) {
 			close(fd);
 			free(c);
-			continue;
 		}
-		c->ip = ip;
-		c->iprev = ip->ptail;
-		if (ip->ptail != NULL)
-			ip->ptail->inext = c;
-		else
-			ip->phead = c;
-		ip->ptail = c;
-		ip->pending++;
-		fifo_push(&g->heads, c);
-		pthread_mutex_unlock(&g->lock);
-
-		memset(&ev, 0, sizeof(ev));
-		ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-		ev.data.ptr = c;
-		if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
-			conn_close(g, c);
 	}
 }
 
