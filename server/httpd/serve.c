@@ -527,22 +527,28 @@ open_regular(struct http_server *s, const char *rel, int *fd,
 	return 0;
 }
 
-/* The n bytes of the file open at fd (n small), or NULL. */
+/*
+ * The first n bytes of the file open at fd (n small) in a new buffer of
+ * n + 1 bytes, or NULL with errno ENOMEM, or EIO for a short file.
+ */
 static uint8_t *
 read_small(int fd, size_t n)
 {
 	uint8_t *buf;
 	size_t got = 0;
 	ssize_t r;
+	int e;
 
-	if ((buf = malloc(n)) == NULL)
+	if ((buf = malloc(n + 1)) == NULL)
 		return NULL;
 	while (got < n) {
 		r = pread(fd, buf + got, n - got, (off_t)got);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0) {
+			e = r == 0 ? EIO : errno;
 			free(buf);
+			errno = e;
 			return NULL;
 		}
 		got += (size_t)r;
@@ -606,8 +612,7 @@ manifest_bytes(int fd, const struct file_id *id, uint8_t **buf, char *etag)
 	struct mcache_slot *m;
 	uint8_t digest[SHA256_BYTES], *copy = NULL, *keep = NULL;
 	char hex[SHA256_HEX_BYTES];
-	size_t size = (size_t)id->size, got = 0;
-	ssize_t n;
+	size_t size = (size_t)id->size;
 	unsigned status = 0;
 
 	*buf = NULL;
@@ -616,7 +621,8 @@ manifest_bytes(int fd, const struct file_id *id, uint8_t **buf, char *etag)
 	m = &mcache[file_id_slot(id, MCACHE_SLOTS)];
 
 	pthread_mutex_lock(&mcache_lock);
-	if (m->used && file_id_same(&m->id, id) && (copy = malloc(size + 1)) != NULL) {
+	if (m->used && file_id_same(&m->id, id) &&
+	    (copy = malloc(size + 1)) != NULL) {
 		memcpy(copy, m->buf, size);
 		memcpy(etag, m->etag, ETAG_MAX_BYTES);
 	}
@@ -624,19 +630,10 @@ manifest_bytes(int fd, const struct file_id *id, uint8_t **buf, char *etag)
 	if (copy != NULL)
 		goto out;
 
-	if ((copy = malloc(size + 1)) == NULL) {
-		status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	if ((copy = read_small(fd, size)) == NULL) {
+		status = errno == ENOMEM ? MHD_HTTP_SERVICE_UNAVAILABLE :
+		    MHD_HTTP_INTERNAL_SERVER_ERROR;
 		goto out;
-	}
-	while (got < size) {
-		n = pread(fd, copy + got, size - got, (off_t)got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-			goto out;
-		}
-		got += (size_t)n;
 	}
 	sha256_buf(copy, size, digest);
 	sha256_hex(digest, hex);
