@@ -81,7 +81,11 @@ make_parents(char *path)
 	return BD_OK;
 }
 
-enum bd_err
+/*
+ * Writes the quick repository's path into out: given (--quick-repo), else
+ * the XDG default, whose missing parents are created (mode 0700).
+ */
+static enum bd_err
 quick_repo_resolve(const char *given, char out[PATH_MAX])
 {
 	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
@@ -240,13 +244,3 @@ quick_blob_served(void *arg, const char *hex, bool full, uint64_t bytes)
 		kill(getpid(), SIGUSR1);
 }
 
-bool
-quick_done(struct quick *q)
-{
-	bool done;
-
-	pthread_mutex_lock(&q->lock);
-	done = q->done;
-	pthread_mutex_unlock(&q->lock);
-	return done;
-}

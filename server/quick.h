@@ -37,12 +37,6 @@ struct quick_opts {
 struct quick;
 
 /*
- * Writes the quick repository's path into out: given (--quick-repo), else
- * the XDG default, whose missing parents are created (mode 0700).
- */
-enum bd_err quick_repo_resolve(const char *given, char out[PATH_MAX]);
-
-/*
  * Opens (creating) the quick repository and publishes the inputs as the
  * channel's next version, then prunes blobs no channel's newest manifest
  * names.  Returns a new quick state in *out (free with quick_cleanup());
@@ -58,9 +52,6 @@ enum bd_err quick_publish(const struct quick_opts *o, struct quick **out,
  * exit_after, raises SIGUSR1 in the process so main() stops the server.
  */
 void quick_blob_served(void *arg, const char *hex, bool full, uint64_t bytes);
-
-/* True once every blob has been served exit_after times (never if 0). */
-bool quick_done(struct quick *q);
 
 /* The repository's path (for messages). */
 const char *quick_repo_path(const struct quick *q);

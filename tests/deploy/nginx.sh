@@ -91,7 +91,30 @@ done <<EOF
 405 PUT /blobs/sha256/$blob
 405 DELETE /
 405 OPTIONS /nope
+412 GET /blobs/sha256/$blob If-Match:_"sha256:0"
+412 GET /blobs/sha256/$blob If-Unmodified-Since:_Sat,_01_Jan_2000_00:00:00_GMT
+200 GET /blobs/sha256/$blob If-Unmodified-Since:_Fri,_01_Jan_2100_00:00:00_GMT
+412 GET /channels/$CH/manifest.json If-Match:_"x"
 EOF
+
+# If-Match with a blob's own ETag: bootdrop-server 200.  nginx answers 412:
+# the shipped rules turn its ETag off for blobs and add "sha256:<hex>" as a
+# plain header, which its If-Match check does not see.
+s=$(status_of "$server_url/blobs/sha256/$blob" -H "If-Match: \"sha256:$blob\"")
+[ "$s" = 200 ] && ok "If-Match with the blob's ETag: 200" || fail "If-Match with the blob's ETag: $s"
+
+# An absolute-form target (RFC 9112 3.2.2) is served by both; a request
+# line past the head's cap is 414 from both, not 431.
+for t in "http://example.org/blobs/sha256/$blob" "http://example.org/channels/$CH/1.json"; do
+	s=$(status_of "$server_url/" --request-target "$t")
+	n=$(status_of "$nginx_url/" --request-target "$t")
+	[ "$s" = 200 ] && [ "$n" = 200 ] && ok "absolute-form $t: 200 from both" ||
+		fail "absolute-form $t: bootdrop-server $s, nginx $n, want 200"
+done
+long=/blobs/$(head -c 9000 /dev/zero | tr '\0' a)
+s=$(status_of "$server_url$long") n=$(status_of "$nginx_url$long")
+[ "$s" = 414 ] && [ "$n" = 414 ] && ok "9 KB URL: 414 from both" ||
+	fail "9 KB URL: bootdrop-server $s, nginx $n, want 414"
 
 # The headers of what is served agree.
 for path in "/channels/$CH/manifest.json" "/channels/$CH/1.json" "/blobs/sha256/$blob"; do

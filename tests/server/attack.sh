@@ -30,7 +30,7 @@ else
 	grep -v '^ok' "$T/framing-tpc.out" | sed 's/^/    | /' >&2
 fi
 stop_server
-# the guard's answers are logged like the others: the space-in-target case
+# refused requests are logged like the others: the space-in-target case
 grep -q '"GET /channels/te st/manifest.json HTTP/1.1" 400 ' "$T/framing.log" &&
 	ok "refused requests are in the access log" ||
 	fail "space-in-target 400 not logged: $(grep -c ' 400 ' "$T/framing.log") lines with 400"

@@ -60,6 +60,25 @@ expect_eq "$(http_code "$BLOB" -H 'If-None-Match: *')" 304 "If-None-Match *: 304
 expect_eq "$(http_code "$BLOB" -r 0-9 -H "If-Range: $ET")" 206 "If-Range same ETag: 206"
 expect_eq "$(http_code "$BLOB" -r 0-9 -H 'If-Range: "sha256:0000"')" 200 "If-Range other ETag: 200"
 expect_eq "$(http_code "$BLOB" -r 0-9 -H 'If-Range: Sat, 01 Jan 2000 00:00:00 GMT')" 200 "If-Range date: 200"
+# preconditions that fail: 412, as nginx answers (RFC 9110 13.1.1, 13.1.4)
+expect_eq "$(http_code "$BLOB" -H "If-Match: $ET")" 200 "If-Match same ETag: 200"
+expect_eq "$(http_code "$BLOB" -H 'If-Match: "x", *')" 200 "If-Match *: 200"
+expect_eq "$(http_code "$BLOB" -H 'If-Match: "sha256:0000"')" 412 "If-Match other ETag: 412"
+expect_eq "$(http_code "$BLOB" -H "If-Match: W/$ET")" 412 "If-Match weak tag (strong comparison): 412"
+expect_eq "$(http_code "$BLOB" -r 0-9 -H 'If-Match: "x"')" 412 "If-Match fails before Range: 412"
+OLD='Sat, 01 Jan 2000 00:00:00 GMT' NEW='Fri, 01 Jan 2100 00:00:00 GMT'
+expect_eq "$(http_code "$BLOB" -H "If-Unmodified-Since: $OLD")" 412 "If-Unmodified-Since before its mtime: 412"
+expect_eq "$(http_code "$BLOB" -H "If-Unmodified-Since: $NEW")" 200 "If-Unmodified-Since after its mtime: 200"
+expect_eq "$(http_code "$BLOB" -H "If-Unmodified-Since: yesterday")" 200 "If-Unmodified-Since not a date: ignored"
+expect_eq "$(http_code "$BLOB" -H "If-Match: $ET" -H "If-Unmodified-Since: $OLD")" 200 \
+	"If-Match that holds: If-Unmodified-Since ignored"
+# an absolute-form target (RFC 9112 3.2.2: a server MUST accept it) is served
+curl -s -o "$T/abs" --request-target "http://example.org/blobs/sha256/$WORLD_SHA" "$BLOB"
+expect_eq "$(sha256sum <"$T/abs" | cut -c1-64)" "$WORLD_SHA" "absolute-form target: the blob"
+# a request line past the head's cap: 414 (the URL), not 431
+expect_eq "$(http_code "${URL}$(head -c 9000 /dev/zero | tr '\0' a)")" 414 "URL past the cap: 414"
+expect_eq "$(http_code "$BLOB" -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' a)")" 431 \
+	"header field past the cap: 431"
 
 # --- manifests
 MAN=${URL}channels/test/manifest.json
@@ -70,6 +89,8 @@ expect_eq "$(header Cache-Control "$T/h")" "public, max-age=60" "manifest short 
 MET=$(header ETag "$T/h")
 expect_eq "$MET" "\"sha256:$(sha256sum <"$T/m1" | cut -c1-64)\"" "manifest ETag is its sha256"
 expect_eq "$(http_code "$MAN" -H "If-None-Match: $MET")" 304 "manifest If-None-Match: 304"
+expect_eq "$(http_code "$MAN" -H 'If-Match: "x"')" 412 "manifest If-Match other ETag: 412"
+expect_eq "$(http_code "$MAN" -H "If-Match: $MET")" 200 "manifest If-Match its ETag: 200"
 expect_eq "$(http_code "${URL}channels/test/1.json")" 200 "versioned manifest 1.json"
 expect_eq "$(http_code "${URL}channels/test/2.json")" 404 "2.json not yet"
 expect_eq "$(http_code "$MAN?cachebust=1")" 200 "query string ignored"
@@ -113,7 +134,8 @@ for m in POST PUT DELETE OPTIONS PATCH; do
 	expect_eq "$(head -n1 "$T/h" | tr -d '\r' | cut -d' ' -f2)" 405 "$m: 405"
 done
 expect_eq "$(header Allow "$T/h")" "GET, HEAD" "405 carries Allow: GET, HEAD"
-expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$WORLD" "$BLOB")" 405 "POST with a body: 405"
+# A request that carries a body is refused before its method: 400, closed.
+expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$WORLD" "$BLOB")" 400 "POST with a body: 400"
 
 KH=$KERNEL_SHA
 for p in \

@@ -1,24 +1,26 @@
 /*
- * http_unit.c - table tests for the request parsing of bootdrop-server:
- * the URL grammar (http_route), Range (http_parse_range), If-None-Match
- * (http_etag_listed) and the access log's escaping (accesslog_escape).
+ * http_unit.c - table tests for the request-head rules of bootdrop-server
+ * (reqhead.h): where a head ends, the framing rules, the URL grammar,
+ * Range, If-None-Match, the preconditions (If-Match, If-Unmodified-Since)
+ * and HTTP-dates; and the access log's escaping (accesslog_escape).
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "accesslog.h"
-#include "http.h"
+#include "reqhead.h"
 
 static int failures;
 
 #define H64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static void
-check_route(const char *target, enum http_route_kind want)
+check_route(const char *target, enum reqhead_route_kind want)
 {
-	struct http_route r;
-	enum http_route_kind got = http_route(target, &r);
+	struct reqhead_route r;
+	enum reqhead_route_kind got = reqhead_route(target, &r);
 
 	if (got != want) {
 		printf("FAIL: route %s: %d, want %d\n", target, got, want);
@@ -30,7 +32,7 @@ static void
 check_range(const char *v, uint64_t size, int want, uint64_t f, uint64_t l)
 {
 	uint64_t first = 0, last = 0;
-	int got = http_parse_range(v, size, &first, &last);
+	int got = reqhead_range(v, size, &first, &last);
 
 	if (got != want || (got == 1 && (first != f || last != l))) {
 		printf("FAIL: range '%s' of %" PRIu64 ": %d %" PRIu64 "-%" PRIu64
@@ -43,7 +45,7 @@ check_range(const char *v, uint64_t size, int want, uint64_t f, uint64_t l)
 static void
 check_etag(const char *v, bool want)
 {
-	if (http_etag_listed(v, "\"sha256:" H64 "\"") != want) {
+	if (reqhead_etag_listed(v, "\"sha256:" H64 "\"") != want) {
 		printf("FAIL: If-None-Match %s: want %d\n", v, want);
 		failures++;
 	}
@@ -61,16 +63,86 @@ check_escape(const char *in, bool json, const char *want)
 	}
 }
 
-/* http_head_check on a literal: want status, and want_len bytes of head. */
+/* reqhead_scan on a literal: want status and want_len bytes of head. */
 static void
-check_head(const char *buf, unsigned want, size_t want_len)
+check_scan(const char *buf, unsigned want, size_t want_len)
 {
-	struct http_head h;
-	unsigned got = http_head_check(buf, strlen(buf), &h);
+	size_t len = 99;
+	unsigned got = reqhead_scan(buf, strlen(buf), &len);
 
-	if (got != want || h.len != want_len) {
-		fprintf(stderr, "FAIL: http_head_check(%.40s...) = %u, len %zu; "
-		    "want %u, len %zu\n", buf, got, h.len, want, want_len);
+	if (got != want || len != want_len) {
+		printf("FAIL: reqhead_scan(%.40s...) = %u, len %zu; want %u, "
+		    "len %zu\n", buf, got, len, want, want_len);
+		failures++;
+	}
+}
+
+static void
+check_overlong(const char *buf, unsigned want)
+{
+	unsigned got = reqhead_overlong(buf, strlen(buf));
+
+	if (got != want) {
+		printf("FAIL: reqhead_overlong(%.40s...) = %u, want %u\n", buf,
+		    got, want);
+		failures++;
+	}
+}
+
+/*
+ * reqhead_framing on fields written "Name: value" one per string (the
+ * value is what follows ": "; a string without ": " is a name with an
+ * empty value), ended by NULL.
+ */
+static void
+check_framing(const char *version, unsigned want, ...)
+{
+	struct reqhead_field f[REQHEAD_MAX_FIELDS + 2];
+	const char *line, *sep;
+	unsigned got;
+	size_t n = 0;
+	va_list ap;
+
+	va_start(ap, want);
+	while ((line = va_arg(ap, const char *)) != NULL) {
+		sep = strstr(line, ": ");
+		f[n].name = line;
+		f[n].name_len = sep != NULL ? (size_t)(sep - line) : strlen(line);
+		f[n].value = sep != NULL ? sep + 2 : "";
+		f[n].value_len = strlen(f[n].value);
+		n++;
+	}
+	va_end(ap);
+	got = reqhead_framing("/", version, f, n);
+	if (got != want) {
+		printf("FAIL: framing %s with %zu field(s), first '%s': %u, "
+		    "want %u\n", version ? version : "(null)", n,
+		    n > 0 ? f[0].name : "", got, want);
+		failures++;
+	}
+}
+
+static void
+check_precondition(const char *im, const char *ius, time_t mtime, bool want)
+{
+	if (reqhead_precondition_fails(im, ius, "\"sha256:" H64 "\"",
+	    mtime) != want) {
+		printf("FAIL: If-Match %s, If-Unmodified-Since %s, mtime %lld: "
+		    "want %s\n", im ? im : "-", ius ? ius : "-",
+		    (long long)mtime, want ? "412" : "pass");
+		failures++;
+	}
+}
+
+static void
+check_date(const char *s, bool ok, time_t want)
+{
+	time_t t = 0;
+	bool got = reqhead_date(s, &t);
+
+	if (got != ok || (ok && t != want)) {
+		printf("FAIL: date '%s': %d %lld, want %d %lld\n", s, got,
+		    (long long)t, ok, (long long)want);
 		failures++;
 	}
 }
@@ -78,7 +150,7 @@ check_head(const char *buf, unsigned want, size_t want_len)
 int
 main(void)
 {
-	struct http_route r;
+	struct reqhead_route r;
 	char longpath[400];
 
 	check_route("/", ROUTE_INDEX);
@@ -116,14 +188,14 @@ main(void)
 	check_route("//", ROUTE_NONE);
 	check_route("", ROUTE_NONE);
 	check_route("*", ROUTE_NONE);
-	check_route("http://host/", ROUTE_NONE);
+	check_route("http://host/", ROUTE_INDEX);	/* absolute-form */
 	check_route("/%2e%2e/etc/passwd", ROUTE_NONE);
 	check_route("/index.html", ROUTE_NONE);
 	memset(longpath, 'a', sizeof(longpath) - 1);
 	longpath[0] = '/';
 	longpath[sizeof(longpath) - 1] = '\0';
 	check_route(longpath, ROUTE_NONE);
-	if (http_route("/channels/x.y_z-1/7.json", &r) != ROUTE_VERSION ||
+	if (reqhead_route("/channels/x.y_z-1/7.json", &r) != ROUTE_VERSION ||
 	    strcmp(r.channel, "x.y_z-1") != 0 || r.version != 7) {
 		printf("FAIL: route fields\n");
 		failures++;
@@ -163,30 +235,145 @@ main(void)
 	check_escape("\x01\"\xc3", true, "\\u0001\\\"\\u00c3");
 	check_escape(NULL, false, "-");
 
-	/* incomplete heads wait; complete ones report their length */
-	check_head("GET / HTTP/1.1\r\nHost: x\r\n", 0, 0);
-	check_head("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0, 27);
-	check_head("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next", 0, 29);
-	check_head("GET / HTTP/1.1\nHost: x\n\n", 0, 24);
-	check_head("GET / HTTP/1.0\r\n\r\n", 0, 18);
-	/* refused only once the whole head is in */
-	check_head("GET /a b HTTP/1.1\r\nHost: x\r\n", 0, 0);
-	check_head("GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 400, 30);
-	check_head("GET / HTTP/1.1\r\n\r\n", 400, 18);
-	check_head("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400, 36);
-	check_head("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\n\r\n", 400, 48);
-	check_head("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", 0, 46);
-	check_head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\n\r\n", 0, 47);
-	check_head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, 62);
-	check_head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 56);
-	check_head("GET / HTTP/1.1\r\nHost: a\r\nX:\x7f\r\n\r\n", 400, 32);
-	check_head("GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", 400, 35);
-	check_head("GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505, 27);
-	check_head("GET / HTTPS/1.1\r\nHost: a\r\n\r\n", 400, 28);
-	check_head("G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400, 27);
+	/* the guard's scan: where the first head ends, nothing else */
+	check_scan("GET / HTTP/1.1\r\nHost: x\r\n", 0, 0);
+	check_scan("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0, 27);
+	check_scan("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next", 0, 29);
+	check_scan("GET / HTTP/1.1\nHost: x\n\n", 0, 24);
+	check_scan("GET / HTTP/1.0\r\n\r\n", 0, 18);
+	check_scan("GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 0, 30);
+	check_scan("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 0, 36);
+	check_scan("\r\n\r\n", 0, 0);
+	check_scan("GET / HTTP/1.1\r", 0, 0);
+	/* bytes no parser may interpret: refused as soon as seen */
+	check_scan("HELLO\r\n\r\n", 400, 0);
+	check_scan("GET /\r\n\r\n", 400, 0);
+	check_scan(" GET / HTTP/1.1\r\n\r\n", 400, 0);
+	check_scan("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", 400, 0);
+	check_scan("GET / HTTP/1.1\r\nX: a\r\n\tb\r\n\r\n", 400, 0);
+	check_scan("GET / HTTP/1.1\r\nHost: a\r\nX:\x7f\r\n\r\n", 400, 0);
+	check_scan("GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", 400, 0);
+	check_scan("GET / HTTP/1.1\r\nHost: a\r\nX: a\x01", 400, 0);
+	check_scan("GET /\x1b HTTP/1.1\r\n", 400, 0);
+	check_scan("GET / HTTP/1.1\r\nHost: x\r\nX-A: a", 0, 0);
+	{
+		static const char nul[] = "GET / HTTP/1.1\r\nX: a\0b\r\n\r\n";
+		size_t len = 99;
+
+		if (reqhead_scan(nul, sizeof(nul) - 1, &len) != 400) {
+			printf("FAIL: reqhead_scan: a NUL in a field passed\n");
+			failures++;
+		}
+	}
+	check_overlong("GET /aaaaaaaa", REQHEAD_URI_TOO_LONG);
+	check_overlong("\r\nGET /aaaaaaaa", REQHEAD_URI_TOO_LONG);
+	check_overlong("GET / HTTP/1.1\r\nX: aaaa", REQHEAD_FIELDS_TOO_LARGE);
+
+	/* the framing rules: one table */
+	check_framing("HTTP/1.1", 0, "Host: x", NULL);
+	if (reqhead_framing("/a b", "HTTP/1.1", NULL, 0) != 400 ||
+	    reqhead_framing("", "HTTP/1.0", NULL, 0) != 400 ||
+	    reqhead_framing("/\x80", "HTTP/1.0", NULL, 0) != 400 ||
+	    reqhead_framing("/a", "HTTP/1.0", NULL, 0) != 0) {
+		printf("FAIL: framing of the request target\n");
+		failures++;
+	}
+	check_framing("HTTP/1.0", 0, NULL);
+	check_framing("HTTP/1.1", 0, "Host: x", "Content-Length: 0", NULL);
+	check_framing("HTTP/1.1", 0, "Host: x", "content-length: 00", NULL);
+	check_framing("HTTP/1.1", 400, NULL);
+	check_framing("HTTP/1.1", 400, "Accept: */*", NULL);
+	check_framing("HTTP/1.1", 400, "Host: a", "host: b", NULL);
+	check_framing("HTTP/1.0", 400, "Host: a", "Host: a", NULL);
+	check_framing("HTTP/1.1", 400, "Host: a", "Content-Length: 5", NULL);
+	check_framing("HTTP/1.1", 400, "Host: a", "Content-Length: 007", NULL);
+	check_framing("HTTP/1.1", 400, "Host: a", "Content-Length: -1", NULL);
+	check_framing("HTTP/1.1", 400, "Host: a", "Content-Length: 1x", NULL);
+	check_framing("HTTP/1.1", 400, "Host: a", "Content-Length: ", NULL);
+	check_framing("HTTP/1.1", 400, "Host: a",
+	    "Content-Length: 99999999999999999999999", NULL);
+	check_framing("HTTP/1.1", 400, "Host: a", "Content-Length: 0",
+	    "Content-Length: 0", NULL);
+	check_framing("HTTP/1.1", 400, "Host: a", "Content-Length: 0",
+	    "Content-Length: 5", NULL);
+	check_framing("HTTP/1.1", 400, "Host: a",
+	    "Transfer-Encoding: chunked", NULL);
+	check_framing("HTTP/1.1", 400, "Host: a", "Content-Length: 0",
+	    "Transfer-Encoding: chunked", NULL);
+	check_framing("HTTP/1.1", 400, "Host: a", "Content-Length: 0",
+	    "Transfer-Encoding: gzip", NULL);
+	check_framing("HTTP/1.1", 501, "Host: a", "Transfer-Encoding: gzip",
+	    NULL);
+	check_framing("HTTP/1.1", 501, "Host: a",
+	    "Transfer-Encoding: gzip, chunked", NULL);
+	check_framing("HTTP/1.1", 400, "Host: a", "X: a\x01" "b", NULL);
+	check_framing("HTTP/1.1", 400, "Host: a", "X: \x7f", NULL);
+	check_framing("HTTP/1.1", 400, "Host: a", "X: a\rb", NULL);
+	check_framing("HTTP/1.1", 0, "Host: a", "X: a\tb \x80", NULL);
+	check_framing("HTTP/1.1", 400, "Host: a", "X Y: b", NULL);
+	check_framing("HTTP/1.1", 400, "Host: a", ": b", NULL);
+	check_framing("HTTP/2.0", 505, "Host: a", NULL);
+	check_framing("HTTP/1.2", 505, "Host: a", NULL);
+	check_framing("HTTP/0.9", 505, NULL);
+	check_framing("HTTPS/1.1", 400, "Host: a", NULL);
+	check_framing("", 400, NULL);
+	check_framing(NULL, 400, NULL);
+	{
+		struct reqhead_field f[REQHEAD_MAX_FIELDS + 1];
+		size_t i;
+
+		for (i = 0; i < REQHEAD_MAX_FIELDS + 1; i++) {
+			f[i].name = i == 0 ? "Host" : "X-A";
+			f[i].name_len = strlen(f[i].name);
+			f[i].value = "a";
+			f[i].value_len = 1;
+		}
+		if (reqhead_framing("/", "HTTP/1.1", f, REQHEAD_MAX_FIELDS) != 0 ||
+		    reqhead_framing("/", "HTTP/1.1", f, REQHEAD_MAX_FIELDS + 1) !=
+		    REQHEAD_FIELDS_TOO_LARGE) {
+			printf("FAIL: framing with %d and %d fields\n",
+			    REQHEAD_MAX_FIELDS, REQHEAD_MAX_FIELDS + 1);
+			failures++;
+		}
+	}
+
+	/* absolute-form targets are routed by their path (RFC 9112 3.2.2) */
+	check_route("http://host/channels/a/manifest.json", ROUTE_MANIFEST);
+	check_route("HTTP://host:8080/blobs/sha256/" H64, ROUTE_BLOB);
+	check_route("https://host/", ROUTE_INDEX);
+	check_route("http://host", ROUTE_INDEX);
+	check_route("http://host?x", ROUTE_INDEX);
+	check_route("http://host/channels/../x", ROUTE_NONE);
+	check_route("ftp://host/", ROUTE_NONE);
+	check_route("http:/host/", ROUTE_NONE);
+
+	/* preconditions: If-Match (strong), else If-Unmodified-Since */
+	check_precondition(NULL, NULL, 1000, false);
+	check_precondition("\"sha256:" H64 "\"", NULL, 1000, false);
+	check_precondition("\"x\", \"sha256:" H64 "\"", NULL, 1000, false);
+	check_precondition("*", NULL, 1000, false);
+	check_precondition("\"x\"", NULL, 1000, true);
+	check_precondition("W/\"sha256:" H64 "\"", NULL, 1000, true);
+	check_precondition("", NULL, 1000, true);
+	check_precondition(NULL, "Thu, 01 Jan 1970 00:16:40 GMT", 1000, false);
+	check_precondition(NULL, "Thu, 01 Jan 1970 00:16:39 GMT", 1000, true);
+	check_precondition(NULL, "Thu, 01 Jan 1970 00:16:39 GMT", -1, false);
+	check_precondition(NULL, "yesterday", 1000, false);
+	check_precondition("\"sha256:" H64 "\"",
+	    "Thu, 01 Jan 1970 00:00:00 GMT", 1000, false);
+
+	check_date("Sun, 06 Nov 1994 08:49:37 GMT", true, 784111777);
+	check_date("Thu, 01 Jan 1970 00:00:00 GMT", true, 0);
+	check_date("Sunday, 06-Nov-94 08:49:37 GMT", false, 0);
+	check_date("Sun Nov  6 08:49:37 1994", false, 0);
+	check_date("Sun, 06 Nov 1994 08:49:37 UTC", false, 0);
+	check_date("Sun, 06 Xyz 1994 08:49:37 GMT", false, 0);
+	check_date("Sun, 06 Nov 1994 24:49:37 GMT", false, 0);
+	check_date("Sun, 06 Nov 1994 08:49:37 GMT ", false, 0);
+	check_date("", false, 0);
 
 	if (failures == 0)
-		printf("ok: http_route, http_parse_range, http_etag_listed, "
-		    "http_head_check, accesslog_escape\n");
+		printf("ok: reqhead_scan, reqhead_framing, reqhead_route, "
+		    "reqhead_range, preconditions, dates, accesslog_escape\n");
 	return failures ? 1 : 0;
 }

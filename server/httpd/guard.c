@@ -21,7 +21,6 @@
  * a full cap for the one idle longest.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -39,8 +38,7 @@
 
 #include "accesslog.h"
 #include "guard.h"
-#include "heads.h"
-#include "http.h"
+#include "reqhead.h"
 
 #define IP_BUCKETS		4096
 #define LINGER_MS		1000
@@ -108,8 +106,6 @@ struct guard {
 
 	struct gfifo heads, lingers;	/* the thread's */
 	struct gconn *dead;		/* closed during this batch of events */
-	struct gconn *adopt;		/* refused by heads.c, to linger; g->lock */
-	unsigned long long later_refused;	/* by heads.c; g->lock */
 	struct guard_stats stats;
 };
 
@@ -298,12 +294,6 @@ conn_close(struct guard *g, struct gconn *c)
 		pthread_mutex_unlock(&g->lock);
 	} else if (c->state == G_LINGER) {
 		conn_unlink(g, c);
-		/*
-		 * A duplicate from guard_refuse_served() shares its open file
-		 * with libmicrohttpd's descriptor: closing it alone would
-		 * leave it in the epoll set.
-		 */
-		(void)epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	}
 	if (c->state != G_DEAD) {
 		close(c->fd);
@@ -341,8 +331,6 @@ client_text(const struct sockaddr_storage *ss, char *out, size_t cap)
 static void
 field_copy(char *dst, size_t cap, const char *s, size_t n)
 {
-	if (s == NULL)
-		n = 0;
 	if (n >= cap)
 		n = cap - 1;
 	if (n > 0)
@@ -351,12 +339,46 @@ field_copy(char *dst, size_t cap, const char *s, size_t n)
 }
 
 /*
+ * The access log's method, target and version of a refused head: its
+ * first line cut at its first two spaces (n bytes at p; a line without a
+ * space lands in version).  Only for the log: libmicrohttpd parses every
+ * head that is served.
+ */
+static void
+line_for_log(const char *p, size_t n, char *method, size_t mcap,
+    char *target, size_t tcap, char *version, size_t vcap)
+{
+	const char *end, *sp;
+
+	while (n > 0 && (*p == '\r' || *p == '\n')) {
+		p++;
+		n--;
+	}
+	if ((end = memchr(p, '\n', n)) == NULL)
+		end = p + n;
+	if (end > p && end[-1] == '\r')
+		end--;
+	method[0] = target[0] = version[0] = '\0';
+	if ((sp = memchr(p, ' ', (size_t)(end - p))) == NULL) {
+		field_copy(version, vcap, p, (size_t)(end - p));
+		return;
+	}
+	field_copy(method, mcap, p, (size_t)(sp - p));
+	p = sp + 1;
+	if ((sp = memchr(p, ' ', (size_t)(end - p))) == NULL)
+		sp = end;
+	field_copy(target, tcap, p, (size_t)(sp - p));
+	if (sp < end)
+		field_copy(version, vcap, sp + 1, (size_t)(end - sp - 1));
+}
+
+/*
  * Answers on fd with status and Connection: close, ends the sending side
- * and logs the request.  h is what parsed of the head (may be all zero).
+ * and logs the request.  head: the n bytes received of it (for the log).
  */
 static void
 send_refusal(struct guard *g, int fd, const struct sockaddr_storage *addr,
-    unsigned status, const struct http_head *h)
+    unsigned status, const char *head, size_t n)
 {
 	char resp[512], body[96], date[64], client[INET6_ADDRSTRLEN];
 	char method[16], target[ACCESSLOG_FIELD_MAX_BYTES + 1];
@@ -364,24 +386,23 @@ send_refusal(struct guard *g, int fd, const struct sockaddr_storage *addr,
 	struct accesslog_entry e;
 	struct tm tm;
 	time_t now = time(NULL);
-	bool head = h->method_len == 4 && memcmp(h->method, "HEAD", 4) == 0;
-	int n, blen;
+	bool is_head;
+	int len, blen;
 
-	field_copy(method, sizeof(method), h->method, h->method_len);
-	field_copy(target, sizeof(target), h->target, h->target_len);
-	field_copy(version, sizeof(version), h->version, h->version_len);
-
+	line_for_log(head, n, method, sizeof(method), target, sizeof(target),
+	    version, sizeof(version));
+	is_head = strcmp(method, "HEAD") == 0;
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 	blen = snprintf(body, sizeof(body), "%u %s\n", status,
-	    http_reason(status));
-	n = snprintf(resp, sizeof(resp), "HTTP/1.1 %u %s\r\n"
+	    reqhead_reason(status));
+	len = snprintf(resp, sizeof(resp), "HTTP/1.1 %u %s\r\n"
 	    "Date: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
 	    "Content-Length: %d\r\nCache-Control: no-cache\r\n"
 	    "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n%s",
-	    status, http_reason(status), date, blen, head ? "" : body);
-	if (n > 0 && (size_t)n < sizeof(resp))
-		(void)!send(fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	    status, reqhead_reason(status), date, blen, is_head ? "" : body);
+	if (len > 0 && (size_t)len < sizeof(resp))
+		(void)!send(fd, resp, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)shutdown(fd, SHUT_WR);
 
 	client_text(addr, client, sizeof(client));
@@ -392,7 +413,7 @@ send_refusal(struct guard *g, int fd, const struct sockaddr_storage *addr,
 	e.uri = target[0] ? target : NULL;
 	e.version = version[0] ? version : NULL;
 	e.status = status;
-	e.bytes = head ? 0 : (uint64_t)blen;
+	e.bytes = is_head ? 0 : (uint64_t)blen;
 	e.completed = true;
 	accesslog_write(g->log, &e);
 }
@@ -408,18 +429,18 @@ linger_push(struct guard *g, struct gconn *c)
 
 /*
  * Answers c with status, logs the request, and moves c to the lingering
- * close.  h is what parsed of the head (may be all zero); the head's bytes
- * are consumed first.
+ * close.  The n bytes in g->buf are what arrived of its head; a complete
+ * head (len > 0) is consumed first.
  */
 static void
-conn_refuse(struct guard *g, struct gconn *c, unsigned status,
-    const struct http_head *h)
+conn_refuse(struct guard *g, struct gconn *c, unsigned status, size_t n,
+    size_t len)
 {
 	struct epoll_event ev;
 
-	if (h->len > 0)
-		(void)!recv(c->fd, g->buf, h->len, MSG_DONTWAIT);
-	send_refusal(g, c->fd, &c->addr, status, h);
+	send_refusal(g, c->fd, &c->addr, status, g->buf, n);
+	if (len > 0)
+		(void)!recv(c->fd, g->buf, len, MSG_DONTWAIT);
 
 	pthread_mutex_lock(&g->lock);
 	conn_unlink(g, c);
@@ -433,67 +454,9 @@ conn_refuse(struct guard *g, struct gconn *c, unsigned status,
 	(void)epoll_ctl(g->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-void
-guard_refuse_served(struct guard *g, int fd, const struct sockaddr *addr,
-    socklen_t addrlen, unsigned status, const struct http_head *h)
-{
-	struct epoll_event ev;
-	struct gconn *c;
-
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		struct sockaddr_storage ss;
-
-		memset(&ss, 0, sizeof(ss));
-		memcpy(&ss, addr, addrlen < sizeof(ss) ? addrlen : sizeof(ss));
-		send_refusal(g, fd, &ss, status, h);
-		return;
-	}
-	memcpy(&c->addr, addr, addrlen < sizeof(c->addr) ? addrlen :
-	    sizeof(c->addr));
-	c->addrlen = addrlen;
-	send_refusal(g, fd, &c->addr, status, h);
-	/* libmicrohttpd closes fd; the duplicate keeps the socket lingering. */
-	if ((c->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
-		free(c);
-		return;
-	}
-	c->state = G_LINGER;
-	c->deadline_ms = now_ms() + LINGER_MS;
-	pthread_mutex_lock(&g->lock);
-	g->later_refused++;
-	c->next = g->adopt;
-	g->adopt = c;
-	pthread_mutex_unlock(&g->lock);
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-	ev.data.ptr = c;
-	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, c->fd, &ev) == -1)
-		(void)shutdown(c->fd, SHUT_RD);	/* closed at its deadline */
-}
-
-/*
- * Takes the connections refused on libmicrohttpd's threads into the
- * lingering list.  Called before each batch of events: an event for one
- * comes only after it was put on g->adopt.
- */
-static void
-adopt_lingers(struct guard *g)
-{
-	struct gconn *c, *next;
-
-	pthread_mutex_lock(&g->lock);
-	c = g->adopt;
-	g->adopt = NULL;
-	pthread_mutex_unlock(&g->lock);
-	for (; c != NULL; c = next) {
-		next = c->next;
-		linger_push(g, c);
-	}
-}
-
 /* Hands c, whose head is complete and sound, to libmicrohttpd. */
 static void
-conn_hand_over(struct guard *g, struct gconn *c, const struct http_head *h)
+conn_hand_over(struct guard *g, struct gconn *c, size_t n, size_t len)
 {
 	struct gip *ip = c->ip;
 	struct gact *a;
@@ -515,7 +478,7 @@ conn_hand_over(struct guard *g, struct gconn *c, const struct http_head *h)
 	if (busy) {
 		g->stats.busy++;
 		pthread_mutex_unlock(&g->lock);
-		conn_refuse(g, c, MHD_HTTP_SERVICE_UNAVAILABLE, h);
+		conn_refuse(g, c, MHD_HTTP_SERVICE_UNAVAILABLE, n, len);
 		return;
 	}
 	conn_unlink(g, c);
@@ -531,12 +494,16 @@ conn_hand_over(struct guard *g, struct gconn *c, const struct http_head *h)
 	g->dead = c;
 }
 
-/* New data on an incomplete head: hand it over, refuse it, or wait on. */
+/*
+ * New data on an incomplete head: hand it over once it ends, refuse it
+ * for a byte no parser may see or when it grew to its cap, or wait on.
+ * The head is peeked, not read: libmicrohttpd reads and parses it.
+ */
 static void
 conn_readable(struct guard *g, struct gconn *c)
 {
-	struct http_head h;
 	unsigned status;
+	size_t len;
 	ssize_t n;
 
 	if (c->state == G_DEAD)
@@ -556,16 +523,15 @@ conn_readable(struct guard *g, struct gconn *c)
 	}
 	if (n < 0)
 		return;
-	status = http_head_check(g->buf, (size_t)n, &h);
-	if (status != 0) {
+	if ((status = reqhead_scan(g->buf, (size_t)n, &len)) != 0) {
 		g->stats.refused++;
-		conn_refuse(g, c, status, &h);
-	} else if (h.len > 0) {
-		conn_hand_over(g, c, &h);
+		conn_refuse(g, c, status, (size_t)n, len);
+	} else if (len > 0) {
+		conn_hand_over(g, c, (size_t)n, len);
 	} else if ((size_t)n >= g->o.head_max_bytes) {
-		memset(&h, 0, sizeof(h));
 		g->stats.refused++;
-		conn_refuse(g, c, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, &h);
+		conn_refuse(g, c, reqhead_overlong(g->buf, (size_t)n),
+		    (size_t)n, 0);
 	}
 }
 
@@ -581,13 +547,63 @@ evict_oldest(struct guard *g, struct gip *ip)
 	conn_close(g, c);
 }
 
+/*
+ * Takes a new connection c (fd accepted from c->addr) into the incomplete
+ * heads, pushing out the oldest one of its address, or of all, when a cap
+ * is reached.  False when out of memory: the caller closes it.
+ */
+static bool
+conn_admit(struct guard *g, struct gconn *c)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
+	struct epoll_event ev;
+	struct gip *ip;
+	bool over;
+
+	/* Make room: the oldest incomplete head goes, never a served client. */
+	/*
+	 * Read under the lock: a served connection closing on another
+	 * thread may free an address with nothing pending.  One with
+	 * heads pending is kept alive by them (this thread's).
+	 */
+	pthread_mutex_lock(&g->lock);
+	ip = ip_find(g, sa);
+	over = ip != NULL && g->o.max_per_ip != 0 &&
+	    ip->pending >= g->o.max_per_ip;
+	pthread_mutex_unlock(&g->lock);
+	if (over)
+		evict_oldest(g, ip);
+	if (g->heads.n >= g->o.max_pending)
+		evict_oldest(g, NULL);
+
+	pthread_mutex_lock(&g->lock);
+	if ((ip = ip_get(g, sa)) == NULL) {
+		pthread_mutex_unlock(&g->lock);
+		return false;
+	}
+	c->ip = ip;
+	c->iprev = ip->ptail;
+	if (ip->ptail != NULL)
+		ip->ptail->inext = c;
+	else
+		ip->phead = c;
+	ip->ptail = c;
+	ip->pending++;
+	fifo_push(&g->heads, c);
+	pthread_mutex_unlock(&g->lock);
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+	ev.data.ptr = c;
+	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, c->fd, &ev) == -1)
+		conn_close(g, c);
+	return true;
+}
+
 static void
 accept_all(struct guard *g)
 {
-	struct epoll_event ev;
 	struct gconn *c;
-	struct gip *ip;
-	bool over;
 	int fd;
 
 	for (;;) {
@@ -622,46 +638,10 @@ accept_all(struct guard *g)
 		c->deadline_ms = now_ms() + g->o.header_timeout_ms;
 		memcpy(&c->addr, &ss, sizeof(ss));
 		c->addrlen = sl;
-
-		/* Make room: the oldest incomplete head goes, never a served client. */
-		/*
-		 * Read under the lock: a served connection closing on another
-		 * thread may free an address with nothing pending.  One with
-		 * heads pending is kept alive by them (this thread's).
-		 */
-		pthread_mutex_lock(&g->lock);
-		ip = ip_find(g, (struct sockaddr *)&ss);
-		over = ip != NULL && g->o.max_per_ip != 0 &&
-		    ip->pending >= g->o.max_per_ip;
-		pthread_mutex_unlock(&g->lock);
-		if (over)
-			evict_oldest(g, ip);
-		if (g->heads.n >= g->o.max_pending)
-			evict_oldest(g, NULL);
-
-		pthread_mutex_lock(&g->lock);
-		if ((ip = ip_get(g, (struct sockaddr *)&ss)) == NULL) {
-			pthread_mutex_unlock(&g->lock);
+		if (!conn_admit(g, c)) {
 			close(fd);
 			free(c);
-			continue;
 		}
-		c->ip = ip;
-		c->iprev = ip->ptail;
-		if (ip->ptail != NULL)
-			ip->ptail->inext = c;
-		else
-			ip->phead = c;
-		ip->ptail = c;
-		ip->pending++;
-		fifo_push(&g->heads, c);
-		pthread_mutex_unlock(&g->lock);
-
-		memset(&ev, 0, sizeof(ev));
-		ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-		ev.data.ptr = c;
-		if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
-			conn_close(g, c);
 	}
 }
 
@@ -729,7 +709,6 @@ guard_main(void *arg)
 
 	for (;;) {
 		n = epoll_wait(g->epfd, ev, EVENTS_PER_WAIT, wait_ms);
-		adopt_lingers(g);
 		for (i = 0; i < n; i++) {
 			if (ev[i].data.ptr == &stop_mark)
 				return NULL;
@@ -804,7 +783,6 @@ guard_stop(struct guard *g, struct guard_stats *stats)
 		pthread_join(g->thread, NULL);
 		g->running = false;
 	}
-	adopt_lingers(g);
 	while (g->heads.head != NULL)
 		conn_close(g, g->heads.head);
 	while (g->lingers.head != NULL)
@@ -813,7 +791,6 @@ guard_stop(struct guard *g, struct guard_stats *stats)
 	if (stats != NULL) {
 		pthread_mutex_lock(&g->lock);
 		*stats = g->stats;
-		stats->refused += g->later_refused;
 		pthread_mutex_unlock(&g->lock);
 	}
 }
@@ -858,13 +835,6 @@ guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 		    (a = calloc(1, sizeof(*a))) == NULL)
 			return;
 		a->fd = fi->connect_fd;
-		if (!heads_open(a->fd, ci->client_addr,
-		    ci->client_addr->sa_family == AF_INET6 ?
-		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in))) {
-			(void)shutdown(a->fd, SHUT_RDWR);
-			free(a);
-			return;
-		}
 		pthread_mutex_lock(&g->lock);
 		if ((a->ip = ip_get(g, ci->client_addr)) != NULL) {
 			a->ip->active++;
@@ -876,7 +846,6 @@ guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 		}
 		pthread_mutex_unlock(&g->lock);
 		if (a->ip == NULL) {
-			heads_close(a->fd);
 			(void)shutdown(a->fd, SHUT_RDWR);
 			free(a);
 			return;
@@ -884,7 +853,6 @@ guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 		*socket_context = a;
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED &&
 	    (a = *socket_context) != NULL) {
-		heads_close(a->fd);
 		pthread_mutex_lock(&g->lock);
 		if (a->prev != NULL)
 			a->prev->next = a->next;
@@ -916,6 +884,4 @@ guard_conn_state(void *cls, struct MHD_Connection *conn, bool idle)
 	if (ci == NULL || (a = ci->socket_context) == NULL)
 		return;
 	__atomic_store_n(&a->idle_since, idle ? now_ms() : 0, __ATOMIC_RELAXED);
-	if (idle)
-		heads_request_done(a->fd);
 }

@@ -22,10 +22,12 @@
  *   - a next request on a kept-alive connection gets the same deadline,
  *     counted from the end of the previous response.
  *
- * The first head is checked on its raw bytes with http_head_check() and
- * refused by the guard itself (the status once, then a lingering close);
- * later heads on a kept-alive connection get the same check on their way
- * to libmicrohttpd (heads.h), and the same answer.
+ * The guard only looks for where a connection's first head ends, in one
+ * pass that also refuses bytes no parser may be left to interpret
+ * (reqhead_scan), and refuses a head that grows past head_max_bytes: 414
+ * while its request line has not ended, else 431, as nginx answers.
+ * libmicrohttpd reads and parses every head, the first included, and the
+ * request handler applies the framing rules (reqhead.h).
  */
 #ifndef BOOTDROP_GUARD_H
 #define BOOTDROP_GUARD_H
@@ -39,15 +41,13 @@
 #include "err.h"
 
 struct accesslog;
-struct http_head;
-struct sockaddr;
 
 struct guard_opts {
 	unsigned max_pending;		/* heads being received, all addresses */
 	unsigned max_active;		/* connections past their head */
 	unsigned max_per_ip;		/* both, per address; 0 = no cap */
 	unsigned header_timeout_ms;	/* from accept to the end of the head */
-	size_t head_max_bytes;		/* longer heads: 431 */
+	size_t head_max_bytes;		/* longer heads: 414 or 431 */
 };
 
 /* Counters since start, for the log at shutdown and for tests. */
@@ -87,13 +87,5 @@ void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
  * gives way when a new client would otherwise be answered 503.
  */
 void guard_conn_state(void *cls, struct MHD_Connection *conn, bool idle);
-
-/*
- * From heads.c, on the thread serving fd: answers a later head on a served
- * connection with status (h: what parsed of it) and logs it, once; the
- * guard keeps a duplicate of fd lingering while libmicrohttpd closes fd.
- */
-void guard_refuse_served(struct guard *g, int fd, const struct sockaddr *addr,
-    socklen_t addrlen, unsigned status, const struct http_head *h);
 
 #endif

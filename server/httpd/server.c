@@ -48,13 +48,13 @@
 #include "accesslog.h"
 #include "cli.h"
 #include "guard.h"
-#include "heads.h"
 #include "html.h"
 #include "http.h"
 #include "index.h"
 #include "key.h"
 #include "layout.h"
 #include "manifest.h"
+#include "num.h"
 #include "quick.h"
 #include "repo.h"
 #include "timefmt.h"
@@ -175,18 +175,8 @@ static bool
 parse_number(const char *opt, const char *s, uint64_t min, uint64_t max,
     uint64_t *out)
 {
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	if (s[0] < '0' || s[0] > '9')
-		goto bad;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		goto bad;
-	*out = v;
-	return true;
-bad:
+	if (num_u64_str(s, min, max, out) == BD_OK)
+		return true;
 	warnx("%s: want a number from %" PRIu64 " to %" PRIu64 ", not '%s'",
 	    opt, min, max, s);
 	return false;
@@ -568,10 +558,12 @@ load_display_key(struct options *o, char b64[PUBKEY_B64_BYTES])
 
 /*
  * Starts libmicrohttpd without a listening socket: the guard accepts and
- * hands over connections whose first head is complete.  Strict mode stays
- * off: in 0.9.75 it closes without a status on a space in the target and
- * answers a missing Host with its header block twice; the guard and the
- * handler apply RFC 9112's rules instead (http_head_check).
+ * hands over connections whose first head is complete.  libmicrohttpd
+ * parses every head once; the handler judges it (reqhead_framing).  Its
+ * strict mode stays off: in 0.9.75 all it adds is to close without a
+ * status on a space in the target and to answer an HTTP/1.1 request
+ * without Host through its own error path, which sends the status line
+ * and header block twice - both are refused properly by reqhead_framing.
  */
 static struct MHD_Daemon *
 start_daemon(const struct options *o, struct http_server *s, struct guard *g,
@@ -758,12 +750,6 @@ main(int argc, char **argv)
 		warnx("out of memory");
 		goto out;
 	}
-	if ((rc = heads_init(guard, go.head_max_bytes,
-	    nofile > SIZE_MAX ? SIZE_MAX : (size_t)nofile,
-	    o.thread_per_conn)) != BD_OK) {
-		cli_report(PROG, "start", rc);
-		goto out;
-	}
 	s.conn_state = guard_conn_state;
 	s.conn_state_arg = guard;
 	if ((d = start_daemon(&o, &s, guard, &bound)) == NULL) {
@@ -811,7 +797,6 @@ out:
 	if (d != NULL)
 		MHD_stop_daemon(d);
 	guard_free(guard);
-	heads_fini();
 	if (lfd != -1)
 		close(lfd);
 	if (quick != NULL)

@@ -21,6 +21,7 @@
 #include <sys/inotify.h>
 #endif
 
+#include "fileid.h"
 #include "html.h"
 #include "http.h"
 #include "index.h"
@@ -34,7 +35,7 @@ struct chan {
 	struct chan *next;
 	char name[CHANNEL_MAX_BYTES + 1];
 	bool have_stat;
-	struct stat st;			/* identity of the bytes parsed */
+	struct file_id id;		/* identity of the bytes parsed */
 	struct bd_manifest *m;		/* NULL when rc != BD_OK */
 	enum bd_err rc;
 	unsigned gen;			/* rebuild that last looked at it */
@@ -99,17 +100,6 @@ chan_bucket(const char *name)
 	return h % CHAN_BUCKETS;
 }
 
-static bool
-same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
-	    a->st_size == b->st_size &&
-	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
-	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 enum bd_err
 index_manifest_load(int repofd, const char *channel, const char *file,
     struct bd_manifest **m)
@@ -158,6 +148,7 @@ index_channel_manifest(struct index_cache *c, int repofd,
 {
 	char rel[LAYOUT_PATH_BYTES];
 	struct chan *ch;
+	struct file_id id;
 	struct stat st;
 	bool have;
 	size_t b;
@@ -173,6 +164,7 @@ index_channel_manifest(struct index_cache *c, int repofd,
 	watch_dir(c, rel);
 	layout_manifest_path(channel, rel);
 	have = fstatat(repofd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	file_id_of(&st, &id);
 
 	b = chan_bucket(channel);
 	for (ch = c->chans[b]; ch != NULL; ch = ch->next)
@@ -184,7 +176,7 @@ index_channel_manifest(struct index_cache *c, int repofd,
 		memcpy(ch->name, channel, strlen(channel) + 1);
 		ch->next = c->chans[b];
 		c->chans[b] = ch;
-	} else if (!(have && ch->have_stat && same_file(&st, &ch->st))) {
+	} else if (!(have && ch->have_stat && file_id_same(&id, &ch->id))) {
 		manifest_free(ch->m);
 		ch->m = NULL;
 		ch->have_stat = false;
@@ -195,7 +187,7 @@ index_channel_manifest(struct index_cache *c, int repofd,
 		ch->rc = index_manifest_load(repofd, channel,
 		    LAYOUT_MANIFEST_FILE, &ch->m);
 		ch->have_stat = have;
-		ch->st = st;
+		ch->id = id;
 		if (ch->rc != BD_OK)
 			ch->have_stat = false;	/* retried on the next rebuild */
 	}
