@@ -564,9 +564,14 @@ manifest_try(struct run *run, size_t mi, enum verdict *verdict)
 	time_format(run->m->expires, when);
 	if ((rc = manifest_check_fresh(run->m, o->now)) != BD_OK) {
 		if (!o->allow_expired) {
+			char clock[TIME_RFC3339_BYTES];
+
+			time_format(o->now, clock);
 			run_fail(run, rc, url, "", "manifest refused");
-			run_detail(run, "expired at "
-			    "%s (--allow-expired overrides)", when);
+			run_detail(run, "expired at %s; this machine's clock "
+			    "says %s (a rescue system's clock may be wrong: "
+			    "set it, or pass --allow-expired to accept the "
+			    "manifest anyway)", when, clock);
 			goto out;
 		}
 		report_warn(&run->r, "manifest expired at %s; accepted because "

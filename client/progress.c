@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "download.h"
+#include "manifest.h"
 #include "progress.h"
 #include "units.h"
 
@@ -349,6 +350,52 @@ report_plan(struct report *r, const char *name, uint64_t size,
 	if (o != NULL && sha256_hex != NULL)
 		json_object_set_new(o, "sha256", json_string(sha256_hex));
 	emit(o);
+}
+
+/* "A B C": the key ids of ks, into out; also a JSON array when arr. */
+static void
+keyset_text(const struct bd_keyset *ks, char *out, size_t cap, json_t *arr)
+{
+	char hex[KEY_ID_HEX_BYTES];
+	size_t i, used = 0;
+	int n;
+
+	out[0] = '\0';
+	for (i = 0; i < ks->nkeys; i++) {
+		keyid_hex(ks->keys[i].id, hex);
+		if (arr != NULL)
+			json_array_append_new(arr, json_string(hex));
+		n = snprintf(out + used, cap - used, "%s%s", i > 0 ? " " : "",
+		    hex);
+		if (n < 0 || (size_t)n >= cap - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
+void
+report_keys_changed(struct report *r, uint64_t version,
+    const struct bd_keyset *before, const struct bd_keyset *after)
+{
+	char was[MANIFEST_MAX_KEYS * KEY_ID_HEX_BYTES];
+	char now[MANIFEST_MAX_KEYS * KEY_ID_HEX_BYTES];
+	json_t *a = NULL, *b = NULL;
+
+	if (r->json) {
+		a = json_array();
+		b = json_array();
+	}
+	keyset_text(before, was, sizeof(was), a);
+	keyset_text(after, now, sizeof(now), b);
+	if (r->json)
+		emit(json_pack("{s:s, s:I, s:o, s:I, s:o, s:I}", "event", "keys",
+		    "version", (json_int_t)version, "before", a,
+		    "before_threshold", (json_int_t)before->threshold, "after",
+		    b, "after_threshold", (json_int_t)after->threshold));
+	else
+		report_info(r, "keys changed at version %" PRIu64 ": %s "
+		    "(threshold %u), before %s (threshold %u)", version, now,
+		    after->threshold, was, before->threshold);
 }
 
 void

@@ -69,6 +69,12 @@ void report_installed(struct report *r, const char *name, const char *path);
 /* --check's plan, one file per call; with --json a "plan" event. */
 void report_plan(struct report *r, const char *name, uint64_t size,
     const char *sha256_hex, const char *path, bool keep_old);
+/*
+ * The channel's keys changed at version (a rotation followed): one line
+ * "keys changed at version N: ...", or with --json a "keys" event.
+ */
+void report_keys_changed(struct report *r, uint64_t version,
+    const struct bd_keyset *before, const struct bd_keyset *after);
 /* --check's verdict: with --json a "check" event (update true or false). */
 void report_check(struct report *r, const char *channel, uint64_t version,
     bool update);
