@@ -1079,6 +1079,7 @@ main(int argc, char **argv)
 	}
 	report_init(&run->r, run->o.quiet, run->o.json);
 	run->r.verbose = run->o.verbose;
+	report_interrupts(&run->r);
 	if (sodium_init() < 0)
 		run_fail(run, BD_ERR_NOMEM, NULL, "", "libsodium init failed");
 	else if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,14 @@
 #include "units.h"
 
 #define BAR_INTERVAL_SECONDS	0.1
+#define INTERRUPT_TEXT_BYTES	160
+
+/*
+ * What the interrupt notice needs, readable from a signal handler: KiB of
+ * downloads kept on the destination, and the output mode.
+ */
+static volatile sig_atomic_t interrupt_kept_kib;
+static volatile sig_atomic_t interrupt_json, interrupt_quiet;
 #define EVENT_INTERVAL_SECONDS	1.0
 
 static double
@@ -239,6 +248,8 @@ report_artifact_progress(void *ctx, const struct dl_progress *p)
 
 	r->have = p->have;
 	r->total = p->size;
+	interrupt_kept_kib = (sig_atomic_t)((r->done_bytes + p->have) / 1024 >
+	    INT32_MAX ? INT32_MAX : (r->done_bytes + p->have) / 1024);
 	r->nmirrors = p->nmirrors < REPORT_MIRRORS ? p->nmirrors :
 	    REPORT_MIRRORS;
 	for (i = 0; i < r->nmirrors; i++) {
@@ -255,9 +266,13 @@ report_artifact_progress(void *ctx, const struct dl_progress *p)
 		if (p->resumed > 0 && r->json)
 			emit(json_pack("{s:s, s:s, s:I}", "event", "resume",
 			    "name", r->name, "bytes", (json_int_t)p->resumed));
-		else if (p->resumed > 0)
-			report_info(r, "%s: resuming at byte %" PRIu64, r->name,
-			    p->resumed);
+		else if (p->resumed > 0) {
+			char kept[SIZE_TEXT_BYTES];
+
+			size_format(p->resumed, true, kept);
+			report_info(r, "%s: resuming: %s kept from an earlier "
+			    "run", r->name, kept);
+		}
 	}
 	if (p->resumed < r->resumed)
 		r->resumed = p->resumed;	/* started over */
@@ -297,6 +312,7 @@ report_artifact_done(struct report *r, const char *name, uint64_t size,
 	char human[SIZE_TEXT_BYTES];
 	size_t i;
 
+	r->done_bytes += size;
 	if (r->bar_drawn) {
 		fputc('\n', stderr);
 		r->bar_drawn = false;
@@ -371,6 +387,83 @@ keyset_text(const struct bd_keyset *ks, char *out, size_t cap, json_t *arr)
 			break;
 		used += (size_t)n;
 	}
+}
+
+/* Appends the decimal digits of v to out at *at (async-signal-safe). */
+static void
+put_uint(char *out, size_t cap, size_t *at, unsigned long v)
+{
+	char digits[24];
+	size_t n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0 && n < sizeof(digits));
+	while (n > 0 && *at + 1 < cap)
+		out[(*at)++] = digits[--n];
+}
+
+static void
+put_str(char *out, size_t cap, size_t *at, const char *s)
+{
+	while (*s != '\0' && *at + 1 < cap)
+		out[(*at)++] = *s++;
+}
+
+/*
+ * Says what an interrupt leaves behind, then lets the signal's default
+ * action end the process (so the exit status still tells the signal).
+ * Only write() and raise(): it runs where the network is waited on.
+ */
+static void
+interrupt_notice(int sig)
+{
+	char msg[INTERRUPT_TEXT_BYTES];
+	unsigned long kib = (unsigned long)interrupt_kept_kib;
+	size_t at = 0;
+	int fd = STDERR_FILENO;
+
+	if (interrupt_json) {
+		put_str(msg, sizeof(msg), &at, "{\"event\":\"interrupted\","
+		    "\"kept_bytes\":");
+		put_uint(msg, sizeof(msg), &at, kib * 1024);
+		put_str(msg, sizeof(msg), &at, "}\n");
+		fd = STDOUT_FILENO;
+	} else if (kib >= 1024) {
+		put_str(msg, sizeof(msg), &at, "\nbootdrop-fetch: interrupted; "
+		    "run again to resume (");
+		put_uint(msg, sizeof(msg), &at, kib / 1024);
+		put_str(msg, sizeof(msg), &at, ".");
+		put_uint(msg, sizeof(msg), &at, kib % 1024 * 10 / 1024);
+		put_str(msg, sizeof(msg), &at, " MiB kept)\n");
+	} else if (kib > 0) {
+		put_str(msg, sizeof(msg), &at, "\nbootdrop-fetch: interrupted; "
+		    "run again to resume (");
+		put_uint(msg, sizeof(msg), &at, kib);
+		put_str(msg, sizeof(msg), &at, " KiB kept)\n");
+	} else
+		put_str(msg, sizeof(msg), &at, "\nbootdrop-fetch: interrupted; "
+		    "nothing was installed\n");
+	if (!interrupt_quiet || interrupt_json)
+		(void)!write(fd, msg, at);
+	raise(sig);
+}
+
+void
+report_interrupts(struct report *r)
+{
+	struct sigaction sa;
+
+	interrupt_json = r->json;
+	interrupt_quiet = r->quiet;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = interrupt_notice;
+	sa.sa_flags = (int)SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
 }
 
 void

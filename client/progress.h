@@ -25,9 +25,10 @@ struct report {
 	bool verbose;		/* -v: per-mirror bytes */
 	bool bar;		/* stderr is a terminal and not quiet */
 	bool bar_drawn;
-	bool resume_told;	/* "resuming at byte N" printed */
+	bool resume_told;	/* "resuming: N kept" printed */
 	char name[REPORT_NAME_BYTES];
 	uint64_t total, resumed, have;
+	uint64_t done_bytes;	/* of the artifacts verified so far */
 	double start, last_draw, last_event;
 	/* per-mirror bytes of the current artifact, from the downloader */
 	size_t nmirrors;
@@ -36,6 +37,13 @@ struct report {
 		uint64_t bytes;
 	} mirrors[REPORT_MIRRORS];
 };
+
+/*
+ * SIGINT, SIGTERM and SIGHUP, when delivered, first say what the run
+ * leaves behind ("interrupted; run again to resume (N MiB kept)", or a
+ * JSON "interrupted" event), then take their default action.
+ */
+void report_interrupts(struct report *r);
 
 /* Decides the modes (the bar only when isatty(2) and not quiet). */
 void report_init(struct report *r, bool quiet, bool json);

@@ -50,4 +50,41 @@ PY
 expect_status 0 "no rotation: no keys line" fetch -d "$T/dest" "$url"
 grep -q "keys changed" "$T/last.out" && fail "keys line without a rotation" || ok "no keys line when nothing rotated"
 stop
+
+# Ctrl-C while downloading: one line saying what is kept and what to do;
+# the next run resumes and says how much it kept, in MiB.
+rm -rf "$T/big"; rm -f "$T/world.tgz"; make_world "$T/world.tgz" 4; make_repo "$T/big"
+start_evil normal "$T/big" big --rate 1000000
+for sig in INT TERM; do
+	fresh_dest
+	"$FETCH" -P "$PUBKEY" -c "$CH" -d "$T/dest" "$url" >"$T/int.out" 2>"$T/int.err" &
+	pid=$!
+	for _ in $(seq 200); do
+		p=$(find "$T/dest/.bootdrop/tmp" -name '*.part' -size +1024k 2>/dev/null | head -n 1)
+		[ -n "$p" ] && break
+		sleep 0.05
+	done
+	kill -$sig "$pid"; wait "$pid"; st=$?
+	expect_eq "$st" "$((128 + $(kill -l $sig)))" "SIG$sig ends the run by the signal"
+	grep -Eq "^bootdrop-fetch: interrupted; run again to resume \([0-9]+\.[0-9] MiB kept\)$" "$T/int.err" &&
+		ok "SIG$sig: what is kept is said" || fail "SIG$sig message: $(cat "$T/int.err")"
+done
+expect_status 0 "the next run resumes" fetch -d "$T/dest" "$url"
+grep -Eq "world: resuming: [0-9.]+ MiB \([0-9]+ bytes\) kept from an earlier run" "$T/last.out" &&
+	ok "resume told in MiB" || fail "resume message: $(cat "$T/last.out")"
+cmp -s "$T/dest/world.tgz" "$T/world.tgz" && ok "resumed world installed" || fail "world differs"
+fresh_dest
+"$FETCH" -P "$PUBKEY" -c "$CH" -d "$T/dest" --json "$url" >"$T/int.out" 2>"$T/int.err" &
+pid=$!
+for _ in $(seq 200); do
+	[ -n "$(find "$T/dest/.bootdrop/tmp" -name '*.part' -size +1024k 2>/dev/null)" ] && break
+	sleep 0.05
+done
+kill -INT "$pid"; wait "$pid"
+python3 - "$T/int.out" <<'PY' && ok "--json: an interrupted event with kept_bytes" || fail "json: $(tail -n 2 "$T/int.out")"
+import json, sys
+last = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+assert last["event"] == "interrupted" and last["kept_bytes"] >= 1 << 20, last
+PY
+stop
 finish
