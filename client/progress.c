@@ -453,7 +453,9 @@ interrupt_notice(int sig)
 void
 report_interrupts(struct report *r)
 {
-	struct sigaction sa;
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa, old;
+	size_t i;
 
 	interrupt_json = r->json;
 	interrupt_quiet = r->quiet;
@@ -461,9 +463,11 @@ report_interrupts(struct report *r)
 	sa.sa_handler = interrupt_notice;
 	sa.sa_flags = (int)SA_RESETHAND;
 	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGINT, &sa, NULL);
-	(void)sigaction(SIGTERM, &sa, NULL);
-	(void)sigaction(SIGHUP, &sa, NULL);
+	/* An ignored signal stays ignored (nohup, a shell's background job). */
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler != SIG_IGN)
+			(void)sigaction(sigs[i], &sa, NULL);
 }
 
 void

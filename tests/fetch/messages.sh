@@ -55,7 +55,9 @@ stop
 # the next run resumes and says how much it kept, in MiB.
 rm -rf "$T/big"; rm -f "$T/world.tgz"; make_world "$T/world.tgz" 4; make_repo "$T/big"
 start_evil normal "$T/big" big --rate 1000000
-for sig in INT TERM; do
+# (job control on: a background job's SIGINT is then not ignored)
+set -m
+for sig in INT TERM HUP; do
 	fresh_dest
 	"$FETCH" -P "$PUBKEY" -c "$CH" -d "$T/dest" "$url" >"$T/int.out" 2>"$T/int.err" &
 	pid=$!
@@ -69,10 +71,21 @@ for sig in INT TERM; do
 	grep -Eq "^bootdrop-fetch: interrupted; run again to resume \([0-9]+\.[0-9] MiB kept\)$" "$T/int.err" &&
 		ok "SIG$sig: what is kept is said" || fail "SIG$sig message: $(cat "$T/int.err")"
 done
+set +m
 expect_status 0 "the next run resumes" fetch -d "$T/dest" "$url"
 grep -Eq "world: resuming: [0-9.]+ MiB \([0-9]+ bytes\) kept from an earlier run" "$T/last.out" &&
 	ok "resume told in MiB" || fail "resume message: $(cat "$T/last.out")"
 cmp -s "$T/dest/world.tgz" "$T/world.tgz" && ok "resumed world installed" || fail "world differs"
+# nohup's ignored SIGHUP stays ignored.
+fresh_dest
+nohup "$FETCH" -P "$PUBKEY" -c "$CH" -d "$T/dest" "$url" >"$T/int.out" 2>"$T/int.err" &
+pid=$!
+for _ in $(seq 200); do
+	[ -n "$(find "$T/dest/.bootdrop/tmp" -name '*.part' -size +1024k 2>/dev/null)" ] && break
+	sleep 0.05
+done
+kill -HUP "$pid"; wait "$pid"; st=$?
+expect_eq "$st" 0 "under nohup, SIGHUP is ignored and the run completes"
 fresh_dest
 "$FETCH" -P "$PUBKEY" -c "$CH" -d "$T/dest" --json "$url" >"$T/int.out" 2>"$T/int.err" &
 pid=$!
@@ -80,7 +93,7 @@ for _ in $(seq 200); do
 	[ -n "$(find "$T/dest/.bootdrop/tmp" -name '*.part' -size +1024k 2>/dev/null)" ] && break
 	sleep 0.05
 done
-kill -INT "$pid"; wait "$pid"
+kill -TERM "$pid"; wait "$pid"
 python3 - "$T/int.out" <<'PY' && ok "--json: an interrupted event with kept_bytes" || fail "json: $(tail -n 2 "$T/int.out")"
 import json, sys
 last = json.loads(open(sys.argv[1]).read().splitlines()[-1])
