@@ -509,7 +509,7 @@ int
 report_result(struct report *r, enum bd_err rc, const char *what,
     const char *where, const char *detail, const char *summary)
 {
-	int status = bd_err_exit_status(rc);
+	int status = rc == BD_OK ? r->ok_status : bd_err_exit_status(rc);
 	char reason[1024];
 
 	if (r->bar_drawn) {
@@ -540,8 +540,14 @@ report_result(struct report *r, enum bd_err rc, const char *what,
 			json_object_set_new(o, "where", json_string(
 			    where != NULL ? where : ""));
 			json_object_set_new(o, "reason", json_string(reason));
-		} else if (o != NULL && summary != NULL)
-			json_object_set_new(o, "summary", json_string(summary));
+		} else if (o != NULL) {
+			if (r->outcome != NULL)
+				json_object_set_new(o, "outcome",
+				    json_string(r->outcome));
+			if (summary != NULL)
+				json_object_set_new(o, "summary",
+				    json_string(summary));
+		}
 		emit(o);
 	}
 	return status;

@@ -29,6 +29,9 @@ struct report {
 	char name[REPORT_NAME_BYTES];
 	uint64_t total, resumed, have;
 	uint64_t done_bytes;	/* of the artifacts verified so far */
+	/* A successful run's verdict for report_result(): */
+	const char *outcome;	/* "installed", "up-to-date", ... */
+	int ok_status;		/* its exit status (0, or 100 for --check) */
 	double start, last_draw, last_event;
 	/* per-mirror bytes of the current artifact, from the downloader */
 	size_t nmirrors;
@@ -89,7 +92,9 @@ void report_check(struct report *r, const char *channel, uint64_t version,
 
 /*
  * The end: for a failure prints the one error line on stderr; with --json
- * also a "result" object.  Returns the exit status for rc.
+ * also a "result" object ("status" the exit status; on success "outcome"
+ * from r->outcome).  Returns the exit status: for rc, or r->ok_status when
+ * rc is BD_OK.
  */
 int report_result(struct report *r, enum bd_err rc, const char *what,
     const char *where, const char *detail, const char *summary);

@@ -100,4 +100,55 @@ last = json.loads(open(sys.argv[1]).read().splitlines()[-1])
 assert last["event"] == "interrupted" and last["kept_bytes"] >= 1 << 20, last
 PY
 stop
+
+# --json results: "status" is the exit status, "outcome" what happened.
+# json_result FILE KEY : a field of the last "result" event.
+json_result() {
+	python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")][-1]; assert r["event"] == "result"; print(r.get(sys.argv[2]))' "$1" "$2"
+}
+rm -rf "$T/j"; rm -f "$T/world.tgz"; make_repo "$T/j"
+start_evil normal "$T/j" j
+fresh_dest
+expect_status 100 "--check --json with an update available" fetch -d "$T/dest" --check --json "$url"
+expect_eq "$(json_result "$T/last.out" status)" 100 "--check --json: result status is the exit status"
+expect_eq "$(json_result "$T/last.out" outcome)" update-available "--check --json: outcome update-available"
+expect_status 0 "--json install" fetch -d "$T/dest" --json "$url"
+expect_eq "$(json_result "$T/last.out" outcome)" installed "--json: outcome installed"
+expect_eq "$(json_result "$T/last.out" status)" 0 "--json: status 0"
+expect_status 0 "--json again" fetch -d "$T/dest" --json "$url"
+expect_eq "$(json_result "$T/last.out" outcome)" up-to-date "--json: outcome up-to-date"
+expect_status 0 "--check --json up to date" fetch -d "$T/dest" --check --json "$url"
+expect_eq "$(json_result "$T/last.out" outcome)" up-to-date "--check --json: outcome up-to-date"
+expect_status 3 "--json refusal" fetch -d "$T/dest" --json --now 2031-01-01T00:00:00Z "$url"
+expect_eq "$(json_result "$T/last.out" status)" 3 "--json refusal: status 3"
+j_url=$url
+
+# --audit: a mirror behind the other is a warning and a JSON field; the
+# exit statuses --help gives are the man page's.
+rm -rf "$T/lag"; cp -a "$T/j" "$T/lag"
+"$PUBLISH" refresh -r "$T/j" -c "$CH" -s "$TEST_SEC" >/dev/null || fail "refresh"
+start_evil normal "$T/lag" lag
+expect_status 0 "audit: a mirror behind is not an error" fetch --audit "$j_url" "$url"
+expect_err "warning: $url is behind: its newest version is 1, another mirror has 2" "the lagging mirror is named"
+expect_status 0 "audit --json with a mirror behind" fetch --audit --json "$j_url" "$url"
+python3 - "$T/last.out" "$url" <<'PY' && ok "audit --json: behind lists the mirror" || fail "audit json: $(tail -n 1 "$T/last.out")"
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])][-1]
+assert r["event"] == "result" and r["status"] == 0 and r["newest"] == 2, r
+assert r["behind"] == [{"mirror": sys.argv[2], "newest": 1}], r
+PY
+"$FETCH" --help >"$T/help" 2>&1
+grep -A4 -- "--audit  " "$T/help" | tr -s ' \n' ' ' | grep -q "exit 0 valid and agreeing.* 2 a mirror unreachable; 3 a broken link, missing version or fork" &&
+	ok "--help: --audit's exit statuses" || fail "--help --audit: $(grep -A3 -- --audit "$T/help")"
+man_text=$(MANWIDTH=200 man -l "$BOOTDROP_SRCDIR/doc/bootdrop-fetch.8" 2>/dev/null | tr -s ' \n' ' ')
+if [ -n "$man_text" ]; then
+	grep -q "Exit 0: every chain is valid and the mirrors agree on every version they share; 3: a broken link, a missing version, or a fork" <<<"$man_text" &&
+		grep -q "2: a mirror could not be reached" <<<"$man_text" &&
+		ok "the man page tells --audit's statuses as --help does" || fail "man page --audit statuses"
+	grep -q -- "--check .*Exits 0 when the slice is up to date and 100 when an update is available" <<<"$man_text" &&
+		grep -A1 -- "--check  " "$T/help" | tr -s ' \n' ' ' | grep -q "exit 0 up to date, 100 update available" &&
+		ok "--check's statuses in both" || fail "--check statuses"
+else
+	fail "man could not render doc/bootdrop-fetch.8"
+fi
 finish
