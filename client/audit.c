@@ -371,7 +371,7 @@ audit_run(const struct audit_opts *o)
 	char h1[SHA256_HEX_BYTES], h2[SHA256_HEX_BYTES];
 	struct audit_mirror *as;
 	const struct audit_mirror *ref;
-	size_t i, requests = 0, forks = 0;
+	size_t i, requests = 0, forks = 0, behind = 0;
 	uint64_t v, top = 0;
 	bool broken = false, unreachable = false, reported;
 	int status;
@@ -413,6 +413,15 @@ audit_run(const struct audit_opts *o)
 			reported = true;
 		}
 	}
+	/* Behind is not wrong (a mirror syncs later), but it is said. */
+	for (i = 0; i < o->nmirrors; i++)
+		if (as[i].status == AUDIT_OK && as[i].newest < top) {
+			behind++;
+			fprintf(stderr, "bootdrop-fetch: audit: warning: %s is "
+			    "behind: its newest version is %" PRIu64 ", another "
+			    "mirror has %" PRIu64 "\n", as[i].url, as[i].newest,
+			    top);
+		}
 	if (o->json) {
 		json_print(o, as, top);
 	} else if (!o->quiet) {
@@ -422,12 +431,22 @@ audit_run(const struct audit_opts *o)
 		table_print(o, as, top);
 	}
 	status = broken || forks > 0 ? 3 : unreachable ? 2 : 0;
-	if (o->json)
-		json_emit(json_pack("{s:s, s:s, s:s, s:I, s:I, s:i}", "event",
-		    "result", "channel", o->channel, "audit", status == 0 ?
-		    "agree" : status == 3 ? "refused" : "incomplete", "forks",
-		    (json_int_t)forks, "requests", (json_int_t)requests,
-		    "status", status));
+	if (o->json) {
+		json_t *lag = json_array();
+
+		for (i = 0; lag != NULL && i < o->nmirrors; i++)
+			if (as[i].status == AUDIT_OK && as[i].newest < top)
+				json_array_append_new(lag, json_pack("{s:s, s:I}",
+				    "mirror", as[i].url, "newest",
+				    (json_int_t)as[i].newest));
+		json_emit(json_pack("{s:s, s:s, s:s, s:I, s:I, s:i, s:I, s:o}",
+		    "event", "result", "channel", o->channel, "audit",
+		    status == 0 ? "agree" : status == 3 ? "refused" :
+		    "incomplete", "forks", (json_int_t)forks, "requests",
+		    (json_int_t)requests, "status", status, "newest",
+		    (json_int_t)top, "behind", lag != NULL ? lag :
+		    json_array()));
+	}
 	else if (!o->quiet)
 		printf("%s\n", status == 0 ? "result: every chain is valid and "
 		    "the mirrors agree on every version they share" :

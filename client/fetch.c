@@ -184,11 +184,14 @@ usage(FILE *f)
 "      --pvgrub ARCH        the kernel must be loadable by an ARCH pvgrub\n"
 "                           (i386 or amd64)\n"
 "      --check              verify the manifest, print the plan, write nothing\n"
+"                           (exit 0 up to date, 100 update available)\n"
 "      --reset-trust        forget the keys recorded on the boot slice and\n"
 "                           trust -P/-p/-t again (rollback is still refused)\n"
 "      --audit              no destination, writes nothing: walk every\n"
 "                           mirror's chain from version 1, compare mirrors\n"
-"                           (exit 0 up to date, 100 update available)\n"
+"                           (exit 0 valid and agreeing, a mirror behind\n"
+"                           only warned about; 2 a mirror unreachable;\n"
+"                           3 a broken link, missing version or fork)\n"
 "      --only NAME          fetch and install only artifact NAME (repeatable;\n"
 "                           records no version)\n"
 "      --no-keep-old        do not keep a replaced kernel as <path>.old\n"
@@ -564,9 +567,14 @@ manifest_try(struct run *run, size_t mi, enum verdict *verdict)
 	time_format(run->m->expires, when);
 	if ((rc = manifest_check_fresh(run->m, o->now)) != BD_OK) {
 		if (!o->allow_expired) {
+			char clock[TIME_RFC3339_BYTES];
+
+			time_format(o->now, clock);
 			run_fail(run, rc, url, "", "manifest refused");
-			run_detail(run, "expired at "
-			    "%s (--allow-expired overrides)", when);
+			run_detail(run, "expired at %s; this machine's clock "
+			    "says %s (a rescue system's clock may be wrong: "
+			    "set it, or pass --allow-expired to accept the "
+			    "manifest anyway)", when, clock);
 			goto out;
 		}
 		report_warn(&run->r, "manifest expired at %s; accepted because "
@@ -1013,6 +1021,8 @@ run_pipeline(struct run *run, char *summary, size_t cap, bool *update)
 		snprintf(summary, cap, "checked %s version %" PRIu64 ": %s; "
 		    "nothing written", o->channel, run->m->version, *update ?
 		    "update available" : "up to date");
+		run->r.outcome = *update ? "update-available" : "up-to-date";
+		run->r.ok_status = *update ? FETCH_STATUS_UPDATE : 0;
 		return BD_OK;
 	}
 	if (!*update) {
@@ -1021,12 +1031,14 @@ run_pipeline(struct run *run, char *summary, size_t cap, bool *update)
 			parts_remove(run);
 		snprintf(summary, cap, "up to date: %s version %" PRIu64,
 		    o->channel, run->m->version);
+		run->r.outcome = "up-to-date";
 		return BD_OK;
 	}
 	if (install_checks(run) != BD_OK || artifacts_download(run) != BD_OK ||
 	    artifacts_install(run) != BD_OK)
 		return run->rc;
 	parts_remove(run);
+	run->r.outcome = o->nonly > 0 ? "installed-only" : "installed";
 	if (o->nonly > 0)
 		snprintf(summary, cap, "installed %zu artifact%s of %s version %"
 		    PRIu64 " into %s; --only records no version", o->nonly,
@@ -1074,6 +1086,7 @@ main(int argc, char **argv)
 	}
 	report_init(&run->r, run->o.quiet, run->o.json);
 	run->r.verbose = run->o.verbose;
+	report_interrupts(&run->r);
 	if (sodium_init() < 0)
 		run_fail(run, BD_ERR_NOMEM, NULL, "", "libsodium init failed");
 	else if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -1105,8 +1118,6 @@ main(int argc, char **argv)
 	}
 	status = report_result(&run->r, run->rc, run->what, run->where,
 	    run->detail, summary[0] != '\0' ? summary : NULL);
-	if (status == 0 && run->o.check && update)
-		status = FETCH_STATUS_UPDATE;
 out:
 	manifest_free(run->m);
 	dl_free(run->dl);

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +15,19 @@
 #include <jansson.h>
 
 #include "download.h"
+#include "manifest.h"
 #include "progress.h"
 #include "units.h"
 
 #define BAR_INTERVAL_SECONDS	0.1
+#define INTERRUPT_TEXT_BYTES	160
+
+/*
+ * What the interrupt notice needs, readable from a signal handler: KiB of
+ * downloads kept on the destination, and the output mode.
+ */
+static volatile sig_atomic_t interrupt_kept_kib;
+static volatile sig_atomic_t interrupt_json, interrupt_quiet;
 #define EVENT_INTERVAL_SECONDS	1.0
 
 static double
@@ -238,6 +248,8 @@ report_artifact_progress(void *ctx, const struct dl_progress *p)
 
 	r->have = p->have;
 	r->total = p->size;
+	interrupt_kept_kib = (sig_atomic_t)((r->done_bytes + p->have) / 1024 >
+	    INT32_MAX ? INT32_MAX : (r->done_bytes + p->have) / 1024);
 	r->nmirrors = p->nmirrors < REPORT_MIRRORS ? p->nmirrors :
 	    REPORT_MIRRORS;
 	for (i = 0; i < r->nmirrors; i++) {
@@ -254,9 +266,13 @@ report_artifact_progress(void *ctx, const struct dl_progress *p)
 		if (p->resumed > 0 && r->json)
 			emit(json_pack("{s:s, s:s, s:I}", "event", "resume",
 			    "name", r->name, "bytes", (json_int_t)p->resumed));
-		else if (p->resumed > 0)
-			report_info(r, "%s: resuming at byte %" PRIu64, r->name,
-			    p->resumed);
+		else if (p->resumed > 0) {
+			char kept[SIZE_TEXT_BYTES];
+
+			size_format(p->resumed, true, kept);
+			report_info(r, "%s: resuming: %s kept from an earlier "
+			    "run", r->name, kept);
+		}
 	}
 	if (p->resumed < r->resumed)
 		r->resumed = p->resumed;	/* started over */
@@ -296,6 +312,7 @@ report_artifact_done(struct report *r, const char *name, uint64_t size,
 	char human[SIZE_TEXT_BYTES];
 	size_t i;
 
+	r->done_bytes += size;
 	if (r->bar_drawn) {
 		fputc('\n', stderr);
 		r->bar_drawn = false;
@@ -351,6 +368,133 @@ report_plan(struct report *r, const char *name, uint64_t size,
 	emit(o);
 }
 
+/* "A B C": the key ids of ks, into out; also a JSON array when arr. */
+static void
+keyset_text(const struct bd_keyset *ks, char *out, size_t cap, json_t *arr)
+{
+	char hex[KEY_ID_HEX_BYTES];
+	size_t i, used = 0;
+	int n;
+
+	out[0] = '\0';
+	for (i = 0; i < ks->nkeys; i++) {
+		keyid_hex(ks->keys[i].id, hex);
+		if (arr != NULL)
+			json_array_append_new(arr, json_string(hex));
+		n = snprintf(out + used, cap - used, "%s%s", i > 0 ? " " : "",
+		    hex);
+		if (n < 0 || (size_t)n >= cap - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
+/* Appends the decimal digits of v to out at *at (async-signal-safe). */
+static void
+put_uint(char *out, size_t cap, size_t *at, unsigned long v)
+{
+	char digits[24];
+	size_t n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0 && n < sizeof(digits));
+	while (n > 0 && *at + 1 < cap)
+		out[(*at)++] = digits[--n];
+}
+
+static void
+put_str(char *out, size_t cap, size_t *at, const char *s)
+{
+	while (*s != '\0' && *at + 1 < cap)
+		out[(*at)++] = *s++;
+}
+
+/*
+ * Says what an interrupt leaves behind, then lets the signal's default
+ * action end the process (so the exit status still tells the signal).
+ * Only write() and raise(): it runs where the network is waited on.
+ */
+static void
+interrupt_notice(int sig)
+{
+	char msg[INTERRUPT_TEXT_BYTES];
+	unsigned long kib = (unsigned long)interrupt_kept_kib;
+	size_t at = 0;
+	int fd = STDERR_FILENO;
+
+	if (interrupt_json) {
+		put_str(msg, sizeof(msg), &at, "{\"event\":\"interrupted\","
+		    "\"kept_bytes\":");
+		put_uint(msg, sizeof(msg), &at, kib * 1024);
+		put_str(msg, sizeof(msg), &at, "}\n");
+		fd = STDOUT_FILENO;
+	} else if (kib >= 1024) {
+		put_str(msg, sizeof(msg), &at, "\nbootdrop-fetch: interrupted; "
+		    "run again to resume (");
+		put_uint(msg, sizeof(msg), &at, kib / 1024);
+		put_str(msg, sizeof(msg), &at, ".");
+		put_uint(msg, sizeof(msg), &at, kib % 1024 * 10 / 1024);
+		put_str(msg, sizeof(msg), &at, " MiB kept)\n");
+	} else if (kib > 0) {
+		put_str(msg, sizeof(msg), &at, "\nbootdrop-fetch: interrupted; "
+		    "run again to resume (");
+		put_uint(msg, sizeof(msg), &at, kib);
+		put_str(msg, sizeof(msg), &at, " KiB kept)\n");
+	} else
+		put_str(msg, sizeof(msg), &at, "\nbootdrop-fetch: interrupted; "
+		    "nothing was installed\n");
+	if (!interrupt_quiet || interrupt_json)
+		(void)!write(fd, msg, at);
+	raise(sig);
+}
+
+void
+report_interrupts(struct report *r)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa, old;
+	size_t i;
+
+	interrupt_json = r->json;
+	interrupt_quiet = r->quiet;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = interrupt_notice;
+	sa.sa_flags = (int)SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	/* An ignored signal stays ignored (nohup, a shell's background job). */
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler != SIG_IGN)
+			(void)sigaction(sigs[i], &sa, NULL);
+}
+
+void
+report_keys_changed(struct report *r, uint64_t version,
+    const struct bd_keyset *before, const struct bd_keyset *after)
+{
+	char was[MANIFEST_MAX_KEYS * KEY_ID_HEX_BYTES];
+	char now[MANIFEST_MAX_KEYS * KEY_ID_HEX_BYTES];
+	json_t *a = NULL, *b = NULL;
+
+	if (r->json) {
+		a = json_array();
+		b = json_array();
+	}
+	keyset_text(before, was, sizeof(was), a);
+	keyset_text(after, now, sizeof(now), b);
+	if (r->json)
+		emit(json_pack("{s:s, s:I, s:o, s:I, s:o, s:I}", "event", "keys",
+		    "version", (json_int_t)version, "before", a,
+		    "before_threshold", (json_int_t)before->threshold, "after",
+		    b, "after_threshold", (json_int_t)after->threshold));
+	else
+		report_info(r, "keys changed at version %" PRIu64 ": %s "
+		    "(threshold %u), before %s (threshold %u)", version, now,
+		    after->threshold, was, before->threshold);
+}
+
 void
 report_check(struct report *r, const char *channel, uint64_t version,
     bool update)
@@ -365,7 +509,7 @@ int
 report_result(struct report *r, enum bd_err rc, const char *what,
     const char *where, const char *detail, const char *summary)
 {
-	int status = bd_err_exit_status(rc);
+	int status = rc == BD_OK ? r->ok_status : bd_err_exit_status(rc);
 	char reason[1024];
 
 	if (r->bar_drawn) {
@@ -396,8 +540,14 @@ report_result(struct report *r, enum bd_err rc, const char *what,
 			json_object_set_new(o, "where", json_string(
 			    where != NULL ? where : ""));
 			json_object_set_new(o, "reason", json_string(reason));
-		} else if (o != NULL && summary != NULL)
-			json_object_set_new(o, "summary", json_string(summary));
+		} else if (o != NULL) {
+			if (r->outcome != NULL)
+				json_object_set_new(o, "outcome",
+				    json_string(r->outcome));
+			if (summary != NULL)
+				json_object_set_new(o, "summary",
+				    json_string(summary));
+		}
 		emit(o);
 	}
 	return status;

@@ -25,9 +25,13 @@ struct report {
 	bool verbose;		/* -v: per-mirror bytes */
 	bool bar;		/* stderr is a terminal and not quiet */
 	bool bar_drawn;
-	bool resume_told;	/* "resuming at byte N" printed */
+	bool resume_told;	/* "resuming: N kept" printed */
 	char name[REPORT_NAME_BYTES];
 	uint64_t total, resumed, have;
+	uint64_t done_bytes;	/* of the artifacts verified so far */
+	/* A successful run's verdict for report_result(): */
+	const char *outcome;	/* "installed", "up-to-date", ... */
+	int ok_status;		/* its exit status (0, or 100 for --check) */
 	double start, last_draw, last_event;
 	/* per-mirror bytes of the current artifact, from the downloader */
 	size_t nmirrors;
@@ -36,6 +40,13 @@ struct report {
 		uint64_t bytes;
 	} mirrors[REPORT_MIRRORS];
 };
+
+/*
+ * SIGINT, SIGTERM and SIGHUP, when delivered, first say what the run
+ * leaves behind ("interrupted; run again to resume (N MiB kept)", or a
+ * JSON "interrupted" event), then take their default action.
+ */
+void report_interrupts(struct report *r);
 
 /* Decides the modes (the bar only when isatty(2) and not quiet). */
 void report_init(struct report *r, bool quiet, bool json);
@@ -69,13 +80,21 @@ void report_installed(struct report *r, const char *name, const char *path);
 /* --check's plan, one file per call; with --json a "plan" event. */
 void report_plan(struct report *r, const char *name, uint64_t size,
     const char *sha256_hex, const char *path, bool keep_old);
+/*
+ * The channel's keys changed at version (a rotation followed): one line
+ * "keys changed at version N: ...", or with --json a "keys" event.
+ */
+void report_keys_changed(struct report *r, uint64_t version,
+    const struct bd_keyset *before, const struct bd_keyset *after);
 /* --check's verdict: with --json a "check" event (update true or false). */
 void report_check(struct report *r, const char *channel, uint64_t version,
     bool update);
 
 /*
  * The end: for a failure prints the one error line on stderr; with --json
- * also a "result" object.  Returns the exit status for rc.
+ * also a "result" object ("status" the exit status; on success "outcome"
+ * from r->outcome).  Returns the exit status: for rc, or r->ok_status when
+ * rc is BD_OK.
  */
 int report_result(struct report *r, enum bd_err rc, const char *what,
     const char *where, const char *detail, const char *summary);

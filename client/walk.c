@@ -200,6 +200,10 @@ walk_accept(struct dl *dl, struct report *r, const char *const *mirrors,
 			manifest_free(m);
 			return rc;
 		}
+		if (anchor->version > 0 && !keyset_equal(&anchor->keys,
+		    &m->keys))
+			report_keys_changed(r, m->version, &anchor->keys,
+			    &m->keys);
 		*out = m;
 		return BD_OK;
 	}
@@ -228,6 +232,8 @@ walk_accept(struct dl *dl, struct report *r, const char *const *mirrors,
 		if ((rc = walk_step(dl, r, mirrors, nmirrors, &at, channel,
 		    &cur, v, &m, stats, where, where_cap)) != BD_OK)
 			return rc;
+		if (cur.version > 0 && !keyset_equal(&cur.keys, &m->keys))
+			report_keys_changed(r, v, &cur.keys, &m->keys);
 		manifest_accepted(m, &cur);
 		manifest_free(m);
 		m = NULL;
@@ -238,6 +244,8 @@ walk_accept(struct dl *dl, struct report *r, const char *const *mirrors,
 		snprintf(where, where_cap, "%s", mirrors[first]);
 		return rc;
 	}
+	if (cur.version > 0 && !keyset_equal(&cur.keys, &m->keys))
+		report_keys_changed(r, newest, &cur.keys, &m->keys);
 	stats->steps++;
 	report_info(r, "followed %zu version%s of %s (%zu request%s)",
 	    stats->steps, stats->steps == 1 ? "" : "s", channel,

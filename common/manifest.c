@@ -821,16 +821,25 @@ signatures_verify(struct envelope *env, const struct bd_trust *trust,
     struct bd_manifest *m)
 {
 	char list[MANIFEST_MAX_SIGNATURES * KEY_ID_HEX_BYTES];
-	size_t named;
+	char trusted[MANIFEST_MAX_SIGNATURES * KEY_ID_HEX_BYTES];
+	uint8_t ids[MANIFEST_MAX_SIGNATURES][KEY_ID_BYTES];
+	size_t named, i;
 	enum bd_err rc;
 
 	if ((rc = signatures_count(env, trust->keys, trust->nkeys, m,
 	    m->signers, &m->nsigners, &named)) != BD_OK)
 		return rc;
-	if (named == 0)
-		return bd_fail(BD_ERR_KEYID, "signed by %s; no trusted key",
+	if (named == 0) {
+		for (i = 0; i < trust->nkeys && i < MANIFEST_MAX_SIGNATURES;
+		    i++)
+			memcpy(ids[i], trust->keys[i].id, KEY_ID_BYTES);
+		return bd_fail(BD_ERR_KEYID, "signed by %s; no trusted key "
+		    "(trusted: %s)",
 		    keyids_text((const uint8_t (*)[KEY_ID_BYTES])m->keyids,
-		    m->nkeyids, list));
+		    m->nkeyids, list),
+		    keyids_text((const uint8_t (*)[KEY_ID_BYTES])ids, i,
+		    trusted));
+	}
 	if (m->nsigners < trust->threshold)
 		return bd_fail(BD_ERR_THRESHOLD,
 		    "%zu of %u required keys verified", m->nsigners,

@@ -28,6 +28,8 @@ mkdir -p "$src"
 	-cf - .) | tar -xf - -C "$src"
 rm -rf "$src/debian"
 cp -R "$src/deploy/debian" "$src/debian"
+# dh_installinit ships it as the conffile /etc/default/bootdrop-server.
+cp "$src/deploy/bootdrop-server.default" "$src/debian/bootdrop-server.default"
 cat >"$src/debian/changelog" <<CHANGES
 bootdrop ($version) unstable; urgency=medium
 

@@ -38,21 +38,57 @@ take_line(char *buf, size_t len)
 	return BD_OK;
 }
 
+/*
+ * Reads one line (up to "\n" or end of file) from fd into buf, a byte at a
+ * time so that nothing after the line is consumed: several keys may take
+ * successive lines of one pipe.
+ */
+static enum bd_err
+read_line_fd(int fd, const char *what, char *buf, size_t cap)
+{
+	size_t len = 0;
+	ssize_t n;
+	char c;
+
+	for (;;) {
+		n = read(fd, &c, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return bd_fail(BD_ERR_IO, "passphrase from %s: %s", what,
+			    strerror(errno));
+		if (n == 0 || c == '\n')
+			break;
+		if (len + 1 >= cap)
+			return bd_fail(BD_ERR_USAGE, "passphrase from %s: longer "
+			    "than %zu bytes", what, cap - 1);
+		buf[len++] = c;
+	}
+	if (n == 0 && len == 0)
+		return bd_fail(BD_ERR_USAGE, "passphrase from %s: nothing to "
+		    "read", what);
+	return take_line(buf, len);
+}
+
+/*
+ * The passphrase from PATH's first line; "-" is standard input.  The path is
+ * the publisher's own choice on its own machine, so links are followed and
+ * pipes accepted: /dev/stdin, <(command) and named pipes work.
+ */
 static enum bd_err
 pass_from_file(const char *path, char *buf, size_t cap)
 {
-	uint8_t *data = NULL;
-	size_t len = 0;
+	int fd;
 	enum bd_err rc;
 
-	rc = file_read_capped(AT_FDCWD, path, cap - 1, &data, &len);
-	if (rc != BD_OK)
-		return bd_fail(rc == BD_ERR_TOOBIG ? BD_ERR_USAGE : rc,
-		    "passphrase file %s", bd_err_detail());
-	memcpy(buf, data, len);
-	sodium_memzero(data, len);
-	free(data);
-	return take_line(buf, len);
+	if (strcmp(path, "-") == 0)
+		return read_line_fd(STDIN_FILENO, "standard input", buf, cap);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return bd_fail(BD_ERR_USAGE, "passphrase file %s: %s", path,
+		    strerror(errno));
+	rc = read_line_fd(fd, path, buf, cap);
+	close(fd);
+	return rc;
 }
 
 /* Reads one line from the terminal with echo off. */
@@ -119,6 +155,9 @@ cli_passphrase(char *buf, size_t cap, bool confirm, void *ctx)
 		memcpy(buf, v, strlen(v) + 1);
 		return take_line(buf, strlen(buf));
 	}
+	/* Piped in, as with minisign: one line per key, asked once. */
+	if (!isatty(STDIN_FILENO))
+		return read_line_fd(STDIN_FILENO, "standard input", buf, cap);
 	if ((tty = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0)
 		return bd_fail(BD_ERR_USAGE, "no terminal for the passphrase "
 		    "(use --passphrase-file)");

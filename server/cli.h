@@ -25,7 +25,9 @@ struct cli_pass {
 
 /*
  * bd_passphrase_fn for struct cli_pass: reads the first line of
- * ctx->file, or asks on /dev/tty with echo off (twice when confirm).
+ * ctx->file ("-": standard input), of the variable ctx->env, of standard
+ * input when it is not a terminal (a line per call), or asks on /dev/tty
+ * with echo off (twice when confirm).
  */
 enum bd_err cli_passphrase(char *buf, size_t cap, bool confirm, void *ctx);
 

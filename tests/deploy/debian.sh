@@ -26,6 +26,50 @@ grep -qx 'ExecStart=/usr/bin/bootdrop-server .*' "$R/lib/systemd/system/bootdrop
 	ok "unit in /lib/systemd/system runs /usr/bin/bootdrop-server" || fail "unit"
 grep -qx 'procname="/usr/bin/bootdrop-server"' "$R/usr/share/bootdrop/rc.d/bootdrop_server" &&
 	ok "rc.d script in /usr/share/bootdrop/rc.d" || fail "rc.d script"
+# The settings file: shipped commented as a conffile, and each variable
+# reaches the server through the unit's ExecStart as systemd expands it
+# ("${VAR}" one word, "$VAR" split on white space).
+def=$R/etc/default/bootdrop-server
+[ -f "$def" ] && ! grep -q '^[^#]' "$def" &&
+	ok "/etc/default/bootdrop-server shipped, every setting commented" || fail "no commented $def"
+for v in BOOTDROP_REPO BOOTDROP_LISTEN BOOTDROP_PUBKEY BOOTDROP_OPTS; do
+	grep -q "^#$v=" "$def" && ok "$def documents $v" || fail "$def lacks $v"
+done
+dpkg-deb -I "$T"/deb/bootdrop-server_*.deb conffiles 2>/dev/null | grep -qx /etc/default/bootdrop-server &&
+	ok "/etc/default/bootdrop-server is a conffile" || fail "not a conffile"
+# exec_line UNIT ENVFILE : the unit's ExecStart with its Environment= and
+# ENVFILE's settings substituted as systemd does, one argument per line.
+exec_line() {
+	python3 - "$1" "$2" <<'PY'
+import re, shlex, sys
+unit, envfile = sys.argv[1], sys.argv[2]
+env, cmd = {}, None
+for line in open(unit):
+    line = line.strip()
+    if line.startswith("Environment="):
+        k, _, v = line[len("Environment="):].partition("=")
+        env[k] = v
+    elif line.startswith("ExecStart="):
+        cmd = line[len("ExecStart="):]
+for line in open(envfile):
+    line = line.strip()
+    if line and not line.startswith("#"):
+        k, _, v = line.partition("=")
+        env[k] = v
+out = []
+for w in shlex.split(cmd):
+    m = re.fullmatch(r"\$\{(\w+)\}", w)
+    if m:
+        out.append(env.get(m.group(1), ""))
+        continue
+    m = re.fullmatch(r"\$(\w+)", w)
+    if m:
+        out.extend(env.get(m.group(1), "").split())
+        continue
+    out.append(w)
+print("\n".join(out))
+PY
+}
 grep -q 'include /usr/share/bootdrop/nginx/bootdrop-repo.conf;' "$R/usr/share/bootdrop/nginx/bootdrop.conf" &&
 	ok "nginx rules in /usr/share/bootdrop/nginx" || fail "nginx rules"
 
@@ -43,5 +87,25 @@ cmp -s "$T/dest/world.tgz" world.tgz && ok "world installed byte for byte" || fa
 expect_status 0 "installed bootdrop-mirror" "$R/usr/bin/bootdrop-mirror" -q repo mirror
 cmp -s repo/channels/$CH/manifest.json mirror/channels/$CH/manifest.json && ok "mirror made" ||
 	fail "mirror differs"
+
+# The unit's command line, from a filled-in settings file: BOOTDROP_OPTS
+# words reach the server (its access log is written where they say).
+port=$(free_port)
+sed -e "s|^#BOOTDROP_REPO=.*|BOOTDROP_REPO=$T/repo|" -e "s|^#BOOTDROP_LISTEN=.*|BOOTDROP_LISTEN=127.0.0.1:$port|" \
+	-e "s|^#BOOTDROP_OPTS=.*|BOOTDROP_OPTS=--access-log $T/unit.access --max-connections 7|" "$def" >"$T/settings"
+mapfile -t argv < <(exec_line "$R/lib/systemd/system/bootdrop-server.service" "$T/settings")
+[ "${argv[0]}" = /usr/bin/bootdrop-server ] && argv[0]=$R/usr/bin/bootdrop-server
+expect_eq "${argv[*]:1}" "-r $T/repo -l 127.0.0.1:$port --access-log $T/unit.access --max-connections 7" \
+	"ExecStart with the settings file: BOOTDROP_OPTS split into options"
+"${argv[@]}" >"$T/unit.out" 2>&1 &
+_bd_pids+=($!)
+for _ in $(seq 100); do
+	curl -sf -o /dev/null "http://127.0.0.1:$port/channels/$CH/manifest.json" && break
+	sleep 0.05
+done
+for _ in $(seq 40); do [ -s "$T/unit.access" ] && break; sleep 0.05; done
+grep -q "manifest.json" "$T/unit.access" 2>/dev/null &&
+	ok "the server started from the unit's line logs where BOOTDROP_OPTS said" ||
+	fail "no access log from BOOTDROP_OPTS: $(cat "$T/unit.out")"
 
 finish

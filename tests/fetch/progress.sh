@@ -1,6 +1,6 @@
 #!/bin/bash
 # The progress bar on a terminal (a pseudo-terminal from pty_run.py): it
-# fits a 50-column pane without wrapping, tells "resuming at byte N", does
+# fits a 50-column pane without wrapping, tells "resuming: N MiB kept", does
 # not count resumed bytes as speed, and shows an ETA over 99 minutes as
 # hours.
 . "$BOOTDROP_TESTLIB"
@@ -63,7 +63,7 @@ start_evil normal "$T/repo" resume --rate 512000
 python3 "$PTY" 80 0 "$FETCH" -P "$PUBKEY" -c "$CH" -d "$T/dest" "$url" >"$T/pty.out"
 [ $? -eq 0 ] && cmp -s "$T/dest/world.tgz" "$T/world.tgz" && ok "resumed on a terminal" ||
 	fail "resume on a terminal: $(cat "$T/pty.out")"
-grep -q "world: resuming at byte $((3 << 20))" "$T/pty.out" && ok "\"resuming at byte $((3 << 20))\" printed" ||
+grep -q "world: resuming: 3.0 MiB ($((3 << 20)) bytes) kept from an earlier run" "$T/pty.out" && ok "\"resuming: 3.0 MiB ($((3 << 20)) bytes) kept\" printed" ||
 	fail "no resuming message: $(cat "$T/pty.out")"
 rate=$(max_rate "$T/pty.out")
 [ "$rate" -gt 0 ] && [ "$rate" -le $((3 << 19)) ] && ok "resume: highest speed shown $rate B/s (server sends 512000)" ||

@@ -48,7 +48,7 @@ python3 - "$T/last.out" <<'PY' && ok "--json lines parse, result last" || fail "
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
 assert ev[0]["event"] == "manifest" and ev[0]["version"] == 1
-assert ev[-1] == {"event": "result", "status": 0, "ok": True, "summary": ev[-1]["summary"]}
+assert ev[-1] == {"event": "result", "status": 0, "ok": True, "outcome": "up-to-date", "summary": ev[-1]["summary"]}
 PY
 
 # -q: nothing on stdout.
