@@ -138,6 +138,15 @@ static const char style[] =
 	"table{border-collapse:collapse;width:100%}"
 	"td,th{text-align:left;padding:.3em .5em;border-bottom:1px solid #eee;"
 	"vertical-align:top}"
+	/* A timestamp or a column's name is read whole: never broken. */
+	"th,time{white-space:nowrap;overflow-wrap:normal}"
+	/* On a narrow screen each channel is a block, a labelled line a field. */
+	"@media (max-width:30em){table.rows thead{display:none}"
+	"table.rows tr,table.rows td{display:block}"
+	"table.rows tr{border-bottom:1px solid #ddd;padding:.3em 0}"
+	"table.rows td{border:0;padding:.1em .3em}"
+	"table.rows td[data-l]::before{content:attr(data-l) \": \";"
+	"font-weight:600}}"
 	"dl{display:grid;grid-template-columns:max-content minmax(0,1fr);"
 	"gap:.2em 1em}"
 	"dt{font-weight:600}dd{margin:0;min-width:0}"
@@ -197,7 +206,8 @@ render_index(const struct http_server *s, struct hbuf *b, char **names,
 		page_tail(b);
 		return;
 	}
-	hb_str(b, "<div class=\"scroll\"><table><thead><tr><th>channel</th>"
+	hb_str(b, "<div class=\"scroll\"><table class=\"rows\"><thead><tr>"
+	    "<th>channel</th>"
 	    "<th>version</th><th>created</th><th>expires</th></tr></thead>"
 	    "<tbody>\n");
 	for (i = 0; i < n && !b->failed; i++) {
@@ -214,9 +224,10 @@ render_index(const struct http_server *s, struct hbuf *b, char **names,
 			hb_str(b, "</td></tr>\n");
 			continue;
 		}
-		hb_printf(b, "<td>%" PRIu64 "</td><td>", m->version);
+		hb_printf(b, "<td data-l=\"version\">%" PRIu64 "</td>"
+		    "<td data-l=\"created\">", m->version);
 		time_cell(b, m->created, false, now);
-		hb_str(b, "</td><td>");
+		hb_str(b, "</td><td data-l=\"expires\">");
 		time_cell(b, m->expires, true, now);
 		hb_str(b, "</td></tr>\n");
 		index_channel_release(s->index, m);

@@ -94,7 +94,7 @@ fi
 echo v2 >>"$WORLD"
 "$PUBLISH" release -r "$REPO" -c test -s "$TEST_SEC" kernel="$KERNEL" world="$WORLD" >/dev/null ||
 	fail "cannot publish version 2"
-curl -s "$URL" | tr -d '\n' | grep -q 'href="/channels/test/">test</a></td><td>2</td>' &&
+curl -s "$URL" | tr -d '\n' | grep -q 'href="/channels/test/">test</a></td><td data-l="version">2</td>' &&
 	ok "a release (version 2 of test) shows on the next request" || fail "stale index after a release"
 mkdir "$REPO/channels/new"
 cp "$REPO/channels/test/manifest.json" "$REPO/channels/new/manifest.json"

@@ -57,9 +57,18 @@ no_overflow() {
 		style="width:${w}px;height:900px;border:0"></iframe><script>
 		addEventListener("load", function () {
 			var g = document.getElementById("f").contentDocument, d = g.documentElement,
-			    u = g.querySelector("#fetch .url");
+			    u = g.querySelector("#fetch .url"), broken = 0;
+			/* timestamps and table headers: each on one line */
+			g.querySelectorAll("time, th").forEach(function (e) {
+				var r = g.createRange(), tops = {};
+				r.selectNodeContents(e);
+				Array.prototype.forEach.call(r.getClientRects(), function (c) {
+					if (c.width > 0) tops[Math.round(c.top)] = 1; });
+				if (Object.keys(tops).length > 1) broken++;
+			});
 			document.body.setAttribute("data-check", "scroll=" + d.scrollWidth + " client=" +
-			    d.clientWidth + " urllines=" + (u ? u.getClientRects().length : 1));
+			    d.clientWidth + " urllines=" + (u ? u.getClientRects().length : 1) +
+			    " broken=" + broken + " cells=" + g.querySelectorAll("time, th").length);
 		});
 		</script></body></html>
 		EOF
@@ -67,10 +76,11 @@ no_overflow() {
 			--virtual-time-budget=2000 --dump-dom "file://$T/$name.$w.html" >"$T/$name.$w.dom"
 		got=$(sed -n 's/.*data-check="\([^"]*\)".*/\1/p' "$T/$name.$w.dom")
 		# client is the viewport less a vertical scroll bar, if any
-		if [[ $got =~ ^scroll=([0-9]+)\ client=([0-9]+)\ urllines=([0-9]+)$ ]] &&
+		if [[ $got =~ ^scroll=([0-9]+)\ client=([0-9]+)\ urllines=([0-9]+)\ broken=([0-9]+)\ cells=([0-9]+)$ ]] &&
 			[ "${BASH_REMATCH[2]}" -le "$w" ] && [ "${BASH_REMATCH[2]}" -gt $((w - 24)) ] &&
-			[ "${BASH_REMATCH[1]}" -le "${BASH_REMATCH[2]}" ] && [ "${BASH_REMATCH[3]}" = 1 ]; then
-			ok "$name at $w px: no horizontal overflow, URL on one line ($got)"
+			[ "${BASH_REMATCH[1]}" -le "${BASH_REMATCH[2]}" ] && [ "${BASH_REMATCH[3]}" = 1 ] &&
+			[ "${BASH_REMATCH[4]}" = 0 ] && [ "${BASH_REMATCH[5]}" -ge 2 ]; then
+			ok "$name at $w px: no horizontal overflow, URL, timestamps and headers each on one line ($got)"
 		else
 			fail "$name at $w px: $got"
 		fi
@@ -89,7 +99,7 @@ grep -q 'href="/channels/freebsd-9.0-i386/"' "$T/index.dom" && ok "index links t
 	fail "index: no channel link"
 grep -q 'href="/channels/other/"' "$T/index.dom" && ok "index links the second channel" ||
 	fail "index: no second channel"
-grep -q '<td>2</td>' "$T/index.dom" && ok "index shows the newest version" || fail "index: version"
+grep -q '<td data-l="version">2</td>' "$T/index.dom" && ok "index shows the newest version" || fail "index: version"
 no_overflow index "$URL"
 
 # --- a channel
