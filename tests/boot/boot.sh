@@ -30,7 +30,7 @@ if ! [ -e "$BOOT_CACHE/kernel.done" ] || ! [ -e "$BOOT_CACHE/initrd.done" ] ||
 		[ -e "$BOOT_CACHE/kernel.done" ] && [ -e "$BOOT_CACHE/initrd.done" ] ||
 		unavailable "no boot cache in $BOOT_CACHE (run tests/boot/prepare.sh)"
 fi
-for p in debugfs mke2fs dumpe2fs mkfs.vfat mcopy mren mdel mdir mtype; do
+for p in debugfs mke2fs dumpe2fs grub-script-check mkfs.vfat mcopy mren mdel mdir mtype; do
 	command -v "$p" >/dev/null || unavailable "$p not installed"
 done
 source "$here/lib/scheme.sh"
@@ -70,6 +70,13 @@ grubenv_where() {
 		"$(debugfs -R 'stat boot/grub/grubenv' "$T/part.img" 2>/dev/null | sed -n 's/.*Size: \([0-9]*\).*/\1/p')"
 }
 
+# grub_cfg_checked DISK DESC : GRUB's own parser accepts the slice's grub.cfg.
+grub_cfg_checked() {
+	slice_cat ext2 "$1" boot/grub/grub.cfg >"$T/grub.cfg.check"
+	if grub-script-check "$T/grub.cfg.check" >"$T/last.err" 2>&1; then ok "grub: $2: grub-script-check";
+	else fail "grub: $2: grub-script-check: $(cat "$T/last.err")"; fi
+}
+
 # bls_entries DISK : the ESP's entry file names, space-separated.
 bls_entries() { slice_ls esp "$1" loader/entries | tr '\n' ' ' | sed 's/ $//'; }
 
@@ -84,7 +91,10 @@ matrix() {
 	slice_confirm "$l" "$disk" 1 || fail "$l: confirming v1"
 
 	slice_install "$l" "$disk" 2 1
-	[ "$l" = grub ] && where=$(grubenv_where "$disk")
+	if [ "$l" = grub ]; then
+		where=$(grubenv_where "$disk")
+		grub_cfg_checked "$disk" "v2 over v1"
+	fi
 	expect_boots "$l" "$disk" "v2 installed" 1 "ok:v2"
 	slice_confirm "$l" "$disk" 2 || fail "$l: confirming v2"
 
@@ -95,6 +105,10 @@ matrix() {
 		# is booted again on every reset, and fallback never triggers.
 		expect_boots "$l" "$disk" "v3 panics" 1 "panic:v3" no-reboot
 		expect_boots "$l" "$disk" "v3 panics again (no fallback without a write)" 1 "panic:v3" no-reboot
+		# What fallback does catch: a kernel that does not load.
+		printf 'not a kernel\n' >"$T/garbage"
+		slice_put ext2 "$disk" "$T/garbage" "$SLICE_KERNEL"
+		expect_boots "$l" "$disk" "v3's kernel unloadable: fallback to v2" 1 "ok:v2"
 		;;
 	grub)
 		expect_boots "$l" "$disk" "v3 tried once, back on v2 by itself" 2 "panic:v3 ok:v2"

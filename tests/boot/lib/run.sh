@@ -2,7 +2,7 @@
 # emulation, serial console to a file, a hard time limit) and says which
 # markers booted.  Sourced; needs BOOT_CACHE (tests/boot/prepare.sh).
 
-BOOT_SECONDS=${BOOTDROP_BOOT_SECONDS:-90}	# the limit for one boot
+BOOT_SECONDS=${BOOTDROP_BOOT_SECONDS:-150}	# the limit for one boot (10-20 s on an idle machine)
 BOOT_MEM_MIB=512
 
 # boot_run LOADER DISK LOG BOOTS [no-reboot]
@@ -36,7 +36,9 @@ boot_run() {
 	esac
 	limit=$((boots * BOOT_SECONDS))
 	: >"$log"
-	timeout -k 5 "$limit" qemu-system-x86_64 "${args[@]}" </dev/null >"$log.qemu" 2>&1
+	# --foreground: qemu stays in the test's process group, so whoever kills
+	# the test (meson on its own timeout) kills qemu too.
+	timeout --foreground -k 5 "$limit" qemu-system-x86_64 "${args[@]}" </dev/null >"$log.qemu" 2>&1
 	rc=$?
 	boot_markers "$log"
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then echo timeout; return 0; fi
