@@ -10,6 +10,7 @@
 # Needs tests/boot/prepare.sh's cache; skips (77) without it or without qemu,
 # unless CI is set, where it prepares the cache and a missing piece fails.
 # BOOTDROP_BOOT_LOADERS="grub bls" runs a subset.
+# shellcheck source=tests/lib.sh
 source "$BOOTDROP_TESTLIB"
 here=$(dirname "${BASH_SOURCE[0]}")
 export PATH=$PATH:/usr/sbin:/sbin
@@ -23,24 +24,29 @@ unavailable() {
 }
 command -v qemu-system-x86_64 >/dev/null || unavailable "qemu-system-x86_64 not installed"
 BOOT_CACHE=${BOOTDROP_BOOT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bootdrop/boot}
-if ! [ -e "$BOOT_CACHE/kernel.done" ] || ! [ -e "$BOOT_CACHE/initrd.done" ] ||
-	! [ -e "$BOOT_CACHE/grub.done" ] || ! [ -e "$BOOT_CACHE/efi.done" ]; then
-	[ "$ci" = 1 ] && "$here/prepare.sh" >/dev/null
-	[ -e "$BOOT_CACHE/efi.done" ] && [ -e "$BOOT_CACHE/grub.done" ] &&
-		[ -e "$BOOT_CACHE/kernel.done" ] && [ -e "$BOOT_CACHE/initrd.done" ] ||
-		unavailable "no boot cache in $BOOT_CACHE (run tests/boot/prepare.sh)"
+# cache_ready : every part prepare.sh builds is in the cache.
+cache_ready() {
+	local part
+	for part in kernel initrd grub efi; do [ -e "$BOOT_CACHE/$part.done" ] || return 1; done
+}
+if ! cache_ready && [ "$ci" = 1 ]; then
+	"$here/prepare.sh" >/dev/null || unavailable "tests/boot/prepare.sh failed"
 fi
+cache_ready || unavailable "no boot cache in $BOOT_CACHE (run tests/boot/prepare.sh)"
 for p in debugfs mke2fs dumpe2fs grub-script-check mkfs.vfat mcopy mren mdel mdir mtype; do
 	command -v "$p" >/dev/null || unavailable "$p not installed"
 done
+# shellcheck source=tests/boot/lib/scheme.sh
 source "$here/lib/scheme.sh"
+# shellcheck source=tests/boot/lib/slice.sh
 source "$here/lib/slice.sh"
+# shellcheck source=tests/boot/lib/run.sh
 source "$here/lib/run.sh"
 
 cmdline() { echo "console=ttyS0 quiet panic=1 bootdrop.marker=v$1"; }
 for v in 1 2 3 4; do
-	VERSION_INITRD[$v]=$BOOT_CACHE/initrd-ok.img
-	VERSION_CMDLINE[$v]=$(cmdline $v)
+	VERSION_INITRD[v]=$BOOT_CACHE/initrd-ok.img
+	VERSION_CMDLINE[v]=$(cmdline $v)
 done
 VERSION_INITRD[3]=$BOOT_CACHE/initrd-panic.img
 

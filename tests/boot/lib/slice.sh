@@ -12,7 +12,7 @@
 # act on the partition inside the disk image in place, so GRUB's save_env
 # writes and ours land in the same file across boots.
 
-SLICE_CHANNEL=test
+SLICE_CHANNEL="test"
 SLICE_OFFSET=$((2048 * 512))	# the partition starts at 1 MiB
 SLICE_DISK_MIB=64
 GRUBENV_BYTES=1024
@@ -24,6 +24,7 @@ le32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) 
 # the end of DISK (LBA only; CHS fields saturated).
 mbr_write() {
 	local sectors=$(($(stat -c %s "$1") / 512 - 2048))
+	# shellcheck disable=SC2059 # the format is built from escapes on purpose
 	printf "\x00\xfe\xff\xff\x$2\xfe\xff\xff$(le32 2048)$(le32 $sectors)" |
 		dd of="$1" bs=1 seek=446 conv=notrunc status=none
 	printf '\x55\xaa' | dd of="$1" bs=1 seek=510 conv=notrunc status=none
@@ -149,7 +150,7 @@ grubenv_get() {
 }
 
 # What each version installs; the matrix fills these in.
-declare -A VERSION_INITRD VERSION_CMDLINE
+declare -a VERSION_INITRD VERSION_CMDLINE
 SLICE_TITLE=Debian
 SLICE_ROOT='(hd0,0)'
 SLICE_KERNEL=boot/vmlinuz
