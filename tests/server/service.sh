@@ -36,12 +36,17 @@ BOOTDROP_REPO=$T/elsewhere
 BOOTDROP_LISTEN=127.0.0.1:0
 BOOTDROP_PUBKEY=$(sed -n 2p "$TEST_PUB")
 EOF2
-read -r -a argv <<<"$exec_line"
-for i in "${!argv[@]}"; do
-	case ${argv[$i]} in
-	'${BOOTDROP_REPO}') argv[$i]=$(sed -n 's/^BOOTDROP_REPO=//p' "$T/env") ;;
-	'${BOOTDROP_LISTEN}') argv[$i]=$(sed -n 's/^BOOTDROP_LISTEN=//p' "$T/env") ;;
-	'${'*) fail "ExecStart uses ${argv[$i]}, not in the environment file" ;;
+# "${VAR}" is one word; "$VAR" is split on white space (BOOTDROP_OPTS,
+# unset here: no word at all).
+read -r -a words <<<"$exec_line"
+argv=()
+for w in "${words[@]}"; do
+	case $w in
+	'${BOOTDROP_REPO}') argv+=("$(sed -n 's/^BOOTDROP_REPO=//p' "$T/env")") ;;
+	'${BOOTDROP_LISTEN}') argv+=("$(sed -n 's/^BOOTDROP_LISTEN=//p' "$T/env")") ;;
+	'$BOOTDROP_OPTS') read -r -a opts <<<"$(sed -n 's/^BOOTDROP_OPTS=//p' "$T/env")"; argv+=("${opts[@]}") ;;
+	'${'*|'$'*) fail "ExecStart uses $w, not in the environment file" ;;
+	*) argv+=("$w") ;;
 	esac
 done
 BOOTDROP_PUBKEY=$(sed -n 's/^BOOTDROP_PUBKEY=//p' "$T/env") start_server unit "${argv[@]:1}"
