@@ -13,15 +13,16 @@
 /* zstd decodes no window larger than a chunk can be. */
 #define CHUNK_WINDOW_LOG_MAX	20
 /* Bytes of an artifact's start that chunk_params_choose() compresses. */
-#define CHUNK_SAMPLE_MAX_BYTES	(1u << 20)
+#define CHUNK_SAMPLE_MAX_BYTES	(256u << 10)
 /* Below this ratio (stored / raw, in percent) a sample is "compressible". */
 #define CHUNK_COMPRESSED_PERCENT	90u
 
+/* doc/chunks.md has the measurements behind these sizes. */
 const struct chunk_params chunk_params_small = {
-	.min_len = 2u << 10, .avg_bits = 13, .max_len = 64u << 10,
+	.min_len = 1u << 10, .avg_bits = 12, .max_len = 32u << 10,
 };
 const struct chunk_params chunk_params_large = {
-	.min_len = 8u << 10, .avg_bits = 15, .max_len = 256u << 10,
+	.min_len = 2u << 10, .avg_bits = 13, .max_len = 64u << 10,
 };
 
 /*

@@ -99,15 +99,16 @@ struct chunk_params {
 	uint32_t max_len;	/* <= CHUNK_RAW_MAX_BYTES */
 };
 
-/* Compressed data (tar.gz, initrd, kernel): small chunks, 8 KiB average. */
+/* Compressed data (tar.gz, initrd, kernel): 4 KiB average. */
 extern const struct chunk_params chunk_params_small;
-/* Uncompressed data (plain tar, ext2 image): 32 KiB average. */
+/* Uncompressed data (plain tar, ext2 image): 8 KiB average. */
 extern const struct chunk_params chunk_params_large;
 
 /*
  * Picks the parameters for an artifact of size bytes whose first sample_len
- * bytes are sample: small chunks when the sample does not compress (the
- * artifact is compressed already), large ones otherwise; and whichever is
+ * bytes are sample (at most 256 KiB are looked at): small chunks when the
+ * sample does not compress (the artifact is compressed already), large
+ * ones otherwise; and whichever is
  * picked, an average grown in powers of two until the artifact makes at
  * most about CHUNK_COUNT_MAX / 2 chunks.
  */

@@ -18,7 +18,7 @@
 /* The same prefix as the publisher's staged blobs, so prune clears both. */
 #define PUB_TEMP_PREFIX		".incoming."
 #define PUB_TEMP_BYTES		24
-#define PUB_SAMPLE_BYTES	(1u << 20)
+#define PUB_SAMPLE_BYTES	(256u << 10)
 
 enum bd_err
 chunkpub_compare(const struct chunk_index *idx, const struct chunk_index *prev,

@@ -145,8 +145,8 @@ test_roundtrip(const uint8_t *data, size_t len)
 	}
 	CHECK(bad == 0, "every chunk decodes to its bytes (%u bad)", bad);
 	CHECK(small == 0 && big == 0, "chunk lengths within [min, max]");
-	CHECK(len / idx->count > 4096 && len / idx->count < 16384,
-	    "average chunk %zu bytes, about 8 KiB", len / idx->count);
+	CHECK(len / idx->count > 2048 && len / idx->count < 8192,
+	    "average chunk %zu bytes, about 4 KiB", len / idx->count);
 
 	CHECK_RC(chunk_index_encode(idx, &enc, &enc_len), BD_OK, "encode");
 	CHECK(enc_len == CHUNK_INDEX_HEADER_BYTES + idx->count * 41u,
@@ -397,13 +397,13 @@ test_params(const uint8_t *text)
 
 	for (i = 0; i < 1u << 20; i++)
 		noise[i] = (uint8_t)next_rand();
-	CHECK_RC(chunk_params_choose(noise, 1u << 20, 150u << 20, &p), BD_OK,
-	    "choose for noise");
-	CHECK(p.avg_bits == 13 && p.max_len == 64u << 10,
-	    "incompressible bytes get 8 KiB chunks");
+	CHECK_RC(chunk_params_choose(noise, 1u << 20, 100u << 20, &p), BD_OK,
+	    "choose for 100 MiB of noise");
+	CHECK(p.avg_bits == 12 && p.max_len == 32u << 10,
+	    "incompressible bytes get 4 KiB chunks");
 	CHECK_RC(chunk_params_choose(text, 1u << 20, 150u << 20, &p), BD_OK,
-	    "choose for text");
-	CHECK(p.avg_bits == 15, "compressible bytes get 32 KiB chunks");
+	    "choose for 150 MiB of text");
+	CHECK(p.avg_bits == 13, "compressible bytes get 8 KiB chunks");
 	CHECK_RC(chunk_params_choose(noise, 1u << 20, 1ull << 30, &p), BD_OK,
 	    "choose for 1 GiB of noise");
 	CHECK(p.avg_bits == 15 && (1ull << 30 >> p.avg_bits) <= CHUNK_COUNT_MAX / 2,
