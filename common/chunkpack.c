@@ -15,10 +15,16 @@
 
 /* Chunk entries are allocated this many at first, then doubled. */
 #define PACK_ENTRIES_FIRST	1024u
+/*
+ * zstd's window and tables are capped: left to the level, a chunk grown to
+ * 1 MiB would take tens of MiB of tables at level 19.  A chunk smaller
+ * than the window (all of them at the usual sizes) loses nothing.
+ */
+#define PACK_WINDOW_LOG		17
+#define PACK_TABLE_LOG		17
 
 struct packer {
 	const struct chunk_params *p;
-	int level;
 	int pack_fd;
 	ZSTD_CCtx *cctx;
 	uint8_t *zbuf;
@@ -65,7 +71,7 @@ packer_chunk(struct packer *k, const uint8_t *raw, size_t len)
 
 	if ((rc = packer_entry(k, &e)) != BD_OK)
 		return rc;
-	n = ZSTD_compressCCtx(k->cctx, k->zbuf, k->zcap, raw, len, k->level);
+	n = ZSTD_compress2(k->cctx, k->zbuf, k->zcap, raw, len);
 	e->encoding = CHUNK_RAW;
 	if (!ZSTD_isError(n) && n < len) {
 		stored = k->zbuf;
@@ -111,7 +117,7 @@ enum bd_err
 chunk_pack_fd(int artifact_fd, int pack_fd, const struct chunk_params *p,
     int level, struct chunk_index **out, struct chunk_pack_stats *st)
 {
-	struct packer k = { .p = p, .level = level, .pack_fd = pack_fd };
+	struct packer k = { .p = p, .pack_fd = pack_fd };
 	struct chunk_index *idx = NULL;
 	uint8_t *buf = NULL;
 	size_t cap, pos = 0, fill = 0, n;
@@ -128,6 +134,14 @@ chunk_pack_fd(int artifact_fd, int pack_fd, const struct chunk_params *p,
 	k.zcap = ZSTD_compressBound(p->max_len);
 	if ((buf = malloc(cap)) == NULL || (k.zbuf = malloc(k.zcap)) == NULL ||
 	    (k.cctx = ZSTD_createCCtx()) == NULL ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(k.cctx,
+	    ZSTD_c_compressionLevel, level)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(k.cctx, ZSTD_c_windowLog,
+	    PACK_WINDOW_LOG)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(k.cctx, ZSTD_c_hashLog,
+	    PACK_TABLE_LOG)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(k.cctx, ZSTD_c_chainLog,
+	    PACK_TABLE_LOG)) ||
 	    (k.pack_sha = sha256_new()) == NULL ||
 	    (k.artifact_sha = sha256_new()) == NULL) {
 		rc = BD_ERR_NOMEM;

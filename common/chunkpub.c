@@ -25,37 +25,39 @@ chunkpub_compare(const struct chunk_index *idx, const struct chunk_index *prev,
     uint64_t index_size, struct chunkpub_result *res)
 {
 	struct chunk_seeds *seeds = NULL;
-	struct chunk_src *src = NULL;
-	struct chunk_plan_stats ps;
 	struct chunk_range r;
 	uint8_t *need = NULL;
-	uint32_t i, pos = 0;
+	uint64_t off;
+	uint32_t i, pos = 0, seed;
 	enum bd_err rc;
 
 	res->shared_chunks = 0;
 	res->shared_bytes = 0;
 	res->fetch_bytes = index_size;
 	res->fetch_ranges = 0;
-	if ((prev != NULL && (rc = chunk_seeds_new(&prev, 1, &seeds)) != BD_OK) ||
-	    (rc = chunk_plan(idx, seeds, &src, &ps)) != BD_OK)
+	if (prev != NULL && (rc = chunk_seeds_new(&prev, 1, &seeds)) != BD_OK)
 		goto out;
 	if ((need = malloc(idx->count)) == NULL) {
 		rc = BD_ERR_NOMEM;
 		goto out;
 	}
-	for (i = 0; i < idx->count; i++)
-		need[i] = src[i].seed == CHUNK_FROM_PACK;
+	/* What chunk_plan() decides, without its array of sources. */
+	for (i = 0; i < idx->count; i++) {
+		need[i] = seeds == NULL ||
+		    !chunk_seeds_find(seeds, &idx->chunks[i], &seed, &off);
+		if (!need[i]) {
+			res->shared_chunks++;
+			res->shared_bytes += idx->chunks[i].raw_len;
+		}
+	}
 	while (chunk_range_next(idx, need, &pos, CHUNK_GAP_BYTES,
 	    CHUNK_RANGE_MAX_BYTES, &r)) {
 		res->fetch_bytes += r.pack_len;
 		res->fetch_ranges++;
 	}
-	res->shared_chunks = ps.seed_chunks;
-	res->shared_bytes = ps.seed_bytes;
 	rc = BD_OK;
 out:
 	free(need);
-	free(src);
 	chunk_seeds_free(seeds);
 	return rc;
 }
@@ -145,6 +147,8 @@ chunkpub_artifact(int blobs_dirfd, int artifact_fd,
 	if ((rc = file_write_atomic(blobs_dirfd, hex, ibuf, ilen, 0644,
 	    false)) != BD_OK)
 		goto out;
+	free(ibuf);
+	ibuf = NULL;
 	res->artifact_size = st.raw_bytes;
 	memcpy(res->artifact_sha256, st.artifact_sha256, SHA256_BYTES);
 	res->chunks = st.chunks;
