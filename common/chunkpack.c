@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zstd.h>
@@ -121,6 +122,8 @@ chunk_pack_fd(int artifact_fd, int pack_fd, const struct chunk_params *p,
 	struct chunk_index *idx = NULL;
 	uint8_t *buf = NULL;
 	size_t cap, pos = 0, fill = 0, n;
+	struct stat sb;
+	uint64_t expect;
 	int eof = 0;
 	enum bd_err rc;
 
@@ -146,6 +149,15 @@ chunk_pack_fd(int artifact_fd, int pack_fd, const struct chunk_params *p,
 	    (k.artifact_sha = sha256_new()) == NULL) {
 		rc = BD_ERR_NOMEM;
 		goto out;
+	}
+	/* Room for the expected count and a quarter more: no copy on growth. */
+	if (fstat(artifact_fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		expect = ((uint64_t)sb.st_size >> p->avg_bits) * 5 / 4 + 16;
+		k.cap = expect > CHUNK_COUNT_MAX ? CHUNK_COUNT_MAX : (uint32_t)expect;
+		if ((k.chunks = malloc(k.cap * sizeof(*k.chunks))) == NULL) {
+			rc = BD_ERR_NOMEM;
+			goto out;
+		}
 	}
 	for (;;) {
 		if (fill - pos < p->max_len && !eof) {
