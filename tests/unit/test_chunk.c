@@ -548,8 +548,8 @@ test_assemble(const uint8_t *a, size_t alen)
 	struct delta_seed seed;
 	struct mirrors m;
 	struct delta_source src = { mirrors_fetch, mirrors_blame, &m };
-	uint8_t *unused_pack;
-	size_t unused_len;
+	uint8_t *apack;
+	size_t apack_len;
 	uint32_t i, n_done, k;
 	int fa, out;
 	enum bd_err rc;
@@ -562,9 +562,8 @@ test_assemble(const uint8_t *a, size_t alen)
 	for (i = 0; i < 64; i++)
 		b[3000000 + i] = 'Z';
 	fa = mem_file("seed", a, alen);
-	ia = pack_buf(a, alen, &chunk_params_small, &unused_pack, &unused_len,
+	ia = pack_buf(a, alen, &chunk_params_small, &apack, &apack_len,
 	    &st);
-	free(unused_pack);
 	ib = pack_buf(b, blen, &chunk_params_small, &pack, &pack_len, &st);
 	seed.fd = fa;
 	seed.idx = ia;
@@ -674,6 +673,29 @@ test_assemble(const uint8_t *a, size_t alen)
 	CHECK(holds(out, b, blen), "part file holds B");
 	close(out);
 
+	/* Shrinking: A (shorter) from seed B, into a part file holding B. */
+	{
+		struct delta_seed sb = { mem_file("seed-b", b, blen), ib };
+		uint8_t *adone = calloc(ia->count, 1);
+
+		memset(&m, 0, sizeof(m));
+		m.pack = apack;
+		m.len = apack_len;
+		m.liar = m.bomb = -1;
+		m.hole_off = UINT64_MAX;
+		out = mem_file("part", b, blen);
+		CHECK_RC(delta_assemble(ia, &sb, 1, out, &src, adone, &ds), BD_OK,
+		    "assemble the shorter A from seed B over a longer part file");
+		CHECK(holds(out, a, alen) && ds.seed_chunks > ia->count * 9 / 10,
+		    "part file cut to A's %zu bytes, %u chunks from seed B", alen,
+		    ds.seed_chunks);
+		close(out);
+		close(sb.fd);
+		free(adone);
+		m.pack = pack;
+		m.len = pack_len;
+	}
+
 	/* No seed at all: everything from the pack. */
 	memset(done, 0, ib->count);
 	out = mem_file("part", NULL, 0);
@@ -686,6 +708,7 @@ test_assemble(const uint8_t *a, size_t alen)
 	free(done);
 	chunk_index_free(ib);
 	chunk_index_free(ia);
+	free(apack);
 	free(pack);
 	free(b);
 	close(fa);
