@@ -14,6 +14,10 @@
  *       with one Range request a merged range) with client/delta.c, and
  *       prints what was copied and fetched
  *
+ *   chunktool unshared NEW_INDEX NEW OLD_INDEX DIR
+ *       writes every chunk of NEW that OLD does not hold into DIR, one
+ *       file a chunk (to try other compressions on exactly those bytes)
+ *
  * CHUNK_LEVEL in the environment sets pack's zstd level.
  * Output: one line of key=value pairs.  Not installed.
  */
@@ -299,9 +303,66 @@ out:
 	return status;
 }
 
+static int
+cmd_unshared(int argc, char **argv)
+{
+	struct chunk_index *idx = NULL, *old = NULL;
+	struct chunk_seeds *seeds = NULL;
+	uint8_t *buf = NULL;
+	uint64_t off;
+	uint32_t i, seed;
+	char name[64];
+	int fd = -1, dir = -1, status = 1;
+	enum bd_err rc;
+
+	if (argc != 6) {
+		fprintf(stderr, "usage: chunktool unshared NEW_INDEX NEW OLD_INDEX DIR\n");
+		goto out;
+	}
+	if ((rc = index_load(argv[2], &idx)) != BD_OK ||
+	    (rc = index_load(argv[4], &old)) != BD_OK ||
+	    (rc = chunk_seeds_new((const struct chunk_index *const *)&old, 1,
+	    &seeds)) != BD_OK) {
+		status = fail("index", rc);
+		goto out;
+	}
+	if ((fd = open(argv[3], O_RDONLY)) < 0 ||
+	    (dir = open(argv[5], O_RDONLY | O_DIRECTORY)) < 0 ||
+	    (buf = malloc(CHUNK_RAW_MAX_BYTES)) == NULL) {
+		fprintf(stderr, "chunktool: %s\n", strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < idx->count; i++) {
+		const struct chunk_entry *e = &idx->chunks[i];
+
+		if (chunk_seeds_find(seeds, e, &seed, &off))
+			continue;
+		snprintf(name, sizeof(name), "%08u", i);
+		if (pread_exact(fd, buf, e->raw_len, e->raw_off) != BD_OK ||
+		    file_write_atomic(dir, name, buf, e->raw_len, 0644,
+		    false) != BD_OK) {
+			fprintf(stderr, "chunktool: chunk %u\n", i);
+			goto out;
+		}
+	}
+	status = 0;
+out:
+	free(buf);
+	if (dir >= 0)
+		close(dir);
+	if (fd >= 0)
+		close(fd);
+	chunk_seeds_free(seeds);
+	chunk_index_free(old);
+	chunk_index_free(idx);
+	return status;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "unshared") == 0)
+		return cmd_unshared(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "pack") == 0)
 		return cmd_pack(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "try") == 0)
