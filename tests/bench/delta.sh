@@ -108,12 +108,12 @@ NGX
 nginx -c "$W/ng/nginx.conf" &
 ngpid=$!
 trap 'kill $ngpid 2>/dev/null; wait $ngpid 2>/dev/null' EXIT
-for i in $(seq 100); do curl -s -o /dev/null "$url/" && break; sleep 0.05; done
+for _ in $(seq 100); do curl -s -o /dev/null "$url/" && break; sleep 0.05; done
 
 # run TOOL FORMAT: one transfer; appends "tool format bytes requests seconds"
 run() {
-	local tool=$1 f=$2 out=$W/out.$1 s e ids
-	rm -f "$out" /tmp/zsync-ignore
+	local tool=$1 f=$2 out=$W/out.$1 s e
+	rm -f "$out"
 	: >ng/access.log
 	s=$(date +%s.%N)
 	case $tool in
