@@ -112,9 +112,12 @@ chunk_plan(const struct chunk_index *idx, const struct chunk_seeds *s,
 	struct chunk_plan_stats sum = { 0 };
 	struct chunk_src *src;
 	uint32_t i;
+	enum bd_err rc;
 
-	if ((*out = src = calloc(idx->count, sizeof(*src))) == NULL)
-		return BD_ERR_NOMEM;
+	if ((*out = src = calloc(idx->count, sizeof(*src))) == NULL) {
+		rc = BD_ERR_NOMEM;
+		goto out;
+	}
 	for (i = 0; i < idx->count; i++) {
 		const struct chunk_entry *e = &idx->chunks[i];
 
@@ -128,9 +131,11 @@ chunk_plan(const struct chunk_index *idx, const struct chunk_seeds *s,
 			sum.pack_chunk_bytes += e->stored_len;
 		}
 	}
+	rc = BD_OK;
+out:
 	if (st != NULL)
 		*st = sum;
-	return BD_OK;
+	return rc;
 }
 
 /* Returns the first needed chunk at or after i, or idx->count. */
