@@ -106,7 +106,7 @@ ensure_deb_src && need_update=1
 # system-wide would tie every amd64 library to the exact same version.
 pkgs="gcc make dpkg-dev pkg-config meson ninja-build file"
 devs="libssl-dev libsodium-dev libjansson-dev libc-ares-dev zlib1g-dev
-libext2fs-dev comerr-dev"
+libext2fs-dev comerr-dev libzstd-dev"
 if [ "$arch" = "$(dpkg --print-architecture)" ]; then
 	pkgs="$pkgs $devs"
 else

@@ -1,0 +1,251 @@
+/*
+ * delta.c - assembles a chunked artifact from its seeds and its chunk pack
+ * (see delta.h).  Every byte written to the part file was hashed first.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "delta.h"
+
+/* Reads exactly len bytes at off; BD_ERR_SIZE when the file ends first. */
+static enum bd_err
+pread_exact(int fd, uint8_t *buf, size_t len, uint64_t off)
+{
+	ssize_t n;
+	size_t got = 0;
+
+	while (got < len) {
+		n = pread(fd, buf + got, len - got, (off_t)(off + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return bd_fail(BD_ERR_IO, "read: %s", strerror(errno));
+		if (n == 0)
+			return BD_ERR_SIZE;
+		got += (size_t)n;
+	}
+	return BD_OK;
+}
+
+static enum bd_err
+pwrite_exact(int fd, const uint8_t *buf, size_t len, uint64_t off)
+{
+	ssize_t n;
+	size_t put = 0;
+
+	while (put < len) {
+		n = pwrite(fd, buf + put, len - put, (off_t)(off + put));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return bd_fail(BD_ERR_IO, "write: %s",
+			    n < 0 ? strerror(errno) : "no progress");
+		put += (size_t)n;
+	}
+	return BD_OK;
+}
+
+/* Whether the raw_len bytes of fd at off are chunk e (BD_ERR_IO aside). */
+static enum bd_err
+chunk_at(int fd, uint64_t off, const struct chunk_entry *e, uint8_t *buf,
+    bool *ok)
+{
+	uint8_t got[SHA256_BYTES];
+	enum bd_err rc;
+
+	*ok = false;
+	rc = pread_exact(fd, buf, e->raw_len, off);
+	if (rc == BD_ERR_SIZE)
+		return BD_OK;
+	if (rc != BD_OK)
+		return rc;
+	sha256_buf(buf, e->raw_len, got);
+	*ok = memcmp(got, e->sha256, SHA256_BYTES) == 0;
+	return BD_OK;
+}
+
+enum bd_err
+delta_part_check(const struct chunk_index *idx, int fd, uint8_t *done)
+{
+	uint8_t *buf;
+	uint32_t i;
+	bool ok;
+	enum bd_err rc = BD_OK;
+
+	if ((buf = malloc(CHUNK_RAW_MAX_BYTES)) == NULL)
+		return BD_ERR_NOMEM;
+	for (i = 0; i < idx->count; i++) {
+		const struct chunk_entry *e = &idx->chunks[i];
+
+		if ((rc = chunk_at(fd, e->raw_off, e, buf, &ok)) != BD_OK)
+			break;
+		done[i] = ok;
+	}
+	free(buf);
+	return rc;
+}
+
+/* Copies every chunk not done that a seed holds, re-hashing each. */
+static enum bd_err
+copy_seeds(const struct chunk_index *idx, const struct delta_seed *seeds,
+    size_t nseeds, int out_fd, uint8_t *done, uint8_t *buf,
+    struct delta_stats *st)
+{
+	const struct chunk_index **list = NULL;
+	struct chunk_seeds *table = NULL;
+	uint64_t off;
+	uint32_t i, seed;
+	size_t k;
+	bool ok;
+	enum bd_err rc;
+
+	if (nseeds == 0)
+		return BD_OK;
+	if ((list = calloc(nseeds, sizeof(*list))) == NULL) {
+		rc = BD_ERR_NOMEM;
+		goto out;
+	}
+	for (k = 0; k < nseeds; k++)
+		list[k] = seeds[k].idx;
+	if ((rc = chunk_seeds_new(list, nseeds, &table)) != BD_OK)
+		goto out;
+	for (i = 0; i < idx->count; i++) {
+		const struct chunk_entry *e = &idx->chunks[i];
+
+		if (done[i] || !chunk_seeds_find(table, e, &seed, &off))
+			continue;
+		if ((rc = chunk_at(seeds[seed].fd, off, e, buf, &ok)) != BD_OK)
+			goto out;
+		if (!ok) {
+			/* The seed changed since its version was installed. */
+			st->seed_misses++;
+			continue;
+		}
+		if ((rc = pwrite_exact(out_fd, buf, e->raw_len,
+		    e->raw_off)) != BD_OK)
+			goto out;
+		done[i] = 1;
+		st->seed_chunks++;
+		st->seed_bytes += e->raw_len;
+	}
+	rc = BD_OK;
+out:
+	chunk_seeds_free(table);
+	free(list);
+	return rc;
+}
+
+/*
+ * Decodes, checks and writes the needed chunks of one fetched range;
+ * chunks the source lied about are blamed on it and stay not done.
+ */
+static enum bd_err
+store_range(const struct chunk_index *idx, const struct chunk_range *r,
+    const uint8_t *pack, int source, int out_fd, const struct delta_source *src,
+    struct chunk_decoder *dec, uint8_t *need, uint8_t *done, uint8_t *raw,
+    struct delta_stats *st)
+{
+	uint32_t k;
+	enum bd_err rc;
+
+	for (k = r->first; k < r->end; k++) {
+		const struct chunk_entry *e = &idx->chunks[k];
+
+		if (!need[k])
+			continue;
+		rc = chunk_decode(dec, e, pack + (e->pack_off - r->pack_off),
+		    e->stored_len, raw);
+		if (rc == BD_ERR_NOMEM)
+			return rc;
+		if (rc != BD_OK) {
+			st->bad_chunks++;
+			if (src->blame != NULL)
+				src->blame(src->ctx, source, k, e->pack_off,
+				    e->stored_len, rc);
+			continue;
+		}
+		if ((rc = pwrite_exact(out_fd, raw, e->raw_len,
+		    e->raw_off)) != BD_OK)
+			return rc;
+		done[k] = 1;
+		need[k] = 0;
+		st->pack_chunks++;
+	}
+	return BD_OK;
+}
+
+enum bd_err
+delta_assemble(const struct chunk_index *idx, const struct delta_seed *seeds,
+    size_t nseeds, int out_fd, const struct delta_source *src, uint8_t *done,
+    struct delta_stats *st)
+{
+	struct delta_stats sum = { 0 };
+	struct chunk_decoder *dec = NULL;
+	struct chunk_range r;
+	struct stat sb;
+	uint8_t *raw = NULL, *pack = NULL, *need = NULL;
+	uint32_t i, pos, missing = 0;
+	bool unreachable = false;
+	int round, source;
+	enum bd_err rc;
+
+	if (fstat(out_fd, &sb) != 0 ||
+	    ((uint64_t)sb.st_size != idx->artifact_size &&
+	    ftruncate(out_fd, (off_t)idx->artifact_size) != 0)) {
+		rc = bd_fail(BD_ERR_IO, "part file: %s", strerror(errno));
+		goto out;
+	}
+	if ((raw = malloc(CHUNK_RAW_MAX_BYTES)) == NULL ||
+	    (pack = malloc(CHUNK_RANGE_MAX_BYTES)) == NULL ||
+	    (need = malloc(idx->count)) == NULL ||
+	    (dec = chunk_decoder_new()) == NULL) {
+		rc = BD_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = copy_seeds(idx, seeds, nseeds, out_fd, done, raw,
+	    &sum)) != BD_OK)
+		goto out;
+	for (round = 0; round < DELTA_ROUNDS; round++) {
+		for (i = 0, missing = 0; i < idx->count; i++)
+			missing += (need[i] = !done[i]);
+		if (missing == 0)
+			break;
+		unreachable = false;
+		pos = 0;
+		while (chunk_range_next(idx, need, &pos, CHUNK_GAP_BYTES,
+		    CHUNK_RANGE_MAX_BYTES, &r)) {
+			sum.requests++;
+			source = src->fetch(src->ctx, r.pack_off,
+			    (size_t)r.pack_len, pack);
+			if (source < 0) {
+				unreachable = true;
+				continue;
+			}
+			sum.pack_bytes += r.pack_len;
+			if ((rc = store_range(idx, &r, pack, source, out_fd, src,
+			    dec, need, done, raw, &sum)) != BD_OK)
+				goto out;
+		}
+	}
+	for (i = 0, missing = 0; i < idx->count; i++)
+		missing += !done[i];
+	if (missing == 0)
+		rc = BD_OK;
+	else if (unreachable)
+		rc = bd_fail(BD_ERR_NETWORK, "%u chunks could not be fetched",
+		    missing);
+	else
+		rc = bd_fail(BD_ERR_HASH, "%u chunks refused from every source",
+		    missing);
+out:
+	if (st != NULL)
+		*st = sum;
+	chunk_decoder_free(dec);
+	free(need);
+	free(pack);
+	free(raw);
+	return rc;
+}

@@ -1,0 +1,77 @@
+/*
+ * delta.h - assembles a chunked artifact in its part file: chunks a seed
+ * (a file the previous version installed) holds are copied and re-hashed,
+ * the rest are fetched from the chunk pack through the caller's callback,
+ * decoded with a cap of their raw length and checked on arrival.  The
+ * whole-artifact SHA-256 is still the caller's to check.
+ */
+#ifndef BOOTDROP_DELTA_H
+#define BOOTDROP_DELTA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chunk.h"
+#include "err.h"
+
+/* Rounds of fetching: a chunk a source lied about is asked for again. */
+#define DELTA_ROUNDS	4
+
+struct delta_seed {
+	int fd;				/* the seed file, read with pread */
+	const struct chunk_index *idx;	/* its chunks (borrowed) */
+};
+
+struct delta_source {
+	/*
+	 * Reads len bytes of the pack from offset off into buf.  Returns the
+	 * number (>= 0) of the source (mirror) that supplied them, or -1 when
+	 * no source could: those chunks are left missing.
+	 */
+	int (*fetch)(void *ctx, uint64_t off, size_t len, uint8_t *buf);
+	/*
+	 * Source gave bytes for chunk i (at pack offset off, len stored bytes)
+	 * that are refused for why (BD_ERR_HASH, _TOOBIG, _FORMAT): it should
+	 * not be asked again.  May be NULL.
+	 */
+	void (*blame)(void *ctx, int source, uint32_t i, uint64_t off,
+	    uint32_t len, enum bd_err why);
+	void *ctx;
+};
+
+struct delta_stats {
+	uint32_t seed_chunks;	/* copied from a seed and verified */
+	uint64_t seed_bytes;
+	uint32_t seed_misses;	/* a seed chunk that did not hash right */
+	uint32_t pack_chunks;	/* fetched and verified */
+	uint64_t pack_bytes;	/* pack bytes fetched, gaps and retries included */
+	uint32_t requests;
+	uint32_t bad_chunks;	/* refused on arrival */
+};
+
+/*
+ * Checks which chunks the part file fd (opened for reading) already holds:
+ * sets done[i] to 1 for every chunk whose bytes at its offset hash right,
+ * 0 for the others.  Nothing is trusted without being re-hashed.
+ */
+enum bd_err delta_part_check(const struct chunk_index *idx, int fd,
+    uint8_t *done);
+
+/*
+ * Fills out_fd (the part file, opened for reading and writing; set to
+ * idx->artifact_size bytes) with every chunk of idx whose done[i] is 0,
+ * each written in place once verified, setting done[i] to 1.  Seeds come
+ * first; what they cannot give is fetched in ranges merged as
+ * chunk_range_next() merges them, over at most DELTA_ROUNDS rounds.
+ * Memory is flat: two buffers of at most CHUNK_RANGE_MAX_BYTES and
+ * CHUNK_RAW_MAX_BYTES, plus a byte a chunk from the caller (done).
+ * Returns BD_OK when every chunk is done; BD_ERR_NETWORK when a range could
+ * not be fetched from any source, BD_ERR_HASH when chunks were still
+ * refused after the last round (done says which are verified, for a later
+ * resume); BD_ERR_IO on a local error.  st may be NULL.
+ */
+enum bd_err delta_assemble(const struct chunk_index *idx,
+    const struct delta_seed *seeds, size_t nseeds, int out_fd,
+    const struct delta_source *src, uint8_t *done, struct delta_stats *st);
+
+#endif
