@@ -11,7 +11,7 @@ libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libext2fs-dev e2fsprogs
 python3 curl ca-certificates"
 tests="clang-14 libclang-rt-14-dev minisign wget aria2 nginx-light wrk
 slowhttptest hyperfine chromium openssl time rsync dpkg-dev debhelper strace
-lintian mandoc groff"
+lintian mandoc groff jq file"
 demo="minisign"
 
 want=$build
