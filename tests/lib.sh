@@ -81,7 +81,8 @@ stop_servers() {
 			st=$?
 			[ "$st" -eq 0 ] || fail "bootdrop-server $name: exit $st after SIGTERM"
 		fi
-		no_sanitizer_report "bootdrop-server $name" "$err"
+		[[ " ${_bd_reported[*]} " = *" $err "* ]] ||
+			no_sanitizer_report "bootdrop-server $name" "$err"
 	done
 	_bd_servers=()
 }
