@@ -4,9 +4,11 @@
 # (setarch --uname-2.6) and strace answers ENOSYS to every system call
 # Linux 2.6.32 did not have (getrandom, prlimit64, rseq, statx,
 # copy_file_range, pidfd_*, clone3, openat2, faccessat2, close_range, ...;
-# for i386 also the direct socket calls of 4.3, arch_prctl of 4.12 and the
-# *_time64 calls of 5.1, which a 2.6 kernel only offers as socketcall and
-# 32-bit times).  Under that, it must install over HTTP and over HTTPS into
+# for i386 also arch_prctl of 4.12 and the *_time64 calls of 5.1, which a
+# 2.6 kernel only offers as 32-bit times; and on i386 every socket call
+# must go through socketcall (the direct socket calls came with 4.3).
+# strace names a socketcall by its subcall, so those are judged by number,
+# not refused by name).  Under that, it must install over HTTP and over HTTPS into
 # an ext2 image, byte for byte, e2fsck clean.  At least one of those calls
 # must have been made and refused, or the harness proved nothing.
 # (What this cannot show: new flags of old calls, which a real 2.6 kernel
@@ -39,9 +41,7 @@ memfd_secret process_mrelease futex_waitv set_mempolicy_home_node
 cachestat fchmodat2 map_shadow_stack futex_wake futex_wait futex_requeue
 statmount listmount lsm_get_self_attr lsm_set_self_attr lsm_list_modules
 mseal"
-NEW_I386="socket socketpair bind connect listen accept4 getsockopt
-setsockopt getsockname getpeername sendto sendmsg recvfrom recvmsg shutdown
-arch_prctl clock_gettime64 clock_settime64 clock_adjtime64
+NEW_I386="arch_prctl clock_gettime64 clock_settime64 clock_adjtime64
 clock_getres_time64 clock_nanosleep_time64 timer_gettime64 timer_settime64
 timerfd_gettime64 timerfd_settime64 utimensat_time64 pselect6_time64
 ppoll_time64 io_pgetevents_time64 recvmmsg_time64 mq_timedsend_time64
@@ -58,7 +58,8 @@ esac
 set=${set%,}
 old26() {
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
-		strace -f -qq -o "$T/trace" -e trace="$set" -e inject="$set:error=ENOSYS" \
+		strace -f -qq -n -o "$T/trace" -e trace="$set,%network" \
+		-e inject="$set:error=ENOSYS" \
 		setarch "$arch" --uname-2.6 "$@"
 }
 uname26=$(setarch "$arch" --uname-2.6 uname -r)
@@ -84,10 +85,20 @@ install() {
 	same_bytes "$desc" "$T/slice.img" boot/kernel "$T/kernel"
 	same_bytes "$desc" "$T/slice.img" world.tgz "$T/world.tgz"
 	local refused
-	refused=$(grep '(INJECTED)' "$T/trace" | sed -n 's/^[0-9]* *\([a-z0-9_]*\)(.*/\1/p' | sort | uniq -c |
+	refused=$(grep '(INJECTED)' "$T/trace" | sed -n 's/^[0-9]* *\[ *[0-9]*\] \([a-z0-9_]*\)(.*/\1/p' | sort | uniq -c |
 		awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " }')
 	[ -n "$refused" ] && ok "$desc: refused with ENOSYS: $refused" ||
 		fail "$desc: no new system call was made, so none was refused (is strace's injection working?)"
+	if [ "$arch" = i686 ]; then
+		# i386 system call 102 is socketcall; 359-373 the direct socket calls.
+		local net direct
+		net=$(grep -cE '^[0-9]+ +\[ *[0-9]+\] (socket|connect|setsockopt|getsockopt|sendto|recvfrom|sendmsg|recvmsg)\(' "$T/trace")
+		direct=$(grep -E '^[0-9]+ +\[ *[0-9]+\] [a-z]' "$T/trace" | grep -vE '\[ *102\]' |
+			grep -cE '\] (socket|socketpair|bind|connect|listen|accept4|getsockopt|setsockopt|getsockname|getpeername|sendto|sendmsg|recvfrom|recvmsg|shutdown)\(')
+		[ "$net" -gt 0 ] && [ "$direct" -eq 0 ] &&
+			ok "$desc: all $net socket calls through socketcall (102), as Linux 2.6 has it" ||
+			fail "$desc: $direct of $net socket calls are direct system calls a 2.6 kernel lacks"
+	fi
 }
 
 install "http by IP" "http://127.0.0.1:$port"
