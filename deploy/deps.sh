@@ -11,7 +11,7 @@ libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libext2fs-dev libzstd-dev e2fs
 python3 curl ca-certificates"
 tests="clang-14 libclang-rt-14-dev minisign wget aria2 nginx-light wrk
 slowhttptest hyperfine chromium openssl time rsync dpkg-dev debhelper strace
-lintian mandoc groff
+lintian mandoc groff jq file
 qemu-system-x86 grub-pc-bin grub-common ovmf systemd-boot-efi busybox-static
 mtools dosfstools cpio"
 demo="minisign"

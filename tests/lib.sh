@@ -11,8 +11,17 @@ FETCH=${BOOTDROP_FETCH:-$BOOTDROP_BUILDDIR/client/bootdrop-fetch}
 # The committed test key pair (unencrypted secret key; see tests/data/keys).
 TEST_PUB=$TESTDATA/keys/test.pub
 TEST_SEC=$TESTDATA/keys/test.key
+# Sanitizers (a -Db_sanitize build) exit 86, never 1 - the status of a
+# usage error, which many checks expect - and never abort; deploy/test.sh
+# sets the same.  A report on stderr fails a check whatever the status.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}abort_on_error=0:exitcode=86
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1:abort_on_error=0:exitcode=86
+export LSAN_OPTIONS=${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=86
+SANITIZER_RE='ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:|LeakSanitizer|SUMMARY: [A-Za-z]+Sanitizer'
 T=$(mktemp -d "${TMPDIR:-/tmp}/bootdrop-test.XXXXXX")
 _bd_pids=()
+_bd_servers=()	# "PID NAME STDERR-FILE" of every bootdrop-server started
+_bd_reported=()	# files whose sanitizer report already failed a check
 cleanup() {
 	for p in "${_bd_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	rm -rf "$T"
@@ -23,18 +32,59 @@ fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 ok() { echo "ok: $*"; }
 
-# expect_status WANT DESC CMD... : runs CMD, checks its exit status; the
-# command's stderr is kept in $T/last.err for expect_err.
+# sanitizer_report FILE : true when FILE holds a sanitizer's report.
+sanitizer_report() {
+	grep -Eqs -- "$SANITIZER_RE" "$1"
+}
+
+# no_sanitizer_report DESC FILE : fails DESC when FILE holds a report.
+no_sanitizer_report() {
+	sanitizer_report "$2" || return 0
+	_bd_reported+=("$2")
+	fail "$1: sanitizer report"
+	grep -E -A 30 -- "$SANITIZER_RE" "$2" | head -n 40 | sed 's/^/    | /' >&2
+	return 1
+}
+
+# expect_status WANT DESC CMD... : runs CMD, checks its exit status and
+# that its stderr holds no sanitizer report; the command's stderr is kept
+# in $T/last.err for expect_err.
 expect_status() {
 	local want=$1 desc=$2; shift 2
 	"$@" >"$T/last.out" 2>"$T/last.err"
 	local got=$?
+	no_sanitizer_report "$desc (exit $got)" "$T/last.err" || return 1
 	if [ "$got" -ne "$want" ]; then
 		fail "$desc: exit $got, want $want"
 		sed 's/^/    | /' "$T/last.err" >&2
 		return 1
 	fi
 	ok "$desc (exit $got)"
+}
+
+# watch_server PID NAME STDERR-FILE : a bootdrop-server the test started;
+# finish stops it (SIGTERM must end it with status 0) and fails on a
+# sanitizer report in STDERR-FILE.
+watch_server() {
+	_bd_servers+=("$1 $2 $3")
+}
+
+# stop_servers : stops every watched server still running and checks
+# their stderr (called by finish).
+stop_servers() {
+	local s pid name err st
+	for s in "${_bd_servers[@]}"; do
+		read -r pid name err <<<"$s"
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null
+			st=$?
+			[ "$st" -eq 0 ] || fail "bootdrop-server $name: exit $st after SIGTERM"
+		fi
+		[[ " ${_bd_reported[*]} " = *" $err "* ]] ||
+			no_sanitizer_report "bootdrop-server $name" "$err"
+	done
+	_bd_servers=()
 }
 
 # expect_eq GOT WANT DESC
@@ -143,7 +193,16 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# finish : stops the watched servers, looks for a sanitizer report left in
+# any file of the scratch directory (a program whose stderr went to a file
+# no check read), then exits 1 if any check failed.
 finish() {
+	local f
+	stop_servers
+	while IFS= read -r f; do
+		[[ " ${_bd_reported[*]} " = *" $f "* ]] ||
+			no_sanitizer_report "stderr kept in ${f#"$T"/}" "$f"
+	done < <(grep -rlsIE -- "$SANITIZER_RE" "$T")
 	if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed" >&2; exit 1; fi
 	exit 0
 }

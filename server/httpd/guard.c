@@ -165,7 +165,11 @@ idle_end(struct guard *g, struct gact *a)
 	g->active--;
 }
 
-/* The oldest idle connection of ip, or of all when ip is NULL.  Under g->lock. */
+/*
+ * The oldest idle connection of ip, or of all when ip is NULL.  The list is
+ * newest first, so among idle times equal to the millisecond the later
+ * entry, the older connection, wins.  Under g->lock.
+ */
 static struct gact *
 idle_oldest(struct guard *g, const struct gip *ip)
 {
@@ -176,7 +180,7 @@ idle_oldest(struct guard *g, const struct gip *ip)
 		since = __atomic_load_n(&a->idle_since, __ATOMIC_RELAXED);
 		if (since == 0 || a->ending || (ip != NULL && a->ip != ip))
 			continue;
-		if (best == NULL || since < best_since) {
+		if (best == NULL || since <= best_since) {
 			best = a;
 			best_since = since;
 		}

@@ -24,7 +24,7 @@ wants --tests >"$T/tests"
 for p in chromium clang-14 nginx-light wrk; do
 	grep -qx "$p" "$T/demo" && fail "--demo installs $p" || ok "--demo does not install $p"
 done
-for p in dpkg-dev debhelper lintian rsync nginx-light minisign; do
+for p in dpkg-dev debhelper lintian rsync nginx-light minisign jq strace file; do
 	grep -qx "$p" "$T/tests" && ok "--tests installs $p" || fail "--tests lacks $p"
 done
 grep -q 'deploy/deps.sh --demo' "$BOOTDROP_SRCDIR/deploy/demo.sh" && ok "demo.sh asks for --demo" ||

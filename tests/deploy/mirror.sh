@@ -121,13 +121,16 @@ stop_reader() {
 }
 
 start_reader
+before=$(wc -l <"$T/reader.log")
 expect_status 0 "slowed sync of six versions" "$MIRROR" -q "$T/src" "$T/mirror" -- --bwlimit=4000
-during=$(wc -l <"$T/reader.log")
+during=$(( $(wc -l <"$T/reader.log") - before ))
 release "$T/src"
 expect_status 0 "slowed sync of a seventh" "$MIRROR" -q "$T/src" "$T/mirror" -- --bwlimit=4000
 stop_reader
 total=$(wc -l <"$T/reader.log") good=$(grep -cx 0 "$T/reader.log")
-[ "$during" -ge 3 ] && ok "$during fetches ran during the first sync" || fail "only $during fetches during the sync"
+# (how many depends on the machine's load: at least one must have ended
+# while the sync ran, or the reader proved nothing about it)
+[ "$during" -ge 1 ] && ok "$during fetches ended during the first sync" || fail "no fetch ended during the sync"
 [ "$good" -ge 2 ] && ok "$good of $total fetches installed" || fail "$good of $total fetches installed"
 [ "$(blob_misses)" -eq 0 ] && ok "no fetch met a manifest whose blobs were missing" ||
 	fail "$(blob_misses) blob requests were 404: $(grep '^404' "$T/kit.access" | head -3)"

@@ -37,6 +37,7 @@ start_server() {
 	"$SERVER" -r "$1" -l 127.0.0.1:0 --access-log "$T/server.log" \
 		>"$T/server.out" 2>"$T/server.out.err" &
 	_bd_pids+=($!)
+	watch_server $! server "$T/server.out.err"
 	url=$(wait_listening "$T/server.out")
 }
 

@@ -124,9 +124,11 @@ target() {
 	if [ "$1" = d ]; then echo "-d $T/slice"; else echo "--ext2 $T/slice.img --tmpdir $T/tmp"; fi
 }
 
-# probe KIND SYSCALLS [STRACE FILTER...]
+# probe KIND SYSCALLS [STRACE FILTER...] : every kill must really happen
+# (strace's injection fired: the run ended by SIGKILL, status 137), and the
+# set must have been seen at least once, so a probe cannot pass empty.
 probe() {
-	local kind=$1 set=$2 s n count kills=0 before=$fails
+	local kind=$1 set=$2 s n count kills=0 before=$fails st seen=
 	shift 2
 	restore "$kind"
 	# shellcheck disable=SC2046
@@ -137,6 +139,7 @@ probe() {
 	[ -z "${CRASH_KEEP:-}" ] || cp "$T/trace" "$CRASH_KEEP/trace.$kind"
 	for s in ${set//,/ }; do
 		count=$(grep -cE "^[0-9]+ +$s\(" "$T/trace")
+		seen="$seen $s:$count"
 		for ((n = 1; n <= count; n += STRIDE)); do
 			restore "$kind"
 			# shellcheck disable=SC2046
@@ -144,7 +147,12 @@ probe() {
 				-e inject="$s:signal=KILL:when=$n" \
 				"$FETCH" -q -P "$PUBKEY" -c "$CH" $(target "$kind") "$url" \
 				>/dev/null 2>"$T/kill.err"
+			st=$?
 			kills=$((kills + 1))
+			if [ "$st" -ne 137 ]; then
+				fail "$kind: $s #$n: no kill (exit $st): the injection did not fire"
+				sed 's/^/    | /' "$T/kill.err" >&2
+			fi
 			old_or_new "$kind" "$kind: killed at $s #$n"
 			[ "$kind" = d ] || fs_ok "$kind: killed at $s #$n"
 			# shellcheck disable=SC2046
@@ -166,6 +174,8 @@ probe() {
 			[ $fails -gt $((before + 5)) ] && { fail "$kind: giving up"; return; }
 		done
 	done
+	echo "$kind${fresh:+ from empty}: calls seen:$seen"
+	[ "$kills" -gt 0 ] || fail "$kind${fresh:+ from empty}: no call of $set was made: nothing probed"
 	[ $fails -eq $before ] && ok "$kind${fresh:+ from empty}: $kills kill points, every one old or new, re-runs converge"
 }
 

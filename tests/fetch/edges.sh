@@ -57,8 +57,10 @@ if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null &&
 	[ "$(sed 1d "$T/smallfs.out" | tr '\n' ' ')" = ". ./boot ./boot/kernel " ] &&
 		ok "small tmpfs: nothing changed" || fail "small tmpfs: $(cat "$T/smallfs.out")"
 	no_blobs_since "$n" "small tmpfs"
+elif [ "${CI:-}" = true ]; then
+	fail "the tmpfs room check cannot run (needs root and mount namespaces)"
 else
-	ok "skipped the tmpfs room check (needs root and mount namespaces)"
+	echo "note: the tmpfs room check NOT RUN (needs root and mount namespaces)"
 fi
 
 # --pvgrub: the manifest records the kernel's ELF facts, so an i386

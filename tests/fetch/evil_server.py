@@ -22,6 +22,7 @@ prints "listening on http://127.0.0.1:PORT/" and misbehaves by MODE:
   redirect-ftp  manifest.json: 302 to ftp://127.0.0.1/manifest.json
   redirect-file manifest.json: 302 to file:///etc/passwd
   redirect-loop manifest.json: 302 to itself, forever
+  redirect-N    manifest.json: N redirects (?hop=1 .. ?hop=N), then served
   bigmanifest   manifest.json: 2 MiB of JSON-looking bytes
   versions-500  versioned manifests (<n>.json): 500, manifest.json served
   404           blobs: 404 Not Found
@@ -117,6 +118,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.redirect("file:///etc/passwd")
             if mode == "redirect-loop":
                 return self.redirect(path)
+            hops = re.match(r"^redirect-([0-9]+)$", mode)
+            if hops:
+                m = re.search(r"[?&]hop=([0-9]+)", self.path)
+                hop = int(m.group(1)) if m else 0
+                if hop < int(hops.group(1)):
+                    return self.redirect("%s?hop=%d" % (path, hop + 1))
             if mode == "versions-500" and not path.endswith("/manifest.json"):
                 return self.send_plain(500, b"versioned manifests broken\n")
             if mode == "bigmanifest":

@@ -23,6 +23,7 @@ start_server() {
 	"$SERVER" "$@" >"$T/$name.out" 2>"$T/$name.err" &
 	SERVER_PID=$!
 	_bd_pids+=("$SERVER_PID")
+	watch_server "$SERVER_PID" "$name" "$T/$name.err"
 	URL=
 	for i in $(seq 400); do
 		URL=$(sed -n 's|^listening on \(http://.*/\)$|\1|p' "$T/$name.out")
@@ -47,13 +48,10 @@ stop_server() {
 	sanitizer_check
 }
 
-# sanitizer_check : fails the test when the server's stderr has an
-# AddressSanitizer or UBSan report (sanitizer builds).
+# sanitizer_check : fails the test when the server's stderr has a
+# sanitizer report (sanitizer builds).
 sanitizer_check() {
-	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/$SERVER_NAME.err"; then
-		fail "sanitizer report from bootdrop-server ($SERVER_NAME)"
-		sed 's/^/    | /' "$T/$SERVER_NAME.err" | head -40 >&2
-	fi
+	no_sanitizer_report "bootdrop-server ($SERVER_NAME)" "$T/$SERVER_NAME.err"
 }
 
 # http_code URL [CURL ARGS...] : prints only the status code.

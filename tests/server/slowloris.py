@@ -7,13 +7,15 @@ Keeps CONNS connections from 127.0.0.10 .. 127.0.0.(10+NADDRS-1), each
 sending an incomplete request head and then one more header line every
 0.5 s; a connection the server closes is opened again (as slowhttptest
 does).  Meanwhile a probe from PROBE_ADDR (default 127.0.0.200) GETs PATH
-every 0.1 s with a 1 s deadline for the whole answer.  After SECONDS
-prints:
+every 0.1 s with a deadline of DEADLINE s (5) for the whole answer.  After
+SECONDS prints:
 
     attack: N connections held (M reopened)
-    probe: OK/TOTAL within 1 s, median X ms, max Y ms
+    probe: OK/TOTAL within 5 s (F within 1 s), median X ms, max Y ms
 
-and exits 0 when at least 99% of the probes were answered 200 within 1 s.
+and exits 0 when at least 99% of the probes were answered 200 within the
+deadline: generous, so that a loaded machine does not fail it, while a
+server the attack starves answers none; the figures show how fast it was.
 """
 import resource
 import selectors
@@ -24,6 +26,7 @@ import time
 port, path = int(sys.argv[1]), sys.argv[2]
 conns, naddrs, seconds = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 probe_addr = sys.argv[6] if len(sys.argv) > 6 else "127.0.0.200"
+DEADLINE = 5.0
 
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -54,7 +57,7 @@ def drop(s):
 def probe():
     start = time.monotonic()
     s = socket.socket()
-    s.settimeout(1.0)
+    s.settimeout(DEADLINE)
     try:
         s.bind((probe_addr, 0))
         s.connect(("127.0.0.1", port))
@@ -62,7 +65,7 @@ def probe():
                    % path).encode())
         data = b""
         while True:
-            left = 1.0 - (time.monotonic() - start)
+            left = DEADLINE - (time.monotonic() - start)
             if left <= 0:
                 return None
             s.settimeout(left)
@@ -122,8 +125,9 @@ held = sum(1 for n in attackers.values() if n > 0)
 good = sorted(r for r in results if r is not None)
 print("attack: %d connections held (%d reopened)" % (held, reopened))
 if good:
-    print("probe: %d/%d within 1 s, median %.1f ms, max %.1f ms" %
-          (len(good), len(results), good[len(good) // 2] * 1000, good[-1] * 1000))
+    print("probe: %d/%d within %g s (%d within 1 s), median %.1f ms, max %.1f ms" %
+          (len(good), len(results), DEADLINE, sum(1 for r in good if r <= 1.0),
+           good[len(good) // 2] * 1000, good[-1] * 1000))
 else:
-    print("probe: 0/%d within 1 s" % len(results))
+    print("probe: 0/%d within %g s" % (len(results), DEADLINE))
 sys.exit(0 if results and len(good) >= 0.99 * len(results) else 1)

@@ -1,5 +1,6 @@
 #!/bin/bash
-# tests/static/chroot.sh BINARY : proves a static bootdrop-fetch needs
+# tests/static/chroot.sh --must-be-static|--may-skip BINARY : proves a
+# static bootdrop-fetch needs
 # nothing from the system.  BINARY is copied alone into an empty directory
 # (plus etc/hosts naming repo.test, and a test CA at the default bundle
 # path) and run chrooted there: no /dev, no /proc, no libraries, no NSS
@@ -8,18 +9,17 @@
 # HTTPS (nginx as a TLS front with a CA made at test time) - refuses HTTPS
 # when the CA is not the server's, and installs into an ext2 image (--ext2).
 #
-# Skips (77) when BINARY was not built or is not static, when chroot is
-# not permitted, and - for a foreign architecture the kernel refuses to
-# exec - when qemu-user-static is not installed (then the binary runs
-# under a copy of qemu-<arch>-static placed in the chroot).
+# When BINARY was not built or is not static: with --must-be-static (a
+# -Dstatic_client=true build) a failure, with --may-skip a skip (77).
+# Skips when chroot is not permitted, and - for a foreign architecture the
+# kernel refuses to exec - when qemu-user-static is not installed (then the
+# binary runs under a copy of qemu-<arch>-static placed in the chroot).
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
+. "$BOOTDROP_SRCDIR/tests/static/staticlib.sh"
 
 export PATH=$PATH:/sbin:/usr/sbin
-BIN=${1:?usage: chroot.sh BINARY}
-[ -f "$BIN" ] || { echo "no static binary at $BIN"; exit 77; }
-file -b "$BIN" | grep -q 'statically linked' ||
-	{ echo "$BIN is not statically linked (configure with -Dstatic_client=true)"; exit 77; }
+static_binary "$@"
 [ -x "$SERVER" ] || { echo "bootdrop-server not built"; exit 77; }
 [ -x /usr/sbin/nginx ] || { echo "nginx not installed"; exit 77; }
 
@@ -80,48 +80,7 @@ port=${url##*:}
 fetch_in "http by IP" dest-http-ip "http://127.0.0.1:$port"
 fetch_in "http by name (etc/hosts)" dest-http-name "http://repo.test:$port"
 
-# A test CA and a certificate for repo.test and 127.0.0.1.
-mkdir -p "$T/tls"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-	-days 2 -subj "/CN=bootdrop test CA" -keyout "$T/tls/ca.key" \
-	-out "$T/tls/ca.pem" 2>/dev/null &&
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-	-subj "/CN=repo.test" -keyout "$T/tls/srv.key" -out "$T/tls/srv.csr" 2>/dev/null &&
-printf 'subjectAltName=DNS:repo.test,IP:127.0.0.1\n' >"$T/tls/ext" &&
-openssl x509 -req -in "$T/tls/srv.csr" -CA "$T/tls/ca.pem" -CAkey "$T/tls/ca.key" \
-	-CAcreateserial -days 2 -extfile "$T/tls/ext" -out "$T/tls/srv.pem" 2>/dev/null ||
-	{ echo "openssl could not make the test certificates"; exit 1; }
-# An unrelated CA, for the refusal.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-	-days 2 -subj "/CN=other CA" -keyout "$T/tls/other.key" \
-	-out "$T/tls/other.pem" 2>/dev/null
-
-# nginx terminates TLS and proxies to bootdrop-server.
-tls=
-for _ in 1 2 3 4 5; do
-	tport=$(free_port)
-	nginx_conf "$tport" "
-	access_log $T/nginx/access.log;
-	server {
-		listen 127.0.0.1:$tport ssl;
-		ssl_certificate $T/tls/srv.pem;
-		ssl_certificate_key $T/tls/srv.key;
-		location / { proxy_pass http://127.0.0.1:$port; }
-	}"
-	/usr/sbin/nginx -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log" >/dev/null 2>&1 &
-	nginx_pid=$!
-	_bd_pids+=("$nginx_pid")
-	for _ in $(seq 100); do
-		if curl -sf --cacert "$T/tls/ca.pem" -o /dev/null \
-		    "https://127.0.0.1:$tport/channels/$CH/manifest.json"; then
-			tls=ok; break 2
-		fi
-		kill -0 "$nginx_pid" 2>/dev/null || break
-		sleep 0.05
-	done
-done
-[ "$tls" = ok ] || { echo "nginx TLS front did not start: $(cat "$T/nginx/error.log")"; exit 1; }
-
+tls_front "$port" || exit 1
 # The CA at the default bundle path libcurl was built with, as a rescue
 # system's ca-certificates would put it; and once more via --cacert.
 cp "$T/tls/ca.pem" "$R/etc/ssl/certs/ca-certificates.crt"
