@@ -98,7 +98,9 @@ ext2_open(const char *device_or_image, bool rw, struct ext2_target **t)
 	    0, 0, unix_io_manager, &n->fs);
 	if (err != 0) {
 		n->fs = NULL;
-		rc = ext2_fail(err, "cannot open", device_or_image);
+		rc = bd_fail(BD_ERR_IO, "ext2: cannot open %s: %s; if it holds "
+		    "an ext2 file system, run e2fsck -f %s", device_or_image,
+		    error_message(err), device_or_image);
 		goto out;
 	}
 	if (ext2fs_has_feature_journal_needs_recovery(n->fs->super)) {
@@ -111,12 +113,30 @@ ext2_open(const char *device_or_image, bool rw, struct ext2_target **t)
 		rc = ext2_fail(err, "cannot turn off the write cache of", device_or_image);
 		goto out;
 	}
-	if ((err = ext2fs_read_bitmaps(n->fs)) != 0) {
-		rc = ext2_fail(err, "cannot read bitmaps of", device_or_image);
-		goto out;
-	}
 	n->was_clean = (n->fs->super->s_state & EXT2_VALID_FS) &&
 	    !(n->fs->super->s_state & EXT2_ERROR_FS);
+	/*
+	 * A bitmap's checksum lives in its group descriptor, another block:
+	 * a power cut may keep one write and lose the other.  On a file
+	 * system an interrupted write left not clean, such a bitmap is read
+	 * anyway - ext2_check() then proves it covers every block and inode
+	 * in use, and the next flush writes both again.
+	 */
+	err = ext2fs_read_bitmaps(n->fs);
+	if ((err == EXT2_ET_BLOCK_BITMAP_CSUM_INVALID ||
+	    err == EXT2_ET_INODE_BITMAP_CSUM_INVALID) && rw && !n->was_clean) {
+		n->fs->flags |= EXT2_FLAG_IGNORE_CSUM_ERRORS;
+		err = ext2fs_read_bitmaps(n->fs);
+		n->fs->flags &= ~EXT2_FLAG_IGNORE_CSUM_ERRORS;
+		ext2fs_mark_bb_dirty(n->fs);
+		ext2fs_mark_ib_dirty(n->fs);
+	}
+	if (err != 0) {
+		rc = bd_fail(BD_ERR_IO, "ext2: cannot read bitmaps of %s: %s; "
+		    "run e2fsck -f %s", device_or_image, error_message(err),
+		    device_or_image);
+		goto out;
+	}
 	n->fs->umask = 022;
 	*t = n;
 	n = NULL;

@@ -495,6 +495,11 @@ class Checker:
             return f.read()
 
     def fail(self, label, what, detail=''):
+        keep = os.environ.get('POWERLOSS_KEEP')
+        if keep and self.a.kind == 'ext2':
+            os.makedirs(keep, exist_ok=True)
+            shutil.copyfile(os.path.join(self.a.work, 'slice.img'),
+                            os.path.join(keep, 'fail%d.img' % len(self.failures)))
         self.failures.append(label)
         print('FAIL: %s: %s %s' % (label, what, detail.strip()[:2000]),
               file=sys.stderr)
@@ -515,7 +520,7 @@ class Checker:
         with open(cmds, 'w') as f:
             for n in names:
                 f.write('dump /%s %s/%s\n' % (n, dump, n.replace('/', '_')))
-        run(['debugfs', '-f', cmds, where])
+        run(['debugfs', '-c', '-n', '-f', cmds, where])
         for n in names:
             p = os.path.join(dump, n.replace('/', '_'))
             got[n] = open(p, 'rb').read() if os.path.isfile(p) else None
