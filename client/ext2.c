@@ -50,6 +50,8 @@ struct ext2_source {
 	uint64_t size;
 };
 
+static enum bd_err ext2_check(struct ext2_target *t);
+
 static enum bd_err
 ext2_fail(errcode_t err, const char *what, const char *path)
 {
@@ -138,6 +140,10 @@ ext2_open(const char *device_or_image, bool rw, struct ext2_target **t)
 		goto out;
 	}
 	n->fs->umask = 022;
+	/* Nothing is read for writing, and nothing written, before the
+	 * file system is known sound. */
+	if (rw && (rc = ext2_check(n)) != BD_OK)
+		goto out;
 	*t = n;
 	n = NULL;
 	rc = BD_OK;
@@ -145,6 +151,7 @@ out:
 	if (n != NULL) {
 		if (n->fs != NULL)
 			ext2fs_free(n->fs);
+		free(n->dirs);
 		free(n->name);
 		free(n);
 	}
@@ -230,8 +237,6 @@ ext2_check_meta(struct ext2_check *c)
 	dgrp_t g;
 	blk64_t b, n;
 
-	for (b = 0; b < fs->super->s_first_data_block; b++)
-		ext2fs_mark_block_bitmap2(c->owned, b);
 	for (g = 0; g < fs->group_desc_count; g++) {
 		(void)ext2fs_reserve_super_and_bgd(fs, g, c->owned);
 		if (ext2fs_block_bitmap_loc(fs, g) != 0)
@@ -620,14 +625,11 @@ ext2_flush(struct ext2_target *t)
 enum bd_err
 ext2_begin(struct ext2_target *t)
 {
-	enum bd_err rc;
 
 	if (!t->rw)
 		return bd_fail(BD_ERR_IO, "ext2: %s opened read-only", t->name);
 	if (t->begun)
 		return BD_OK;
-	if ((rc = ext2_check(t)) != BD_OK)
-		return rc;
 	t->fs->super->s_state &= (__u16)~EXT2_VALID_FS;
 	ext2fs_mark_super_dirty(t->fs);
 	t->begun = true;
