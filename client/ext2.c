@@ -252,6 +252,19 @@ ext2_check_meta(struct ext2_check *c)
 	}
 }
 
+/* The file system's own files: reserved inodes, and those the superblock
+ * names (journal, quota, orphan file), which no directory names. */
+static bool
+ext2_system_inode(ext2_filsys fs, ext2_ino_t ino)
+{
+	const struct ext2_super_block *sb = fs->super;
+
+	return (ino < EXT2_FIRST_INODE(sb) && ino != EXT2_ROOT_INO) ||
+	    ino == sb->s_journal_inum || ino == sb->s_usr_quota_inum ||
+	    ino == sb->s_grp_quota_inum || ino == sb->s_prj_quota_inum ||
+	    ino == sb->s_orphan_file_inum;
+}
+
 /* Every inode: in use ones own their blocks once, marked in the bitmaps. */
 static enum bd_err
 ext2_check_inodes(struct ext2_check *c)
@@ -290,8 +303,7 @@ ext2_check_inodes(struct ext2_check *c)
 			ext2fs_mark_inode_bitmap2(c->inuse, ino);
 		}
 		c->ino = ino;
-		c->shared = ino < EXT2_FIRST_INODE(fs->super) &&
-		    ino != EXT2_ROOT_INO;
+		c->shared = ext2_system_inode(fs, ino);
 		c->last = -1;
 		if (!(inode.i_flags & EXT4_INLINE_DATA_FL) &&
 		    ext2fs_inode_has_valid_blocks2(fs, &inode)) {
@@ -359,7 +371,7 @@ ext2_check_entry(ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent,
 		c->dotdot[dir] = ino;
 		return 0;
 	}
-	if (ino < EXT2_FIRST_INODE(fs->super) && ino != EXT2_ROOT_INO) {
+	if (ext2_system_inode(fs, ino)) {
 		snprintf(c->why, sizeof(c->why), "directory %lu names reserved "
 		    "inode %lu", (unsigned long)dir, (unsigned long)ino);
 		return DIRENT_ABORT;
@@ -428,7 +440,7 @@ ext2_check_tree(struct ext2_check *c)
 			subdirs[c->parent[ino]]++;
 	}
 	for (ino = 1; ino <= max; ino++) {
-		if ((ino < EXT2_FIRST_INODE(fs->super) && ino != EXT2_ROOT_INO) ||
+		if (ext2_system_inode(fs, ino) ||
 		    (!ext2fs_test_inode_bitmap2(c->inuse, ino) && c->names[ino] == 0))
 			continue;
 		if (!ext2fs_test_inode_bitmap2(c->inuse, ino))
