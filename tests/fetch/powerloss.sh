@@ -6,8 +6,9 @@
 # --ext2 on ext2 with 1 KiB and 4 KiB blocks, on ext4 with metadata_csum
 # (no journal), a first install into an empty image, and for -d.
 #
-# POWERLOSS_STATES=N (default 150) states per scenario; POWERLOSS_ONLY=NAME
-# runs one scenario.
+# POWERLOSS_STATES=N (default 120, 50 for a sanitized client) states per
+# scenario; POWERLOSS_ONLY=NAME runs one scenario; POWERLOSS_KEEP=DIR keeps
+# the images of failing states.
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
 export PATH=$PATH:/sbin:/usr/sbin
@@ -20,7 +21,8 @@ strace -f -qq -o /dev/null true 2>/dev/null || { echo "ptrace not permitted"; ex
 # A sanitized client needs its runtime loaded before the shim.
 asan=$(ldd "$FETCH" | sed -n 's/^\s*libasan[^ ]* => \([^ ]*\).*/\1/p')
 PRELOAD=${asan:+$asan:}$SHIM
-STATES=${POWERLOSS_STATES:-150}
+STATES=${POWERLOSS_STATES:-${asan:+50}}
+STATES=${STATES:-120}
 
 mkdir -p "$T/v1" "$T/v2" "$T/w/etc"
 make_kernel "$T/v1/kernel"
