@@ -4,12 +4,10 @@
  * libext2fs call's errcode_t is turned into a bd_err here; nothing else in
  * bootdrop sees libext2fs types.
  *
- * One window remains that ordering cannot close from outside libext2fs:
- * a directory that must grow by a block (ext2fs_expand_dir) refers to the
- * block before the bitmaps say it is used; the flush right after narrows
- * it to one write, and the file system is marked not clean throughout, so
- * e2fsck -p still runs.  Directories bootdrop creates are made here in
- * the safe order.
+ * One window remains: a directory growing past its twelfth block (or
+ * past what its extent root holds) needs an indirect or extent block,
+ * which libext2fs writes and maps before the bitmap that marks it is
+ * flushed.  Directories bootdrop writes hold a few entries.
  */
 #include <errno.h>
 #include <limits.h>
@@ -56,6 +54,40 @@ static enum bd_err
 ext2_fail(errcode_t err, const char *what, const char *path)
 {
 	return bd_fail(BD_ERR_IO, "ext2: %s %s: %s", what, path, error_message(err));
+}
+
+/*
+ * The superblock geometry libext2fs reads the bitmaps with, checked as
+ * e2fsck does first: libext2fs 1.47.0 itself overruns a heap buffer
+ * reading the bitmaps of an image whose first data block is wrong
+ * (found by fuzz_ext2).
+ */
+static enum bd_err
+ext2_sane_super(struct ext2_target *t)
+{
+	struct ext2_super_block *sb = t->fs->super;	/* libext2fs takes no const */
+	uint64_t bs = t->fs->blocksize, ratio = EXT2FS_CLUSTER_RATIO(t->fs);
+	uint64_t ipb = bs / EXT2_INODE_SIZE(sb);
+	const char *why = NULL;
+
+	if (sb->s_first_data_block != (bs == 1024 && ratio == 1 ? 1u : 0u))
+		why = "first data block";
+	else if (sb->s_blocks_per_group < 8 ||
+	    sb->s_blocks_per_group > 8 * bs * ratio)
+		why = "blocks per group";
+	else if (ipb == 0 || sb->s_inodes_per_group < ipb ||
+	    sb->s_inodes_per_group > 8 * bs)
+		why = "inodes per group";
+	else if ((uint64_t)sb->s_inodes_per_group * t->fs->group_desc_count !=
+	    sb->s_inodes_count)
+		why = "inode count";
+	else if (ext2fs_blocks_count(sb) <= sb->s_first_data_block ||
+	    ext2fs_r_blocks_count(sb) > ext2fs_blocks_count(sb) / 2)
+		why = "block count";
+	if (why != NULL)
+		return bd_fail(BD_ERR_IO, "ext2: %s is damaged (superblock: %s); "
+		    "run e2fsck -f %s", t->name, why, t->name);
+	return BD_OK;
 }
 
 enum bd_err
@@ -115,6 +147,8 @@ ext2_open(const char *device_or_image, bool rw, struct ext2_target **t)
 		rc = ext2_fail(err, "cannot turn off the write cache of", device_or_image);
 		goto out;
 	}
+	if ((rc = ext2_sane_super(n)) != BD_OK)
+		goto out;
 	n->was_clean = (n->fs->super->s_state & EXT2_VALID_FS) &&
 	    !(n->fs->super->s_state & EXT2_ERROR_FS);
 	/*
