@@ -14,9 +14,9 @@ for p in mkfs.ext2 mkfs.ext4 e2fsck debugfs; do
 done
 
 mkdir -p "$T/v1" "$T/v2" "$T/v3" "$T/w/etc" "$T/tmp"
-make_kernel "$T/v1/kernel"
+make_kernel "$T/kernel"
 for v in 1 2 3; do
-	cp "$T/v1/kernel" "$T/v$v/kernel"; echo "kernel $v" >>"$T/v$v/kernel"
+	cp "$T/kernel" "$T/v$v/kernel"; echo "kernel $v" >>"$T/v$v/kernel"
 	echo $v >"$T/w/etc/version"; tar -C "$T/w" -czf "$T/v$v/world.tgz" .
 done
 release() {
