@@ -78,6 +78,7 @@ struct bufxfer {
 	size_t error_bytes;
 	uint8_t *buf;
 	size_t len, cap, max;
+	struct dl_response resp;
 };
 
 enum span_state { SPAN_FREE, SPAN_ACTIVE, SPAN_DONE };
@@ -317,11 +318,34 @@ content_range_parse(const char *v, size_t n, uint64_t *start, uint64_t *end,
 	return true;
 }
 
+/* Two Content-Length headers that disagree: a broken or lying server. */
+static void
+content_length_parse(struct dl_response *r, const char *v, size_t n)
+{
+	uint64_t val = 0;
+	size_t i = 0;
+
+	while (i < n && (v[i] == ' ' || v[i] == '\t'))
+		i++;
+	for (; i < n && v[i] >= '0' && v[i] <= '9'; i++) {
+		if (val > (UINT64_MAX - 9) / 10) {
+			r->cl_conflict = true;	/* no length is that long */
+			return;
+		}
+		val = val * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (r->cl_seen && r->cl != val)
+		r->cl_conflict = true;
+	r->cl_seen = true;
+	r->cl = val;
+}
+
 void
 dl_header_parse(struct dl_response *r, const char *line, size_t n)
 {
 	static const char cr[] = "content-range:";
 	static const char ar[] = "accept-ranges:";
+	static const char cl[] = "content-length:";
 	const char *v;
 	size_t vn;
 
@@ -334,6 +358,10 @@ dl_header_parse(struct dl_response *r, const char *line, size_t n)
 		r->cr_valid = content_range_parse(line + sizeof(cr) - 1,
 		    n - (sizeof(cr) - 1), &r->cr_start, &r->cr_end,
 		    &r->cr_total);
+		return;
+	}
+	if (n > sizeof(cl) - 1 && strncasecmp(line, cl, sizeof(cl) - 1) == 0) {
+		content_length_parse(r, line + sizeof(cl) - 1, n - (sizeof(cl) - 1));
 		return;
 	}
 	if (n > sizeof(ar) - 1 && strncasecmp(line, ar, sizeof(ar) - 1) == 0) {
@@ -355,14 +383,24 @@ curl_failure(CURLcode cc, const char *errbuf)
 
 	if (cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_TOO_MANY_REDIRECTS)
 		return bd_fail(BD_ERR_HTTP, "refused: %s", why);
+	/* libcurl's word for a header line over its limit (100 KiB). */
+	if (cc == CURLE_OUT_OF_MEMORY)
+		return bd_fail(BD_ERR_NETWORK, "the response's headers are too "
+		    "large to take in (libcurl: %s)", why);
 	return bd_fail(BD_ERR_NETWORK, "%s", why);
 }
 
 static size_t
 buf_on_header(char *data, size_t size, size_t nitems, void *arg)
 {
-	(void)data;
-	(void)arg;
+	struct bufxfer *x = arg;
+
+	dl_header_parse(&x->resp, data, size * nitems);
+	if (x->resp.cl_conflict) {
+		x->rc = bd_fail(BD_ERR_NETWORK, "two different Content-Length "
+		    "headers");
+		return 0;
+	}
 	return size * nitems;
 }
 
@@ -901,6 +939,8 @@ src_condemn(struct job *j, struct src *s, const char *why)
 
 /* ---- one source's transfer ---- */
 
+static bool src_abort(struct src *s, enum bd_err rc);
+
 static size_t
 src_on_header(char *data, size_t size, size_t nitems, void *arg)
 {
@@ -908,6 +948,11 @@ src_on_header(char *data, size_t size, size_t nitems, void *arg)
 	size_t n = size * nitems;
 
 	dl_header_parse(&s->resp, data, n);
+	if (s->resp.cl_conflict) {
+		src_abort(s, bd_fail(BD_ERR_NETWORK, "%s: two different "
+		    "Content-Length headers", s->url));
+		return 0;
+	}
 	return n;
 }
 

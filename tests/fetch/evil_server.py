@@ -119,6 +119,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.redirect(path)
             if mode == "versions-500" and not path.endswith("/manifest.json"):
                 return self.send_plain(500, b"versioned manifests broken\n")
+            if mode in ("hugeheader", "twolengths"):
+                return self.misframed(mode, path)
             if mode == "bigmanifest":
                 body = b'{"payload":"' + b"A" * (2 << 20) + b'"}'
                 return self.send_plain(200, body)
@@ -130,6 +132,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not is_blob:
             return self.send_plain(200, data)
         return self.blob(st, mode, path, data, rng)
+
+    def misframed(self, mode, path):
+        """A 10 MB header line, or two Content-Length headers that
+        disagree, in front of the real manifest."""
+        try:
+            with open(os.path.join(self.server.state.root, path.lstrip("/")),
+                      "rb") as f:
+                data = f.read()
+        except OSError:
+            return self.send_plain(404, b"not found\n")
+        self.send_response(200)
+        self.close_connection = True
+        try:
+            if mode == "hugeheader":
+                self.send_header("X-Padding", "a" * (10 << 20))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            else:
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", str(len(data) + 5))
+                self.end_headers()
+                self.wfile.write(data + b"XXXXX")
+        except OSError:
+            pass
 
     def blob(self, st, mode, path, data, rng):
         if mode == "404":
