@@ -42,6 +42,10 @@
 #define DL_ERRBODY_MAX_BYTES	(64u << 10)	/* error bodies we swallow */
 #define DL_BUF_INITIAL_BYTES	(64u << 10)
 #define DL_LOW_SPEED_BYTES	1024L
+/* A manifest (or other capped response) must be complete within this many
+ * low-speed windows: one dripped just above the limit would otherwise
+ * hold the run for as long as its cap takes at 1 KiB/s. */
+#define DL_BUF_DEADLINE_WINDOWS	4L
 #define DL_WHERE_BYTES		(DL_URL_MAX_BYTES + 64)
 #define DL_DETAIL_BYTES		512
 #define DL_REHASH_BYTES		(256u << 10)
@@ -68,6 +72,7 @@ struct dl {
 	char errbuf[CURL_ERROR_SIZE];
 	char where[DL_WHERE_BYTES];
 	char detail[DL_DETAIL_BYTES];
+	long buf_deadline;	/* seconds for a whole dl_get_buf() request */
 };
 
 /* Per-request state of dl_get_buf. */
@@ -256,6 +261,7 @@ dl_new(const struct dl_options *o, struct dl **out)
 		rc = bd_fail(BD_ERR_USAGE, "libcurl: %s", curl_easy_strerror(cc));
 		goto out;
 	}
+	d->buf_deadline = o->low_speed_time * DL_BUF_DEADLINE_WINDOWS;
 	*out = d;
 	d = NULL;
 out:
@@ -467,10 +473,16 @@ dl_get_buf(struct dl *d, const char *url, size_t max, uint8_t **buf,
 	curl_easy_setopt(d->curl, CURLOPT_HEADERDATA, &x);
 	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, buf_on_body);
 	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT, d->buf_deadline);
 	cc = curl_easy_perform(d->curl);
+	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT, 0L);	/* blobs copy d->curl */
 	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (x.rc != BD_OK)
 		rc = x.rc;
+	else if (cc == CURLE_OPERATION_TIMEDOUT && x.started)
+		rc = bd_fail(BD_ERR_NETWORK, "not complete after %ld s (%zu "
+		    "bytes), the deadline for a response of at most %zu bytes",
+		    d->buf_deadline, x.len, max);
 	else if (cc != CURLE_OK && !(x.error_body && cc == CURLE_WRITE_ERROR))
 		rc = curl_failure(cc, d->errbuf);
 	else if (x.error_body || status != 200)

@@ -119,6 +119,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.redirect(path)
             if mode == "versions-500" and not path.endswith("/manifest.json"):
                 return self.send_plain(500, b"versioned manifests broken\n")
+            if mode == "drip":
+                return self.drip()
             if mode in ("hugeheader", "twolengths"):
                 return self.misframed(mode, path)
             if mode == "bigmanifest":
@@ -132,6 +134,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not is_blob:
             return self.send_plain(200, data)
         return self.blob(st, mode, path, data, rng)
+
+    def drip(self):
+        """A manifest of 1 MiB sent at about 2 KiB/s: above any
+        low-speed limit, never finishing in reasonable time."""
+        self.send_response(200)
+        self.send_header("Content-Length", str(1 << 20))
+        self.end_headers()
+        self.close_connection = True
+        try:
+            for _ in range((1 << 20) // 256):
+                self.wfile.write(b" " * 256)
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            pass
 
     def misframed(self, mode, path):
         """A 10 MB header line, or two Content-Length headers that
