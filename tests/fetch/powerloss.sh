@@ -6,7 +6,7 @@
 # --ext2 on ext2 with 1 KiB and 4 KiB blocks, on ext4 with metadata_csum
 # (no journal), a first install into an empty image, and for -d.
 #
-# POWERLOSS_STATES=N (default 120, 50 for a sanitized client) states per
+# POWERLOSS_STATES=N (default 100, 50 for a sanitized client) states per
 # scenario; POWERLOSS_ONLY=NAME runs one scenario; POWERLOSS_KEEP=DIR keeps
 # the images of failing states.
 . "$BOOTDROP_TESTLIB"
@@ -22,7 +22,7 @@ strace -f -qq -o /dev/null true 2>/dev/null || { echo "ptrace not permitted"; ex
 asan=$(ldd "$FETCH" | sed -n 's/^\s*libasan[^ ]* => \([^ ]*\).*/\1/p')
 PRELOAD=${asan:+$asan:}$SHIM
 STATES=${POWERLOSS_STATES:-${asan:+50}}
-STATES=${STATES:-120}
+STATES=${STATES:-100}
 
 mkdir -p "$T/v1" "$T/v2" "$T/w/etc"
 make_kernel "$T/v1/kernel"
