@@ -18,17 +18,21 @@ tar -C "$T/w" -cf - . | gzip -1 >"$T/v/world.tgz"
 	kernel="$T/v/kernel" world="$T/v/world.tgz" >/dev/null
 start_server "$T/repo"
 mkfs.ext2 -q -F "$T/empty.img" 400M
-for f in "$@"; do
-	times=()
-	for ((i = 0; i < RUNS; i++)); do
+# The binaries take turns, so a busy machine slows each alike.
+declare -A times
+for ((i = 0; i < RUNS; i++)); do
+	for f in "$@"; do
 		cp --sparse=always "$T/empty.img" "$T/slice.img"
 		rm -rf "$T/tmp"; mkdir -p "$T/tmp"
 		s=$(date +%s.%N)
 		"$f" -q -P "$PUBKEY" -c "$CH" --ext2 "$T/slice.img" --tmpdir "$T/tmp" "$url" ||
 			{ echo "$f failed"; exit 1; }
 		e=$(date +%s.%N)
-		times+=("$(echo "$e - $s" | bc)")
+		times[$f]="${times[$f]:-} $(echo "$e - $s" | bc)"
 	done
-	med=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
-	echo "$f: median ${med}s of ${times[*]}"
+done
+for f in "$@"; do
+	# shellcheck disable=SC2086
+	med=$(printf '%s\n' ${times[$f]} | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
+	echo "$f: median ${med}s of${times[$f]}"
 done
