@@ -128,4 +128,24 @@ for fs in ext2 ext4; do
 	fi
 done
 echo "$tried damaged images tried"
+
+# A damaged intent record: exit 4 naming the command that clears it and
+# what that costs; that command, run as given, lets the next run install.
+cp "$T/ext2.img" "$T/d.img"
+printf 'garbage\n' >"$T/garbage"
+dw "$T/d.img" "write $T/garbage /.bootdrop/pending"
+rm -rf "$T/tmp"; mkdir -p "$T/tmp"
+fetch -q --ext2 "$T/d.img" --tmpdir "$T/tmp" "$url" >"$T/out" 2>&1
+rc=$?
+cmd=$(sed -n "s/.*remove it: \(debugfs -w -R 'rm \/.bootdrop\/pending' '[^']*'\) - this abandons.*/\1/p" "$T/out")
+if [ $rc -ne 4 ] || [ -z "$cmd" ] || ! grep -q "the state stays at the old one" "$T/out"; then
+	fail "damaged record: exit $rc, want 4 naming the command and its cost"
+	sed 's/^/    | /' "$T/out" >&2
+else
+	ok "damaged record: exit 4 naming: $cmd"
+	eval "$cmd" >/dev/null 2>&1
+	fetch -q --ext2 "$T/d.img" --tmpdir "$T/tmp" "$url" >"$T/out" 2>&1 &&
+		ok "damaged record: after that command the install runs" ||
+		{ fail "damaged record: the run after the command failed"; sed 's/^/    | /' "$T/out" >&2; }
+fi
 finish
