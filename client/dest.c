@@ -67,8 +67,11 @@ dest_open(const struct dest_config *cfg, struct dest **out)
 		}
 		if ((rc = pending_parse(buf, len, p)) != BD_OK) {
 			rc = bd_fail(BD_ERR_IO, "%s: damaged intent record "
-			    "(%s); remove it to start over", cfg->target,
-			    bd_err_detail());
+			    "(%s); to start over, remove it: %s - this abandons "
+			    "the install it describes: until a run installs "
+			    "again, the files it names may each be the old or "
+			    "the new version, and the state stays at the old "
+			    "one", cfg->target, bd_err_detail(), d->record_hint);
 			goto out;
 		}
 		if ((rc = d->ops->begin(d)) != BD_OK)
@@ -103,7 +106,7 @@ dest_finish(struct dest *d, const struct bd_pending *p, bool rehash)
 {
 	const struct bd_pending_file *f;
 	char text[STATE_MAX_BYTES];
-	bool present[PENDING_MAX_FILES];
+	bool present[PENDING_MAX_FILES], same;
 	size_t i, len;
 	enum bd_err rc;
 
@@ -111,6 +114,16 @@ dest_finish(struct dest *d, const struct bd_pending *p, bool rehash)
 		f = &p->files[i];
 		rc = d->ops->staged_check(d, f->stage, f->size,
 		    rehash ? f->sha256 : NULL, &present[i]);
+		/* A staged file is gone only once it is in place - unless a
+		 * power cut or a repair lost it: what the install path holds
+		 * decides. */
+		if (rc == BD_OK && !present[i] && rehash) {
+			rc = d->ops->installed(d, f->install, f->size,
+			    f->sha256, &same);
+			if (rc == BD_OK && !same)
+				rc = bd_fail(BD_ERR_HASH, "is gone, and %s does "
+				    "not hold the new version", f->install);
+		}
 		if (rc == BD_ERR_HASH || rc == BD_ERR_SIZE) {
 			snprintf(d->notebuf, sizeof(d->notebuf), "abandoned "
 			    "an interrupted install: staged %s for %s %s",

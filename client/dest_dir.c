@@ -28,6 +28,7 @@
 
 #define DIR_SLACK_BYTES		((uint64_t)256 << 10)	/* record, state, directories */
 #define DIR_OLD_TMP		".bootdrop.old.new"	/* link of a kept <install>.old */
+#define DIR_NEW_TMP		".bootdrop.stage.new"	/* link of a staged file */
 
 struct dest_dir {
 	struct dest d;		/* first: dest.c sees only this */
@@ -108,6 +109,8 @@ dir_open(struct dest *d)
 		    d->cfg.channel);
 	snprintf(d->reset_hint, sizeof(d->reset_hint), "rm '%s'",
 	    d->state_where);
+	snprintf(d->record_hint, sizeof(d->record_hint), "rm '%s/"
+	    BOOTDROP_DIR "/" PENDING_NAME "'", d->cfg.target);
 	if ((rc = subdir_open(x->destfd, BOOTDROP_DIR, &x->bootdropfd)) !=
 	    BD_OK)
 		return bd_fail(rc, "%s/" BOOTDROP_DIR ": %s", d->cfg.target,
@@ -400,6 +403,35 @@ dir_same_file(int dfd, const char *base, const struct stat *st,
 }
 
 static enum bd_err
+dir_installed(struct dest *d, const char *path, uint64_t size,
+    const uint8_t *sha256, bool *same)
+{
+	struct dest_dir *x = dd(d);
+	char dir[INSTALL_PATH_MAX_BYTES + 1];
+	struct bd_pending_file f;
+	struct stat st;
+	const char *base;
+	int dfd = -1;
+	enum bd_err rc;
+
+	*same = false;
+	if ((rc = install_split(path, dir, sizeof(dir), &base)) != BD_OK)
+		return rc;
+	if (dir_open_path(x->destfd, dir, false, &dfd) != BD_OK) {
+		bd_err_clear();		/* missing, or not ours: not the new one */
+		return BD_OK;
+	}
+	memset(&f, 0, sizeof(f));
+	f.size = size;
+	memcpy(f.sha256, sha256, SHA256_BYTES);
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode))
+		*same = dir_same_file(dfd, base, &st, &f);
+	close(dfd);
+	return BD_OK;
+}
+
+static enum bd_err
 dir_apply(struct dest *d, const struct bd_pending_file *f)
 {
 	struct dest_dir *x = dd(d);
@@ -439,13 +471,28 @@ dir_apply(struct dest *d, const struct bd_pending_file *f)
 		}
 		(void)unlinkat(dfd, DIR_OLD_TMP, 0);
 	}
-	if (renameat(x->tmpfd, f->stage, dfd, base) != 0) {
+	/*
+	 * A second name in the install directory, renamed over the install
+	 * path; the staged name goes only once that is durable.  A rename
+	 * from .bootdrop/tmp would touch two directories, and a power cut
+	 * could keep the staged name's removal and lose the new one.
+	 */
+	(void)unlinkat(dfd, DIR_NEW_TMP, 0);
+	if (linkat(x->tmpfd, f->stage, dfd, DIR_NEW_TMP, 0) != 0 ||
+	    renameat(dfd, DIR_NEW_TMP, dfd, base) != 0) {
 		rc = bd_fail(BD_ERR_IO, "%s/%s: rename: %s", d->cfg.target,
 		    f->install, strerror(errno));
 		goto out;
 	}
-	if ((rc = fd_sync(dfd)) == BD_OK)
-		rc = fd_sync(x->tmpfd);
+	(void)unlinkat(dfd, DIR_NEW_TMP, 0);	/* base was this file already */
+	if ((rc = fd_sync(dfd)) != BD_OK)
+		goto out;
+	if (unlinkat(x->tmpfd, f->stage, 0) != 0 && errno != ENOENT) {
+		rc = bd_fail(BD_ERR_IO, "%s/" BOOTDROP_DIR "/" TMP_SUBDIR "/%s: "
+		    "unlink: %s", d->cfg.target, f->stage, strerror(errno));
+		goto out;
+	}
+	rc = fd_sync(x->tmpfd);
 out:
 	if (dfd >= 0)
 		close(dfd);
@@ -515,6 +562,7 @@ static const struct dest_ops dir_ops = {
 	.stage = dir_stage,
 	.record_write = dir_record_write,
 	.staged_check = dir_staged_check,
+	.installed = dir_installed,
 	.apply = dir_apply,
 	.state_write = dir_state_write,
 	.record_remove = dir_record_remove,

@@ -65,6 +65,8 @@ ext2d_open(struct dest *d)
 	snprintf(d->reset_hint, sizeof(d->reset_hint), "debugfs -w -R 'rm /"
 	    BOOTDROP_DIR "/" STATE_SUBDIR "/%s' '%s'", d->cfg.channel,
 	    d->cfg.target);
+	snprintf(d->record_hint, sizeof(d->record_hint), "debugfs -w -R 'rm /"
+	    EXT2_PENDING_PATH "' '%s'", d->cfg.target);
 	if ((rc = ext2d_target(d)) != BD_OK)
 		return rc;
 	if (!d->cfg.readonly && !ext2_was_clean(de(d)->t))
@@ -263,6 +265,25 @@ ext2d_staged_check(struct dest *d, const char *name, uint64_t size,
 }
 
 static enum bd_err
+ext2d_installed(struct dest *d, const char *path, uint64_t size,
+    const uint8_t *sha256, bool *same)
+{
+	uint8_t got[SHA256_BYTES];
+	bool present;
+	enum bd_err rc;
+
+	*same = false;
+	rc = ext2_hash(de(d)->t, path, size, got, &present);
+	if (rc == BD_ERR_SIZE || rc == BD_ERR_PATH) {
+		bd_err_clear();
+		return BD_OK;
+	}
+	if (rc == BD_OK && present)
+		*same = sodium_memcmp(got, sha256, SHA256_BYTES) == 0;
+	return rc;
+}
+
+static enum bd_err
 ext2d_apply(struct dest *d, const struct bd_pending_file *f)
 {
 	char path[INSTALL_PATH_MAX_BYTES + 1], old[INSTALL_PATH_MAX_BYTES + 8];
@@ -340,6 +361,7 @@ static const struct dest_ops ext2_ops = {
 	.stage = ext2d_stage,
 	.record_write = ext2d_record_write,
 	.staged_check = ext2d_staged_check,
+	.installed = ext2d_installed,
 	.apply = ext2d_apply,
 	.state_write = ext2d_state_write,
 	.record_remove = ext2d_record_remove,

@@ -36,6 +36,12 @@ struct dest_ops {
 	 */
 	enum bd_err (*staged_check)(struct dest *d, const char *name,
 	    uint64_t size, const uint8_t *sha256, bool *present);
+	/*
+	 * Whether install path holds size bytes hashing to sha256 (a staged
+	 * file gone missing is judged by this, never assumed installed).
+	 */
+	enum bd_err (*installed)(struct dest *d, const char *path,
+	    uint64_t size, const uint8_t *sha256, bool *same);
 	/* Puts staged f in place; a missing staged file is done already. */
 	enum bd_err (*apply)(struct dest *d, const struct bd_pending_file *f);
 	enum bd_err (*state_write)(struct dest *d, const char *channel,
@@ -56,6 +62,7 @@ struct dest {
 	char notebuf[256];
 	char state_where[DEST_WHERE_BYTES];
 	char reset_hint[DEST_WHERE_BYTES + 64];
+	char record_hint[DEST_WHERE_BYTES + 64];	/* removes the record */
 };
 
 /* The two kinds: allocate their own struct with struct dest first. */

@@ -42,6 +42,10 @@
 #define DL_ERRBODY_MAX_BYTES	(64u << 10)	/* error bodies we swallow */
 #define DL_BUF_INITIAL_BYTES	(64u << 10)
 #define DL_LOW_SPEED_BYTES	1024L
+/* A manifest (or other capped response) must be complete within this many
+ * low-speed windows: one dripped just above the limit would otherwise
+ * hold the run for as long as its cap takes at 1 KiB/s. */
+#define DL_BUF_DEADLINE_WINDOWS	4L
 #define DL_WHERE_BYTES		(DL_URL_MAX_BYTES + 64)
 #define DL_DETAIL_BYTES		512
 #define DL_REHASH_BYTES		(256u << 10)
@@ -68,6 +72,7 @@ struct dl {
 	char errbuf[CURL_ERROR_SIZE];
 	char where[DL_WHERE_BYTES];
 	char detail[DL_DETAIL_BYTES];
+	long buf_deadline;	/* seconds for a whole dl_get_buf() request */
 };
 
 /* Per-request state of dl_get_buf. */
@@ -78,6 +83,7 @@ struct bufxfer {
 	size_t error_bytes;
 	uint8_t *buf;
 	size_t len, cap, max;
+	struct dl_response resp;
 };
 
 enum span_state { SPAN_FREE, SPAN_ACTIVE, SPAN_DONE };
@@ -255,6 +261,7 @@ dl_new(const struct dl_options *o, struct dl **out)
 		rc = bd_fail(BD_ERR_USAGE, "libcurl: %s", curl_easy_strerror(cc));
 		goto out;
 	}
+	d->buf_deadline = o->low_speed_time * DL_BUF_DEADLINE_WINDOWS;
 	*out = d;
 	d = NULL;
 out:
@@ -317,11 +324,34 @@ content_range_parse(const char *v, size_t n, uint64_t *start, uint64_t *end,
 	return true;
 }
 
+/* Two Content-Length headers that disagree: a broken or lying server. */
+static void
+content_length_parse(struct dl_response *r, const char *v, size_t n)
+{
+	uint64_t val = 0;
+	size_t i = 0;
+
+	while (i < n && (v[i] == ' ' || v[i] == '\t'))
+		i++;
+	for (; i < n && v[i] >= '0' && v[i] <= '9'; i++) {
+		if (val > (UINT64_MAX - 9) / 10) {
+			r->cl_conflict = true;	/* no length is that long */
+			return;
+		}
+		val = val * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (r->cl_seen && r->cl != val)
+		r->cl_conflict = true;
+	r->cl_seen = true;
+	r->cl = val;
+}
+
 void
 dl_header_parse(struct dl_response *r, const char *line, size_t n)
 {
 	static const char cr[] = "content-range:";
 	static const char ar[] = "accept-ranges:";
+	static const char cl[] = "content-length:";
 	const char *v;
 	size_t vn;
 
@@ -334,6 +364,10 @@ dl_header_parse(struct dl_response *r, const char *line, size_t n)
 		r->cr_valid = content_range_parse(line + sizeof(cr) - 1,
 		    n - (sizeof(cr) - 1), &r->cr_start, &r->cr_end,
 		    &r->cr_total);
+		return;
+	}
+	if (n > sizeof(cl) - 1 && strncasecmp(line, cl, sizeof(cl) - 1) == 0) {
+		content_length_parse(r, line + sizeof(cl) - 1, n - (sizeof(cl) - 1));
 		return;
 	}
 	if (n > sizeof(ar) - 1 && strncasecmp(line, ar, sizeof(ar) - 1) == 0) {
@@ -355,14 +389,24 @@ curl_failure(CURLcode cc, const char *errbuf)
 
 	if (cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_TOO_MANY_REDIRECTS)
 		return bd_fail(BD_ERR_HTTP, "refused: %s", why);
+	/* libcurl's word for a header line over its limit (100 KiB). */
+	if (cc == CURLE_OUT_OF_MEMORY)
+		return bd_fail(BD_ERR_NETWORK, "the response's headers are too "
+		    "large to take in (libcurl: %s)", why);
 	return bd_fail(BD_ERR_NETWORK, "%s", why);
 }
 
 static size_t
 buf_on_header(char *data, size_t size, size_t nitems, void *arg)
 {
-	(void)data;
-	(void)arg;
+	struct bufxfer *x = arg;
+
+	dl_header_parse(&x->resp, data, size * nitems);
+	if (x->resp.cl_conflict) {
+		x->rc = bd_fail(BD_ERR_NETWORK, "two different Content-Length "
+		    "headers");
+		return 0;
+	}
 	return size * nitems;
 }
 
@@ -429,10 +473,16 @@ dl_get_buf(struct dl *d, const char *url, size_t max, uint8_t **buf,
 	curl_easy_setopt(d->curl, CURLOPT_HEADERDATA, &x);
 	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, buf_on_body);
 	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT, d->buf_deadline);
 	cc = curl_easy_perform(d->curl);
+	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT, 0L);	/* blobs copy d->curl */
 	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (x.rc != BD_OK)
 		rc = x.rc;
+	else if (cc == CURLE_OPERATION_TIMEDOUT && x.started)
+		rc = bd_fail(BD_ERR_NETWORK, "not complete after %ld s (%zu "
+		    "bytes), the deadline for a response of at most %zu bytes",
+		    d->buf_deadline, x.len, max);
 	else if (cc != CURLE_OK && !(x.error_body && cc == CURLE_WRITE_ERROR))
 		rc = curl_failure(cc, d->errbuf);
 	else if (x.error_body || status != 200)
@@ -901,6 +951,8 @@ src_condemn(struct job *j, struct src *s, const char *why)
 
 /* ---- one source's transfer ---- */
 
+static bool src_abort(struct src *s, enum bd_err rc);
+
 static size_t
 src_on_header(char *data, size_t size, size_t nitems, void *arg)
 {
@@ -908,6 +960,11 @@ src_on_header(char *data, size_t size, size_t nitems, void *arg)
 	size_t n = size * nitems;
 
 	dl_header_parse(&s->resp, data, n);
+	if (s->resp.cl_conflict) {
+		src_abort(s, bd_fail(BD_ERR_NETWORK, "%s: two different "
+		    "Content-Length headers", s->url));
+		return 0;
+	}
 	return n;
 }
 

@@ -129,6 +129,9 @@ struct dl_response {
 	bool cr_valid;		/* "Content-Range: bytes A-B/T" parsed */
 	uint64_t cr_start, cr_end, cr_total;
 	bool accept_ranges;	/* "Accept-Ranges: bytes" */
+	bool cl_seen;		/* a "Content-Length: N" header */
+	uint64_t cl;
+	bool cl_conflict;	/* a second one saying otherwise */
 };
 void dl_header_parse(struct dl_response *r, const char *line, size_t n);
 

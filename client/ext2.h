@@ -3,25 +3,40 @@
  * slice before anyone mounts it, or an image file) with e2fsprogs'
  * libext2fs: no mount, no privileges needed for an image file.
  *
- * Crash safety.  The device is written without libext2fs's write-back
- * cache, so every block reaches the device in the order the calls below
- * make, and each call orders its writes so that a crash (SIGKILL, power
- * loss after the flushes) at any instant leaves only what `e2fsck -p`
- * repairs on its own, never a block in use that the bitmaps call free:
+ * Crash and power-loss safety.  The device is written without
+ * libext2fs's write-back cache, and every step that depends on an earlier
+ * one is separated from it by a barrier (fsync): a power cut loses any
+ * writes since the last barrier, in any order, so each interval holds
+ * only writes of which any subset is safe.  Every state a crash or power
+ * cut can leave is consistent, or marked not clean with only what
+ * `e2fsck -p` repairs on its own (a link count too high, leaked blocks or
+ * inodes, an entry naming a deleted inode), and a plain re-run converges
+ * from it, with or without that repair:
  *
+ *  - ext2_open() for writing first checks the file system is sound (every
+ *    block in use owned once and marked used, bitmaps and counts agreeing,
+ *    every directory sound and connected, link counts no name exceeds,
+ *    checksums valid) and refuses otherwise with BD_ERR_IO naming
+ *    `e2fsck -f`; a file system an interrupted write left not clean may
+ *    have leaks, recomputed counts and bitmap checksums, nothing worse.
  *  - ext2_begin() marks the file system not clean (as the kernel does on
- *    mount) and flushes before the first other write; ext2_close() marks
- *    it clean again only when it was clean when opened and every step
- *    succeeded, so boot-time `e2fsck -p` checks it after any crash.
- *  - A new file is written as a deleted inode (no links, dtime set), the
- *    bitmaps are flushed, the directory entry is added, and only then is
- *    the inode given its link: a crash leaves at worst leaked blocks or an
- *    entry naming a deleted inode, both repaired by `e2fsck -p`.
+ *    mount) before the first other write; ext2_close() marks it clean
+ *    again only when it was clean when opened and every step succeeded,
+ *    so boot-time `e2fsck -p` checks it after any interruption.
+ *  - Superblock, descriptors and bitmaps are written in a barrier
+ *    interval of their own, the superblock in one write.
+ *  - A new file or directory is written complete as a deleted inode (no
+ *    links, dtime set) and marked used; then named; then given its links.
+ *    A new directory's parent counts it before it is named.
+ *  - An inode's link count is raised before a name is added and lowered
+ *    after one is gone.  Names are counted (every directory is read), not
+ *    inferred from link counts; a name is never linked twice.
  *  - A name is moved to another inode by first giving the inode that
  *    loses its last name a second one under STAGE_DIR ("trash.<ino>"), so
  *    an installed name always points at a complete old or new file.
- *  - A file is removed by unlinking its inode (links 0) before its entry,
- *    and its blocks are freed in the bitmaps last.
+ *  - A last name is removed by deleting the inode (links 0), then the
+ *    entry, then freeing inode and blocks; an inode some entry still names
+ *    is never freed, nor one the bitmap calls free already.
  *
  * Paths are relative to the root and must pass install_path_valid().
  * Missing parent directories are created (0755, root:root); a symbolic
@@ -47,8 +62,8 @@ struct ext2_target;
 /*
  * Opens the ext2 file system on device_or_image, for writing when rw.
  * Refuses a mounted device (BD_ERR_USAGE), a file system needing journal
- * recovery and anything libext2fs cannot open (BD_ERR_IO, with its
- * message).  Returns a new target in *t; release it with ext2_close().
+ * recovery, anything libext2fs cannot open and, when rw, one that is not
+ * sound (BD_ERR_IO, naming `e2fsck -f`).  Returns a new target in *t; release it with ext2_close().
  */
 enum bd_err ext2_open(const char *device_or_image, bool rw,
     struct ext2_target **t);

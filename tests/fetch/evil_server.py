@@ -126,6 +126,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return self.redirect("%s?hop=%d" % (path, hop + 1))
             if mode == "versions-500" and not path.endswith("/manifest.json"):
                 return self.send_plain(500, b"versioned manifests broken\n")
+            if mode == "drip":
+                return self.drip()
+            if mode in ("hugeheader", "twolengths"):
+                return self.misframed(mode, path)
             if mode == "bigmanifest":
                 body = b'{"payload":"' + b"A" * (2 << 20) + b'"}'
                 return self.send_plain(200, body)
@@ -137,6 +141,46 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not is_blob:
             return self.send_plain(200, data)
         return self.blob(st, mode, path, data, rng)
+
+    def drip(self):
+        """A manifest of 1 MiB sent at about 2 KiB/s: above any
+        low-speed limit, never finishing in reasonable time."""
+        self.send_response(200)
+        self.send_header("Content-Length", str(1 << 20))
+        self.end_headers()
+        self.close_connection = True
+        try:
+            for _ in range((1 << 20) // 256):
+                self.wfile.write(b" " * 256)
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            pass
+
+    def misframed(self, mode, path):
+        """A 10 MB header line, or two Content-Length headers that
+        disagree, in front of the real manifest."""
+        try:
+            with open(os.path.join(self.server.state.root, path.lstrip("/")),
+                      "rb") as f:
+                data = f.read()
+        except OSError:
+            return self.send_plain(404, b"not found\n")
+        self.send_response(200)
+        self.close_connection = True
+        try:
+            if mode == "hugeheader":
+                self.send_header("X-Padding", "a" * (10 << 20))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            else:
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", str(len(data) + 5))
+                self.end_headers()
+                self.wfile.write(data + b"XXXXX")
+        except OSError:
+            pass
 
     def blob(self, st, mode, path, data, rng):
         if mode == "404":
