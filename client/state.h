@@ -80,7 +80,7 @@ enum bd_err state_save(int dirfd, const char *channel,
  * destination's staging directory and must hash to <sha256> before use.
  */
 #define PENDING_MAGIC		"bootdrop-pending/1"
-#define PENDING_MAX_FILES	(64 + 1)	/* MANIFEST_MAX_ARTIFACTS + menu.lst */
+#define PENDING_MAX_FILES	(64 + 4)	/* MANIFEST_MAX_ARTIFACTS + rendered files */
 #define PENDING_MAX_BYTES	(PENDING_MAX_FILES * 400 + STATE_MAX_BYTES)
 #define PENDING_STAGE_BYTES	16
 

@@ -22,8 +22,10 @@
 
 #include <sodium.h>
 
+#include "boot.h"
 #include "chain.h"
 #include "cli.h"
+#include "image.h"
 #include "fsutil.h"
 #include "key.h"
 #include "layout.h"
@@ -36,6 +38,7 @@
 #define PROG			"bootdrop-publish"
 #define DEFAULT_EXPIRY_S	(30 * 86400)
 #define MAX_KEYS		MANIFEST_MAX_SIGNATURES
+#define MENU_ARTIFACT		"menu.lst"	/* --menu FILE's artifact */
 
 static const char usage_text[] =
 "usage: bootdrop-publish keygen -p PUBFILE -s SECFILE [-W] [-f]\n"
@@ -117,7 +120,10 @@ static const char help_text[] =
 "3 refused (a kernel pvgrub cannot boot, a failed verification), 4 local\n"
 "write error.\n";
 
-enum { OPT_MENU = 256, OPT_NO_MENU, OPT_PASSFILE, OPT_PASSENV, OPT_KEYS };
+enum {
+	OPT_MENU = 256, OPT_NO_MENU, OPT_PASSFILE, OPT_PASSENV, OPT_KEYS,
+	OPT_LOADER, OPT_CMDLINE, OPT_TITLE, OPT_ROOT, OPT_INSTALL
+};
 
 static const struct option long_options[] = {
 	{ "pubkey-file", required_argument, NULL, 'p' },
@@ -136,6 +142,11 @@ static const struct option long_options[] = {
 	{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },
 	{ "passphrase-env", required_argument, NULL, OPT_PASSENV },
 	{ "keys", required_argument, NULL, OPT_KEYS },
+	{ "loader", required_argument, NULL, OPT_LOADER },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "title", required_argument, NULL, OPT_TITLE },
+	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "install", required_argument, NULL, OPT_INSTALL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -155,6 +166,9 @@ struct args {
 	unsigned long threshold;
 	uint64_t version, keep;
 	bool unencrypted, force, no_menu;
+	struct boot_opts boot;		/* --loader, --cmdline, --title, --root */
+	char *installs[MANIFEST_MAX_ARTIFACTS];	/* --install NAME=PATH */
+	size_t ninstalls;
 	char **rest;
 	int nrest;
 };
@@ -163,7 +177,7 @@ struct args {
 struct command {
 	const char *name;
 	const char *optstring;
-	bool menu, passphrase, keys;
+	bool menu, passphrase, keys, boot;	/* long options it takes */
 	int (*run)(struct args *);
 };
 
@@ -256,7 +270,9 @@ parse_args(int argc, char **argv, const struct command *cmd, struct args *a)
 		    strchr(cmd->optstring + 2, c) == NULL) ||
 		    ((c == OPT_MENU || c == OPT_NO_MENU) && !cmd->menu) ||
 		    ((c == OPT_PASSFILE || c == OPT_PASSENV) && !cmd->passphrase) ||
-		    (c == OPT_KEYS && !cmd->keys))
+		    (c == OPT_KEYS && !cmd->keys) ||
+		    (c >= OPT_LOADER && c <= OPT_ROOT && !cmd->boot) ||
+		    (c == OPT_INSTALL && !cmd->menu))
 			return usage("%s does not take %s", cmd->name, opt);
 		switch (c) {
 		case 'p':
@@ -320,6 +336,30 @@ parse_args(int argc, char **argv, const struct command *cmd, struct args *a)
 			break;
 		case OPT_PASSENV:
 			a->passenv = optarg;
+			break;
+		case OPT_LOADER:
+			if (boot_loader_parse(optarg) == 0)
+				return usage("--loader %s: want pvgrub, grub or bls",
+				    optarg);
+			if ((a->boot.loaders & boot_loader_parse(optarg)) != 0)
+				return usage("--loader %s given twice", optarg);
+			a->boot.loaders |= boot_loader_parse(optarg);
+			a->boot.loaders_set = true;
+			break;
+		case OPT_CMDLINE:
+			a->boot.cmdline = optarg;
+			break;
+		case OPT_TITLE:
+			a->boot.title = optarg;
+			break;
+		case OPT_ROOT:
+			a->boot.root = optarg;
+			break;
+		case OPT_INSTALL:
+			if (a->ninstalls == MANIFEST_MAX_ARTIFACTS)
+				return usage("at most %d --install",
+				    MANIFEST_MAX_ARTIFACTS);
+			a->installs[a->ninstalls++] = optarg;
 			break;
 		case OPT_KEYS:
 			if (a->nkeyargs == MAX_KEYS)
@@ -403,16 +443,44 @@ out:
 	return status;
 }
 
-/* Splits NAME=FILE arguments into release inputs. */
+/*
+ * Splits NAME=FILE arguments into release inputs (*n of them), adds
+ * --menu FILE as the file artifact menu.lst installed at
+ * boot/grub/menu.lst, and applies every --install.
+ */
 static int
-parse_inputs(struct args *a, struct release_input *in)
+parse_inputs(struct args *a, struct release_input *in, size_t *n)
 {
-	int i;
+	enum bd_err rc;
+	size_t i;
 
-	for (i = 0; i < a->nrest; i++)
+	*n = 0;
+	for (i = 0; i < (size_t)a->nrest; i++) {
 		if (repo_parse_input(a->rest[i], &in[i]) != BD_OK)
 			return usage("%s", bd_err_detail());
+		(*n)++;
+	}
+	if (a->menu != NULL) {
+		if (*n == MANIFEST_MAX_ARTIFACTS)
+			return usage("too many artifacts with --menu");
+		in[*n].name = MENU_ARTIFACT;
+		in[*n].path = a->menu;
+		in[*n].install = BOOT_MENU_LST_PATH;
+		(*n)++;
+	}
+	for (i = 0; i < a->ninstalls; i++)
+		if ((rc = repo_parse_install(a->installs[i], in, *n)) != BD_OK)
+			return rc == BD_ERR_PATH ? fail("--install", rc) :
+			    usage("%s", bd_err_detail());
 	return -1;
+}
+
+/* Prints a warning repo.c passes up. */
+static void
+warn_line(void *ctx, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, PROG ": warning: %s\n", msg);
 }
 
 /* Refuses one key file named twice, before any passphrase is asked. */
@@ -483,6 +551,20 @@ expiry_parse(const struct args *a, time_t now, time_t *expires)
 	return -1;
 }
 
+/* --no-menu and --menu FILE write no boot configuration of bootdrop's. */
+static int
+boot_args(struct args *a)
+{
+	if (a->menu != NULL && a->no_menu)
+		return usage("--menu and --no-menu exclude each other");
+	if ((a->menu != NULL || a->no_menu) && a->boot.loaders != 0)
+		return usage("--%s and --loader exclude each other",
+		    a->no_menu ? "no-menu" : "menu");
+	if (a->menu != NULL || a->no_menu)
+		a->boot.loaders_set = true;
+	return -1;
+}
+
 static int
 cmd_release(struct args *a)
 {
@@ -492,8 +574,7 @@ cmd_release(struct args *a)
 	char when[TIME_RFC3339_BYTES], path[LAYOUT_PATH_BYTES];
 	struct bd_keyset trust;
 	struct stat st;
-	uint8_t *menu = NULL;
-	size_t menu_len = 0, i;
+	size_t nin = 0, i;
 	uint64_t version = 0;
 	int repofd = -1, status = 0;
 	bool made = false;
@@ -504,9 +585,8 @@ cmd_release(struct args *a)
 	if (a->nrest == 0 || a->nrest > MANIFEST_MAX_ARTIFACTS)
 		return usage("release needs kernel=FILE and other NAME=FILE "
 		    "arguments");
-	if (a->menu != NULL && a->no_menu)
-		return usage("--menu and --no-menu exclude each other");
-	if ((status = parse_inputs(a, in)) != -1 ||
+	if ((status = boot_args(a)) != -1 ||
+	    (status = parse_inputs(a, in, &nin)) != -1 ||
 	    (status = check_distinct_files(a)) != -1)
 		return status;
 	status = 0;
@@ -521,22 +601,9 @@ cmd_release(struct args *a)
 		o.trust = &trust;
 	}
 	o.threshold = (unsigned)a->threshold;
-	if (a->menu != NULL) {
-		rc = file_read_capped(AT_FDCWD, a->menu, MENU_LST_MAX_BYTES - 1,
-		    &menu, &menu_len);
-		if (rc != BD_OK) {
-			status = fail("--menu", rc == BD_ERR_IO ?
-			    bd_fail(BD_ERR_INPUT, "%s", bd_err_detail()) : rc);
-			goto out;
-		}
-		if (strlen((char *)menu) != menu_len) {
-			status = usage("%s contains a NUL byte", a->menu);
-			goto out;
-		}
-	}
 	o.channel = a->channel;
-	o.menu_lst = (const char *)menu;
-	o.no_menu = a->no_menu;
+	o.boot = a->boot;
+	o.warn = warn_line;
 	o.force = a->force;
 	if ((status = load_signers(a, keys)) != -1)
 		goto out;
@@ -548,8 +615,7 @@ cmd_release(struct args *a)
 		status = fail(a->repo, rc);
 		goto out;
 	}
-	if ((rc = repo_release(repofd, &o, in, (size_t)a->nrest,
-	    &version)) != BD_OK) {
+	if ((rc = repo_release(repofd, &o, in, nin, &version)) != BD_OK) {
 		status = fail("release", rc);
 		goto out;
 	}
@@ -562,7 +628,6 @@ cmd_release(struct args *a)
 out:
 	for (i = 0; i < MAX_KEYS; i++)
 		seckey_free(keys[i]);
-	free(menu);
 	if (repofd >= 0)
 		close(repofd);
 	/* A refused release into a new directory leaves no directory. */
@@ -593,6 +658,48 @@ blobs_present(int repofd, const struct bd_manifest *m)
 }
 
 /*
+ * A format-2 newest version becomes format 3 when it is republished: its
+ * kernel's "elf" facts become "image" facts, and its menu.lst gives way
+ * to boot data with the defaults release would choose (the menu.lst says
+ * whose kernel it is).  *kos gets that OS, or "".
+ */
+static enum bd_err
+upgrade_format(struct bd_manifest *m, const char **kos)
+{
+	struct bd_artifact *k;
+	size_t i;
+
+	*kos = "";
+	if (m->format != 2)
+		return BD_OK;
+	for (i = 0; i < m->nartifacts; i++) {
+		k = &m->artifacts[i];
+		if (!k->has_elf)
+			continue;
+		memset(&k->image, 0, sizeof(k->image));
+		k->image.format = "elf";
+		k->image.arch = strcmp(k->elf.machine, "i386") == 0 ? "i386" :
+		    strcmp(k->elf.machine, "amd64") == 0 ? "x86_64" : NULL;
+		k->image.xen_pv = k->elf.xen;
+		if (k->image.arch == NULL)
+			return bd_fail(BD_ERR_ELF, "kernel %s is a %s ELF, which "
+			    "format 3 cannot describe; publish a release",
+			    k->name, k->elf.machine);
+		k->has_image = true;
+		k->has_elf = false;
+	}
+	if (m->menu_lst != NULL && boot_cmdline_os(m->menu_lst) != NULL)
+		*kos = boot_cmdline_os(m->menu_lst);
+	free(m->menu_lst);
+	free(m->boot_loader);
+	free(m->boot_arch);
+	m->menu_lst = m->boot_loader = m->boot_arch = NULL;
+	m->has_boot = false;
+	m->format = MANIFEST_FORMAT;
+	return BD_OK;
+}
+
+/*
  * rotate (keys != NULL: the new trust) and refresh (keys NULL): the next
  * version with the newest version's artifacts, boot and menu.lst,
  * created now, with a new expiry.
@@ -607,6 +714,7 @@ republish(struct args *a, const char *cmd, bool rotate)
 	struct chain_head head = { 0 };
 	struct bd_manifest *m = NULL;
 	struct bd_keyset trust;
+	const char *kos;
 	unsigned t;
 	size_t i;
 	int repofd = -1, status;
@@ -655,8 +763,12 @@ republish(struct args *a, const char *cmd, bool rotate)
 		}
 		o.trust = &trust;
 	}
+	o.boot = a->boot;
+	o.warn = warn_line;
 	if ((rc = manifest_copy(head.m, &m)) != BD_OK ||
-	    (rc = blobs_present(repofd, m)) != BD_OK) {
+	    (rc = blobs_present(repofd, m)) != BD_OK ||
+	    (rc = upgrade_format(m, &kos)) != BD_OK ||
+	    (rc = repo_boot_fill(m, &o, kos)) != BD_OK) {
 		status = fail(cmd, rc);
 		goto out;
 	}
@@ -1017,12 +1129,80 @@ print_trust(const struct bd_manifest *m)
 	}
 }
 
+/* show: format 3's boot data. */
+static void
+print_boot(const struct bd_manifest *m)
+{
+	unsigned bit;
+
+	printf("boot     ");
+	for (bit = 1; bit <= BOOT_LOADERS_ALL; bit <<= 1)
+		if ((m->loaders & bit) != 0)
+			printf(" %s", boot_loader_name(bit));
+	printf("%s\n", m->loaders == 0 ? " no configuration" : "");
+	if (m->boot_title != NULL)
+		printf("  title   %s\n", m->boot_title);
+	if (m->boot_kernel != NULL)
+		printf("  kernel  %s%s%s\n", m->boot_kernel,
+		    m->boot_initrd != NULL ? ", initrd " : "",
+		    m->boot_initrd != NULL ? m->boot_initrd : "");
+	if (m->boot_cmdline != NULL)
+		printf("  cmdline %s\n", m->boot_cmdline);
+	if (m->boot_root != NULL && (m->loaders & BOOT_PVGRUB) != 0)
+		printf("  root    %s\n", m->boot_root);
+}
+
+/* The version before m, unverified, or NULL (show's second entry). */
+static struct bd_manifest *
+load_previous(int repofd, const struct bd_manifest *m)
+{
+	struct bd_manifest *prev = NULL;
+	uint8_t *buf = NULL;
+	size_t len;
+
+	if (m->version > 1 && read_version(repofd, m->channel, m->version - 1,
+	    &buf, &len) == BD_OK &&
+	    manifest_load_unverified(buf, len, &prev) != BD_OK)
+		prev = NULL;
+	free(buf);
+	return prev;
+}
+
+/*
+ * show: every loader's configuration exactly as a guest that had the
+ * previous version writes it (the renderers of common/boot.c).
+ */
+static enum bd_err
+print_rendered(const struct bd_manifest *m, const struct bd_manifest *prev)
+{
+	struct boot_file files[BOOT_MAX_ENTRIES];
+	struct bd_boot_view v;
+	size_t n, i;
+	unsigned bit;
+	enum bd_err rc;
+
+	if ((rc = manifest_boot_view(m, prev, &v)) != BD_OK)
+		return rc;
+	for (bit = 1; bit <= BOOT_LOADERS_ALL; bit <<= 1) {
+		if ((m->loaders & bit) == 0)
+			continue;
+		if ((rc = boot_render(bit, &v.config, files, &n)) != BD_OK)
+			return rc;
+		for (i = 0; i < n; i++)
+			printf("\n%s:\n%.*s", files[i].path, (int)files[i].len,
+			    files[i].text);
+		boot_files_free(files, n);
+	}
+	return BD_OK;
+}
+
 static int
 cmd_show(struct args *a)
 {
 	struct bd_manifest *m = NULL;
 	char t1[TIME_RFC3339_BYTES], t2[TIME_RFC3339_BYTES], kid[KEY_ID_HEX_BYTES];
-	char size[SIZE_TEXT_BYTES];
+	char size[SIZE_TEXT_BYTES], facts[160];
+	struct bd_manifest *prev = NULL;
 	uint8_t *buf = NULL;
 	size_t len = 0, i;
 	int repofd = -1, status = 0;
@@ -1056,8 +1236,10 @@ cmd_show(struct args *a)
 	print_trust(m);
 	if (m->trusted_comment != NULL)
 		printf("comment   %s\n", m->trusted_comment);
-	if (m->has_boot)
+	if (m->has_boot && m->format == 2)
 		printf("boot      %s, %s\n", m->boot_loader, m->boot_arch);
+	if (m->has_boot && m->format != 2)
+		print_boot(m);
 	for (i = 0; i < m->nartifacts; i++) {
 		const struct bd_artifact *art = &m->artifacts[i];
 
@@ -1069,12 +1251,25 @@ cmd_show(struct args *a)
 			printf("  elf     %u-bit %s%s\n", art->elf.class,
 			    art->elf.machine, art->elf.xen ?
 			    ", Xen PV guest" : ", no Xen information");
+		if (art->has_image) {
+			image_describe(&art->image, facts, sizeof(facts));
+			printf("  image   %s\n", facts);
+		}
+		if (art->has_chunks)
+			printf("  chunks  %s (%llu bytes)\n", art->chunks_hex,
+			    (unsigned long long)art->chunks_size);
 	}
 	if (m->menu_lst != NULL)
 		printf("\nboot/grub/menu.lst:\n%s%s", m->menu_lst,
 		    m->menu_lst[0] != '\0' &&
 		    m->menu_lst[strlen(m->menu_lst) - 1] == '\n' ? "" : "\n");
+	if (m->has_boot && m->format != 2 && m->loaders != 0) {
+		prev = load_previous(repofd, m);
+		if ((rc = print_rendered(m, prev)) != BD_OK)
+			status = fail("boot configuration", rc);
+	}
 out:
+	manifest_free(prev);
 	manifest_free(m);
 	free(buf);
 	if (repofd >= 0)
@@ -1161,14 +1356,14 @@ out:
 }
 
 static const struct command commands[] = {
-	{ "keygen", "+:p:s:Wfh", false, true, false, cmd_keygen },
-	{ "release", "+:r:c:s:e:t:fh", true, true, true, cmd_release },
-	{ "rotate", "+:r:c:s:e:t:h", false, true, true, cmd_rotate },
-	{ "refresh", "+:r:c:s:e:h", false, true, false, cmd_refresh },
-	{ "verify", "+:r:c:P:p:t:n:h", false, false, false, cmd_verify },
-	{ "show", "+:r:c:n:h", false, false, false, cmd_show },
-	{ "list", "+:r:h", false, false, false, cmd_list },
-	{ "prune", "+:r:k:h", false, false, false, cmd_prune },
+	{ "keygen", "+:p:s:Wfh", false, true, false, false, cmd_keygen },
+	{ "release", "+:r:c:s:e:t:fh", true, true, true, true, cmd_release },
+	{ "rotate", "+:r:c:s:e:t:h", false, true, true, true, cmd_rotate },
+	{ "refresh", "+:r:c:s:e:h", false, true, false, true, cmd_refresh },
+	{ "verify", "+:r:c:P:p:t:n:h", false, false, false, false, cmd_verify },
+	{ "show", "+:r:c:n:h", false, false, false, false, cmd_show },
+	{ "list", "+:r:h", false, false, false, false, cmd_list },
+	{ "prune", "+:r:k:h", false, false, false, false, cmd_prune },
 };
 
 int
