@@ -381,8 +381,10 @@ repo_boot_fill(struct bd_manifest *m, const struct release_opts *o,
 	m->format = MANIFEST_FORMAT;
 	if (!m->has_boot) {
 		m->has_boot = true;
-		m->loaders = freebsd && k->image.xen_pv ? BOOT_PVGRUB :
-		    BOOT_GRUB;
+		/* FreeBSD's (and an unknown OS's Xen PV) kernel: pvgrub,
+		 * which refuses it below when it has no Xen PV support. */
+		m->loaders = freebsd || (strcmp(kname, "Linux") != 0 &&
+		    k->image.xen_pv) ? BOOT_PVGRUB : BOOT_GRUB;
 		snprintf(title, sizeof(title), "%s%s%s", freebsd ? "FreeBSD" :
 		    kos != NULL && kos[0] != '\0' ? kos : m->channel,
 		    k->image.version[0] != '\0' ? " " : "", k->image.version);
