@@ -719,13 +719,15 @@ artifacts_select(struct run *run)
 /*
  * The boot configuration a full run writes (--only touches named files):
  * a format-2 manifest's menu.lst as signed, or each format-3 loader's
- * files rendered by common/boot.c from the boot data.
+ * files rendered by common/boot.c from the boot data, the new version
+ * first and the one the state accepted second.
  */
 static enum bd_err
 config_render(struct run *run)
 {
 	const struct bd_manifest *m = run->m;
 	struct boot_file files[BOOT_MAX_ENTRIES];
+	struct bd_prev_boot prev;
 	struct bd_boot_view v;
 	unsigned bit;
 	size_t n, i;
@@ -746,7 +748,9 @@ config_render(struct run *run)
 	}
 	if (!m->has_boot || m->loaders == 0)
 		return BD_OK;
-	if ((rc = manifest_boot_view(m, NULL, &v)) != BD_OK)
+	/* the second entry: the version the state accepted, as it recorded */
+	if ((rc = manifest_boot_view(m, state_prev_boot(&run->state, &prev) ?
+	    &prev : NULL, !run->o.no_keep_old, &v)) != BD_OK)
 		return run_fail(run, rc, run->manifest_url, NULL,
 		    "refused boot data");
 	for (bit = 1; bit <= BOOT_LOADERS_ALL; bit <<= 1) {
@@ -1004,6 +1008,7 @@ artifacts_install(struct run *run)
 		memcpy(p->state.payload_sha256, m->payload_sha256, SHA256_BYTES);
 		p->state.has_keys = true;
 		p->state.keys = m->keys;
+		state_set_boot(&p->state, m);
 	}
 	if ((rc = dest_commit(run->dest, p)) != BD_OK)
 		return run_fail(run, rc, run->o.target, NULL, "install "

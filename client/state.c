@@ -47,7 +47,7 @@ state_keys_parse(const char *channel, char **p, struct bd_state *st)
 	t = strtoul(v, &end, 10);
 	if (errno != 0 || *end != '\0' || t > MANIFEST_MAX_KEYS)
 		return bd_fail(BD_ERR_FORMAT, "%s: bad threshold", channel);
-	while (**p != '\0') {
+	while (**p != '\0' && strncmp(*p, "key=", 4) == 0) {
 		if (ks->nkeys == MANIFEST_MAX_KEYS ||
 		    (v = state_field(p, "key")) == NULL ||
 		    pubkey_from_base64(&ks->keys[ks->nkeys], v) != BD_OK ||
@@ -62,6 +62,91 @@ state_keys_parse(const char *channel, char **p, struct bd_state *st)
 	ks->threshold = (unsigned)t;
 	st->has_keys = true;
 	return BD_OK;
+}
+
+/* "<64 hex> <install path>" into sha and path (INSTALL_PATH_MAX_BYTES+1). */
+static bool
+state_file_ref(const char *v, uint8_t sha[SHA256_BYTES], char *path)
+{
+	char hex[SHA256_HEX_BYTES];
+
+	if (strlen(v) < SHA256_HEX_BYTES || v[SHA256_HEX_BYTES - 1] != ' ')
+		return false;
+	memcpy(hex, v, SHA256_HEX_BYTES - 1);
+	hex[SHA256_HEX_BYTES - 1] = '\0';
+	v += SHA256_HEX_BYTES;
+	if (sha256_parse_hex(hex, sha) != BD_OK || !install_path_valid(v))
+		return false;
+	memcpy(path, v, strlen(v) + 1);
+	return true;
+}
+
+/* The boot entry lines: boot-title, boot-kernel, [boot-initrd], boot-cmdline. */
+static enum bd_err
+state_boot_parse(const char *channel, char **p, struct bd_state *st)
+{
+	const char *v;
+
+	if ((v = state_field(p, "boot-title")) == NULL ||
+	    !boot_text_valid(v, BOOT_TITLE_MAX_BYTES))
+		return bd_fail(BD_ERR_FORMAT, "%s: bad boot-title line", channel);
+	memcpy(st->boot_title, v, strlen(v) + 1);
+	if ((v = state_field(p, "boot-kernel")) == NULL ||
+	    !state_file_ref(v, st->boot_kernel_sha256, st->boot_kernel))
+		return bd_fail(BD_ERR_FORMAT, "%s: bad boot-kernel line",
+		    channel);
+	if (strncmp(*p, "boot-initrd=", 12) == 0) {
+		if ((v = state_field(p, "boot-initrd")) == NULL ||
+		    !state_file_ref(v, st->boot_initrd_sha256, st->boot_initrd))
+			return bd_fail(BD_ERR_FORMAT, "%s: bad boot-initrd line",
+			    channel);
+		st->boot_has_initrd = true;
+	}
+	if ((v = state_field(p, "boot-cmdline")) == NULL ||
+	    !boot_text_valid(v, BOOT_CMDLINE_MAX_BYTES))
+		return bd_fail(BD_ERR_FORMAT, "%s: bad boot-cmdline line",
+		    channel);
+	memcpy(st->boot_cmdline, v, strlen(v) + 1);
+	st->has_boot = true;
+	return BD_OK;
+}
+
+void
+state_set_boot(struct bd_state *st, const struct bd_manifest *m)
+{
+	struct bd_prev_boot b;
+
+	st->has_boot = manifest_prev_boot(m, &b);
+	if (!st->has_boot)
+		return;
+	snprintf(st->boot_title, sizeof(st->boot_title), "%s", b.title);
+	snprintf(st->boot_cmdline, sizeof(st->boot_cmdline), "%s", b.cmdline);
+	snprintf(st->boot_kernel, sizeof(st->boot_kernel), "%s", b.kernel);
+	memcpy(st->boot_kernel_sha256, b.kernel_sha256, SHA256_BYTES);
+	st->boot_has_initrd = b.initrd != NULL;
+	if (b.initrd != NULL) {
+		snprintf(st->boot_initrd, sizeof(st->boot_initrd), "%s",
+		    b.initrd);
+		memcpy(st->boot_initrd_sha256, b.initrd_sha256, SHA256_BYTES);
+	}
+}
+
+bool
+state_prev_boot(const struct bd_state *st, struct bd_prev_boot *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!st->present || !st->has_boot)
+		return false;
+	out->version = st->version;
+	out->title = st->boot_title;
+	out->cmdline = st->boot_cmdline;
+	out->kernel = st->boot_kernel;
+	out->kernel_sha256 = st->boot_kernel_sha256;
+	if (st->boot_has_initrd) {
+		out->initrd = st->boot_initrd;
+		out->initrd_sha256 = st->boot_initrd_sha256;
+	}
+	return true;
 }
 
 enum bd_err
@@ -95,7 +180,10 @@ state_parse(const char *channel, const uint8_t *buf, size_t len,
 	    sha256_parse_hex(v, st->payload_sha256) != BD_OK)
 		return bd_fail(BD_ERR_FORMAT, "%s: bad payload-sha256 line",
 		    channel);
-	if (*p != '\0' && state_keys_parse(channel, &p, st) != BD_OK)
+	if (*p != '\0' && strncmp(p, "threshold=", 10) == 0 &&
+	    state_keys_parse(channel, &p, st) != BD_OK)
+		return BD_ERR_FORMAT;
+	if (*p != '\0' && state_boot_parse(channel, &p, st) != BD_OK)
 		return BD_ERR_FORMAT;
 	if (*p != '\0')
 		return bd_fail(BD_ERR_FORMAT, "%s: unexpected line after "
@@ -157,6 +245,23 @@ state_format(const char *channel, const struct bd_state *st,
 				    channel);
 			used += (size_t)n;
 		}
+	}
+	if (st->has_boot) {
+		char kh[SHA256_HEX_BYTES], ih[SHA256_HEX_BYTES];
+
+		sha256_hex(st->boot_kernel_sha256, kh);
+		sha256_hex(st->boot_initrd_sha256, ih);
+		n = snprintf(text + used, STATE_MAX_BYTES - used,
+		    "boot-title=%s\nboot-kernel=%s %s\n%s%s%s%s%s"
+		    "boot-cmdline=%s\n", st->boot_title, kh, st->boot_kernel,
+		    st->boot_has_initrd ? "boot-initrd=" : "",
+		    st->boot_has_initrd ? ih : "",
+		    st->boot_has_initrd ? " " : "",
+		    st->boot_has_initrd ? st->boot_initrd : "",
+		    st->boot_has_initrd ? "\n" : "", st->boot_cmdline);
+		if (n < 0 || (size_t)n >= STATE_MAX_BYTES - used)
+			return bd_fail(BD_ERR_IO, "%s: state too long", channel);
+		used += (size_t)n;
 	}
 	*len = used;
 	return BD_OK;

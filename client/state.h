@@ -13,6 +13,10 @@
  *   payload-sha256=<64 hex>
  *   threshold=<t>                  the accepted version's keys: present
  *   key=<minisign key string>      together, 1..16 keys, 1 <= t <= keys
+ *   boot-title=<title>             the accepted version's boot entry
+ *   boot-kernel=<sha256> <path>    (format 3; absent otherwise), so the
+ *   boot-initrd=<sha256> <path>    next version renders it as its second
+ *   boot-cmdline=<command line>    entry; boot-initrd is optional
  */
 #ifndef BOOTDROP_STATE_H
 #define BOOTDROP_STATE_H
@@ -25,7 +29,7 @@
 #include "manifest.h"
 #include "sha256.h"
 
-#define STATE_MAX_BYTES		2048
+#define STATE_MAX_BYTES		4096
 #define BOOTDROP_DIR		".bootdrop"	/* below DESTDIR */
 #define STATE_SUBDIR		"state"		/* below BOOTDROP_DIR */
 #define TMP_SUBDIR		"tmp"		/* below BOOTDROP_DIR */
@@ -38,7 +42,21 @@ struct bd_state {
 	uint8_t payload_sha256[SHA256_BYTES];
 	bool has_keys;		/* false: a state written before keys */
 	struct bd_keyset keys;
+	bool has_boot;		/* the accepted version's boot entry */
+	char boot_title[BOOT_TITLE_MAX_BYTES + 1];
+	char boot_cmdline[BOOT_CMDLINE_MAX_BYTES + 1];
+	char boot_kernel[INSTALL_PATH_MAX_BYTES + 1];
+	uint8_t boot_kernel_sha256[SHA256_BYTES];
+	bool boot_has_initrd;
+	char boot_initrd[INSTALL_PATH_MAX_BYTES + 1];
+	uint8_t boot_initrd_sha256[SHA256_BYTES];
 };
+
+/* Records m's boot entry in st (has_boot false when m has none). */
+void state_set_boot(struct bd_state *st, const struct bd_manifest *m);
+
+/* st's boot entry as the renderers' previous version; false for none. */
+bool state_prev_boot(const struct bd_state *st, struct bd_prev_boot *out);
 
 /*
  * Loads the state of channel from the state directory dirfd (-1 when the

@@ -548,62 +548,87 @@ manifest_artifact(const struct bd_manifest *m, const char *name)
 }
 
 /*
- * Where prev's file a is after m is installed: its own path, or
- * <path>.old when m puts other bytes there.  Returns a's path or out.
+ * Where the previous version's file (path, sha256) is after m is
+ * installed: its own path, <path>.old when m puts other bytes of a kernel
+ * or initrd there and keep_old, or NULL when it is overwritten.
  */
 static const char *
-kept_path(const struct bd_manifest *m, const struct bd_artifact *a,
-    char *out, size_t cap)
+kept_path(const struct bd_manifest *m, const char *path,
+    const uint8_t *sha256, bool keep_old, char *out, size_t cap)
 {
+	const struct bd_artifact *a;
 	size_t i;
 
-	for (i = 0; i < m->nartifacts; i++)
-		if (strcmp(m->artifacts[i].install, a->install) == 0 &&
-		    memcmp(m->artifacts[i].sha256, a->sha256,
-		    SHA256_BYTES) != 0) {
-			snprintf(out, cap, "%s.old", a->install);
-			return out;
-		}
-	return a->install;
+	for (i = 0; i < m->nartifacts; i++) {
+		a = &m->artifacts[i];
+		if (strcmp(a->install, path) != 0 ||
+		    memcmp(a->sha256, sha256, SHA256_BYTES) == 0)
+			continue;
+		if (!keep_old || (strcmp(a->kind, "kernel") != 0 &&
+		    strcmp(a->kind, "initrd") != 0))
+			return NULL;
+		snprintf(out, cap, "%s.old", path);
+		return out;
+	}
+	return path;
 }
 
-/* One entry of m's boot data; false when m has no format-3 boot kernel. */
-static bool
-boot_entry_of(const struct bd_manifest *m, const struct bd_manifest *over,
-    struct boot_entry *e, char *old_kernel, char *old_initrd, size_t cap)
+bool
+manifest_prev_boot(const struct bd_manifest *prev, struct bd_prev_boot *out)
 {
 	const struct bd_artifact *k, *i;
 
-	if (m->format == 2 || !m->has_boot ||
-	    (k = manifest_artifact(m, m->boot_kernel)) == NULL)
+	memset(out, 0, sizeof(*out));
+	if (prev->format == 2 || !prev->has_boot ||
+	    (k = manifest_artifact(prev, prev->boot_kernel)) == NULL)
 		return false;
-	i = manifest_artifact(m, m->boot_initrd);
-	e->version = m->version;
-	e->title = m->boot_title != NULL ? m->boot_title : m->channel;
-	e->cmdline = m->boot_cmdline != NULL ? m->boot_cmdline : "";
-	e->kernel = over == NULL ? k->install :
-	    kept_path(over, k, old_kernel, cap);
-	e->initrd = i == NULL ? NULL : over == NULL ? i->install :
-	    kept_path(over, i, old_initrd, cap);
+	i = manifest_artifact(prev, prev->boot_initrd);
+	out->version = prev->version;
+	out->title = prev->boot_title != NULL ? prev->boot_title :
+	    prev->channel;
+	out->cmdline = prev->boot_cmdline != NULL ? prev->boot_cmdline : "";
+	out->kernel = k->install;
+	out->kernel_sha256 = k->sha256;
+	if (i != NULL) {
+		out->initrd = i->install;
+		out->initrd_sha256 = i->sha256;
+	}
 	return true;
 }
 
 enum bd_err
 manifest_boot_view(const struct bd_manifest *m,
-    const struct bd_manifest *prev, struct bd_boot_view *v)
+    const struct bd_prev_boot *prev, bool keep_old, struct bd_boot_view *v)
 {
 	struct boot_config *c = &v->config;
+	struct boot_entry *e;
+	struct bd_prev_boot now;
 
 	memset(v, 0, sizeof(*v));
 	c->channel = m->channel;
 	c->root = m->boot_root != NULL ? m->boot_root : BOOT_DEFAULT_ROOT;
-	if (!boot_entry_of(m, NULL, &c->entries[0], NULL, NULL, 0))
+	if (!manifest_prev_boot(m, &now))
 		return bd_fail(BD_ERR_SCHEMA, "version %llu carries no boot "
 		    "data with a kernel", (unsigned long long)m->version);
+	e = &c->entries[0];
+	e->version = m->version;
+	e->title = now.title;
+	e->cmdline = now.cmdline;
+	e->kernel = now.kernel;
+	e->initrd = now.initrd;
 	c->nentries = 1;
-	if (prev != NULL && prev->version < m->version &&
-	    boot_entry_of(prev, m, &c->entries[1], v->old_kernel,
-	    v->old_initrd, sizeof(v->old_kernel)))
+	if (prev == NULL || prev->version >= m->version)
+		return BD_OK;
+	e = &c->entries[1];
+	e->version = prev->version;
+	e->title = prev->title;
+	e->cmdline = prev->cmdline;
+	e->kernel = kept_path(m, prev->kernel, prev->kernel_sha256, keep_old,
+	    v->old_kernel, sizeof(v->old_kernel));
+	e->initrd = prev->initrd == NULL ? NULL : kept_path(m, prev->initrd,
+	    prev->initrd_sha256, keep_old, v->old_initrd,
+	    sizeof(v->old_initrd));
+	if (e->kernel != NULL && (prev->initrd == NULL || e->initrd != NULL))
 		c->nentries = 2;
 	return BD_OK;
 }

@@ -257,11 +257,31 @@ bool artifact_name_valid(const char *s);
 bool install_path_valid(const char *s);
 
 /*
- * The boot configuration a guest renders when it installs m over prev
- * (prev NULL: a first install, or a previous version without format-3
- * boot data): m's entry first, then prev's with its own kernel, initrd
- * and command line.  A previous file at a path m installs other bytes to
- * is the kept <path>.old.  Points into m and prev (borrowed).
+ * The previous version's boot entry, as the client's state or the
+ * previous manifest gives it (borrowed strings).
+ */
+struct bd_prev_boot {
+	uint64_t version;
+	const char *title;
+	const char *cmdline;
+	const char *kernel;			/* install path */
+	const uint8_t *kernel_sha256;
+	const char *initrd;			/* or NULL */
+	const uint8_t *initrd_sha256;
+};
+
+/* Fills *out from manifest prev; false when it has no format-3 boot kernel. */
+bool manifest_prev_boot(const struct bd_manifest *prev,
+    struct bd_prev_boot *out);
+
+/*
+ * The boot configuration a guest renders when it installs m over the
+ * version prev describes (NULL: a first install, or a previous version
+ * without format-3 boot data): m's entry first, then prev's with its own
+ * kernel, initrd and command line.  A previous file at a path where m
+ * installs other bytes is the kept <path>.old (keep_old, and only for a
+ * kernel or initrd artifact); when it cannot be kept the previous version
+ * cannot boot and gets no entry.  Points into m and prev (borrowed).
  */
 struct bd_boot_view {
 	struct boot_config config;
@@ -269,7 +289,7 @@ struct bd_boot_view {
 	char old_initrd[INSTALL_PATH_MAX_BYTES + 5];
 };
 enum bd_err manifest_boot_view(const struct bd_manifest *m,
-    const struct bd_manifest *prev, struct bd_boot_view *v);
+    const struct bd_prev_boot *prev, bool keep_old, struct bd_boot_view *v);
 
 /* The artifact named name, or NULL. */
 const struct bd_artifact *manifest_artifact(const struct bd_manifest *m,

@@ -1176,12 +1176,14 @@ static enum bd_err
 print_rendered(const struct bd_manifest *m, const struct bd_manifest *prev)
 {
 	struct boot_file files[BOOT_MAX_ENTRIES];
+	struct bd_prev_boot pb;
 	struct bd_boot_view v;
 	size_t n, i;
 	unsigned bit;
 	enum bd_err rc;
 
-	if ((rc = manifest_boot_view(m, prev, &v)) != BD_OK)
+	if ((rc = manifest_boot_view(m, prev != NULL &&
+	    manifest_prev_boot(prev, &pb) ? &pb : NULL, true, &v)) != BD_OK)
 		return rc;
 	for (bit = 1; bit <= BOOT_LOADERS_ALL; bit <<= 1) {
 		if ((m->loaders & bit) == 0)

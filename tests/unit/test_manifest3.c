@@ -405,7 +405,12 @@ test_cross_formats(const char *data)
 	    "the walk ends on format 3");
 	if (m != NULL) {
 		/* a guest with version 5 renders 6, then 5 (format 2: none) */
-		CHECK_RC(manifest_boot_view(m, prev5, &v), BD_OK, "boot view");
+		struct bd_prev_boot pb;
+
+		CHECK(!manifest_prev_boot(prev5, &pb), "format 2 has no boot "
+		    "entry to carry");
+		CHECK_RC(manifest_boot_view(m, NULL, true, &v), BD_OK,
+		    "boot view");
 		CHECK(v.config.nentries == 1, "a format-2 previous version gives "
 		    "no second entry (its menu.lst was its own)");
 	}
@@ -440,6 +445,7 @@ test_boot_view(void)
 	struct bd_manifest a, b;
 	struct bd_artifact aa[3], ba[3];
 	struct bd_boot_view v;
+	struct bd_prev_boot pb;
 
 	sample_fill(&a, aa);
 	sample_fill(&b, ba);
@@ -447,7 +453,8 @@ test_boot_view(void)
 	b.boot_cmdline = "root=/dev/xvda2 ro quiet";
 	sha256_buf("kernel 2", 8, ba[0].sha256);	/* a new kernel */
 	ba[1].install = "boot/initrd-2.img";	/* the initrd moves */
-	CHECK_RC(manifest_boot_view(&b, &a, &v), BD_OK, "boot view");
+	CHECK(manifest_prev_boot(&a, &pb), "version 1's entry");
+	CHECK_RC(manifest_boot_view(&b, &pb, true, &v), BD_OK, "boot view");
 	CHECK(v.config.nentries == 2 && v.config.entries[0].version == 2 &&
 	    strcmp(v.config.entries[0].kernel, "boot/vmlinuz") == 0 &&
 	    strcmp(v.config.entries[0].initrd, "boot/initrd-2.img") == 0 &&
@@ -460,8 +467,17 @@ test_boot_view(void)
 	    "root=/dev/xvda2 ro console=hvc0") == 0,
 	    "second entry: the previous version, its kernel kept as .old, its "
 	    "initrd where it was, its own command line");
-	CHECK_RC(manifest_boot_view(&b, NULL, &v), BD_OK, "first install");
+	CHECK_RC(manifest_boot_view(&b, NULL, true, &v), BD_OK, "first install");
 	CHECK(v.config.nentries == 1, "a first install has one entry");
+	CHECK_RC(manifest_boot_view(&b, &pb, false, &v), BD_OK, "--no-keep-old");
+	CHECK(v.config.nentries == 1, "--no-keep-old: the previous kernel is "
+	    "overwritten, so no second entry");
+	ba[0].sha256[0] = aa[0].sha256[0];
+	memcpy(ba[0].sha256, aa[0].sha256, SHA256_BYTES);	/* same kernel */
+	CHECK_RC(manifest_boot_view(&b, &pb, false, &v), BD_OK, "same kernel");
+	CHECK(v.config.nentries == 2 &&
+	    strcmp(v.config.entries[1].kernel, "boot/vmlinuz") == 0,
+	    "an unchanged kernel: the previous entry boots it where it is");
 }
 
 int
