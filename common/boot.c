@@ -258,8 +258,9 @@ entry_check(const struct boot_entry *e, const char *loader)
 
 /*
  * Legacy GRUB (pvgrub) reads a line's rest as the title or the kernel's
- * arguments, so any printable text is carried; leading blanks are
- * stripped by it, so a title or command line starting with one is refused.
+ * arguments, so any printable text is carried; blanks and '=' between
+ * a command and its argument are skipped by it, so a title starting with
+ * one is refused.
  */
 static enum bd_err
 render_pvgrub(const struct boot_config *c, struct text *t)
@@ -269,9 +270,10 @@ render_pvgrub(const struct boot_config *c, struct text *t)
 
 	for (i = 0; i < c->nentries; i++) {
 		e = &c->entries[i];
-		if (e->title[0] == ' ' || e->title[0] == '\t')
+		if (e->title[0] == ' ' || e->title[0] == '=')
 			return bd_fail(BD_ERR_SCHEMA, "pvgrub: a title starting "
-			    "with a blank cannot be written in menu.lst");
+			    "with a blank or '=' cannot be written in menu.lst "
+			    "(legacy GRUB skips them)");
 	}
 	emit(t, "# %s version %llu, written by bootdrop-fetch\n", c->channel,
 	    (unsigned long long)c->entries[0].version);
