@@ -50,11 +50,15 @@ image_version_valid(const char *s)
 void
 image_describe(const struct image_info *info, char *out, size_t cap)
 {
+	/* a bzImage is Linux's, whatever a manifest left unsaid */
+	const char *os = info->os[0] != '\0' ? info->os :
+	    strcmp(info->format, "bzimage") == 0 ? "Linux" : "";
+
 	snprintf(out, cap, "%s %s%s%s%s%s%s%s%s",
 	    strcmp(info->format, "bzimage") == 0 ? "bzImage" :
 	    strcmp(info->format, "elf.gz") == 0 ? "gzip-compressed ELF" : "ELF",
 	    info->arch, info->xen_pv ? ", Xen PV" : "",
 	    info->pvh ? ", PVH" : "", info->efi ? ", EFI stub" : "",
-	    info->os[0] != '\0' ? ", " : "", info->os,
+	    os[0] != '\0' ? ", " : "", os,
 	    info->version[0] != '\0' ? " " : "", info->version);
 }

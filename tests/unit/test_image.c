@@ -138,12 +138,17 @@ real_kernel(void)
 	struct image_info info;
 
 	if (p == NULL) {
-		snprintf(path, sizeof(path), "%s/.cache/bootdrop/vmlinuz",
-		    getenv("HOME") != NULL ? getenv("HOME") : "/nonexistent");
+		if (getenv("XDG_CACHE_HOME") != NULL)
+			snprintf(path, sizeof(path), "%s/bootdrop/vmlinuz",
+			    getenv("XDG_CACHE_HOME"));
+		else
+			snprintf(path, sizeof(path), "%s/.cache/bootdrop/"
+			    "vmlinuz", getenv("HOME") != NULL ?
+			    getenv("HOME") : "/nonexistent");
 		p = path;
 	}
 	if (access(p, R_OK) != 0) {
-		printf("skip: no real kernel at %s (tests/unit/real-kernel.sh "
+		printf("skip: no real kernel at %s (tests/real-kernel.sh "
 		    "caches one)\n", p);
 		return;
 	}
