@@ -5,8 +5,9 @@
  * prune blobs no recent manifest names.
  *
  * Exit status (bd_err_exit_status(), the one mapping): 0 success; 1 usage,
- * configuration or an unreadable input; 3 refused (a kernel pvgrub cannot
- * boot, a manifest or blob that does not verify); 4 local write error.
+ * configuration or an unreadable input; 3 refused (a kernel it cannot
+ * read or a named loader cannot boot, a manifest or blob that does not
+ * verify); 4 local write error.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,15 +45,20 @@ static const char usage_text[] =
 "usage: bootdrop-publish keygen -p PUBFILE -s SECFILE [-W] [-f]\n"
 "                               [--passphrase-file FILE | --passphrase-env VAR]\n"
 "       bootdrop-publish release -r REPO -c CHANNEL -s SECFILE [-s SECFILE ...]\n"
-"                               [-e EXPIRY] [--menu FILE | --no-menu] [-f]\n"
+"                               [-e EXPIRY] [--loader pvgrub|grub|bls ...]\n"
+"                               [--cmdline STR] [--title STR] [--root DEV]\n"
+"                               [--menu FILE | --no-menu] [-f]\n"
+"                               [--install NAME=PATH ...]\n"
 "                               [--keys PUB ... [-t THRESHOLD]]\n"
 "                               [--passphrase-file FILE ... | --passphrase-env VAR]\n"
-"                               kernel=FILE [world=FILE] [NAME=FILE ...]\n"
+"                               kernel=FILE [initrd=FILE] [world=FILE] [NAME=FILE ...]\n"
 "       bootdrop-publish rotate -r REPO -c CHANNEL -s SECFILE [-s SECFILE ...]\n"
 "                               --keys PUB [--keys PUB ...] [-t THRESHOLD]\n"
-"                               [-e EXPIRY] [--passphrase-file FILE ... | ...]\n"
+"                               [-e EXPIRY] [--loader ... --cmdline ... --title ...]\n"
+"                               [--passphrase-file FILE ... | ...]\n"
 "       bootdrop-publish refresh -r REPO -c CHANNEL -s SECFILE [-s SECFILE ...]\n"
-"                               [-e EXPIRY] [--passphrase-file FILE ... | ...]\n"
+"                               [-e EXPIRY] [--loader ... --cmdline ... --title ...]\n"
+"                               [--passphrase-file FILE ... | ...]\n"
 "       bootdrop-publish verify -r REPO -c CHANNEL [(-P KEY | -p PUBFILE)...\n"
 "                               [-t THRESHOLD]] [-n VERSION]\n"
 "       bootdrop-publish show -r REPO -c CHANNEL [-n VERSION]\n"
@@ -67,28 +73,35 @@ static const char help_text[] =
 "            encrypted with a passphrase (scrypt) unless -W is given.\n"
 "  release   store the files as content-addressed blobs in REPO and publish\n"
 "            the next version of CHANNEL's manifest, signed by every -s key.\n"
-"            kernel installs to boot/kernel (its ELF class, machine and Xen\n"
-"            information are recorded); world and NAME=FILE install under\n"
-"            their file names.  A pvgrub menu.lst is included by default.\n"
+"            The kernel's image facts are read from it (ELF, gzip ELF or\n"
+"            x86 bzImage).  kernel installs to boot/kernel, initrd to\n"
+"            boot/initrd.img, world and NAME=FILE under their file names\n"
+"            (--install NAME=PATH chooses).  The boot data names loaders\n"
+"            whose configuration guests render: a FreeBSD Xen PV kernel\n"
+"            gets pvgrub and its usual command line by default; any other\n"
+"            needs --cmdline.\n"
 "            The same files as the newest version are refused unless -f.\n"
 "            The new version keeps the previous version's keys (the first\n"
 "            one: the -s keys, threshold 1 or -t) and names its hash.\n"
 "  rotate    publish the next version with the same artifacts and new keys\n"
 "            (--keys, threshold -t): enough of the old keys and of the new\n"
 "            must sign (-s both), so every guest follows the change.\n"
-"  refresh   publish the next version with the same artifacts, menu and\n"
-"            keys and a new expiry (-e).\n"
+"  refresh   publish the next version with the same artifacts, boot data\n"
+"            and keys and a new expiry (-e).\n"
 "  verify    check the channel's whole chain of versions, the newest\n"
 "            manifest (or version -n) and every blob it names (size and\n"
 "            SHA-256), and that a server running as another user can read\n"
 "            every file it must serve; with -P or -p, that a guest holding\n"
 "            those keys reaches the newest.\n"
-"  show      print the newest manifest (or version -n) and its keys for\n"
-"            people (signatures not checked).\n"
+"  show      print the newest manifest (or version -n), its keys, image\n"
+"            facts and each loader's rendered configuration for people\n"
+"            (signatures not checked).\n"
 "  list      print every channel with its newest version and expiry.\n"
 "  prune     remove the blobs that no manifest among the newest N versions\n"
 "            of any channel names (manifests are never removed).\n"
-"\n"
+"\n";
+
+static const char options_text[] =
 "Options:\n"
 "  -p, --pubkey-file FILE    public key file (keygen: written; verify: trusted)\n"
 "  -s, --seckey FILE         secret key file (keygen: written; release: signs)\n"
@@ -108,8 +121,14 @@ static const char help_text[] =
 "                            each key\n"
 "  -n, --version VERSION     verify, show: that version instead of the newest\n"
 "  -k, --keep N              prune: keep the blobs of each channel's newest N\n"
-"      --menu FILE           release: use FILE as boot/grub/menu.lst\n"
-"      --no-menu             release: publish no menu.lst\n"
+"      --loader LOADER       release, rotate, refresh: pvgrub (menu.lst), grub\n"
+"                            (grub.cfg) or bls (loader/entries); repeatable\n"
+"      --cmdline STR         the kernel's command line (1024 printable bytes)\n"
+"      --title STR           the boot entry's title (128 printable bytes)\n"
+"      --root DEV            pvgrub's root device (default (hd0,0))\n"
+"      --install NAME=PATH   release: install artifact NAME at PATH\n"
+"      --menu FILE           release: ship FILE as boot/grub/menu.lst, no loader\n"
+"      --no-menu             release: no boot configuration\n"
 "      --passphrase-file FILE  read the passphrase from FILE's first line;\n"
 "                            once for every key, or once per -s key in order\n"
 "      --passphrase-env VAR  read the passphrase from environment variable VAR\n"
@@ -117,7 +136,8 @@ static const char help_text[] =
 "  -V, --version             (before a command) print the program's version\n"
 "\n"
 "Exit status: 0 success, 1 usage, configuration or unreadable input,\n"
-"3 refused (a kernel pvgrub cannot boot, a failed verification), 4 local\n"
+"3 refused (a kernel unread or unbootable by a named loader, a failed\n"
+"verification), 4 local\n"
 "write error.\n";
 
 enum {
@@ -369,6 +389,7 @@ parse_args(int argc, char **argv, const struct command *cmd, struct args *a)
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs(help_text, stdout);
+			fputs(options_text, stdout);
 			exit(0);
 		case ':':
 			return usage("%s needs an argument", opt);
@@ -1386,6 +1407,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		fputs(usage_text, stdout);
 		fputs(help_text, stdout);
+		fputs(options_text, stdout);
 		return 0;
 	}
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
