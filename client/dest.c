@@ -194,6 +194,16 @@ dest_path_check(struct dest *d, const char *path)
 	return d->ops->path_check(d, path);
 }
 
+bool
+dest_installed_same(struct dest *d, const char *path, uint64_t size,
+    const uint8_t *sha256)
+{
+	bool same = d->ops->installed_same(d, path, size, sha256);
+
+	bd_err_clear();
+	return same;
+}
+
 enum bd_err
 dest_room(struct dest *d, const struct dest_need *need)
 {

@@ -503,6 +503,34 @@ dir_close(struct dest *d, bool failed)
 	return BD_OK;
 }
 
+/* Whether path below DESTDIR is a regular file of size bytes, sha256. */
+static bool
+dir_installed_same(struct dest *d, const char *path, uint64_t size,
+    const uint8_t *sha256)
+{
+	char dir[INSTALL_PATH_MAX_BYTES + 1];
+	uint8_t got[SHA256_BYTES];
+	const char *base;
+	struct stat st;
+	uint64_t n;
+	bool same = false;
+	int dfd, fd;
+
+	if (dd(d)->destfd < 0 ||
+	    install_split(path, dir, sizeof(dir), &base) != BD_OK ||
+	    dir_open_path(dd(d)->destfd, dir, false, &dfd) != BD_OK)
+		return false;
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && (uint64_t)st.st_size == size &&
+	    (fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		if (sha256_fd(fd, size, got, &n) == BD_OK && n == size)
+			same = sodium_memcmp(got, sha256, SHA256_BYTES) == 0;
+		close(fd);
+	}
+	close(dfd);
+	return same;
+}
+
 static const struct dest_ops dir_ops = {
 	.open = dir_open,
 	.record_read = dir_record_read,
@@ -515,6 +543,7 @@ static const struct dest_ops dir_ops = {
 	.stage = dir_stage,
 	.record_write = dir_record_write,
 	.staged_check = dir_staged_check,
+	.installed_same = dir_installed_same,
 	.apply = dir_apply,
 	.state_write = dir_state_write,
 	.record_remove = dir_record_remove,

@@ -328,6 +328,19 @@ ext2d_close(struct dest *d, bool failed)
 	return rc;
 }
 
+/* Whether path in the file system is a regular file of size bytes, sha256. */
+static bool
+ext2d_installed_same(struct dest *d, const char *path, uint64_t size,
+    const uint8_t *sha256)
+{
+	uint8_t got[SHA256_BYTES];
+	bool present = false;
+
+	return de(d)->t != NULL &&
+	    ext2_hash(de(d)->t, path, size, got, &present) == BD_OK &&
+	    present && sodium_memcmp(got, sha256, SHA256_BYTES) == 0;
+}
+
 static const struct dest_ops ext2_ops = {
 	.open = ext2d_open,
 	.record_read = ext2d_record_read,
@@ -340,6 +353,7 @@ static const struct dest_ops ext2_ops = {
 	.stage = ext2d_stage,
 	.record_write = ext2d_record_write,
 	.staged_check = ext2d_staged_check,
+	.installed_same = ext2d_installed_same,
 	.apply = ext2d_apply,
 	.state_write = ext2d_state_write,
 	.record_remove = ext2d_record_remove,

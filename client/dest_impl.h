@@ -36,6 +36,9 @@ struct dest_ops {
 	 */
 	enum bd_err (*staged_check)(struct dest *d, const char *name,
 	    uint64_t size, const uint8_t *sha256, bool *present);
+	/* Whether install path holds exactly size bytes hashing to sha256. */
+	bool (*installed_same)(struct dest *d, const char *path, uint64_t size,
+	    const uint8_t *sha256);
 	/* Puts staged f in place; a missing staged file is done already. */
 	enum bd_err (*apply)(struct dest *d, const struct bd_pending_file *f);
 	enum bd_err (*state_write)(struct dest *d, const char *channel,

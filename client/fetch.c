@@ -93,12 +93,16 @@ struct run {
 	struct bd_accepted anchor;	/* the trust and what it anchors to */
 	int partfd;			/* the destination's download directory */
 	bool selected[MANIFEST_MAX_ARTIFACTS];
+	bool repair;			/* re-installing damaged files only */
 	int fds[MANIFEST_MAX_ARTIFACTS];
 	char parts[MANIFEST_MAX_ARTIFACTS][SHA256_HEX_BYTES + 8];
 	struct bd_pending pending;
 	/* the boot configuration to write (config_render()) */
 	struct boot_file config[FETCH_MAX_CONFIG_FILES];
 	size_t nconfig;
+	struct bd_prev_boot prev;	/* the entry rendered second, if any */
+	struct bd_boot_view view;	/* what config holds, for the state */
+	bool has_view;
 	/* the failure */
 	enum bd_err rc;
 	char what[FETCH_WHAT_BYTES];
@@ -727,8 +731,7 @@ config_render(struct run *run)
 {
 	const struct bd_manifest *m = run->m;
 	struct boot_file files[BOOT_MAX_ENTRIES];
-	struct bd_prev_boot prev;
-	struct bd_boot_view v;
+	struct bd_boot_view *v = &run->view;
 	unsigned bit;
 	size_t n, i;
 	enum bd_err rc;
@@ -748,15 +751,18 @@ config_render(struct run *run)
 	}
 	if (!m->has_boot || m->loaders == 0)
 		return BD_OK;
-	/* the second entry: the version the state accepted, as it recorded */
-	if ((rc = manifest_boot_view(m, state_prev_boot(&run->state, &prev) ?
-	    &prev : NULL, !run->o.no_keep_old, &v)) != BD_OK)
+	/* the second entry: the version the state accepted, as it recorded
+	 * (or, re-rendering the accepted version, the one it rendered second) */
+	if ((rc = manifest_boot_view(m, state_prev_boot(&run->state,
+	    m->version, &run->prev) ? &run->prev : NULL, !run->o.no_keep_old,
+	    v)) != BD_OK)
 		return run_fail(run, rc, run->manifest_url, NULL,
 		    "refused boot data");
+	run->has_view = true;
 	for (bit = 1; bit <= BOOT_LOADERS_ALL; bit <<= 1) {
 		if ((m->loaders & bit) == 0)
 			continue;
-		if ((rc = boot_render(bit, &v.config, files, &n)) != BD_OK)
+		if ((rc = boot_render(bit, &v->config, files, &n)) != BD_OK)
 			return run_fail(run, rc, run->manifest_url, NULL,
 			    "refused boot data for %s", boot_loader_name(bit));
 		for (i = 0; i < n; i++)
@@ -769,8 +775,52 @@ config_render(struct run *run)
 static bool
 keep_old(const struct run *run, const struct bd_artifact *a)
 {
-	return !run->o.no_keep_old && (strcmp(a->kind, "kernel") == 0 ||
-	    strcmp(a->kind, "initrd") == 0);
+	/* a repair puts back the accepted version's own bytes: the .old
+	 * files are the previous version's and stay */
+	return !run->o.no_keep_old && !run->repair &&
+	    (strcmp(a->kind, "kernel") == 0 || strcmp(a->kind, "initrd") == 0);
+}
+
+/*
+ * The slice holds the accepted version: re-hashes every file it installed
+ * (artifacts and rendered configuration) and names each that is missing
+ * or holds other bytes (damaged, or replaced by someone else).  Only those
+ * artifacts stay selected, for a repair; returns how many files differ.
+ */
+static size_t
+installed_check(struct run *run)
+{
+	const struct bd_manifest *m = run->m;
+	const struct bd_artifact *a;
+	char path[FETCH_WHERE_BYTES];
+	uint8_t sha[SHA256_BYTES];
+	size_t i, bad = 0;
+
+	for (i = 0; i < m->nartifacts; i++) {
+		a = &m->artifacts[i];
+		run->selected[i] = !dest_installed_same(run->dest, a->install,
+		    a->size, a->sha256);
+		if (!run->selected[i])
+			continue;
+		dest_path_name(run->dest, a->install, path, sizeof(path));
+		report_warn(&run->r, "%s: damaged or foreign (not artifact %s "
+		    "of %s version %" PRIu64 ")", path, a->name, m->channel,
+		    m->version);
+		bad++;
+	}
+	for (i = 0; i < run->nconfig; i++) {
+		sha256_buf(run->config[i].text, run->config[i].len, sha);
+		if (dest_installed_same(run->dest, run->config[i].path,
+		    run->config[i].len, sha))
+			continue;
+		dest_path_name(run->dest, run->config[i].path, path,
+		    sizeof(path));
+		report_warn(&run->r, "%s: damaged or foreign (not the %s "
+		    "version %" PRIu64 " renders)", path, m->channel,
+		    m->version);
+		bad++;
+	}
+	return bad;
 }
 
 /* "menu.lst", "grub.cfg", "bootdrop-c-7.conf": a config file in messages. */
@@ -1008,7 +1058,8 @@ artifacts_install(struct run *run)
 		memcpy(p->state.payload_sha256, m->payload_sha256, SHA256_BYTES);
 		p->state.has_keys = true;
 		p->state.keys = m->keys;
-		state_set_boot(&p->state, m);
+		state_set_boot(&p->state, m, run->has_view ? &run->view : NULL,
+		    &run->prev);
 	}
 	if ((rc = dest_commit(run->dest, p)) != BD_OK)
 		return run_fail(run, rc, run->o.target, NULL, "install "
@@ -1053,12 +1104,18 @@ run_pipeline(struct run *run, char *summary, size_t cap, bool *update)
 	    artifacts_select(run) != BD_OK || config_render(run) != BD_OK)
 		return run->rc;
 	*update = verdict != MANIFEST_CURRENT || o->nonly > 0;
+	/* Up to date: every installed file is re-hashed, never assumed. */
+	if (!*update && installed_check(run) > 0) {
+		*update = true;
+		run->repair = true;
+	}
 	if (o->check) {
 		plan_print(run, *update);
 		report_check(&run->r, o->channel, run->m->version, *update);
 		snprintf(summary, cap, "checked %s version %" PRIu64 ": %s; "
-		    "nothing written", o->channel, run->m->version, *update ?
-		    "update available" : "up to date");
+		    "nothing written", o->channel, run->m->version,
+		    run->repair ? "installed files differ (a plain run repairs "
+		    "them)" : *update ? "update available" : "up to date");
 		return BD_OK;
 	}
 	if (!*update) {
@@ -1073,7 +1130,10 @@ run_pipeline(struct run *run, char *summary, size_t cap, bool *update)
 	    artifacts_install(run) != BD_OK)
 		return run->rc;
 	parts_remove(run);
-	if (o->nonly > 0)
+	if (run->repair)
+		snprintf(summary, cap, "repaired %s version %" PRIu64 " in %s",
+		    o->channel, run->m->version, o->target);
+	else if (o->nonly > 0)
 		snprintf(summary, cap, "installed %zu artifact%s of %s version %"
 		    PRIu64 " into %s; --only records no version", o->nonly,
 		    o->nonly == 1 ? "" : "s", o->channel, run->m->version,

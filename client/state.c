@@ -81,72 +81,140 @@ state_file_ref(const char *v, uint8_t sha[SHA256_BYTES], char *path)
 	return true;
 }
 
-/* The boot entry lines: boot-title, boot-kernel, [boot-initrd], boot-cmdline. */
-static enum bd_err
-state_boot_parse(const char *channel, char **p, struct bd_state *st)
+/* Reads "<prefix>-<key>" on the line at *p (key names the line). */
+static const char *
+boot_field(char **p, const char *prefix, const char *key)
 {
+	char name[32];
+
+	snprintf(name, sizeof(name), "%s-%s", prefix, key);
+	return state_field(p, name);
+}
+
+/*
+ * One entry's lines, each name prefixed ("boot" or "prev-boot"):
+ * [version,] title, kernel, [initrd,] cmdline.
+ */
+static enum bd_err
+state_boot_parse(const char *channel, char **p, const char *prefix,
+    bool with_version, struct state_boot *b)
+{
+	char name[32], *end;
 	const char *v;
 
-	if ((v = state_field(p, "boot-title")) == NULL ||
-	    !boot_text_valid(v, BOOT_TITLE_MAX_BYTES))
-		return bd_fail(BD_ERR_FORMAT, "%s: bad boot-title line", channel);
-	memcpy(st->boot_title, v, strlen(v) + 1);
-	if ((v = state_field(p, "boot-kernel")) == NULL ||
-	    !state_file_ref(v, st->boot_kernel_sha256, st->boot_kernel))
-		return bd_fail(BD_ERR_FORMAT, "%s: bad boot-kernel line",
-		    channel);
-	if (strncmp(*p, "boot-initrd=", 12) == 0) {
-		if ((v = state_field(p, "boot-initrd")) == NULL ||
-		    !state_file_ref(v, st->boot_initrd_sha256, st->boot_initrd))
-			return bd_fail(BD_ERR_FORMAT, "%s: bad boot-initrd line",
-			    channel);
-		st->boot_has_initrd = true;
+	if (with_version) {
+		if ((v = boot_field(p, prefix, "version")) == NULL ||
+		    *v < '1' || *v > '9')
+			return bd_fail(BD_ERR_FORMAT, "%s: bad %s-version line",
+			    channel, prefix);
+		errno = 0;
+		b->version = strtoull(v, &end, 10);
+		if (errno != 0 || *end != '\0' ||
+		    b->version > MANIFEST_MAX_VERSION)
+			return bd_fail(BD_ERR_FORMAT, "%s: bad %s-version",
+			    channel, prefix);
 	}
-	if ((v = state_field(p, "boot-cmdline")) == NULL ||
+	if ((v = boot_field(p, prefix, "title")) == NULL ||
+	    !boot_text_valid(v, BOOT_TITLE_MAX_BYTES))
+		return bd_fail(BD_ERR_FORMAT, "%s: bad %s-title line", channel,
+		    prefix);
+	memcpy(b->title, v, strlen(v) + 1);
+	if ((v = boot_field(p, prefix, "kernel")) == NULL ||
+	    !state_file_ref(v, b->kernel_sha256, b->kernel))
+		return bd_fail(BD_ERR_FORMAT, "%s: bad %s-kernel line", channel,
+		    prefix);
+	snprintf(name, sizeof(name), "%s-initrd=", prefix);
+	if (strncmp(*p, name, strlen(name)) == 0) {
+		if ((v = boot_field(p, prefix, "initrd")) == NULL ||
+		    !state_file_ref(v, b->initrd_sha256, b->initrd))
+			return bd_fail(BD_ERR_FORMAT, "%s: bad %s-initrd line",
+			    channel, prefix);
+		b->has_initrd = true;
+	}
+	if ((v = boot_field(p, prefix, "cmdline")) == NULL ||
 	    !boot_text_valid(v, BOOT_CMDLINE_MAX_BYTES))
-		return bd_fail(BD_ERR_FORMAT, "%s: bad boot-cmdline line",
-		    channel);
-	memcpy(st->boot_cmdline, v, strlen(v) + 1);
-	st->has_boot = true;
+		return bd_fail(BD_ERR_FORMAT, "%s: bad %s-cmdline line",
+		    channel, prefix);
+	memcpy(b->cmdline, v, strlen(v) + 1);
+	b->present = true;
 	return BD_OK;
 }
 
-void
-state_set_boot(struct bd_state *st, const struct bd_manifest *m)
+/* Fills b from e (an entry as rendered) and the hashes of its files. */
+static void
+boot_from_prev(struct state_boot *b, uint64_t version, const char *title,
+    const char *cmdline, const char *kernel, const uint8_t *ksha,
+    const char *initrd, const uint8_t *isha)
 {
-	struct bd_prev_boot b;
-
-	st->has_boot = manifest_prev_boot(m, &b);
-	if (!st->has_boot)
-		return;
-	snprintf(st->boot_title, sizeof(st->boot_title), "%s", b.title);
-	snprintf(st->boot_cmdline, sizeof(st->boot_cmdline), "%s", b.cmdline);
-	snprintf(st->boot_kernel, sizeof(st->boot_kernel), "%s", b.kernel);
-	memcpy(st->boot_kernel_sha256, b.kernel_sha256, SHA256_BYTES);
-	st->boot_has_initrd = b.initrd != NULL;
-	if (b.initrd != NULL) {
-		snprintf(st->boot_initrd, sizeof(st->boot_initrd), "%s",
-		    b.initrd);
-		memcpy(st->boot_initrd_sha256, b.initrd_sha256, SHA256_BYTES);
+	memset(b, 0, sizeof(*b));
+	b->present = true;
+	b->version = version;
+	snprintf(b->title, sizeof(b->title), "%s", title);
+	snprintf(b->cmdline, sizeof(b->cmdline), "%s", cmdline);
+	snprintf(b->kernel, sizeof(b->kernel), "%s", kernel);
+	memcpy(b->kernel_sha256, ksha, SHA256_BYTES);
+	b->has_initrd = initrd != NULL;
+	if (initrd != NULL) {
+		snprintf(b->initrd, sizeof(b->initrd), "%s", initrd);
+		memcpy(b->initrd_sha256, isha, SHA256_BYTES);
 	}
 }
 
-bool
-state_prev_boot(const struct bd_state *st, struct bd_prev_boot *out)
+void
+state_set_boot(struct bd_state *st, const struct bd_manifest *m,
+    const struct bd_boot_view *v, const struct bd_prev_boot *second)
+{
+	struct bd_prev_boot b;
+	const struct boot_entry *e;
+
+	memset(&st->boot, 0, sizeof(st->boot));
+	memset(&st->prev_boot, 0, sizeof(st->prev_boot));
+	if (!manifest_prev_boot(m, &b))
+		return;
+	boot_from_prev(&st->boot, m->version, b.title, b.cmdline, b.kernel,
+	    b.kernel_sha256, b.initrd, b.initrd_sha256);
+	if (v == NULL || second == NULL || v->config.nentries < 2)
+		return;
+	e = &v->config.entries[1];
+	if (strlen(e->kernel) > INSTALL_PATH_MAX_BYTES || (e->initrd != NULL &&
+	    strlen(e->initrd) > INSTALL_PATH_MAX_BYTES))
+		return;	/* a <path>.old too long to record: a repair shows one */
+	boot_from_prev(&st->prev_boot, e->version, e->title, e->cmdline,
+	    e->kernel, second->kernel_sha256, e->initrd,
+	    second->initrd_sha256);
+}
+
+/* b as the renderers' previous version (borrowed). */
+static bool
+boot_to_prev(const struct state_boot *b, struct bd_prev_boot *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (!st->present || !st->has_boot)
+	if (!b->present)
 		return false;
-	out->version = st->version;
-	out->title = st->boot_title;
-	out->cmdline = st->boot_cmdline;
-	out->kernel = st->boot_kernel;
-	out->kernel_sha256 = st->boot_kernel_sha256;
-	if (st->boot_has_initrd) {
-		out->initrd = st->boot_initrd;
-		out->initrd_sha256 = st->boot_initrd_sha256;
+	out->version = b->version;
+	out->title = b->title;
+	out->cmdline = b->cmdline;
+	out->kernel = b->kernel;
+	out->kernel_sha256 = b->kernel_sha256;
+	if (b->has_initrd) {
+		out->initrd = b->initrd;
+		out->initrd_sha256 = b->initrd_sha256;
 	}
 	return true;
+}
+
+bool
+state_prev_boot(const struct bd_state *st, uint64_t version,
+    struct bd_prev_boot *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!st->present)
+		return false;
+	if (version > st->version)
+		return boot_to_prev(&st->boot, out);
+	if (version == st->version)
+		return boot_to_prev(&st->prev_boot, out);
+	return false;
 }
 
 enum bd_err
@@ -183,7 +251,15 @@ state_parse(const char *channel, const uint8_t *buf, size_t len,
 	if (*p != '\0' && strncmp(p, "threshold=", 10) == 0 &&
 	    state_keys_parse(channel, &p, st) != BD_OK)
 		return BD_ERR_FORMAT;
-	if (*p != '\0' && state_boot_parse(channel, &p, st) != BD_OK)
+	if (*p != '\0' && strncmp(p, "boot-", 5) == 0) {
+		if (state_boot_parse(channel, &p, "boot", false,
+		    &st->boot) != BD_OK)
+			return BD_ERR_FORMAT;
+		st->boot.version = st->version;
+	}
+	if (*p != '\0' && st->boot.present &&
+	    state_boot_parse(channel, &p, "prev-boot", true,
+	    &st->prev_boot) != BD_OK)
 		return BD_ERR_FORMAT;
 	if (*p != '\0')
 		return bd_fail(BD_ERR_FORMAT, "%s: unexpected line after "
@@ -214,6 +290,40 @@ out:
 	return rc;
 }
 
+/* Appends entry b's lines, prefixed, at text + *used. */
+static enum bd_err
+boot_format(const char *channel, const struct state_boot *b,
+    const char *prefix, bool with_version, char *text, size_t *used)
+{
+	char kh[SHA256_HEX_BYTES], ih[SHA256_HEX_BYTES], ver[32] = "";
+	int n;
+
+	sha256_hex(b->kernel_sha256, kh);
+	sha256_hex(b->initrd_sha256, ih);
+	if (with_version)
+		snprintf(ver, sizeof(ver), "%s-version=%" PRIu64 "\n", prefix,
+		    b->version);
+	n = snprintf(text + *used, STATE_MAX_BYTES - *used,
+	    "%s%s-title=%s\n%s-kernel=%s %s\n", ver, prefix, b->title, prefix,
+	    kh, b->kernel);
+	if (n < 0 || (size_t)n >= STATE_MAX_BYTES - *used)
+		return bd_fail(BD_ERR_IO, "%s: state too long", channel);
+	*used += (size_t)n;
+	if (b->has_initrd) {
+		n = snprintf(text + *used, STATE_MAX_BYTES - *used,
+		    "%s-initrd=%s %s\n", prefix, ih, b->initrd);
+		if (n < 0 || (size_t)n >= STATE_MAX_BYTES - *used)
+			return bd_fail(BD_ERR_IO, "%s: state too long", channel);
+		*used += (size_t)n;
+	}
+	n = snprintf(text + *used, STATE_MAX_BYTES - *used, "%s-cmdline=%s\n",
+	    prefix, b->cmdline);
+	if (n < 0 || (size_t)n >= STATE_MAX_BYTES - *used)
+		return bd_fail(BD_ERR_IO, "%s: state too long", channel);
+	*used += (size_t)n;
+	return BD_OK;
+}
+
 enum bd_err
 state_format(const char *channel, const struct bd_state *st,
     char text[STATE_MAX_BYTES], size_t *len)
@@ -221,6 +331,7 @@ state_format(const char *channel, const struct bd_state *st,
 	char hex[SHA256_HEX_BYTES], b64[PUBKEY_B64_BYTES];
 	size_t used, i;
 	int n;
+	enum bd_err rc;
 
 	*len = 0;
 	sha256_hex(st->payload_sha256, hex);
@@ -246,23 +357,12 @@ state_format(const char *channel, const struct bd_state *st,
 			used += (size_t)n;
 		}
 	}
-	if (st->has_boot) {
-		char kh[SHA256_HEX_BYTES], ih[SHA256_HEX_BYTES];
-
-		sha256_hex(st->boot_kernel_sha256, kh);
-		sha256_hex(st->boot_initrd_sha256, ih);
-		n = snprintf(text + used, STATE_MAX_BYTES - used,
-		    "boot-title=%s\nboot-kernel=%s %s\n%s%s%s%s%s"
-		    "boot-cmdline=%s\n", st->boot_title, kh, st->boot_kernel,
-		    st->boot_has_initrd ? "boot-initrd=" : "",
-		    st->boot_has_initrd ? ih : "",
-		    st->boot_has_initrd ? " " : "",
-		    st->boot_has_initrd ? st->boot_initrd : "",
-		    st->boot_has_initrd ? "\n" : "", st->boot_cmdline);
-		if (n < 0 || (size_t)n >= STATE_MAX_BYTES - used)
-			return bd_fail(BD_ERR_IO, "%s: state too long", channel);
-		used += (size_t)n;
-	}
+	if (st->boot.present &&
+	    ((rc = boot_format(channel, &st->boot, "boot", false, text,
+	    &used)) != BD_OK || (st->prev_boot.present &&
+	    (rc = boot_format(channel, &st->prev_boot, "prev-boot", true, text,
+	    &used)) != BD_OK)))
+		return rc;
 	*len = used;
 	return BD_OK;
 }

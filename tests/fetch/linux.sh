@@ -5,7 +5,8 @@
 # give (tests/bootrender), grub.cfg passes grub-script-check; the next
 # version lists itself first and the previous version second, each with
 # its own kernel, initrd and command line (the previous kernel and initrd
-# kept as .old); --no-keep-old leaves one entry.
+# kept as .old); --check names a damaged or foreign file (exit 100) and a
+# plain run repairs only it; --no-keep-old leaves one entry.
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
 export PATH=$PATH:/sbin:/usr/sbin
@@ -74,6 +75,28 @@ grep -q "^	linux /boot/kernel 'root=/dev/vda2' 'ro' 'quiet'$" "$T/dest/boot/grub
 cmp -s "$T/dest/boot/kernel.old" "$T/v1/vmlinuz" && cmp -s "$T/dest/boot/initrd.img.old" "$T/v1/initrd.img" &&
 	ok "version 1's kernel and initrd kept as .old" || fail "kernel.old or initrd.img.old wrong"
 
+# --check re-hashes what is installed: a damaged or foreign file is named
+# (exit 100) and a plain run puts back only it, the .old files untouched.
+printf 'x' >>"$T/dest/boot/initrd.img"
+before=$(tree_digest "$T/dest")
+expect_status 100 "--check with a damaged initrd" fetch --check -d "$T/dest" "$url"
+expect_err "dest/boot/initrd.img: damaged or foreign" "--check names the damaged file"
+[ "$(tree_digest "$T/dest")" = "$before" ] && ok "--check wrote nothing" || fail "--check changed DESTDIR"
+blobs=$(grep -c 'GET /blobs/' "$T/server.log")
+expect_status 0 "a plain run repairs it" fetch -d "$T/dest" "$url"
+grep -q "repaired $CH version 2" "$T/last.out" && ok "says repaired" || fail "summary: $(cat "$T/last.out")"
+expect_eq "$(( $(grep -c 'GET /blobs/' "$T/server.log") - blobs ))" 1 "the repair downloads the damaged artifact only"
+cmp -s "$T/dest/boot/initrd.img" "$T/v2/initrd.img" && cmp -s "$T/dest/boot/initrd.img.old" "$T/v1/initrd.img" &&
+	cmp -s "$T/dest/boot/kernel.old" "$T/v1/vmlinuz" &&
+	ok "initrd repaired, the previous version's .old files kept" || fail "repair: wrong files"
+installed "$T/dest" "after the repair" 2 1
+echo "# someone else's" >"$T/dest/boot/grub/grub.cfg"
+expect_status 100 "--check with a foreign grub.cfg" fetch --check -d "$T/dest" "$url"
+expect_err "boot/grub/grub.cfg: damaged or foreign" "--check names grub.cfg"
+expect_status 0 "a plain run rewrites grub.cfg" fetch -d "$T/dest" "$url"
+installed "$T/dest" "grub.cfg repaired" 2 1
+expect_status 0 "intact: up to date" fetch --check -d "$T/dest" "$url"
+
 release 3 "root=/dev/vda2 ro"
 expect_status 0 "install version 3 with --no-keep-old" fetch --no-keep-old -d "$T/dest" "$url"
 [ "$(grep -c '^menuentry' "$T/dest/boot/grub/grub.cfg")" -eq 1 ] &&
@@ -91,4 +114,12 @@ same_bytes "ext2 grub.cfg" "$T/slice.img" boot/grub/grub.cfg "$T/want.cfg"
 "$RENDER" bls 1 "$(M 4)" "$(M 3)" >"$T/want.conf"
 same_bytes "ext2 BLS entry of version 3" "$T/slice.img" "loader/entries/bootdrop-$CH-3.conf" "$T/want.conf"
 same_bytes "ext2 initrd.img.old" "$T/slice.img" boot/initrd.img.old "$T/v3/initrd.img"
+debugfs -w -R "rm /boot/kernel" "$T/slice.img" >/dev/null 2>&1
+expect_status 100 "--ext2 --check with the kernel removed" fetch --check --ext2 "$T/slice.img" "$url"
+expect_err "boot/kernel: damaged or foreign" "--ext2 --check names the missing kernel"
+expect_status 0 "--ext2 plain run repairs it" fetch --ext2 "$T/slice.img" --tmpdir "$T" "$url"
+same_bytes "ext2 kernel repaired" "$T/slice.img" boot/kernel "$T/v4/vmlinuz"
+same_bytes "ext2 kernel.old kept" "$T/slice.img" boot/kernel.old "$T/v3/vmlinuz"
+same_bytes "ext2 grub.cfg unchanged by the repair" "$T/slice.img" boot/grub/grub.cfg "$T/want.cfg"
+fsck_clean "ext2 after the repair" "$T/slice.img"
 finish
