@@ -288,7 +288,8 @@ unpacked_grow(struct unpacked *u)
 		return true;
 	if (u->cap >= IMAGE_UNPACK_MAX_BYTES)
 		return false;
-	cap = u->cap + UNPACK_STEP_BYTES;
+	/* doubling: a payload near the cap is copied a few times, not 128 */
+	cap = u->cap < UNPACK_STEP_BYTES ? UNPACK_STEP_BYTES : u->cap * 2;
 	if (cap > IMAGE_UNPACK_MAX_BYTES)
 		cap = IMAGE_UNPACK_MAX_BYTES;
 	if ((p = realloc(u->buf, cap)) == NULL)

@@ -273,11 +273,11 @@ test_refusals(void)
 		const char *at = strstr(p, "\"grub\",");
 
 		if (at != NULL) {
-			q = strdup(p);
-			memcpy(q + (at - p), "\"pvgrub\"", 8);
-			memmove(q + (at - p) + 8, q + (at - p) + 7,
-			    strlen(q + (at - p) + 7) + 1);
-			q[(at - p) + 8] = ',';
+			size_t n = strlen(p) + 16;
+
+			if ((q = malloc(n)) == NULL)
+				die("malloc");
+			snprintf(q, n, "%.*s\"pvgrub\", %s", (int)(at - p), p, at);
 			check_rc(load(q, NULL), BD_ERR_ELF,
 			    "pvgrub and a kernel without Xen PV",
 			    "pvgrub and a kernel without Xen PV");
@@ -315,13 +315,16 @@ static char *
 read_text(const char *path)
 {
 	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
+	char *buf = NULL;
+	long n = -1;
 
-	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0 || (buf = malloc((size_t)n + 1)) == NULL)
+	if (f == NULL)
 		die(path);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
+	if (fseek(f, 0, SEEK_END) == 0)
+		n = ftell(f);
+	if (n < 0 || fseek(f, 0, SEEK_SET) != 0 ||
+	    (buf = malloc((size_t)n + 1)) == NULL ||
+	    fread(buf, 1, (size_t)n, f) != (size_t)n)
 		die(path);
 	buf[n] = '\0';
 	fclose(f);
