@@ -207,6 +207,19 @@ dest_path_check(struct dest *d, const char *path)
 	return d->ops->path_check(d, path);
 }
 
+bool
+dest_installed_same(struct dest *d, const char *path, uint64_t size,
+    const uint8_t *sha256)
+{
+	bool same = false;
+
+	/* Unreadable or not ours counts as "not the same": it is rewritten. */
+	if (d->ops->installed(d, path, size, sha256, &same) != BD_OK)
+		same = false;
+	bd_err_clear();
+	return same;
+}
+
 enum bd_err
 dest_room(struct dest *d, const struct dest_need *need)
 {

@@ -92,6 +92,14 @@ enum bd_err dest_path_check(struct dest *d, const char *path);
  */
 enum bd_err dest_room(struct dest *d, const struct dest_need *need);
 
+/*
+ * Whether the file installed at path holds exactly size bytes hashing to
+ * sha256: read (re-hashed every time), never written; false on any doubt
+ * (missing, not a regular file, unreadable).  For --check and repairs.
+ */
+bool dest_installed_same(struct dest *d, const char *path, uint64_t size,
+    const uint8_t *sha256);
+
 /* Opens (making it when missing) the private directory downloads go to. */
 enum bd_err dest_part_dir(struct dest *d, int *fd);
 

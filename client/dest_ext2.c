@@ -273,6 +273,8 @@ ext2d_installed(struct dest *d, const char *path, uint64_t size,
 	enum bd_err rc;
 
 	*same = false;
+	if (de(d)->t == NULL)
+		return BD_OK;
 	rc = ext2_hash(de(d)->t, path, size, got, &present);
 	if (rc == BD_ERR_SIZE || rc == BD_ERR_PATH) {
 		bd_err_clear();

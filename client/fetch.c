@@ -37,7 +37,8 @@
 #include "audit.h"
 #include "dest.h"
 #include "download.h"
-#include "elf.h"
+#include "boot.h"
+#include "image.h"
 #include "layout.h"
 #include "install.h"
 #include "key.h"
@@ -55,7 +56,7 @@
 #define FETCH_WHERE_BYTES		(DL_URL_MAX_BYTES + 64)
 #define FETCH_DETAIL_BYTES		1024
 #define FETCH_STATUS_UPDATE		100	/* --check: an update is available */
-#define MENU_LST_INSTALL_PATH		"boot/grub/menu.lst"
+#define FETCH_MAX_CONFIG_FILES	(2 + BOOT_MAX_ENTRIES)	/* menu.lst, grub.cfg, bls */
 
 struct options {
 	struct bd_pubkey keys[FETCH_MAX_KEYS];
@@ -92,9 +93,16 @@ struct run {
 	struct bd_accepted anchor;	/* the trust and what it anchors to */
 	int partfd;			/* the destination's download directory */
 	bool selected[MANIFEST_MAX_ARTIFACTS];
+	bool repair;			/* re-installing damaged files only */
 	int fds[MANIFEST_MAX_ARTIFACTS];
 	char parts[MANIFEST_MAX_ARTIFACTS][SHA256_HEX_BYTES + 8];
 	struct bd_pending pending;
+	/* the boot configuration to write (config_render()) */
+	struct boot_file config[FETCH_MAX_CONFIG_FILES];
+	size_t nconfig;
+	struct bd_prev_boot prev;	/* the entry rendered second, if any */
+	struct bd_boot_view view;	/* what config holds, for the state */
+	bool has_view;
 	/* the failure */
 	enum bd_err rc;
 	char what[FETCH_WHAT_BYTES];
@@ -346,7 +354,8 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 			o->tmpdir = optarg;
 			break;
 		case OPT_PVGRUB:
-			if (elf_pvgrub_arch(optarg) == NULL)
+			if (strcmp(optarg, "i386") != 0 &&
+			    strcmp(optarg, "amd64") != 0)
 				return run_fail(run, BD_ERR_USAGE, optarg, "",
 				    "--pvgrub must be i386 or amd64");
 			o->pvgrub = optarg;
@@ -719,18 +728,116 @@ artifacts_select(struct run *run)
 	return BD_OK;
 }
 
-/* menu.lst is written by full runs only (--only touches named files). */
-static bool
-menu_wanted(const struct run *run)
+/*
+ * The boot configuration a full run writes (--only touches named files):
+ * a format-2 manifest's menu.lst as signed, or each format-3 loader's
+ * files rendered by common/boot.c from the boot data, the new version
+ * first and the one the state accepted second.
+ */
+static enum bd_err
+config_render(struct run *run)
 {
-	return run->m->menu_lst != NULL && run->o.nonly == 0;
+	const struct bd_manifest *m = run->m;
+	struct boot_file files[BOOT_MAX_ENTRIES];
+	struct bd_boot_view *v = &run->view;
+	unsigned bit;
+	size_t n, i;
+	enum bd_err rc;
+
+	if (run->o.nonly > 0)
+		return BD_OK;
+	if (m->format == 2) {
+		if (m->menu_lst == NULL)
+			return BD_OK;
+		snprintf(run->config[0].path, sizeof(run->config[0].path), "%s",
+		    BOOT_MENU_LST_PATH);
+		run->config[0].len = strlen(m->menu_lst);
+		if ((run->config[0].text = strdup(m->menu_lst)) == NULL)
+			return run_fail(run, BD_ERR_NOMEM, NULL, NULL, "menu.lst");
+		run->nconfig = 1;
+		return BD_OK;
+	}
+	if (!m->has_boot || m->loaders == 0)
+		return BD_OK;
+	/* the second entry: the version the state accepted, as it recorded
+	 * (or, re-rendering the accepted version, the one it rendered second) */
+	if ((rc = manifest_boot_view(m, state_prev_boot(&run->state,
+	    m->version, &run->prev) ? &run->prev : NULL, !run->o.no_keep_old,
+	    v)) != BD_OK)
+		return run_fail(run, rc, run->manifest_url, NULL,
+		    "refused boot data");
+	run->has_view = true;
+	for (bit = 1; bit <= BOOT_LOADERS_ALL; bit <<= 1) {
+		if ((m->loaders & bit) == 0)
+			continue;
+		if ((rc = boot_render(bit, &v->config, files, &n)) != BD_OK)
+			return run_fail(run, rc, run->manifest_url, NULL,
+			    "refused boot data for %s", boot_loader_name(bit));
+		for (i = 0; i < n; i++)
+			run->config[run->nconfig++] = files[i];
+	}
+	return BD_OK;
 }
 
 /* Whether artifact a's replaced file is kept as <install>.old. */
 static bool
 keep_old(const struct run *run, const struct bd_artifact *a)
 {
-	return !run->o.no_keep_old && strcmp(a->kind, "kernel") == 0;
+	/* a repair puts back the accepted version's own bytes: the .old
+	 * files are the previous version's and stay */
+	return !run->o.no_keep_old && !run->repair &&
+	    (strcmp(a->kind, "kernel") == 0 || strcmp(a->kind, "initrd") == 0);
+}
+
+/*
+ * The slice holds the accepted version: re-hashes every file it installed
+ * (artifacts and rendered configuration) and names each that is missing
+ * or holds other bytes (damaged, or replaced by someone else).  Only those
+ * artifacts stay selected, for a repair; returns how many files differ.
+ */
+static size_t
+installed_check(struct run *run)
+{
+	const struct bd_manifest *m = run->m;
+	const struct bd_artifact *a;
+	char path[FETCH_WHERE_BYTES];
+	uint8_t sha[SHA256_BYTES];
+	size_t i, bad = 0;
+
+	for (i = 0; i < m->nartifacts; i++) {
+		a = &m->artifacts[i];
+		run->selected[i] = !dest_installed_same(run->dest, a->install,
+		    a->size, a->sha256);
+		if (!run->selected[i])
+			continue;
+		dest_path_name(run->dest, a->install, path, sizeof(path));
+		report_warn(&run->r, "%s: damaged or foreign (not artifact %s "
+		    "of %s version %" PRIu64 ")", path, a->name, m->channel,
+		    m->version);
+		bad++;
+	}
+	for (i = 0; i < run->nconfig; i++) {
+		sha256_buf(run->config[i].text, run->config[i].len, sha);
+		if (dest_installed_same(run->dest, run->config[i].path,
+		    run->config[i].len, sha))
+			continue;
+		dest_path_name(run->dest, run->config[i].path, path,
+		    sizeof(path));
+		report_warn(&run->r, "%s: damaged or foreign (not the %s "
+		    "version %" PRIu64 " renders)", path, m->channel,
+		    m->version);
+		bad++;
+	}
+	return bad;
+}
+
+/* "menu.lst", "grub.cfg", "bootdrop-c-7.conf": a config file in messages. */
+static const char *
+config_name(const struct boot_file *f)
+{
+	const char *s = strrchr(f->path, '/');
+
+	return s == NULL ? f->path : s + 1;
 }
 
 /* --check: what would be installed, and nothing written. */
@@ -753,25 +860,51 @@ plan_print(struct run *run, bool update)
 		report_plan(&run->r, a->name, a->size, a->sha256_hex, a->install,
 		    keep_old(run, a));
 	}
-	if (menu_wanted(run))
-		report_plan(&run->r, "menu.lst", strlen(m->menu_lst), NULL,
-		    MENU_LST_INSTALL_PATH, false);
+	for (i = 0; i < run->nconfig; i++)
+		report_plan(&run->r, config_name(&run->config[i]),
+		    run->config[i].len, NULL, run->config[i].path, false);
+}
+
+/*
+ * A kernel's facts as image.h spells them: format 3's "image", or format
+ * 2's "elf" of an i386 or amd64 ELF.  BD_ERR_ELF when there are none.
+ */
+static enum bd_err
+kernel_facts(const struct bd_artifact *a, struct image_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	if (a->has_image) {
+		*info = a->image;
+		return BD_OK;
+	}
+	if (!a->has_elf)
+		return bd_fail(BD_ERR_ELF, "the manifest records nothing about "
+		    "kernel %s", a->name);
+	info->format = "elf";
+	info->xen_pv = a->elf.xen;
+	info->arch = strcmp(a->elf.machine, "i386") == 0 ? "i386" :
+	    strcmp(a->elf.machine, "amd64") == 0 ? "x86_64" : NULL;
+	if (info->arch == NULL)
+		return bd_fail(BD_ERR_ELF, "%u-bit %s kernel cannot be loaded by "
+		    "pvgrub (i386 or amd64 only)", a->elf.class, a->elf.machine);
+	return BD_OK;
 }
 
 /*
  * Before any download: every install path usable, the kernel loadable by
- * the pvgrub named (the manifest records its ELF facts), and room for
- * every file on the destination.
+ * the pvgrub named (the manifest records its image facts, signed with the
+ * hash the download must match), and room for every file on the
+ * destination.
  */
 static enum bd_err
 install_checks(struct run *run)
 {
 	const struct bd_manifest *m = run->m;
 	const struct bd_artifact *a;
-	uint64_t sizes[MANIFEST_MAX_ARTIFACTS + 1];
-	const char *parts[MANIFEST_MAX_ARTIFACTS + 1];
+	uint64_t sizes[MANIFEST_MAX_ARTIFACTS + FETCH_MAX_CONFIG_FILES];
+	const char *parts[MANIFEST_MAX_ARTIFACTS + FETCH_MAX_CONFIG_FILES];
 	struct dest_need need = { 0, sizes, parts };
-	struct elf_info info;
+	struct image_info info;
 	enum bd_err rc;
 	size_t i;
 
@@ -782,25 +915,22 @@ install_checks(struct run *run)
 		if ((rc = dest_path_check(run->dest, a->install)) != BD_OK)
 			return run_fail(run, rc, run->o.target, NULL,
 			    "install path refused");
-		if (strcmp(a->kind, "kernel") == 0 && a->has_elf &&
-		    (run->o.pvgrub != NULL || m->has_boot)) {
-			info.class = a->elf.class;
-			info.machine = a->elf.machine;
-			info.xen = a->elf.xen;
-			if ((rc = elf_pvgrub_check(&info, m->has_boot ?
-			    m->boot_arch : NULL, run->o.pvgrub)) != BD_OK)
+		if (strcmp(a->kind, "kernel") == 0 && run->o.pvgrub != NULL) {
+			if ((rc = kernel_facts(a, &info)) == BD_OK)
+				rc = boot_check_kernel(0, &info, run->o.pvgrub);
+			if (rc != BD_OK)
 				return run_fail(run, rc, run->manifest_url, NULL,
 				    "refused kernel %s", a->name);
 		}
 		sizes[need.nfiles] = a->size;
 		parts[need.nfiles++] = run->parts[i];
 	}
-	if (menu_wanted(run)) {
-		if ((rc = dest_path_check(run->dest, MENU_LST_INSTALL_PATH)) !=
+	for (i = 0; i < run->nconfig; i++) {
+		if ((rc = dest_path_check(run->dest, run->config[i].path)) !=
 		    BD_OK)
 			return run_fail(run, rc, run->o.target, NULL,
 			    "install path refused");
-		sizes[need.nfiles] = strlen(m->menu_lst);
+		sizes[need.nfiles] = run->config[i].len;
 		parts[need.nfiles++] = NULL;
 	}
 	if ((rc = dest_room(run->dest, &need)) != BD_OK)
@@ -871,34 +1001,6 @@ artifacts_download(struct run *run)
 	return first;
 }
 
-/*
- * The kernel that arrived must be what the manifest says, and loadable by
- * the pvgrub of the manifest's boot arch and of --pvgrub.
- */
-static enum bd_err
-kernel_check(const struct bd_manifest *m, const struct bd_artifact *a, int fd,
-    const char *pvgrub)
-{
-	struct elf_info info;
-	const char *boot_arch;
-	enum bd_err rc;
-
-	if ((rc = elf_inspect_fd(fd, &info)) != BD_OK)
-		return rc;
-	if (a->has_elf && (info.class != a->elf.class ||
-	    strcmp(info.machine, a->elf.machine) != 0 ||
-	    info.xen != a->elf.xen))
-		return bd_fail(BD_ERR_ELF, "%s is a %u-bit %s ELF%s, the "
-		    "manifest says %u-bit %s%s", a->name, info.class,
-		    info.machine, info.xen ? " with Xen notes" : "",
-		    a->elf.class, a->elf.machine, a->elf.xen ?
-		    " with Xen notes" : "");
-	boot_arch = m->has_boot ? m->boot_arch : NULL;
-	if (boot_arch != NULL || pvgrub != NULL)
-		return elf_pvgrub_check(&info, boot_arch, pvgrub);
-	return BD_OK;
-}
-
 /* Adds one file to the intent record. */
 static void
 pending_add(struct bd_pending *p, size_t k, uint64_t size,
@@ -925,18 +1027,10 @@ artifacts_install(struct run *run)
 	struct bd_pending *p = &run->pending;
 	const char *names[PENDING_MAX_FILES];
 	char path[FETCH_WHERE_BYTES];
-	uint8_t menu_sha[SHA256_BYTES];
+	uint8_t sha[SHA256_BYTES];
 	enum bd_err rc;
 	size_t i;
 
-	for (i = 0; i < m->nartifacts; i++) {
-		a = &m->artifacts[i];
-		if (run->selected[i] && strcmp(a->kind, "kernel") == 0 &&
-		    (rc = kernel_check(m, a, run->fds[i], run->o.pvgrub)) !=
-		    BD_OK)
-			return run_fail(run, rc, run->manifest_url, NULL,
-			    "refused kernel %s", a->name);
-	}
 	if ((rc = dest_begin(run->dest, &run->state)) != BD_OK)
 		return run_fail(run, rc, run->o.target, NULL,
 		    "nothing installed");
@@ -954,15 +1048,16 @@ artifacts_install(struct run *run)
 		pending_add(p, i, a->size, a->sha256, keep_old(run, a),
 		    a->install);
 	}
-	if (menu_wanted(run)) {
-		sha256_buf(m->menu_lst, strlen(m->menu_lst), menu_sha);
-		if ((rc = dest_stage_bytes(run->dest, m->nartifacts,
-		    m->menu_lst, strlen(m->menu_lst))) != BD_OK)
+	for (i = 0; i < run->nconfig; i++) {
+		sha256_buf(run->config[i].text, run->config[i].len, sha);
+		if ((rc = dest_stage_bytes(run->dest, m->nartifacts + i,
+		    run->config[i].text, run->config[i].len)) != BD_OK)
 			return run_fail(run, rc, run->o.target, NULL,
-			    "cannot stage menu.lst; nothing installed");
-		names[p->nfiles] = "menu.lst";
-		pending_add(p, m->nartifacts, strlen(m->menu_lst), menu_sha,
-		    false, MENU_LST_INSTALL_PATH);
+			    "cannot stage %s; nothing installed",
+			    config_name(&run->config[i]));
+		names[p->nfiles] = config_name(&run->config[i]);
+		pending_add(p, m->nartifacts + i, run->config[i].len, sha,
+		    false, run->config[i].path);
 	}
 	if (run->o.nonly == 0) {	/* a partial install accepts no version */
 		p->has_state = true;
@@ -971,6 +1066,8 @@ artifacts_install(struct run *run)
 		memcpy(p->state.payload_sha256, m->payload_sha256, SHA256_BYTES);
 		p->state.has_keys = true;
 		p->state.keys = m->keys;
+		state_set_boot(&p->state, m, run->has_view ? &run->view : NULL,
+		    &run->prev);
 	}
 	if ((rc = dest_commit(run->dest, p)) != BD_OK)
 		return run_fail(run, rc, run->o.target, NULL, "install "
@@ -1012,16 +1109,23 @@ run_pipeline(struct run *run, char *summary, size_t cap, bool *update)
 
 	*update = false;
 	if (run_open(run) != BD_OK || manifest_fetch(run, &verdict) != BD_OK ||
-	    artifacts_select(run) != BD_OK)
+	    artifacts_select(run) != BD_OK || config_render(run) != BD_OK)
 		return run->rc;
 	*update = verdict != MANIFEST_CURRENT || o->nonly > 0;
+	/* Up to date: every installed file is re-hashed, never assumed. */
+	if (!*update && installed_check(run) > 0) {
+		*update = true;
+		run->repair = true;
+	}
 	if (o->check) {
 		plan_print(run, *update);
 		report_check(&run->r, o->channel, run->m->version, *update);
 		snprintf(summary, cap, "checked %s version %" PRIu64 ": %s; "
-		    "nothing written", o->channel, run->m->version, *update ?
-		    "update available" : "up to date");
-		run->r.outcome = *update ? "update-available" : "up-to-date";
+		    "nothing written", o->channel, run->m->version,
+		    run->repair ? "installed files differ (a plain run repairs "
+		    "them)" : *update ? "update available" : "up to date");
+		run->r.outcome = run->repair ? "repair-needed" : *update ?
+		    "update-available" : "up-to-date";
 		run->r.ok_status = *update ? FETCH_STATUS_UPDATE : 0;
 		return BD_OK;
 	}
@@ -1038,8 +1142,12 @@ run_pipeline(struct run *run, char *summary, size_t cap, bool *update)
 	    artifacts_install(run) != BD_OK)
 		return run->rc;
 	parts_remove(run);
-	run->r.outcome = o->nonly > 0 ? "installed-only" : "installed";
-	if (o->nonly > 0)
+	run->r.outcome = run->repair ? "repaired" : o->nonly > 0 ?
+	    "installed-only" : "installed";
+	if (run->repair)
+		snprintf(summary, cap, "repaired %s version %" PRIu64 " in %s",
+		    o->channel, run->m->version, o->target);
+	else if (o->nonly > 0)
 		snprintf(summary, cap, "installed %zu artifact%s of %s version %"
 		    PRIu64 " into %s; --only records no version", o->nonly,
 		    o->nonly == 1 ? "" : "s", o->channel, run->m->version,
@@ -1119,6 +1227,7 @@ main(int argc, char **argv)
 	status = report_result(&run->r, run->rc, run->what, run->where,
 	    run->detail, summary[0] != '\0' ? summary : NULL);
 out:
+	boot_files_free(run->config, run->nconfig);
 	manifest_free(run->m);
 	dl_free(run->dl);
 	if (curl_ready)

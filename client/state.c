@@ -47,7 +47,7 @@ state_keys_parse(const char *channel, char **p, struct bd_state *st)
 	t = strtoul(v, &end, 10);
 	if (errno != 0 || *end != '\0' || t > MANIFEST_MAX_KEYS)
 		return bd_fail(BD_ERR_FORMAT, "%s: bad threshold", channel);
-	while (**p != '\0') {
+	while (**p != '\0' && strncmp(*p, "key=", 4) == 0) {
 		if (ks->nkeys == MANIFEST_MAX_KEYS ||
 		    (v = state_field(p, "key")) == NULL ||
 		    pubkey_from_base64(&ks->keys[ks->nkeys], v) != BD_OK ||
@@ -62,6 +62,159 @@ state_keys_parse(const char *channel, char **p, struct bd_state *st)
 	ks->threshold = (unsigned)t;
 	st->has_keys = true;
 	return BD_OK;
+}
+
+/* "<64 hex> <install path>" into sha and path (INSTALL_PATH_MAX_BYTES+1). */
+static bool
+state_file_ref(const char *v, uint8_t sha[SHA256_BYTES], char *path)
+{
+	char hex[SHA256_HEX_BYTES];
+
+	if (strlen(v) < SHA256_HEX_BYTES || v[SHA256_HEX_BYTES - 1] != ' ')
+		return false;
+	memcpy(hex, v, SHA256_HEX_BYTES - 1);
+	hex[SHA256_HEX_BYTES - 1] = '\0';
+	v += SHA256_HEX_BYTES;
+	if (sha256_parse_hex(hex, sha) != BD_OK || !install_path_valid(v))
+		return false;
+	memcpy(path, v, strlen(v) + 1);
+	return true;
+}
+
+/* Reads "<prefix>-<key>" on the line at *p (key names the line). */
+static const char *
+boot_field(char **p, const char *prefix, const char *key)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "%s-%s", prefix, key);
+	return state_field(p, name);
+}
+
+/*
+ * One entry's lines, each name prefixed ("boot" or "prev-boot"):
+ * [version,] title, kernel, [initrd,] cmdline.
+ */
+static enum bd_err
+state_boot_parse(const char *channel, char **p, const char *prefix,
+    bool with_version, struct state_boot *b)
+{
+	char name[32], *end;
+	const char *v;
+
+	if (with_version) {
+		if ((v = boot_field(p, prefix, "version")) == NULL ||
+		    *v < '1' || *v > '9')
+			return bd_fail(BD_ERR_FORMAT, "%s: bad %s-version line",
+			    channel, prefix);
+		errno = 0;
+		b->version = strtoull(v, &end, 10);
+		if (errno != 0 || *end != '\0' ||
+		    b->version > MANIFEST_MAX_VERSION)
+			return bd_fail(BD_ERR_FORMAT, "%s: bad %s-version",
+			    channel, prefix);
+	}
+	if ((v = boot_field(p, prefix, "title")) == NULL ||
+	    !boot_text_valid(v, BOOT_TITLE_MAX_BYTES))
+		return bd_fail(BD_ERR_FORMAT, "%s: bad %s-title line", channel,
+		    prefix);
+	memcpy(b->title, v, strlen(v) + 1);
+	if ((v = boot_field(p, prefix, "kernel")) == NULL ||
+	    !state_file_ref(v, b->kernel_sha256, b->kernel))
+		return bd_fail(BD_ERR_FORMAT, "%s: bad %s-kernel line", channel,
+		    prefix);
+	snprintf(name, sizeof(name), "%s-initrd=", prefix);
+	if (strncmp(*p, name, strlen(name)) == 0) {
+		if ((v = boot_field(p, prefix, "initrd")) == NULL ||
+		    !state_file_ref(v, b->initrd_sha256, b->initrd))
+			return bd_fail(BD_ERR_FORMAT, "%s: bad %s-initrd line",
+			    channel, prefix);
+		b->has_initrd = true;
+	}
+	if ((v = boot_field(p, prefix, "cmdline")) == NULL ||
+	    !boot_text_valid(v, BOOT_CMDLINE_MAX_BYTES))
+		return bd_fail(BD_ERR_FORMAT, "%s: bad %s-cmdline line",
+		    channel, prefix);
+	memcpy(b->cmdline, v, strlen(v) + 1);
+	b->present = true;
+	return BD_OK;
+}
+
+/* Fills b from e (an entry as rendered) and the hashes of its files. */
+static void
+boot_from_prev(struct state_boot *b, uint64_t version, const char *title,
+    const char *cmdline, const char *kernel, const uint8_t *ksha,
+    const char *initrd, const uint8_t *isha)
+{
+	memset(b, 0, sizeof(*b));
+	b->present = true;
+	b->version = version;
+	snprintf(b->title, sizeof(b->title), "%s", title);
+	snprintf(b->cmdline, sizeof(b->cmdline), "%s", cmdline);
+	snprintf(b->kernel, sizeof(b->kernel), "%s", kernel);
+	memcpy(b->kernel_sha256, ksha, SHA256_BYTES);
+	b->has_initrd = initrd != NULL;
+	if (initrd != NULL) {
+		snprintf(b->initrd, sizeof(b->initrd), "%s", initrd);
+		memcpy(b->initrd_sha256, isha, SHA256_BYTES);
+	}
+}
+
+void
+state_set_boot(struct bd_state *st, const struct bd_manifest *m,
+    const struct bd_boot_view *v, const struct bd_prev_boot *second)
+{
+	struct bd_prev_boot b;
+	const struct boot_entry *e;
+
+	memset(&st->boot, 0, sizeof(st->boot));
+	memset(&st->prev_boot, 0, sizeof(st->prev_boot));
+	if (!manifest_prev_boot(m, &b))
+		return;
+	boot_from_prev(&st->boot, m->version, b.title, b.cmdline, b.kernel,
+	    b.kernel_sha256, b.initrd, b.initrd_sha256);
+	if (v == NULL || second == NULL || v->config.nentries < 2)
+		return;
+	e = &v->config.entries[1];
+	if (strlen(e->kernel) > INSTALL_PATH_MAX_BYTES || (e->initrd != NULL &&
+	    strlen(e->initrd) > INSTALL_PATH_MAX_BYTES))
+		return;	/* a <path>.old too long to record: a repair shows one */
+	boot_from_prev(&st->prev_boot, e->version, e->title, e->cmdline,
+	    e->kernel, second->kernel_sha256, e->initrd,
+	    second->initrd_sha256);
+}
+
+/* b as the renderers' previous version (borrowed). */
+static bool
+boot_to_prev(const struct state_boot *b, struct bd_prev_boot *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!b->present)
+		return false;
+	out->version = b->version;
+	out->title = b->title;
+	out->cmdline = b->cmdline;
+	out->kernel = b->kernel;
+	out->kernel_sha256 = b->kernel_sha256;
+	if (b->has_initrd) {
+		out->initrd = b->initrd;
+		out->initrd_sha256 = b->initrd_sha256;
+	}
+	return true;
+}
+
+bool
+state_prev_boot(const struct bd_state *st, uint64_t version,
+    struct bd_prev_boot *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!st->present)
+		return false;
+	if (version > st->version)
+		return boot_to_prev(&st->boot, out);
+	if (version == st->version)
+		return boot_to_prev(&st->prev_boot, out);
+	return false;
 }
 
 enum bd_err
@@ -95,7 +248,18 @@ state_parse(const char *channel, const uint8_t *buf, size_t len,
 	    sha256_parse_hex(v, st->payload_sha256) != BD_OK)
 		return bd_fail(BD_ERR_FORMAT, "%s: bad payload-sha256 line",
 		    channel);
-	if (*p != '\0' && state_keys_parse(channel, &p, st) != BD_OK)
+	if (*p != '\0' && strncmp(p, "threshold=", 10) == 0 &&
+	    state_keys_parse(channel, &p, st) != BD_OK)
+		return BD_ERR_FORMAT;
+	if (*p != '\0' && strncmp(p, "boot-", 5) == 0) {
+		if (state_boot_parse(channel, &p, "boot", false,
+		    &st->boot) != BD_OK)
+			return BD_ERR_FORMAT;
+		st->boot.version = st->version;
+	}
+	if (*p != '\0' && st->boot.present &&
+	    state_boot_parse(channel, &p, "prev-boot", true,
+	    &st->prev_boot) != BD_OK)
 		return BD_ERR_FORMAT;
 	if (*p != '\0')
 		return bd_fail(BD_ERR_FORMAT, "%s: unexpected line after "
@@ -126,6 +290,40 @@ out:
 	return rc;
 }
 
+/* Appends entry b's lines, prefixed, at text + *used. */
+static enum bd_err
+boot_format(const char *channel, const struct state_boot *b,
+    const char *prefix, bool with_version, char *text, size_t *used)
+{
+	char kh[SHA256_HEX_BYTES], ih[SHA256_HEX_BYTES], ver[32] = "";
+	int n;
+
+	sha256_hex(b->kernel_sha256, kh);
+	sha256_hex(b->initrd_sha256, ih);
+	if (with_version)
+		snprintf(ver, sizeof(ver), "%s-version=%" PRIu64 "\n", prefix,
+		    b->version);
+	n = snprintf(text + *used, STATE_MAX_BYTES - *used,
+	    "%s%s-title=%s\n%s-kernel=%s %s\n", ver, prefix, b->title, prefix,
+	    kh, b->kernel);
+	if (n < 0 || (size_t)n >= STATE_MAX_BYTES - *used)
+		return bd_fail(BD_ERR_IO, "%s: state too long", channel);
+	*used += (size_t)n;
+	if (b->has_initrd) {
+		n = snprintf(text + *used, STATE_MAX_BYTES - *used,
+		    "%s-initrd=%s %s\n", prefix, ih, b->initrd);
+		if (n < 0 || (size_t)n >= STATE_MAX_BYTES - *used)
+			return bd_fail(BD_ERR_IO, "%s: state too long", channel);
+		*used += (size_t)n;
+	}
+	n = snprintf(text + *used, STATE_MAX_BYTES - *used, "%s-cmdline=%s\n",
+	    prefix, b->cmdline);
+	if (n < 0 || (size_t)n >= STATE_MAX_BYTES - *used)
+		return bd_fail(BD_ERR_IO, "%s: state too long", channel);
+	*used += (size_t)n;
+	return BD_OK;
+}
+
 enum bd_err
 state_format(const char *channel, const struct bd_state *st,
     char text[STATE_MAX_BYTES], size_t *len)
@@ -133,6 +331,7 @@ state_format(const char *channel, const struct bd_state *st,
 	char hex[SHA256_HEX_BYTES], b64[PUBKEY_B64_BYTES];
 	size_t used, i;
 	int n;
+	enum bd_err rc;
 
 	*len = 0;
 	sha256_hex(st->payload_sha256, hex);
@@ -158,6 +357,12 @@ state_format(const char *channel, const struct bd_state *st,
 			used += (size_t)n;
 		}
 	}
+	if (st->boot.present &&
+	    ((rc = boot_format(channel, &st->boot, "boot", false, text,
+	    &used)) != BD_OK || (st->prev_boot.present &&
+	    (rc = boot_format(channel, &st->prev_boot, "prev-boot", true, text,
+	    &used)) != BD_OK)))
+		return rc;
 	*len = used;
 	return BD_OK;
 }

@@ -13,6 +13,15 @@
  *   payload-sha256=<64 hex>
  *   threshold=<t>                  the accepted version's keys: present
  *   key=<minisign key string>      together, 1..16 keys, 1 <= t <= keys
+ *   boot-title=<title>             the accepted version's boot entry
+ *   boot-kernel=<sha256> <path>    (format 3; absent otherwise), so the
+ *   boot-initrd=<sha256> <path>    next version renders it as its second
+ *   boot-cmdline=<command line>    entry; boot-initrd is optional
+ *   prev-boot-version=<n>          the entry rendered second with it (its
+ *   prev-boot-title=...            paths as installed, e.g. boot/kernel.old),
+ *   prev-boot-kernel=...           so a repair renders the same files;
+ *   prev-boot-initrd=...           absent when there was none
+ *   prev-boot-cmdline=...
  */
 #ifndef BOOTDROP_STATE_H
 #define BOOTDROP_STATE_H
@@ -25,12 +34,25 @@
 #include "manifest.h"
 #include "sha256.h"
 
-#define STATE_MAX_BYTES		2048
+#define STATE_MAX_BYTES		8192
 #define BOOTDROP_DIR		".bootdrop"	/* below DESTDIR */
 #define STATE_SUBDIR		"state"		/* below BOOTDROP_DIR */
 #define TMP_SUBDIR		"tmp"		/* below BOOTDROP_DIR */
 #define STAGE_SUBDIR		"stage"		/* below BOOTDROP_DIR (--ext2) */
 #define PENDING_NAME		"pending"	/* below BOOTDROP_DIR */
+
+/* One boot entry as a loader's configuration shows it. */
+struct state_boot {
+	bool present;
+	uint64_t version;
+	char title[BOOT_TITLE_MAX_BYTES + 1];
+	char cmdline[BOOT_CMDLINE_MAX_BYTES + 1];
+	char kernel[INSTALL_PATH_MAX_BYTES + 5];	/* room for ".old" */
+	uint8_t kernel_sha256[SHA256_BYTES];
+	bool has_initrd;
+	char initrd[INSTALL_PATH_MAX_BYTES + 5];
+	uint8_t initrd_sha256[SHA256_BYTES];
+};
 
 struct bd_state {
 	bool present;		/* false: nothing accepted yet */
@@ -38,7 +60,24 @@ struct bd_state {
 	uint8_t payload_sha256[SHA256_BYTES];
 	bool has_keys;		/* false: a state written before keys */
 	struct bd_keyset keys;
+	struct state_boot boot;		/* the accepted version's entry */
+	struct state_boot prev_boot;	/* the entry rendered second with it */
 };
+
+/*
+ * Records in st the entries a run installing m renders: m's own, and
+ * second (v->config.nentries == 2) the previous version's as rendered.
+ */
+void state_set_boot(struct bd_state *st, const struct bd_manifest *m,
+    const struct bd_boot_view *v, const struct bd_prev_boot *second);
+
+/*
+ * The previous version's entry for rendering m over st: st's own entry
+ * when m is newer, or, when m is st's version (a repair), the entry st
+ * rendered second.  False when there is none.
+ */
+bool state_prev_boot(const struct bd_state *st, uint64_t version,
+    struct bd_prev_boot *out);
 
 /*
  * Loads the state of channel from the state directory dirfd (-1 when the
@@ -80,7 +119,7 @@ enum bd_err state_save(int dirfd, const char *channel,
  * destination's staging directory and must hash to <sha256> before use.
  */
 #define PENDING_MAGIC		"bootdrop-pending/1"
-#define PENDING_MAX_FILES	(64 + 1)	/* MANIFEST_MAX_ARTIFACTS + menu.lst */
+#define PENDING_MAX_FILES	(64 + 4)	/* MANIFEST_MAX_ARTIFACTS + rendered files */
 #define PENDING_MAX_BYTES	(PENDING_MAX_FILES * 400 + STATE_MAX_BYTES)
 #define PENDING_STAGE_BYTES	16
 

@@ -24,8 +24,9 @@
 #include <sodium.h>
 
 #include "b64.h"
-#include "elf.h"
+#include "boot.h"
 #include "err.h"
+#include "image.h"
 #include "key.h"
 #include "manifest.h"
 #include "sha256.h"
@@ -56,17 +57,30 @@ static const char *const top_keys[] = {
 	"artifacts", "boot", NULL
 };
 static const char *const keyset_keys[] = { "threshold", "pubkeys", NULL };
-static const char *const artifact_keys[] = {
+static const char *const artifact_keys_2[] = {
 	"name", "kind", "size", "sha256", "install", "elf", NULL
 };
+static const char *const artifact_keys_3[] = {
+	"name", "kind", "size", "sha256", "install", "image", "chunks", NULL
+};
 static const char *const elf_keys[] = { "class", "machine", "xen", NULL };
-static const char *const boot_keys[] = {
+static const char *const image_keys[] = {
+	"format", "arch", "xen_pv", "pvh", "efi", "version", NULL
+};
+static const char *const chunks_keys[] = { "sha256", "size", NULL };
+static const char *const boot_keys_2[] = {
 	"loader", "arch", "menu_lst", NULL
 };
-static const char *const kinds[] = { "kernel", "world", "file", NULL };
+static const char *const boot_keys_3[] = {
+	"loaders", "title", "kernel", "initrd", "cmdline", "root", NULL
+};
+static const char *const kinds_2[] = { "kernel", "world", "file", NULL };
+static const char *const kinds_3[] = {
+	"kernel", "initrd", "world", "file", NULL
+};
 static const char *const boot_arches[] = { "i386", "amd64", NULL };
 
-/* The machine names elf_inspect() reports; elf.machine points in here. */
+/* The machine names a format-2 "elf" object may carry; elf.machine points here. */
 static const char *const elf_machines[] = {
 	"i386", "amd64", "arm", "aarch64", "powerpc", "powerpc64", "riscv",
 	"mips", "sparc", "sparc64", "unknown", NULL
@@ -222,7 +236,7 @@ dup_string(json_t *o, const char *key, const char *where, char **out)
 }
 
 static enum bd_err
-elf_parse(json_t *o, const char *where, struct elf_info *elf)
+elf_parse(json_t *o, const char *where, struct bd_elf *elf)
 {
 	char buf[DETAIL_STR_BYTES];
 	const char *machine;
@@ -250,18 +264,130 @@ elf_parse(json_t *o, const char *where, struct elf_info *elf)
 	return BD_OK;
 }
 
+/* Fetches the required boolean o[key]. */
 static enum bd_err
-artifact_parse(json_t *o, size_t idx, struct bd_artifact *a)
+get_bool(json_t *o, const char *key, const char *where, bool *out)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!json_is_boolean(v))
+		return bd_fail(BD_ERR_SCHEMA, "%s.%s: missing or not a boolean",
+		    where, key);
+	*out = json_is_true(v);
+	return BD_OK;
+}
+
+/* Format 3's "image": what the publisher read from the kernel. */
+static enum bd_err
+image_parse(json_t *o, const char *where, struct image_info *im)
+{
+	char buf[DETAIL_STR_BYTES];
+	const char *format, *arch, *version;
+	enum bd_err rc;
+
+	if (!json_is_object(o))
+		return bd_fail(BD_ERR_SCHEMA, "%s: not an object", where);
+	if ((rc = check_keys(o, image_keys, where)) != BD_OK ||
+	    (rc = get_string(o, "format", where, &format)) != BD_OK ||
+	    (rc = get_string(o, "arch", where, &arch)) != BD_OK ||
+	    (rc = get_bool(o, "xen_pv", where, &im->xen_pv)) != BD_OK ||
+	    (rc = get_bool(o, "pvh", where, &im->pvh)) != BD_OK ||
+	    (rc = get_bool(o, "efi", where, &im->efi)) != BD_OK)
+		return rc;
+	if ((im->format = image_format_name(format)) == NULL)
+		return bd_fail(BD_ERR_SCHEMA, "%s.format: unknown \"%s\"", where,
+		    printable(format, buf, sizeof(buf)));
+	if ((im->arch = image_arch_name(arch)) == NULL)
+		return bd_fail(BD_ERR_SCHEMA, "%s.arch: unknown \"%s\"", where,
+		    printable(arch, buf, sizeof(buf)));
+	if (im->efi && strcmp(im->format, "bzimage") != 0)
+		return bd_fail(BD_ERR_SCHEMA, "%s.efi: only a bzImage has an "
+		    "EFI stub", where);
+	if (json_object_get(o, "version") != NULL) {
+		if ((rc = get_string(o, "version", where, &version)) != BD_OK)
+			return rc;
+		if (strcmp(im->format, "bzimage") != 0 ||
+		    !image_version_valid(version))
+			return bd_fail(BD_ERR_SCHEMA, "%s.version: \"%s\" not "
+			    "allowed (a bzImage's [A-Za-z0-9._+~-]{1,64})",
+			    where, printable(version, buf, sizeof(buf)));
+		memcpy(im->version, version, strlen(version) + 1);
+	}
+	return BD_OK;
+}
+
+/* Format 3's "chunks": the chunk index blob (read by a later client). */
+static enum bd_err
+chunks_parse(json_t *o, const char *where, struct bd_artifact *a)
+{
+	const char *hex;
+	enum bd_err rc;
+
+	if (!json_is_object(o))
+		return bd_fail(BD_ERR_SCHEMA, "%s: not an object", where);
+	if ((rc = check_keys(o, chunks_keys, where)) != BD_OK ||
+	    (rc = get_string(o, "sha256", where, &hex)) != BD_OK ||
+	    (rc = get_uint(o, "size", where, 1, ARTIFACT_MAX_SIZE,
+	    &a->chunks_size)) != BD_OK)
+		return rc;
+	if (strlen(hex) != SHA256_HEX_BYTES - 1 ||
+	    sha256_parse_hex(hex, a->chunks_sha256) != BD_OK)
+		return bd_fail(BD_ERR_SCHEMA,
+		    "%s.sha256: not 64 lowercase hex digits", where);
+	memcpy(a->chunks_hex, hex, SHA256_HEX_BYTES);
+	a->has_chunks = true;
+	return BD_OK;
+}
+
+/* An artifact's facts: "elf" (format 2), "image" and "chunks" (3). */
+static enum bd_err
+artifact_facts(json_t *o, unsigned format, const char *where,
+    struct bd_artifact *a)
+{
+	char sub[WHERE_BYTES + 8];
+	json_t *v;
+	enum bd_err rc;
+
+	if (format == 2) {
+		if ((v = json_object_get(o, "elf")) == NULL)
+			return BD_OK;
+		snprintf(sub, sizeof(sub), "%s.elf", where);
+		if ((rc = elf_parse(v, sub, &a->elf)) != BD_OK)
+			return rc;
+		a->has_elf = true;
+		return BD_OK;
+	}
+	if ((v = json_object_get(o, "image")) != NULL) {
+		snprintf(sub, sizeof(sub), "%s.image", where);
+		if (strcmp(a->kind, "kernel") != 0)
+			return bd_fail(BD_ERR_SCHEMA, "%s: only a kernel has "
+			    "image facts", sub);
+		if ((rc = image_parse(v, sub, &a->image)) != BD_OK)
+			return rc;
+		a->has_image = true;
+	} else if (strcmp(a->kind, "kernel") == 0)
+		return bd_fail(BD_ERR_SCHEMA, "%s: a kernel without \"image\"",
+		    where);
+	if ((v = json_object_get(o, "chunks")) != NULL) {
+		snprintf(sub, sizeof(sub), "%s.chunks", where);
+		if ((rc = chunks_parse(v, sub, a)) != BD_OK)
+			return rc;
+	}
+	return BD_OK;
+}
+
+static enum bd_err
+artifact_parse(json_t *o, unsigned format, size_t idx, struct bd_artifact *a)
 {
 	char where[WHERE_BYTES], buf[DETAIL_STR_BYTES];
 	const char *kind, *hex;
-	json_t *elf;
 	enum bd_err rc;
 
 	snprintf(where, sizeof(where), "artifacts[%zu]", idx);
 	if (!json_is_object(o))
 		return bd_fail(BD_ERR_SCHEMA, "%s: not an object", where);
-	if ((rc = check_keys(o, artifact_keys, where)) != BD_OK ||
+	if ((rc = check_keys(o, format == 2 ? artifact_keys_2 :
+	    artifact_keys_3, where)) != BD_OK ||
 	    (rc = dup_string(o, "name", where, &a->name)) != BD_OK ||
 	    (rc = get_string(o, "kind", where, &kind)) != BD_OK ||
 	    (rc = get_uint(o, "size", where, 0, ARTIFACT_MAX_SIZE,
@@ -272,7 +398,7 @@ artifact_parse(json_t *o, size_t idx, struct bd_artifact *a)
 	if (!artifact_name_valid(a->name))
 		return bd_fail(BD_ERR_PATH, "%s.name: \"%s\" not allowed", where,
 		    printable(a->name, buf, sizeof(buf)));
-	if (lookup(kinds, kind) == NULL)
+	if (lookup(format == 2 ? kinds_2 : kinds_3, kind) == NULL)
 		return bd_fail(BD_ERR_SCHEMA, "%s.kind: unknown \"%s\"", where,
 		    printable(kind, buf, sizeof(buf)));
 	if ((a->kind = strdup(kind)) == NULL)
@@ -285,25 +411,17 @@ artifact_parse(json_t *o, size_t idx, struct bd_artifact *a)
 	if (!install_path_valid(a->install))
 		return bd_fail(BD_ERR_PATH, "%s.install: \"%s\" not allowed",
 		    where, printable(a->install, buf, sizeof(buf)));
-	if ((elf = json_object_get(o, "elf")) != NULL) {
-		strncat(where, ".elf", sizeof(where) - strlen(where) - 1);
-		if ((rc = elf_parse(elf, where, &a->elf)) != BD_OK)
-			return rc;
-		a->has_elf = true;
-	}
-	return BD_OK;
+	return artifact_facts(o, format, where, a);
 }
 
 static enum bd_err
-boot_parse(json_t *o, struct bd_manifest *m)
+boot_parse_2(json_t *o, struct bd_manifest *m)
 {
 	char buf[DETAIL_STR_BYTES];
 	json_t *menu;
 	enum bd_err rc;
 
-	if (!json_is_object(o))
-		return bd_fail(BD_ERR_SCHEMA, "boot: not an object");
-	if ((rc = check_keys(o, boot_keys, "boot")) != BD_OK ||
+	if ((rc = check_keys(o, boot_keys_2, "boot")) != BD_OK ||
 	    (rc = dup_string(o, "loader", "boot", &m->boot_loader)) != BD_OK ||
 	    (rc = dup_string(o, "arch", "boot", &m->boot_arch)) != BD_OK)
 		return rc;
@@ -324,8 +442,87 @@ boot_parse(json_t *o, struct bd_manifest *m)
 		    BD_OK)
 			return rc;
 	}
-	m->has_boot = true;
 	return BD_OK;
+}
+
+/* The optional string o[key], checked as printable text of at most max. */
+static enum bd_err
+boot_text(json_t *o, const char *key, size_t max, char **out)
+{
+	enum bd_err rc;
+
+	if (json_object_get(o, key) == NULL)
+		return BD_OK;
+	if ((rc = dup_string(o, key, "boot", out)) != BD_OK)
+		return rc;
+	if (!boot_text_valid(*out, max))
+		return bd_fail(BD_ERR_SCHEMA, "boot.%s: longer than %zu bytes or "
+		    "not printable ASCII", key, max);
+	return BD_OK;
+}
+
+/* Format 3's boot data: loaders, title, kernel, initrd, cmdline, root. */
+static enum bd_err
+boot_parse_3(json_t *o, struct bd_manifest *m)
+{
+	char buf[DETAIL_STR_BYTES];
+	json_t *list, *v;
+	unsigned bit;
+	size_t i;
+	enum bd_err rc;
+
+	if ((rc = check_keys(o, boot_keys_3, "boot")) != BD_OK)
+		return rc;
+	list = json_object_get(o, "loaders");
+	if (!json_is_array(list))
+		return bd_fail(BD_ERR_SCHEMA, "boot.loaders: missing or not an "
+		    "array");
+	json_array_foreach(list, i, v) {
+		if (!json_is_string(v))
+			return bd_fail(BD_ERR_SCHEMA, "boot.loaders[%zu]: not a "
+			    "string", i);
+		if ((bit = boot_loader_parse(json_string_value(v))) == 0)
+			return bd_fail(BD_ERR_SCHEMA, "boot.loaders[%zu]: unknown "
+			    "\"%s\" (pvgrub, grub or bls)", i,
+			    printable(json_string_value(v), buf, sizeof(buf)));
+		if ((m->loaders & bit) != 0)
+			return bd_fail(BD_ERR_SCHEMA, "boot.loaders: %s named "
+			    "twice", boot_loader_name(bit));
+		m->loaders |= bit;
+	}
+	if ((rc = boot_text(o, "title", BOOT_TITLE_MAX_BYTES,
+	    &m->boot_title)) != BD_OK ||
+	    (rc = boot_text(o, "cmdline", BOOT_CMDLINE_MAX_BYTES,
+	    &m->boot_cmdline)) != BD_OK ||
+	    (rc = boot_text(o, "root", BOOT_ROOT_MAX_BYTES,
+	    &m->boot_root)) != BD_OK)
+		return rc;
+	if (m->boot_root != NULL && !boot_root_valid(m->boot_root))
+		return bd_fail(BD_ERR_SCHEMA, "boot.root: \"%s\" is not (hdN) "
+		    "or (hdN,M)", printable(m->boot_root, buf, sizeof(buf)));
+	if (json_object_get(o, "kernel") != NULL &&
+	    (rc = dup_string(o, "kernel", "boot", &m->boot_kernel)) != BD_OK)
+		return rc;
+	if (json_object_get(o, "initrd") != NULL &&
+	    (rc = dup_string(o, "initrd", "boot", &m->boot_initrd)) != BD_OK)
+		return rc;
+	if (m->loaders != 0 && m->boot_kernel == NULL)
+		return bd_fail(BD_ERR_SCHEMA, "boot: loaders named but no "
+		    "\"kernel\"");
+	return BD_OK;
+}
+
+static enum bd_err
+boot_parse(json_t *o, struct bd_manifest *m)
+{
+	enum bd_err rc;
+
+	if (!json_is_object(o))
+		return bd_fail(BD_ERR_SCHEMA, "boot: not an object");
+	rc = m->format == 2 ? boot_parse_2(o, m) : boot_parse_3(o, m);
+	if (rc == BD_OK)
+		m->has_boot = true;
+	return rc;
 }
 
 /* True when path a is b or a directory above b (or the reverse). */
@@ -339,16 +536,162 @@ paths_overlap(const char *a, const char *b)
 	return strncmp(a, b, la) == 0 && (b[la] == '\0' || b[la] == '/');
 }
 
+const struct bd_artifact *
+manifest_artifact(const struct bd_manifest *m, const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < m->nartifacts; i++)
+		if (strcmp(m->artifacts[i].name, name) == 0)
+			return &m->artifacts[i];
+	return NULL;
+}
+
+/*
+ * Where the previous version's file (path, sha256) is after m is
+ * installed: its own path, <path>.old when m puts other bytes of a kernel
+ * or initrd there and keep_old, or NULL when it is overwritten.
+ */
+static const char *
+kept_path(const struct bd_manifest *m, const char *path,
+    const uint8_t *sha256, bool keep_old, char *out, size_t cap)
+{
+	const struct bd_artifact *a;
+	size_t i;
+
+	for (i = 0; i < m->nartifacts; i++) {
+		a = &m->artifacts[i];
+		if (strcmp(a->install, path) != 0 ||
+		    memcmp(a->sha256, sha256, SHA256_BYTES) == 0)
+			continue;
+		if (!keep_old || (strcmp(a->kind, "kernel") != 0 &&
+		    strcmp(a->kind, "initrd") != 0))
+			return NULL;
+		snprintf(out, cap, "%s.old", path);
+		return out;
+	}
+	return path;
+}
+
+bool
+manifest_prev_boot(const struct bd_manifest *prev, struct bd_prev_boot *out)
+{
+	const struct bd_artifact *k, *i;
+
+	memset(out, 0, sizeof(*out));
+	if (prev->format == 2 || !prev->has_boot ||
+	    (k = manifest_artifact(prev, prev->boot_kernel)) == NULL)
+		return false;
+	i = manifest_artifact(prev, prev->boot_initrd);
+	out->version = prev->version;
+	out->title = prev->boot_title != NULL ? prev->boot_title :
+	    prev->channel;
+	out->cmdline = prev->boot_cmdline != NULL ? prev->boot_cmdline : "";
+	out->kernel = k->install;
+	out->kernel_sha256 = k->sha256;
+	if (i != NULL) {
+		out->initrd = i->install;
+		out->initrd_sha256 = i->sha256;
+	}
+	return true;
+}
+
+enum bd_err
+manifest_boot_view(const struct bd_manifest *m,
+    const struct bd_prev_boot *prev, bool keep_old, struct bd_boot_view *v)
+{
+	struct boot_config *c = &v->config;
+	struct boot_entry *e;
+	struct bd_prev_boot now;
+
+	memset(v, 0, sizeof(*v));
+	c->channel = m->channel;
+	c->root = m->boot_root != NULL ? m->boot_root : BOOT_DEFAULT_ROOT;
+	if (!manifest_prev_boot(m, &now))
+		return bd_fail(BD_ERR_SCHEMA, "version %llu carries no boot "
+		    "data with a kernel", (unsigned long long)m->version);
+	e = &c->entries[0];
+	e->version = m->version;
+	e->title = now.title;
+	e->cmdline = now.cmdline;
+	e->kernel = now.kernel;
+	e->initrd = now.initrd;
+	c->nentries = 1;
+	if (prev == NULL || prev->version >= m->version)
+		return BD_OK;
+	e = &c->entries[1];
+	e->version = prev->version;
+	e->title = prev->title;
+	e->cmdline = prev->cmdline;
+	e->kernel = kept_path(m, prev->kernel, prev->kernel_sha256, keep_old,
+	    v->old_kernel, sizeof(v->old_kernel));
+	e->initrd = prev->initrd == NULL ? NULL : kept_path(m, prev->initrd,
+	    prev->initrd_sha256, keep_old, v->old_initrd,
+	    sizeof(v->old_initrd));
+	if (e->kernel != NULL && (prev->initrd == NULL || e->initrd != NULL))
+		c->nentries = 2;
+	return BD_OK;
+}
+
+/* True when install path p overlaps a file format 3's loaders write. */
+static const char *
+rendered_overlap(const struct bd_manifest *m, const char *p)
+{
+	if (m->format == 2)
+		return m->menu_lst != NULL && paths_overlap(p, MENU_LST_PATH) ?
+		    MENU_LST_PATH : NULL;
+	if ((m->loaders & BOOT_PVGRUB) != 0 &&
+	    paths_overlap(p, BOOT_MENU_LST_PATH))
+		return BOOT_MENU_LST_PATH;
+	if ((m->loaders & BOOT_GRUB) != 0 &&
+	    paths_overlap(p, BOOT_GRUB_CFG_PATH))
+		return BOOT_GRUB_CFG_PATH;
+	if ((m->loaders & BOOT_BLS) != 0 && paths_overlap(p, BOOT_BLS_DIR))
+		return BOOT_BLS_DIR;
+	return NULL;
+}
+
+/*
+ * Format 3's boot data against the artifacts: boot.kernel names the
+ * kernel, boot.initrd the initrd, and every loader named can boot the
+ * kernel the image facts describe.
+ */
+static enum bd_err
+boot_check_3(const struct bd_manifest *m)
+{
+	char buf[DETAIL_STR_BYTES];
+	const struct bd_artifact *k, *i;
+
+	if (!m->has_boot)
+		return BD_OK;
+	k = manifest_artifact(m, m->boot_kernel);
+	if (m->boot_kernel != NULL && (k == NULL ||
+	    strcmp(k->kind, "kernel") != 0))
+		return bd_fail(BD_ERR_SCHEMA, "boot.kernel: \"%s\" is not a "
+		    "kernel artifact", printable(m->boot_kernel, buf,
+		    sizeof(buf)));
+	i = manifest_artifact(m, m->boot_initrd);
+	if (m->boot_initrd != NULL && (i == NULL ||
+	    strcmp(i->kind, "initrd") != 0))
+		return bd_fail(BD_ERR_SCHEMA, "boot.initrd: \"%s\" is not an "
+		    "initrd artifact", printable(m->boot_initrd, buf,
+		    sizeof(buf)));
+	if (k != NULL && m->loaders != 0)
+		return boot_check_kernel(m->loaders, &k->image, NULL);
+	return BD_OK;
+}
+
 /*
  * The checks that span artifacts: unique names, install paths that neither
- * repeat nor nest (nor touch menu.lst when the manifest writes one, nor the
- * client's state directory), at most one kernel, and a kernel the declared
- * pvgrub can load.
+ * repeat nor nest (nor touch a file the boot section writes, nor the
+ * client's state directory), at most one kernel and one initrd, and a
+ * kernel every loader named can boot.
  */
 static enum bd_err
 artifacts_check(const struct bd_manifest *m)
 {
-	const struct bd_artifact *a, *b, *kernel = NULL;
+	const struct bd_artifact *a, *b, *kernel = NULL, *initrd = NULL;
+	const char *rendered;
 	size_t i, j;
 
 	for (i = 0; i < m->nartifacts; i++) {
@@ -356,10 +699,9 @@ artifacts_check(const struct bd_manifest *m)
 		if (paths_overlap(a->install, STATE_DIR))
 			return bd_fail(BD_ERR_PATH, "%s: reserved for the "
 			    "client's state", a->install);
-		if (m->menu_lst != NULL &&
-		    paths_overlap(a->install, MENU_LST_PATH))
+		if ((rendered = rendered_overlap(m, a->install)) != NULL)
 			return bd_fail(BD_ERR_PATH, "%s: overlaps %s", a->install,
-			    MENU_LST_PATH);
+			    rendered);
 		for (j = 0; j < i; j++) {
 			b = &m->artifacts[j];
 			if (strcmp(a->name, b->name) == 0)
@@ -376,12 +718,20 @@ artifacts_check(const struct bd_manifest *m)
 				    "more than one kernel artifact");
 			kernel = a;
 		}
+		if (strcmp(a->kind, "initrd") == 0) {
+			if (initrd != NULL)
+				return bd_fail(BD_ERR_SCHEMA,
+				    "more than one initrd artifact");
+			initrd = a;
+		}
 	}
+	if (m->format != 2)
+		return boot_check_3(m);
 	if (m->has_boot && kernel != NULL && kernel->has_elf) {
-		const char *arch = elf_pvgrub_arch(kernel->elf.machine);
+		const char *arch = kernel->elf.machine;
 
-		if (arch == NULL || strcmp(arch, m->boot_arch) != 0 ||
-		    !kernel->elf.xen)
+		if ((strcmp(arch, "i386") != 0 && strcmp(arch, "amd64") != 0) ||
+		    strcmp(arch, m->boot_arch) != 0 || !kernel->elf.xen)
 			return bd_fail(BD_ERR_ELF, "%s pvgrub cannot load "
 			    "kernel %s (%u-bit %s%s)", m->boot_arch,
 			    kernel->name, kernel->elf.class, kernel->elf.machine,
@@ -560,9 +910,14 @@ payload_parse(const uint8_t *p, size_t len, struct bd_manifest *m)
 	/* type first: another type may legitimately carry other keys */
 	if ((rc = get_string(root, "type", "payload", &type)) != BD_OK)
 		goto out;
-	if (strcmp(type, MANIFEST_TYPE) != 0) {
-		rc = bd_fail(BD_ERR_TYPE, "\"%s\" (this client reads only "
-		    MANIFEST_TYPE ")", printable(type, buf, sizeof(buf)));
+	if (strcmp(type, MANIFEST_TYPE) == 0)
+		m->format = 3;
+	else if (strcmp(type, MANIFEST_TYPE_2) == 0)
+		m->format = 2;
+	else {
+		rc = bd_fail(BD_ERR_TYPE, "\"%s\" (this client reads "
+		    MANIFEST_TYPE_2 " and " MANIFEST_TYPE ")",
+		    printable(type, buf, sizeof(buf)));
 		goto out;
 	}
 	if ((rc = check_keys(root, top_keys, "payload")) != BD_OK ||
@@ -606,7 +961,8 @@ payload_parse(const uint8_t *p, size_t len, struct bd_manifest *m)
 	}
 	json_array_foreach(arts, i, a) {
 		m->nartifacts = i + 1;
-		if ((rc = artifact_parse(a, i, &m->artifacts[i])) != BD_OK)
+		if ((rc = artifact_parse(a, m->format, i,
+		    &m->artifacts[i])) != BD_OK)
 			goto out;
 	}
 	if ((boot = json_object_get(root, "boot")) != NULL &&
@@ -1114,6 +1470,11 @@ manifest_clear(struct bd_manifest *m)
 	free(m->boot_loader);
 	free(m->boot_arch);
 	free(m->menu_lst);
+	free(m->boot_title);
+	free(m->boot_kernel);
+	free(m->boot_initrd);
+	free(m->boot_cmdline);
+	free(m->boot_root);
 	free(m->payload);
 	free(m->trusted_comment);
 }
@@ -1134,9 +1495,47 @@ set(json_t *o, const char *key, json_t *v)
 	return json_object_set_new(o, key, v) == 0;
 }
 
+/* Format 3's "image" object. */
+static json_t *
+image_encode(const struct image_info *im)
+{
+	json_t *o;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	if (!set(o, "format", json_string(im->format)) ||
+	    !set(o, "arch", json_string(im->arch)) ||
+	    !set(o, "xen_pv", json_boolean(im->xen_pv)) ||
+	    !set(o, "pvh", json_boolean(im->pvh)) ||
+	    !set(o, "efi", json_boolean(im->efi)) ||
+	    (im->version[0] != '\0' &&
+	    !set(o, "version", json_string(im->version)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *
+chunks_encode(const struct bd_artifact *a)
+{
+	char hex[SHA256_HEX_BYTES];
+	json_t *o;
+
+	sha256_hex(a->chunks_sha256, hex);
+	if ((o = json_object()) == NULL)
+		return NULL;
+	if (!set(o, "sha256", json_string(hex)) ||
+	    !set(o, "size", json_integer((json_int_t)a->chunks_size))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* Builds the JSON of one artifact; NULL on bad or missing fields. */
 static json_t *
-artifact_encode(const struct bd_artifact *a)
+artifact_encode(const struct bd_artifact *a, unsigned format)
 {
 	char hex[SHA256_HEX_BYTES];
 	json_t *o, *elf;
@@ -1152,13 +1551,58 @@ artifact_encode(const struct bd_artifact *a)
 	    !set(o, "sha256", json_string(hex)) ||
 	    !set(o, "install", json_string(a->install)))
 		goto fail;
-	if (a->has_elf) {
+	if (format == 2 && a->has_elf) {
 		if ((elf = json_object()) == NULL || !set(o, "elf", elf) ||
 		    !set(elf, "class", json_integer(a->elf.class)) ||
 		    !set(elf, "machine", json_string(a->elf.machine)) ||
 		    !set(elf, "xen", json_boolean(a->elf.xen)))
 			goto fail;
 	}
+	if (format == 3 && a->has_image &&
+	    !set(o, "image", image_encode(&a->image)))
+		goto fail;
+	if (format == 3 && a->has_chunks && !set(o, "chunks", chunks_encode(a)))
+		goto fail;
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+/* The boot object of m's format; NULL on bad or missing fields. */
+static json_t *
+boot_encode(const struct bd_manifest *m, unsigned format)
+{
+	json_t *o, *list;
+	unsigned bit;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	if (format == 2) {
+		if (!set(o, "loader", json_string(m->boot_loader)) ||
+		    !set(o, "arch", json_string(m->boot_arch)) ||
+		    (m->menu_lst != NULL &&
+		    !set(o, "menu_lst", json_string(m->menu_lst))))
+			goto fail;
+		return o;
+	}
+	if ((list = json_array()) == NULL || !set(o, "loaders", list))
+		goto fail;
+	for (bit = 1; bit <= BOOT_LOADERS_ALL; bit <<= 1)
+		if ((m->loaders & bit) != 0 && json_array_append_new(list,
+		    json_string(boot_loader_name(bit))) != 0)
+			goto fail;
+	if ((m->boot_title != NULL &&
+	    !set(o, "title", json_string(m->boot_title))) ||
+	    (m->boot_kernel != NULL &&
+	    !set(o, "kernel", json_string(m->boot_kernel))) ||
+	    (m->boot_initrd != NULL &&
+	    !set(o, "initrd", json_string(m->boot_initrd))) ||
+	    (m->boot_cmdline != NULL &&
+	    !set(o, "cmdline", json_string(m->boot_cmdline))) ||
+	    (m->boot_root != NULL &&
+	    !set(o, "root", json_string(m->boot_root))))
+		goto fail;
 	return o;
 fail:
 	json_decref(o);
@@ -1215,10 +1659,15 @@ manifest_payload_encode(const struct bd_manifest *m, uint8_t **out,
 	char *text = NULL;
 	uint8_t *buf = NULL;
 	size_t i, n = 0;
+	unsigned format = m->format == 0 ? MANIFEST_FORMAT : m->format;
 	enum bd_err rc;
 
 	*out = NULL;
 	*len = 0;
+	if (format != 2 && format != 3) {
+		rc = bd_fail(BD_ERR_USAGE, "no payload format %u", format);
+		goto out;
+	}
 	if (m->version < 1 || m->version > MANIFEST_MAX_VERSION) {
 		rc = bd_fail(BD_ERR_RANGE, "version %llu not in 1..%llu",
 		    (unsigned long long)m->version,
@@ -1236,7 +1685,8 @@ manifest_payload_encode(const struct bd_manifest *m, uint8_t **out,
 	time_format(m->expires, expires);
 	rc = BD_ERR_SCHEMA;
 	if ((root = json_object()) == NULL || (arts = json_array()) == NULL ||
-	    !set(root, "type", json_string(MANIFEST_TYPE)) ||
+	    !set(root, "type", json_string(format == 2 ? MANIFEST_TYPE_2 :
+	    MANIFEST_TYPE)) ||
 	    !set(root, "channel", json_string(m->channel)) ||
 	    !set(root, "version", json_integer((json_int_t)m->version)) ||
 	    !set(root, "prev", prev_encode(m)) ||
@@ -1248,7 +1698,7 @@ manifest_payload_encode(const struct bd_manifest *m, uint8_t **out,
 		goto out;
 	}
 	for (i = 0; i < m->nartifacts; i++) {
-		if ((a = artifact_encode(&m->artifacts[i])) == NULL ||
+		if ((a = artifact_encode(&m->artifacts[i], format)) == NULL ||
 		    json_array_append_new(arts, a) != 0) {
 			rc = bd_fail(rc, "artifacts[%zu]: missing field, "
 			    "invalid UTF-8 or conflicting sha256", i);
@@ -1256,11 +1706,8 @@ manifest_payload_encode(const struct bd_manifest *m, uint8_t **out,
 		}
 	}
 	if (m->has_boot) {
-		if ((boot = json_object()) == NULL || !set(root, "boot", boot) ||
-		    !set(boot, "loader", json_string(m->boot_loader)) ||
-		    !set(boot, "arch", json_string(m->boot_arch)) ||
-		    (m->menu_lst != NULL &&
-		    !set(boot, "menu_lst", json_string(m->menu_lst)))) {
+		if ((boot = boot_encode(m, format)) == NULL ||
+		    !set(root, "boot", boot)) {
 			rc = bd_fail(rc, "boot: missing field or invalid UTF-8");
 			goto out;
 		}

@@ -16,6 +16,13 @@
  * signatures from its own keys; manifest_verify_successor() is the one
  * place that decides whether version n+1 follows version n.
  *
+ * Payload format 3 ("bootdrop-manifest/3", what publishers write) keeps
+ * the chain and replaces the kernel's "elf" facts with "image" facts
+ * (image.h), adds the "initrd" kind and a chunk index ("chunks") per
+ * artifact, and carries boot data instead of a menu.lst: the client
+ * renders each loader's configuration with boot.h.  Format 2 is still
+ * read, and one chain may hold both; m->format says which a payload is.
+ *
  * json_t never escapes manifest.c.
  */
 #ifndef BOOTDROP_MANIFEST_H
@@ -26,8 +33,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "elf.h"
+#include "boot.h"
 #include "err.h"
+#include "image.h"
 #include "key.h"
 #include "layout.h"
 #include "sha256.h"
@@ -43,17 +51,32 @@
 #define INSTALL_PATH_MAX_DEPTH		8
 #define MENU_LST_MAX_BYTES		(16u << 10)
 #define MANIFEST_MAX_KEYS		16	/* pubkeys in "keys" */
-#define MANIFEST_TYPE			"bootdrop-manifest/2"
+#define MANIFEST_TYPE			"bootdrop-manifest/3"	/* written */
+#define MANIFEST_TYPE_2			"bootdrop-manifest/2"	/* still read */
+#define MANIFEST_FORMAT			3
+
+/* A format-2 kernel's "elf" facts. */
+struct bd_elf {
+	unsigned class;		/* 32 or 64 */
+	const char *machine;	/* static: "i386", "amd64", ... "unknown" */
+	bool xen;
+};
 
 struct bd_artifact {
 	char *name;		/* [A-Za-z0-9._-]+, unique in the manifest */
-	char *kind;		/* "kernel", "world" or "file" */
+	char *kind;		/* "kernel", "initrd" (format 3), "world", "file" */
 	uint64_t size;
 	uint8_t sha256[SHA256_BYTES];
 	char sha256_hex[SHA256_HEX_BYTES];
 	char *install;		/* validated relative path */
-	bool has_elf;
-	struct elf_info elf;	/* elf.machine points at a static string */
+	bool has_elf;		/* format 2 */
+	struct bd_elf elf;	/* elf.machine points at a static string */
+	bool has_image;		/* format 3: required for a kernel */
+	struct image_info image;	/* os and elf_class are not carried */
+	bool has_chunks;	/* format 3: the chunk index blob */
+	uint8_t chunks_sha256[SHA256_BYTES];
+	char chunks_hex[SHA256_HEX_BYTES];
+	uint64_t chunks_size;
 };
 
 /* A channel's trust as a payload states it: distinct keys, 1 <= t <= n. */
@@ -65,6 +88,7 @@ struct bd_keyset {
 
 struct bd_manifest {
 	/* payload */
+	unsigned format;	/* 2 or 3; 0 when building: MANIFEST_FORMAT */
 	char *channel;
 	uint64_t version;
 	bool has_prev;		/* false exactly for version 1 */
@@ -75,9 +99,17 @@ struct bd_manifest {
 	size_t nartifacts;
 	struct bd_artifact *artifacts;
 	bool has_boot;
+	/* format 2 */
 	char *boot_loader;	/* "pvgrub" */
 	char *boot_arch;	/* "i386" or "amd64" */
 	char *menu_lst;		/* NULL when the manifest carries none */
+	/* format 3: boot data, rendered by boot.h */
+	unsigned loaders;	/* BOOT_* bits; 0: no configuration */
+	char *boot_title;	/* NULL: none */
+	char *boot_kernel;	/* artifact name (kind kernel), or NULL */
+	char *boot_initrd;	/* artifact name (kind initrd), or NULL */
+	char *boot_cmdline;	/* NULL: none */
+	char *boot_root;	/* NULL: BOOT_DEFAULT_ROOT */
 
 	/* envelope facts, filled by manifest_verify_load() */
 	uint8_t *payload;	/* exact signed bytes */
@@ -194,8 +226,9 @@ enum bd_err manifest_check_fresh(const struct bd_manifest *m, time_t now);
 void manifest_free(struct bd_manifest *m);
 
 /*
- * Serializes m's payload fields (channel..menu_lst, prev and keys) as the
- * payload JSON.
+ * Serializes m's payload fields (channel..boot, prev and keys) as the
+ * payload JSON of m->format (MANIFEST_FORMAT when 0; format 2 is written
+ * only by tests that build old chains).
  * Returns new bytes in *out and *len; free with free().
  */
 enum bd_err manifest_payload_encode(const struct bd_manifest *m,
@@ -222,5 +255,44 @@ bool artifact_name_valid(const char *s);
  * INSTALL_PATH_MAX_BYTES bytes.
  */
 bool install_path_valid(const char *s);
+
+/*
+ * The previous version's boot entry, as the client's state or the
+ * previous manifest gives it (borrowed strings).
+ */
+struct bd_prev_boot {
+	uint64_t version;
+	const char *title;
+	const char *cmdline;
+	const char *kernel;			/* install path */
+	const uint8_t *kernel_sha256;
+	const char *initrd;			/* or NULL */
+	const uint8_t *initrd_sha256;
+};
+
+/* Fills *out from manifest prev; false when it has no format-3 boot kernel. */
+bool manifest_prev_boot(const struct bd_manifest *prev,
+    struct bd_prev_boot *out);
+
+/*
+ * The boot configuration a guest renders when it installs m over the
+ * version prev describes (NULL: a first install, or a previous version
+ * without format-3 boot data): m's entry first, then prev's with its own
+ * kernel, initrd and command line.  A previous file at a path where m
+ * installs other bytes is the kept <path>.old (keep_old, and only for a
+ * kernel or initrd artifact); when it cannot be kept the previous version
+ * cannot boot and gets no entry.  Points into m and prev (borrowed).
+ */
+struct bd_boot_view {
+	struct boot_config config;
+	char old_kernel[INSTALL_PATH_MAX_BYTES + 5];
+	char old_initrd[INSTALL_PATH_MAX_BYTES + 5];
+};
+enum bd_err manifest_boot_view(const struct bd_manifest *m,
+    const struct bd_prev_boot *prev, bool keep_old, struct bd_boot_view *v);
+
+/* The artifact named name, or NULL. */
+const struct bd_artifact *manifest_artifact(const struct bd_manifest *m,
+    const char *name);
 
 #endif

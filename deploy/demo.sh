@@ -4,8 +4,11 @@
 # kernel and a world tarball, publishes them, shows what was signed and
 # checks it with minisign, serves the repository, fetches it as a guest
 # would (verify everything, then install) into a fresh boot directory, and
-# shows the result.  Everything happens in a temporary directory on
-# 127.0.0.1; nothing outside it is touched.
+# shows the result; then the same for a Linux guest: a bzImage (a stock
+# Debian kernel when tests/real-kernel.sh has cached one, else a small
+# generated one) and an initrd, installed with GRUB 2 and systemd-boot
+# entries.  Everything happens in a temporary directory on 127.0.0.1;
+# nothing outside it is touched.
 set -eu
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -107,7 +110,51 @@ debugfs -R 'cat /boot/kernel' boot.img 2>/dev/null | cmp - kernel &&
 step "11. What the server logged"
 cat server.log
 
-step "12. A mirror that serves tampered bytes is refused, and nothing is installed"
+step "12. A Linux guest: a bzImage and an initrd, with GRUB 2 and systemd-boot entries"
+real=${XDG_CACHE_HOME:-$HOME/.cache}/bootdrop/vmlinuz
+if [ -r "$real" ]; then
+	cp "$real" vmlinuz
+	echo "a stock Debian kernel (cached by tests/real-kernel.sh)"
+else
+	"$build/tests/mkkernel" bzimage xz efi,xen,pvh vmlinuz 2048
+	echo "a generated bzImage (tests/real-kernel.sh caches a stock Debian kernel)"
+fi
+# a small initramfs: a gzip-compressed newc cpio archive holding /init
+python3 - <<'PY'
+import gzip
+def entry(name, data, mode):
+    name = name.encode() + b"\0"
+    hdr = "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X" % (
+        0, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name), 0)
+    out = hdr.encode() + name
+    out += b"\0" * (-len(out) % 4) + data
+    return out + b"\0" * (-len(out) % 4)
+body = entry("init", b"#!/bin/sh\necho bootdrop demo initramfs\nexec /bin/sh\n", 0o100755)
+body += entry("TRAILER!!!", b"", 0)
+open("initrd.img", "wb").write(gzip.compress(body))
+PY
+echo "\$ bootdrop-publish release -r repo -c debian-12 -s demo.key --loader grub --loader bls \\"
+echo "      --title 'Debian 12' --cmdline 'root=/dev/vda2 ro console=ttyS0' kernel=vmlinuz initrd=initrd.img"
+"$PUBLISH" release -r repo -c debian-12 -s demo.key --loader grub --loader bls \
+	--title "Debian 12" --cmdline "root=/dev/vda2 ro console=ttyS0" \
+	kernel=vmlinuz initrd=initrd.img
+"$PUBLISH" show -r repo -c debian-12 | sed -n '/^artifact  kernel/,/^  image/p'
+mkdir linux-boot
+"$FETCH" -P "$pub" -c debian-12 -d linux-boot "$url"
+echo "\$ cat linux-boot/boot/grub/grub.cfg"; cat linux-boot/boot/grub/grub.cfg
+echo "\$ cat linux-boot/loader/entries/bootdrop-debian-12-1.conf"
+cat linux-boot/loader/entries/bootdrop-debian-12-1.conf
+if command -v grub-script-check >/dev/null; then
+	grub-script-check linux-boot/boot/grub/grub.cfg && echo "grub-script-check: the grub.cfg parses"
+fi
+
+step "13. The next version lists itself first and the previous one second"
+"$PUBLISH" refresh -r repo -c debian-12 -s demo.key --cmdline "root=/dev/vda2 ro quiet"
+"$FETCH" -P "$pub" -c debian-12 -d linux-boot "$url"
+echo "\$ cat linux-boot/boot/grub/grub.cfg"; cat linux-boot/boot/grub/grub.cfg
+ls linux-boot/loader/entries
+
+step "14. A mirror that serves tampered bytes is refused, and nothing is installed"
 cp -a repo evil-repo
 h=$(sha256sum kernel | cut -d' ' -f1)
 printf 'X' | dd of="evil-repo/blobs/sha256/$h" bs=1 seek=4096 conv=notrunc status=none

@@ -7,7 +7,8 @@
 set -eu
 
 build="meson ninja-build pkg-config gcc libsodium-dev libjansson-dev
-libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libext2fs-dev libzstd-dev e2fsprogs
+libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libext2fs-dev e2fsprogs
+zlib1g-dev liblzma-dev libzstd-dev
 python3 curl ca-certificates"
 tests="clang-14 libclang-rt-14-dev minisign wget aria2 nginx-light wrk
 slowhttptest hyperfine chromium openssl time rsync dpkg-dev debhelper strace

@@ -5,8 +5,9 @@
  * prune blobs no recent manifest names.
  *
  * Exit status (bd_err_exit_status(), the one mapping): 0 success; 1 usage,
- * configuration or an unreadable input; 3 refused (a kernel pvgrub cannot
- * boot, a manifest or blob that does not verify); 4 local write error.
+ * configuration or an unreadable input; 3 refused (a kernel it cannot
+ * read or a named loader cannot boot, a manifest or blob that does not
+ * verify); 4 local write error.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,8 +23,10 @@
 
 #include <sodium.h>
 
+#include "boot.h"
 #include "chain.h"
 #include "cli.h"
+#include "image.h"
 #include "fsutil.h"
 #include "key.h"
 #include "layout.h"
@@ -36,20 +39,26 @@
 #define PROG			"bootdrop-publish"
 #define DEFAULT_EXPIRY_S	(30 * 86400)
 #define MAX_KEYS		MANIFEST_MAX_SIGNATURES
+#define MENU_ARTIFACT		"menu.lst"	/* --menu FILE's artifact */
 
 static const char usage_text[] =
 "usage: bootdrop-publish keygen -p PUBFILE -s SECFILE [-W] [-f]\n"
 "                               [--passphrase-file FILE | --passphrase-env VAR]\n"
 "       bootdrop-publish release -r REPO -c CHANNEL -s SECFILE [-s SECFILE ...]\n"
-"                               [-e EXPIRY] [--menu FILE | --no-menu] [-f]\n"
+"                               [-e EXPIRY] [--loader pvgrub|grub|bls ...]\n"
+"                               [--cmdline STR] [--title STR] [--root DEV]\n"
+"                               [--menu FILE | --no-menu] [-f]\n"
+"                               [--install NAME=PATH ...]\n"
 "                               [--keys PUB ... [-t THRESHOLD]]\n"
 "                               [--passphrase-file FILE ... | --passphrase-env VAR]\n"
-"                               kernel=FILE [world=FILE] [NAME=FILE ...]\n"
+"                               kernel=FILE [initrd=FILE] [world=FILE] [NAME=FILE ...]\n"
 "       bootdrop-publish rotate -r REPO -c CHANNEL -s SECFILE [-s SECFILE ...]\n"
 "                               --keys PUB [--keys PUB ...] [-t THRESHOLD]\n"
-"                               [-e EXPIRY] [--passphrase-file FILE ... | ...]\n"
+"                               [-e EXPIRY] [--loader ... --cmdline ... --title ...]\n"
+"                               [--passphrase-file FILE ... | ...]\n"
 "       bootdrop-publish refresh -r REPO -c CHANNEL -s SECFILE [-s SECFILE ...]\n"
-"                               [-e EXPIRY] [--passphrase-file FILE ... | ...]\n"
+"                               [-e EXPIRY] [--loader ... --cmdline ... --title ...]\n"
+"                               [--passphrase-file FILE ... | ...]\n"
 "       bootdrop-publish verify -r REPO -c CHANNEL [(-P KEY | -p PUBFILE)...\n"
 "                               [-t THRESHOLD]] [-n VERSION]\n"
 "       bootdrop-publish show -r REPO -c CHANNEL [-n VERSION]\n"
@@ -64,28 +73,35 @@ static const char help_text[] =
 "            encrypted with a passphrase (scrypt) unless -W is given.\n"
 "  release   store the files as content-addressed blobs in REPO and publish\n"
 "            the next version of CHANNEL's manifest, signed by every -s key.\n"
-"            kernel installs to boot/kernel (its ELF class, machine and Xen\n"
-"            information are recorded); world and NAME=FILE install under\n"
-"            their file names.  A pvgrub menu.lst is included by default.\n"
+"            The kernel's image facts are read from it (ELF, gzip ELF or\n"
+"            x86 bzImage).  kernel installs to boot/kernel, initrd to\n"
+"            boot/initrd.img, world and NAME=FILE under their file names\n"
+"            (--install NAME=PATH chooses).  The boot data names loaders\n"
+"            whose configuration guests render: a FreeBSD Xen PV kernel\n"
+"            gets pvgrub and its usual command line by default; any other\n"
+"            needs --cmdline.\n"
 "            The same files as the newest version are refused unless -f.\n"
 "            The new version keeps the previous version's keys (the first\n"
 "            one: the -s keys, threshold 1 or -t) and names its hash.\n"
 "  rotate    publish the next version with the same artifacts and new keys\n"
 "            (--keys, threshold -t): enough of the old keys and of the new\n"
 "            must sign (-s both), so every guest follows the change.\n"
-"  refresh   publish the next version with the same artifacts, menu and\n"
-"            keys and a new expiry (-e).\n"
+"  refresh   publish the next version with the same artifacts, boot data\n"
+"            and keys and a new expiry (-e).\n"
 "  verify    check the channel's whole chain of versions, the newest\n"
 "            manifest (or version -n) and every blob it names (size and\n"
 "            SHA-256), and that a server running as another user can read\n"
 "            every file it must serve; with -P or -p, that a guest holding\n"
 "            those keys reaches the newest.\n"
-"  show      print the newest manifest (or version -n) and its keys for\n"
-"            people (signatures not checked).\n"
+"  show      print the newest manifest (or version -n), its keys, image\n"
+"            facts and each loader's rendered configuration for people\n"
+"            (signatures not checked).\n"
 "  list      print every channel with its newest version and expiry.\n"
 "  prune     remove the blobs that no manifest among the newest N versions\n"
 "            of any channel names (manifests are never removed).\n"
-"\n"
+"\n";
+
+static const char options_text[] =
 "Options:\n"
 "  -p, --pubkey-file FILE    public key file (keygen: written; verify: trusted)\n"
 "  -s, --seckey FILE         secret key file (keygen: written; release: signs)\n"
@@ -105,8 +121,14 @@ static const char help_text[] =
 "                            each key\n"
 "  -n, --version VERSION     verify, show: that version instead of the newest\n"
 "  -k, --keep N              prune: keep the blobs of each channel's newest N\n"
-"      --menu FILE           release: use FILE as boot/grub/menu.lst\n"
-"      --no-menu             release: publish no menu.lst\n"
+"      --loader LOADER       release, rotate, refresh: pvgrub (menu.lst), grub\n"
+"                            (grub.cfg) or bls (loader/entries); repeatable\n"
+"      --cmdline STR         the kernel's command line (1024 printable bytes)\n"
+"      --title STR           the boot entry's title (128 printable bytes)\n"
+"      --root DEV            pvgrub's root device (default (hd0,0))\n"
+"      --install NAME=PATH   release: install artifact NAME at PATH\n"
+"      --menu FILE           release: ship FILE as boot/grub/menu.lst, no loader\n"
+"      --no-menu             release: no boot configuration\n"
 "      --passphrase-file FILE  read the passphrase from FILE's first line;\n"
 "                            once for every key, or once per -s key in order;\n"
 "                            - is standard input (a line per key), and pipes\n"
@@ -116,10 +138,14 @@ static const char help_text[] =
 "  -V, --version             (before a command) print the program's version\n"
 "\n"
 "Exit status: 0 success, 1 usage, configuration or unreadable input,\n"
-"3 refused (a kernel pvgrub cannot boot, a failed verification), 4 local\n"
+"3 refused (a kernel unread or unbootable by a named loader, a failed\n"
+"verification), 4 local\n"
 "write error.\n";
 
-enum { OPT_MENU = 256, OPT_NO_MENU, OPT_PASSFILE, OPT_PASSENV, OPT_KEYS };
+enum {
+	OPT_MENU = 256, OPT_NO_MENU, OPT_PASSFILE, OPT_PASSENV, OPT_KEYS,
+	OPT_LOADER, OPT_CMDLINE, OPT_TITLE, OPT_ROOT, OPT_INSTALL
+};
 
 static const struct option long_options[] = {
 	{ "pubkey-file", required_argument, NULL, 'p' },
@@ -138,6 +164,11 @@ static const struct option long_options[] = {
 	{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },
 	{ "passphrase-env", required_argument, NULL, OPT_PASSENV },
 	{ "keys", required_argument, NULL, OPT_KEYS },
+	{ "loader", required_argument, NULL, OPT_LOADER },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "title", required_argument, NULL, OPT_TITLE },
+	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "install", required_argument, NULL, OPT_INSTALL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -157,6 +188,9 @@ struct args {
 	unsigned long threshold;
 	uint64_t version, keep;
 	bool unencrypted, force, no_menu;
+	struct boot_opts boot;		/* --loader, --cmdline, --title, --root */
+	char *installs[MANIFEST_MAX_ARTIFACTS];	/* --install NAME=PATH */
+	size_t ninstalls;
 	char **rest;
 	int nrest;
 };
@@ -165,7 +199,7 @@ struct args {
 struct command {
 	const char *name;
 	const char *optstring;
-	bool menu, passphrase, keys;
+	bool menu, passphrase, keys, boot;	/* long options it takes */
 	int (*run)(struct args *);
 };
 
@@ -258,7 +292,9 @@ parse_args(int argc, char **argv, const struct command *cmd, struct args *a)
 		    strchr(cmd->optstring + 2, c) == NULL) ||
 		    ((c == OPT_MENU || c == OPT_NO_MENU) && !cmd->menu) ||
 		    ((c == OPT_PASSFILE || c == OPT_PASSENV) && !cmd->passphrase) ||
-		    (c == OPT_KEYS && !cmd->keys))
+		    (c == OPT_KEYS && !cmd->keys) ||
+		    (c >= OPT_LOADER && c <= OPT_ROOT && !cmd->boot) ||
+		    (c == OPT_INSTALL && !cmd->menu))
 			return usage("%s does not take %s", cmd->name, opt);
 		switch (c) {
 		case 'p':
@@ -323,6 +359,30 @@ parse_args(int argc, char **argv, const struct command *cmd, struct args *a)
 		case OPT_PASSENV:
 			a->passenv = optarg;
 			break;
+		case OPT_LOADER:
+			if (boot_loader_parse(optarg) == 0)
+				return usage("--loader %s: want pvgrub, grub or bls",
+				    optarg);
+			if ((a->boot.loaders & boot_loader_parse(optarg)) != 0)
+				return usage("--loader %s given twice", optarg);
+			a->boot.loaders |= boot_loader_parse(optarg);
+			a->boot.loaders_set = true;
+			break;
+		case OPT_CMDLINE:
+			a->boot.cmdline = optarg;
+			break;
+		case OPT_TITLE:
+			a->boot.title = optarg;
+			break;
+		case OPT_ROOT:
+			a->boot.root = optarg;
+			break;
+		case OPT_INSTALL:
+			if (a->ninstalls == MANIFEST_MAX_ARTIFACTS)
+				return usage("at most %d --install",
+				    MANIFEST_MAX_ARTIFACTS);
+			a->installs[a->ninstalls++] = optarg;
+			break;
 		case OPT_KEYS:
 			if (a->nkeyargs == MAX_KEYS)
 				return usage("at most %d --keys", MAX_KEYS);
@@ -331,6 +391,7 @@ parse_args(int argc, char **argv, const struct command *cmd, struct args *a)
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs(help_text, stdout);
+			fputs(options_text, stdout);
 			exit(0);
 		case ':':
 			return usage("%s needs an argument", opt);
@@ -405,16 +466,44 @@ out:
 	return status;
 }
 
-/* Splits NAME=FILE arguments into release inputs. */
+/*
+ * Splits NAME=FILE arguments into release inputs (*n of them), adds
+ * --menu FILE as the file artifact menu.lst installed at
+ * boot/grub/menu.lst, and applies every --install.
+ */
 static int
-parse_inputs(struct args *a, struct release_input *in)
+parse_inputs(struct args *a, struct release_input *in, size_t *n)
 {
-	int i;
+	enum bd_err rc;
+	size_t i;
 
-	for (i = 0; i < a->nrest; i++)
+	*n = 0;
+	for (i = 0; i < (size_t)a->nrest; i++) {
 		if (repo_parse_input(a->rest[i], &in[i]) != BD_OK)
 			return usage("%s", bd_err_detail());
+		(*n)++;
+	}
+	if (a->menu != NULL) {
+		if (*n == MANIFEST_MAX_ARTIFACTS)
+			return usage("too many artifacts with --menu");
+		in[*n].name = MENU_ARTIFACT;
+		in[*n].path = a->menu;
+		in[*n].install = BOOT_MENU_LST_PATH;
+		(*n)++;
+	}
+	for (i = 0; i < a->ninstalls; i++)
+		if ((rc = repo_parse_install(a->installs[i], in, *n)) != BD_OK)
+			return rc == BD_ERR_PATH ? fail("--install", rc) :
+			    usage("%s", bd_err_detail());
 	return -1;
+}
+
+/* Prints a warning repo.c passes up. */
+static void
+warn_line(void *ctx, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, PROG ": warning: %s\n", msg);
 }
 
 /* Refuses one key file named twice, before any passphrase is asked. */
@@ -485,6 +574,20 @@ expiry_parse(const struct args *a, time_t now, time_t *expires)
 	return -1;
 }
 
+/* --no-menu and --menu FILE write no boot configuration of bootdrop's. */
+static int
+boot_args(struct args *a)
+{
+	if (a->menu != NULL && a->no_menu)
+		return usage("--menu and --no-menu exclude each other");
+	if ((a->menu != NULL || a->no_menu) && a->boot.loaders != 0)
+		return usage("--%s and --loader exclude each other",
+		    a->no_menu ? "no-menu" : "menu");
+	if (a->menu != NULL || a->no_menu)
+		a->boot.loaders_set = true;
+	return -1;
+}
+
 static int
 cmd_release(struct args *a)
 {
@@ -494,8 +597,7 @@ cmd_release(struct args *a)
 	char when[TIME_RFC3339_BYTES], path[LAYOUT_PATH_BYTES];
 	struct bd_keyset trust;
 	struct stat st;
-	uint8_t *menu = NULL;
-	size_t menu_len = 0, i;
+	size_t nin = 0, i;
 	uint64_t version = 0;
 	int repofd = -1, status = 0;
 	bool made = false;
@@ -506,9 +608,8 @@ cmd_release(struct args *a)
 	if (a->nrest == 0 || a->nrest > MANIFEST_MAX_ARTIFACTS)
 		return usage("release needs kernel=FILE and other NAME=FILE "
 		    "arguments");
-	if (a->menu != NULL && a->no_menu)
-		return usage("--menu and --no-menu exclude each other");
-	if ((status = parse_inputs(a, in)) != -1 ||
+	if ((status = boot_args(a)) != -1 ||
+	    (status = parse_inputs(a, in, &nin)) != -1 ||
 	    (status = check_distinct_files(a)) != -1)
 		return status;
 	status = 0;
@@ -523,22 +624,9 @@ cmd_release(struct args *a)
 		o.trust = &trust;
 	}
 	o.threshold = (unsigned)a->threshold;
-	if (a->menu != NULL) {
-		rc = file_read_capped(AT_FDCWD, a->menu, MENU_LST_MAX_BYTES - 1,
-		    &menu, &menu_len);
-		if (rc != BD_OK) {
-			status = fail("--menu", rc == BD_ERR_IO ?
-			    bd_fail(BD_ERR_INPUT, "%s", bd_err_detail()) : rc);
-			goto out;
-		}
-		if (strlen((char *)menu) != menu_len) {
-			status = usage("%s contains a NUL byte", a->menu);
-			goto out;
-		}
-	}
 	o.channel = a->channel;
-	o.menu_lst = (const char *)menu;
-	o.no_menu = a->no_menu;
+	o.boot = a->boot;
+	o.warn = warn_line;
 	o.force = a->force;
 	if ((status = load_signers(a, keys)) != -1)
 		goto out;
@@ -550,8 +638,7 @@ cmd_release(struct args *a)
 		status = fail(a->repo, rc);
 		goto out;
 	}
-	if ((rc = repo_release(repofd, &o, in, (size_t)a->nrest,
-	    &version)) != BD_OK) {
+	if ((rc = repo_release(repofd, &o, in, nin, &version)) != BD_OK) {
 		status = fail("release", rc);
 		goto out;
 	}
@@ -564,7 +651,6 @@ cmd_release(struct args *a)
 out:
 	for (i = 0; i < MAX_KEYS; i++)
 		seckey_free(keys[i]);
-	free(menu);
 	if (repofd >= 0)
 		close(repofd);
 	/* A refused release into a new directory leaves no directory. */
@@ -595,6 +681,48 @@ blobs_present(int repofd, const struct bd_manifest *m)
 }
 
 /*
+ * A format-2 newest version becomes format 3 when it is republished: its
+ * kernel's "elf" facts become "image" facts, and its menu.lst gives way
+ * to boot data with the defaults release would choose (the menu.lst says
+ * whose kernel it is).  *kos gets that OS, or "".
+ */
+static enum bd_err
+upgrade_format(struct bd_manifest *m, const char **kos)
+{
+	struct bd_artifact *k;
+	size_t i;
+
+	*kos = "";
+	if (m->format != 2)
+		return BD_OK;
+	for (i = 0; i < m->nartifacts; i++) {
+		k = &m->artifacts[i];
+		if (!k->has_elf)
+			continue;
+		memset(&k->image, 0, sizeof(k->image));
+		k->image.format = "elf";
+		k->image.arch = strcmp(k->elf.machine, "i386") == 0 ? "i386" :
+		    strcmp(k->elf.machine, "amd64") == 0 ? "x86_64" : NULL;
+		k->image.xen_pv = k->elf.xen;
+		if (k->image.arch == NULL)
+			return bd_fail(BD_ERR_ELF, "kernel %s is a %s ELF, which "
+			    "format 3 cannot describe; publish a release",
+			    k->name, k->elf.machine);
+		k->has_image = true;
+		k->has_elf = false;
+	}
+	if (m->menu_lst != NULL && boot_cmdline_os(m->menu_lst) != NULL)
+		*kos = boot_cmdline_os(m->menu_lst);
+	free(m->menu_lst);
+	free(m->boot_loader);
+	free(m->boot_arch);
+	m->menu_lst = m->boot_loader = m->boot_arch = NULL;
+	m->has_boot = false;
+	m->format = MANIFEST_FORMAT;
+	return BD_OK;
+}
+
+/*
  * rotate (keys != NULL: the new trust) and refresh (keys NULL): the next
  * version with the newest version's artifacts, boot and menu.lst,
  * created now, with a new expiry.
@@ -609,6 +737,7 @@ republish(struct args *a, const char *cmd, bool rotate)
 	struct chain_head head = { 0 };
 	struct bd_manifest *m = NULL;
 	struct bd_keyset trust;
+	const char *kos;
 	unsigned t;
 	size_t i;
 	int repofd = -1, status;
@@ -657,8 +786,12 @@ republish(struct args *a, const char *cmd, bool rotate)
 		}
 		o.trust = &trust;
 	}
+	o.boot = a->boot;
+	o.warn = warn_line;
 	if ((rc = manifest_copy(head.m, &m)) != BD_OK ||
-	    (rc = blobs_present(repofd, m)) != BD_OK) {
+	    (rc = blobs_present(repofd, m)) != BD_OK ||
+	    (rc = upgrade_format(m, &kos)) != BD_OK ||
+	    (rc = repo_boot_fill(m, &o, kos)) != BD_OK) {
 		status = fail(cmd, rc);
 		goto out;
 	}
@@ -1019,12 +1152,82 @@ print_trust(const struct bd_manifest *m)
 	}
 }
 
+/* show: format 3's boot data. */
+static void
+print_boot(const struct bd_manifest *m)
+{
+	unsigned bit;
+
+	printf("boot     ");
+	for (bit = 1; bit <= BOOT_LOADERS_ALL; bit <<= 1)
+		if ((m->loaders & bit) != 0)
+			printf(" %s", boot_loader_name(bit));
+	printf("%s\n", m->loaders == 0 ? " no configuration" : "");
+	if (m->boot_title != NULL)
+		printf("  title   %s\n", m->boot_title);
+	if (m->boot_kernel != NULL)
+		printf("  kernel  %s%s%s\n", m->boot_kernel,
+		    m->boot_initrd != NULL ? ", initrd " : "",
+		    m->boot_initrd != NULL ? m->boot_initrd : "");
+	if (m->boot_cmdline != NULL)
+		printf("  cmdline %s\n", m->boot_cmdline);
+	if (m->boot_root != NULL && (m->loaders & BOOT_PVGRUB) != 0)
+		printf("  root    %s\n", m->boot_root);
+}
+
+/* The version before m, unverified, or NULL (show's second entry). */
+static struct bd_manifest *
+load_previous(int repofd, const struct bd_manifest *m)
+{
+	struct bd_manifest *prev = NULL;
+	uint8_t *buf = NULL;
+	size_t len;
+
+	if (m->version > 1 && read_version(repofd, m->channel, m->version - 1,
+	    &buf, &len) == BD_OK &&
+	    manifest_load_unverified(buf, len, &prev) != BD_OK)
+		prev = NULL;
+	free(buf);
+	return prev;
+}
+
+/*
+ * show: every loader's configuration exactly as a guest that had the
+ * previous version writes it (the renderers of common/boot.c).
+ */
+static enum bd_err
+print_rendered(const struct bd_manifest *m, const struct bd_manifest *prev)
+{
+	struct boot_file files[BOOT_MAX_ENTRIES];
+	struct bd_prev_boot pb;
+	struct bd_boot_view v;
+	size_t n, i;
+	unsigned bit;
+	enum bd_err rc;
+
+	if ((rc = manifest_boot_view(m, prev != NULL &&
+	    manifest_prev_boot(prev, &pb) ? &pb : NULL, true, &v)) != BD_OK)
+		return rc;
+	for (bit = 1; bit <= BOOT_LOADERS_ALL; bit <<= 1) {
+		if ((m->loaders & bit) == 0)
+			continue;
+		if ((rc = boot_render(bit, &v.config, files, &n)) != BD_OK)
+			return rc;
+		for (i = 0; i < n; i++)
+			printf("\n%s:\n%.*s", files[i].path, (int)files[i].len,
+			    files[i].text);
+		boot_files_free(files, n);
+	}
+	return BD_OK;
+}
+
 static int
 cmd_show(struct args *a)
 {
 	struct bd_manifest *m = NULL;
 	char t1[TIME_RFC3339_BYTES], t2[TIME_RFC3339_BYTES], kid[KEY_ID_HEX_BYTES];
-	char size[SIZE_TEXT_BYTES];
+	char size[SIZE_TEXT_BYTES], facts[160];
+	struct bd_manifest *prev = NULL;
 	uint8_t *buf = NULL;
 	size_t len = 0, i;
 	int repofd = -1, status = 0;
@@ -1058,8 +1261,10 @@ cmd_show(struct args *a)
 	print_trust(m);
 	if (m->trusted_comment != NULL)
 		printf("comment   %s\n", m->trusted_comment);
-	if (m->has_boot)
+	if (m->has_boot && m->format == 2)
 		printf("boot      %s, %s\n", m->boot_loader, m->boot_arch);
+	if (m->has_boot && m->format != 2)
+		print_boot(m);
 	for (i = 0; i < m->nartifacts; i++) {
 		const struct bd_artifact *art = &m->artifacts[i];
 
@@ -1071,12 +1276,25 @@ cmd_show(struct args *a)
 			printf("  elf     %u-bit %s%s\n", art->elf.class,
 			    art->elf.machine, art->elf.xen ?
 			    ", Xen PV guest" : ", no Xen information");
+		if (art->has_image) {
+			image_describe(&art->image, facts, sizeof(facts));
+			printf("  image   %s\n", facts);
+		}
+		if (art->has_chunks)
+			printf("  chunks  %s (%llu bytes)\n", art->chunks_hex,
+			    (unsigned long long)art->chunks_size);
 	}
 	if (m->menu_lst != NULL)
 		printf("\nboot/grub/menu.lst:\n%s%s", m->menu_lst,
 		    m->menu_lst[0] != '\0' &&
 		    m->menu_lst[strlen(m->menu_lst) - 1] == '\n' ? "" : "\n");
+	if (m->has_boot && m->format != 2 && m->loaders != 0) {
+		prev = load_previous(repofd, m);
+		if ((rc = print_rendered(m, prev)) != BD_OK)
+			status = fail("boot configuration", rc);
+	}
 out:
+	manifest_free(prev);
 	manifest_free(m);
 	free(buf);
 	if (repofd >= 0)
@@ -1163,14 +1381,14 @@ out:
 }
 
 static const struct command commands[] = {
-	{ "keygen", "+:p:s:Wfh", false, true, false, cmd_keygen },
-	{ "release", "+:r:c:s:e:t:fh", true, true, true, cmd_release },
-	{ "rotate", "+:r:c:s:e:t:h", false, true, true, cmd_rotate },
-	{ "refresh", "+:r:c:s:e:h", false, true, false, cmd_refresh },
-	{ "verify", "+:r:c:P:p:t:n:h", false, false, false, cmd_verify },
-	{ "show", "+:r:c:n:h", false, false, false, cmd_show },
-	{ "list", "+:r:h", false, false, false, cmd_list },
-	{ "prune", "+:r:k:h", false, false, false, cmd_prune },
+	{ "keygen", "+:p:s:Wfh", false, true, false, false, cmd_keygen },
+	{ "release", "+:r:c:s:e:t:fh", true, true, true, true, cmd_release },
+	{ "rotate", "+:r:c:s:e:t:h", false, true, true, true, cmd_rotate },
+	{ "refresh", "+:r:c:s:e:h", false, true, false, true, cmd_refresh },
+	{ "verify", "+:r:c:P:p:t:n:h", false, false, false, false, cmd_verify },
+	{ "show", "+:r:c:n:h", false, false, false, false, cmd_show },
+	{ "list", "+:r:h", false, false, false, false, cmd_list },
+	{ "prune", "+:r:k:h", false, false, false, false, cmd_prune },
 };
 
 int
@@ -1191,6 +1409,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		fputs(usage_text, stdout);
 		fputs(help_text, stdout);
+		fputs(options_text, stdout);
 		return 0;
 	}
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {

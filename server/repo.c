@@ -6,6 +6,8 @@
  * only after the versioned manifest is durable.
  */
 #include <dirent.h>
+#include <stdarg.h>
+#include <strings.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,8 +19,9 @@
 
 #include <sodium.h>
 
-#include "elf.h"
+#include "boot.h"
 #include "fsutil.h"
+#include "image.h"
 #include "layout.h"
 #include "manifest.h"
 #include "repo.h"
@@ -29,27 +32,6 @@
 #define COPY_BUF_BYTES	(256u << 10)
 #define STAGE_PREFIX	".incoming."
 #define STAGE_NAME_BYTES	24
-
-const char repo_default_menu_lst[] =
-    "timeout 5\n"
-    "default 0\n"
-    "fallback 1\n"
-    "\n"
-    "title FreeBSD\n"
-    "root (hd0,0)\n"
-    "kernel /boot/kernel vfs.root.mountfrom=ufs:xbd0s2,machdep.idle_mwait=0,"
-    "kern.hz=100\n"
-    "\n"
-    /* bootdrop-fetch keeps the kernel it replaces (--no-keep-old aside). */
-    "title FreeBSD (previous kernel)\n"
-    "root (hd0,0)\n"
-    "kernel /boot/kernel.old vfs.root.mountfrom=ufs:xbd0s2,"
-    "machdep.idle_mwait=0,kern.hz=100\n"
-    "\n"
-    "title FreeBSD (verbose)\n"
-    "root (hd0,0)\n"
-    "kernel /boot/kernel vfs.root.mountfrom=ufs:xbd0s2,machdep.idle_mwait=0,"
-    "kern.hz=100,bootverbose=1\n";
 
 enum bd_err
 repo_open(const char *path, bool create, int *out)
@@ -230,6 +212,33 @@ repo_parse_input(char *arg, struct release_input *in)
 	}
 	in->name = arg;
 	in->path = eq + 1;
+	in->install = NULL;
+	return BD_OK;
+}
+
+enum bd_err
+repo_parse_install(char *arg, struct release_input *in, size_t n)
+{
+	char *eq = strchr(arg, '=');
+	size_t i;
+
+	if (eq == NULL || eq == arg || eq[1] == '\0')
+		return bd_fail(BD_ERR_USAGE, "--install wants NAME=PATH, got "
+		    "'%s'", arg);
+	*eq = '\0';
+	for (i = 0; i < n; i++)
+		if (strcmp(in[i].name, arg) == 0)
+			break;
+	if (i == n)
+		return bd_fail(BD_ERR_USAGE, "--install %s: no artifact named "
+		    "%s", arg, arg);
+	if (in[i].install != NULL)
+		return bd_fail(BD_ERR_USAGE, "--install %s given twice", arg);
+	if (!install_path_valid(eq + 1))
+		return bd_fail(BD_ERR_PATH, "--install %s=%s: not a relative "
+		    "path of [A-Za-z0-9._-] components, at most %d deep", arg,
+		    eq + 1, INSTALL_PATH_MAX_DEPTH);
+	in[i].install = eq + 1;
 	return BD_OK;
 }
 
@@ -241,10 +250,35 @@ base_name(const char *path)
 	return s == NULL ? path : s + 1;
 }
 
+/* The kind an artifact name gives: kernel, initrd, world, else file. */
+static const char *
+kind_of(const char *name)
+{
+	static const char *const named[] = { "kernel", "initrd", "world" };
+	size_t i;
+
+	for (i = 0; i < sizeof(named) / sizeof(named[0]); i++)
+		if (strcmp(name, named[i]) == 0)
+			return named[i];
+	return "file";
+}
+
+const char *
+repo_default_install(const char *name, const char *path)
+{
+	const char *kind = kind_of(name);
+
+	if (strcmp(kind, "kernel") == 0)
+		return "boot/kernel";
+	if (strcmp(kind, "initrd") == 0)
+		return "boot/initrd.img";
+	return base_name(path);
+}
+
 /*
  * Checks one release input and fills the artifact's name, kind and install
- * path; a kernel's ELF facts are read here, before anything is stored, so
- * a refused release leaves the repository untouched.
+ * path; a kernel's image facts are read here, before anything is stored,
+ * so a refused release leaves the repository untouched.
  */
 static enum bd_err
 check_input(const struct release_input *in, struct bd_artifact *a)
@@ -256,45 +290,136 @@ check_input(const struct release_input *in, struct bd_artifact *a)
 	if (!artifact_name_valid(in->name))
 		return bd_fail(BD_ERR_USAGE, "bad artifact name '%s' (use "
 		    "letters, digits, '.', '_', '-')", in->name);
-	if (strcmp(in->name, "kernel") == 0) {
-		a->kind = strdup("kernel");
-		install = "boot/kernel";
-	} else {
-		a->kind = strdup(strcmp(in->name, "world") == 0 ? "world" :
-		    "file");
-		install = base_name(in->path);
-	}
+	install = in->install != NULL ? in->install :
+	    repo_default_install(in->name, in->path);
+	a->kind = strdup(kind_of(in->name));
 	a->name = strdup(in->name);
 	a->install = strdup(install);
 	if (a->kind == NULL || a->name == NULL || a->install == NULL)
 		return BD_ERR_NOMEM;
 	if (!install_path_valid(a->install))
 		return bd_fail(BD_ERR_PATH, "%s: file name '%s' is not a safe "
-		    "install path", in->path, a->install);
+		    "install path (--install %s=PATH chooses one)", in->path,
+		    a->install, in->name);
 	if ((fd = open(in->path, O_RDONLY | O_CLOEXEC)) < 0)
 		return bd_fail(BD_ERR_INPUT, "%s: %s", in->path, strerror(errno));
 	if (strcmp(a->kind, "kernel") == 0) {
-		if ((rc = elf_inspect_fd(fd, &a->elf)) != BD_OK)
-			rc = bd_fail(rc, "%s: %s", in->path, bd_err_detail());
-		a->has_elf = rc == BD_OK;
+		if ((rc = image_inspect_fd(fd, &a->image)) != BD_OK)
+			rc = bd_fail(rc, "%s is %s", in->path, bd_err_detail());
+		a->has_image = rc == BD_OK;
 	}
 	close(fd);
 	return rc;
 }
 
-/* Checks that the release has a kernel pvgrub can load. */
+/* Replaces *field with a copy of v (NULL leaves it). */
 static enum bd_err
-check_boot(const struct bd_manifest *m)
+set_field(char **field, const char *v)
 {
-	const struct bd_artifact *k = NULL;
-	size_t i;
+	char *c;
 
-	for (i = 0; i < m->nartifacts; i++)
+	if (v == NULL)
+		return BD_OK;
+	if ((c = strdup(v)) == NULL)
+		return BD_ERR_NOMEM;
+	free(*field);
+	*field = c;
+	return BD_OK;
+}
+
+static void
+warnf(const struct release_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+warnf(const struct release_opts *o, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (o->warn == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	o->warn(o->warn_ctx, msg);
+}
+
+enum bd_err
+repo_boot_fill(struct bd_manifest *m, const struct release_opts *o,
+    const char *kos)
+{
+	const struct boot_opts *b = &o->boot;
+	const struct bd_artifact *k = NULL, *initrd = NULL;
+	const char *looks, *kname;
+	char title[BOOT_TITLE_MAX_BYTES + 1];
+	size_t i;
+	bool freebsd;
+	enum bd_err rc;
+
+	for (i = 0; i < m->nartifacts; i++) {
 		if (strcmp(m->artifacts[i].kind, "kernel") == 0)
 			k = &m->artifacts[i];
-	if (k == NULL)
+		if (strcmp(m->artifacts[i].kind, "initrd") == 0)
+			initrd = &m->artifacts[i];
+	}
+	if (k == NULL || !k->has_image)
 		return bd_fail(BD_ERR_USAGE, "a release needs kernel=FILE");
-	return elf_pvgrub_check(&k->elf, NULL, NULL);
+	freebsd = kos != NULL && strcmp(kos, "FreeBSD") == 0;
+	kname = kos != NULL && kos[0] != '\0' ? kos : "this";
+	if (b->cmdline != NULL && !boot_text_valid(b->cmdline,
+	    BOOT_CMDLINE_MAX_BYTES))
+		return bd_fail(BD_ERR_USAGE, "--cmdline: at most %u printable "
+		    "ASCII bytes", BOOT_CMDLINE_MAX_BYTES);
+	if (b->title != NULL && (!boot_text_valid(b->title,
+	    BOOT_TITLE_MAX_BYTES) || b->title[0] == '\0'))
+		return bd_fail(BD_ERR_USAGE, "--title: 1 to %u printable ASCII "
+		    "bytes", BOOT_TITLE_MAX_BYTES);
+	if (b->root != NULL && !boot_root_valid(b->root))
+		return bd_fail(BD_ERR_USAGE, "--root: want (hdN) or (hdN,M), "
+		    "e.g. (hd0,0)");
+	m->format = MANIFEST_FORMAT;
+	if (!m->has_boot) {
+		m->has_boot = true;
+		/* FreeBSD's (and an unknown OS's Xen PV) kernel: pvgrub,
+		 * which refuses it below when it has no Xen PV support. */
+		m->loaders = freebsd || (strcmp(kname, "Linux") != 0 &&
+		    k->image.xen_pv) ? BOOT_PVGRUB : BOOT_GRUB;
+		snprintf(title, sizeof(title), "%s%s%s", freebsd ? "FreeBSD" :
+		    kos != NULL && kos[0] != '\0' ? kos : m->channel,
+		    k->image.version[0] != '\0' ? " " : "", k->image.version);
+		if ((rc = set_field(&m->boot_title, title)) != BD_OK ||
+		    (rc = set_field(&m->boot_root, BOOT_DEFAULT_ROOT)) != BD_OK ||
+		    (freebsd && (rc = set_field(&m->boot_cmdline,
+		    REPO_FREEBSD_CMDLINE)) != BD_OK))
+			return rc;
+	}
+	if (b->loaders_set)
+		m->loaders = b->loaders;
+	if ((rc = set_field(&m->boot_kernel, k->name)) != BD_OK ||
+	    (rc = set_field(&m->boot_cmdline, b->cmdline)) != BD_OK ||
+	    (rc = set_field(&m->boot_title, b->title)) != BD_OK ||
+	    (rc = set_field(&m->boot_root, b->root)) != BD_OK)
+		return rc;
+	free(m->boot_initrd);
+	m->boot_initrd = NULL;
+	if (initrd != NULL && (rc = set_field(&m->boot_initrd,
+	    initrd->name)) != BD_OK)
+		return rc;
+	if (m->loaders != 0 && m->boot_cmdline == NULL)
+		return bd_fail(BD_ERR_USAGE, "%s kernel needs a command line: "
+		    "e.g. --cmdline 'root=/dev/vda1 ro console=ttyS0' (KVM), "
+		    "'root=/dev/xvda1 ro console=hvc0' (Xen); --no-menu writes "
+		    "no boot configuration", kname);
+	if ((rc = boot_check_kernel(m->loaders, &k->image, NULL)) != BD_OK)
+		return rc;
+	looks = m->boot_cmdline != NULL ? boot_cmdline_os(m->boot_cmdline) :
+	    NULL;
+	if (looks != NULL && kos != NULL && kos[0] != '\0' &&
+	    strcasecmp(looks, kos) != 0)
+		warnf(o, "the kernel is %s's, but the command line looks like "
+		    "%s's: '%s'", kos, looks, m->boot_cmdline);
+	return BD_OK;
 }
 
 static enum bd_err
@@ -383,9 +508,13 @@ same_release(const struct bd_manifest *m, const struct bd_manifest *old)
 	const struct bd_artifact *a, *b;
 	size_t i, j;
 
-	if (m->nartifacts != old->nartifacts ||
-	    !same_str(m->menu_lst, old->menu_lst) ||
-	    !same_str(m->boot_arch, old->boot_arch))
+	if (m->format != old->format || m->nartifacts != old->nartifacts ||
+	    m->loaders != old->loaders ||
+	    !same_str(m->boot_title, old->boot_title) ||
+	    !same_str(m->boot_kernel, old->boot_kernel) ||
+	    !same_str(m->boot_initrd, old->boot_initrd) ||
+	    !same_str(m->boot_cmdline, old->boot_cmdline) ||
+	    !same_str(m->boot_root, old->boot_root))
 		return false;
 	for (i = 0; i < m->nartifacts; i++) {
 		a = &m->artifacts[i];
@@ -436,27 +565,6 @@ check_changed(const struct release_opts *o, const struct chain_head *h,
 	return bd_fail(BD_ERR_USAGE, "nothing changed since %s version %llu "
 	    "(--force publishes the same files again)", m->channel,
 	    (unsigned long long)h->version);
-}
-
-/* Fills the manifest's boot section from its kernel and the options. */
-static enum bd_err
-fill_boot(struct bd_manifest *m, const struct release_opts *o)
-{
-	size_t i;
-
-	m->has_boot = true;
-	for (i = 0; i < m->nartifacts; i++)
-		if (m->artifacts[i].has_elf)
-			m->boot_arch = strdup(elf_pvgrub_arch(
-			    m->artifacts[i].elf.machine));
-	m->boot_loader = strdup("pvgrub");
-	if (!o->no_menu)
-		m->menu_lst = strdup(o->menu_lst != NULL ? o->menu_lst :
-		    repo_default_menu_lst);
-	if (m->boot_arch == NULL || m->boot_loader == NULL ||
-	    (!o->no_menu && m->menu_lst == NULL))
-		return BD_ERR_NOMEM;
-	return BD_OK;
 }
 
 enum bd_err
@@ -517,7 +625,11 @@ repo_release(int repofd, const struct release_opts *o,
 				    m->artifacts[i].install);
 				goto out;
 			}
-	if ((rc = check_boot(m)) != BD_OK || (rc = fill_boot(m, o)) != BD_OK)
+	for (i = 0; i < nin && strcmp(m->artifacts[i].kind, "kernel") != 0;
+	    i++)
+		;
+	if ((rc = repo_boot_fill(m, o, i < nin ?
+	    m->artifacts[i].image.os : NULL)) != BD_OK)
 		goto out;
 	/* The new version builds on the verified newest one (chain.h). */
 	if ((rc = repo_lock(repofd, &lockfd)) != BD_OK ||

@@ -22,9 +22,28 @@
 #define REPO_MAX_VERSIONS	100000
 
 struct release_input {
-	const char *name;	/* artifact name: "kernel", "world" or other */
+	const char *name;	/* artifact name: "kernel", "initrd", "world"
+				   or other (kind "file") */
 	const char *path;	/* file to publish */
+	const char *install;	/* --install NAME=PATH, or NULL: the kind's
+				   default (repo_default_install()) */
 };
+
+/*
+ * Boot data for a release, rotate or refresh (DESIGN.md, "Boot"); each
+ * field NULL / false leaves the default (release) or the newest version's
+ * value (rotate, refresh).
+ */
+struct boot_opts {
+	bool loaders_set;	/* --loader given (or --no-menu, --menu) */
+	unsigned loaders;	/* BOOT_* bits */
+	const char *cmdline;
+	const char *title;
+	const char *root;
+};
+
+/* Something the publisher should know, printed by the caller. */
+typedef void (*repo_note_fn)(void *ctx, const char *msg);
 
 struct release_opts {
 	const char *channel;
@@ -32,8 +51,9 @@ struct release_opts {
 	size_t nkeys;
 	time_t now;
 	time_t expires;
-	const char *menu_lst;	/* NULL: default pvgrub menu; "" with no_menu */
-	bool no_menu;
+	struct boot_opts boot;
+	repo_note_fn warn;	/* NULL: warnings are dropped */
+	void *warn_ctx;
 	const struct bd_keyset *trust;	/* new keys; NULL: the previous
 					   version's (chain_next()) */
 	unsigned threshold;	/* first version: of the signers' keys */
@@ -53,8 +73,26 @@ struct repo_prune_stats {
 typedef void (*repo_warn_fn)(void *ctx, const char *rel, unsigned mode,
     bool dir);
 
-/* Default pvgrub menu.lst for a FreeBSD Xen kernel at /boot/kernel. */
-extern const char repo_default_menu_lst[];
+/* The seed guide's command line for a FreeBSD Xen PV guest. */
+#define REPO_FREEBSD_CMDLINE \
+	"vfs.root.mountfrom=ufs:xbd0s2,machdep.idle_mwait=0,kern.hz=100"
+
+/* An install path a kind installs to by default (file: base of path). */
+const char *repo_default_install(const char *name, const char *path);
+
+/*
+ * Fills m's format-3 boot data from o over what m already holds (the
+ * newest version's, for rotate and refresh; nothing, for a release):
+ * defaults where the kernel says enough (a FreeBSD Xen PV kernel: pvgrub
+ * with REPO_FREEBSD_CMDLINE; a Linux kernel: grub), a refusal with an
+ * example where it does not (no --cmdline for a kernel that is not
+ * FreeBSD's), the loaders' refusals (boot_check_kernel()), and a warning
+ * through o->warn when a Linux kernel gets a FreeBSD-looking command line
+ * or the reverse.  kos is the kernel's OS as image_inspect() read it ("",
+ * unknown, when only a manifest's facts are at hand).
+ */
+enum bd_err repo_boot_fill(struct bd_manifest *m, const struct release_opts *o,
+    const char *kos);
 
 /*
  * Opens a repository directory, creating it (mode 0755) when create;
@@ -122,5 +160,11 @@ enum bd_err repo_list_versions(int repofd, const char *channel,
  * in, which points into arg; refuses a missing part or a bad name.
  */
 enum bd_err repo_parse_input(char *arg, struct release_input *in);
+
+/*
+ * Applies "--install NAME=PATH" (split in place) to the input named NAME;
+ * refuses an unknown name, a second --install for it or a bad path.
+ */
+enum bd_err repo_parse_install(char *arg, struct release_input *in, size_t n);
 
 #endif

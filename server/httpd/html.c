@@ -342,6 +342,14 @@ render_artifact(struct hbuf *b, const struct bd_artifact *a)
 		hb_str(b, a->elf.xen ? ", Xen PV guest" : ", no Xen PV notes");
 		hb_str(b, "</dd>");
 	}
+	if (a->has_image) {
+		char facts[160];
+
+		image_describe(&a->image, facts, sizeof(facts));
+		hb_str(b, "<dt>image</dt><dd>");
+		hb_esc(b, facts);
+		hb_str(b, "</dd>");
+	}
 	hb_str(b, "</dl></div>\n");
 }
 
@@ -360,6 +368,33 @@ render_keys(struct hbuf *b, const struct bd_manifest *m)
 		hb_esc(b, kid);
 		hb_str(b, "</code>");
 	}
+}
+
+/* Format 3's boot data: the loaders, title and command line (escaped). */
+static void
+render_boot(struct hbuf *b, const struct bd_manifest *m)
+{
+	unsigned bit;
+	bool any = false;
+
+	hb_str(b, "<dt>boot</dt><dd>");
+	for (bit = 1; bit <= BOOT_LOADERS_ALL; bit <<= 1)
+		if ((m->loaders & bit) != 0) {
+			hb_str(b, any ? ", " : "");
+			hb_esc(b, boot_loader_name(bit));
+			any = true;
+		}
+	hb_str(b, any ? "" : "no configuration");
+	if (m->boot_title != NULL) {
+		hb_str(b, "</dd><dt>title</dt><dd>");
+		hb_esc(b, m->boot_title);
+	}
+	if (m->boot_cmdline != NULL) {
+		hb_str(b, "</dd><dt>command line</dt><dd><code>");
+		hb_esc(b, m->boot_cmdline);
+		hb_str(b, "</code>");
+	}
+	hb_str(b, "</dd>");
 }
 
 static void
@@ -392,13 +427,15 @@ render_channel(const struct http_server *s, struct hbuf *b,
 	hb_str(b, "</dd><dt>trusted comment</dt><dd><code>");
 	hb_esc(b, m->trusted_comment ? m->trusted_comment : "");
 	hb_str(b, "</code></dd>");
-	if (m->has_boot) {
+	if (m->has_boot && m->format == 2) {
 		hb_str(b, "<dt>boot</dt><dd>");
 		hb_esc(b, m->boot_loader);
 		hb_str(b, " ");
 		hb_esc(b, m->boot_arch);
 		hb_str(b, "</dd>");
 	}
+	if (m->has_boot && m->format != 2)
+		render_boot(b, m);
 	hb_str(b, "</dl>\n");
 
 	render_fetch_command(s, b, channel, m);

@@ -34,14 +34,9 @@ new_image() {
 	[ ${#AS[@]} -eq 0 ] || chown nobody:nogroup "$1"
 }
 img_sum() { sha256sum <"$1"; }
-# menu_of MANIFEST OUT : the boot.menu_lst the manifest signs.
-menu_of() {
-	python3 - "$1" "$2" <<'PY'
-import base64, json, sys
-p = json.loads(base64.b64decode(json.load(open(sys.argv[1]))["payload"]))
-open(sys.argv[2], "w").write(p["boot"]["menu_lst"])
-PY
-}
+# menu_of MANIFEST OUT : the menu.lst bootdrop-fetch renders from the
+# manifest's boot data on a first install.
+menu_of() { "$BOOTDROP_BUILDDIR/tests/bootrender" pvgrub 0 "$1" >"$2"; }
 blobs() { grep -c 'GET /blobs/' "$T/server.log"; }
 
 make_repo "$T/repo"
@@ -132,7 +127,7 @@ expect_err "version 1 is older than the accepted version 2" "rollback: message"
 kill "$evil_pid"
 rm -rf "$T/eq"; cp -a "$T/repo" "$T/eq"
 python3 "$CRAFT" resign "$T/repo/channels/$CH/manifest.json" "$TEST_SEC" \
-	"$T/eq/channels/$CH/manifest.json" --set 'boot.menu_lst="timeout 1\n"'
+	"$T/eq/channels/$CH/manifest.json" --set 'boot.title="another title"'
 start_evil normal "$T/eq" eq
 expect_status 3 "--ext2 equivocation" efetch --ext2 "$img" "$url"
 expect_err "equivocation|differs" "equivocation: message"

@@ -84,7 +84,7 @@ kill "$evil_pid"
 # equivocation: another payload under the accepted version 2
 rm -rf "$T/eq"; cp -a "$T/repo2" "$T/eq"
 python3 "$CRAFT" resign "$T/repo2/channels/$CH/manifest.json" "$TEST_SEC" \
-	"$T/eq/channels/$CH/manifest.json" --set 'boot.menu_lst="timeout 1\n"'
+	"$T/eq/channels/$CH/manifest.json" --set 'boot.title="another title"'
 start_evil normal "$T/eq"; snapshot
 expect_status 3 "equivocation" fetch -d "$T/dest" "$url"
 expect_err "equivocation" "equivocation: message"
@@ -121,10 +121,9 @@ refused "install path /etc/x" 3 "schema|path" "$T/escape2" normal
 crafted escape3 --set 'artifacts.1.install=".bootdrop/state/test"'
 refused "install path over the state" 3 "path" "$T/escape3" normal
 
-# kernel ELF facts: the manifest says amd64, the blob is i386
-crafted elf --set 'artifacts.0.elf={"class":64,"machine":"amd64","xen":true}' \
-	--set 'boot.arch="amd64"'
-refused "kernel ELF disagrees with the manifest" 3 "ELF" "$T/elf" normal
+# kernel image facts: signed facts that pvgrub cannot boot are refused
+crafted elf --set 'artifacts.0.image.xen_pv=false'
+refused "a pvgrub boot section over a kernel without Xen PV" 3 "no Xen PV support" "$T/elf" normal
 
 # symlink planted at an install path's parent: refused, target untouched
 fresh_dest; rm -rf "$T/dest/boot"; ln -s "$T/outside" "$T/dest/boot"

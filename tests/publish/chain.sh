@@ -24,8 +24,8 @@ M() { echo "repo/channels/$C/$1.json"; }
 
 expect_status 0 "release 1" "$PUBLISH" release -f -r repo -c $C -s "$A" kernel=kernel
 [ "$(payload "$(M 1)" 'p["type"], p["prev"], p["keys"]')" = \
-  "('bootdrop-manifest/2', None, {'threshold': 1, 'pubkeys': ['$(tail -n 1 "$A_PUB")']})" ] &&
-	ok "version 1: format 2, prev null, keys = the signer's key, threshold 1" ||
+  "('bootdrop-manifest/3', None, {'threshold': 1, 'pubkeys': ['$(tail -n 1 "$A_PUB")']})" ] &&
+	ok "version 1: format 3, prev null, keys = the signer's key, threshold 1" ||
 	fail "version 1 payload: $(payload "$(M 1)" 'p["type"], p["prev"], p["keys"]')"
 expect_status 0 "release 2" "$PUBLISH" release -f -r repo -c $C -s "$A" kernel=kernel
 [ "$(payload "$(M 2)" 'p["prev"]')" = "$(sha_of_payload "$(M 1)")" ] &&

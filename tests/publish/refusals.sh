@@ -83,7 +83,7 @@ refuse "fractional version" "out of range|schema"
 edit 'p["channel"] = "other"'
 $CRAFT envelope.json payload.edit --key "$TEST_SEC"
 refuse "manifest for another channel" "another channel"
-edit 'p["type"] = "bootdrop-manifest/3"'
+edit 'p["type"] = "bootdrop-manifest/4"'
 $CRAFT envelope.json payload.edit --key "$TEST_SEC"
 refuse "unknown manifest type" "manifest type"
 edit 'p["type"] = "bootdrop-manifest/1"; del p["prev"]; del p["keys"]'

@@ -28,7 +28,7 @@ leftovers=$(find repo -name '*.tmp' -o -name '.incoming.*' | wc -l)
 expect_status 0 "verify with -p" "$PUBLISH" verify -r repo -c $C -p "$TEST_PUB"
 expect_status 0 "verify with -P" "$PUBLISH" verify -r repo -c $C -P "$(tail -n 1 "$TEST_PUB")"
 expect_status 0 "show" "$PUBLISH" show -r repo -c $C
-grep -q "install boot/kernel" "$T/last.out" && grep -q "32-bit i386, Xen PV guest" "$T/last.out" &&
+grep -q "install boot/kernel" "$T/last.out" && grep -q "image   ELF i386, Xen PV" "$T/last.out" &&
 	grep -q "install xenworld.tar.gz" "$T/last.out" && grep -q "install notes.txt" "$T/last.out" &&
 	grep -q "root (hd0,0)" "$T/last.out" && ok "show lists install paths, ELF facts, menu.lst" ||
 	fail "show output incomplete"
@@ -46,7 +46,7 @@ grep -q "^version   2" "$T/last.out" && ! grep -q "menu.lst" "$T/last.out" &&
 printf 'timeout 1\ntitle custom\nroot (hd0,0)\nkernel /boot/kernel\n' > menu.lst
 expect_status 0 "release v3 with --menu" "$PUBLISH" release -r repo -c $C -s "$TEST_SEC" \
 	--menu menu.lst -e 2099-01-01T00:00:00Z kernel=kernel
-"$PUBLISH" show -r repo -c $C | grep -q "title custom" && ok "custom menu.lst published" ||
+"$PUBLISH" show -r repo -c $C | grep -q "install boot/grub/menu.lst" && ok "custom menu.lst published" ||
 	fail "custom menu.lst missing"
 "$PUBLISH" show -r repo -c $C | grep -q "expires   2099-01-01T00:00:00Z" && ok "RFC 3339 expiry" ||
 	fail "RFC 3339 expiry not used"
@@ -80,7 +80,7 @@ expect_status 3 "verify a tampered manifest" "$PUBLISH" verify -r repo-bad2 -c $
 before=$(tree_digest repo)
 echo "not an elf" > notelf
 expect_status 3 "kernel that is not ELF" "$PUBLISH" release -r repo -c $C -s "$TEST_SEC" kernel=notelf
-expect_err "not an ELF" "non-ELF kernel message"
+expect_err "not a kernel bootdrop reads" "non-ELF kernel message"
 make_kernel plain plain-i386
 expect_status 3 "kernel without Xen information" "$PUBLISH" release -r repo -c $C -s "$TEST_SEC" kernel=plain
 expect_err "Xen PV" "missing Xen information message"

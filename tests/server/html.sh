@@ -30,8 +30,8 @@ chrome() {
 
 REPO=$T/repo
 make_repo "$REPO" freebsd-9.0-i386 1
-printf 'timeout 5\n# <script>alert("pwned")</script> & <b>bold</b>\ntitle x\n' >"$T/menu.lst"
-"$PUBLISH" release -r "$REPO" -c freebsd-9.0-i386 -s "$TEST_SEC" --menu "$T/menu.lst" \
+"$PUBLISH" release -r "$REPO" -c freebsd-9.0-i386 -s "$TEST_SEC" \
+	--title '# <script>alert("pwned")</script> & <b>bold</b>' \
 	kernel="$KERNEL" world="$WORLD" >/dev/null || fail "publish with a hostile menu.lst"
 "$PUBLISH" release -r "$REPO" -c other -s "$TEST_SEC" kernel="$KERNEL" >/dev/null
 LONGCH=freebsd_9.0_i386_xen_kernel_with_a_channel_name_of_sixtyfour_byt
@@ -110,7 +110,7 @@ for want in \
 	'<h1>freebsd-9.0-i386</h1>' \
 	"$KERNEL_SHA" "$WORLD_SHA" \
 	"bootdrop-fetch -P $PUBB64 -c freebsd-9.0-i386 -d /mnt/boot $PUBURL" \
-	'boot/kernel' '32-bit i386, Xen PV guest' 'version 2' 'version 1' \
+	'boot/kernel' 'ELF i386, Xen PV' 'version 2' 'version 1' \
 	'href="2.json"' 'href="1.json"' 'bootdrop channel=freebsd-9.0-i386 version=2' \
 	"$(sed -n '1s/.*public key //p' "$TEST_PUB")" \
 	"keys (sign the next version)</dt><dd>1 of <code>$(sed -n '1s/.*public key //p' "$TEST_PUB")</code>" \
@@ -121,7 +121,7 @@ for want in \
 		fail "channel page lacks: $want"
 done
 grep -q 'MiB\|KiB' "$T/channel.dom" && ok "human-readable sizes" || fail "no human-readable size"
-# The hostile menu.lst is text, not markup.
+# The hostile title is text, not markup.
 grep -qF '&lt;script&gt;alert("pwned")&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;' "$T/channel.dom" &&
 	ok "menu.lst markup is escaped" || fail "menu.lst not escaped"
 grep -qi '<script' "$T/channel.dom" && fail "a <script> element was created" || ok "no <script> element in the DOM"

@@ -99,6 +99,7 @@ sample_fill(struct bd_manifest *m, struct bd_artifact arts[2])
 {
 	memset(m, 0, sizeof(*m));
 	memset(arts, 0, 2 * sizeof(*arts));
+	m->format = 2;	/* this file tests format 2; format 3: test_manifest3.c */
 	m->channel = CHANNEL;
 	m->version = 7;
 	m->has_prev = true;
@@ -847,8 +848,10 @@ test_payload_refusals(void)
 	/* type */
 	EXPECT("format 1 refused", resigned("bootdrop-manifest/2",
 	    "bootdrop-manifest/1"), BD_ERR_TYPE);
-	EXPECT("format 3 refused", resigned("bootdrop-manifest/2",
-	    "bootdrop-manifest/3"), BD_ERR_TYPE);
+	EXPECT("format 4 refused", resigned("bootdrop-manifest/2",
+	    "bootdrop-manifest/4"), BD_ERR_TYPE);
+	EXPECT("format 2 fields under format 3 refused", resigned(
+	    "bootdrop-manifest/2", "bootdrop-manifest/3"), BD_ERR_SCHEMA);
 	EXPECT("type not a string", resigned("\"bootdrop-manifest/2\"", "1"),
 	    BD_ERR_SCHEMA);
 	EXPECT("no type", resigned("\"type\": \"bootdrop-manifest/2\",", ""),
