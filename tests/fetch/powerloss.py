@@ -488,7 +488,8 @@ class Checker:
         self.failures = []
         self.files = {'boot/kernel': ('kernel', 'kernel'),
                       'world.tgz': ('world.tgz', 'world.tgz'),
-                      'boot/grub/menu.lst': ('menu.lst', 'menu.lst')}
+                      'boot/grub/menu.lst': ('menu.lst', 'menu-fresh.lst'
+                                             if a.fresh else 'menu.lst')}
 
     def version_bytes(self, v, name):
         with open(os.path.join(self.a.versions, 'v%d' % v, name), 'rb') as f:

@@ -30,17 +30,17 @@ cp "$T/v1/kernel" "$T/v2/kernel"; echo "kernel two" >>"$T/v2/kernel"
 echo one >"$T/w/etc/version"; tar -C "$T/w" -czf "$T/v1/world.tgz" .
 echo two >"$T/w/etc/version"; head -c 30000 /dev/urandom >"$T/w/blob"
 tar -C "$T/w" -czf "$T/v2/world.tgz" .
+# menu_of N OUT [fresh] : the menu.lst bootdrop-fetch renders for version
+# N over N-1 (fresh: N installed on an empty slice, no previous entry).
 menu_of() {
-	python3 - "$1" "$2" <<'PY'
-import base64, json, sys
-p = json.loads(base64.b64decode(json.load(open(sys.argv[1]))["payload"]))
-open(sys.argv[2], "w").write(p["boot"]["menu_lst"])
-PY
+	"$BOOTDROP_BUILDDIR/tests/bootrender" pvgrub 0 "$T/repo/channels/$CH/$1.json" \
+		$([ "$1" -gt 1 ] && [ -z "${3:-}" ] && echo "$T/repo/channels/$CH/$(($1 - 1)).json") >"$2"
 }
 release() {
 	"$PUBLISH" release -r "$T/repo" -c "$CH" -s "$TEST_SEC" \
 		kernel="$T/v$1/kernel" world="$T/v$1/world.tgz" >/dev/null
-	menu_of "$T/repo/channels/$CH/manifest.json" "$T/v$1/menu.lst"
+	menu_of "$1" "$T/v$1/menu.lst"
+	menu_of "$1" "$T/v$1/menu-fresh.lst" fresh
 }
 
 release 1
