@@ -42,6 +42,11 @@ expect_status 0 "release without -e" "$PUBLISH" release -r repo -c $C \
 	-s new.key -f kernel=kernel
 expect_eq "$(lifetime $C)" $((30 * 86400)) "release without -e: 30 days"
 
+expect_status 0 "--help" "$PUBLISH" --help
+grep -q "Options may come before or" "$T/last.out" && grep -q "after NAME=FILE; '--' ends them" "$T/last.out" &&
+	grep -q "rotate and refresh keep the channel's lifetime" "$T/last.out" &&
+	ok "--help says where options go and that the lifetime is kept" || fail "--help silent"
+
 # '--' still ends the options: what follows is NAME=FILE, and an option
 # there is refused with a message saying where options go.
 expect_status 1 "-e after --" "$PUBLISH" release -r repo2 -c $C \
