@@ -25,6 +25,7 @@
 #include "fsutil.h"
 #include "install.h"
 #include "manifest.h"
+#include "units.h"
 
 #define DIR_SLACK_BYTES		((uint64_t)256 << 10)	/* record, state, directories */
 #define DIR_OLD_TMP		".bootdrop.old.new"	/* link of a kept <install>.old */
@@ -201,6 +202,7 @@ dir_room(struct dest *d, const struct dest_need *need)
 	struct statvfs vfs;
 	struct stat st;
 	uint64_t bsize, want = DIR_SLACK_BYTES, have, credit;
+	char wtext[SIZE_TEXT_BYTES], htext[SIZE_TEXT_BYTES];
 	char part[64];
 	size_t i;
 
@@ -222,9 +224,12 @@ dir_room(struct dest *d, const struct dest_need *need)
 		}
 	}
 	have = (uint64_t)vfs.f_bavail * bsize;
-	if (want > have)
-		return bd_fail(BD_ERR_IO, "%s: not enough room: need %" PRIu64
-		    " bytes, have %" PRIu64, d->cfg.target, want, have);
+	if (want > have) {
+		size_format(want, false, wtext);
+		size_format(have, false, htext);
+		return bd_fail(BD_ERR_NOSPACE, "need %s, have %s on %s", wtext,
+		    htext, d->cfg.target);
+	}
 	if (vfs.f_files != 0 && vfs.f_favail < need->nfiles + 4)
 		return bd_fail(BD_ERR_IO, "%s: not enough inodes: need %zu, "
 		    "have %llu", d->cfg.target, need->nfiles + 4,

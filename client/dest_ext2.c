@@ -27,6 +27,7 @@
 #include "ext2.h"
 #include "install.h"
 #include "manifest.h"
+#include "units.h"
 
 #define EXT2_SLACK_BYTES	((uint64_t)64 << 10)	/* record, state, directories */
 #define EXT2_PENDING_PATH	BOOTDROP_DIR "/" PENDING_NAME
@@ -129,6 +130,7 @@ ext2d_room(struct dest *d, const struct dest_need *need)
 {
 	struct dest_ext2 *x = de(d);
 	uint64_t bytes, inodes, want = EXT2_SLACK_BYTES, blocks, host = 0;
+	char wtext[SIZE_TEXT_BYTES], htext[SIZE_TEXT_BYTES];
 	uint32_t bs;
 	struct statvfs vfs;
 	size_t i;
@@ -140,9 +142,12 @@ ext2d_room(struct dest *d, const struct dest_need *need)
 		want += (blocks + blocks / (bs / 4) + 3) * bs;
 		host += need->sizes[i];
 	}
-	if (want > bytes)
-		return bd_fail(BD_ERR_IO, "%s: not enough room: need %" PRIu64
-		    " bytes, have %" PRIu64, d->cfg.target, want, bytes);
+	if (want > bytes) {
+		size_format(want, false, wtext);
+		size_format(bytes, false, htext);
+		return bd_fail(BD_ERR_NOSPACE, "need %s, have %s on %s", wtext,
+		    htext, d->cfg.target);
+	}
 	if (inodes < need->nfiles + 4)
 		return bd_fail(BD_ERR_IO, "%s: not enough inodes: need %zu, "
 		    "have %" PRIu64, d->cfg.target, need->nfiles + 4, inodes);

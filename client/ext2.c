@@ -130,6 +130,12 @@ ext2_open(const char *device_or_image, bool rw, struct ext2_target **t)
 	n->rw = rw;
 	err = ext2fs_open(n->name, (rw ? EXT2_FLAG_RW : 0) | EXT2_FLAG_64BITS,
 	    0, 0, unix_io_manager, &n->fs);
+	if (err == EXT2_ET_BAD_MAGIC) {
+		n->fs = NULL;
+		rc = bd_fail(BD_ERR_NOTFS, "%s (no ext2 superblock magic)",
+		    device_or_image);
+		goto out;
+	}
 	if (err != 0) {
 		n->fs = NULL;
 		rc = bd_fail(BD_ERR_IO, "ext2: cannot open %s: %s; if it holds "

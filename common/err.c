@@ -38,6 +38,8 @@ static const char *const messages[BD_ERR__COUNT] = {
 	[BD_ERR_SIZE] = "size mismatch",
 	[BD_ERR_ELF] = "kernel ELF refused",
 	[BD_ERR_CHAIN] = "broken chain of versions",
+	[BD_ERR_NOSPACE] = "not enough room",
+	[BD_ERR_NOTFS] = "not an ext2/3/4 file system",
 };
 
 const char *
@@ -97,6 +99,8 @@ bd_err_exit_status(enum bd_err rc)
 	case BD_ERR_NOMEM:
 	case BD_ERR_IO:
 	case BD_ERR_EXISTS:
+	case BD_ERR_NOSPACE:
+	case BD_ERR_NOTFS:
 		return 4;
 	default:
 		return 3;

@@ -46,6 +46,9 @@ enum bd_err {
 	BD_ERR_SIZE,		/* wrong artifact size */
 	BD_ERR_ELF,		/* not an ELF executable, or wrong arch */
 	BD_ERR_CHAIN,		/* not a valid successor: version, prev or keys */
+	/* local, after the rest so their numbers stay */
+	BD_ERR_NOSPACE,		/* the destination is too small */
+	BD_ERR_NOTFS,		/* --ext2 target holds no ext2/3/4 file system */
 	BD_ERR__COUNT
 };
 

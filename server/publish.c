@@ -76,7 +76,8 @@ static const char help_text[] =
 "            The kernel's image facts are read from it (ELF, gzip ELF or\n"
 "            x86 bzImage).  kernel installs to boot/kernel, initrd to\n"
 "            boot/initrd.img, world and NAME=FILE under their file names\n"
-"            (--install NAME=PATH chooses).  The boot data names loaders\n"
+"            (--install NAME=PATH chooses).  Options may come before or\n"
+"            after NAME=FILE; '--' ends them.  The boot data names loaders\n"
 "            whose configuration guests render: a FreeBSD Xen PV kernel\n"
 "            gets pvgrub and its usual command line by default; any other\n"
 "            needs --cmdline.\n"
@@ -88,6 +89,8 @@ static const char help_text[] =
 "            must sign (-s both), so every guest follows the change.\n"
 "  refresh   publish the next version with the same artifacts, boot data\n"
 "            and keys and a new expiry (-e).\n"
+"            rotate and refresh keep the channel's lifetime (the newest\n"
+"            version's expires - created) unless -e is given.\n"
 "  verify    check the channel's whole chain of versions, the newest\n"
 "            manifest (or version -n) and every blob it names (size and\n"
 "            SHA-256), and that a server running as another user can read\n"
@@ -111,8 +114,10 @@ static const char options_text[] =
 "                            release: publish even if nothing changed\n"
 "  -r, --repo REPO           repository directory (created by release)\n"
 "  -c, --channel CHANNEL     channel name, [a-z0-9][a-z0-9._-]{0,63}\n"
-"  -e, --expires EXPIRY      release: a duration (90d, 12h, 30m) or an RFC 3339\n"
-"                            UTC time (2027-01-01T00:00:00Z); default 30d\n"
+"  -e, --expires EXPIRY      a duration (90d, 12h, 30m) or an RFC 3339 UTC\n"
+"                            time (2027-01-01T00:00:00Z); release: default\n"
+"                            30d; rotate, refresh: default the channel's\n"
+"                            lifetime (the newest version's expires - created)\n"
 "  -t, --threshold N         verify: distinct keys that must have signed\n"
 "                            (default 1); release, rotate: the new keys'\n"
 "                            threshold\n"
@@ -289,7 +294,7 @@ parse_args(int argc, char **argv, const struct command *cmd, struct args *a)
 		else
 			snprintf(opt, sizeof(opt), "-%c", c);
 		if ((c < 256 && c != '?' && c != ':' && c != 'h' &&
-		    strchr(cmd->optstring + 2, c) == NULL) ||
+		    strchr(cmd->optstring + 1, c) == NULL) ||
 		    ((c == OPT_MENU || c == OPT_NO_MENU) && !cmd->menu) ||
 		    ((c == OPT_PASSFILE || c == OPT_PASSENV) && !cmd->passphrase) ||
 		    (c == OPT_KEYS && !cmd->keys) ||
@@ -479,6 +484,11 @@ parse_inputs(struct args *a, struct release_input *in, size_t *n)
 
 	*n = 0;
 	for (i = 0; i < (size_t)a->nrest; i++) {
+		if (a->rest[i][0] == '-' && strchr(a->rest[i], '=') == NULL)
+			return usage("expected NAME=FILE, got '%s': options go "
+			    "before '--'%s", a->rest[i],
+			    getenv("POSIXLY_CORRECT") != NULL ? " and, with "
+			    "POSIXLY_CORRECT set, before NAME=FILE" : "");
 		if (repo_parse_input(a->rest[i], &in[i]) != BD_OK)
 			return usage("%s", bd_err_detail());
 		(*n)++;
@@ -769,6 +779,9 @@ republish(struct args *a, const char *cmd, bool rotate)
 		    "release first", a->channel, cmd);
 		goto out;
 	}
+	/* Without -e the channel keeps its lifetime: expires - created. */
+	if (a->expiry == NULL && head.m->expires > head.m->created)
+		o.expires = o.now + (head.m->expires - head.m->created);
 	if (rotate) {
 		t = (unsigned)a->threshold;
 		if (t == 0)	/* keep the threshold, if the new keys allow */
@@ -867,6 +880,51 @@ check_blob(int repofd, const struct bd_artifact *art)
 	if (sodium_memcmp(d, art->sha256, SHA256_BYTES) != 0)
 		return bd_fail(BD_ERR_HASH, "%s", path);
 	return BD_OK;
+}
+
+/* An older version's blob that is not there: prune removed it. */
+static bool
+pruned(int repofd, const struct bd_artifact *art)
+{
+	char path[LAYOUT_PATH_BYTES];
+	struct stat st;
+
+	layout_blob_path(art->sha256_hex, path);
+	return fstatat(repofd, path, &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+	    errno == ENOENT;
+}
+
+/* verify -n of a version whose blobs prune removed; returns the status. */
+static int
+pruned_report(const struct args *a, const struct bd_artifact *art)
+{
+	char path[LAYOUT_PATH_BYTES];
+
+	layout_blob_path(art->sha256_hex, path);
+	fprintf(stderr, PROG ": version %" PRIu64 " was pruned: %s/%s "
+	    "(artifact %s) is gone; prune keeps only the blobs of each "
+	    "channel's newest versions\n", a->version, a->repo, path,
+	    art->name);
+	return bd_err_exit_status(BD_ERR_HASH);	/* not verified: refused */
+}
+
+/*
+ * verify, show: a channel that is not in the repository is named as such;
+ * any other trouble is left to the read that follows.
+ */
+static int
+channel_missing(int repofd, const struct args *a)
+{
+	char path[LAYOUT_PATH_BYTES];
+	struct stat st;
+
+	if (!channel_name_valid(a->channel))
+		return -1;
+	layout_channel_dir(a->channel, path);
+	if (fstatat(repofd, path, &st, 0) == 0 || errno != ENOENT)
+		return -1;
+	fprintf(stderr, PROG ": no channel %s in %s\n", a->channel, a->repo);
+	return bd_err_exit_status(BD_ERR_INPUT);
 }
 
 /* Reads the manifest verify or show looks at: -n VERSION, else the newest. */
@@ -1039,6 +1097,9 @@ cmd_verify(struct args *a)
 		status = fail(a->repo, rc);
 		goto out;
 	}
+	if ((status = channel_missing(repofd, a)) != -1)
+		goto out;
+	status = 0;
 	if ((rc = repo_read_manifest(repofd, a->channel, LAYOUT_MANIFEST_FILE,
 	    &buf, &len)) != BD_OK) {
 		status = fail("manifest", input_err(rc));
@@ -1083,6 +1144,10 @@ cmd_verify(struct args *a)
 		checked = old;
 	}
 	for (i = 0; i < checked->nartifacts; i++) {
+		if (checked == old && pruned(repofd, &checked->artifacts[i])) {
+			status = pruned_report(a, &checked->artifacts[i]);
+			goto out;
+		}
 		if ((rc = check_blob(repofd, &checked->artifacts[i])) != BD_OK) {
 			status = fail(checked->artifacts[i].name, rc);
 			goto out;
@@ -1239,6 +1304,9 @@ cmd_show(struct args *a)
 		status = fail(a->repo, rc);
 		goto out;
 	}
+	if ((status = channel_missing(repofd, a)) != -1)
+		goto out;
+	status = 0;
 	if ((rc = read_chosen(repofd, a, &buf, &len)) != BD_OK) {
 		status = fail(a->channel, rc);
 		goto out;
@@ -1381,14 +1449,14 @@ out:
 }
 
 static const struct command commands[] = {
-	{ "keygen", "+:p:s:Wfh", false, true, false, false, cmd_keygen },
-	{ "release", "+:r:c:s:e:t:fh", true, true, true, true, cmd_release },
-	{ "rotate", "+:r:c:s:e:t:h", false, true, true, true, cmd_rotate },
-	{ "refresh", "+:r:c:s:e:h", false, true, false, true, cmd_refresh },
-	{ "verify", "+:r:c:P:p:t:n:h", false, false, false, false, cmd_verify },
-	{ "show", "+:r:c:n:h", false, false, false, false, cmd_show },
-	{ "list", "+:r:h", false, false, false, false, cmd_list },
-	{ "prune", "+:r:k:h", false, false, false, false, cmd_prune },
+	{ "keygen", ":p:s:Wfh", false, true, false, false, cmd_keygen },
+	{ "release", ":r:c:s:e:t:fh", true, true, true, true, cmd_release },
+	{ "rotate", ":r:c:s:e:t:h", false, true, true, true, cmd_rotate },
+	{ "refresh", ":r:c:s:e:h", false, true, false, true, cmd_refresh },
+	{ "verify", ":r:c:P:p:t:n:h", false, false, false, false, cmd_verify },
+	{ "show", ":r:c:n:h", false, false, false, false, cmd_show },
+	{ "list", ":r:h", false, false, false, false, cmd_list },
+	{ "prune", ":r:k:h", false, false, false, false, cmd_prune },
 };
 
 int

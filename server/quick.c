@@ -138,6 +138,22 @@ out:
 	return rc;
 }
 
+/*
+ * The channel in the quick repository belongs to other keys (a run with
+ * another -s before): the refusal names the repository and the ways out.
+ */
+static enum bd_err
+other_keys(enum bd_err rc, const char *path, const char *channel)
+{
+	char saved[256];
+
+	snprintf(saved, sizeof(saved), "%s", bd_err_detail());
+	return bd_fail(rc, "the quick repository %s holds channel %s of "
+	    "other keys: %s; use --quick-repo DIR for a repository of this "
+	    "key, -c CHANNEL for another channel, or move the channel to "
+	    "this key with bootdrop-publish rotate", path, channel, saved);
+}
+
 enum bd_err
 quick_publish(const struct quick_opts *o, struct quick **out, int *repofd,
     char pubkey[PUBKEY_B64_BYTES])
@@ -194,6 +210,8 @@ quick_publish(const struct quick_opts *o, struct quick **out, int *repofd,
 	/* Every run is the next version, even of the same files. */
 	ro.force = true;
 	rc = repo_release(q->repofd, &ro, in, o->ninputs, &version);
+	if (rc == BD_ERR_THRESHOLD)
+		rc = other_keys(rc, q->path, o->channel);
 	if (rc != BD_OK)
 		goto out;
 	/* Only the newest version of each channel is served from here on. */

@@ -95,7 +95,7 @@ fi
 # Not a file system.
 head -c 1048576 /dev/zero >"$T/zero.img"
 expect_status 4 "not ext2 is a local error" "$TOOL" install "$T/zero.img" boot/kernel "$T/kernel1"
-expect_err "ext2: cannot open" "names the cause"
+expect_err "not an ext2/3/4 file system: $T/zero.img" "names the cause"
 
 # Unprivileged on an image file.
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then

@@ -37,11 +37,31 @@ if command -v mkfs.ext2 >/dev/null; then
 	before=$(sha256sum <"$T/small.img"); n=$(blobs)
 	expect_status 4 "ext2 image too small" \
 		cfetch big --ext2 "$T/small.img" --tmpdir "$T/tmp" "$url"
-	expect_err "not enough room: need [0-9]+ bytes, have [0-9]+" "ext2: need N, have M"
+	expect_err "not enough room: need [0-9]+\.[0-9] MiB, have [0-9]+\.[0-9] MiB on $T/small.img" \
+		"ext2: need N MiB, have M MiB"
+	grep -q "I/O error" "$T/last.err" && fail "ext2 too small: still an I/O error" ||
+		ok "ext2 too small: not called an I/O error"
 	no_blobs_since "$n" "ext2 too small"
 	[ "$(sha256sum <"$T/small.img")" = "$before" ] && ok "ext2 too small: image unchanged" ||
 		fail "ext2 too small: image changed"
 fi
+# An image that holds no ext2 file system (a vfat one, zeros) is named so.
+if command -v mkfs.vfat >/dev/null; then
+	mkfs.vfat -C "$T/vfat.img" 8192 >/dev/null
+	before=$(sha256sum <"$T/vfat.img"); n=$(blobs)
+	expect_status 4 "--ext2 on a vfat image" \
+		cfetch big --ext2 "$T/vfat.img" --tmpdir "$T/tmp" "$url"
+	expect_err "not an ext2/3/4 file system: $T/vfat.img" "vfat: not an ext2/3/4 file system"
+	grep -q "Bad magic" "$T/last.err" && fail "vfat: still 'Bad magic number'" ||
+		ok "vfat: no 'Bad magic number'"
+	no_blobs_since "$n" "vfat image"
+	[ "$(sha256sum <"$T/vfat.img")" = "$before" ] && ok "vfat: image unchanged" ||
+		fail "vfat: image changed"
+fi
+head -c 4194304 /dev/zero >"$T/zero.img"
+expect_status 4 "--ext2 on an image of zeros" \
+	cfetch big --ext2 "$T/zero.img" --tmpdir "$T/tmp" "$url"
+expect_err "not an ext2/3/4 file system: $T/zero.img" "zeros: not an ext2/3/4 file system"
 # ... and a directory on a 2 MiB tmpfs (a private mount: root only).
 if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null &&
     unshare -m true 2>/dev/null; then
@@ -53,7 +73,7 @@ if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null &&
 		"$url" "$T/last.err" >"$T/smallfs.out"
 	grep -qx "status 4" "$T/smallfs.out" && ok "small tmpfs: exit 4" ||
 		fail "small tmpfs: $(cat "$T/smallfs.out")"
-	expect_err "not enough room: need [0-9]+ bytes, have [0-9]+" "tmpfs: need N, have M"
+	expect_err "not enough room: need [0-9]+\.[0-9] MiB, have [0-9.]+ (MiB|KiB|B)" "tmpfs: need N MiB, have M MiB"
 	[ "$(sed 1d "$T/smallfs.out" | tr '\n' ' ')" = ". ./boot ./boot/kernel " ] &&
 		ok "small tmpfs: nothing changed" || fail "small tmpfs: $(cat "$T/smallfs.out")"
 	no_blobs_since "$n" "small tmpfs"

@@ -132,6 +132,18 @@ expect_status 1 "quick with a bad NAME=FILE" "$SERVER" --quick -s "$TEST_SEC" -l
 expect_status 1 "quick with a bad channel" "$SERVER" --quick -s "$TEST_SEC" -c 'Bad/Ch' -l 127.0.0.1:0 kernel="$T/kernel"
 expect_status 1 "quick with a missing file" "$SERVER" --quick -s "$TEST_SEC" -l 127.0.0.1:0 kernel="$T/nonexistent"
 expect_status 3 "quick with a non-ELF kernel" "$SERVER" --quick -s "$TEST_SEC" -l 127.0.0.1:0 kernel="$T/world.tgz"
+# A quick repository left by another key: the refusal names the
+# repository and the ways out (issue 21).
+Q=$XDG_STATE_HOME/bootdrop/quick
+rm -rf "$Q"
+"$PUBLISH" release -r "$Q" -c quick -s "$TESTDATA/keys/minisign.key" -e 1d \
+	kernel="$T/kernel" >/dev/null || fail "release into the default quick repository"
+expect_status 3 "quick with a repository of another key" "$SERVER" --quick -s "$TEST_SEC" \
+	-l 127.0.0.1:0 kernel="$T/kernel"
+expect_err "the quick repository $Q holds channel quick of other keys: version 2 must be signed" \
+	"names the repository, the channel and the keys"
+expect_err "use --quick-repo DIR for a repository of this key, -c CHANNEL for another channel, or move the channel to this key with bootdrop-publish rotate" \
+	"names the ways out"
 expect_status 1 "quick with a missing key" "$SERVER" --quick -s "$T/nokey" -l 127.0.0.1:0 kernel="$T/kernel"
 expect_status 1 "--quick-repo without --quick" "$SERVER" -r "$T/loop" --quick-repo "$T/loop" -l 127.0.0.1:0
 HOME='' XDG_STATE_HOME='' expect_status 1 "no HOME and no XDG_STATE_HOME" "$SERVER" --quick -s "$TEST_SEC" -l 127.0.0.1:0 kernel="$T/kernel"
