@@ -110,14 +110,29 @@ traced -o "$T/renames" -e trace=renameat "$FETCH" -q -P "$PUBKEY" -c up \
 	-d "$T/count" "$url_server" || fail "counting renames"
 nworld=$(grep -n '"world.tgz"' "$T/renames" | head -n 1 | cut -d: -f1)
 [ -n "$nworld" ] || { fail "no rename of world.tgz seen"; finish; }
-# interrupt DIR : version 2 into a copy of version 1 at DIR, cut short.
+nrenames=$(grep -c 'renameat' "$T/renames")
+# interrupt DIR : version 2 into a copy of version 1 at DIR, cut short by
+# EIO at the rename that would put the world in place.  The renames are
+# counted above, but which one is the world's is judged by what the slice
+# holds afterwards (the world still version 1, its staged copy there, the
+# intent record kept), trying the counted one first, then its neighbours.
 interrupt() {
-	rm -rf "$T/$1"; cp -a "$T/up" "$T/$1"
-	expect_status 4 "$1: EIO at the world's rename" traced -o /dev/null \
-		-e trace=renameat -e inject=renameat:error=EIO:when="$nworld" \
-		"$FETCH" -P "$PUBKEY" -c up -d "$T/$1" "$url_server"
-	[ -e "$T/$1/.bootdrop/pending" ] && ok "$1: intent record kept" ||
-		fail "$1: no intent record"
+	local n st
+	for n in "$nworld" $(seq "$nrenames" | grep -vx "$nworld"); do
+		rm -rf "$T/$1"; cp -a "$T/up" "$T/$1"
+		traced -o /dev/null -e trace=renameat \
+			-e inject=renameat:error=EIO:when="$n" \
+			"$FETCH" -P "$PUBKEY" -c up -d "$T/$1" "$url_server" \
+			>"$T/last.out" 2>"$T/last.err"
+		st=$?
+		[ "$st" = 4 ] && [ -e "$T/$1/.bootdrop/pending" ] &&
+			cmp -s "$T/$1/world.tgz" "$T/v1/world.tgz" &&
+			for f in "$T/$1/.bootdrop/tmp"/stage.*; do cmp -s "$f" "$T/v2/world.tgz" && break; done &&
+			cmp -s "$f" "$T/v2/world.tgz" || continue
+		ok "$1: EIO at rename $n of $nrenames (the world's): exit 4, intent record kept, world staged"
+		return 0
+	done
+	fail "$1: no rename of the $nrenames left the world staged and not in place"
 }
 
 # No mirror answers: the recorded install is still finished (the network
