@@ -22,6 +22,7 @@
 #include <et/com_err.h>
 #include <ext2fs/ext2fs.h>
 
+#include "boot.h"
 #include "ext2.h"
 #include "manifest.h"
 
@@ -1052,7 +1053,8 @@ ext2_walk(struct ext2_target *t, const char *path, bool create,
 	enum bd_err rc;
 
 	*dir = 0;
-	if (!install_path_valid(path))
+	if (!install_path_valid(path) &&
+	    !boot_bls_counted_path(path, NULL, NULL, NULL))
 		return bd_fail(BD_ERR_PATH, "ext2: install path not allowed: %s", path);
 	memcpy(buf, path, strlen(path) + 1);
 	for (comp = buf; (slash = strchr(comp, '/')) != NULL; comp = slash + 1) {

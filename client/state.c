@@ -445,7 +445,8 @@ pending_file_parse(char *v, struct bd_pending_file *f)
 		return bd_fail(BD_ERR_FORMAT, "pending: bad keep-old flag");
 	f->keep_old = v[0] == '1';
 	v += 2;
-	if (strlen(v) >= sizeof(f->install) || !install_path_valid(v))
+	if (strlen(v) >= sizeof(f->install) || (!install_path_valid(v) &&
+	    !boot_bls_counted_path(v, NULL, NULL, NULL)))
 		return bd_fail(BD_ERR_FORMAT, "pending: bad install path");
 	memcpy(f->install, v, strlen(v) + 1);
 	return BD_OK;
