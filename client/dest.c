@@ -315,3 +315,31 @@ dest_close(struct dest *d, bool failed)
 		return BD_OK;
 	return d->ops->close(d, failed);
 }
+
+enum bd_err
+dest_file_read(struct dest *d, const char *path, size_t max, uint8_t **buf,
+    size_t *len)
+{
+	return d->ops->file_read(d, path, max, buf, len);
+}
+
+enum bd_err
+dest_file_rewrite(struct dest *d, const char *path, const void *buf,
+    size_t len)
+{
+	enum bd_err rc;
+
+	if ((rc = d->ops->begin(d)) != BD_OK)
+		return rc;
+	return d->ops->file_rewrite(d, path, buf, len);
+}
+
+enum bd_err
+dest_file_rename(struct dest *d, const char *from, const char *to)
+{
+	enum bd_err rc;
+
+	if ((rc = d->ops->begin(d)) != BD_OK)
+		return rc;
+	return d->ops->file_rename(d, from, to);
+}
