@@ -62,7 +62,7 @@ client_run() {
 	case $l in
 	pvgrub | grub)
 		_ext2_out "$disk"
-		expect_status "$want" "$l: $desc" fetch --ext2 "$T/part.img" "$@"
+		expect_status "$want" "$l: $desc" fetch --ext2 "$T/part.img" --tmpdir "$T" "$@"
 		rc=$?
 		_ext2_in "$disk"
 		;;
@@ -79,7 +79,7 @@ client_run() {
 # client_install LOADER DISK VERSION : publishes VERSION and installs it.
 client_install() {
 	client_release "$1" "$3" || return 1
-	client_run "$1" "$2" "bootdrop-fetch installs v$3" 0 -q --tmpdir "$T" "${CLIENT_URL[$1]}"
+	client_run "$1" "$2" "bootdrop-fetch installs v$3" 0 -q "${CLIENT_URL[$1]}"
 }
 
 # client_confirm LOADER DISK [WANT-STATUS] : bootdrop-fetch --confirm.
