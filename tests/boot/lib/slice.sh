@@ -7,7 +7,7 @@
 #         (hd0,msdos1) in GRUB 2) is the ext2 slice; GRUB reads and writes it.
 #   esp:  an MBR disk whose first partition (type ef) is a FAT EFI system
 #         partition.
-# slice_put / slice_mv / slice_rm act on the partition inside the disk
+# slice_put acts on the partition inside the disk
 # image in place, so what GRUB's save_env and systemd-boot write persists
 # across boots and installs.
 
@@ -65,33 +65,6 @@ slice_put() {
 	case $1 in
 	ext2) _ext2_out "$2"; _debugfs "rm $4" >/dev/null; _debugfs "write $3 $4" >/dev/null; _ext2_in "$2" ;;
 	esp) mcopy -o -i "$2@@$SLICE_OFFSET" "$3" "::/$4" ;;
-	esac
-}
-
-# slice_mv KIND DISK FROM TO : renames FROM to TO, replacing TO; no FROM, no-op.
-slice_mv() {
-	if ! slice_exists "$1" "$2" "$3"; then return 0; fi
-	slice_rm "$1" "$2" "$4"
-	case $1 in
-	ext2) _ext2_out "$2"; _debugfs "ln $3 $4" >/dev/null; _debugfs "unlink $3" >/dev/null; _ext2_in "$2" ;;
-	esp) mren -i "$2@@$SLICE_OFFSET" "::/$3" "${4##*/}" ;;
-	esac
-}
-
-# slice_rm KIND DISK PATH : removes PATH if it is there.
-slice_rm() {
-	if ! slice_exists "$1" "$2" "$3"; then return 0; fi
-	case $1 in
-	ext2) _ext2_out "$2"; _debugfs "rm $3" >/dev/null; _ext2_in "$2" ;;
-	esp) mdel -i "$2@@$SLICE_OFFSET" "::/$3" ;;
-	esac
-}
-
-# slice_exists KIND DISK PATH
-slice_exists() {
-	case $1 in
-	ext2) _ext2_out "$2"; debugfs -R "stat $3" "$T/part.img" 2>/dev/null | grep -q '^Inode:' ;;
-	esp) mdir -b -i "$2@@$SLICE_OFFSET" "::/$3" >/dev/null 2>&1 ;;
 	esac
 }
 
