@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "dynbuf.h"
 #include "fsutil.h"
 
 #define TEMP_NAME_BYTES		300
@@ -45,8 +46,7 @@ file_read_capped(int dirfd, const char *path, size_t max, uint8_t **buf,
     size_t *len)
 {
 	struct stat st;
-	uint8_t *b = NULL;
-	size_t have = 0, cap;
+	struct dynbuf b;
 	ssize_t n;
 	int fd;
 	enum bd_err rc = BD_OK;
@@ -56,6 +56,8 @@ file_read_capped(int dirfd, const char *path, size_t max, uint8_t **buf,
 	fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return bd_fail(BD_ERR_IO, "%s: %s", path, strerror(errno));
+	/* The file may grow while we read: read at most max + 1 bytes. */
+	dynbuf_init(&b, max < SIZE_MAX - 1 ? max + 1 : max, 0);
 	if (fstat(fd, &st) != 0) {
 		rc = bd_fail(BD_ERR_IO, "%s: %s", path, strerror(errno));
 		goto out;
@@ -69,29 +71,14 @@ file_read_capped(int dirfd, const char *path, size_t max, uint8_t **buf,
 		    max);
 		goto out;
 	}
-	/* The file may grow while we read: read at most max+1 bytes. */
-	cap = (size_t)st.st_size + 1;
-	if ((b = malloc(cap + 1)) == NULL) {
-		rc = BD_ERR_NOMEM;
+	if ((rc = dynbuf_reserve(&b, (size_t)st.st_size + 1)) != BD_OK)
 		goto out;
-	}
 	for (;;) {
-		if (have == cap) {
-			uint8_t *nb;
-
-			if (cap > max) {
-				rc = bd_fail(BD_ERR_TOOBIG,
-				    "%s: larger than %zu bytes", path, max);
-				goto out;
-			}
-			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-			if ((nb = realloc(b, cap + 1)) == NULL) {
-				rc = BD_ERR_NOMEM;
-				goto out;
-			}
-			b = nb;
-		}
-		n = read(fd, b + have, cap - have);
+		if ((rc = dynbuf_grow(&b)) == BD_ERR_TOOBIG)
+			break;	/* max + 1 bytes read: too big */
+		if (rc != BD_OK)
+			goto out;
+		n = read(fd, b.p + b.len, dynbuf_room(&b));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -100,19 +87,17 @@ file_read_capped(int dirfd, const char *path, size_t max, uint8_t **buf,
 		}
 		if (n == 0)
 			break;
-		have += (size_t)n;
+		dynbuf_added(&b, (size_t)n);
 	}
-	if (have > max) {
+	rc = BD_OK;
+	if (b.len > max) {
 		rc = bd_fail(BD_ERR_TOOBIG, "%s: larger than %zu bytes", path,
 		    max);
 		goto out;
 	}
-	b[have] = '\0';
-	*buf = b;
-	*len = have;
-	b = NULL;
+	*buf = dynbuf_take(&b, len);
 out:
-	free(b);
+	dynbuf_free(&b);
 	close(fd);
 	return rc;
 }
