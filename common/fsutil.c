@@ -33,6 +33,72 @@ write_all(int fd, const void *buf, size_t len)
 	return BD_OK;
 }
 
+/* One loop for read_full() and pread_full(): off < 0 means read(2). */
+static enum bd_err
+read_loop(int fd, uint8_t *p, size_t len, int64_t off, size_t *got)
+{
+	ssize_t n;
+	int e;
+
+	*got = 0;
+	while (*got < len) {
+		n = off < 0 ? read(fd, p + *got, len - *got) :
+		    pread(fd, p + *got, len - *got, (off_t)off + (off_t)*got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = errno;
+			(void)bd_fail(BD_ERR_IO, "read: %s", strerror(e));
+			errno = e;
+			return BD_ERR_IO;
+		}
+		if (n == 0)
+			break;
+		*got += (size_t)n;
+	}
+	return BD_OK;
+}
+
+enum bd_err
+read_full(int fd, void *buf, size_t len, size_t *got)
+{
+	return read_loop(fd, buf, len, -1, got);
+}
+
+enum bd_err
+pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got)
+{
+	*got = 0;
+	if (off > INT64_MAX - len)
+		return bd_fail(BD_ERR_RANGE, "read past the largest offset");
+	return read_loop(fd, buf, len, (int64_t)off, got);
+}
+
+enum bd_err
+pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+	size_t put = 0;
+	ssize_t n;
+	int e;
+
+	if (off > INT64_MAX - len)
+		return bd_fail(BD_ERR_RANGE, "write past the largest offset");
+	while (put < len) {
+		n = pwrite(fd, p + put, len - put, (off_t)(off + put));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = n < 0 ? errno : EIO;
+			(void)bd_fail(BD_ERR_IO, "write: %s", strerror(e));
+			errno = e;
+			return BD_ERR_IO;
+		}
+		put += (size_t)n;
+	}
+	return BD_OK;
+}
+
 enum bd_err
 fd_sync(int fd)
 {
