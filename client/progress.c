@@ -158,7 +158,11 @@ eta_format(double left, char *out, size_t cap)
 		snprintf(out, cap, "ETA >99h");
 }
 
-void
+/*
+ * The progress line for a terminal `columns` wide, into out (at least
+ * columns bytes): never longer than columns - 1, so it cannot wrap.
+ */
+static void
 report_bar_format(char *out, size_t cap, int columns, const char *name,
     uint64_t have, uint64_t total, double bps)
 {
