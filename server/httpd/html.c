@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dynbuf.h"
 #include "html.h"
 #include "index.h"
 #include "key.h"
@@ -24,50 +25,19 @@
 #include "timefmt.h"
 #include "units.h"
 
-/* A growable buffer created with its maximum; past it, failed is set. */
+#define HTML_PAGE_FIRST_BYTES	8192
+
+/* The page being built: a capped buffer; past its cap, failed is set. */
 struct hbuf {
-	char *p;
-	size_t len, cap, max;
+	struct dynbuf d;
 	bool failed;
 };
-
-static bool
-hb_reserve(struct hbuf *b, size_t n)
-{
-	size_t want, ncap;
-	char *np;
-
-	if (b->failed)
-		return false;
-	if (n > b->max - b->len - 1) {
-		b->failed = true;
-		return false;
-	}
-	want = b->len + n + 1;
-	if (want <= b->cap)
-		return true;
-	ncap = b->cap ? b->cap : 8192;
-	while (ncap < want)
-		ncap *= 2;
-	if (ncap > b->max)
-		ncap = b->max;
-	if ((np = realloc(b->p, ncap)) == NULL) {
-		b->failed = true;
-		return false;
-	}
-	b->p = np;
-	b->cap = ncap;
-	return true;
-}
 
 static void
 hb_put(struct hbuf *b, const char *s, size_t n)
 {
-	if (!hb_reserve(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	if (!b->failed && dynbuf_add(&b->d, s, n) != BD_OK)
+		b->failed = true;
 }
 
 static void
@@ -467,7 +437,7 @@ enum bd_err
 html_render(const struct http_server *s, const char *channel, char **page,
     size_t *len)
 {
-	struct hbuf b = { .max = HTML_PAGE_MAX_BYTES };
+	struct hbuf b = { .failed = false };
 	struct bd_manifest *m = NULL;
 	char **names = NULL;
 	uint64_t *versions = NULL;
@@ -476,6 +446,7 @@ html_render(const struct http_server *s, const char *channel, char **page,
 
 	*page = NULL;
 	*len = 0;
+	dynbuf_init(&b.d, HTML_PAGE_MAX_BYTES, HTML_PAGE_FIRST_BYTES);
 	if (channel == NULL) {
 		/* A repository nothing was published to yet has no channels/. */
 		if (faccessat(s->repofd, LAYOUT_CHANNELS_DIR, F_OK, AT_SYMLINK_NOFOLLOW) == -1 &&
@@ -501,11 +472,9 @@ html_render(const struct http_server *s, const char *channel, char **page,
 		rc = bd_fail(BD_ERR_TOOBIG, "HTML page");
 		goto out;
 	}
-	*page = b.p;
-	*len = b.len;
-	b.p = NULL;
+	*page = (char *)dynbuf_take(&b.d, len);
 out:
-	free(b.p);
+	dynbuf_free(&b.d);
 	free(versions);
 	if (names != NULL)
 		repo_names_free(names, nnames);
