@@ -288,6 +288,7 @@ index_channel_reach(struct index_cache *c, int repofd, const char *channel,
     const struct bd_pubkey *keys, size_t nkeys, struct index_reach *out)
 {
 	struct chan *ch;
+	size_t i;
 	enum bd_err rc;
 
 	if (nkeys == 0)
@@ -297,8 +298,15 @@ index_channel_reach(struct index_cache *c, int repofd, const char *channel,
 	if (c == NULL)
 		return reach_judge(repofd, channel, keys, nkeys, out);
 	pthread_mutex_lock(&c->lock);
-	if ((rc = chan_get(c, repofd, channel, &ch)) != BD_OK)
+	if ((rc = chan_get(c, repofd, channel, &ch)) != BD_OK) {
+		for (i = 0; i < nkeys; i++) {
+			memset(&out[i], 0, sizeof(out[i]));
+			out[i].rc = rc;
+			snprintf(out[i].detail, sizeof(out[i].detail), "%s",
+			    bd_err_detail());
+		}
 		goto out;
+	}
 	if (ch->reach != NULL && ch->nreach == nkeys) {
 		memcpy(out, ch->reach, nkeys * sizeof(*out));
 		goto out;
