@@ -967,20 +967,6 @@ read_version(int repofd, const char *channel, uint64_t v, uint8_t **buf,
 	return repo_read_manifest(repofd, channel, name, buf, len);
 }
 
-/* chain_read_fn over the repository: channels/<c>/<v>.json. */
-struct version_reader {
-	int repofd;
-	const char *channel;
-};
-
-static enum bd_err
-read_version_fn(void *ctx, uint64_t v, uint8_t **buf, size_t *len)
-{
-	const struct version_reader *vr = ctx;
-
-	return read_version(vr->repofd, vr->channel, v, buf, len);
-}
-
 /*
  * Walks versions 1..newest of a channel, as chain_verify.h walks a
  * channel's own chain: version 1 by its own keys, each later one as the
@@ -1065,7 +1051,7 @@ static enum bd_err
 verify_reachable(int repofd, struct args *a, const uint8_t *buf, size_t len,
     struct bd_manifest **by, size_t *steps)
 {
-	struct version_reader vr = { repofd, a->channel };
+	struct chain_source src = { repofd, a->channel };
 	struct bd_accepted anchor;
 	char saved[512];
 	size_t i;
@@ -1078,8 +1064,8 @@ verify_reachable(int repofd, struct args *a, const uint8_t *buf, size_t len,
 			anchor.keys.keys[anchor.keys.nkeys++] = a->trusted[i];
 	anchor.keys.threshold = a->threshold == 0 ? 1 : (unsigned)a->threshold;
 	bd_err_clear();
-	if ((rc = chain_reach(&anchor, a->channel, buf, len, read_version_fn,
-	    &vr, by, steps)) == BD_OK)
+	if ((rc = chain_reach(&anchor, a->channel, buf, len,
+	    chain_source_read, &src, by, steps)) == BD_OK)
 		return BD_OK;
 	snprintf(saved, sizeof(saved), "%s", bd_err_detail());
 	return bd_fail(rc, "a guest holding only the given keys does not "

@@ -24,6 +24,7 @@
 #include <sys/inotify.h>
 #endif
 
+#include "chain.h"
 #include "chain_verify.h"
 #include "fileid.h"
 #include "html.h"
@@ -227,28 +228,12 @@ index_channel_manifest(struct index_cache *c, int repofd,
 	return ch->rc;
 }
 
-/* chain_read_fn over the repository. */
-struct reach_reader {
-	int repofd;
-	const char *channel;
-};
-
-static enum bd_err
-reach_read(void *ctx, uint64_t version, uint8_t **buf, size_t *len)
-{
-	const struct reach_reader *rr = ctx;
-	char file[LAYOUT_FILE_BYTES];
-
-	layout_version_file(version, file);
-	return repo_read_manifest(rr->repofd, rr->channel, file, buf, len);
-}
-
 /* Judges, now, each key's reach of channel's manifest.json into out. */
 static enum bd_err
 reach_judge(int repofd, const char *channel, const struct bd_pubkey *keys,
     size_t nkeys, struct index_reach *out)
 {
-	struct reach_reader rr = { repofd, channel };
+	struct chain_source src = { repofd, channel };
 	struct bd_accepted anchor;
 	struct bd_manifest *m;
 	uint8_t *buf = NULL;
@@ -270,8 +255,8 @@ reach_judge(int repofd, const char *channel, const struct bd_pubkey *keys,
 		anchor.keys.nkeys = 1;
 		anchor.keys.keys[0] = keys[i];
 		bd_err_clear();
-		out[i].rc = chain_reach(&anchor, channel, buf, len, reach_read,
-		    &rr, &m, &out[i].steps);
+		out[i].rc = chain_reach(&anchor, channel, buf, len,
+		    chain_source_read, &src, &m, &out[i].steps);
 		if (out[i].rc == BD_OK)
 			out[i].version = m->version;
 		else
