@@ -71,7 +71,7 @@ chain_walk_begin(struct chain_walk *w, const struct bd_accepted *anchor,
 	char direct[CHAIN_DETAIL_BYTES] = "";
 	struct bd_manifest *m = NULL, *u = NULL;
 	struct bd_trust trust;
-	enum bd_err rc, direct_rc = BD_OK;
+	enum bd_err rc = BD_OK, direct_rc = BD_OK;
 
 	memset(w, 0, sizeof(*w));
 	w->channel = channel;
@@ -86,16 +86,15 @@ chain_walk_begin(struct chain_walk *w, const struct bd_accepted *anchor,
 		if (direct_rc == BD_OK) {
 			if (anchor->version > 0 &&
 			    m->version == anchor->version + 1 &&
-			    (rc = manifest_check_link(anchor, m)) != BD_OK) {
-				manifest_free(m);
-				return rc;
-			}
+			    (rc = manifest_check_link(anchor, m)) != BD_OK)
+				goto out;
 			w->direct = true;
 			w->before = *anchor;
 			w->m = m;
 			w->last = m;
 			w->newest = m->version;
-			return BD_OK;
+			m = NULL;
+			goto out;
 		}
 		snprintf(direct, sizeof(direct), "%s", bd_err_detail());
 	}
@@ -106,18 +105,23 @@ chain_walk_begin(struct chain_walk *w, const struct bd_accepted *anchor,
 	 */
 	if ((rc = manifest_load_unverified(env, len, &u)) != BD_OK ||
 	    u->version <= w->cur.version) {
-		manifest_free(u);
-		return w->self ? rc : bd_fail(direct_rc, "%s", direct);
+		if (!w->self)
+			rc = bd_fail(direct_rc, "%s", direct);
+		goto out;
 	}
 	w->newest = u->version;
-	manifest_free(u);
-	if (!w->self && w->newest - w->cur.version > CHAIN_MAX_VERSIONS)
-		return bd_fail(BD_ERR_CHAIN, "version %" PRIu64 " is not signed "
+	if (!w->self && w->newest - w->cur.version > CHAIN_MAX_VERSIONS) {
+		rc = bd_fail(BD_ERR_CHAIN, "version %" PRIu64 " is not signed "
 		    "by the trusted keys (%s), and following the chain to it "
 		    "takes %" PRIu64 " steps, more than %d", w->newest, direct,
 		    w->newest - w->cur.version, CHAIN_MAX_VERSIONS);
+		goto out;
+	}
 	w->next = w->cur.version + 1 < w->newest ? w->cur.version + 1 : 0;
-	return BD_OK;
+out:
+	manifest_free(m);
+	manifest_free(u);
+	return rc;
 }
 
 uint64_t
