@@ -99,19 +99,16 @@ packer_chunk(struct packer *k, const uint8_t *raw, size_t len)
 static enum bd_err
 fill_buf(int fd, uint8_t *buf, size_t cap, size_t *fill, int *eof)
 {
-	ssize_t n;
+	size_t got = 0;
+	enum bd_err rc = BD_OK;
 
-	while (*fill < cap && !*eof) {
-		n = read(fd, buf + *fill, cap - *fill);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return bd_fail(BD_ERR_IO, "read: %s", strerror(errno));
-		if (n == 0)
+	if (*fill < cap && !*eof) {
+		rc = read_full(fd, buf + *fill, cap - *fill, &got);
+		*fill += got;
+		if (rc == BD_OK && *fill < cap)
 			*eof = 1;
-		*fill += (size_t)n;
 	}
-	return BD_OK;
+	return rc;
 }
 
 enum bd_err
