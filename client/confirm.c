@@ -2,16 +2,22 @@
  * confirm.c - the trial boot's record on the slice, armed by an install
  * and cleared by --confirm (see confirm.h).
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "boot.h"
 #include "confirm.h"
 #include "grubenv.h"
 
 #define CONFIRM_NUM_BYTES	24	/* a uint64_t in decimal, NUL */
+/* systemd-boot's loader interface: the entry it booted */
+#define CONFIRM_EFI_SELECTED	"LoaderEntrySelected-" \
+    "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
+#define CONFIRM_EFIVAR_MAX_BYTES	(4 + 2 * 256)	/* attributes, UTF-16 */
 
 /* The slice's grubenv: *present false when missing; BD_ERR_FORMAT when
  * it is there but not a block GRUB and bootdrop read. */
@@ -166,6 +172,59 @@ confirm_bls_find(struct dest *d, const char *channel, uint64_t version,
 }
 
 /*
+ * The id of the entry systemd-boot booted, from its LoaderEntrySelected
+ * variable in efivars (4 attribute bytes, then NUL-terminated UTF-16LE),
+ * in ASCII; false when there is none, or it is not printable ASCII.
+ */
+static bool
+efi_selected(const char *efivars, char id[BOOT_PATH_BYTES])
+{
+	uint8_t buf[CONFIRM_EFIVAR_MAX_BYTES];
+	char path[BOOT_PATH_BYTES + 64];
+	unsigned c = 1;
+	ssize_t n;
+	size_t i, j = 0;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/" CONFIRM_EFI_SELECTED,
+	    efivars) >= (int)sizeof(path) ||
+	    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf));	/* efivarfs: one read, whole */
+	close(fd);
+	if (n < 6 || n % 2 != 0)
+		return false;
+	for (i = 4; i + 1 < (size_t)n && j + 1 < BOOT_PATH_BYTES; i += 2) {
+		c = buf[i] | (unsigned)buf[i + 1] << 8;
+		if (c == 0)
+			break;
+		if (c < 0x20 || c > 0x7e)
+			return false;
+		id[j++] = (char)c;
+	}
+	id[j] = '\0';
+	return j > 0 && c == 0;	/* ended by its NUL, not cut */
+}
+
+/*
+ * Whether systemd-boot's entry id names version's entry of channel: the
+ * file name, with or without ".conf" and its counter.
+ */
+static bool
+efi_names(const char *id, const char *channel, uint64_t version)
+{
+	char plain[BOOT_PATH_BYTES];
+	int n = snprintf(plain, sizeof(plain), "bootdrop-%s-%" PRIu64, channel,
+	    version);
+
+	if (n < 0 || n >= (int)sizeof(plain) || strncmp(id, plain,
+	    (size_t)n) != 0)
+		return false;
+	id += n;
+	return *id == '\0' || *id == '+' || strcmp(id, ".conf") == 0;
+}
+
+/*
  * bls: the state's version's entry, found in from (*v TO_WRITE, to be
  * renamed to the plain name to), or a refusal when it was never booted
  * (+L) or has no tries left (the previous entry boots; whether this boot
@@ -173,8 +232,10 @@ confirm_bls_find(struct dest *d, const char *channel, uint64_t version,
  */
 static enum bd_err
 bls_judge(struct dest *d, const char *channel, uint64_t version,
-    char from[BOOT_PATH_BYTES], char to[BOOT_PATH_BYTES], enum verdict *v)
+    const char *efivars, char from[BOOT_PATH_BYTES], char to[BOOT_PATH_BYTES],
+    enum verdict *v)
 {
+	char id[BOOT_PATH_BYTES];
 	bool booted;
 	int left;
 	enum bd_err rc;
@@ -187,7 +248,15 @@ bls_judge(struct dest *d, const char *channel, uint64_t version,
 		return rc;
 	if (left < 0)
 		*v = ALREADY;
-	else if (!booted)
+	else if (efivars != NULL && efi_selected(efivars, id)) {
+		/* the firmware says which entry booted: that decides */
+		if (efi_names(id, channel, version))
+			*v = TO_WRITE;
+		else
+			rc = bd_fail(BD_ERR_IO, "systemd-boot booted entry %s, "
+			    "not version %" PRIu64 "'s (%s); nothing confirmed",
+			    id, version, from);
+	} else if (!booted)
 		rc = bd_fail(BD_ERR_IO, "version %" PRIu64 " has not been "
 		    "booted yet (%s); confirm it once it runs; nothing "
 		    "confirmed", version, from);
@@ -201,8 +270,8 @@ bls_judge(struct dest *d, const char *channel, uint64_t version,
 }
 
 enum bd_err
-confirm_run(struct dest *d, const char *channel, char *summary, size_t cap,
-    bool *changed)
+confirm_run(struct dest *d, const char *channel, const char *efivars,
+    char *summary, size_t cap, bool *changed)
 {
 	static struct grubenv env;
 	const struct bd_state *st = dest_state(d);
@@ -219,7 +288,8 @@ confirm_run(struct dest *d, const char *channel, char *summary, size_t cap,
 	snprintf(num, sizeof(num), "%" PRIu64, st->version);
 	/* judge both loaders before writing either */
 	if ((rc = grub_judge(d, num, &env, block, &grub)) != BD_OK ||
-	    (rc = bls_judge(d, channel, st->version, from, to, &bls)) != BD_OK)
+	    (rc = bls_judge(d, channel, st->version, efivars, from, to,
+	    &bls)) != BD_OK)
 		return rc;
 	if (grub == TO_WRITE &&
 	    (rc = dest_file_rewrite(d, GRUBENV_PATH, block, sizeof(block))) !=

@@ -49,11 +49,13 @@ enum bd_err confirm_bls_find(struct dest *d, const char *channel,
  * (BD_ERR_IO, detail saying why) when d holds no install of channel, when
  * the version has not been booted yet, or when the loader shows the
  * previous version runs (GRUB recorded bootdrop_failed=N; systemd-boot
- * has no tries left for it).  summary gets what was done; *changed
- * whether anything was written (false: already confirmed, or no trial
- * on this slice).
+ * has no tries left for it).  efivars (NULL: none) is where the running
+ * system's EFI variables are: when systemd-boot's LoaderEntrySelected is
+ * there, the entry it names decides for bls instead of the counter.
+ * summary gets what was done; *changed whether anything was written
+ * (false: already confirmed, or no trial on this slice).
  */
-enum bd_err confirm_run(struct dest *d, const char *channel, char *summary,
-    size_t cap, bool *changed);
+enum bd_err confirm_run(struct dest *d, const char *channel,
+    const char *efivars, char *summary, size_t cap, bool *changed);
 
 #endif

@@ -76,6 +76,7 @@ struct options {
 	bool verbose;		/* -v: per-mirror bytes */
 	bool audit, reset_trust;
 	bool confirm;		/* --confirm: mark the installed version good */
+	const char *efivars;	/* --confirm -d: the running system's EFI vars */
 	struct dl_options dl;
 	time_t now;
 	char *mirrors[DL_MAX_MIRRORS];
@@ -278,7 +279,7 @@ enum {
 	OPT_CHECK = 256, OPT_ONLY, OPT_ALLOW_EXPIRED, OPT_STATE, OPT_CACERT,
 	OPT_CONNECT_TIMEOUT, OPT_LOW_SPEED_TIME, OPT_JSON, OPT_NOW, OPT_EXT2,
 	OPT_TMPDIR, OPT_PVGRUB, OPT_NO_KEEP_OLD, OPT_AUDIT, OPT_RESET_TRUST,
-	OPT_CONFIRM
+	OPT_CONFIRM, OPT_EFIVARS
 };
 
 /*
@@ -315,6 +316,9 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 		{ "json", no_argument, NULL, OPT_JSON },
 		/* Testing only: the clock expiry is judged against. */
 		{ "now", required_argument, NULL, OPT_NOW },
+		/* Testing only: where --confirm reads systemd-boot's EFI
+		 * variables (default /sys/firmware/efi/efivars). */
+		{ "efivars", required_argument, NULL, OPT_EFIVARS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -376,6 +380,9 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 			break;
 		case OPT_CONFIRM:
 			o->confirm = true;
+			break;
+		case OPT_EFIVARS:
+			o->efivars = optarg;
 			break;
 		case OPT_CHECK:
 			o->check = true;
@@ -1240,8 +1247,10 @@ run_confirm(struct run *run, char *summary, size_t cap)
 	cfg.readonly = false;
 	if ((rc = dest_open(&cfg, &run->dest)) != BD_OK)
 		return run_fail(run, rc, o->target, NULL, "nothing confirmed");
-	if ((rc = confirm_run(run->dest, o->channel, summary, cap,
-	    &changed)) != BD_OK)
+	/* systemd-boot reads only an ESP, which --ext2 never is */
+	if ((rc = confirm_run(run->dest, o->channel, o->ext2 != NULL ? NULL :
+	    o->efivars != NULL ? o->efivars : "/sys/firmware/efi/efivars",
+	    summary, cap, &changed)) != BD_OK)
 		return run_fail(run, rc, o->target, NULL, "not confirmed");
 	run->r.outcome = changed ? "confirmed" : "unchanged";
 	return BD_OK;

@@ -36,15 +36,25 @@ others() {
 		-type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum) | sha256sum
 }
 
+# efivar ID : systemd-boot's LoaderEntrySelected naming entry ID, as the
+# running system's efivarfs shows it (attributes, UTF-16LE, NUL); the -d
+# runs read $T/efi, never the host's own variables.
+mkdir -p "$T/efi"
+efivar() {
+	{ printf '\x07\x00\x00\x00'; printf '%s' "$1" |
+		iconv -f ascii -t utf-16le; printf '\x00\x00'; } \
+		>"$T/efi/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
+}
+
 # Nothing installed: exit 4, nothing written.
 mkdir -p "$T/empty"
-expect_status 4 "--confirm on an empty directory" fetch --confirm -d "$T/empty"
+expect_status 4 "--confirm on an empty directory" fetch --confirm --efivars "$T/efi" -d "$T/empty"
 expect_err "no bootdrop install of channel $CH" "says there is no install"
 [ -z "$(ls -A "$T/empty")" ] && ok "the empty directory stays empty" || fail "wrote into it: $(ls -A "$T/empty")"
-expect_status 4 "--confirm on a missing directory" fetch --confirm -d "$T/nowhere"
+expect_status 4 "--confirm on a missing directory" fetch --confirm --efivars "$T/efi" -d "$T/nowhere"
 [ ! -e "$T/nowhere" ] && ok "no directory made" || fail "made $T/nowhere"
-expect_status 1 "--confirm with a URL" fetch --confirm -d "$T/empty" http://127.0.0.1:1
-expect_status 1 "--confirm with --check" fetch --confirm --check -d "$T/empty"
+expect_status 1 "--confirm with a URL" fetch --confirm --efivars "$T/efi" -d "$T/empty" http://127.0.0.1:1
+expect_status 1 "--confirm with --check" fetch --confirm --check --efivars "$T/efi" -d "$T/empty"
 
 release 1
 start_server "$T/repo"
@@ -71,7 +81,7 @@ cmp -s "$T/want.cfg" "$T/dest/boot/grub/grub.cfg" && grep -q 'bootdrop_trial}" =
 
 # Not booted yet: refused, nothing changed.
 before=$(tree_digest "$T/dest")
-expect_status 4 "--confirm before version 2 has booted" fetch --confirm -d "$T/dest"
+expect_status 4 "--confirm before version 2 has booted" fetch --confirm --efivars "$T/efi" -d "$T/dest"
 expect_err "version 2 has not been booted yet" "says it has not booted"
 expect_eq "$(tree_digest "$T/dest")" "$before" "nothing changed"
 
@@ -79,7 +89,7 @@ expect_eq "$(tree_digest "$T/dest")" "$before" "nothing changed"
 block 'bootdrop_trial=\nbootdrop_tried=2\n' | dd of="$T/dest/boot/grub/grubenv" conv=notrunc status=none
 mv "$T/dest/$E-2+3.conf" "$T/dest/$E-2+2-1.conf"
 before=$(others "$T/dest")
-expect_status 0 "--confirm while version 2 runs" fetch --confirm -d "$T/dest"
+expect_status 0 "--confirm while version 2 runs" fetch --confirm --efivars "$T/efi" -d "$T/dest"
 grep -q "$CH version 2 confirmed" "$T/last.out" && ok "says confirmed" || fail "summary: $(cat "$T/last.out")"
 block 'bootdrop_good=2\n' >"$T/want.env"
 cmp -s "$T/dest/boot/grub/grubenv" "$T/want.env" && ok "grubenv: bootdrop_good=2, the trial gone" ||
@@ -90,7 +100,7 @@ cmp -s "$T/want.conf" "$T/dest/$E-2.conf" && [ ! -e "$T/dest/$E-2+2-1.conf" ] &&
 	ok "BLS: 2+2-1 renamed to bootdrop-$CH-2.conf, same text" || fail "entries: $(ls "$T/dest/loader/entries")"
 expect_eq "$(others "$T/dest")" "$before" "nothing else changed"
 before=$(tree_digest "$T/dest")
-expect_status 0 "--confirm again" fetch --confirm -d "$T/dest"
+expect_status 0 "--confirm again" fetch --confirm --efivars "$T/efi" -d "$T/dest"
 grep -q "was confirmed already" "$T/last.out" && ok "says already confirmed" || fail "summary: $(cat "$T/last.out")"
 expect_eq "$(tree_digest "$T/dest")" "$before" "idempotent: nothing changed"
 expect_status 0 "--check after --confirm: up to date (the renamed entry is version 2's)" \
@@ -104,14 +114,29 @@ expect_status 0 "install version 3" fetch -d "$T/dest" "$url"
 block 'bootdrop_trial=\nbootdrop_tried=3\nbootdrop_failed=3\n' | dd of="$T/dest/boot/grub/grubenv" conv=notrunc status=none
 mv "$T/dest/$E-3+3.conf" "$T/dest/$E-3+0-3.conf"
 before=$(tree_digest "$T/dest")
-expect_status 4 "--confirm after GRUB fell back to version 2" fetch --confirm -d "$T/dest"
+expect_status 4 "--confirm after GRUB fell back to version 2" fetch --confirm --efivars "$T/efi" -d "$T/dest"
 expect_err "version 3 failed its trial boot" "says version 3 failed its trial"
 expect_eq "$(tree_digest "$T/dest")" "$before" "nothing changed"
 block 'bootdrop_trial=\nbootdrop_tried=3\n' | dd of="$T/dest/boot/grub/grubenv" conv=notrunc status=none
 before=$(tree_digest "$T/dest")
-expect_status 4 "--confirm with version 3's entry out of tries" fetch --confirm -d "$T/dest"
+expect_status 4 "--confirm with version 3's entry out of tries" fetch --confirm --efivars "$T/efi" -d "$T/dest"
 expect_err "version 3 has no boot tries left" "says no tries left"
 expect_eq "$(tree_digest "$T/dest")" "$before" "nothing changed"
+
+# The firmware says which entry booted: it decides over the counter.
+mv "$T/dest/$E-3+0-3.conf" "$T/dest/$E-3+1-2.conf"
+efivar "bootdrop-$CH-2.conf"
+before=$(tree_digest "$T/dest")
+expect_status 4 "--confirm when systemd-boot booted version 2's entry" fetch --confirm --efivars "$T/efi" -d "$T/dest"
+expect_err "systemd-boot booted entry bootdrop-$CH-2.conf, not version 3's" "names the entry that booted"
+expect_eq "$(tree_digest "$T/dest")" "$before" "nothing changed"
+mv "$T/dest/$E-3+1-2.conf" "$T/dest/$E-3+0-3.conf"
+efivar "bootdrop-$CH-3.conf"
+expect_status 0 "--confirm on version 3's last try, systemd-boot saying it booted" \
+	fetch --confirm --efivars "$T/efi" -d "$T/dest"
+[ -e "$T/dest/$E-3.conf" ] && [ ! -e "$T/dest/$E-3+0-3.conf" ] && ok "3+0-3 renamed to bootdrop-$CH-3.conf" ||
+	fail "entries: $(ls "$T/dest/loader/entries")"
+rm -f "$T/efi"/*
 
 # A grubenv of another size is not GRUB's: the install refuses to arm a trial in it.
 release 4

@@ -83,6 +83,10 @@ client_install() {
 }
 
 # client_confirm LOADER DISK [WANT-STATUS] : bootdrop-fetch --confirm.
+# The client runs on the test machine, not in the guest: -d reads an empty
+# directory for EFI variables, never the machine's own.
 client_confirm() {
-	client_run "$1" "$2" "bootdrop-fetch --confirm" "${3:-0}" --confirm
+	local efi=()
+	[ "$1" = bls ] && mkdir -p "$T/noefi" && efi=(--efivars "$T/noefi")
+	client_run "$1" "$2" "bootdrop-fetch --confirm" "${3:-0}" --confirm "${efi[@]}"
 }
