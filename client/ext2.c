@@ -1162,49 +1162,20 @@ ext2_source_read(const struct ext2_source *src, uint64_t off, uint8_t *buf,
 	return BD_OK;
 }
 
-/*
- * Allocates a new regular-file inode near dir and fills it from src.  The
- * inode stays deleted (no links, dtime set) until it is named.
- */
+/* A new deleted inode (no links, dtime set) for path, written. */
 static enum bd_err
-ext2_write_new(struct ext2_target *t, ext2_ino_t dir, const char *path,
-    const struct ext2_source *src, mode_t mode, ext2_ino_t *ino)
+ext2_new_inode(struct ext2_target *t, ext2_ino_t dir, const char *path,
+    mode_t mode, ext2_ino_t *ino)
 {
 	struct ext2_inode inode;
 	ext2_extent_handle_t eh;
-	ext2_file_t file = NULL;
-	uint8_t *chunk = NULL;
-	uint64_t off;
-	unsigned int wrote;
-	size_t n;
 	errcode_t err;
-	enum bd_err rc;
 	__u32 now = (__u32)time(NULL);
 
-	*ino = 0;
-	if ((chunk = malloc(COPY_CHUNK_BYTES)) == NULL) {
-		rc = bd_fail(BD_ERR_NOMEM, "ext2");
-		goto out;
-	}
-	/*
-	 * Everything written until the file is closed belongs to a deleted
-	 * inode on blocks the device's bitmaps call free, so its order does
-	 * not matter: the write-back cache spares a write of the inode and
-	 * of its map per data block.  Turning it off again writes it all.
-	 * Blocks it cached before are stale now that writes bypassed it:
-	 * changing the block size (and back) drops them.
-	 */
-	if ((err = io_channel_set_blksize(t->fs->io, (int)t->fs->blocksize * 2)) != 0 ||
-	    (err = io_channel_set_blksize(t->fs->io, (int)t->fs->blocksize)) != 0 ||
-	    (err = io_channel_set_options(t->fs->io, "cache=on")) != 0) {
-		rc = ext2_fail(err, "cannot turn on the cache of", t->name);
-		goto out;
-	}
-	err = ext2fs_new_inode(t->fs, dir, LINUX_S_IFREG | 0600, NULL, ino);
-	if (err != 0) {
+	if ((err = ext2fs_new_inode(t->fs, dir, LINUX_S_IFREG | 0600, NULL,
+	    ino)) != 0) {
 		*ino = 0;
-		rc = ext2_fail(err, "no free inode for", path);
-		goto out;
+		return ext2_fail(err, "no free inode for", path);
 	}
 	ext2fs_inode_alloc_stats2(t->fs, *ino, +1, 0);
 	memset(&inode, 0, sizeof(inode));
@@ -1214,17 +1185,31 @@ ext2_write_new(struct ext2_target *t, ext2_ino_t dir, const char *path,
 	inode.i_dtime = now;
 	if (ext2fs_has_feature_extents(t->fs->super)) {
 		/* Lets libext2fs write an empty extent tree header. */
-		if ((err = ext2fs_extent_open2(t->fs, *ino, &inode, &eh)) != 0) {
-			rc = ext2_fail(err, "cannot set up extents for", path);
-			goto out;
-		}
+		if ((err = ext2fs_extent_open2(t->fs, *ino, &inode, &eh)) != 0)
+			return ext2_fail(err, "cannot set up extents for", path);
 		ext2fs_extent_free(eh);
 	}
-	if ((err = ext2fs_write_new_inode(t->fs, *ino, &inode)) != 0) {
-		rc = ext2_fail(err, "cannot write inode of", path);
-		goto out;
-	}
-	if ((err = ext2fs_file_open(t->fs, *ino, EXT2_FILE_WRITE, &file)) != 0) {
+	if ((err = ext2fs_write_new_inode(t->fs, *ino, &inode)) != 0)
+		return ext2_fail(err, "cannot write inode of", path);
+	return BD_OK;
+}
+
+/* Copies all of src into the empty inode ino and sets its size. */
+static enum bd_err
+ext2_fill(struct ext2_target *t, ext2_ino_t ino, const char *path,
+    const struct ext2_source *src)
+{
+	ext2_file_t file = NULL;
+	uint8_t *chunk;
+	uint64_t off;
+	unsigned int wrote;
+	size_t n;
+	errcode_t err;
+	enum bd_err rc = BD_OK;
+
+	if ((chunk = malloc(COPY_CHUNK_BYTES)) == NULL)
+		return bd_fail(BD_ERR_NOMEM, "ext2");
+	if ((err = ext2fs_file_open(t->fs, ino, EXT2_FILE_WRITE, &file)) != 0) {
 		file = NULL;
 		rc = ext2_fail(err, "cannot open new inode of", path);
 		goto out;
@@ -1248,14 +1233,44 @@ ext2_write_new(struct ext2_target *t, ext2_ino_t dir, const char *path,
 	}
 	err = ext2fs_file_close(file);
 	file = NULL;
-	if (err != 0) {
+	if (err != 0)
 		rc = ext2_fail(err, "cannot write", path);
-		goto out;
-	}
-	rc = BD_OK;
 out:
 	if (file != NULL)
 		(void)ext2fs_file_close(file);
+	free(chunk);
+	return rc;
+}
+
+/*
+ * Allocates a new regular-file inode near dir and fills it from src.  The
+ * inode stays deleted (no links, dtime set) until it is named.
+ */
+static enum bd_err
+ext2_write_new(struct ext2_target *t, ext2_ino_t dir, const char *path,
+    const struct ext2_source *src, mode_t mode, ext2_ino_t *ino)
+{
+	errcode_t err;
+	enum bd_err rc;
+
+	*ino = 0;
+	/*
+	 * Everything written until the file is closed belongs to a deleted
+	 * inode on blocks the device's bitmaps call free, so its order does
+	 * not matter: the write-back cache spares a write of the inode and
+	 * of its map per data block.  Turning it off again writes it all.
+	 * Blocks it cached before are stale now that writes bypassed it:
+	 * changing the block size (and back) drops them.
+	 */
+	if ((err = io_channel_set_blksize(t->fs->io, (int)t->fs->blocksize * 2)) != 0 ||
+	    (err = io_channel_set_blksize(t->fs->io, (int)t->fs->blocksize)) != 0 ||
+	    (err = io_channel_set_options(t->fs->io, "cache=on")) != 0) {
+		rc = ext2_fail(err, "cannot turn on the cache of", t->name);
+		goto out;
+	}
+	if ((rc = ext2_new_inode(t, dir, path, mode, ino)) == BD_OK)
+		rc = ext2_fill(t, *ino, path, src);
+out:
 	if (rc != BD_OK && *ino != 0) {
 		(void)ext2_release(t, *ino, path);
 		*ino = 0;
@@ -1265,7 +1280,6 @@ out:
 		rc = ext2_fail(err, "cannot write back", t->name);
 		*ino = 0;	/* its blocks stay allocated: a leak e2fsck finds */
 	}
-	free(chunk);
 	return rc;
 }
 
