@@ -504,6 +504,76 @@ out:
 	return rc;
 }
 
+struct dir_list {
+	const char *prefix;
+	char (*names)[DEST_NAME_BYTES];
+	size_t cap, n;
+};
+
+static enum bd_err
+dir_list_entry(void *ctx, int dirfd, const char *name, unsigned char type)
+{
+	struct dir_list *l = ctx;
+	struct stat st;
+
+	(void)type;
+	if (l->n == l->cap || strncmp(name, l->prefix, strlen(l->prefix)) != 0 ||
+	    strlen(name) >= DEST_NAME_BYTES ||
+	    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(st.st_mode))
+		return BD_OK;
+	memcpy(l->names[l->n++], name, strlen(name) + 1);
+	return BD_OK;
+}
+
+static enum bd_err
+dir_list(struct dest *d, const char *dir, const char *prefix,
+    char (*names)[DEST_NAME_BYTES], size_t cap, size_t *n)
+{
+	struct dir_list l = { prefix, names, cap, 0 };
+	struct dest_dir *x = dd(d);
+	enum bd_err rc;
+	int dfd;
+
+	*n = 0;
+	/* missing, or a symlink on the way: nothing of ours there */
+	if (dir_open_path(x->destfd, dir, false, &dfd) != BD_OK) {
+		bd_err_clear();
+		return BD_OK;
+	}
+	close(dfd);
+	rc = dir_each(x->destfd, dir, dir_list_entry, &l);
+	*n = l.n;
+	return rc;
+}
+
+static enum bd_err
+dir_remove(struct dest *d, const char *path)
+{
+	struct dest_dir *x = dd(d);
+	char dir[INSTALL_PATH_MAX_BYTES + 1];
+	const char *base;
+	struct stat st;
+	int dfd = -1;
+	enum bd_err rc;
+
+	if ((rc = install_split(path, dir, sizeof(dir), &base)) != BD_OK)
+		return rc;
+	if (dir_open_path(x->destfd, dir, false, &dfd) != BD_OK) {
+		bd_err_clear();		/* gone already */
+		return BD_OK;
+	}
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && unlinkat(dfd, base, 0) != 0 &&
+	    errno != ENOENT)
+		rc = bd_fail(BD_ERR_IO, "%s/%s: unlink: %s", d->cfg.target, path,
+		    strerror(errno));
+	else
+		rc = fd_sync(dfd);
+	close(dfd);
+	return rc;
+}
+
 static enum bd_err
 dir_state_write(struct dest *d, const char *channel, const char *text,
     size_t len)
@@ -569,6 +639,8 @@ static const struct dest_ops dir_ops = {
 	.staged_check = dir_staged_check,
 	.installed = dir_installed,
 	.apply = dir_apply,
+	.list = dir_list,
+	.remove = dir_remove,
 	.state_write = dir_state_write,
 	.record_remove = dir_record_remove,
 	.close = dir_close,

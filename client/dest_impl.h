@@ -10,6 +10,7 @@
 #include "download.h"
 
 #define DEST_WHERE_BYTES	(DL_URL_MAX_BYTES + 64)
+#define DEST_NAME_BYTES		256	/* a directory entry's name and its NUL */
 
 struct dest_ops {
 	/* Opens the destination (read-only when d->cfg.readonly). */
@@ -44,6 +45,14 @@ struct dest_ops {
 	    uint64_t size, const uint8_t *sha256, bool *same);
 	/* Puts staged f in place; a missing staged file is done already. */
 	enum bd_err (*apply)(struct dest *d, const struct bd_pending_file *f);
+	/*
+	 * The names in directory dir (an install path's directory) starting
+	 * with prefix, at most cap; *n 0 when dir is missing.
+	 */
+	enum bd_err (*list)(struct dest *d, const char *dir, const char *prefix,
+	    char (*names)[DEST_NAME_BYTES], size_t cap, size_t *n);
+	/* Removes the regular file at install path, durably; missing: done. */
+	enum bd_err (*remove)(struct dest *d, const char *path);
 	enum bd_err (*state_write)(struct dest *d, const char *channel,
 	    const char *text, size_t len);
 	enum bd_err (*record_remove)(struct dest *d);

@@ -56,6 +56,7 @@
 
 #define EXT2_FILE_MAX_BYTES	((uint64_t)1 << 36)	/* one installed file: 64 GiB */
 #define EXT2_STAGE_DIR		".bootdrop/stage"	/* new files and trash */
+#define EXT2_NAME_BYTES		256	/* a name and its NUL */
 
 struct ext2_target;
 
@@ -104,6 +105,14 @@ enum bd_err ext2_remove(struct ext2_target *t, const char *path);
 /* Removes every regular file in directory dir whose name starts with prefix. */
 enum bd_err ext2_remove_prefixed(struct ext2_target *t, const char *dir,
     const char *prefix);
+
+/*
+ * The names in directory dir starting with prefix (at most cap, of any
+ * type: the caller checks what it uses); *n 0 when dir is missing.
+ */
+enum bd_err ext2_list(struct ext2_target *t, const char *dir,
+    const char *prefix, char (*names)[EXT2_NAME_BYTES], size_t cap,
+    size_t *n);
 
 /*
  * Hashes the regular file at path: *present false when missing; else

@@ -831,6 +831,29 @@ installed_check(struct run *run)
 	return bad;
 }
 
+/*
+ * An artifact whose install path already holds exactly its bytes (read
+ * and hashed now, never taken from the state) is neither downloaded nor
+ * staged nor renamed: a refresh or a rotation moves no artifact.
+ */
+static void
+unchanged_skip(struct run *run)
+{
+	const struct bd_artifact *a;
+	char path[FETCH_WHERE_BYTES];
+	size_t i;
+
+	for (i = 0; i < run->m->nartifacts; i++) {
+		a = &run->m->artifacts[i];
+		if (!run->selected[i] || !dest_installed_same(run->dest,
+		    a->install, a->size, a->sha256))
+			continue;
+		run->selected[i] = false;
+		dest_path_name(run->dest, a->install, path, sizeof(path));
+		report_info(&run->r, "%s: unchanged, kept (%s)", a->name, path);
+	}
+}
+
 /* "menu.lst", "grub.cfg", "bootdrop-c-7.conf": a config file in messages. */
 static const char *
 config_name(const struct boot_file *f)
@@ -1015,6 +1038,91 @@ pending_add(struct bd_pending *p, size_t k, uint64_t size,
 	snprintf(f->install, sizeof(f->install), "%s", install);
 }
 
+/* The size of a file the state st lists with bytes sha256, or false. */
+static bool
+state_size_of(const struct bd_state *st, const uint8_t *sha256,
+    uint64_t *size)
+{
+	const struct state_files *lists[2] = { &st->files, &st->prev_files };
+	size_t i, j;
+
+	for (j = 0; j < 2; j++)
+		for (i = 0; i < lists[j]->n; i++)
+			if (memcmp(lists[j]->f[i].sha256, sha256,
+			    SHA256_BYTES) == 0) {
+				*size = lists[j]->f[i].size;
+				return true;
+			}
+	return false;
+}
+
+/* Adds the previous version's file (path, sha256) to l, sized by old. */
+static void
+prev_file_add(struct state_files *l, const struct bd_state *old,
+    const char *path, const uint8_t *sha256)
+{
+	uint64_t size;
+
+	/* unknown to the old state: never recorded, so never removed */
+	if (state_size_of(old, sha256, &size))
+		(void)state_files_add(l, size, sha256, path);
+}
+
+/*
+ * The file lists of the state st a full install of m writes: every file
+ * m puts on the slice (unchanged ones too), and the previous version's
+ * files kept with it - those its boot entry names, and the <install>.old
+ * copies this install makes (for format 2, whose publisher's menu.lst may
+ * name them, also those it leaves as they are).
+ */
+static void
+state_lists(const struct run *run, struct bd_state *st)
+{
+	const struct bd_manifest *m = run->m;
+	const struct bd_state *old = &run->state;
+	const struct bd_artifact *a;
+	const struct state_file *f;
+	char oldpath[INSTALL_PATH_MAX_BYTES + 8];
+	uint8_t sha[SHA256_BYTES];
+	size_t i;
+
+	st->has_files = true;
+	for (i = 0; i < m->nartifacts; i++) {
+		a = &m->artifacts[i];
+		(void)state_files_add(&st->files, a->size, a->sha256, a->install);
+	}
+	for (i = 0; i < run->nconfig; i++) {
+		sha256_buf(run->config[i].text, run->config[i].len, sha);
+		(void)state_files_add(&st->files, run->config[i].len, sha,
+		    run->config[i].path);
+	}
+	if (run->repair) {	/* the same version: the same previous one */
+		st->prev_files = old->prev_files;
+		return;
+	}
+	if (st->prev_boot.present) {
+		prev_file_add(&st->prev_files, old, st->prev_boot.kernel,
+		    st->prev_boot.kernel_sha256);
+		if (st->prev_boot.has_initrd)
+			prev_file_add(&st->prev_files, old, st->prev_boot.initrd,
+			    st->prev_boot.initrd_sha256);
+	}
+	for (i = 0; i < m->nartifacts; i++) {
+		a = &m->artifacts[i];
+		if (!keep_old(run, a))
+			continue;
+		snprintf(oldpath, sizeof(oldpath), "%s.old", a->install);
+		if ((f = state_files_find(&old->files, a->install)) != NULL &&
+		    memcmp(f->sha256, a->sha256, SHA256_BYTES) != 0)
+			(void)state_files_add(&st->prev_files, f->size, f->sha256,
+			    oldpath);
+		else if (m->format == 2 && (f = state_files_find(
+		    &old->prev_files, oldpath)) != NULL)
+			(void)state_files_add(&st->prev_files, f->size, f->sha256,
+			    oldpath);
+	}
+}
+
 /*
  * Checks every kernel, stages every verified file and menu.lst on the
  * destination, and commits them with the new state in one transaction.
@@ -1050,6 +1158,10 @@ artifacts_install(struct run *run)
 	}
 	for (i = 0; i < run->nconfig; i++) {
 		sha256_buf(run->config[i].text, run->config[i].len, sha);
+		/* already exactly these bytes (a refresh of format 2's menu) */
+		if (dest_installed_same(run->dest, run->config[i].path,
+		    run->config[i].len, sha))
+			continue;
 		if ((rc = dest_stage_bytes(run->dest, m->nartifacts + i,
 		    run->config[i].text, run->config[i].len)) != BD_OK)
 			return run_fail(run, rc, run->o.target, NULL,
@@ -1068,6 +1180,11 @@ artifacts_install(struct run *run)
 		p->state.keys = m->keys;
 		state_set_boot(&p->state, m, run->has_view ? &run->view : NULL,
 		    &run->prev);
+		state_lists(run, &p->state);
+		if ((rc = dest_plan_removals(run->dest, &run->state, p)) !=
+		    BD_OK)
+			return run_fail(run, rc, run->o.target, NULL,
+			    "nothing installed");
 	}
 	if ((rc = dest_commit(run->dest, p)) != BD_OK)
 		return run_fail(run, rc, run->o.target, NULL, "install "
@@ -1138,6 +1255,8 @@ run_pipeline(struct run *run, char *summary, size_t cap, bool *update)
 		run->r.outcome = "up-to-date";
 		return BD_OK;
 	}
+	if (!run->repair)
+		unchanged_skip(run);
 	if (install_checks(run) != BD_OK || artifacts_download(run) != BD_OK ||
 	    artifacts_install(run) != BD_OK)
 		return run->rc;
