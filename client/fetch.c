@@ -74,6 +74,7 @@ struct options {
 	bool check, allow_expired, quiet, json, no_keep_old;
 	bool verbose;		/* -v: per-mirror bytes */
 	bool audit, reset_trust;
+	bool report_done;	/* --report-done: tell quick mode we finished */
 	struct dl_options dl;
 	time_t now;
 	char *mirrors[DL_MAX_MIRRORS];
@@ -89,6 +90,7 @@ struct run {
 	struct bd_manifest *m;
 	const char *manifest_url;
 	char manifest_url_buf[DL_URL_MAX_BYTES];
+	size_t manifest_mirror;		/* the mirror that served it */
 	struct bd_state state;		/* the state the manifest is judged by */
 	struct bd_accepted anchor;	/* the trust and what it anchors to */
 	int partfd;			/* the destination's download directory */
@@ -203,6 +205,9 @@ usage(FILE *f)
 "      --only NAME          fetch and install only artifact NAME (repeatable;\n"
 "                           records no version)\n"
 "      --no-keep-old        do not keep a replaced kernel as <path>.old\n"
+"      --report-done        after a successful run, GET the installed\n"
+"                           version's <version>.json once more (what\n"
+"                           bootdrop-server --quick --exit-after counts)\n"
 "      --allow-expired      accept an expired manifest (warns)\n"
 "      --state DIR          keep the accepted-version state in DIR\n"
 "                           (default DESTDIR/.bootdrop/state)\n"
@@ -271,7 +276,8 @@ mirror_add(struct options *o, const char *url)
 enum {
 	OPT_CHECK = 256, OPT_ONLY, OPT_ALLOW_EXPIRED, OPT_STATE, OPT_CACERT,
 	OPT_CONNECT_TIMEOUT, OPT_LOW_SPEED_TIME, OPT_JSON, OPT_NOW, OPT_EXT2,
-	OPT_TMPDIR, OPT_PVGRUB, OPT_NO_KEEP_OLD, OPT_AUDIT, OPT_RESET_TRUST
+	OPT_TMPDIR, OPT_PVGRUB, OPT_NO_KEEP_OLD, OPT_AUDIT, OPT_RESET_TRUST,
+	OPT_REPORT_DONE
 };
 
 /*
@@ -295,6 +301,7 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "only", required_argument, NULL, OPT_ONLY },
 		{ "no-keep-old", no_argument, NULL, OPT_NO_KEEP_OLD },
+		{ "report-done", no_argument, NULL, OPT_REPORT_DONE },
 		{ "allow-expired", no_argument, NULL, OPT_ALLOW_EXPIRED },
 		{ "state", required_argument, NULL, OPT_STATE },
 		{ "cacert", required_argument, NULL, OPT_CACERT },
@@ -380,6 +387,9 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 			break;
 		case OPT_NO_KEEP_OLD:
 			o->no_keep_old = true;
+			break;
+		case OPT_REPORT_DONE:
+			o->report_done = true;
 			break;
 		case OPT_ALLOW_EXPIRED:
 			o->allow_expired = true;
@@ -621,6 +631,7 @@ manifest_try(struct run *run, size_t mi, enum verdict *verdict)
 	*verdict = run->state.present && run->m->version == run->state.version ?
 	    MANIFEST_CURRENT : MANIFEST_NEW;
 	run->manifest_url = url;
+	run->manifest_mirror = mi;
 	report_manifest(&run->r, o->channel, run->m->version, when, url,
 	    run->m->nsigners);
 out:
@@ -1277,6 +1288,33 @@ run_pipeline(struct run *run, char *summary, size_t cap, bool *update)
 	return BD_OK;
 }
 
+/*
+ * --report-done: the last request of a successful run, a GET of the
+ * accepted version's <version>.json from the mirror that served the
+ * manifest - a request no other step makes, so quick mode's --exit-after
+ * can count a guest that finished even when it downloaded no artifact.
+ * What it answers is not used, and a failure is no failure of the run
+ * (quick mode may have stopped already, on the blobs served): only -v
+ * mentions it.
+ */
+static void
+done_report(struct run *run)
+{
+	char url[DL_URL_MAX_BYTES];
+	uint8_t *buf = NULL;
+	size_t len;
+
+	if (!walk_version_url(run->o.mirrors[run->manifest_mirror],
+	    run->o.channel, run->m->version, url, sizeof(url)))
+		return;
+	if (dl_get_buf(run->dl, url, MANIFEST_MAX_BYTES, &buf, &len) != BD_OK &&
+	    run->o.verbose)
+		report_warn(&run->r, "%s: --report-done: %s", url,
+		    dl_detail(run->dl));
+	free(buf);
+	bd_err_clear();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1343,6 +1381,9 @@ main(int argc, char **argv)
 		    "destination");
 		summary[0] = '\0';
 	}
+	if (run->rc == BD_OK && run->o.report_done && !run->o.check &&
+	    run->m != NULL)
+		done_report(run);
 	status = report_result(&run->r, run->rc, run->what, run->where,
 	    run->detail, summary[0] != '\0' ? summary : NULL);
 out:

@@ -210,6 +210,10 @@ http_request_done(void *cls, struct MHD_Connection *conn, void **req_cls,
 	    (q->status == MHD_HTTP_OK || q->status == MHD_HTTP_PARTIAL_CONTENT))
 		s->blob_served(s->blob_served_arg, q->hex, q->blob_full,
 		    q->body_bytes);
+	if (completed && q->versioned && q->status == MHD_HTTP_OK &&
+	    s->version_served != NULL)
+		s->version_served(s->blob_served_arg, q->channel,
+		    q->manifest_version);
 
 	memset(&e, 0, sizeof(e));
 	e.when = q->when;
