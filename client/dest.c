@@ -124,15 +124,9 @@ static enum bd_err
 remove_old(struct dest *d, const struct bd_pending *p,
     const struct state_file *r)
 {
-	bool same;
-	enum bd_err rc;
-
 	if (pending_names(p, r->path))
 		return BD_OK;
-	if ((rc = d->ops->installed(d, r->path, r->size, r->sha256, &same)) !=
-	    BD_OK)
-		return rc;
-	return same ? d->ops->remove(d, r->path) : BD_OK;
+	return d->ops->remove_same(d, r->path, r->size, r->sha256);
 }
 
 /*

@@ -548,10 +548,12 @@ dir_list(struct dest *d, const char *dir, const char *prefix,
 }
 
 static enum bd_err
-dir_remove(struct dest *d, const char *path)
+dir_remove_same(struct dest *d, const char *path, uint64_t size,
+    const uint8_t *sha256)
 {
 	struct dest_dir *x = dd(d);
 	char dir[INSTALL_PATH_MAX_BYTES + 1];
+	struct bd_pending_file f;
 	const char *base;
 	struct stat st;
 	int dfd = -1;
@@ -560,12 +562,18 @@ dir_remove(struct dest *d, const char *path)
 	if ((rc = install_split(path, dir, sizeof(dir), &base)) != BD_OK)
 		return rc;
 	if (dir_open_path(x->destfd, dir, false, &dfd) != BD_OK) {
-		bd_err_clear();		/* gone already */
+		bd_err_clear();		/* gone already, or not ours */
 		return BD_OK;
 	}
+	memset(&f, 0, sizeof(f));
+	f.size = size;
+	memcpy(f.sha256, sha256, SHA256_BYTES);
+	/* Gone, or other bytes: not ours to remove.  The directory is synced
+	 * either way: a run killed before its sync leaves the unlink to a
+	 * replay that finds the file gone. */
 	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode) && unlinkat(dfd, base, 0) != 0 &&
-	    errno != ENOENT)
+	    S_ISREG(st.st_mode) && dir_same_file(dfd, base, &st, &f) &&
+	    unlinkat(dfd, base, 0) != 0 && errno != ENOENT)
 		rc = bd_fail(BD_ERR_IO, "%s/%s: unlink: %s", d->cfg.target, path,
 		    strerror(errno));
 	else
@@ -640,7 +648,7 @@ static const struct dest_ops dir_ops = {
 	.installed = dir_installed,
 	.apply = dir_apply,
 	.list = dir_list,
-	.remove = dir_remove,
+	.remove_same = dir_remove_same,
 	.state_write = dir_state_write,
 	.record_remove = dir_record_remove,
 	.close = dir_close,

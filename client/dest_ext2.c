@@ -329,9 +329,10 @@ ext2d_list(struct dest *d, const char *dir, const char *prefix,
 }
 
 static enum bd_err
-ext2d_remove(struct dest *d, const char *path)
+ext2d_remove_same(struct dest *d, const char *path, uint64_t size,
+    const uint8_t *sha256)
 {
-	enum bd_err rc = ext2_remove(de(d)->t, path);
+	enum bd_err rc = ext2_remove_same(de(d)->t, path, size, sha256);
 
 	if (rc == BD_ERR_PATH) {	/* not a regular file: not ours */
 		bd_err_clear();
@@ -396,7 +397,7 @@ static const struct dest_ops ext2_ops = {
 	.installed = ext2d_installed,
 	.apply = ext2d_apply,
 	.list = ext2d_list,
-	.remove = ext2d_remove,
+	.remove_same = ext2d_remove_same,
 	.state_write = ext2d_state_write,
 	.record_remove = ext2d_record_remove,
 	.close = ext2d_close,

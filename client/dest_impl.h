@@ -51,8 +51,14 @@ struct dest_ops {
 	 */
 	enum bd_err (*list)(struct dest *d, const char *dir, const char *prefix,
 	    char (*names)[DEST_NAME_BYTES], size_t cap, size_t *n);
-	/* Removes the regular file at install path, durably; missing: done. */
-	enum bd_err (*remove)(struct dest *d, const char *path);
+	/*
+	 * Removes the regular file at install path, durably, only while it
+	 * holds size bytes hashing to sha256 (or, on ext2, finishes a removal
+	 * an interruption left half done); anything else, or nothing, there
+	 * is done.
+	 */
+	enum bd_err (*remove_same)(struct dest *d, const char *path,
+	    uint64_t size, const uint8_t *sha256);
 	enum bd_err (*state_write)(struct dest *d, const char *channel,
 	    const char *text, size_t len);
 	enum bd_err (*record_remove)(struct dest *d);

@@ -1486,6 +1486,35 @@ ext2_remove(struct ext2_target *t, const char *path)
 	return ext2_drop(t, dir, base, ino, path);
 }
 
+enum bd_err
+ext2_remove_same(struct ext2_target *t, const char *path, uint64_t size,
+    const uint8_t sha256[SHA256_BYTES])
+{
+	char buf[INSTALL_PATH_MAX_BYTES + 1];
+	uint8_t got[SHA256_BYTES];
+	struct ext2_inode inode;
+	ext2_ino_t dir, ino;
+	const char *base;
+	bool deleted, present;
+	enum bd_err rc;
+
+	if ((rc = ext2_walk(t, path, false, buf, &dir, &base)) != BD_OK ||
+	    dir == 0)
+		return rc;
+	if ((rc = ext2_find(t, dir, base, &ino, &inode, &deleted)) != BD_OK ||
+	    ino == 0)
+		return rc;
+	/* A name left on a deleted inode is this removal, interrupted. */
+	if (!deleted) {
+		if (!LINUX_S_ISREG(inode.i_mode) || EXT2_I_SIZE(&inode) != size)
+			return BD_OK;
+		if ((rc = ext2_hash(t, path, size, got, &present)) != BD_OK ||
+		    !present || memcmp(got, sha256, SHA256_BYTES) != 0)
+			return rc;
+	}
+	return ext2_drop(t, dir, base, ino, path);
+}
+
 struct ext2_names {
 	const char *prefix;
 	size_t n, cap;
