@@ -1082,9 +1082,10 @@ prev_file_add(struct state_files *l, const struct bd_state *old,
 /*
  * The file lists of the state st a full install of m writes: every file
  * m puts on the slice (unchanged ones too), and the previous version's
- * files kept with it - those its boot entry names, and the <install>.old
- * copies this install makes (for format 2, whose publisher's menu.lst may
- * name them, also those it leaves as they are).
+ * files kept with it - those its boot entry names, the <install>.old
+ * copies this install makes, and, where m's kernel or initrd is the one
+ * installed already (a refresh), the <install>.old left by the version
+ * before: a refresh must not cost the guest its fallback kernel.
  */
 static void
 state_lists(const struct run *run, struct bd_state *st)
@@ -1123,12 +1124,13 @@ state_lists(const struct run *run, struct bd_state *st)
 		if (!keep_old(run, a))
 			continue;
 		snprintf(oldpath, sizeof(oldpath), "%s.old", a->install);
-		if ((f = state_files_find(&old->files, a->install)) != NULL &&
-		    memcmp(f->sha256, a->sha256, SHA256_BYTES) != 0)
+		if ((f = state_files_find(&old->files, a->install)) == NULL)
+			continue;
+		if (memcmp(f->sha256, a->sha256, SHA256_BYTES) != 0)
 			(void)state_files_add(&st->prev_files, f->size, f->sha256,
 			    oldpath);
-		else if (m->format == 2 && (f = state_files_find(
-		    &old->prev_files, oldpath)) != NULL)
+		else if ((f = state_files_find(&old->prev_files, oldpath)) !=
+		    NULL)
 			(void)state_files_add(&st->prev_files, f->size, f->sha256,
 			    oldpath);
 	}

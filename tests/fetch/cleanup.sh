@@ -6,9 +6,9 @@
 # version two back (found whatever systemd-boot's boot counter made of
 # its name) - and nothing the state did not record as bootdrop's: a file
 # someone put there, a file of ours someone changed since, another
-# channel's entry, a path the new version names again.  Checked file by
-# file after every version, on -d and on --ext2; --no-keep-old keeps its
-# meaning.
+# channel's entry, a path the new version names again.  A refresh keeps
+# the last different kernel as kernel.old.  Checked file by file after
+# every version, on -d and on --ext2; --no-keep-old keeps its meaning.
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
 export PATH=$PATH:/sbin:/usr/sbin
@@ -150,13 +150,23 @@ for kind in d e; do
 	grep -q "up to date" "$T/last.out" && ok "$kind: up to date after the removals" ||
 		fail "$kind: not up to date: $(cat "$T/last.out")"
 
-	# --no-keep-old: version 3's kernel.old goes, version 5 alone boots.
-	rel 5 kernel="$T/in/vmlinuz5" world="$T/in/world-b.tar"
+	# 5, a refresh: version 3's entry goes, but its kernel.old, the last
+	# different kernel, stays (a refresh never costs the fallback).
+	"$PUBLISH" refresh -r "$T/repo" -c "$CH" -s "$TEST_SEC" >/dev/null || fail "refresh 5"
 	# shellcheck disable=SC2046
-	expect_status 0 "$kind: install version 5 --no-keep-old" fetch --no-keep-old $(target $kind) "$url"
-	expect_files $kind "version 5 with --no-keep-old (one version bootable)" \
+	expect_status 0 "$kind: install version 5 (a refresh)" fetch $(target $kind) "$url"
+	expect_files $kind "version 5, a refresh (kernel.old kept)" \
+		"boot/kernel $T/in/vmlinuz4" "boot/kernel.old $T/in/vmlinuz3" \
+		"world-b.tar $T/in/world-b.tar" "world-a.tar $T/in/hand" \
+		boot/grub/grub.cfg= $E/bootdrop-$CH-5.conf= $E/bootdrop-$CH-4.conf= "${USER_FILES[@]}"
+
+	# 6 with --no-keep-old: that kernel.old goes, version 6 alone boots.
+	rel 6 kernel="$T/in/vmlinuz5" world="$T/in/world-b.tar"
+	# shellcheck disable=SC2046
+	expect_status 0 "$kind: install version 6 --no-keep-old" fetch --no-keep-old $(target $kind) "$url"
+	expect_files $kind "version 6 with --no-keep-old (one version bootable)" \
 		"boot/kernel $T/in/vmlinuz5" "world-b.tar $T/in/world-b.tar" "world-a.tar $T/in/hand" \
-		boot/grub/grub.cfg= $E/bootdrop-$CH-5.conf= "${USER_FILES[@]}"
-	[ $kind = d ] || fsck_clean "e: after five versions" "$T/slice.img"
+		boot/grub/grub.cfg= $E/bootdrop-$CH-6.conf= "${USER_FILES[@]}"
+	[ $kind = d ] || fsck_clean "e: after six versions" "$T/slice.img"
 done
 finish
