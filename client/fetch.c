@@ -861,7 +861,7 @@ unchanged_skip(struct run *run)
 			continue;
 		run->selected[i] = false;
 		dest_path_name(run->dest, a->install, path, sizeof(path));
-		report_info(&run->r, "%s: unchanged, kept (%s)", a->name, path);
+		report_unchanged(&run->r, a->name, path);
 	}
 }
 

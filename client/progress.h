@@ -77,6 +77,8 @@ void report_bar_format(char *out, size_t cap, int columns, const char *name,
 void report_artifact_done(struct report *r, const char *name, uint64_t size,
     const char *sha256_hex);
 void report_installed(struct report *r, const char *name, const char *path);
+/* Artifact name is installed at path byte for byte: not downloaded. */
+void report_unchanged(struct report *r, const char *name, const char *path);
 /* --check's plan, one file per call; with --json a "plan" event. */
 void report_plan(struct report *r, const char *name, uint64_t size,
     const char *sha256_hex, const char *path, bool keep_old);
