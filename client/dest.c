@@ -122,11 +122,12 @@ pending_names(const struct bd_pending *p, const char *path)
  */
 static enum bd_err
 remove_old(struct dest *d, const struct bd_pending *p,
-    const struct state_file *r)
+    const struct state_file *r, bool *removed)
 {
+	*removed = false;
 	if (pending_names(p, r->path))
 		return BD_OK;
-	return d->ops->remove_same(d, r->path, r->size, r->sha256);
+	return d->ops->remove_same(d, r->path, r->size, r->sha256, removed);
 }
 
 /*
@@ -175,7 +176,8 @@ dest_finish(struct dest *d, const struct bd_pending *p, bool rehash)
 		if ((rc = d->ops->apply(d, &p->files[i])) != BD_OK)
 			return rc;
 	for (i = 0; i < p->nremoves; i++)
-		if ((rc = remove_old(d, p, &p->removes[i])) != BD_OK)
+		if ((rc = remove_old(d, p, &p->removes[i], &d->removed[i])) !=
+		    BD_OK)
 			return rc;
 	if (p->has_state) {
 		if ((rc = state_format(p->channel, &p->state, text, &len)) !=
@@ -504,6 +506,12 @@ dest_commit(struct dest *d, const struct bd_pending *p)
 		rc = dest_finish(d, p, false);
 	free(text);
 	return rc;
+}
+
+bool
+dest_removed(const struct dest *d, size_t i)
+{
+	return i < PENDING_MAX_REMOVES && d->removed[i];
 }
 
 void

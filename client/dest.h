@@ -162,6 +162,9 @@ enum bd_err dest_plan_removals(struct dest *d, const struct bd_state *old,
  */
 enum bd_err dest_commit(struct dest *d, const struct bd_pending *p);
 
+/* Whether the last dest_commit() removed file i of its p->removes. */
+bool dest_removed(const struct dest *d, size_t i);
+
 /* Removes the named parts from the download directory (after success). */
 void dest_parts_remove(struct dest *d, const char *const *part_names,
     size_t n);

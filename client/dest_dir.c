@@ -549,7 +549,7 @@ dir_list(struct dest *d, const char *dir, const char *prefix,
 
 static enum bd_err
 dir_remove_same(struct dest *d, const char *path, uint64_t size,
-    const uint8_t *sha256)
+    const uint8_t *sha256, bool *removed)
 {
 	struct dest_dir *x = dd(d);
 	char dir[INSTALL_PATH_MAX_BYTES + 1];
@@ -572,11 +572,14 @@ dir_remove_same(struct dest *d, const char *path, uint64_t size,
 	 * either way: a run killed before its sync leaves the unlink to a
 	 * replay that finds the file gone. */
 	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode) && dir_same_file(dfd, base, &st, &f) &&
-	    unlinkat(dfd, base, 0) != 0 && errno != ENOENT)
-		rc = bd_fail(BD_ERR_IO, "%s/%s: unlink: %s", d->cfg.target, path,
-		    strerror(errno));
-	else
+	    S_ISREG(st.st_mode) && dir_same_file(dfd, base, &st, &f)) {
+		if (unlinkat(dfd, base, 0) == 0)
+			*removed = true;
+		else if (errno != ENOENT)
+			rc = bd_fail(BD_ERR_IO, "%s/%s: unlink: %s",
+			    d->cfg.target, path, strerror(errno));
+	}
+	if (rc == BD_OK)
 		rc = fd_sync(dfd);
 	close(dfd);
 	return rc;

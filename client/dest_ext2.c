@@ -330,9 +330,10 @@ ext2d_list(struct dest *d, const char *dir, const char *prefix,
 
 static enum bd_err
 ext2d_remove_same(struct dest *d, const char *path, uint64_t size,
-    const uint8_t *sha256)
+    const uint8_t *sha256, bool *removed)
 {
-	enum bd_err rc = ext2_remove_same(de(d)->t, path, size, sha256);
+	enum bd_err rc = ext2_remove_same(de(d)->t, path, size, sha256,
+	    removed);
 
 	if (rc == BD_ERR_PATH) {	/* not a regular file: not ours */
 		bd_err_clear();

@@ -55,10 +55,10 @@ struct dest_ops {
 	 * Removes the regular file at install path, durably, only while it
 	 * holds size bytes hashing to sha256 (or, on ext2, finishes a removal
 	 * an interruption left half done); anything else, or nothing, there
-	 * is done.
+	 * is done.  *removed tells whether this call removed it.
 	 */
 	enum bd_err (*remove_same)(struct dest *d, const char *path,
-	    uint64_t size, const uint8_t *sha256);
+	    uint64_t size, const uint8_t *sha256, bool *removed);
 	enum bd_err (*state_write)(struct dest *d, const char *channel,
 	    const char *text, size_t len);
 	enum bd_err (*record_remove)(struct dest *d);
@@ -74,6 +74,7 @@ struct dest {
 	const char *note;
 	const char *warning;
 	const char *path_sep;	/* between the target and an install path */
+	bool removed[PENDING_MAX_REMOVES];	/* by the last commit */
 	char notebuf[256];
 	char state_where[DEST_WHERE_BYTES];
 	char reset_hint[DEST_WHERE_BYTES + 64];

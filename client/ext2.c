@@ -1488,7 +1488,7 @@ ext2_remove(struct ext2_target *t, const char *path)
 
 enum bd_err
 ext2_remove_same(struct ext2_target *t, const char *path, uint64_t size,
-    const uint8_t sha256[SHA256_BYTES])
+    const uint8_t sha256[SHA256_BYTES], bool *removed)
 {
 	char buf[INSTALL_PATH_MAX_BYTES + 1];
 	uint8_t got[SHA256_BYTES];
@@ -1498,6 +1498,7 @@ ext2_remove_same(struct ext2_target *t, const char *path, uint64_t size,
 	bool deleted, present;
 	enum bd_err rc;
 
+	*removed = false;
 	if ((rc = ext2_walk(t, path, false, buf, &dir, &base)) != BD_OK ||
 	    dir == 0)
 		return rc;
@@ -1512,7 +1513,9 @@ ext2_remove_same(struct ext2_target *t, const char *path, uint64_t size,
 		    !present || memcmp(got, sha256, SHA256_BYTES) != 0)
 			return rc;
 	}
-	return ext2_drop(t, dir, base, ino, path);
+	if ((rc = ext2_drop(t, dir, base, ino, path)) == BD_OK)
+		*removed = true;
+	return rc;
 }
 
 struct ext2_names {

@@ -106,10 +106,10 @@ enum bd_err ext2_remove(struct ext2_target *t, const char *path);
  * Removes the regular file at path only while it holds size bytes hashing
  * to sha256 (anything else there is left as it is; missing: done), or
  * finishes the removal an interruption left with its name on a deleted
- * inode.
+ * inode; *removed tells whether it removed a name.
  */
 enum bd_err ext2_remove_same(struct ext2_target *t, const char *path,
-    uint64_t size, const uint8_t sha256[SHA256_BYTES]);
+    uint64_t size, const uint8_t sha256[SHA256_BYTES], bool *removed);
 
 /* Removes every regular file in directory dir whose name starts with prefix. */
 enum bd_err ext2_remove_prefixed(struct ext2_target *t, const char *dir,

@@ -1207,6 +1207,13 @@ artifacts_install(struct run *run)
 		    sizeof(path));
 		report_installed(&run->r, names[i], path);
 	}
+	for (i = 0; i < p->nremoves; i++) {
+		if (!dest_removed(run->dest, i))
+			continue;
+		dest_path_name(run->dest, p->removes[i].path, path,
+		    sizeof(path));
+		report_removed(&run->r, path);
+	}
 	return BD_OK;
 }
 

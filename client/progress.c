@@ -346,6 +346,16 @@ report_installed(struct report *r, const char *name, const char *path)
 }
 
 void
+report_removed(struct report *r, const char *path)
+{
+	if (r->json)
+		emit(json_pack("{s:s, s:s}", "event", "removed", "path", path));
+	else
+		report_info(r, "removed %s (no version kept bootable uses it)",
+		    path);
+}
+
+void
 report_unchanged(struct report *r, const char *name, const char *path)
 {
 	if (r->json)

@@ -77,6 +77,8 @@ void report_bar_format(char *out, size_t cap, int columns, const char *name,
 void report_artifact_done(struct report *r, const char *name, uint64_t size,
     const char *sha256_hex);
 void report_installed(struct report *r, const char *name, const char *path);
+/* A file of an older version, removed by the install. */
+void report_removed(struct report *r, const char *path);
 /* Artifact name is installed at path byte for byte: not downloaded. */
 void report_unchanged(struct report *r, const char *name, const char *path);
 /* --check's plan, one file per call; with --json a "plan" event. */

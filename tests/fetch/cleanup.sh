@@ -127,6 +127,11 @@ for kind in d e; do
 	rel 3 kernel="$T/in/vmlinuz3" world="$T/in/world-b.tar"
 	# shellcheck disable=SC2046
 	expect_status 0 "$kind: install version 3" fetch $(target $kind) "$url"
+	grep -q "^removed .*boot/initrd.img.old " "$T/last.out" &&
+		grep -q "^removed .*$E/bootdrop-$CH-1.conf " "$T/last.out" &&
+		! grep -q "^removed .*world-a.tar" "$T/last.out" &&
+		ok "$kind: version 3 names what it removed, and only that" ||
+		fail "$kind: version 3 output: $(cat "$T/last.out")"
 	expect_files $kind "version 3 (initrd dropped: version 2's kept for its entry, version 1's gone)" \
 		"boot/kernel $T/in/vmlinuz3" "boot/kernel.old $T/in/vmlinuz2" \
 		"boot/initrd.img $T/in/initrd2" "world-b.tar $T/in/world-b.tar" \
