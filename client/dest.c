@@ -16,7 +16,10 @@
 
 #include <sodium.h>
 
+#include "boot.h"
 #include "dest_impl.h"
+
+#define DEST_LIST_MAX	64	/* names read per BLS look-up */
 
 static enum bd_err dest_finish(struct dest *d, const struct bd_pending *p,
     bool rehash);
@@ -94,6 +97,39 @@ out:
 	return rc;
 }
 
+/* Whether p installs path, or keeps the file it replaces there. */
+static bool
+pending_names(const struct bd_pending *p, const char *path)
+{
+	const struct bd_pending_file *f;
+	size_t i, n;
+
+	for (i = 0; i < p->nfiles; i++) {
+		f = &p->files[i];
+		n = strlen(f->install);
+		if (strcmp(f->install, path) == 0 || (f->keep_old &&
+		    strncmp(f->install, path, n) == 0 &&
+		    strcmp(path + n, ".old") == 0))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * One removal step: r's path goes only while it holds exactly the bytes
+ * recorded (gone already, or someone else's since: nothing to do), and
+ * never a path p installs.  Idempotent, so a replay repeats it safely.
+ */
+static enum bd_err
+remove_old(struct dest *d, const struct bd_pending *p,
+    const struct state_file *r, bool *removed)
+{
+	*removed = false;
+	if (pending_names(p, r->path))
+		return BD_OK;
+	return d->ops->remove_same(d, r->path, r->size, r->sha256, removed);
+}
+
 /*
  * The steps after the record is durable.  With rehash (finishing an
  * interrupted run) every staged file must still hash as recorded; if one
@@ -138,6 +174,10 @@ dest_finish(struct dest *d, const struct bd_pending *p, bool rehash)
 	}
 	for (i = 0; i < p->nfiles; i++)
 		if ((rc = d->ops->apply(d, &p->files[i])) != BD_OK)
+			return rc;
+	for (i = 0; i < p->nremoves; i++)
+		if ((rc = remove_old(d, p, &p->removes[i], &d->removed[i])) !=
+		    BD_OK)
 			return rc;
 	if (p->has_state) {
 		if ((rc = state_format(p->channel, &p->state, text, &len)) !=
@@ -256,6 +296,181 @@ dest_begin(struct dest *d, const struct bd_state *judged)
 	return d->ops->clean(d);
 }
 
+/* Decimal digits at *s (1 to 19, no leading zero; 0 itself if zero_ok). */
+static bool
+bls_number(const char **s, bool zero_ok, uint64_t *v)
+{
+	const char *p = *s;
+	size_t n = 0;
+
+	*v = 0;
+	if (*p == '0' && (!zero_ok || (p[1] >= '0' && p[1] <= '9')))
+		return false;
+	for (; *p >= '0' && *p <= '9' && n < 19; p++, n++)
+		*v = *v * 10 + (uint64_t)(*p - '0');
+	if (n == 0 || (*p >= '0' && *p <= '9'))
+		return false;
+	*s = p;
+	return true;
+}
+
+bool
+dest_bls_entry_version(const char *name, const char *channel,
+    uint64_t *version)
+{
+	size_t cl = strlen(channel);
+	const char *p = name;
+	uint64_t v, tries;
+
+	if (strncmp(p, "bootdrop-", 9) != 0 || strncmp(p + 9, channel, cl) != 0 ||
+	    p[9 + cl] != '-')
+		return false;
+	p += 9 + cl + 1;
+	if (!bls_number(&p, false, &v) || v == 0)
+		return false;
+	if (*p == '+') {	/* systemd-boot's tries left, then tries done */
+		p++;
+		if (!bls_number(&p, true, &tries))
+			return false;
+		if (*p == '-') {
+			p++;
+			if (!bls_number(&p, true, &tries))
+				return false;
+		}
+	}
+	if (strcmp(p, ".conf") != 0)
+		return false;
+	*version = v;
+	return true;
+}
+
+enum bd_err
+dest_bls_entries(struct dest *d, const char *channel, uint64_t version,
+    char (*paths)[INSTALL_PATH_MAX_BYTES + 1], size_t *n)
+{
+	char (*names)[DEST_NAME_BYTES], prefix[DEST_NAME_BYTES];
+	uint64_t v;
+	size_t i, got = 0;
+	enum bd_err rc;
+
+	*n = 0;
+	snprintf(prefix, sizeof(prefix), "bootdrop-%s-%" PRIu64, channel,
+	    version);
+	if ((names = calloc(DEST_LIST_MAX, sizeof(*names))) == NULL)
+		return bd_fail(BD_ERR_NOMEM, "BLS entries");
+	rc = d->ops->list(d, BOOT_BLS_DIR, prefix, names, DEST_LIST_MAX, &got);
+	for (i = 0; rc == BD_OK && i < got && *n < DEST_BLS_MAX_ENTRIES; i++) {
+		if (!dest_bls_entry_version(names[i], channel, &v) ||
+		    v != version || strlen(BOOT_BLS_DIR) + 1 + strlen(names[i]) >
+		    INSTALL_PATH_MAX_BYTES)
+			continue;
+		snprintf(paths[*n], INSTALL_PATH_MAX_BYTES + 1, BOOT_BLS_DIR
+		    "/%s", names[i]);
+		(*n)++;
+	}
+	free(names);
+	return rc;
+}
+
+/* The version of the BLS entry of channel at install path, or 0. */
+static uint64_t
+bls_path_version(const char *path, const char *channel)
+{
+	size_t dl = strlen(BOOT_BLS_DIR);
+	uint64_t v;
+
+	if (strncmp(path, BOOT_BLS_DIR "/", dl + 1) != 0 ||
+	    !dest_bls_entry_version(path + dl + 1, channel, &v))
+		return 0;
+	return v;
+}
+
+/* Whether path is one the install p writes or keeps. */
+static bool
+plan_keeps(const struct bd_pending *p, const char *path)
+{
+	uint64_t v;
+	size_t i;
+
+	if (pending_names(p, path) ||
+	    state_files_find(&p->state.files, path) != NULL ||
+	    state_files_find(&p->state.prev_files, path) != NULL)
+		return true;
+	/* a BLS entry of a version p renders with a boot counter, whatever
+	 * systemd-boot's counting or --confirm made of its name since; a
+	 * version p renders without one (the previous entry) keeps only
+	 * that name */
+	if ((v = bls_path_version(path, p->channel)) == 0)
+		return false;
+	for (i = 0; i < p->state.files.n; i++)
+		if (bls_path_version(p->state.files.f[i].path, p->channel) == v &&
+		    boot_bls_counted_path(p->state.files.f[i].path, NULL, NULL,
+		    NULL))
+			return true;
+	return false;
+}
+
+/* Adds a removal of (r's bytes at path) to p unless it is named already. */
+static enum bd_err
+plan_remove(struct bd_pending *p, const struct state_file *r,
+    const char *path)
+{
+	struct state_file *x;
+	size_t i;
+
+	for (i = 0; i < p->nremoves; i++)
+		if (strcmp(p->removes[i].path, path) == 0)
+			return BD_OK;
+	if (p->nremoves == PENDING_MAX_REMOVES)
+		return bd_fail(BD_ERR_IO, "more than %d files to remove",
+		    PENDING_MAX_REMOVES);
+	x = &p->removes[p->nremoves++];
+	*x = *r;
+	snprintf(x->path, sizeof(x->path), "%s", path);
+	return BD_OK;
+}
+
+/* Plans the removal of old file r (its BLS entries wherever they are). */
+static enum bd_err
+plan_one(struct dest *d, struct bd_pending *p, const struct state_file *r)
+{
+	char paths[DEST_BLS_MAX_ENTRIES][INSTALL_PATH_MAX_BYTES + 1];
+	uint64_t v;
+	size_t i, n;
+	enum bd_err rc;
+
+	if (plan_keeps(p, r->path))
+		return BD_OK;
+	if ((v = bls_path_version(r->path, p->channel)) == 0)
+		return plan_remove(p, r, r->path);
+	if ((rc = dest_bls_entries(d, p->channel, v, paths, &n)) != BD_OK)
+		return rc;
+	for (i = 0; i < n; i++)
+		if (!plan_keeps(p, paths[i]) &&
+		    (rc = plan_remove(p, r, paths[i])) != BD_OK)
+			return rc;
+	return BD_OK;
+}
+
+enum bd_err
+dest_plan_removals(struct dest *d, const struct bd_state *old,
+    struct bd_pending *p)
+{
+	size_t i;
+	enum bd_err rc;
+
+	p->nremoves = 0;
+	if (!p->has_state || !old->present || !old->has_files)
+		return BD_OK;
+	for (i = 0; i < old->files.n; i++)
+		if ((rc = plan_one(d, p, &old->files.f[i])) != BD_OK)
+			return rc;
+	for (i = 0; i < old->prev_files.n; i++)
+		if ((rc = plan_one(d, p, &old->prev_files.f[i])) != BD_OK)
+			return rc;
+	return BD_OK;
+}
+
 /* "stage.<k>" */
 static void
 stage_name(size_t k, char name[PENDING_STAGE_BYTES])
@@ -296,6 +511,12 @@ dest_commit(struct dest *d, const struct bd_pending *p)
 		rc = dest_finish(d, p, false);
 	free(text);
 	return rc;
+}
+
+bool
+dest_removed(const struct dest *d, size_t i)
+{
+	return i < PENDING_MAX_REMOVES && d->removed[i];
 }
 
 void

@@ -15,7 +15,8 @@
  *	dest_part_dir(d, &fd)       where the downloads go (resumable parts)
  *	dest_begin(d, judged)       first write: the state must be unchanged
  *	dest_stage_file(d, k, ...)  each verified file, staged and synced
- *	dest_commit(d, pending)     intent record, renames, menu.lst, state,
+ *	dest_plan_removals(d, ...)  files of older versions the new one drops
+ *	dest_commit(d, pending)     intent record, renames, removals, state,
  *	                            record removed: all or nothing
  *	dest_close(d)
  *
@@ -122,12 +123,47 @@ enum bd_err dest_stage_bytes(struct dest *d, size_t k, const void *buf,
     size_t len);
 
 /*
+ * Whether name (a file name, no directory) is exactly a BLS entry of
+ * channel as bootdrop names them, "bootdrop-<channel>-<version>.conf",
+ * or as systemd-boot's boot counting renames them ("...-<version>+N.conf",
+ * "...-<version>+N-M.conf"); *version gets the version.
+ */
+bool dest_bls_entry_version(const char *name, const char *channel,
+    uint64_t *version);
+
+#define DEST_BLS_MAX_ENTRIES	4	/* one version's entries handled */
+
+/*
+ * Finds version's BLS entries of channel on the slice whatever their boot
+ * counter suffix (dest_bls_entry_version()): their install paths
+ * ("loader/entries/<name>", regular files only) in paths, *n of them.
+ */
+enum bd_err dest_bls_entries(struct dest *d, const char *channel,
+    uint64_t version, char (*paths)[INSTALL_PATH_MAX_BYTES + 1],
+    size_t *n);
+
+/*
+ * Fills p->removes for a full install (p->has_state) over the state old:
+ * every file old lists as the accepted or the previous version's that p
+ * neither installs nor keeps (p->state's lists, the <install>.old files
+ * p makes) - a BLS entry found by its version whatever its counter
+ * suffix, and never one of a version p keeps.  Nothing else is ever
+ * named: a file not in old's lists is not bootdrop's.
+ */
+enum bd_err dest_plan_removals(struct dest *d, const struct bd_state *old,
+    struct bd_pending *p);
+
+/*
  * Commits p: writes the intent record, puts every staged file in place
- * (keeping a replaced file as <install>.old where asked), writes the state
+ * (keeping a replaced file as <install>.old where asked), removes each
+ * file of p->removes that still holds the bytes recorded, writes the state
  * and removes the record.  After a failure part way the record stays and
  * the next run finishes it.
  */
 enum bd_err dest_commit(struct dest *d, const struct bd_pending *p);
+
+/* Whether the last dest_commit() removed file i of its p->removes. */
+bool dest_removed(const struct dest *d, size_t i);
 
 /* Removes the named parts from the download directory (after success). */
 void dest_parts_remove(struct dest *d, const char *const *part_names,

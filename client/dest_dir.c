@@ -504,6 +504,87 @@ out:
 	return rc;
 }
 
+struct dir_list {
+	const char *prefix;
+	char (*names)[DEST_NAME_BYTES];
+	size_t cap, n;
+};
+
+static enum bd_err
+dir_list_entry(void *ctx, int dirfd, const char *name, unsigned char type)
+{
+	struct dir_list *l = ctx;
+	struct stat st;
+
+	(void)type;
+	if (l->n == l->cap || strncmp(name, l->prefix, strlen(l->prefix)) != 0 ||
+	    strlen(name) >= DEST_NAME_BYTES ||
+	    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(st.st_mode))
+		return BD_OK;
+	memcpy(l->names[l->n++], name, strlen(name) + 1);
+	return BD_OK;
+}
+
+static enum bd_err
+dir_list(struct dest *d, const char *dir, const char *prefix,
+    char (*names)[DEST_NAME_BYTES], size_t cap, size_t *n)
+{
+	struct dir_list l = { prefix, names, cap, 0 };
+	struct dest_dir *x = dd(d);
+	enum bd_err rc;
+	int dfd;
+
+	*n = 0;
+	/* missing, or a symlink on the way: nothing of ours there */
+	if (dir_open_path(x->destfd, dir, false, &dfd) != BD_OK) {
+		bd_err_clear();
+		return BD_OK;
+	}
+	close(dfd);
+	rc = dir_each(x->destfd, dir, dir_list_entry, &l);
+	*n = l.n;
+	return rc;
+}
+
+static enum bd_err
+dir_remove_same(struct dest *d, const char *path, uint64_t size,
+    const uint8_t *sha256, bool *removed)
+{
+	struct dest_dir *x = dd(d);
+	char dir[INSTALL_PATH_MAX_BYTES + 1];
+	struct bd_pending_file f;
+	const char *base;
+	struct stat st;
+	int dfd = -1;
+	enum bd_err rc;
+
+	if ((rc = install_split(path, dir, sizeof(dir), &base)) != BD_OK)
+		return rc;
+	if (dir_open_path(x->destfd, dir, false, &dfd) != BD_OK) {
+		bd_err_clear();		/* gone already, or not ours */
+		return BD_OK;
+	}
+	memset(&f, 0, sizeof(f));
+	f.size = size;
+	memcpy(f.sha256, sha256, SHA256_BYTES);
+	/* Gone, or other bytes: not ours to remove.  The directory is synced
+	 * either way: a run killed before its sync leaves the unlink to a
+	 * replay that finds the file gone. */
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && dir_same_file(dfd, base, &st, &f)) {
+		if (unlinkat(dfd, base, 0) == 0)
+			*removed = true;
+		else if (errno != ENOENT)
+			rc = bd_fail(BD_ERR_IO, "%s/%s: unlink: %s",
+			    d->cfg.target, path, strerror(errno));
+	}
+	if (rc == BD_OK)
+		rc = fd_sync(dfd);
+	close(dfd);
+	return rc;
+}
+
 static enum bd_err
 dir_state_write(struct dest *d, const char *channel, const char *text,
     size_t len)
@@ -664,6 +745,8 @@ static const struct dest_ops dir_ops = {
 	.staged_check = dir_staged_check,
 	.installed = dir_installed,
 	.apply = dir_apply,
+	.list = dir_list,
+	.remove_same = dir_remove_same,
 	.state_write = dir_state_write,
 	.record_remove = dir_record_remove,
 	.close = dir_close,

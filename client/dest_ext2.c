@@ -316,6 +316,33 @@ ext2d_apply(struct dest *d, const struct bd_pending_file *f)
 }
 
 static enum bd_err
+ext2d_list(struct dest *d, const char *dir, const char *prefix,
+    char (*names)[DEST_NAME_BYTES], size_t cap, size_t *n)
+{
+	enum bd_err rc = ext2_list(de(d)->t, dir, prefix, names, cap, n);
+
+	if (rc == BD_ERR_PATH) {	/* a symlink on the way: nothing of ours */
+		bd_err_clear();
+		rc = BD_OK;
+	}
+	return rc;
+}
+
+static enum bd_err
+ext2d_remove_same(struct dest *d, const char *path, uint64_t size,
+    const uint8_t *sha256, bool *removed)
+{
+	enum bd_err rc = ext2_remove_same(de(d)->t, path, size, sha256,
+	    removed);
+
+	if (rc == BD_ERR_PATH) {	/* not a regular file: not ours */
+		bd_err_clear();
+		rc = BD_OK;
+	}
+	return rc;
+}
+
+static enum bd_err
 ext2d_state_write(struct dest *d, const char *channel, const char *text,
     size_t len)
 {
@@ -398,6 +425,8 @@ static const struct dest_ops ext2_ops = {
 	.staged_check = ext2d_staged_check,
 	.installed = ext2d_installed,
 	.apply = ext2d_apply,
+	.list = ext2d_list,
+	.remove_same = ext2d_remove_same,
 	.state_write = ext2d_state_write,
 	.record_remove = ext2d_record_remove,
 	.close = ext2d_close,

@@ -10,6 +10,7 @@
 #include "download.h"
 
 #define DEST_WHERE_BYTES	(DL_URL_MAX_BYTES + 64)
+#define DEST_NAME_BYTES		256	/* a directory entry's name and its NUL */
 
 struct dest_ops {
 	/* Opens the destination (read-only when d->cfg.readonly). */
@@ -44,6 +45,20 @@ struct dest_ops {
 	    uint64_t size, const uint8_t *sha256, bool *same);
 	/* Puts staged f in place; a missing staged file is done already. */
 	enum bd_err (*apply)(struct dest *d, const struct bd_pending_file *f);
+	/*
+	 * The names in directory dir (an install path's directory) starting
+	 * with prefix, at most cap; *n 0 when dir is missing.
+	 */
+	enum bd_err (*list)(struct dest *d, const char *dir, const char *prefix,
+	    char (*names)[DEST_NAME_BYTES], size_t cap, size_t *n);
+	/*
+	 * Removes the regular file at install path, durably, only while it
+	 * holds size bytes hashing to sha256 (or, on ext2, finishes a removal
+	 * an interruption left half done); anything else, or nothing, there
+	 * is done.  *removed tells whether this call removed it.
+	 */
+	enum bd_err (*remove_same)(struct dest *d, const char *path,
+	    uint64_t size, const uint8_t *sha256, bool *removed);
 	enum bd_err (*state_write)(struct dest *d, const char *channel,
 	    const char *text, size_t len);
 	enum bd_err (*record_remove)(struct dest *d);
@@ -69,6 +84,7 @@ struct dest {
 	const char *note;
 	const char *warning;
 	const char *path_sep;	/* between the target and an install path */
+	bool removed[PENDING_MAX_REMOVES];	/* by the last commit */
 	char notebuf[256];
 	char state_where[DEST_WHERE_BYTES];
 	char reset_hint[DEST_WHERE_BYTES + 64];

@@ -26,10 +26,10 @@
 #include "ext2.h"
 #include "fsutil.h"
 #include "manifest.h"
+#include "state.h"
 
 #define COPY_CHUNK_BYTES	((size_t)64 * 1024)
 #define EXT2_LIST_MAX		256	/* names ext2_remove_prefixed() handles per call */
-#define EXT2_NAME_BYTES		256
 #define EXT2_DIRS_MAX		65536	/* directories the check and ext2_names() walk */
 #define EXT2_CHECK_INODES_MAX	((ext2_ino_t)1 << 24)	/* inodes the check counts names of */
 
@@ -1071,8 +1071,7 @@ ext2_walk(struct ext2_target *t, const char *path, bool create,
 	enum bd_err rc;
 
 	*dir = 0;
-	if (!install_path_valid(path) &&
-	    !boot_bls_counted_path(path, NULL, NULL, NULL))
+	if (!state_path_valid(path))
 		return bd_fail(BD_ERR_PATH, "ext2: install path not allowed: %s", path);
 	memcpy(buf, path, strlen(path) + 1);
 	for (comp = buf; (slash = strchr(comp, '/')) != NULL; comp = slash + 1) {
@@ -1514,9 +1513,41 @@ ext2_remove(struct ext2_target *t, const char *path)
 	return ext2_drop(t, dir, base, ino, path);
 }
 
+enum bd_err
+ext2_remove_same(struct ext2_target *t, const char *path, uint64_t size,
+    const uint8_t sha256[SHA256_BYTES], bool *removed)
+{
+	char buf[INSTALL_PATH_MAX_BYTES + 1];
+	uint8_t got[SHA256_BYTES];
+	struct ext2_inode inode;
+	ext2_ino_t dir, ino;
+	const char *base;
+	bool deleted, present;
+	enum bd_err rc;
+
+	*removed = false;
+	if ((rc = ext2_walk(t, path, false, buf, &dir, &base)) != BD_OK ||
+	    dir == 0)
+		return rc;
+	if ((rc = ext2_find(t, dir, base, &ino, &inode, &deleted)) != BD_OK ||
+	    ino == 0)
+		return rc;
+	/* A name left on a deleted inode is this removal, interrupted. */
+	if (!deleted) {
+		if (!LINUX_S_ISREG(inode.i_mode) || EXT2_I_SIZE(&inode) != size)
+			return BD_OK;
+		if ((rc = ext2_hash(t, path, size, got, &present)) != BD_OK ||
+		    !present || memcmp(got, sha256, SHA256_BYTES) != 0)
+			return rc;
+	}
+	if ((rc = ext2_drop(t, dir, base, ino, path)) == BD_OK)
+		*removed = true;
+	return rc;
+}
+
 struct ext2_names {
 	const char *prefix;
-	size_t n;
+	size_t n, cap;
 	char (*names)[EXT2_NAME_BYTES];
 };
 
@@ -1534,7 +1565,7 @@ ext2_collect_entry(ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent,
 		return 0;
 	memcpy(l->names[l->n], dirent->name, len);
 	l->names[l->n][len] = '\0';
-	return ++l->n == EXT2_LIST_MAX ? DIRENT_ABORT : 0;
+	return ++l->n == l->cap ? DIRENT_ABORT : 0;
 }
 
 enum bd_err
@@ -1542,7 +1573,7 @@ ext2_remove_prefixed(struct ext2_target *t, const char *dirpath,
     const char *prefix)
 {
 	char buf[INSTALL_PATH_MAX_BYTES + 1], path[INSTALL_PATH_MAX_BYTES + 1];
-	struct ext2_names l = { prefix, 0, NULL };
+	struct ext2_names l = { prefix, 0, EXT2_LIST_MAX, NULL };
 	ext2_ino_t parent, dir;
 	const char *base;
 	errcode_t err;
@@ -1574,6 +1605,33 @@ ext2_remove_prefixed(struct ext2_target *t, const char *dirpath,
 out:
 	free(l.names);
 	return rc;
+}
+
+enum bd_err
+ext2_list(struct ext2_target *t, const char *dirpath, const char *prefix,
+    char (*names)[EXT2_NAME_BYTES], size_t cap, size_t *n)
+{
+	char buf[INSTALL_PATH_MAX_BYTES + 1], path[INSTALL_PATH_MAX_BYTES + 1];
+	struct ext2_names l = { prefix, 0, cap, names };
+	ext2_ino_t parent;
+	const char *base;
+	errcode_t err;
+	enum bd_err rc = BD_OK;
+	int w;
+
+	*n = 0;
+	w = snprintf(path, sizeof(path), "%s/x", dirpath);
+	if (w < 0 || (size_t)w >= sizeof(path))
+		return bd_fail(BD_ERR_PATH, "ext2: %s: path too long", dirpath);
+	if (cap == 0 || (rc = ext2_walk(t, path, false, buf, &parent,
+	    &base)) != BD_OK || parent == 0)
+		return rc;
+	err = ext2fs_dir_iterate2(t->fs, parent, 0, NULL, ext2_collect_entry,
+	    &l);
+	if (err != 0)
+		return ext2_fail(err, "cannot read directory", dirpath);
+	*n = l.n;
+	return BD_OK;
 }
 
 enum bd_err

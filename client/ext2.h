@@ -56,6 +56,7 @@
 
 #define EXT2_FILE_MAX_BYTES	((uint64_t)1 << 36)	/* one installed file: 64 GiB */
 #define EXT2_STAGE_DIR		".bootdrop/stage"	/* new files and trash */
+#define EXT2_NAME_BYTES		256	/* a name and its NUL */
 
 struct ext2_target;
 
@@ -101,9 +102,26 @@ enum bd_err ext2_move(struct ext2_target *t, const char *from,
  */
 enum bd_err ext2_remove(struct ext2_target *t, const char *path);
 
+/*
+ * Removes the regular file at path only while it holds size bytes hashing
+ * to sha256 (anything else there is left as it is; missing: done), or
+ * finishes the removal an interruption left with its name on a deleted
+ * inode; *removed tells whether it removed a name.
+ */
+enum bd_err ext2_remove_same(struct ext2_target *t, const char *path,
+    uint64_t size, const uint8_t sha256[SHA256_BYTES], bool *removed);
+
 /* Removes every regular file in directory dir whose name starts with prefix. */
 enum bd_err ext2_remove_prefixed(struct ext2_target *t, const char *dir,
     const char *prefix);
+
+/*
+ * The names in directory dir starting with prefix (at most cap, of any
+ * type: the caller checks what it uses); *n 0 when dir is missing.
+ */
+enum bd_err ext2_list(struct ext2_target *t, const char *dir,
+    const char *prefix, char (*names)[EXT2_NAME_BYTES], size_t cap,
+    size_t *n);
 
 /*
  * Hashes the regular file at path: *present false when missing; else

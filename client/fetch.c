@@ -77,6 +77,7 @@ struct options {
 	bool audit, reset_trust;
 	bool confirm;		/* --confirm: mark the installed version good */
 	const char *efivars;	/* --confirm -d: the running system's EFI vars */
+	bool report_done;	/* --report-done: tell quick mode we finished */
 	struct dl_options dl;
 	time_t now;
 	char *mirrors[DL_MAX_MIRRORS];
@@ -92,6 +93,7 @@ struct run {
 	struct bd_manifest *m;
 	const char *manifest_url;
 	char manifest_url_buf[DL_URL_MAX_BYTES];
+	size_t manifest_mirror;		/* the mirror that served it */
 	struct bd_state state;		/* the state the manifest is judged by */
 	struct bd_accepted anchor;	/* the trust and what it anchors to */
 	int partfd;			/* the destination's download directory */
@@ -210,6 +212,9 @@ usage(FILE *f)
 "                           (ends its trial boot; exit 4 when it is not\n"
 "                           installed, not booted yet or fell back)\n"
 "      --no-keep-old        do not keep a replaced kernel as <path>.old\n"
+"      --report-done        after a successful run, GET the installed\n"
+"                           version's <version>.json once more (what\n"
+"                           bootdrop-server --quick --exit-after counts)\n"
 "      --allow-expired      accept an expired manifest (warns)\n"
 "      --state DIR          keep the accepted-version state in DIR\n"
 "                           (default DESTDIR/.bootdrop/state)\n"
@@ -279,7 +284,7 @@ enum {
 	OPT_CHECK = 256, OPT_ONLY, OPT_ALLOW_EXPIRED, OPT_STATE, OPT_CACERT,
 	OPT_CONNECT_TIMEOUT, OPT_LOW_SPEED_TIME, OPT_JSON, OPT_NOW, OPT_EXT2,
 	OPT_TMPDIR, OPT_PVGRUB, OPT_NO_KEEP_OLD, OPT_AUDIT, OPT_RESET_TRUST,
-	OPT_CONFIRM, OPT_EFIVARS
+	OPT_CONFIRM, OPT_EFIVARS, OPT_REPORT_DONE
 };
 
 /*
@@ -304,6 +309,7 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "only", required_argument, NULL, OPT_ONLY },
 		{ "no-keep-old", no_argument, NULL, OPT_NO_KEEP_OLD },
+		{ "report-done", no_argument, NULL, OPT_REPORT_DONE },
 		{ "allow-expired", no_argument, NULL, OPT_ALLOW_EXPIRED },
 		{ "state", required_argument, NULL, OPT_STATE },
 		{ "cacert", required_argument, NULL, OPT_CACERT },
@@ -399,6 +405,9 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 		case OPT_NO_KEEP_OLD:
 			o->no_keep_old = true;
 			break;
+		case OPT_REPORT_DONE:
+			o->report_done = true;
+			break;
 		case OPT_ALLOW_EXPIRED:
 			o->allow_expired = true;
 			break;
@@ -485,10 +494,10 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 		o->threshold = (unsigned)v;
 	}
 	if (o->confirm && (o->audit || o->check || o->reset_trust ||
-	    o->nonly > 0 || optind < argc))
+	    o->report_done || o->nonly > 0 || optind < argc))
 		return run_fail(run, BD_ERR_USAGE, NULL, "", "--confirm takes "
 		    "-c and -d or --ext2 only: no URL, --check, --only, "
-		    "--audit or --reset-trust");
+		    "--audit, --reset-trust or --report-done");
 	if (o->confirm)
 		return BD_OK;
 	if (optind == argc)
@@ -646,6 +655,7 @@ manifest_try(struct run *run, size_t mi, enum verdict *verdict)
 	*verdict = run->state.present && run->m->version == run->state.version ?
 	    MANIFEST_CURRENT : MANIFEST_NEW;
 	run->manifest_url = url;
+	run->manifest_mirror = mi;
 	report_manifest(&run->r, o->channel, run->m->version, when, url,
 	    run->m->nsigners);
 out:
@@ -881,6 +891,29 @@ config_installed(struct run *run, const struct boot_file *f,
 	return buf;
 }
 
+/*
+ * An artifact whose install path already holds exactly its bytes (read
+ * and hashed now, never taken from the state) is neither downloaded nor
+ * staged nor renamed: a refresh or a rotation moves no artifact.
+ */
+static void
+unchanged_skip(struct run *run)
+{
+	const struct bd_artifact *a;
+	char path[FETCH_WHERE_BYTES];
+	size_t i;
+
+	for (i = 0; i < run->m->nartifacts; i++) {
+		a = &run->m->artifacts[i];
+		if (!run->selected[i] || !dest_installed_same(run->dest,
+		    a->install, a->size, a->sha256))
+			continue;
+		run->selected[i] = false;
+		dest_path_name(run->dest, a->install, path, sizeof(path));
+		report_unchanged(&run->r, a->name, path);
+	}
+}
+
 /* "menu.lst", "grub.cfg", "bootdrop-c-7.conf": a config file in messages. */
 static const char *
 config_name(const struct boot_file *f)
@@ -1065,6 +1098,93 @@ pending_add(struct bd_pending *p, size_t k, uint64_t size,
 	snprintf(f->install, sizeof(f->install), "%s", install);
 }
 
+/* The size of a file the state st lists with bytes sha256, or false. */
+static bool
+state_size_of(const struct bd_state *st, const uint8_t *sha256,
+    uint64_t *size)
+{
+	const struct state_files *lists[2] = { &st->files, &st->prev_files };
+	size_t i, j;
+
+	for (j = 0; j < 2; j++)
+		for (i = 0; i < lists[j]->n; i++)
+			if (memcmp(lists[j]->f[i].sha256, sha256,
+			    SHA256_BYTES) == 0) {
+				*size = lists[j]->f[i].size;
+				return true;
+			}
+	return false;
+}
+
+/* Adds the previous version's file (path, sha256) to l, sized by old. */
+static void
+prev_file_add(struct state_files *l, const struct bd_state *old,
+    const char *path, const uint8_t *sha256)
+{
+	uint64_t size;
+
+	/* unknown to the old state: never recorded, so never removed */
+	if (state_size_of(old, sha256, &size))
+		(void)state_files_add(l, size, sha256, path);
+}
+
+/*
+ * The file lists of the state st a full install of m writes: every file
+ * m puts on the slice (unchanged ones too), and the previous version's
+ * files kept with it - those its boot entry names, the <install>.old
+ * copies this install makes, and, where m's kernel or initrd is the one
+ * installed already (a refresh), the <install>.old left by the version
+ * before: a refresh must not cost the guest its fallback kernel.
+ */
+static void
+state_lists(const struct run *run, struct bd_state *st)
+{
+	const struct bd_manifest *m = run->m;
+	const struct bd_state *old = &run->state;
+	const struct bd_artifact *a;
+	const struct state_file *f;
+	char oldpath[INSTALL_PATH_MAX_BYTES + 8];
+	uint8_t sha[SHA256_BYTES];
+	size_t i;
+
+	st->has_files = true;
+	for (i = 0; i < m->nartifacts; i++) {
+		a = &m->artifacts[i];
+		(void)state_files_add(&st->files, a->size, a->sha256, a->install);
+	}
+	for (i = 0; i < run->nconfig; i++) {
+		sha256_buf(run->config[i].text, run->config[i].len, sha);
+		(void)state_files_add(&st->files, run->config[i].len, sha,
+		    run->config[i].path);
+	}
+	if (run->repair) {	/* the same version: the same previous one */
+		st->prev_files = old->prev_files;
+		return;
+	}
+	if (st->prev_boot.present) {
+		prev_file_add(&st->prev_files, old, st->prev_boot.kernel,
+		    st->prev_boot.kernel_sha256);
+		if (st->prev_boot.has_initrd)
+			prev_file_add(&st->prev_files, old, st->prev_boot.initrd,
+			    st->prev_boot.initrd_sha256);
+	}
+	for (i = 0; i < m->nartifacts; i++) {
+		a = &m->artifacts[i];
+		if (!keep_old(run, a))
+			continue;
+		snprintf(oldpath, sizeof(oldpath), "%s.old", a->install);
+		if ((f = state_files_find(&old->files, a->install)) == NULL)
+			continue;
+		if (memcmp(f->sha256, a->sha256, SHA256_BYTES) != 0)
+			(void)state_files_add(&st->prev_files, f->size, f->sha256,
+			    oldpath);
+		else if ((f = state_files_find(&old->prev_files, oldpath)) !=
+		    NULL)
+			(void)state_files_add(&st->prev_files, f->size, f->sha256,
+			    oldpath);
+	}
+}
+
 /*
  * Checks every kernel, stages every verified file and menu.lst on the
  * destination, and commits them with the new state in one transaction.
@@ -1100,6 +1220,10 @@ artifacts_install(struct run *run)
 	}
 	for (i = 0; i < run->nconfig; i++) {
 		sha256_buf(run->config[i].text, run->config[i].len, sha);
+		/* already exactly these bytes (a refresh of format 2's menu) */
+		if (dest_installed_same(run->dest, run->config[i].path,
+		    run->config[i].len, sha))
+			continue;
 		if ((rc = dest_stage_bytes(run->dest, m->nartifacts + i,
 		    run->config[i].text, run->config[i].len)) != BD_OK)
 			return run_fail(run, rc, run->o.target, NULL,
@@ -1118,6 +1242,11 @@ artifacts_install(struct run *run)
 		p->state.keys = m->keys;
 		state_set_boot(&p->state, m, run->has_view ? &run->view : NULL,
 		    &run->prev);
+		state_lists(run, &p->state);
+		if ((rc = dest_plan_removals(run->dest, &run->state, p)) !=
+		    BD_OK)
+			return run_fail(run, rc, run->o.target, NULL,
+			    "nothing installed");
 	}
 	if (p->has_state && !run->repair && run->has_view &&
 	    (m->loaders & BOOT_GRUB) != 0 &&
@@ -1132,6 +1261,13 @@ artifacts_install(struct run *run)
 		dest_path_name(run->dest, p->files[i].install, path,
 		    sizeof(path));
 		report_installed(&run->r, names[i], path);
+	}
+	for (i = 0; i < p->nremoves; i++) {
+		if (!dest_removed(run->dest, i))
+			continue;
+		dest_path_name(run->dest, p->removes[i].path, path,
+		    sizeof(path));
+		report_removed(&run->r, path);
 	}
 	return BD_OK;
 }
@@ -1194,6 +1330,8 @@ run_pipeline(struct run *run, char *summary, size_t cap, bool *update)
 		run->r.outcome = "up-to-date";
 		return BD_OK;
 	}
+	if (!run->repair)
+		unchanged_skip(run);
 	if (install_checks(run) != BD_OK || artifacts_download(run) != BD_OK ||
 	    artifacts_install(run) != BD_OK)
 		return run->rc;
@@ -1254,6 +1392,33 @@ run_confirm(struct run *run, char *summary, size_t cap)
 		return run_fail(run, rc, o->target, NULL, "not confirmed");
 	run->r.outcome = changed ? "confirmed" : "unchanged";
 	return BD_OK;
+}
+
+/*
+ * --report-done: the last request of a successful run, a GET of the
+ * accepted version's <version>.json from the mirror that served the
+ * manifest - a request no other step makes, so quick mode's --exit-after
+ * can count a guest that finished even when it downloaded no artifact.
+ * What it answers is not used, and a failure is no failure of the run
+ * (quick mode may have stopped already, on the blobs served): only -v
+ * mentions it.
+ */
+static void
+done_report(struct run *run)
+{
+	char url[DL_URL_MAX_BYTES];
+	uint8_t *buf = NULL;
+	size_t len;
+
+	if (!walk_version_url(run->o.mirrors[run->manifest_mirror],
+	    run->o.channel, run->m->version, url, sizeof(url)))
+		return;
+	if (dl_get_buf(run->dl, url, MANIFEST_MAX_BYTES, &buf, &len) != BD_OK &&
+	    run->o.verbose)
+		report_warn(&run->r, "%s: --report-done: %s", url,
+		    dl_detail(run->dl));
+	free(buf);
+	bd_err_clear();
 }
 
 int
@@ -1325,6 +1490,9 @@ main(int argc, char **argv)
 		    "destination");
 		summary[0] = '\0';
 	}
+	if (run->rc == BD_OK && run->o.report_done && !run->o.check &&
+	    run->m != NULL)
+		done_report(run);
 	status = report_result(&run->r, run->rc, run->what, run->where,
 	    run->detail, summary[0] != '\0' ? summary : NULL);
 out:

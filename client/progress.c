@@ -346,6 +346,26 @@ report_installed(struct report *r, const char *name, const char *path)
 }
 
 void
+report_removed(struct report *r, const char *path)
+{
+	if (r->json)
+		emit(json_pack("{s:s, s:s}", "event", "removed", "path", path));
+	else
+		report_info(r, "removed %s (no version kept bootable uses it)",
+		    path);
+}
+
+void
+report_unchanged(struct report *r, const char *name, const char *path)
+{
+	if (r->json)
+		emit(json_pack("{s:s, s:s, s:s}", "event", "unchanged", "name",
+		    name, "path", path));
+	else
+		report_info(r, "%s: unchanged, kept (%s)", name, path);
+}
+
+void
 report_plan(struct report *r, const char *name, uint64_t size,
     const char *sha256_hex, const char *path, bool keep_old)
 {

@@ -71,6 +71,10 @@ void report_mirror_excluded(void *ctx, const char *mirror, const char *why);
 void report_artifact_done(struct report *r, const char *name, uint64_t size,
     const char *sha256_hex);
 void report_installed(struct report *r, const char *name, const char *path);
+/* A file of an older version, removed by the install. */
+void report_removed(struct report *r, const char *path);
+/* Artifact name is installed at path byte for byte: not downloaded. */
+void report_unchanged(struct report *r, const char *name, const char *path);
 /* --check's plan, one file per call; with --json a "plan" event. */
 void report_plan(struct report *r, const char *name, uint64_t size,
     const char *sha256_hex, const char *path, bool keep_old);

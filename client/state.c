@@ -75,7 +75,7 @@ state_file_ref(const char *v, uint8_t sha[SHA256_BYTES], char *path)
 	memcpy(hex, v, SHA256_HEX_BYTES - 1);
 	hex[SHA256_HEX_BYTES - 1] = '\0';
 	v += SHA256_HEX_BYTES;
-	if (sha256_parse_hex(hex, sha) != BD_OK || !install_path_valid(v))
+	if (sha256_parse_hex(hex, sha) != BD_OK || !state_path_valid(v))
 		return false;
 	memcpy(path, v, strlen(v) + 1);
 	return true;
@@ -217,6 +217,71 @@ state_prev_boot(const struct bd_state *st, uint64_t version,
 	return false;
 }
 
+bool
+state_files_add(struct state_files *l, uint64_t size,
+    const uint8_t sha256[SHA256_BYTES], const char *path)
+{
+	struct state_file *f;
+
+	if (state_files_find(l, path) != NULL)
+		return true;
+	if (l->n == STATE_MAX_FILES || !state_path_valid(path))
+		return false;
+	f = &l->f[l->n++];
+	f->size = size;
+	memcpy(f->sha256, sha256, SHA256_BYTES);
+	memcpy(f->path, path, strlen(path) + 1);
+	return true;
+}
+
+const struct state_file *
+state_files_find(const struct state_files *l, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->f[i].path, path) == 0)
+			return &l->f[i];
+	return NULL;
+}
+
+/* Parses a decimal in 1..max (or 0..max with zero_ok), digits only. */
+static bool
+pending_number(const char *s, const char **end, uint64_t max, bool zero_ok,
+    uint64_t *out);
+
+/* "<size> <64 hex> <install path>" (a file= or remove= value) into f. */
+static bool
+file_ref_parse(const char *v, struct state_file *f)
+{
+	const char *end;
+
+	memset(f, 0, sizeof(*f));
+	if (!pending_number(v, &end, (uint64_t)1 << 62, true, &f->size) ||
+	    *end != ' ')
+		return false;
+	return state_file_ref(end + 1, f->sha256, f->path);
+}
+
+/* The lines "<key>=<size> <sha256> <path>" at *p, in order, into l. */
+static enum bd_err
+state_files_parse(const char *channel, char **p, const char *key,
+    struct state_files *l)
+{
+	struct state_file f;
+	size_t klen = strlen(key);
+	const char *v;
+
+	while (strncmp(*p, key, klen) == 0 && (*p)[klen] == '=') {
+		if ((v = state_field(p, key)) == NULL || !file_ref_parse(v, &f) ||
+		    state_files_find(l, f.path) != NULL ||
+		    !state_files_add(l, f.size, f.sha256, f.path))
+			return bd_fail(BD_ERR_FORMAT, "%s: bad %s line", channel,
+			    key);
+	}
+	return BD_OK;
+}
+
 enum bd_err
 state_parse(const char *channel, const uint8_t *buf, size_t len,
     struct bd_state *st)
@@ -257,10 +322,17 @@ state_parse(const char *channel, const uint8_t *buf, size_t len,
 			return BD_ERR_FORMAT;
 		st->boot.version = st->version;
 	}
-	if (*p != '\0' && st->boot.present &&
-	    state_boot_parse(channel, &p, "prev-boot", true,
+	if (*p != '\0' && st->boot.present && strncmp(p, "prev-boot-",
+	    10) == 0 && state_boot_parse(channel, &p, "prev-boot", true,
 	    &st->prev_boot) != BD_OK)
 		return BD_ERR_FORMAT;
+	if (strncmp(p, "file=", 5) == 0 || strncmp(p, "prev-file=", 10) == 0) {
+		st->has_files = true;
+		if (state_files_parse(channel, &p, "file", &st->files) !=
+		    BD_OK || state_files_parse(channel, &p, "prev-file",
+		    &st->prev_files) != BD_OK)
+			return BD_ERR_FORMAT;
+	}
 	if (*p != '\0')
 		return bd_fail(BD_ERR_FORMAT, "%s: unexpected line after "
 		    "payload-sha256", channel);
@@ -324,6 +396,27 @@ boot_format(const char *channel, const struct state_boot *b,
 	return BD_OK;
 }
 
+/* Appends "<key>=<size> <sha256> <path>" for each file of l. */
+static enum bd_err
+files_format(const char *channel, const struct state_files *l,
+    const char *key, char *text, size_t *used)
+{
+	char hex[SHA256_HEX_BYTES];
+	size_t i;
+	int n;
+
+	for (i = 0; i < l->n; i++) {
+		sha256_hex(l->f[i].sha256, hex);
+		n = snprintf(text + *used, STATE_MAX_BYTES - *used,
+		    "%s=%" PRIu64 " %s %s\n", key, l->f[i].size, hex,
+		    l->f[i].path);
+		if (n < 0 || (size_t)n >= STATE_MAX_BYTES - *used)
+			return bd_fail(BD_ERR_IO, "%s: state too long", channel);
+		*used += (size_t)n;
+	}
+	return BD_OK;
+}
+
 enum bd_err
 state_format(const char *channel, const struct bd_state *st,
     char text[STATE_MAX_BYTES], size_t *len)
@@ -362,6 +455,11 @@ state_format(const char *channel, const struct bd_state *st,
 	    &used)) != BD_OK || (st->prev_boot.present &&
 	    (rc = boot_format(channel, &st->prev_boot, "prev-boot", true, text,
 	    &used)) != BD_OK)))
+		return rc;
+	if (st->has_files &&
+	    ((rc = files_format(channel, &st->files, "file", text, &used)) !=
+	    BD_OK || (rc = files_format(channel, &st->prev_files, "prev-file",
+	    text, &used)) != BD_OK))
 		return rc;
 	*len = used;
 	return BD_OK;
@@ -445,8 +543,7 @@ pending_file_parse(char *v, struct bd_pending_file *f)
 		return bd_fail(BD_ERR_FORMAT, "pending: bad keep-old flag");
 	f->keep_old = v[0] == '1';
 	v += 2;
-	if (strlen(v) >= sizeof(f->install) || (!install_path_valid(v) &&
-	    !boot_bls_counted_path(v, NULL, NULL, NULL)))
+	if (strlen(v) >= sizeof(f->install) || !state_path_valid(v))
 		return bd_fail(BD_ERR_FORMAT, "pending: bad install path");
 	memcpy(f->install, v, strlen(v) + 1);
 	return BD_OK;
@@ -506,6 +603,18 @@ pending_parse(const uint8_t *buf, size_t len, struct bd_pending *p)
 			line = nl + 1;
 			continue;
 		}
+		if (strncmp(line, "remove=", 7) == 0) {
+			if (p->nremoves == PENDING_MAX_REMOVES ||
+			    !file_ref_parse(line + 7,
+			    &p->removes[p->nremoves])) {
+				rc = bd_fail(BD_ERR_FORMAT, "pending: bad remove "
+				    "line");
+				goto out;
+			}
+			p->nremoves++;
+			line = nl + 1;
+			continue;
+		}
 		if (strncmp(line, "state=", 6) != 0) {
 			rc = bd_fail(BD_ERR_FORMAT, "pending: unknown line");
 			goto out;
@@ -528,7 +637,7 @@ pending_parse(const uint8_t *buf, size_t len, struct bd_pending *p)
 		p->has_state = true;
 		break;
 	}
-	if (p->nfiles == 0 && !p->has_state)
+	if (p->nfiles == 0 && p->nremoves == 0 && !p->has_state)
 		rc = bd_fail(BD_ERR_FORMAT, "pending: nothing to do");
 out:
 	free(text);
@@ -559,6 +668,14 @@ pending_format(const struct bd_pending *p, char *text, size_t cap,
 		w = snprintf(text + n, cap - n, "file=%s %" PRIu64 " %s %c %s\n",
 		    f->stage, f->size, hex, f->keep_old ? '1' : '0',
 		    f->install);
+		if (w < 0 || (size_t)w >= cap - n)
+			return bd_fail(BD_ERR_IO, "pending record too long");
+		n += (size_t)w;
+	}
+	for (i = 0; i < p->nremoves; i++) {
+		sha256_hex(p->removes[i].sha256, hex);
+		w = snprintf(text + n, cap - n, "remove=%" PRIu64 " %s %s\n",
+		    p->removes[i].size, hex, p->removes[i].path);
 		if (w < 0 || (size_t)w >= cap - n)
 			return bd_fail(BD_ERR_IO, "pending record too long");
 		n += (size_t)w;

@@ -22,6 +22,15 @@
  *   prev-boot-kernel=...           so a repair renders the same files;
  *   prev-boot-initrd=...           absent when there was none
  *   prev-boot-cmdline=...
+ *   file=<size> <sha256> <path>    every file the accepted version put on
+ *   ...                            the slice (artifacts, rendered files)
+ *   prev-file=<size> <sha256> <path>  the previous version's files kept
+ *   ...                            bootable with it (e.g. boot/kernel.old)
+ *
+ * The file lists say what is bootdrop's on this slice: the next version's
+ * install removes what it lists and the new version no longer names, and
+ * nothing else.  A state without them (written by an older client) lists
+ * nothing, so nothing is removed until a version is installed over it.
  */
 #ifndef BOOTDROP_STATE_H
 #define BOOTDROP_STATE_H
@@ -29,12 +38,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "err.h"
 #include "manifest.h"
 #include "sha256.h"
 
-#define STATE_MAX_BYTES		8192
+#define STATE_MAX_FILES		(MANIFEST_MAX_ARTIFACTS + 8)	/* per list */
+#define STATE_MAX_BYTES		(2 * STATE_MAX_FILES * 320 + 8192)
 #define BOOTDROP_DIR		".bootdrop"	/* below DESTDIR */
 #define STATE_SUBDIR		"state"		/* below BOOTDROP_DIR */
 #define TMP_SUBDIR		"tmp"		/* below BOOTDROP_DIR */
@@ -54,6 +65,18 @@ struct state_boot {
 	uint8_t initrd_sha256[SHA256_BYTES];
 };
 
+/* A file bootdrop put on the slice, as it put it there. */
+struct state_file {
+	uint64_t size;
+	uint8_t sha256[SHA256_BYTES];
+	char path[INSTALL_PATH_MAX_BYTES + 1];
+};
+
+struct state_files {
+	size_t n;
+	struct state_file f[STATE_MAX_FILES];
+};
+
 struct bd_state {
 	bool present;		/* false: nothing accepted yet */
 	uint64_t version;
@@ -62,7 +85,39 @@ struct bd_state {
 	struct bd_keyset keys;
 	struct state_boot boot;		/* the accepted version's entry */
 	struct state_boot prev_boot;	/* the entry rendered second with it */
+	bool has_files;		/* false: a state written before file lists */
+	struct state_files files;	/* the accepted version's files */
+	struct state_files prev_files;	/* the previous version's, kept */
 };
+
+/*
+ * Whether path is one the client may name on the slice: an install path
+ * (install_path_valid()), or one with '+' in a name as systemd-boot's
+ * boot counter puts in BLS entry names ("...-7+2-1.conf").
+ */
+static inline bool
+state_path_valid(const char *path)
+{
+	char buf[INSTALL_PATH_MAX_BYTES + 1];
+	size_t i, n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return false;
+	for (i = 0; i <= n; i++)
+		buf[i] = path[i] == '+' ? '_' : path[i];
+	return install_path_valid(buf);
+}
+
+/*
+ * Adds (size, sha256, path) to l unless path is listed already; false
+ * when l is full or path is not state_path_valid().
+ */
+bool state_files_add(struct state_files *l, uint64_t size,
+    const uint8_t sha256[SHA256_BYTES], const char *path);
+
+/* The entry of l at path, or NULL. */
+const struct state_file *state_files_find(const struct state_files *l,
+    const char *path);
 
 /*
  * Records in st the entries a run installing m renders: m's own, and
@@ -113,14 +168,22 @@ enum bd_err state_save(int dirfd, const char *channel,
  *   channel=<channel>
  *   file=<stage name> <size> <sha256 hex> <keep-old 0|1> <install path>
  *   ...                                      (at most PENDING_MAX_FILES)
+ *   remove=<size> <sha256 hex> <path>        (at most PENDING_MAX_REMOVES)
+ *   ...
  *   state=<n>                                (absent: --only, no state)
  *   <the n bytes of the new state file, as state_format() writes them>
  * The stage name is "stage.<k>"; the file it names lives in the
  * destination's staging directory and must hash to <sha256> before use.
+ * A remove line names a file of an earlier version (as the state listed
+ * it) that the new version no longer keeps: after every rename it is
+ * unlinked if, and only if, it still holds exactly those bytes, so a
+ * replay after a crash, or a file someone else put there since, is safe.
  */
 #define PENDING_MAGIC		"bootdrop-pending/1"
 #define PENDING_MAX_FILES	(64 + 4)	/* MANIFEST_MAX_ARTIFACTS + rendered files */
-#define PENDING_MAX_BYTES	(PENDING_MAX_FILES * 400 + STATE_MAX_BYTES)
+#define PENDING_MAX_REMOVES	(2 * STATE_MAX_FILES)
+#define PENDING_MAX_BYTES	((PENDING_MAX_FILES + PENDING_MAX_REMOVES) * 400 + \
+				 STATE_MAX_BYTES)
 #define PENDING_STAGE_BYTES	16
 
 struct bd_pending_file {
@@ -135,6 +198,8 @@ struct bd_pending {
 	char channel[64 + 1];
 	size_t nfiles;
 	struct bd_pending_file files[PENDING_MAX_FILES];
+	size_t nremoves;
+	struct state_file removes[PENDING_MAX_REMOVES];
 	bool has_state;
 	struct bd_state state;
 };

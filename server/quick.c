@@ -32,7 +32,9 @@ struct quick {
 	int repofd;
 	uint64_t version;
 	uint64_t exit_after;
+	char channel[CHANNEL_MAX_BYTES + 1];
 	pthread_mutex_t lock;
+	uint64_t finished;	/* guests that reported a successful run */
 	bool done;
 	size_t nblobs;
 	struct quick_blob blobs[MANIFEST_MAX_ARTIFACTS];
@@ -218,6 +220,7 @@ quick_publish(const struct quick_opts *o, struct quick **out, int *repofd,
 	if ((rc = repo_prune(q->repofd, 1, &pruned)) != BD_OK)
 		goto out;
 	q->version = version;
+	snprintf(q->channel, sizeof(q->channel), "%s", o->channel);
 	if ((rc = note_blobs(q, o->channel)) != BD_OK)
 		goto out;
 	*repofd = q->repofd;
@@ -231,11 +234,41 @@ out:
 	return rc;
 }
 
+/*
+ * With q->lock held: once the run is over (all: every blob was served
+ * exit_after times, or exit_after guests reported a finished run), marks
+ * it done; true the first time, when the caller raises SIGUSR1.
+ */
+static bool
+quick_over(struct quick *q, bool all)
+{
+	if (q->exit_after == 0 || q->done ||
+	    (!all && q->finished < q->exit_after))
+		return false;
+	q->done = true;
+	return true;
+}
+
+void
+quick_version_served(void *arg, const char *channel, uint64_t version)
+{
+	struct quick *q = arg;
+	bool fire;
+
+	pthread_mutex_lock(&q->lock);
+	if (version == q->version && strcmp(channel, q->channel) == 0)
+		q->finished++;
+	fire = quick_over(q, false);
+	pthread_mutex_unlock(&q->lock);
+	if (fire)
+		kill(getpid(), SIGUSR1);
+}
+
 void
 quick_blob_served(void *arg, const char *hex, bool full, uint64_t bytes)
 {
 	struct quick *q = arg;
-	bool all = true, fire = false;
+	bool all = true, fire;
 	size_t i;
 
 	pthread_mutex_lock(&q->lock);
@@ -253,10 +286,7 @@ quick_blob_served(void *arg, const char *hex, bool full, uint64_t bytes)
 		    q->exit_after)
 			all = false;
 	}
-	if (q->exit_after > 0 && all && !q->done) {
-		q->done = true;
-		fire = true;
-	}
+	fire = quick_over(q, all);
 	pthread_mutex_unlock(&q->lock);
 	if (fire)
 		kill(getpid(), SIGUSR1);

@@ -4,8 +4,12 @@
  * (kept between runs: --quick-repo DIR, default
  * ${XDG_STATE_HOME:-$HOME/.local/state}/bootdrop/quick) signed with the
  * publisher's key, prune the blobs no newest manifest names, serve it, and
- * (with --exit-after N) stop once every artifact has been served in full N
- * times.  Successive runs are successive versions, so a guest re-fetches
+ * (with --exit-after N) stop once N guests have reported a finished run
+ * (the printed command's --report-done: a last request for this version's
+ * <version>.json, which no other step of a fetch makes), or once every
+ * artifact has been served in full N times (wget, curl).  A guest that
+ * already holds every artifact downloads none, so the blobs alone could
+ * never tell that it finished.  Successive runs are successive versions, so a guest re-fetches
  * with the same command and no reset.
  */
 #ifndef BOOTDROP_QUICK_H
@@ -52,6 +56,13 @@ enum bd_err quick_publish(const struct quick_opts *o, struct quick **out,
  * exit_after, raises SIGUSR1 in the process so main() stops the server.
  */
 void quick_blob_served(void *arg, const char *hex, bool full, uint64_t bytes);
+
+/*
+ * http_version_served_fn for the quick state: a 200 answer for this run's
+ * channel and version counts one finished guest; exit_after of them raise
+ * SIGUSR1 as above.
+ */
+void quick_version_served(void *arg, const char *channel, uint64_t version);
 
 /* The repository's path (for messages). */
 const char *quick_repo_path(const struct quick *q);

@@ -30,6 +30,14 @@ struct accesslog;
 typedef void (*http_blob_served_fn)(void *arg, const char *hex, bool full,
     uint64_t bytes);
 
+/*
+ * Called when a 200 answer to GET or HEAD /channels/<channel>/<version>.json
+ * ends: what a bootdrop-fetch run with --report-done asks last (quick mode
+ * counts it as a guest that finished).
+ */
+typedef void (*http_version_served_fn)(void *arg, const char *channel,
+    uint64_t version);
+
 /* Everything a request handler may look at; shared by all threads. */
 struct http_server {
 	int repofd;			/* the repository directory */
@@ -45,6 +53,7 @@ struct http_server {
 	struct index_cache *index;	/* the "/" page's cache, or NULL */
 	http_blob_served_fn blob_served;	/* quick mode, or NULL */
 	void *blob_served_arg;
+	http_version_served_fn version_served;	/* quick mode, or NULL */
 	/* the connection guard: a connection is idle between requests */
 	void (*conn_state)(void *arg, struct MHD_Connection *conn, bool idle);
 	void *conn_state_arg;

@@ -123,6 +123,7 @@ http_request_begin(void *cls, const char *uri, struct MHD_Connection *conn)
 	q->status = MHD_HTTP_BAD_REQUEST;	/* until the handler answers */
 	q->body_bytes = 0;
 	q->head = q->headers_done = q->blob = q->blob_full = false;
+	q->versioned = false;
 	q->method[0] = q->version[0] = q->referer[0] = q->user_agent[0] = '\0';
 	copy_capped(q->target, sizeof(q->target), uri);
 	q->target_cut = ulen >= sizeof(q->target);
@@ -210,6 +211,10 @@ http_request_done(void *cls, struct MHD_Connection *conn, void **req_cls,
 	    (q->status == MHD_HTTP_OK || q->status == MHD_HTTP_PARTIAL_CONTENT))
 		s->blob_served(s->blob_served_arg, q->hex, q->blob_full,
 		    q->body_bytes);
+	if (completed && q->versioned && q->status == MHD_HTTP_OK &&
+	    s->version_served != NULL)
+		s->version_served(s->blob_served_arg, q->channel,
+		    q->manifest_version);
 
 	memset(&e, 0, sizeof(e));
 	e.when = q->when;

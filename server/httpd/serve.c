@@ -665,10 +665,14 @@ serve_manifest(struct http_server *s, struct MHD_Connection *conn,
 	enum MHD_Result ret;
 	int fd;
 
-	if (rt->kind == ROUTE_MANIFEST)
+	if (rt->kind == ROUTE_MANIFEST) {
 		layout_manifest_path(rt->channel, rel);
-	else
+	} else {
 		layout_version_path(rt->channel, rt->version, rel);
+		q->versioned = true;
+		memcpy(q->channel, rt->channel, sizeof(q->channel));
+		q->manifest_version = rt->version;
+	}
 	if ((status = open_regular(s, rel, &fd, &st)) != 0)
 		return serve_status(s, conn, q, status);
 	file_id_of(&st, &id);

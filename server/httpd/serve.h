@@ -35,6 +35,9 @@ struct http_req {
 	bool blob;			/* a blob body (full or range) was queued */
 	bool blob_full;
 	char hex[SHA256_HEX_BYTES];
+	bool versioned;			/* /channels/<channel>/<version>.json */
+	char channel[CHANNEL_MAX_BYTES + 1];
+	uint64_t manifest_version;
 };
 
 /*

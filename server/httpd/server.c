@@ -770,6 +770,7 @@ main(int argc, char **argv)
 		    BD_OK)
 			nkeys = 1;
 		s.blob_served = quick_blob_served;
+		s.version_served = quick_version_served;
 		s.blob_served_arg = quick;
 	} else {
 		rc = repo_open(o.repo, false, &repofd);
@@ -840,9 +841,12 @@ main(int argc, char **argv)
 	    o.quick ? quick_repo_path(quick) : o.repo,
 	    o.thread_per_conn ? "a thread per connection" : "an epoll thread pool");
 	printf("listening on %s\n", listen_url);
+	/* --report-done lets --exit-after count a guest that needed no
+	 * artifact (quick.h) */
 	if (o.quick)
-		printf("bootdrop-fetch -P %s -c %s -d /mnt/boot %s\n", quickkey,
-		    o.q.channel, base_url);
+		printf("bootdrop-fetch -P %s -c %s%s -d /mnt/boot %s\n", quickkey,
+		    o.q.channel, o.q.exit_after > 0 ? " --report-done" : "",
+		    base_url);
 	fflush(stdout);
 
 	sig = wait_for_stop(&set, log);

@@ -15,6 +15,7 @@ parse_options:bootdrop-server's option parser
 parse_args:bootdrop-publish's option parser
 payload_parse:the manifest payload parser (one field after another)
 envelope_parse:the manifest envelope parser
+pending_parse:the intent record parser (one line kind after another)
 manifest_payload_encode:the manifest payload encoder (one field after another)
 main:bootdrop-server's linear main"
 

@@ -111,6 +111,8 @@ expect_eq "$(tree_digest "$T/dest")" "$before" "a plain run neither repairs nor 
 # Version 3 fell back: GRUB recorded it; systemd-boot used up its tries.
 release 3
 expect_status 0 "install version 3" fetch -d "$T/dest" "$url"
+expect_eq "$(ls "$T/dest/loader/entries" | tr '\n' ' ')" "bootdrop-$CH-2.conf bootdrop-$CH-3+3.conf " \
+	"entries after version 3: 3 counted, 2 plain, version 1's removed"
 block 'bootdrop_trial=\nbootdrop_tried=3\nbootdrop_failed=3\n' | dd of="$T/dest/boot/grub/grubenv" conv=notrunc status=none
 mv "$T/dest/$E-3+3.conf" "$T/dest/$E-3+0-3.conf"
 before=$(tree_digest "$T/dest")
@@ -144,6 +146,12 @@ printf 'x' >>"$T/dest/boot/grub/grubenv"
 expect_status 4 "install with a 1025-byte grubenv" fetch -d "$T/dest" "$url"
 expect_err "grubenv is not a regular file of 1024 bytes" "names grubenv"
 truncate -s 1024 "$T/dest/boot/grub/grubenv"
+# Version 4 over 3: 3's entry is rewritten as the previous one without a
+# counter, and its counted name goes (as version 2's entry does).
+mv "$T/dest/$E-3.conf" "$T/dest/$E-3+0-3.conf"
+expect_status 0 "install version 4 over version 3's counted entry" fetch -d "$T/dest" "$url"
+expect_eq "$(ls "$T/dest/loader/entries" | tr '\n' ' ')" "bootdrop-$CH-3.conf bootdrop-$CH-4+3.conf " \
+	"entries: version 4 counted, version 3 plain, nothing else"
 
 # --ext2: the same, and grubenv keeps its inode and block throughout.
 envstat() {	# envstat IMG : "inode block" of /boot/grub/grubenv

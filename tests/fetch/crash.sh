@@ -3,10 +3,11 @@
 # SIGKILL (strace's fault injection, -e inject=SYSCALL:signal=KILL:when=N)
 # at every write-side system call it makes, one kill per run, for both
 # destinations.  After each kill every installed file is the old or the
-# new version byte for byte; the ext2 image is consistent (e2fsck -fn) or
+# new version byte for byte (extra.txt, which only version 1 names, is
+# version 1's or gone); the ext2 image is consistent (e2fsck -fn) or
 # marked not clean with e2fsck -p repairing it; a plain re-run exits 0 with
-# version 2 installed (kernel 1 kept as boot/kernel.old) and the next one
-# says "up to date".
+# version 2 installed (kernel 1 kept as boot/kernel.old, extra.txt
+# removed) and the next one says "up to date".
 #
 # The ext2 probe runs a second time from an empty file system, where the
 # install also makes its directories (every third write, to stay quick).
@@ -31,6 +32,9 @@ cp "$T/v1/kernel" "$T/v2/kernel"; echo "kernel two" >>"$T/v2/kernel"
 echo one >"$T/w/etc/version"; tar -C "$T/w" -czf "$T/v1/world.tgz" .
 echo two >"$T/w/etc/version"; head -c 30000 /dev/urandom >"$T/w/blob"
 tar -C "$T/w" -czf "$T/v2/world.tgz" .
+# Version 1 also installs extra.txt, which version 2 no longer names: the
+# install removes it, a step of the transaction like the renames.
+echo "version one only" >"$T/v1/extra.txt"
 # menu_of N OUT : the menu.lst bootdrop-fetch renders for version N over N-1.
 menu_of() {
 	"$BOOTDROP_BUILDDIR/tests/bootrender" pvgrub 0 "$T/repo/channels/$CH/$1.json" \
@@ -38,7 +42,8 @@ menu_of() {
 }
 release() {
 	"$PUBLISH" release -r "$T/repo" -c "$CH" -s "$TEST_SEC" \
-		kernel="$T/v$1/kernel" world="$T/v$1/world.tgz" >/dev/null
+		kernel="$T/v$1/kernel" world="$T/v$1/world.tgz" \
+		$([ "$1" = 1 ] && echo extra="$T/v1/extra.txt") >/dev/null
 	menu_of "$1" "$T/v$1/menu.lst"
 }
 
@@ -52,7 +57,7 @@ fetch -q --ext2 "$T/base.img" --tmpdir "$T/tmp" "$url" ||
 	{ echo "v1 ext2 install failed"; exit 1; }
 release 2
 
-FILES="boot/kernel world.tgz boot/grub/menu.lst boot/kernel.old"
+FILES="boot/kernel world.tgz boot/grub/menu.lst boot/kernel.old extra.txt"
 # get KIND : the installed files' bytes in $T/got/ (missing: no file);
 # one debugfs for all of them.
 get() {
@@ -77,9 +82,12 @@ old_or_new() {
 			cmp -s "$T/got/${f//\//_}" "$T/v1/$v" ||
 			cmp -s "$T/got/${f//\//_}" "$T/v2/$v" || bad="$bad $f"
 	done
+	[ ! -e "$T/got/extra.txt" ] || cmp -s "$T/got/extra.txt" "$T/v1/extra.txt" ||
+		bad="$bad extra.txt"
 	[ -z "$bad" ] || fail "$2: neither old nor new:$bad"
 }
-# all_new KIND DESC : version 2 installed, kernel 1 kept as kernel.old.
+# all_new KIND DESC : version 2 installed, kernel 1 kept as kernel.old,
+# extra.txt removed.
 all_new() {
 	local f p bad=
 	get "$1"
@@ -92,6 +100,7 @@ all_new() {
 		fi
 		cmp -s "$T/got/${p//\//_}" "$T/${f##*:}" || bad="$bad $p"
 	done
+	[ ! -e "$T/got/extra.txt" ] || bad="$bad extra.txt(not removed)"
 	[ -z "$bad" ] || fail "$2: not version 2:$bad"
 }
 # fs_ok DESC : consistent, or marked not clean and repaired by e2fsck -p.

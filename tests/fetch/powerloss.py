@@ -489,9 +489,14 @@ class Checker:
         self.files = {'boot/kernel': ('kernel', 'kernel'),
                       'world.tgz': ('world.tgz', 'world.tgz'),
                       'boot/grub/menu.lst': ('menu.lst', 'menu-fresh.lst'
-                                             if a.fresh else 'menu.lst')}
+                                             if a.fresh else 'menu.lst'),
+                      # only version 1 names it: version 2's install
+                      # removes it (None: no such file)
+                      'extra.txt': ('extra.txt', None)}
 
     def version_bytes(self, v, name):
+        if name is None:
+            return None
         with open(os.path.join(self.a.versions, 'v%d' % v, name), 'rb') as f:
             return f.read()
 

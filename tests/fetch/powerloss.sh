@@ -30,6 +30,9 @@ cp "$T/v1/kernel" "$T/v2/kernel"; echo "kernel two" >>"$T/v2/kernel"
 echo one >"$T/w/etc/version"; tar -C "$T/w" -czf "$T/v1/world.tgz" .
 echo two >"$T/w/etc/version"; head -c 30000 /dev/urandom >"$T/w/blob"
 tar -C "$T/w" -czf "$T/v2/world.tgz" .
+# Version 1 also installs extra.txt, which version 2 no longer names: the
+# install removes it, a step of the transaction like the renames.
+echo "version one only" >"$T/v1/extra.txt"
 # menu_of N OUT [fresh] : the menu.lst bootdrop-fetch renders for version
 # N over N-1 (fresh: N installed on an empty slice, no previous entry).
 menu_of() {
@@ -38,7 +41,8 @@ menu_of() {
 }
 release() {
 	"$PUBLISH" release -r "$T/repo" -c "$CH" -s "$TEST_SEC" \
-		kernel="$T/v$1/kernel" world="$T/v$1/world.tgz" >/dev/null
+		kernel="$T/v$1/kernel" world="$T/v$1/world.tgz" \
+		$([ "$1" = 1 ] && echo extra="$T/v1/extra.txt") >/dev/null
 	menu_of "$1" "$T/v$1/menu.lst"
 	menu_of "$1" "$T/v$1/menu-fresh.lst" fresh
 }

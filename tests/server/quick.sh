@@ -38,7 +38,7 @@ QREPO=$(quick_repo q1)
 expect_eq "$QREPO" "$XDG_STATE_HOME/bootdrop/quick" "the quick repository is \$XDG_STATE_HOME/bootdrop/quick"
 [ -d "$QREPO/blobs/sha256" ] && ok "quick repository $QREPO" || fail "no quick repository"
 CMD=$(grep '^bootdrop-fetch ' "$T/q1.out")
-expect_eq "$CMD" "bootdrop-fetch -P $PUBB64 -c qtest -d /mnt/boot $URL" "prints the complete fetch command"
+expect_eq "$CMD" "bootdrop-fetch -P $PUBB64 -c qtest --report-done -d /mnt/boot $URL" "prints the complete fetch command"
 
 curl -sf -o "$T/m.json" "${URL}channels/qtest/manifest.json"
 jq -r .payload "$T/m.json" | base64 -d >"$T/payload"
@@ -69,7 +69,7 @@ expect_eq "$EXIT_STATUS" 0 "exits 0 after every artifact was served once"
 start_server q2 --quick -s "$TEST_SEC" -l 127.0.0.1:0 --exit-after 1 \
 	kernel="$T/kernel" world="$T/world.tgz"
 QREPO=$(quick_repo q2)
-grep -q "^bootdrop-fetch -P $PUBB64 -c quick -d /mnt/boot $URL\$" "$T/q2.out" &&
+grep -q "^bootdrop-fetch -P $PUBB64 -c quick --report-done -d /mnt/boot $URL\$" "$T/q2.out" &&
 	ok "default channel is quick" || fail "default channel: $(cat "$T/q2.out")"
 curl -sf -o /dev/null "${URL}blobs/sha256/$KSHA"
 aria2c -q -x 4 -s 4 -k 1M --min-split-size=1M --allow-overwrite=true \
@@ -90,13 +90,16 @@ for sig in TERM INT; do
 done
 
 # --- the woof loop: three runs with three kernels, one guest directory,
-# three successful fetches with the command each run prints.
+# three successful fetches with the command each run prints (runs 2 and 3
+# download the kernel only: the world is installed already, so the
+# server ends on the guest's --report-done, not on the blobs served).
 if [ -x "$FETCH" ]; then
 	mkdir -p "$T/boot"
 	for n in 1 2 3; do
 		"$BOOTDROP_BUILDDIR/tests/mkkernel" i386 "$T/kernel$n" $((8 + n))
 		start_server "loop$n" --quick -s "$TEST_SEC" -l 127.0.0.1:0 -c loop \
-			--quick-repo "$T/loop" --exit-after 1 kernel="$T/kernel$n" world="$T/world.tgz"
+			--quick-repo "$T/loop" --exit-after 1 --access-log "$T/loop$n.log" \
+			kernel="$T/kernel$n" world="$T/world.tgz"
 		grep -q "published loop version $n in $T/loop" "$T/loop$n.err" &&
 			ok "run $n publishes version $n" || fail "run $n: $(cat "$T/loop$n.err")"
 		CMD=$(grep '^bootdrop-fetch ' "$T/loop$n.out")
@@ -106,13 +109,37 @@ if [ -x "$FETCH" ]; then
 		cmp -s "$T/boot/boot/kernel" "$T/kernel$n" && ok "run $n: kernel $n installed" ||
 			fail "run $n: kernel $n not installed"
 		wait_exit 20
-		expect_eq "$EXIT_STATUS" 0 "run $n: exits 0 after bootdrop-fetch downloaded everything"
+		expect_eq "$EXIT_STATUS" 0 "run $n: exits 0 once bootdrop-fetch finished"
+		[ "$n" -eq 1 ] ||
+			expect_eq "$(grep -c "GET /blobs/sha256/$WSHA" "$T/loop$n.log")" 0 \
+				"run $n: the unchanged world is not downloaded"
 	done
+	# Run 4 publishes the same files: the guest downloads nothing.  Without
+	# --report-done the server cannot tell it finished and keeps serving;
+	# the printed command (with it) ends the run.
+	start_server loop4 --quick -s "$TEST_SEC" -l 127.0.0.1:0 -c loop \
+		--quick-repo "$T/loop" --exit-after 1 --access-log "$T/loop4.log" \
+		kernel="$T/kernel3" world="$T/world.tgz"
+	CMD=$(grep '^bootdrop-fetch ' "$T/loop4.out")
+	CMD=${CMD/-d \/mnt\/boot/-d $T/boot}
+	PLAIN=${CMD/ --report-done/}
+	# shellcheck disable=SC2086
+	expect_status 0 "run 4 without --report-done installs" "$FETCH" ${PLAIN#bootdrop-fetch }
+	grep -q "unchanged" "$T/last.out" && ok "run 4: every artifact unchanged" ||
+		fail "run 4: $(cat "$T/last.out")"
+	expect_eq "$(grep -c "GET /blobs/" "$T/loop4.log")" 0 "run 4: no blob requested"
+	kill -0 "$SERVER_PID" 2>/dev/null && ok "run 4: no artifact served, no report: still serving" ||
+		fail "run 4: exited without the guest's report"
+	# shellcheck disable=SC2086
+	expect_status 0 "run 4 with the printed command: up to date" "$FETCH" ${CMD#bootdrop-fetch }
+	wait_exit 20
+	expect_eq "$EXIT_STATUS" 0 "run 4: exits 0 on the guest's report alone"
+	expect_eq "$(grep -c "GET /blobs/" "$T/loop4.log")" 0 "run 4: still no blob requested"
 	# Pruned: the blobs are the newest version's, every manifest is kept.
 	want=$( (sha256sum <"$T/kernel3"; sha256sum <"$T/world.tgz") | cut -c1-64 | sort | tr '\n' ' ')
 	have=$(ls "$T/loop/blobs/sha256" | sort | tr '\n' ' ')
 	expect_eq "$have" "$want" "old blobs pruned, the newest version's kept"
-	expect_eq "$(ls "$T/loop/channels/loop" | sort | tr '\n' ' ')" "1.json 2.json 3.json manifest.json " \
+	expect_eq "$(ls "$T/loop/channels/loop" | sort | tr '\n' ' ')" "1.json 2.json 3.json 4.json manifest.json " \
 		"every versioned manifest kept"
 	# A refused run changes nothing.
 	before=$(tree_digest "$T/loop")
@@ -121,7 +148,7 @@ if [ -x "$FETCH" ]; then
 	expect_eq "$(tree_digest "$T/loop")" "$before" "a refused quick run leaves the repository unchanged"
 	expect_status 3 "a run signed by another key is refused" "$SERVER" --quick -s "$TESTDATA/keys/minisign.key" \
 		-l 127.0.0.1:0 -c loop --quick-repo "$T/loop" kernel="$T/kernel1"
-	expect_err "must be signed by 1 of the keys of version 3" "says which keys must sign"
+	expect_err "must be signed by 1 of the keys of version 4" "says which keys must sign"
 	expect_eq "$(tree_digest "$T/loop")" "$before" "and leaves the repository unchanged"
 fi
 
