@@ -9,26 +9,7 @@
 #include <unistd.h>
 
 #include "delta.h"
-
-/* Reads exactly len bytes at off; BD_ERR_SIZE when the file ends first. */
-static enum bd_err
-pread_exact(int fd, uint8_t *buf, size_t len, uint64_t off)
-{
-	ssize_t n;
-	size_t got = 0;
-
-	while (got < len) {
-		n = pread(fd, buf + got, len - got, (off_t)(off + got));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return bd_fail(BD_ERR_IO, "read: %s", strerror(errno));
-		if (n == 0)
-			return BD_ERR_SIZE;
-		got += (size_t)n;
-	}
-	return BD_OK;
-}
+#include "fsutil.h"
 
 static enum bd_err
 pwrite_exact(int fd, const uint8_t *buf, size_t len, uint64_t off)

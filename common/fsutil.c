@@ -33,6 +33,26 @@ write_all(int fd, const void *buf, size_t len)
 }
 
 enum bd_err
+pread_exact(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = pread(fd, p + got, len - got, (off_t)(off + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return bd_fail(BD_ERR_IO, "read: %s", strerror(errno));
+		if (n == 0)
+			return BD_ERR_SIZE;
+		got += (size_t)n;
+	}
+	return BD_OK;
+}
+
+enum bd_err
 fd_sync(int fd)
 {
 	if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)

@@ -59,4 +59,10 @@ enum bd_err dir_each(int rootfd, const char *rel, dir_entry_fn fn, void *ctx);
 /* Writes all of len bytes (retrying short writes and EINTR). */
 enum bd_err write_all(int fd, const void *buf, size_t len);
 
+/*
+ * Reads exactly len bytes at offset off (retrying short reads and EINTR);
+ * BD_ERR_SIZE, with no detail, when the file ends first.
+ */
+enum bd_err pread_exact(int fd, void *buf, size_t len, uint64_t off);
+
 #endif
