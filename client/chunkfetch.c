@@ -352,8 +352,11 @@ delta_fetch(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
 	st->bad_chunks = ds.bad_chunks;
 	if (rc == BD_ERR_NETWORK && !p.answered)
 		goto out;	/* transport only: keep the part, resume later */
+	if (rc == BD_ERR_NETWORK)	/* a mirror refused the ranges */
+		rc = BD_ERR_HTTP;
 	if (rc != BD_OK) {
-		why_set(c, "%s", c->why[0] != '\0' ? c->why : bd_err_detail());
+		if (c->why[0] == '\0')	/* else: the mirror's refusal */
+			why_set(c, "%s", bd_err_detail());
 		goto out;
 	}
 	if (!part_verified(*fd, a)) {
