@@ -388,17 +388,11 @@ static void
 stats_report(const struct chunkfetch *c, const struct bd_artifact *a,
     const struct chunkfetch_stats *st)
 {
-	char reused[SIZE_TEXT_BYTES], fetched[SIZE_TEXT_BYTES];
-	char whole[SIZE_TEXT_BYTES];
+	char fetched[SIZE_TEXT_BYTES];
 	size_t i;
 
-	size_format(st->reused_bytes, false, reused);
-	size_format(st->fetched_bytes, false, fetched);
-	size_format(a->size, false, whole);
-	report_info(c->o.report, "%s: %s (%u chunks) reused from the installed "
-	    "version, %s fetched (%u chunks, %u requests) instead of %s",
-	    a->name, reused, st->reused_chunks, fetched, st->fetched_chunks,
-	    st->requests, whole);
+	report_delta(c->o.report, a->name, a->size, st->reused_bytes,
+	    st->fetched_bytes, st->requests);
 	for (i = 0; c->o.report->verbose && i < c->o.nmirrors; i++) {
 		size_format(st->mirror_bytes[i], false, fetched);
 		report_info(c->o.report, "  %s: %s of chunk pack", c->o.mirrors[i],

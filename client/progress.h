@@ -76,6 +76,13 @@ void report_bar_format(char *out, size_t cap, int columns, const char *name,
     uint64_t have, uint64_t total, double bytes_per_second);
 void report_artifact_done(struct report *r, const char *name, uint64_t size,
     const char *sha256_hex);
+/*
+ * A delta download of artifact name (size bytes): reused bytes copied from
+ * the installed version, fetched bytes (chunk indexes and pack ranges) in
+ * that many Range requests.
+ */
+void report_delta(struct report *r, const char *name, uint64_t size,
+    uint64_t reused, uint64_t fetched, unsigned requests);
 void report_installed(struct report *r, const char *name, const char *path);
 /* --check's plan, one file per call; with --json a "plan" event. */
 void report_plan(struct report *r, const char *name, uint64_t size,

@@ -55,7 +55,7 @@ v1_dest
 : > "$T/server.log"
 start_server "$T/repo"
 expect_status 0 "install version 2 by chunks" fetch -v -d "$T/dest" "$url"
-grep -Eq "^world: .* reused from the installed version, .* fetched \([0-9]+ chunks, [0-9]+ requests\)" \
+grep -Eq "^world: .* reused from the installed version, .* fetched by chunks \([0-9]+ requests\) instead of" \
 	"$T/last.out" && ok "the run says what was reused and fetched" ||
 	fail "no delta line: $(cat "$T/last.out")"
 grep -Eq "^  $url: .* of chunk pack" "$T/last.out" && ok "-v names the pack bytes per mirror" ||
@@ -127,9 +127,14 @@ done
 v1_dest
 printf 'ALTERED' | dd of="$T/dest/world.txt" bs=1 seek=1000000 conv=notrunc status=none
 start_server "$T/repo"
-expect_status 0 "an altered seed" fetch -d "$T/dest" "$url"
-grep -q "reused from the installed version" "$T/last.out" &&
-	ok "altered seed: still by chunks" || fail "altered seed: no delta"
+expect_status 0 "an altered seed (--json)" fetch --json -d "$T/dest" "$url"
+python3 -c 'import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+d = [e for e in ev if e.get("event") == "delta"]
+assert len(d) == 1 and d[0]["name"] == "world", d
+assert 0 < d[0]["fetched"] < d[0]["size"] // 4 and d[0]["reused"] > d[0]["size"] // 2, d
+' "$T/last.out" && ok "altered seed: still by chunks; --json has a delta event with reused and fetched bytes" ||
+	fail "altered seed: no delta event: $(cat "$T/last.out")"
 installed_v2 "altered seed"
 stop_servers
 
@@ -145,7 +150,7 @@ part=$T/dest/.bootdrop/tmp/$world2.part
 [ -s "$part" ] && ok "the part file is kept" || fail "no part kept"
 cmp -s "$T/dest/world.txt" "$T/world.txt" && ok "version 1's world is untouched" ||
 	fail "version 1's world changed"
-wait "$evil_pid" 2>/dev/null
+kill "$evil_pid" 2>/dev/null; wait "$evil_pid" 2>/dev/null
 start_evil normal "$T/repo" second
 expect_status 0 "rerun after the cut" fetch -d "$T/dest" "$url"
 installed_v2 "rerun"
