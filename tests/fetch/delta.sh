@@ -151,8 +151,13 @@ part=$T/dest/.bootdrop/tmp/$world2.part
 cmp -s "$T/dest/world.txt" "$T/world.txt" && ok "version 1's world is untouched" ||
 	fail "version 1's world changed"
 kill "$evil_pid" 2>/dev/null; wait "$evil_pid" 2>/dev/null
+# no unverified byte is trusted: a kept chunk altered in the part is fetched again
+head -c 4096 /dev/zero | dd of="$part" bs=1 seek=100000 conv=notrunc status=none
 start_evil normal "$T/repo" second
 expect_status 0 "rerun after the cut" fetch -d "$T/dest" "$url"
+grep -q "reused from the installed version" "$T/last.out" &&
+	ok "rerun: by chunks, the altered bytes of the part caught chunk by chunk" ||
+	fail "rerun: not by chunks: $(cat "$T/last.err")"
 installed_v2 "rerun"
 got=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/second.log")
 first=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/dying.log")
