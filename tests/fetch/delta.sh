@@ -5,7 +5,7 @@
 # (a lying mirror is named, its chunks fetched elsewhere); anything wrong
 # with index, pack or mirror downloads the artifact whole, as before; a
 # delta cut short keeps its verified chunks; an altered seed only costs its
-# chunks.
+# chunks; an artifact growing (insertions) and shrinking.
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
 
@@ -173,5 +173,19 @@ expect_status 0 "a fresh slice" fetch -d "$T/dest" "$url"
 grep -q "chunks" "$T/last.out" "$T/last.err" && fail "a fresh slice talks of chunks" ||
 	ok "a fresh slice downloads whole, silently"
 installed_v2 "fresh slice"
+stop_servers
+
+# --- an artifact shrinking: version 3's world is the first 2.5 MB of version 2's
+mkdir -p "$T/v3"
+head -c 2500000 "$T/v2/world.txt" > "$T/v3/world.txt"
+cp -a "$T/repo" "$T/repo3"
+"$PUBLISH" release -r "$T/repo3" -c $CH -s "$TEST_SEC" kernel="$T/kernel" \
+	world="$T/v3/world.txt" >/dev/null || fail "release v3"
+start_server "$T/repo3"
+expect_status 0 "a shrunk world" fetch -d "$T/dest" "$url"
+grep -q "world: .* reused from the installed version" "$T/last.out" &&
+	ok "shrunk world: by chunks" || fail "shrunk world: not by chunks: $(cat "$T/last.err")"
+cmp -s "$T/dest/world.txt" "$T/v3/world.txt" && ok "shrunk world: version 3's world installed" ||
+	fail "shrunk world: world differs from version 3's"
 stop_servers
 finish
