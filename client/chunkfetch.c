@@ -92,11 +92,9 @@ prev_manifest(struct chunkfetch *c)
 	uint8_t *buf = NULL;
 	size_t len, i;
 
-	if (c->prev_tried)
-		return c->prev;
+	if (c->prev_tried || !st->present || !st->has_keys)
+		goto out;
 	c->prev_tried = true;
-	if (!st->present || !st->has_keys)
-		return NULL;
 	keyset_trust(&st->keys, &trust);
 	layout_version_path(c->o.channel, st->version, rel);
 	for (i = 0; i < c->o.nmirrors && c->prev == NULL; i++) {
@@ -117,6 +115,7 @@ prev_manifest(struct chunkfetch *c)
 		buf = NULL;
 	}
 	bd_err_clear();
+out:
 	return c->prev;
 }
 
@@ -137,10 +136,11 @@ index_fetch(struct chunkfetch *c, const char *hex, const uint8_t *sha256,
 
 	*out = NULL;
 	if (size > CHUNK_INDEX_MAX_BYTES)
-		return bd_fail(BD_ERR_TOOBIG, "chunk index %s: %llu bytes", hex,
+		rc = bd_fail(BD_ERR_TOOBIG, "chunk index %s: %llu bytes", hex,
 		    (unsigned long long)size);
 	layout_blob_path(hex, rel);
-	for (i = 0; i < c->o.nmirrors && *out == NULL; i++) {
+	for (i = 0; size <= CHUNK_INDEX_MAX_BYTES && i < c->o.nmirrors &&
+	    *out == NULL; i++) {
 		if (snprintf(url, sizeof(url), "%s/%s", c->o.mirrors[i], rel) >=
 		    (int)sizeof(url))
 			continue;
@@ -204,10 +204,11 @@ pack_fetch(void *ctx, uint64_t off, size_t len, uint8_t *buf)
 	struct chunkfetch *c = p->c;
 	char rel[LAYOUT_PATH_BYTES], url[DL_URL_MAX_BYTES];
 	size_t tries, i;
+	int source = -1;
 	enum bd_err rc;
 
 	layout_blob_path(p->pack_hex, rel);
-	for (tries = 0; tries < c->o.nmirrors; tries++) {
+	for (tries = 0; tries < c->o.nmirrors && source < 0; tries++) {
 		i = p->next++ % c->o.nmirrors;
 		if (p->dropped[i] ||
 		    snprintf(url, sizeof(url), "%s/%s", c->o.mirrors[i], rel) >=
@@ -217,9 +218,8 @@ pack_fetch(void *ctx, uint64_t off, size_t len, uint8_t *buf)
 		if ((rc = dl_get_range(c->o.dl, url, off, len, buf)) == BD_OK) {
 			p->st->fetched_bytes += len;
 			p->st->mirror_bytes[i] += len;
-			return (int)i;
-		}
-		if (rc != BD_ERR_NETWORK) {
+			source = (int)i;
+		} else if (rc != BD_ERR_NETWORK) {
 			/* missing pack, no Range: whole downloads only */
 			p->answered = true;
 			p->dropped[i] = true;
@@ -227,7 +227,7 @@ pack_fetch(void *ctx, uint64_t off, size_t len, uint8_t *buf)
 			    dl_detail(c->o.dl));
 		}
 	}
-	return -1;
+	return source;
 }
 
 /* The delta_source blame: a mirror whose chunk did not hash is dropped. */
