@@ -880,23 +880,23 @@ check_chunks(int repofd, const struct bd_artifact *art, size_t *nchunked)
 {
 	struct chunkpub_result res;
 	int blobs = -1;
-	enum bd_err rc;
+	enum bd_err rc = BD_OK;
 
-	if (!art->has_chunks)
-		return BD_OK;
-	if ((rc = dir_open_path(repofd, LAYOUT_BLOBS_DIR, false, &blobs)) !=
+	if (!art->has_chunks ||
+	    (rc = dir_open_path(repofd, LAYOUT_BLOBS_DIR, false, &blobs)) !=
 	    BD_OK)
-		return rc;
+		goto out;
 	rc = chunkpub_verify(blobs, art->chunks_sha256, art->chunks_size,
 	    art->sha256, art->size, &res);
-	close(blobs);
-	if (rc == BD_ERR_IO || rc == BD_ERR_NOMEM)
-		return rc;
-	if (rc != BD_OK)	/* anything the blobs say is a refusal */
-		return bd_fail(rc == BD_ERR_SIZE || rc == BD_ERR_HASH ? rc :
-		    BD_ERR_HASH, "%s", bd_err_detail());
-	(*nchunked)++;
-	return BD_OK;
+	if (rc == BD_OK)
+		(*nchunked)++;
+	else if (rc != BD_ERR_IO && rc != BD_ERR_NOMEM && rc != BD_ERR_SIZE &&
+	    rc != BD_ERR_HASH)	/* anything else the blobs say is refused */
+		rc = bd_fail(BD_ERR_HASH, "%s", bd_err_detail());
+out:
+	if (blobs >= 0)
+		close(blobs);
+	return rc;
 }
 
 /* An older version's blob that is not there: prune removed it. */
