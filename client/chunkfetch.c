@@ -276,11 +276,53 @@ seed_artifact(const struct bd_manifest *prev, const struct bd_artifact *a)
 	return NULL;
 }
 
+/*
+ * What a delta of a needs, or BD_ERR_USAGE (no delta possible: no chunks,
+ * seed or previous version) or a refusal: the seed opened in *seed and
+ * both indexes, new (*idx) and the seed's (*sidx), fetched and parsed.
+ */
+static enum bd_err
+delta_prepare(struct chunkfetch *c, const struct bd_artifact *a,
+    struct delta_seed *seed, struct chunk_index **idx,
+    struct chunk_index **sidx, struct chunkfetch_stats *st)
+{
+	const struct bd_artifact *sa;
+	enum bd_err rc;
+
+	if (!a->has_chunks || c->o.seed_root == NULL) {
+		why_set(c, "%s", a->has_chunks ? "no seed on this destination" :
+		    "no chunk index");
+		rc = BD_ERR_USAGE;
+		goto out;
+	}
+	if ((sa = seed_artifact(prev_manifest(c), a)) == NULL) {
+		why_set(c, "the installed version has no chunked %s", a->name);
+		rc = BD_ERR_USAGE;
+		goto out;
+	}
+	if ((seed->fd = seed_open(c->o.seed_root, sa->install)) < 0) {
+		why_set(c, "no installed %s to seed from", sa->install);
+		rc = BD_ERR_USAGE;
+		goto out;
+	}
+	if ((rc = index_fetch(c, a->chunks_hex, a->chunks_sha256,
+	    a->chunks_size, a->size, idx, st)) != BD_OK ||
+	    (rc = index_fetch(c, sa->chunks_hex, sa->chunks_sha256,
+	    sa->chunks_size, sa->size, sidx, st)) != BD_OK) {
+		why_set(c, "%s", bd_err_detail());
+		if (rc == BD_ERR_NETWORK)	/* the index only: go whole */
+			rc = BD_ERR_HTTP;
+		goto out;
+	}
+	rc = BD_OK;
+out:
+	return rc;
+}
+
 static enum bd_err
 delta_fetch(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
     int *fd, struct chunkfetch_stats *st)
 {
-	const struct bd_artifact *sa;
 	struct chunk_index *idx = NULL, *sidx = NULL;
 	struct delta_seed seed = { -1, NULL };
 	struct delta_stats ds;
@@ -298,31 +340,8 @@ delta_fetch(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
 	p.c = c;
 	p.st = st;
 	c->why[0] = '\0';
-	if (!a->has_chunks || c->o.seed_root == NULL) {
-		why_set(c, "%s", a->has_chunks ? "no seed on this destination" :
-		    "no chunk index");
-		rc = BD_ERR_USAGE;
+	if ((rc = delta_prepare(c, a, &seed, &idx, &sidx, st)) != BD_OK)
 		goto out;
-	}
-	if ((sa = seed_artifact(prev_manifest(c), a)) == NULL) {
-		why_set(c, "the installed version has no chunked %s", a->name);
-		rc = BD_ERR_USAGE;
-		goto out;
-	}
-	if ((seed.fd = seed_open(c->o.seed_root, sa->install)) < 0) {
-		why_set(c, "no installed %s to seed from", sa->install);
-		rc = BD_ERR_USAGE;
-		goto out;
-	}
-	if ((rc = index_fetch(c, a->chunks_hex, a->chunks_sha256,
-	    a->chunks_size, a->size, &idx, st)) != BD_OK ||
-	    (rc = index_fetch(c, sa->chunks_hex, sa->chunks_sha256,
-	    sa->chunks_size, sa->size, &sidx, st)) != BD_OK) {
-		why_set(c, "%s", bd_err_detail());
-		if (rc == BD_ERR_NETWORK)	/* the index only: go whole */
-			rc = BD_ERR_HTTP;
-		goto out;
-	}
 	seed.idx = sidx;
 	sha256_hex(idx->pack_sha256, p.pack_hex);
 	snprintf(part, sizeof(part), "%s" DL_PART_SUFFIX, a->sha256_hex);

@@ -11,24 +11,6 @@
 #include "delta.h"
 #include "fsutil.h"
 
-static enum bd_err
-pwrite_exact(int fd, const uint8_t *buf, size_t len, uint64_t off)
-{
-	ssize_t n;
-	size_t put = 0;
-
-	while (put < len) {
-		n = pwrite(fd, buf + put, len - put, (off_t)(off + put));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return bd_fail(BD_ERR_IO, "write: %s",
-			    n < 0 ? strerror(errno) : "no progress");
-		put += (size_t)n;
-	}
-	return BD_OK;
-}
-
 /* Whether the raw_len bytes of fd at off are chunk e (BD_ERR_IO aside). */
 static enum bd_err
 chunk_at(int fd, uint64_t off, const struct chunk_entry *e, uint8_t *buf,
@@ -105,7 +87,7 @@ copy_seeds(const struct chunk_index *idx, const struct delta_seed *seeds,
 			st->seed_misses++;
 			continue;
 		}
-		if ((rc = pwrite_exact(out_fd, buf, e->raw_len,
+		if ((rc = pwrite_all(out_fd, buf, e->raw_len,
 		    e->raw_off)) != BD_OK)
 			goto out;
 		done[i] = 1;
@@ -148,7 +130,7 @@ store_range(const struct chunk_index *idx, const struct chunk_range *r,
 				    e->stored_len, rc);
 			continue;
 		}
-		if ((rc = pwrite_exact(out_fd, raw, e->raw_len,
+		if ((rc = pwrite_all(out_fd, raw, e->raw_len,
 		    e->raw_off)) != BD_OK)
 			return rc;
 		done[k] = 1;

@@ -636,41 +636,13 @@ part_io_fail(const struct job *j)
 	    strerror(errno));
 }
 
-static enum bd_err
-pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = pwrite(fd, p, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return BD_ERR_IO;
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return BD_OK;
-}
-
 /* Reads exactly n bytes at off; false on a short read or error. */
 static bool
 pread_all(int fd, uint8_t *p, size_t n, uint64_t off)
 {
-	ssize_t r;
+	size_t got;
 
-	while (n > 0) {
-		r = pread(fd, p, n, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		p += r;
-		n -= (size_t)r;
-		off += (uint64_t)r;
-	}
-	return true;
+	return pread_full(fd, p, n, off, &got) == BD_OK && got == n;
 }
 
 /* Writes out what s's write buffer holds. */

@@ -23,6 +23,7 @@
 #include <ext2fs/ext2fs.h>
 
 #include "ext2.h"
+#include "fsutil.h"
 #include "manifest.h"
 
 #define COPY_CHUNK_BYTES	((size_t)64 * 1024)
@@ -90,95 +91,113 @@ ext2_sane_super(struct ext2_target *t)
 	return BD_OK;
 }
 
-enum bd_err
-ext2_open(const char *device_or_image, bool rw, struct ext2_target **t)
+/*
+ * Whether device_or_image may be opened as asked: a block device or a
+ * file, and for writing not mounted.  Writing under a mounted file system
+ * corrupts it; without /proc (a bare rescue shell) the check fails, and
+ * then only an image file is allowed.
+ */
+static enum bd_err
+ext2_may_open(const char *device_or_image, bool rw)
 {
-	struct ext2_target *n = NULL;
 	struct stat st;
 	errcode_t err;
 	int mflags = 0;
-	enum bd_err rc;
 
-	*t = NULL;
-	initialize_ext2_error_table();
-	if (stat(device_or_image, &st) == -1) {
-		rc = bd_fail(BD_ERR_IO, "ext2: %s: %s", device_or_image, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		rc = bd_fail(BD_ERR_USAGE, "ext2: %s is neither a block device nor a file",
-		    device_or_image);
-		goto out;
-	}
-	/* Writing under a mounted file system corrupts it.  Without /proc
-	 * (a bare rescue shell) the check fails: allow only an image file. */
+	if (stat(device_or_image, &st) == -1)
+		return bd_fail(BD_ERR_IO, "ext2: %s: %s", device_or_image,
+		    strerror(errno));
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return bd_fail(BD_ERR_USAGE, "ext2: %s is neither a block "
+		    "device nor a file", device_or_image);
 	err = ext2fs_check_if_mounted(device_or_image, &mflags);
-	if (rw && err != 0 && !S_ISREG(st.st_mode)) {
-		rc = ext2_fail(err, "cannot tell whether mounted:", device_or_image);
-		goto out;
-	}
-	if (rw && err == 0 && (mflags & EXT2_MF_MOUNTED)) {
-		rc = bd_fail(BD_ERR_USAGE, "ext2: %s is mounted; unmount it or use -d",
+	if (rw && err != 0 && !S_ISREG(st.st_mode))
+		return ext2_fail(err, "cannot tell whether mounted:",
 		    device_or_image);
-		goto out;
-	}
-	if ((n = calloc(1, sizeof(*n))) == NULL ||
-	    (n->name = strdup(device_or_image)) == NULL) {
-		rc = bd_fail(BD_ERR_NOMEM, "ext2");
-		goto out;
-	}
-	n->rw = rw;
-	err = ext2fs_open(n->name, (rw ? EXT2_FLAG_RW : 0) | EXT2_FLAG_64BITS,
-	    0, 0, unix_io_manager, &n->fs);
-	if (err == EXT2_ET_BAD_MAGIC) {
+	if (rw && err == 0 && (mflags & EXT2_MF_MOUNTED))
+		return bd_fail(BD_ERR_USAGE, "ext2: %s is mounted; unmount it "
+		    "or use -d", device_or_image);
+	return BD_OK;
+}
+
+/* Opens n->name with libext2fs: a superblock that needs no recovery. */
+static enum bd_err
+ext2_fs_open(struct ext2_target *n)
+{
+	errcode_t err;
+
+	err = ext2fs_open(n->name, (n->rw ? EXT2_FLAG_RW : 0) |
+	    EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &n->fs);
+	if (err != 0)
 		n->fs = NULL;
-		rc = bd_fail(BD_ERR_NOTFS, "%s (no ext2 superblock magic)",
-		    device_or_image);
-		goto out;
-	}
-	if (err != 0) {
-		n->fs = NULL;
-		rc = bd_fail(BD_ERR_IO, "ext2: cannot open %s: %s; if it holds "
-		    "an ext2 file system, run e2fsck -f %s", device_or_image,
-		    error_message(err), device_or_image);
-		goto out;
-	}
-	if (ext2fs_has_feature_journal_needs_recovery(n->fs->super)) {
-		rc = bd_fail(BD_ERR_IO, "ext2: %s needs journal recovery (run e2fsck)",
-		    device_or_image);
-		goto out;
-	}
+	if (err == EXT2_ET_BAD_MAGIC)
+		return bd_fail(BD_ERR_NOTFS, "%s (no ext2 superblock magic)",
+		    n->name);
+	if (err != 0)
+		return bd_fail(BD_ERR_IO, "ext2: cannot open %s: %s; if it "
+		    "holds an ext2 file system, run e2fsck -f %s", n->name,
+		    error_message(err), n->name);
+	if (ext2fs_has_feature_journal_needs_recovery(n->fs->super))
+		return bd_fail(BD_ERR_IO, "ext2: %s needs journal recovery "
+		    "(run e2fsck)", n->name);
 	/* Every write reaches the device when made, in order. */
-	if (rw && (err = io_channel_set_options(n->fs->io, "cache=off")) != 0) {
-		rc = ext2_fail(err, "cannot turn off the write cache of", device_or_image);
-		goto out;
-	}
-	if ((rc = ext2_sane_super(n)) != BD_OK)
-		goto out;
-	n->was_clean = (n->fs->super->s_state & EXT2_VALID_FS) &&
-	    !(n->fs->super->s_state & EXT2_ERROR_FS);
-	/*
-	 * A bitmap's checksum lives in its group descriptor, another block:
-	 * a power cut may keep one write and lose the other.  On a file
-	 * system an interrupted write left not clean, such a bitmap is read
-	 * anyway - ext2_check() then proves it covers every block and inode
-	 * in use, and the next flush writes both again.
-	 */
-	err = ext2fs_read_bitmaps(n->fs);
+	if (n->rw && (err = io_channel_set_options(n->fs->io, "cache=off")) !=
+	    0)
+		return ext2_fail(err, "cannot turn off the write cache of",
+		    n->name);
+	return BD_OK;
+}
+
+/*
+ * Reads the bitmaps.  A bitmap's checksum lives in its group descriptor,
+ * another block: a power cut may keep one write and lose the other.  On a
+ * file system an interrupted write left not clean, such a bitmap is read
+ * anyway - ext2_check() then proves it covers every block and inode in
+ * use, and the next flush writes both again.
+ */
+static enum bd_err
+ext2_bitmaps_read(struct ext2_target *n)
+{
+	errcode_t err = ext2fs_read_bitmaps(n->fs);
+
 	if ((err == EXT2_ET_BLOCK_BITMAP_CSUM_INVALID ||
-	    err == EXT2_ET_INODE_BITMAP_CSUM_INVALID) && rw && !n->was_clean) {
+	    err == EXT2_ET_INODE_BITMAP_CSUM_INVALID) && n->rw &&
+	    !n->was_clean) {
 		n->fs->flags |= EXT2_FLAG_IGNORE_CSUM_ERRORS;
 		err = ext2fs_read_bitmaps(n->fs);
 		n->fs->flags &= ~EXT2_FLAG_IGNORE_CSUM_ERRORS;
 		ext2fs_mark_bb_dirty(n->fs);
 		ext2fs_mark_ib_dirty(n->fs);
 	}
-	if (err != 0) {
-		rc = bd_fail(BD_ERR_IO, "ext2: cannot read bitmaps of %s: %s; "
-		    "run e2fsck -f %s", device_or_image, error_message(err),
-		    device_or_image);
+	if (err != 0)
+		return bd_fail(BD_ERR_IO, "ext2: cannot read bitmaps of %s: %s; "
+		    "run e2fsck -f %s", n->name, error_message(err), n->name);
+	return BD_OK;
+}
+
+enum bd_err
+ext2_open(const char *device_or_image, bool rw, struct ext2_target **t)
+{
+	struct ext2_target *n = NULL;
+	enum bd_err rc;
+
+	*t = NULL;
+	initialize_ext2_error_table();
+	if ((rc = ext2_may_open(device_or_image, rw)) != BD_OK)
+		goto out;
+	if ((n = calloc(1, sizeof(*n))) == NULL ||
+	    (n->name = strdup(device_or_image)) == NULL) {
+		rc = bd_fail(BD_ERR_NOMEM, "ext2");
 		goto out;
 	}
+	n->rw = rw;
+	if ((rc = ext2_fs_open(n)) != BD_OK ||
+	    (rc = ext2_sane_super(n)) != BD_OK)
+		goto out;
+	n->was_clean = (n->fs->super->s_state & EXT2_VALID_FS) &&
+	    !(n->fs->super->s_state & EXT2_ERROR_FS);
+	if ((rc = ext2_bitmaps_read(n)) != BD_OK)
+		goto out;
 	n->fs->umask = 022;
 	/* Nothing is read for writing, and nothing written, before the
 	 * file system is known sound. */
@@ -186,7 +205,6 @@ ext2_open(const char *device_or_image, bool rw, struct ext2_target **t)
 		goto out;
 	*t = n;
 	n = NULL;
-	rc = BD_OK;
 out:
 	if (n != NULL) {
 		if (n->fs != NULL)
@@ -1122,29 +1140,23 @@ ext2_release(struct ext2_target *t, ext2_ino_t ino, const char *path)
 	return BD_OK;
 }
 
-/* Reads up to len bytes of src at off into buf. */
+/* Reads len bytes of src at off into buf. */
 static enum bd_err
 ext2_source_read(const struct ext2_source *src, uint64_t off, uint8_t *buf,
     size_t len)
 {
-	ssize_t n;
-	size_t got = 0;
+	size_t got;
 
 	if (src->fd < 0) {
 		memcpy(buf, src->buf + off, len);
 		return BD_OK;
 	}
-	while (got < len) {
-		n = pread(src->fd, buf + got, len - got, (off_t)(off + got));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return bd_fail(BD_ERR_IO, "ext2: read source: %s", strerror(errno));
-		if (n == 0)
-			return bd_fail(BD_ERR_SIZE, "ext2: source shorter than %llu bytes",
-			    (unsigned long long)src->size);
-		got += (size_t)n;
-	}
+	if (pread_full(src->fd, buf, len, off, &got) != BD_OK)
+		return bd_fail(BD_ERR_IO, "ext2: read source: %s",
+		    strerror(errno));
+	if (got < len)
+		return bd_fail(BD_ERR_SIZE, "ext2: source shorter than %llu bytes",
+		    (unsigned long long)src->size);
 	return BD_OK;
 }
 

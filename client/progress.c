@@ -16,6 +16,7 @@
 
 #include "download.h"
 #include "manifest.h"
+#include "num.h"
 #include "progress.h"
 #include "units.h"
 
@@ -129,17 +130,12 @@ terminal_columns(void)
 {
 	struct winsize ws;
 	const char *env = getenv("COLUMNS");
-	char *end;
-	long v;
+	uint64_t v;
 
 	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
 		return ws.ws_col;
-	if (env != NULL && *env >= '0' && *env <= '9') {
-		errno = 0;
-		v = strtol(env, &end, 10);
-		if (errno == 0 && *end == '\0' && v > 0 && v < 10000)
-			return (int)v;
-	}
+	if (env != NULL && num_u64_str(env, 1, 9999, &v) == BD_OK)
+		return (int)v;
 	return 80;
 }
 
@@ -158,7 +154,11 @@ eta_format(double left, char *out, size_t cap)
 		snprintf(out, cap, "ETA >99h");
 }
 
-void
+/*
+ * The progress line for a terminal `columns` wide, into out (at least
+ * columns bytes): never longer than columns - 1, so it cannot wrap.
+ */
+static void
 report_bar_format(char *out, size_t cap, int columns, const char *name,
     uint64_t have, uint64_t total, double bps)
 {

@@ -68,12 +68,6 @@ void report_artifact_progress(void *ctx, const struct dl_progress *p);
 /* dl_warn_fn-compatible: a mirror was excluded; says which and why. */
 void report_mirror_excluded(void *ctx, const char *mirror, const char *why);
 
-/*
- * The progress line for a terminal `columns` wide, into out (at least
- * columns bytes): never longer than columns - 1, so it cannot wrap.
- */
-void report_bar_format(char *out, size_t cap, int columns, const char *name,
-    uint64_t have, uint64_t total, double bytes_per_second);
 void report_artifact_done(struct report *r, const char *name, uint64_t size,
     const char *sha256_hex);
 /*

@@ -1,14 +1,15 @@
 /*
- * walk.c - direct acceptance of the newest manifest, or the walk over the
- * versions between the trust this slice holds and it.  Every version is
- * judged by manifest_verify_successor(), the one successor rule; the
- * newest is the exact envelope manifest.json served, never fetched again.
+ * walk.c - the client's side of chain_verify.h: the trust this slice
+ * holds, and the versions the walk needs fetched from the mirrors in
+ * turn.  Whether a version is accepted is chain_verify.c's decision
+ * alone; here is only where its bytes come from and what is said.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chain_verify.h"
 #include "layout.h"
 #include "manifest.h"
 #include "walk.h"
@@ -75,38 +76,6 @@ walk_get_version(struct dl *dl, const char *mirror, const char *channel,
 }
 
 /*
- * Judges the envelope of version v against cur (the version before, or
- * for v = 1 without state the trust alone).
- */
-static enum bd_err
-link_verify(const struct bd_accepted *cur, uint64_t v, const char *channel,
-    const uint8_t *buf, size_t len, struct bd_manifest **m)
-{
-	struct bd_trust trust;
-	char saved[WALK_DETAIL_BYTES];
-	enum bd_err rc;
-
-	*m = NULL;
-	if (cur->version > 0)
-		rc = manifest_verify_successor(cur, buf, len, channel, m);
-	else {
-		keyset_trust(&cur->keys, &trust);
-		rc = manifest_verify_load(buf, len, &trust, channel, m);
-		if (rc == BD_OK && (*m)->version != 1) {
-			rc = bd_fail(BD_ERR_CHAIN, "1.json holds version %"
-			    PRIu64, (*m)->version);
-			manifest_free(*m);
-			*m = NULL;
-		}
-	}
-	if (rc != BD_OK) {
-		snprintf(saved, sizeof(saved), "%s", bd_err_detail());
-		return bd_fail(rc, "version %" PRIu64 ": %s", v, saved);
-	}
-	return BD_OK;
-}
-
-/*
  * One intermediate version, from the mirrors in turn starting at *at.
  * On success *at is the mirror that had it.  Otherwise: the first broken
  * link any mirror served (exit 3), else "missing everywhere" (exit 3),
@@ -114,8 +83,7 @@ link_verify(const struct bd_accepted *cur, uint64_t v, const char *channel,
  */
 static enum bd_err
 walk_step(struct dl *dl, struct report *r, const char *const *mirrors,
-    size_t nmirrors, size_t *at, const char *channel,
-    const struct bd_accepted *cur, uint64_t v, struct bd_manifest **m,
+    size_t nmirrors, size_t *at, const char *channel, struct chain_walk *w,
     struct walk_stats *stats, char *where, size_t where_cap)
 {
 	char url[DL_URL_MAX_BYTES], broken_url[DL_URL_MAX_BYTES] = "";
@@ -123,6 +91,7 @@ walk_step(struct dl *dl, struct report *r, const char *const *mirrors,
 	char broken[WALK_DETAIL_BYTES] = "", net[WALK_DETAIL_BYTES] = "";
 	enum bd_err rc, broken_rc = BD_OK, net_rc = BD_OK;
 	bool missing, any_missing = false;
+	uint64_t v = chain_walk_next(w);
 	uint8_t *buf;
 	size_t len, k, i;
 
@@ -132,7 +101,7 @@ walk_step(struct dl *dl, struct report *r, const char *const *mirrors,
 		rc = walk_get_version(dl, mirrors[i], channel, v, &buf, &len,
 		    &missing, url, sizeof(url));
 		if (rc == BD_OK) {
-			rc = link_verify(cur, v, channel, buf, len, m);
+			rc = chain_walk_offer(w, buf, len);
 			free(buf);
 			if (rc == BD_OK) {
 				*at = i;
@@ -180,76 +149,39 @@ walk_accept(struct dl *dl, struct report *r, const char *const *mirrors,
     struct bd_manifest **out, struct walk_stats *stats, char *where,
     size_t where_cap)
 {
-	char direct[WALK_DETAIL_BYTES];
-	struct bd_accepted cur;
-	struct bd_manifest *m = NULL, *u = NULL;
-	struct bd_trust trust;
-	enum bd_err rc, direct_rc;
-	uint64_t v, newest;
+	struct chain_walk w;
+	enum bd_err rc;
 	size_t at = first;
 
 	*out = NULL;
 	memset(stats, 0, sizeof(*stats));
 	snprintf(where, where_cap, "%s", "");
-	keyset_trust(&anchor->keys, &trust);
-	bd_err_clear();
-	direct_rc = manifest_verify_load(env, len, &trust, channel, &m);
-	if (direct_rc == BD_OK) {
-		if (anchor->version > 0 && m->version == anchor->version + 1 &&
-		    (rc = manifest_check_link(anchor, m)) != BD_OK) {
-			manifest_free(m);
-			return rc;
-		}
-		if (anchor->version > 0 && !keyset_equal(&anchor->keys,
-		    &m->keys))
-			report_keys_changed(r, m->version, &anchor->keys,
-			    &m->keys);
-		*out = m;
-		return BD_OK;
+	if ((rc = chain_walk_begin(&w, anchor, channel, env, len)) != BD_OK)
+		goto out;
+	if (!w.direct)
+		report_info(r, "following the chain of %s from version %" PRIu64
+		    " to %" PRIu64, channel, anchor->version + 1, w.newest);
+	while (chain_walk_next(&w) != 0) {
+		if ((rc = walk_step(dl, r, mirrors, nmirrors, &at, channel, &w,
+		    stats, where, where_cap)) != BD_OK)
+			goto out;
+		if (chain_walk_keys_changed(&w))
+			report_keys_changed(r, w.last->version, &w.before.keys,
+			    &w.last->keys);
 	}
-	snprintf(direct, sizeof(direct), "%s", bd_err_detail());
-
-	/*
-	 * The newest's version only bounds the walk: the walk ends by
-	 * verifying these very bytes as a successor.
-	 */
-	if (manifest_load_unverified(env, len, &u) != BD_OK ||
-	    u->version <= anchor->version) {
-		manifest_free(u);
-		return bd_fail(direct_rc, "%s", direct);
-	}
-	newest = u->version;
-	manifest_free(u);
-	if (newest - anchor->version > WALK_MAX_VERSIONS)
-		return bd_fail(BD_ERR_CHAIN, "version %" PRIu64 " is not signed "
-		    "by the trusted keys (%s), and following the chain to it "
-		    "takes %" PRIu64 " steps, more than %d", newest, direct,
-		    newest - anchor->version, WALK_MAX_VERSIONS);
-	report_info(r, "following the chain of %s from version %" PRIu64
-	    " to %" PRIu64, channel, anchor->version + 1, newest);
-	cur = *anchor;
-	for (v = anchor->version + 1; v < newest; v++) {
-		if ((rc = walk_step(dl, r, mirrors, nmirrors, &at, channel,
-		    &cur, v, &m, stats, where, where_cap)) != BD_OK)
-			return rc;
-		if (cur.version > 0 && !keyset_equal(&cur.keys, &m->keys))
-			report_keys_changed(r, v, &cur.keys, &m->keys);
-		manifest_accepted(m, &cur);
-		manifest_free(m);
-		m = NULL;
-		stats->steps++;
-	}
-	if ((rc = link_verify(&cur, newest, channel, env, len, &m)) !=
-	    BD_OK) {
+	if ((rc = chain_walk_finish(&w, out)) != BD_OK) {
 		snprintf(where, where_cap, "%s", mirrors[first]);
-		return rc;
+		goto out;
 	}
-	if (cur.version > 0 && !keyset_equal(&cur.keys, &m->keys))
-		report_keys_changed(r, newest, &cur.keys, &m->keys);
-	stats->steps++;
-	report_info(r, "followed %zu version%s of %s (%zu request%s)",
-	    stats->steps, stats->steps == 1 ? "" : "s", channel,
-	    stats->requests, stats->requests == 1 ? "" : "s");
-	*out = m;
-	return BD_OK;
+	if (chain_walk_keys_changed(&w))
+		report_keys_changed(r, w.last->version, &w.before.keys,
+		    &w.last->keys);
+	stats->steps = w.steps;
+	if (!w.direct)
+		report_info(r, "followed %zu version%s of %s (%zu request%s)",
+		    stats->steps, stats->steps == 1 ? "" : "s", channel,
+		    stats->requests, stats->requests == 1 ? "" : "s");
+out:
+	chain_walk_clear(&w);
+	return rc;
 }

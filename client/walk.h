@@ -1,6 +1,8 @@
 /*
  * walk.h - how bootdrop-fetch accepts a channel's newest manifest under
- * the trust it holds (DESIGN.md, "The client's trust and the walk"):
+ * the trust it holds (DESIGN.md, "The client's trust and the walk").  The
+ * decision is chain_verify.h's, shared with bootdrop-server's pages and
+ * bootdrop-publish verify; this module fetches what it asks for:
  *
  *   1. directly, when the newest manifest carries the trust's threshold
  *      of the trust's keys and its own threshold of its own keys (and,
@@ -8,7 +10,7 @@
  *   2. otherwise by walking channels/<c>/<v>.json from the accepted
  *      version + 1 (1 without state) up to the newest, each version a
  *      valid successor of the one before, intermediate expiry ignored,
- *      at most WALK_MAX_VERSIONS steps, ending at exactly the bytes
+ *      at most CHAIN_MAX_VERSIONS steps, ending at exactly the bytes
  *      manifest.json served.
  *
  * A missing intermediate sends the walk to the next mirror; a broken link
@@ -28,8 +30,6 @@
 #include "manifest.h"
 #include "progress.h"
 #include "state.h"
-
-#define WALK_MAX_VERSIONS	1024
 
 /* Where the walk stands and what it cost. */
 struct walk_stats {

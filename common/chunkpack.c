@@ -99,19 +99,81 @@ packer_chunk(struct packer *k, const uint8_t *raw, size_t len)
 static enum bd_err
 fill_buf(int fd, uint8_t *buf, size_t cap, size_t *fill, int *eof)
 {
-	ssize_t n;
+	size_t got = 0;
+	enum bd_err rc = BD_OK;
 
-	while (*fill < cap && !*eof) {
-		n = read(fd, buf + *fill, cap - *fill);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return bd_fail(BD_ERR_IO, "read: %s", strerror(errno));
-		if (n == 0)
+	if (*fill < cap && !*eof) {
+		rc = read_full(fd, buf + *fill, cap - *fill, &got);
+		*fill += got;
+		if (rc == BD_OK && *fill < cap)
 			*eof = 1;
-		*fill += (size_t)n;
+	}
+	return rc;
+}
+
+/* Allocates k's compressor, buffers and hashes (BD_ERR_NOMEM). */
+static enum bd_err
+packer_init(struct packer *k, int level, int artifact_fd)
+{
+	const struct chunk_params *p = k->p;
+	struct stat sb;
+	uint64_t expect;
+
+	k->zcap = ZSTD_compressBound(p->max_len);
+	if ((k->zbuf = malloc(k->zcap)) == NULL ||
+	    (k->cctx = ZSTD_createCCtx()) == NULL ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(k->cctx,
+	    ZSTD_c_compressionLevel, level)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(k->cctx, ZSTD_c_windowLog,
+	    PACK_WINDOW_LOG)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(k->cctx, ZSTD_c_hashLog,
+	    PACK_TABLE_LOG)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(k->cctx, ZSTD_c_chainLog,
+	    PACK_TABLE_LOG)) ||
+	    (k->pack_sha = sha256_new()) == NULL ||
+	    (k->artifact_sha = sha256_new()) == NULL)
+		return BD_ERR_NOMEM;
+	/* Room for the expected count and a quarter more: no copy on growth. */
+	if (fstat(artifact_fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		expect = ((uint64_t)sb.st_size >> p->avg_bits) * 5 / 4 + 16;
+		k->cap = expect > CHUNK_COUNT_MAX ? CHUNK_COUNT_MAX :
+		    (uint32_t)expect;
+		if ((k->chunks = malloc(k->cap * sizeof(*k->chunks))) == NULL)
+			return BD_ERR_NOMEM;
 	}
 	return BD_OK;
+}
+
+/* Cuts everything artifact_fd holds into chunks, packing each. */
+static enum bd_err
+packer_run(struct packer *k, int artifact_fd)
+{
+	const struct chunk_params *p = k->p;
+	size_t cap = 2 * (size_t)p->max_len, pos = 0, fill = 0, n;
+	uint8_t *buf;
+	int eof = 0;
+	enum bd_err rc = BD_OK;
+
+	if ((buf = malloc(cap)) == NULL)
+		return BD_ERR_NOMEM;
+	for (;;) {
+		if (fill - pos < p->max_len && !eof) {
+			memmove(buf, buf + pos, fill - pos);
+			fill -= pos;
+			pos = 0;
+			if ((rc = fill_buf(artifact_fd, buf, cap, &fill,
+			    &eof)) != BD_OK)
+				break;
+		}
+		if (fill == pos)
+			break;
+		n = chunk_cut(p, buf + pos, fill - pos);
+		if ((rc = packer_chunk(k, buf + pos, n)) != BD_OK)
+			break;
+		pos += n;
+	}
+	free(buf);
+	return rc;
 }
 
 enum bd_err
@@ -120,11 +182,6 @@ chunk_pack_fd(int artifact_fd, int pack_fd, const struct chunk_params *p,
 {
 	struct packer k = { .p = p, .pack_fd = pack_fd };
 	struct chunk_index *idx = NULL;
-	uint8_t *buf = NULL;
-	size_t cap, pos = 0, fill = 0, n;
-	struct stat sb;
-	uint64_t expect;
-	int eof = 0;
 	enum bd_err rc;
 
 	*out = NULL;
@@ -133,48 +190,9 @@ chunk_pack_fd(int artifact_fd, int pack_fd, const struct chunk_params *p,
 		rc = bd_fail(BD_ERR_USAGE, "bad chunk parameters");
 		goto out;
 	}
-	cap = 2 * (size_t)p->max_len;
-	k.zcap = ZSTD_compressBound(p->max_len);
-	if ((buf = malloc(cap)) == NULL || (k.zbuf = malloc(k.zcap)) == NULL ||
-	    (k.cctx = ZSTD_createCCtx()) == NULL ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(k.cctx,
-	    ZSTD_c_compressionLevel, level)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(k.cctx, ZSTD_c_windowLog,
-	    PACK_WINDOW_LOG)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(k.cctx, ZSTD_c_hashLog,
-	    PACK_TABLE_LOG)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(k.cctx, ZSTD_c_chainLog,
-	    PACK_TABLE_LOG)) ||
-	    (k.pack_sha = sha256_new()) == NULL ||
-	    (k.artifact_sha = sha256_new()) == NULL) {
-		rc = BD_ERR_NOMEM;
+	if ((rc = packer_init(&k, level, artifact_fd)) != BD_OK ||
+	    (rc = packer_run(&k, artifact_fd)) != BD_OK)
 		goto out;
-	}
-	/* Room for the expected count and a quarter more: no copy on growth. */
-	if (fstat(artifact_fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
-		expect = ((uint64_t)sb.st_size >> p->avg_bits) * 5 / 4 + 16;
-		k.cap = expect > CHUNK_COUNT_MAX ? CHUNK_COUNT_MAX : (uint32_t)expect;
-		if ((k.chunks = malloc(k.cap * sizeof(*k.chunks))) == NULL) {
-			rc = BD_ERR_NOMEM;
-			goto out;
-		}
-	}
-	for (;;) {
-		if (fill - pos < p->max_len && !eof) {
-			memmove(buf, buf + pos, fill - pos);
-			fill -= pos;
-			pos = 0;
-			if ((rc = fill_buf(artifact_fd, buf, cap, &fill,
-			    &eof)) != BD_OK)
-				goto out;
-		}
-		if (fill == pos)
-			break;
-		n = chunk_cut(p, buf + pos, fill - pos);
-		if ((rc = packer_chunk(&k, buf + pos, n)) != BD_OK)
-			goto out;
-		pos += n;
-	}
 	if (k.count == 0) {
 		rc = bd_fail(BD_ERR_SIZE, "an empty artifact has no chunks");
 		goto out;
@@ -198,7 +216,6 @@ chunk_pack_fd(int artifact_fd, int pack_fd, const struct chunk_params *p,
 	}
 	*out = idx;
 	idx = NULL;
-	rc = BD_OK;
 out:
 	chunk_index_free(idx);
 	free(k.chunks);
@@ -206,6 +223,5 @@ out:
 	sha256_free(k.pack_sha);
 	ZSTD_freeCCtx(k.cctx);
 	free(k.zbuf);
-	free(buf);
 	return rc;
 }

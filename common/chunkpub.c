@@ -233,41 +233,22 @@ blob_open(int blobs_dirfd, const char *what, const char *hex, uint64_t size,
 	return BD_OK;
 }
 
-enum bd_err
-chunkpub_verify(int blobs_dirfd, const uint8_t index_sha256[SHA256_BYTES],
-    uint64_t index_size, const uint8_t artifact_sha256[SHA256_BYTES],
-    uint64_t artifact_size, struct chunkpub_result *res)
+/*
+ * chunkpub_verify()'s walk: every chunk of pack decoded (its SHA-256 the
+ * index's) and compared with the artifact's bytes, then the pack's own
+ * SHA-256; stored, raw and orig hold CHUNK_RAW_MAX_BYTES each.
+ */
+static enum bd_err
+verify_chunks(const struct chunk_index *idx, int pack, int art,
+    const char *phex, uint8_t *stored, uint8_t *raw, uint8_t *orig)
 {
-	struct chunk_index *idx = NULL;
 	struct chunk_decoder *dec = NULL;
 	struct sha256_ctx *h = NULL;
-	char phex[SHA256_HEX_BYTES], ahex[SHA256_HEX_BYTES];
-	uint8_t *stored = NULL, *raw = NULL, *orig = NULL, got[SHA256_BYTES];
+	uint8_t got[SHA256_BYTES];
 	uint32_t i;
-	int pack = -1, art = -1;
 	enum bd_err rc;
 
-	memset(res, 0, sizeof(*res));
-	if ((rc = chunkpub_index_load(blobs_dirfd, index_sha256, index_size,
-	    &idx)) != BD_OK)
-		goto out;
-	sha256_hex(idx->pack_sha256, phex);
-	sha256_hex(artifact_sha256, ahex);
-	if (idx->artifact_size != artifact_size) {
-		rc = bd_fail(BD_ERR_SIZE, "chunk index %s: for %llu bytes, the "
-		    "artifact has %llu", phex, (unsigned long long)
-		    idx->artifact_size, (unsigned long long)artifact_size);
-		goto out;
-	}
-	if ((rc = blob_open(blobs_dirfd, "chunk pack", phex, idx->pack_size,
-	    &pack)) != BD_OK ||
-	    (rc = blob_open(blobs_dirfd, "artifact", ahex, artifact_size,
-	    &art)) != BD_OK)
-		goto out;
-	if ((stored = malloc(CHUNK_RAW_MAX_BYTES)) == NULL ||
-	    (raw = malloc(CHUNK_RAW_MAX_BYTES)) == NULL ||
-	    (orig = malloc(CHUNK_RAW_MAX_BYTES)) == NULL ||
-	    (dec = chunk_decoder_new()) == NULL || (h = sha256_new()) == NULL) {
+	if ((dec = chunk_decoder_new()) == NULL || (h = sha256_new()) == NULL) {
 		rc = BD_ERR_NOMEM;
 		goto out;
 	}
@@ -306,6 +287,51 @@ chunkpub_verify(int blobs_dirfd, const uint8_t index_sha256[SHA256_BYTES],
 		    "otherwise", phex);
 		goto out;
 	}
+	rc = BD_OK;
+out:
+	sha256_free(h);
+	chunk_decoder_free(dec);
+	return rc;
+}
+
+enum bd_err
+chunkpub_verify(int blobs_dirfd, const uint8_t index_sha256[SHA256_BYTES],
+    uint64_t index_size, const uint8_t artifact_sha256[SHA256_BYTES],
+    uint64_t artifact_size, struct chunkpub_result *res)
+{
+	struct chunk_index *idx = NULL;
+	char phex[SHA256_HEX_BYTES], ahex[SHA256_HEX_BYTES];
+	uint8_t *stored = NULL, *raw = NULL, *orig = NULL;
+	int pack = -1, art = -1;
+	enum bd_err rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = chunkpub_index_load(blobs_dirfd, index_sha256, index_size,
+	    &idx)) != BD_OK)
+		goto out;
+	sha256_hex(idx->pack_sha256, phex);
+	if (idx->artifact_size != artifact_size) {
+		sha256_hex(index_sha256, ahex);
+		rc = bd_fail(BD_ERR_SIZE, "chunk index %s: for %llu bytes, the "
+		    "artifact has %llu", ahex, (unsigned long long)
+		    idx->artifact_size, (unsigned long long)artifact_size);
+		goto out;
+	}
+	sha256_hex(artifact_sha256, ahex);
+	if ((rc = blob_open(blobs_dirfd, "chunk pack", phex, idx->pack_size,
+	    &pack)) != BD_OK ||
+	    (rc = blob_open(blobs_dirfd, "artifact", ahex, artifact_size,
+	    &art)) != BD_OK)
+		goto out;
+	if ((stored = malloc(CHUNK_RAW_MAX_BYTES)) == NULL ||
+	    (raw = malloc(CHUNK_RAW_MAX_BYTES)) == NULL ||
+	    (orig = malloc(CHUNK_RAW_MAX_BYTES)) == NULL) {
+		rc = BD_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = verify_chunks(idx, pack, art, phex, stored, raw, orig)) !=
+	    BD_OK)
+		goto out;
 	res->artifact_size = artifact_size;
 	memcpy(res->artifact_sha256, artifact_sha256, SHA256_BYTES);
 	res->chunks = idx->count;
@@ -319,8 +345,6 @@ out:
 		close(pack);
 	if (art >= 0)
 		close(art);
-	sha256_free(h);
-	chunk_decoder_free(dec);
 	free(orig);
 	free(raw);
 	free(stored);

@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "dynbuf.h"
 #include "fsutil.h"
 
 #define TEMP_NAME_BYTES		300
@@ -32,24 +33,81 @@ write_all(int fd, const void *buf, size_t len)
 	return BD_OK;
 }
 
+/* One loop for read_full() and pread_full(): off < 0 means read(2). */
+static enum bd_err
+read_loop(int fd, uint8_t *p, size_t len, int64_t off, size_t *got)
+{
+	ssize_t n;
+	int e;
+
+	*got = 0;
+	while (*got < len) {
+		n = off < 0 ? read(fd, p + *got, len - *got) :
+		    pread(fd, p + *got, len - *got, (off_t)off + (off_t)*got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = errno;
+			(void)bd_fail(BD_ERR_IO, "read: %s", strerror(e));
+			errno = e;
+			return BD_ERR_IO;
+		}
+		if (n == 0)
+			break;
+		*got += (size_t)n;
+	}
+	return BD_OK;
+}
+
+enum bd_err
+read_full(int fd, void *buf, size_t len, size_t *got)
+{
+	return read_loop(fd, buf, len, -1, got);
+}
+
+enum bd_err
+pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got)
+{
+	*got = 0;
+	if (off > INT64_MAX - len)
+		return bd_fail(BD_ERR_RANGE, "read past the largest offset");
+	return read_loop(fd, buf, len, (int64_t)off, got);
+}
+
+enum bd_err
+pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+	size_t put = 0;
+	ssize_t n;
+	int e;
+
+	if (off > INT64_MAX - len)
+		return bd_fail(BD_ERR_RANGE, "write past the largest offset");
+	while (put < len) {
+		n = pwrite(fd, p + put, len - put, (off_t)(off + put));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = n < 0 ? errno : EIO;
+			(void)bd_fail(BD_ERR_IO, "write: %s", strerror(e));
+			errno = e;
+			return BD_ERR_IO;
+		}
+		put += (size_t)n;
+	}
+	return BD_OK;
+}
+
 enum bd_err
 pread_exact(int fd, void *buf, size_t len, uint64_t off)
 {
-	uint8_t *p = buf;
-	size_t got = 0;
-	ssize_t n;
+	size_t got;
+	enum bd_err rc;
 
-	while (got < len) {
-		n = pread(fd, p + got, len - got, (off_t)(off + got));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return bd_fail(BD_ERR_IO, "read: %s", strerror(errno));
-		if (n == 0)
-			return BD_ERR_SIZE;
-		got += (size_t)n;
-	}
-	return BD_OK;
+	if ((rc = pread_full(fd, buf, len, off, &got)) == BD_OK && got != len)
+		rc = BD_ERR_SIZE;
+	return rc;
 }
 
 enum bd_err
@@ -65,8 +123,7 @@ file_read_capped(int dirfd, const char *path, size_t max, uint8_t **buf,
     size_t *len)
 {
 	struct stat st;
-	uint8_t *b = NULL;
-	size_t have = 0, cap;
+	struct dynbuf b;
 	ssize_t n;
 	int fd;
 	enum bd_err rc = BD_OK;
@@ -76,6 +133,8 @@ file_read_capped(int dirfd, const char *path, size_t max, uint8_t **buf,
 	fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return bd_fail(BD_ERR_IO, "%s: %s", path, strerror(errno));
+	/* The file may grow while we read: read at most max + 1 bytes. */
+	dynbuf_init(&b, max < SIZE_MAX - 1 ? max + 1 : max, 0);
 	if (fstat(fd, &st) != 0) {
 		rc = bd_fail(BD_ERR_IO, "%s: %s", path, strerror(errno));
 		goto out;
@@ -89,29 +148,14 @@ file_read_capped(int dirfd, const char *path, size_t max, uint8_t **buf,
 		    max);
 		goto out;
 	}
-	/* The file may grow while we read: read at most max+1 bytes. */
-	cap = (size_t)st.st_size + 1;
-	if ((b = malloc(cap + 1)) == NULL) {
-		rc = BD_ERR_NOMEM;
+	if ((rc = dynbuf_reserve(&b, (size_t)st.st_size + 1)) != BD_OK)
 		goto out;
-	}
 	for (;;) {
-		if (have == cap) {
-			uint8_t *nb;
-
-			if (cap > max) {
-				rc = bd_fail(BD_ERR_TOOBIG,
-				    "%s: larger than %zu bytes", path, max);
-				goto out;
-			}
-			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-			if ((nb = realloc(b, cap + 1)) == NULL) {
-				rc = BD_ERR_NOMEM;
-				goto out;
-			}
-			b = nb;
-		}
-		n = read(fd, b + have, cap - have);
+		if ((rc = dynbuf_grow(&b)) == BD_ERR_TOOBIG)
+			break;	/* max + 1 bytes read: too big */
+		if (rc != BD_OK)
+			goto out;
+		n = read(fd, b.p + b.len, dynbuf_room(&b));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -120,19 +164,17 @@ file_read_capped(int dirfd, const char *path, size_t max, uint8_t **buf,
 		}
 		if (n == 0)
 			break;
-		have += (size_t)n;
+		dynbuf_added(&b, (size_t)n);
 	}
-	if (have > max) {
+	rc = BD_OK;
+	if (b.len > max) {
 		rc = bd_fail(BD_ERR_TOOBIG, "%s: larger than %zu bytes", path,
 		    max);
 		goto out;
 	}
-	b[have] = '\0';
-	*buf = b;
-	*len = have;
-	b = NULL;
+	*buf = dynbuf_take(&b, len);
 out:
-	free(b);
+	dynbuf_free(&b);
 	close(fd);
 	return rc;
 }

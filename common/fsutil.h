@@ -60,8 +60,22 @@ enum bd_err dir_each(int rootfd, const char *rel, dir_entry_fn fn, void *ctx);
 enum bd_err write_all(int fd, const void *buf, size_t len);
 
 /*
- * Reads exactly len bytes at offset off (retrying short reads and EINTR);
- * BD_ERR_SIZE, with no detail, when the file ends first.
+ * Reads until len bytes or end of file (retrying short reads and EINTR);
+ * *got says how many arrived (less than len only at end of file).
+ * BD_ERR_IO with errno kept on a read error.
+ */
+enum bd_err read_full(int fd, void *buf, size_t len, size_t *got);
+
+/* As read_full(), with pread(2) from offset off. */
+enum bd_err pread_full(int fd, void *buf, size_t len, uint64_t off,
+    size_t *got);
+
+/* Writes all of len bytes at offset off with pwrite(2). */
+enum bd_err pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+
+/*
+ * As pread_full(), for exactly len bytes: BD_ERR_SIZE, with no detail, when
+ * the file ends first.
  */
 enum bd_err pread_exact(int fd, void *buf, size_t len, uint64_t off);
 

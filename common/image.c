@@ -18,6 +18,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "dynbuf.h"
 #include "image.h"
 
 #define ET_EXEC			2
@@ -271,32 +272,16 @@ elf_read(const uint8_t *buf, size_t len, struct image_info *info)
 	return BD_OK;
 }
 
-/* A growing output buffer, capped at IMAGE_UNPACK_MAX_BYTES. */
+/* The decompressed payload: a dynbuf capped at IMAGE_UNPACK_MAX_BYTES. */
 struct unpacked {
-	uint8_t *buf;
-	size_t len, cap;
+	struct dynbuf d;
 };
 
 /* Makes room for at least one more step; false at the cap or on ENOMEM. */
 static bool
 unpacked_grow(struct unpacked *u)
 {
-	size_t cap;
-	uint8_t *p;
-
-	if (u->cap - u->len > 0)
-		return true;
-	if (u->cap >= IMAGE_UNPACK_MAX_BYTES)
-		return false;
-	/* doubling: a payload near the cap is copied a few times, not 128 */
-	cap = u->cap < UNPACK_STEP_BYTES ? UNPACK_STEP_BYTES : u->cap * 2;
-	if (cap > IMAGE_UNPACK_MAX_BYTES)
-		cap = IMAGE_UNPACK_MAX_BYTES;
-	if ((p = realloc(u->buf, cap)) == NULL)
-		return false;
-	u->buf = p;
-	u->cap = cap;
-	return true;
+	return dynbuf_grow(&u->d) == BD_OK;
 }
 
 static enum bd_err
@@ -325,10 +310,10 @@ unpack_gzip(const uint8_t *src, size_t n, struct unpacked *u,
 			rc = unpack_too_big(what);
 			break;
 		}
-		z.next_out = u->buf + u->len;
-		z.avail_out = (uInt)(u->cap - u->len);
+		z.next_out = u->d.p + u->d.len;
+		z.avail_out = (uInt)dynbuf_room(&u->d);
 		zr = inflate(&z, Z_NO_FLUSH);
-		u->len = u->cap - z.avail_out;
+		dynbuf_added(&u->d, dynbuf_room(&u->d) - z.avail_out);
 		if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
 			rc = bd_fail(BD_ERR_ELF, "%s: broken gzip data", what);
 			break;
@@ -358,10 +343,10 @@ unpack_xz(const uint8_t *src, size_t n, struct unpacked *u, const char *what)
 			rc = unpack_too_big(what);
 			break;
 		}
-		z.next_out = u->buf + u->len;
-		z.avail_out = u->cap - u->len;
+		z.next_out = u->d.p + u->d.len;
+		z.avail_out = dynbuf_room(&u->d);
 		lr = lzma_code(&z, LZMA_FINISH);
-		u->len = u->cap - z.avail_out;
+		dynbuf_added(&u->d, dynbuf_room(&u->d) - z.avail_out);
 		if (lr != LZMA_OK && lr != LZMA_STREAM_END &&
 		    !(lr == LZMA_BUF_ERROR && z.avail_out == 0)) {
 			rc = bd_fail(BD_ERR_ELF, "%s: broken or truncated xz "
@@ -392,11 +377,11 @@ unpack_zstd(const uint8_t *src, size_t n, struct unpacked *u,
 			rc = unpack_too_big(what);
 			break;
 		}
-		out.dst = u->buf + u->len;
-		out.size = u->cap - u->len;
+		out.dst = u->d.p + u->d.len;
+		out.size = dynbuf_room(&u->d);
 		out.pos = 0;
 		zr = ZSTD_decompressStream(z, &out, &in);
-		u->len += out.pos;
+		dynbuf_added(&u->d, out.pos);
 		if (ZSTD_isError(zr)) {
 			rc = bd_fail(BD_ERR_ELF, "%s: broken zstd data", what);
 			break;
@@ -495,12 +480,13 @@ bzimage_read(const uint8_t *buf, size_t len, struct image_info *info)
 {
 	char what[WHAT_BYTES], saved[256];
 	struct image_info inner;
-	struct unpacked u = { 0 };
+	struct unpacked u;
 	const char *kind, *other;
 	uint64_t setup_sects, setup_end, proto, poff, plen;
 	unsigned machine;
 	enum bd_err rc;
 
+	dynbuf_init(&u.d, IMAGE_UNPACK_MAX_BYTES, UNPACK_STEP_BYTES);
 	if (len < BZ_MIN_BYTES)
 		return bd_fail(BD_ERR_ELF, "a truncated bzImage header");
 	proto = le(buf, BZ_VERSION, 2);
@@ -538,7 +524,7 @@ bzimage_read(const uint8_t *buf, size_t len, struct image_info *info)
 	    BD_OK)
 		goto out;
 	memset(&inner, 0, sizeof(inner));
-	if ((rc = elf_read(u.buf, u.len, &inner)) != BD_OK) {
+	if ((rc = elf_read(u.d.p, u.d.len, &inner)) != BD_OK) {
 		snprintf(saved, sizeof(saved), "%s", bd_err_detail());
 		rc = bd_fail(rc, "a bzImage whose %s payload is %s", kind, saved);
 		goto out;
@@ -554,7 +540,7 @@ bzimage_read(const uint8_t *buf, size_t len, struct image_info *info)
 		goto out;
 	}
 out:
-	free(u.buf);
+	dynbuf_free(&u.d);
 	return rc;
 }
 
@@ -562,10 +548,11 @@ enum bd_err
 image_inspect(const uint8_t *buf, size_t len, struct image_info *info)
 {
 	char saved[256];
-	struct unpacked u = { 0 };
+	struct unpacked u;
 	enum bd_err rc;
 
 	memset(info, 0, sizeof(*info));
+	dynbuf_init(&u.d, IMAGE_UNPACK_MAX_BYTES, UNPACK_STEP_BYTES);
 	if (len >= 4 && memcmp(buf, "\177ELF", 4) == 0) {
 		info->format = "elf";
 		return elf_read(buf, len, info);
@@ -573,13 +560,13 @@ image_inspect(const uint8_t *buf, size_t len, struct image_info *info)
 	if (len >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
 		if ((rc = unpack_gzip(buf, len, &u, "the gzip file")) == BD_OK) {
 			info->format = "elf.gz";
-			if ((rc = elf_read(u.buf, u.len, info)) != BD_OK) {
+			if ((rc = elf_read(u.d.p, u.d.len, info)) != BD_OK) {
 				snprintf(saved, sizeof(saved), "%s",
 				    bd_err_detail());
 				rc = bd_fail(rc, "a gzip file holding %s", saved);
 			}
 		}
-		free(u.buf);
+		dynbuf_free(&u.d);
 		return rc;
 	}
 	if (len >= BZ_HEADER + 4 && memcmp(buf + BZ_HEADER, "HdrS", 4) == 0 &&

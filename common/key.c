@@ -127,8 +127,8 @@ static enum bd_err
 key_file_read(const char *path, uint8_t *buf, size_t cap, size_t *len)
 {
 	struct stat st;
-	size_t off = 0;
-	ssize_t n;
+	size_t off = 0, more = 0;
+	uint8_t extra;
 	enum bd_err rc = BD_OK;
 	int fd;
 
@@ -149,28 +149,15 @@ key_file_read(const char *path, uint8_t *buf, size_t cap, size_t *len)
 		goto out;
 	}
 	/* Read one byte past cap to notice a file that grew meanwhile. */
-	for (;;) {
-		uint8_t extra;
-
-		if (off < cap)
-			n = read(fd, buf + off, cap - off);
-		else
-			n = read(fd, &extra, 1);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			rc = bd_fail(BD_ERR_IO, "%s: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (off == cap) {
-			rc = bd_fail(BD_ERR_TOOBIG, "%s: larger than %zu bytes",
-			    path, cap);
-			goto out;
-		}
-		off += (size_t)n;
+	if ((rc = read_full(fd, buf, cap, &off)) != BD_OK ||
+	    (off == cap && (rc = read_full(fd, &extra, 1, &more)) != BD_OK)) {
+		rc = bd_fail(BD_ERR_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (off == cap && more == 1) {
+		rc = bd_fail(BD_ERR_TOOBIG, "%s: larger than %zu bytes", path,
+		    cap);
+		goto out;
 	}
 	*len = off;
 out:

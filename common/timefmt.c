@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "err.h"
+#include "num.h"
 #include "timefmt.h"
 
 #define TIME_YEAR_MIN		1970
@@ -112,10 +113,9 @@ time_parse(const char *s, time_t *t)
 enum bd_err
 duration_parse(const char *s, int64_t *seconds)
 {
-	unsigned long long n;
-	uint64_t unit;
-	char *end;
+	uint64_t n, unit;
 	size_t len;
+	enum bd_err rc;
 
 	if (s == NULL || (len = strlen(s)) < 2 || s[0] < '0' || s[0] > '9')
 		return bd_fail(BD_ERR_FORMAT, "duration is not <n>d|h|m|s");
@@ -135,11 +135,10 @@ duration_parse(const char *s, int64_t *seconds)
 	default:
 		return bd_fail(BD_ERR_FORMAT, "duration unit is not d, h, m or s");
 	}
-	errno = 0;
-	n = strtoull(s, &end, 10);
-	if (end != s + len - 1)
+	rc = num_u64(s, len - 1, 1, DURATION_MAX_SECONDS / unit, &n);
+	if (rc == BD_ERR_FORMAT)
 		return bd_fail(BD_ERR_FORMAT, "duration is not <n>d|h|m|s");
-	if (errno == ERANGE || n == 0 || n > DURATION_MAX_SECONDS / unit)
+	if (rc != BD_OK)
 		return bd_fail(BD_ERR_RANGE,
 		    "duration must be positive and at most 100 years");
 	*seconds = (int64_t)(n * unit);

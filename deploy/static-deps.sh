@@ -12,7 +12,8 @@
 #
 # Afterwards `meson setup DIR -Dstatic_client=true` finds the libcurl at
 # the prefix printed on the last line (the default of meson's
-# static_prefix option).  doc/static.md explains the choices.
+# static_prefix option) and takes its flags from the libcurl.pc installed
+# there, refusing one whose protocols are not exactly HTTP and HTTPS.  doc/static.md explains the choices.
 #
 # usage: deploy/static-deps.sh [--arch amd64|i386|all] [--openssl debian|minimal]
 #   --arch  target architecture (default: all = amd64, then i386).  i386

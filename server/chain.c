@@ -38,6 +38,16 @@ chain_keyids_text(const struct bd_keyset *ks, char *out, size_t cap)
 	}
 }
 
+enum bd_err
+chain_source_read(void *ctx, uint64_t v, uint8_t **buf, size_t *len)
+{
+	const struct chain_source *src = ctx;
+	char name[LAYOUT_FILE_BYTES];
+
+	layout_version_file(v, name);
+	return repo_read_manifest(src->repofd, src->channel, name, buf, len);
+}
+
 void
 chain_head_clear(struct chain_head *h)
 {

@@ -65,6 +65,17 @@ enum bd_err chain_check_envelope(const struct chain_head *h,
 enum bd_err chain_keyset_parse(const char *const *args, size_t n,
     unsigned threshold, struct bd_keyset *ks);
 
+/*
+ * chain_read_fn (chain_verify.h) over a repository: ctx is a struct
+ * chain_source, version v is channels/<channel>/<v>.json.
+ */
+struct chain_source {
+	int repofd;
+	const char *channel;
+};
+enum bd_err chain_source_read(void *ctx, uint64_t v, uint8_t **buf,
+    size_t *len);
+
 /* Writes "A1B2C3D4E5F60718 0123456789ABCDEF" (key ids) into out. */
 void chain_keyids_text(const struct bd_keyset *ks, char *out, size_t cap);
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -201,6 +202,94 @@ enum bd_err
 cli_load_pubkey(const char *path, struct bd_pubkey *pk)
 {
 	return input_error(pubkey_load_file(pk, path));
+}
+
+/* Reads a whole regular file of at most cap - 1 bytes into buf, NUL-ended. */
+static enum bd_err
+read_small(const char *path, char *buf, size_t cap, size_t *len)
+{
+	struct stat st;
+	ssize_t got;
+	enum bd_err rc = BD_OK;
+	int fd;
+
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+		return bd_fail(BD_ERR_INPUT, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		rc = bd_fail(BD_ERR_INPUT, "%s: not a regular file", path);
+		goto out;
+	}
+	for (;;) {
+		got = read(fd, buf + *len, cap - *len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			rc = bd_fail(BD_ERR_INPUT, "%s: %s", path,
+			    strerror(errno));
+			goto out;
+		}
+		if (got == 0)
+			break;
+		*len += (size_t)got;
+		if (*len == cap) {
+			rc = bd_fail(BD_ERR_TOOBIG, "%s: larger than %zu bytes",
+			    path, cap - 1);
+			goto out;
+		}
+	}
+	buf[*len] = '\0';
+out:
+	close(fd);
+	return rc;
+}
+
+enum bd_err
+cli_load_pubkeys(const char *path, struct bd_pubkey *pks, size_t max,
+    size_t *n)
+{
+	static const char comment[] = "untrusted comment:";
+	char *text, *line, *next;
+	size_t len, lineno = 0, i;
+	enum bd_err rc;
+
+	*n = 0;
+	if ((text = malloc(CLI_KEYS_FILE_MAX_BYTES + 1)) == NULL)
+		return bd_fail(BD_ERR_NOMEM, "key file");
+	if ((rc = read_small(path, text, CLI_KEYS_FILE_MAX_BYTES + 1,
+	    &len)) != BD_OK)
+		goto out;
+	if (memchr(text, '\0', len) != NULL) {
+		rc = bd_fail(BD_ERR_FORMAT, "%s: contains a NUL byte", path);
+		goto out;
+	}
+	for (line = text; line != NULL && *line != '\0'; line = next) {
+		lineno++;
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		i = strlen(line);
+		if (i > 0 && line[i - 1] == '\r')
+			line[--i] = '\0';
+		if (i == 0 || strncmp(line, comment, sizeof(comment) - 1) == 0)
+			continue;
+		if (*n == max) {
+			rc = bd_fail(BD_ERR_TOOBIG, "%s: more than %zu keys",
+			    path, max);
+			goto out;
+		}
+		if (i != PUBKEY_B64_BYTES - 1 ||
+		    pubkey_from_base64(&pks[*n], line) != BD_OK) {
+			rc = bd_fail(BD_ERR_FORMAT, "%s line %zu: not a public "
+			    "key (RWQ..., 56 characters)", path, lineno);
+			goto out;
+		}
+		(*n)++;
+	}
+	if (*n == 0)
+		rc = bd_fail(BD_ERR_FORMAT, "%s: no public key in it", path);
+out:
+	free(text);
+	return rc;
 }
 
 int

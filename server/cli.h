@@ -41,6 +41,17 @@ enum bd_err cli_load_seckey(const char *path, struct cli_pass *pass,
 /* Loads a public key file; an unreadable one is BD_ERR_INPUT. */
 enum bd_err cli_load_pubkey(const char *path, struct bd_pubkey *pk);
 
+#define CLI_KEYS_FILE_MAX_BYTES	(64u << 10)
+
+/*
+ * Loads a file of one or more public keys: minisign .pub files one after
+ * another (each an "untrusted comment:" line and a key line; blank lines
+ * between are allowed), at most max keys and CLI_KEYS_FILE_MAX_BYTES.
+ * Every other line must be a key.  An unreadable file is BD_ERR_INPUT.
+ */
+enum bd_err cli_load_pubkeys(const char *path, struct bd_pubkey *pks,
+    size_t max, size_t *n);
+
 /* Prints "PROG: <what>: <strerror>[: detail]" to stderr; returns the exit status. */
 int cli_report(const char *prog, const char *what, enum bd_err rc);
 

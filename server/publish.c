@@ -25,6 +25,7 @@
 
 #include "boot.h"
 #include "chain.h"
+#include "chain_verify.h"
 #include "chunkpub.h"
 #include "cli.h"
 #include "image.h"
@@ -984,19 +985,20 @@ read_version(int repofd, const char *channel, uint64_t v, uint8_t **buf,
 }
 
 /*
- * Walks versions 1..newest of a channel: version 1 by its own keys, each
- * later one as the successor of the one before.  Returns the newest in
- * *newest and its envelope bytes in *buf; prints each change of keys.
+ * Walks versions 1..newest of a channel, as chain_verify.h walks a
+ * channel's own chain: version 1 by its own keys, each later one as the
+ * successor of the one before.  Returns the newest in *newest and its
+ * envelope bytes in *buf; prints each change of keys.
  */
 static enum bd_err
 verify_chain(int repofd, const char *channel, struct bd_manifest **newest,
     uint8_t **buf, size_t *len, size_t *changes)
 {
 	char ids[MANIFEST_MAX_KEYS * KEY_ID_HEX_BYTES], saved[256];
-	struct bd_accepted prev;
-	struct bd_manifest *m = NULL;
-	uint64_t *versions = NULL;
-	size_t n = 0, i;
+	struct chain_walk w = { 0 };
+	uint8_t *vbuf;
+	uint64_t *versions = NULL, v;
+	size_t n = 0, i, vlen;
 	enum bd_err rc;
 
 	*newest = NULL;
@@ -1008,46 +1010,47 @@ verify_chain(int repofd, const char *channel, struct bd_manifest **newest,
 		rc = bd_fail(BD_ERR_CHAIN, "channel %s has no versions", channel);
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		if (versions[i] != i + 1) {
 			rc = bd_fail(BD_ERR_CHAIN, "version %zu is missing "
 			    "(channels/%s/%zu.json)", i + 1, channel, i + 1);
 			goto out;
 		}
-		free(*buf);
-		if ((rc = read_version(repofd, channel, i + 1, buf, len)) !=
-		    BD_OK)
-			goto out;
-		if (i == 0)
-			rc = manifest_verify_self(*buf, *len, channel, &m);
-		else
-			rc = manifest_verify_successor(&prev, *buf, *len,
-			    channel, &m);
-		if (rc == BD_OK && i == 0 && (m->version != 1 || m->has_prev))
-			rc = bd_fail(BD_ERR_CHAIN, "1.json holds version %llu",
-			    (unsigned long long)m->version);
-		if (rc != BD_OK) {
-			snprintf(saved, sizeof(saved), "%s", bd_err_detail());
-			rc = bd_fail(rc, "version %zu: %s", i + 1, saved);
-			goto out;
+	if ((rc = read_version(repofd, channel, n, buf, len)) != BD_OK)
+		goto out;
+	if ((rc = chain_walk_begin(&w, NULL, channel, *buf, *len)) !=
+	    BD_OK || w.newest != n) {
+		snprintf(saved, sizeof(saved), "%s", rc != BD_OK ?
+		    bd_err_detail() : "");
+		rc = rc != BD_OK ? bd_fail(rc, "version %zu: %s", n, saved) :
+		    bd_fail(BD_ERR_CHAIN, "version %zu: %zu.json holds version "
+		    "%" PRIu64, n, n, w.newest);
+		goto out;
+	}
+	for (;;) {
+		if ((v = chain_walk_next(&w)) != 0) {
+			if ((rc = read_version(repofd, channel, v, &vbuf,
+			    &vlen)) != BD_OK)
+				goto out;
+			rc = chain_walk_offer(&w, vbuf, vlen);
+			free(vbuf);
+		} else {
+			rc = chain_walk_finish(&w, newest);
 		}
-		if (i > 0 && !keyset_equal(&prev.keys, &m->keys)) {
-			chain_keyids_text(&m->keys, ids, sizeof(ids));
+		if (rc != BD_OK)
+			goto out;
+		if (chain_walk_keys_changed(&w)) {
+			chain_keyids_text(&w.last->keys, ids, sizeof(ids));
 			printf("version %llu: keys %s, threshold %u\n",
-			    (unsigned long long)m->version, ids,
-			    m->keys.threshold);
+			    (unsigned long long)w.last->version, ids,
+			    w.last->keys.threshold);
 			(*changes)++;
 		}
-		manifest_accepted(m, &prev);
-		if (i + 1 < n) {
-			manifest_free(m);
-			m = NULL;
-		}
+		if (v == 0)
+			break;
 	}
-	*newest = m;
-	m = NULL;
 out:
-	manifest_free(m);
+	chain_walk_clear(&w);
 	if (rc != BD_OK) {
 		free(*buf);
 		*buf = NULL;
@@ -1057,36 +1060,33 @@ out:
 }
 
 /*
- * With -P/-p: a guest holding only those keys must reach the newest
- * version, directly or by the walk from version 1.
+ * With -P/-p: a guest holding only those keys (threshold -t) must reach
+ * the newest version, directly or by the walk from version 1 - decided
+ * by chain_reach(), as bootdrop-fetch and bootdrop-server decide it.
  */
 static enum bd_err
 verify_reachable(int repofd, struct args *a, const uint8_t *buf, size_t len,
-    struct bd_manifest **by)
+    struct bd_manifest **by, size_t *steps)
 {
-	struct bd_trust trust;
-	uint8_t *first = NULL;
-	size_t flen = 0;
-	char saved[256];
-	enum bd_err rc, rc1;
+	struct chain_source src = { repofd, a->channel };
+	struct bd_accepted anchor;
+	char saved[512];
+	size_t i;
+	enum bd_err rc;
 
-	trust.keys = a->trusted;
-	trust.nkeys = a->ntrusted;
-	trust.threshold = a->threshold == 0 ? 1 : (unsigned)a->threshold;
+	memset(&anchor, 0, sizeof(anchor));
+	for (i = 0; i < a->ntrusted && anchor.keys.nkeys < MANIFEST_MAX_KEYS;
+	    i++)
+		if (keyset_find(&anchor.keys, a->trusted[i].id) < 0)
+			anchor.keys.keys[anchor.keys.nkeys++] = a->trusted[i];
+	anchor.keys.threshold = a->threshold == 0 ? 1 : (unsigned)a->threshold;
 	bd_err_clear();
-	if ((rc = manifest_verify_load(buf, len, &trust, a->channel, by)) ==
-	    BD_OK)
+	if ((rc = chain_reach(&anchor, a->channel, buf, len,
+	    chain_source_read, &src, by, steps)) == BD_OK)
 		return BD_OK;
 	snprintf(saved, sizeof(saved), "%s", bd_err_detail());
-	if ((rc1 = read_version(repofd, a->channel, 1, &first, &flen)) ==
-	    BD_OK && (rc1 = manifest_verify_load(first, flen, &trust,
-	    a->channel, by)) == BD_OK) {
-		free(first);
-		return BD_OK;
-	}
-	free(first);
-	return bd_fail(rc, "neither the newest version nor version 1 is "
-	    "signed by the given keys: %s", saved);
+	return bd_fail(rc, "a guest holding only the given keys does not "
+	    "reach the newest version: %s", saved);
 }
 
 /* A repository file that cannot be read is input, not a write error. */
@@ -1105,7 +1105,7 @@ cmd_verify(struct args *a)
 	char kid[KEY_ID_HEX_BYTES], when[TIME_RFC3339_BYTES];
 	uint8_t *buf = NULL, *vbuf = NULL, *obuf = NULL;
 	size_t len = 0, vlen = 0, olen = 0, i, shown, changes = 0, nbad = 0;
-	size_t nchunked = 0;
+	size_t steps = 0, nchunked = 0;
 	int repofd = -1, status = 0;
 	enum bd_err rc;
 
@@ -1140,7 +1140,7 @@ cmd_verify(struct args *a)
 		goto out;
 	}
 	if (a->ntrusted > 0 && (rc = verify_reachable(repofd, a, buf, len,
-	    &by)) != BD_OK) {
+	    &by, &steps)) != BD_OK) {
 		status = fail("-P/-p keys", rc);
 		goto out;
 	}
@@ -1206,7 +1206,7 @@ cmd_verify(struct args *a)
 		    "warnings)\n", nbad, nbad == 1 ? "" : "s");
 	if (by != NULL)
 		printf("a guest holding the given keys reaches it%s\n",
-		    by->version == m->version ? " directly" :
+		    steps == 0 ? " directly" :
 		    " by following the chain from version 1");
 out:
 	manifest_free(m);

@@ -265,7 +265,8 @@ kind_of(const char *name)
 	return "file";
 }
 
-const char *
+/* An install path a kind installs to by default (file: base of path). */
+static const char *
 repo_default_install(const char *name, const char *path)
 {
 	const char *kind = kind_of(name);

@@ -26,7 +26,7 @@ struct release_input {
 				   or other (kind "file") */
 	const char *path;	/* file to publish */
 	const char *install;	/* --install NAME=PATH, or NULL: the kind's
-				   default (repo_default_install()) */
+				   default for its kind */
 };
 
 /*
@@ -83,9 +83,6 @@ typedef void (*repo_warn_fn)(void *ctx, const char *rel, unsigned mode,
 /* The seed guide's command line for a FreeBSD Xen PV guest. */
 #define REPO_FREEBSD_CMDLINE \
 	"vfs.root.mountfrom=ufs:xbd0s2,machdep.idle_mwait=0,kern.hz=100"
-
-/* An install path a kind installs to by default (file: base of path). */
-const char *repo_default_install(const char *name, const char *path);
 
 /*
  * Fills m's format-3 boot data from o over what m already holds (the

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dynbuf.h"
 #include "html.h"
 #include "index.h"
 #include "key.h"
@@ -24,50 +25,19 @@
 #include "timefmt.h"
 #include "units.h"
 
-/* A growable buffer created with its maximum; past it, failed is set. */
+#define HTML_PAGE_FIRST_BYTES	8192
+
+/* The page being built: a capped buffer; past its cap, failed is set. */
 struct hbuf {
-	char *p;
-	size_t len, cap, max;
+	struct dynbuf d;
 	bool failed;
 };
-
-static bool
-hb_reserve(struct hbuf *b, size_t n)
-{
-	size_t want, ncap;
-	char *np;
-
-	if (b->failed)
-		return false;
-	if (n > b->max - b->len - 1) {
-		b->failed = true;
-		return false;
-	}
-	want = b->len + n + 1;
-	if (want <= b->cap)
-		return true;
-	ncap = b->cap ? b->cap : 8192;
-	while (ncap < want)
-		ncap *= 2;
-	if (ncap > b->max)
-		ncap = b->max;
-	if ((np = realloc(b->p, ncap)) == NULL) {
-		b->failed = true;
-		return false;
-	}
-	b->p = np;
-	b->cap = ncap;
-	return true;
-}
 
 static void
 hb_put(struct hbuf *b, const char *s, size_t n)
 {
-	if (!hb_reserve(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	if (!b->failed && dynbuf_add(&b->d, s, n) != BD_OK)
+		b->failed = true;
 }
 
 static void
@@ -169,11 +139,16 @@ page_head(struct hbuf *b, const char *title)
 }
 
 static void
-page_tail(struct hbuf *b)
+page_tail(const struct http_server *s, struct hbuf *b)
 {
-	hb_str(b, "<p class=\"note\">Manifests are signed. This page is generated "
-	    "from them without checking signatures; signatures verified by "
-	    "bootdrop-fetch before anything is installed.</p>\n</body></html>\n");
+	hb_str(b, "<p class=\"note\">Manifests are signed; signatures verified by "
+	    "bootdrop-fetch before anything is installed.");
+	if (s->nkeys > 0)
+		hb_str(b, " Whether a guest holding a key shown here reaches a "
+		    "channel's newest version was judged by this server with "
+		    "the rule bootdrop-fetch applies (the signatures, and the "
+		    "chain of versions across changes of keys).");
+	hb_str(b, "</p>\n</body></html>\n");
 }
 
 static void
@@ -189,27 +164,81 @@ time_cell(struct hbuf *b, time_t t, bool expiry, time_t now)
 		hb_str(b, " <span class=\"bad\">expired</span>");
 }
 
+/* Appends key i's id as <code>. */
+static void
+key_code(const struct http_server *s, struct hbuf *b, size_t i)
+{
+	char kid[KEY_ID_HEX_BYTES];
+
+	keyid_hex(s->keys[i].id, kid);
+	hb_str(b, "<code>");
+	hb_esc(b, kid);
+	hb_str(b, "</code>");
+}
+
+/* The keys section of the index: each key and the channels it reaches. */
+static void
+render_keys_reached(const struct http_server *s, struct hbuf *b,
+    char **names, size_t n, const bool *reached)
+{
+	char b64[PUBKEY_B64_BYTES], path[LAYOUT_PATH_BYTES];
+	size_t i, k, shown;
+
+	hb_str(b, "<h2>Keys</h2>\n<p class=\"note\">The public keys this "
+	    "server shows in fetch commands, and the channels a guest holding "
+	    "each one alone reaches.</p>\n");
+	for (k = 0; k < s->nkeys; k++) {
+		pubkey_to_base64(&s->keys[k], b64);
+		hb_str(b, "<div class=\"card\"><dl><dt>key id</dt><dd>");
+		key_code(s, b, k);
+		hb_str(b, "</dd><dt>public key</dt><dd><code class=\"hash\">");
+		hb_esc(b, b64);
+		hb_str(b, "</code></dd><dt>reaches</dt><dd>");
+		for (i = 0, shown = 0; i < n; i++) {
+			if (!reached[i * s->nkeys + k])
+				continue;
+			layout_channel_dir(names[i], path);
+			hb_str(b, shown++ ? ", <a href=\"/" : "<a href=\"/");
+			hb_esc(b, path);
+			hb_str(b, "/\">");
+			hb_esc(b, names[i]);
+			hb_str(b, "</a>");
+		}
+		if (shown == 0)
+			hb_str(b, "<span class=\"bad\">no channel</span>");
+		hb_str(b, "</dd></dl></div>\n");
+	}
+}
+
 static void
 render_index(const struct http_server *s, struct hbuf *b, char **names,
     size_t n)
 {
 	char path[LAYOUT_PATH_BYTES];
+	struct index_reach reach[HTTP_MAX_KEYS];
 	struct bd_manifest *m;
+	bool *reached = NULL;
 	time_t now = time(NULL);
 	enum bd_err rc;
-	size_t i;
+	size_t i, k, any;
 
 	page_head(b, "bootdrop repository");
 	hb_str(b, "<h1>Channels</h1>\n");
 	if (n == 0) {
 		hb_str(b, "<p>No channel has been published yet.</p>\n");
-		page_tail(b);
+		page_tail(s, b);
+		return;
+	}
+	if (s->nkeys > 0 && (reached = calloc(n, s->nkeys)) == NULL) {
+		b->failed = true;
 		return;
 	}
 	hb_str(b, "<div class=\"scroll\"><table class=\"rows\"><thead><tr>"
 	    "<th>channel</th>"
-	    "<th>version</th><th>created</th><th>expires</th></tr></thead>"
-	    "<tbody>\n");
+	    "<th>version</th><th>created</th><th>expires</th>");
+	if (s->nkeys > 0)
+		hb_str(b, "<th>reached by key</th>");
+	hb_str(b, "</tr></thead><tbody>\n");
 	for (i = 0; i < n && !b->failed; i++) {
 		layout_channel_dir(names[i], path);
 		hb_str(b, "<tr><td><a href=\"/");
@@ -219,7 +248,8 @@ render_index(const struct http_server *s, struct hbuf *b, char **names,
 		hb_str(b, "</a></td>");
 		rc = index_channel_manifest(s->index, s->repofd, names[i], &m);
 		if (rc != BD_OK) {
-			hb_str(b, "<td colspan=\"3\" class=\"bad\">manifest unreadable: ");
+			hb_printf(b, "<td colspan=\"%d\" class=\"bad\">manifest "
+			    "unreadable: ", s->nkeys > 0 ? 4 : 3);
 			hb_esc(b, bd_strerror(rc));
 			hb_str(b, "</td></tr>\n");
 			continue;
@@ -229,33 +259,31 @@ render_index(const struct http_server *s, struct hbuf *b, char **names,
 		time_cell(b, m->created, false, now);
 		hb_str(b, "</td><td data-l=\"expires\">");
 		time_cell(b, m->expires, true, now);
-		hb_str(b, "</td></tr>\n");
+		hb_str(b, "</td>");
 		index_channel_release(s->index, m);
+		if (s->nkeys > 0) {
+			hb_str(b, "<td data-l=\"key\">");
+			index_channel_reach(s->index, s->repofd, names[i],
+			    s->keys, s->nkeys, reach);
+			for (k = 0, any = 0; k < s->nkeys; k++) {
+				if (reach[k].rc != BD_OK)
+					continue;
+				reached[i * s->nkeys + k] = true;
+				hb_str(b, any++ ? ", " : "");
+				key_code(s, b, k);
+			}
+			if (any == 0)
+				hb_str(b, "<span class=\"bad\">none of the "
+				    "keys shown</span>");
+			hb_str(b, "</td>");
+		}
+		hb_str(b, "</tr>\n");
 	}
 	hb_str(b, "</tbody></table></div>\n");
-	page_tail(b);
-}
-
-/*
- * True when the key shown in the fetch command (-P/-p) is one of the key
- * ids that signed m; true as well when no key is configured.  *kid gets
- * the configured key's id.
- */
-static bool
-key_signed(const struct http_server *s, const struct bd_manifest *m,
-    char kid[KEY_ID_HEX_BYTES])
-{
-	struct bd_pubkey pk;
-	size_t i;
-
-	kid[0] = '\0';
-	if (s->pubkey_b64 == NULL || pubkey_from_base64(&pk, s->pubkey_b64) != BD_OK)
-		return true;
-	keyid_hex(pk.id, kid);
-	for (i = 0; i < m->nkeyids && i < MANIFEST_MAX_SIGNATURES; i++)
-		if (memcmp(m->keyids[i], pk.id, KEY_ID_BYTES) == 0)
-			return true;
-	return false;
+	if (s->nkeys > 0)
+		render_keys_reached(s, b, names, n, reached);
+	free(reached);
+	page_tail(s, b);
 }
 
 /* Writes the key ids that signed m, ", "-separated, into out. */
@@ -275,33 +303,20 @@ signer_list(const struct bd_manifest *m, char *out, size_t cap)
 	}
 }
 
+/* A fetch command with key (NULL: "-p PUBFILE"); id="fetch" on the first. */
 static void
-render_fetch_command(const struct http_server *s, struct hbuf *b,
-    const char *channel, const struct bd_manifest *m)
+fetch_command(const struct http_server *s, struct hbuf *b,
+    const char *channel, const struct bd_pubkey *key, bool first)
 {
-	char kid[KEY_ID_HEX_BYTES], signers[HTML_SIGNERS_BYTES];
+	char b64[PUBKEY_B64_BYTES];
 
-	hb_str(b, "<h2>Install it</h2>\n");
-	if (!key_signed(s, m, kid)) {
-		signer_list(m, signers, sizeof(signers));
-		hb_str(b, "<p class=\"bad\" id=\"keymismatch\">This server was "
-		    "given the public key <code>");
-		hb_esc(b, kid);
-		hb_str(b, "</code>, but this version is signed by <code>");
-		hb_esc(b, signers);
-		hb_str(b, "</code>. bootdrop-fetch would refuse it with that key, "
-		    "so no command is shown: get the publisher's key (key id ");
-		hb_esc(b, signers);
-		hb_str(b, ") by a trusted channel, or restart the server with "
-		    "it (-P or -p).</p>\n");
-		return;
-	}
-	hb_str(b, "<p>In the guest's rescue system, with the boot slice mounted "
-	    "on /mnt/boot:</p>\n<pre class=\"cmd\"><code id=\"fetch\">"
-	    "<span>bootdrop-fetch</span> ");
-	if (s->pubkey_b64 != NULL) {
+	hb_str(b, first ? "<pre class=\"cmd\"><code id=\"fetch\">" :
+	    "<pre class=\"cmd\"><code>");
+	hb_str(b, "<span>bootdrop-fetch</span> ");
+	if (key != NULL) {
+		pubkey_to_base64(key, b64);
 		hb_str(b, "<span class=\"key\">-P ");
-		hb_esc(b, s->pubkey_b64);
+		hb_esc(b, b64);
 	} else {
 		hb_str(b, "<span class=\"key\">-p PUBFILE");
 	}
@@ -310,10 +325,99 @@ render_fetch_command(const struct http_server *s, struct hbuf *b,
 	hb_str(b, "</span> <span>-d /mnt/boot</span> <span class=\"url\">");
 	hb_esc(b, s->base_url);
 	hb_str(b, "</span></code></pre>\n");
-	if (s->pubkey_b64 == NULL)
+}
+
+/* Writes the shown keys' ids, ", "-separated, into out. */
+static void
+shown_list(const struct http_server *s, char *out, size_t cap)
+{
+	char kid[KEY_ID_HEX_BYTES];
+	size_t i, len = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < s->nkeys; i++) {
+		keyid_hex(s->keys[i].id, kid);
+		len += (size_t)snprintf(out + len, cap - len, "%s%s",
+		    i ? ", " : "", kid);
+		if (len >= cap)
+			break;
+	}
+}
+
+/*
+ * The install command: with the first shown key that reaches m (reach[],
+ * as index_channel_reach() judged it), or none and why.
+ */
+static void
+render_fetch_command(const struct http_server *s, struct hbuf *b,
+    const char *channel, const struct bd_manifest *m,
+    const struct index_reach *reach)
+{
+	char signers[HTML_SIGNERS_BYTES], given[HTTP_MAX_KEYS * 18 + 1];
+	size_t i, first = s->nkeys;
+
+	hb_str(b, "<h2>Install it</h2>\n");
+	for (i = 0; i < s->nkeys && first == s->nkeys; i++)
+		if (reach[i].rc == BD_OK)
+			first = i;
+	if (s->nkeys > 0 && first == s->nkeys) {
+		signer_list(m, signers, sizeof(signers));
+		shown_list(s, given, sizeof(given));
+		hb_str(b, s->nkeys == 1 ? "<p class=\"bad\" id=\"keymismatch\">"
+		    "This server was given the public key <code>" :
+		    "<p class=\"bad\" id=\"keymismatch\">This server was given "
+		    "the public keys <code>");
+		hb_esc(b, given);
+		hb_str(b, "</code>, but this version is signed by <code>");
+		hb_esc(b, signers);
+		hb_str(b, s->nkeys == 1 ? "</code>. bootdrop-fetch would refuse "
+		    "it with that key, so no command is shown: get the "
+		    "publisher's key (key id " : "</code>. bootdrop-fetch would "
+		    "refuse it with each of those keys, so no command is shown: "
+		    "get the publisher's key (key id ");
+		hb_esc(b, signers);
+		hb_str(b, ") by a trusted channel, or restart the server with "
+		    "it (-P or -p).</p>\n<ul class=\"note\">\n");
+		for (i = 0; i < s->nkeys; i++) {
+			hb_str(b, "<li>with key ");
+			key_code(s, b, i);
+			hb_str(b, ": ");
+			hb_esc(b, bd_strerror(reach[i].rc));
+			hb_str(b, ": ");
+			hb_esc(b, reach[i].detail);
+			hb_str(b, "</li>\n");
+		}
+		hb_str(b, "</ul>\n");
+		return;
+	}
+	hb_str(b, "<p>In the guest's rescue system, with the boot slice mounted "
+	    "on /mnt/boot:</p>\n");
+	fetch_command(s, b, channel, s->nkeys > 0 ? &s->keys[first] : NULL,
+	    true);
+	if (s->nkeys == 0) {
 		hb_str(b, "<p class=\"note\">PUBFILE is the publisher's public "
 		    "key file, obtained from the publisher by a trusted "
 		    "channel (bootdrop-server -P shows it here).</p>\n");
+		return;
+	}
+	if (reach[first].steps > 0) {
+		hb_str(b, "<p class=\"note\" id=\"walk\">Key ");
+		key_code(s, b, first);
+		hb_printf(b, " did not sign this version: a guest holding it "
+		    "reaches version %" PRIu64 " by following the chain from "
+		    "version 1 (%zu version%s, each signed by the keys of the "
+		    "one before), as bootdrop-fetch does.</p>\n",
+		    reach[first].version, reach[first].steps,
+		    reach[first].steps == 1 ? "" : "s");
+	}
+	for (i = first + 1; i < s->nkeys; i++) {
+		if (reach[i].rc != BD_OK)
+			continue;
+		hb_str(b, "<p>Or with key ");
+		key_code(s, b, i);
+		hb_str(b, ":</p>\n");
+		fetch_command(s, b, channel, &s->keys[i], false);
+	}
 }
 
 static void
@@ -400,7 +504,8 @@ render_boot(struct hbuf *b, const struct bd_manifest *m)
 static void
 render_channel(const struct http_server *s, struct hbuf *b,
     const char *channel, const struct bd_manifest *m,
-    const uint64_t *versions, size_t nversions)
+    const struct index_reach *reach, const uint64_t *versions,
+    size_t nversions)
 {
 	char kid[KEY_ID_HEX_BYTES], file[LAYOUT_FILE_BYTES];
 	time_t now = time(NULL);
@@ -438,7 +543,7 @@ render_channel(const struct http_server *s, struct hbuf *b,
 		render_boot(b, m);
 	hb_str(b, "</dl>\n");
 
-	render_fetch_command(s, b, channel, m);
+	render_fetch_command(s, b, channel, m, reach);
 
 	hb_str(b, "<h2>Artifacts</h2>\n");
 	for (i = 0; i < m->nartifacts; i++)
@@ -460,14 +565,15 @@ render_channel(const struct http_server *s, struct hbuf *b,
 	if (nversions > shown)
 		hb_printf(b, "<p class=\"note\">%zu older versions not listed.</p>\n",
 		    nversions - shown);
-	page_tail(b);
+	page_tail(s, b);
 }
 
 enum bd_err
 html_render(const struct http_server *s, const char *channel, char **page,
     size_t *len)
 {
-	struct hbuf b = { .max = HTML_PAGE_MAX_BYTES };
+	struct hbuf b = { .failed = false };
+	struct index_reach reach[HTTP_MAX_KEYS];
 	struct bd_manifest *m = NULL;
 	char **names = NULL;
 	uint64_t *versions = NULL;
@@ -476,6 +582,7 @@ html_render(const struct http_server *s, const char *channel, char **page,
 
 	*page = NULL;
 	*len = 0;
+	dynbuf_init(&b.d, HTML_PAGE_MAX_BYTES, HTML_PAGE_FIRST_BYTES);
 	if (channel == NULL) {
 		/* A repository nothing was published to yet has no channels/. */
 		if (faccessat(s->repofd, LAYOUT_CHANNELS_DIR, F_OK, AT_SYMLINK_NOFOLLOW) == -1 &&
@@ -495,17 +602,17 @@ html_render(const struct http_server *s, const char *channel, char **page,
 		rc = repo_list_versions(s->repofd, channel, &versions, &nversions);
 		if (rc != BD_OK)
 			goto out;
-		render_channel(s, &b, channel, m, versions, nversions);
+		index_channel_reach(s->index, s->repofd, channel, s->keys,
+		    s->nkeys, reach);
+		render_channel(s, &b, channel, m, reach, versions, nversions);
 	}
 	if (b.failed) {
 		rc = bd_fail(BD_ERR_TOOBIG, "HTML page");
 		goto out;
 	}
-	*page = b.p;
-	*len = b.len;
-	b.p = NULL;
+	*page = (char *)dynbuf_take(&b.d, len);
 out:
-	free(b.p);
+	dynbuf_free(&b.d);
 	free(versions);
 	if (names != NULL)
 		repo_names_free(names, nnames);
@@ -516,22 +623,29 @@ out:
 size_t
 html_check_keys(const struct http_server *s, html_key_warn_fn warn)
 {
-	char **names = NULL, kid[KEY_ID_HEX_BYTES], signers[HTML_SIGNERS_BYTES];
+	char **names = NULL, signers[HTML_SIGNERS_BYTES];
+	char given[HTTP_MAX_KEYS * 18 + 1];
+	struct index_reach reach[HTTP_MAX_KEYS];
 	struct bd_manifest *m;
-	size_t n = 0, i, bad = 0;
+	size_t n = 0, i, k, bad = 0;
 
-	if (s->pubkey_b64 == NULL ||
+	if (s->nkeys == 0 ||
 	    faccessat(s->repofd, LAYOUT_CHANNELS_DIR, F_OK,
 	    AT_SYMLINK_NOFOLLOW) != 0 ||
 	    repo_list_channels(s->repofd, &names, &n) != BD_OK)
 		return 0;
+	shown_list(s, given, sizeof(given));
 	for (i = 0; i < n; i++) {
 		if (index_manifest_load(s->repofd, names[i], LAYOUT_MANIFEST_FILE,
 		    &m) != BD_OK)
 			continue;
-		if (!key_signed(s, m, kid)) {
+		index_channel_reach(s->index, s->repofd, names[i], s->keys,
+		    s->nkeys, reach);
+		for (k = 0; k < s->nkeys && reach[k].rc != BD_OK; k++)
+			;
+		if (k == s->nkeys) {
 			signer_list(m, signers, sizeof(signers));
-			warn(names[i], m->version, kid, signers);
+			warn(names[i], m->version, given, s->nkeys, signers);
 			bad++;
 		}
 		manifest_free(m);

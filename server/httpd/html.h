@@ -1,9 +1,10 @@
 /*
  * html.h - the human index of a repository, generated from its manifests
- * (never from a directory listing).  The server is the publisher's own and
- * holds no trust keys, so manifests are read with
- * manifest_load_unverified() and the pages say that bootdrop-fetch checks
- * the signatures.  Every string from a manifest or the file system is
+ * (never from a directory listing).  Manifests are shown as
+ * manifest_load_unverified() reads them; the keys the server was given
+ * (-P/-p) are judged as bootdrop-fetch judges them (chain_verify.h, through
+ * index.h's cache), so a page shows a fetch command only with a key that
+ * reaches the channel's newest version, directly or across key changes.  Every string from a manifest or the file system is
  * HTML-escaped; the pages use no JavaScript and a small inline style that
  * reads on a phone.
  */
@@ -29,17 +30,18 @@ enum bd_err html_render(const struct http_server *s, const char *channel,
     char **page, size_t *len);
 
 /*
- * Called by html_check_keys() for a channel whose newest version is not
- * signed by the configured key (key_id); signers lists the key ids that
- * did sign it.
+ * Called by html_check_keys() for a channel whose newest version no
+ * shown key reaches; key_ids lists the nkeys shown keys' ids (", "),
+ * signers the key ids that signed that version.
  */
 typedef void (*html_key_warn_fn)(const char *channel, uint64_t version,
-    const char *key_id, const char *signers);
+    const char *key_ids, size_t nkeys, const char *signers);
 
 /*
- * When the server shows a public key (-P/-p), reports every channel whose
- * newest manifest that key did not sign - its page says so instead of
- * printing a fetch command that would be refused.  Returns their count.
+ * When the server shows public keys (-P/-p), reports every channel whose
+ * newest manifest a guest holding any one of them would refuse - its
+ * page says so instead of printing a fetch command.  Judging fills the
+ * cache, so the first page costs no walk.  Returns their count.
  */
 size_t html_check_keys(const struct http_server *s, html_key_warn_fn warn);
 

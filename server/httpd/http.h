@@ -19,6 +19,7 @@
 #include "sha256.h"
 
 #define HTTP_SMALL_BLOB_MAX_BYTES	(64u << 10)	/* served from memory */
+#define HTTP_MAX_KEYS			64	/* -P/-p keys shown */
 
 struct accesslog;
 
@@ -33,7 +34,13 @@ typedef void (*http_blob_served_fn)(void *arg, const char *hex, bool full,
 struct http_server {
 	int repofd;			/* the repository directory */
 	const char *base_url;		/* shown in the HTML index, ends in '/' */
-	const char *pubkey_b64;		/* shown in the fetch command, or NULL */
+	/*
+	 * The keys shown in fetch commands (-P/-p, in order; nkeys 0: none).
+	 * A channel's page shows a command with the first key that reaches
+	 * its manifest.json (chain_verify.h).
+	 */
+	const struct bd_pubkey *keys;
+	size_t nkeys;
 	struct accesslog *log;		/* NULL: no access log */
 	struct index_cache *index;	/* the "/" page's cache, or NULL */
 	http_blob_served_fn blob_served;	/* quick mode, or NULL */

@@ -1,8 +1,11 @@
 /*
- * index.c - the cache of the "/" page (see index.h).
+ * index.c - the cache of the "/" page and of the channels' verdicts (see
+ * index.h).
  *
- * One mutex serializes rebuilds and guards everything here; html.c's
- * renderer runs under it and borrows the cached manifests.  Order matters
+ * One mutex serializes rebuilds and walks and guards everything here;
+ * html.c's renderer runs under it and borrows the cached manifests.  It
+ * is recursive because the index's renderer asks for verdicts while
+ * index_page() holds it, and a channel's page asks without it.  Order matters
  * for correctness: pending inotify events are drained and a directory's
  * watch is added before its files are read, so a change made during a
  * rebuild leaves an event behind and the next request rebuilds again.
@@ -21,6 +24,8 @@
 #include <sys/inotify.h>
 #endif
 
+#include "chain.h"
+#include "chain_verify.h"
 #include "fileid.h"
 #include "html.h"
 #include "http.h"
@@ -39,6 +44,8 @@ struct chan {
 	struct bd_manifest *m;		/* NULL when rc != BD_OK */
 	enum bd_err rc;
 	unsigned gen;			/* rebuild that last looked at it */
+	struct index_reach *reach;	/* nreach verdicts of that file */
+	size_t nreach;
 };
 
 struct index_cache {
@@ -120,6 +127,7 @@ static void
 chan_free(struct chan *ch)
 {
 	manifest_free(ch->m);
+	free(ch->reach);
 	free(ch);
 }
 
@@ -142,9 +150,13 @@ sweep(struct index_cache *c)
 	}
 }
 
-enum bd_err
-index_channel_manifest(struct index_cache *c, int repofd,
-    const char *channel, struct bd_manifest **m)
+/*
+ * The cache's entry for channel, created if new, emptied when its
+ * manifest.json is another file than the one parsed (c->lock held).
+ */
+static enum bd_err
+chan_get(struct index_cache *c, int repofd, const char *channel,
+    struct chan **out)
 {
 	char rel[LAYOUT_PATH_BYTES];
 	struct chan *ch;
@@ -153,11 +165,8 @@ index_channel_manifest(struct index_cache *c, int repofd,
 	bool have;
 	size_t b;
 
+	*out = NULL;
 	memset(&st, 0, sizeof(st));
-	if (c == NULL)
-		return index_manifest_load(repofd, channel, LAYOUT_MANIFEST_FILE,
-		    m);
-	*m = NULL;
 	if (!channel_name_valid(channel))
 		return bd_fail(BD_ERR_PATH, "channel name");
 	layout_channel_dir(channel, rel);
@@ -174,14 +183,17 @@ index_channel_manifest(struct index_cache *c, int repofd,
 		if ((ch = calloc(1, sizeof(*ch))) == NULL)
 			return bd_fail(BD_ERR_NOMEM, "index cache");
 		memcpy(ch->name, channel, strlen(channel) + 1);
+		ch->gen = c->gen;
 		ch->next = c->chans[b];
 		c->chans[b] = ch;
 	} else if (!(have && ch->have_stat && file_id_same(&id, &ch->id))) {
 		manifest_free(ch->m);
 		ch->m = NULL;
+		free(ch->reach);
+		ch->reach = NULL;
+		ch->nreach = 0;
 		ch->have_stat = false;
 	}
-	ch->gen = c->gen;
 	if (!ch->have_stat) {
 		/* stat before read: a replacement in between is re-read next time */
 		ch->rc = index_manifest_load(repofd, channel,
@@ -191,11 +203,109 @@ index_channel_manifest(struct index_cache *c, int repofd,
 		if (ch->rc != BD_OK)
 			ch->have_stat = false;	/* retried on the next rebuild */
 	}
+	*out = ch;
+	return BD_OK;
+}
+
+enum bd_err
+index_channel_manifest(struct index_cache *c, int repofd,
+    const char *channel, struct bd_manifest **m)
+{
+	struct chan *ch;
+	enum bd_err rc;
+
+	if (c == NULL)
+		return index_manifest_load(repofd, channel, LAYOUT_MANIFEST_FILE,
+		    m);
+	*m = NULL;
+	if ((rc = chan_get(c, repofd, channel, &ch)) != BD_OK)
+		return rc;
+	ch->gen = c->gen;
 	if (ch->rc == BD_OK && ch->m->expires > time(NULL) &&
 	    (c->next_expiry == 0 || ch->m->expires < c->next_expiry))
 		c->next_expiry = ch->m->expires;
 	*m = ch->m;
 	return ch->rc;
+}
+
+/* Judges, now, each key's reach of channel's manifest.json into out. */
+static enum bd_err
+reach_judge(int repofd, const char *channel, const struct bd_pubkey *keys,
+    size_t nkeys, struct index_reach *out)
+{
+	struct chain_source src = { repofd, channel };
+	struct bd_accepted anchor;
+	struct bd_manifest *m;
+	uint8_t *buf = NULL;
+	size_t len = 0, i;
+	enum bd_err rc;
+
+	memset(out, 0, nkeys * sizeof(*out));
+	rc = repo_read_manifest(repofd, channel, LAYOUT_MANIFEST_FILE, &buf,
+	    &len);
+	for (i = 0; i < nkeys; i++) {
+		if (rc != BD_OK) {
+			out[i].rc = rc;
+			snprintf(out[i].detail, sizeof(out[i].detail), "%s",
+			    bd_err_detail());
+			continue;
+		}
+		memset(&anchor, 0, sizeof(anchor));
+		anchor.keys.threshold = 1;
+		anchor.keys.nkeys = 1;
+		anchor.keys.keys[0] = keys[i];
+		bd_err_clear();
+		out[i].rc = chain_reach(&anchor, channel, buf, len,
+		    chain_source_read, &src, &m, &out[i].steps);
+		if (out[i].rc == BD_OK)
+			out[i].version = m->version;
+		else
+			snprintf(out[i].detail, sizeof(out[i].detail), "%s",
+			    bd_err_detail());
+		manifest_free(m);
+	}
+	free(buf);
+	return rc;
+}
+
+enum bd_err
+index_channel_reach(struct index_cache *c, int repofd, const char *channel,
+    const struct bd_pubkey *keys, size_t nkeys, struct index_reach *out)
+{
+	struct chan *ch;
+	size_t i;
+	enum bd_err rc;
+
+	if (nkeys == 0)
+		return BD_OK;
+	if (nkeys > HTTP_MAX_KEYS)
+		return bd_fail(BD_ERR_USAGE, "more than %d keys", HTTP_MAX_KEYS);
+	if (c == NULL)
+		return reach_judge(repofd, channel, keys, nkeys, out);
+	pthread_mutex_lock(&c->lock);
+	if ((rc = chan_get(c, repofd, channel, &ch)) != BD_OK) {
+		for (i = 0; i < nkeys; i++) {
+			memset(&out[i], 0, sizeof(out[i]));
+			out[i].rc = rc;
+			snprintf(out[i].detail, sizeof(out[i].detail), "%s",
+			    bd_err_detail());
+		}
+		goto out;
+	}
+	if (ch->reach != NULL && ch->nreach == nkeys) {
+		memcpy(out, ch->reach, nkeys * sizeof(*out));
+		goto out;
+	}
+	rc = reach_judge(repofd, channel, keys, nkeys, out);
+	/* kept only for a file whose identity and bytes were read */
+	if (rc == BD_OK && ch->have_stat && (ch->reach = malloc(nkeys *
+	    sizeof(*out))) != NULL) {
+		memcpy(ch->reach, out, nkeys * sizeof(*out));
+		ch->nreach = nkeys;
+	}
+out:
+	pthread_mutex_unlock(&c->lock);
+	return rc;
 }
 
 void
@@ -258,10 +368,14 @@ struct index_cache *
 index_cache_new(int repofd)
 {
 	struct index_cache *c;
+	pthread_mutexattr_t attr;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&c->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
 	c->repofd = repofd;
 #ifdef __linux__
 	c->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);

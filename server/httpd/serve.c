@@ -28,6 +28,7 @@
 
 #include "accesslog.h"
 #include "fileid.h"
+#include "fsutil.h"
 #include "html.h"
 #include "http.h"
 #include "index.h"
@@ -535,23 +536,17 @@ static uint8_t *
 read_small(int fd, size_t n)
 {
 	uint8_t *buf;
-	size_t got = 0;
-	ssize_t r;
+	size_t got;
+	enum bd_err rc;
 	int e;
 
 	if ((buf = malloc(n + 1)) == NULL)
 		return NULL;
-	while (got < n) {
-		r = pread(fd, buf + got, n - got, (off_t)got);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			e = r == 0 ? EIO : errno;
-			free(buf);
-			errno = e;
-			return NULL;
-		}
-		got += (size_t)r;
+	if ((rc = pread_full(fd, buf, n, 0, &got)) != BD_OK || got < n) {
+		e = rc != BD_OK ? errno : EIO;
+		free(buf);
+		errno = e;
+		return NULL;
 	}
 	return buf;
 }

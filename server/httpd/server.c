@@ -87,8 +87,9 @@ struct options {
 	const char *repo;
 	const char *listen;
 	const char *public_url;
-	const char *pubkey_b64;
-	const char *pubkey_file;
+	const char *keyargs[HTTP_MAX_KEYS];	/* -P KEY or -p FILE, in order */
+	bool keyfile[HTTP_MAX_KEYS];
+	size_t nkeyargs;
 	const char *access_log;
 	enum accesslog_format log_format;
 	uint64_t max_conn, max_per_ip, timeout_s, max_request, threads;
@@ -127,9 +128,12 @@ usage(FILE *f)
 "                             [ADDR]:PORT for IPv6, port 0 picks a free port\n"
 "      --public-url URL       base URL shown in the HTML index and the fetch\n"
 "                             command (default: from the listening address)\n"
-"  -P, --pubkey BASE64        public key shown in the fetch command\n"
-"  -p, --pubkey-file FILE     public key file shown in the fetch command\n"
-"                             (without either: $BOOTDROP_PUBKEY, if set)\n"
+"  -P, --pubkey BASE64        public key shown in fetch commands; repeat\n"
+"                             for several (a key per customer)\n"
+"  -p, --pubkey-file FILE     public key file (one or more keys) shown in\n"
+"                             fetch commands; repeatable\n"
+"                             (without either: $BOOTDROP_PUBKEY, if set:\n"
+"                             keys or key files, separated by spaces)\n"
 "      --access-log FILE      access log file (default: standard output)\n"
 "      --log-format FMT       combined (default) or json\n"
 "      --max-connections N    connections being served (default %d)\n"
@@ -411,8 +415,15 @@ parse_options(int argc, char **argv, struct options *o)
 		switch (ch) {
 		case 'r': o->repo = optarg; break;
 		case 'l': o->listen = optarg; break;
-		case 'P': o->pubkey_b64 = optarg; break;
-		case 'p': o->pubkey_file = optarg; break;
+		case 'P':
+		case 'p':
+			if (o->nkeyargs == HTTP_MAX_KEYS) {
+				warnx("-%c: at most %d keys", ch, HTTP_MAX_KEYS);
+				return -1;
+			}
+			o->keyfile[o->nkeyargs] = ch == 'p';
+			o->keyargs[o->nkeyargs++] = optarg;
+			break;
 		case 's': o->q.seckey_path = optarg; break;
 		case 'c': o->q.channel = optarg; break;
 		case OPT_PUBLIC_URL: o->public_url = optarg; break;
@@ -521,38 +532,90 @@ parse_options(int argc, char **argv, struct options *o)
 	return 1;
 }
 
-/*
- * The public key to show: -P as given, the base64 of -p's file, else
- * $BOOTDROP_PUBKEY.
- */
+/* Adds pk to keys (*n of them); refuses a key named twice. */
 static bool
-load_display_key(struct options *o, char b64[PUBKEY_B64_BYTES])
+key_add(struct bd_pubkey *keys, size_t *n, const struct bd_pubkey *pk,
+    const char *from)
 {
-	struct bd_pubkey pk;
-	const char *env;
+	char hex[KEY_ID_HEX_BYTES];
+	size_t i;
+
+	keyid_hex(pk->id, hex);
+	for (i = 0; i < *n; i++)
+		if (memcmp(keys[i].id, pk->id, KEY_ID_BYTES) == 0) {
+			warnx("%s: key %s is given twice", from, hex);
+			return false;
+		}
+	if (*n == HTTP_MAX_KEYS) {
+		warnx("%s: at most %d keys", from, HTTP_MAX_KEYS);
+		return false;
+	}
+	keys[(*n)++] = *pk;
+	return true;
+}
+
+/* One -P string or -p file (which may hold several keys), into keys. */
+static bool
+key_load(const char *arg, bool file, const char *from,
+    struct bd_pubkey *keys, size_t *n)
+{
+	struct bd_pubkey got[HTTP_MAX_KEYS];
+	size_t ngot = 0, i;
 	enum bd_err rc;
 
-	if (o->pubkey_b64 != NULL) {
-		if ((rc = pubkey_from_base64(&pk, o->pubkey_b64)) != BD_OK) {
-			cli_report(PROG, "-P", rc);
-			return false;
-		}
-	} else if (o->pubkey_file != NULL) {
-		if ((rc = cli_load_pubkey(o->pubkey_file, &pk)) != BD_OK) {
-			cli_report(PROG, o->pubkey_file, rc);
-			return false;
-		}
-	} else if ((env = getenv(PUBKEY_ENV)) != NULL && env[0] != '\0') {
-		/* The systemd unit's environment file sets it. */
-		if ((rc = pubkey_from_base64(&pk, env)) != BD_OK) {
-			cli_report(PROG, PUBKEY_ENV, rc);
-			return false;
-		}
-	} else {
-		b64[0] = '\0';
-		return true;
+	if (!file)
+		rc = pubkey_from_base64(&got[0], arg);
+	else
+		rc = cli_load_pubkeys(arg, got, HTTP_MAX_KEYS, &ngot);
+	if (rc != BD_OK) {
+		cli_report(PROG, from, rc);
+		return false;
 	}
-	pubkey_to_base64(&pk, b64);
+	if (!file)
+		ngot = 1;
+	for (i = 0; i < ngot; i++)
+		if (!key_add(keys, n, &got[i], from))
+			return false;
+	return true;
+}
+
+/*
+ * The public keys to show: -P strings and -p files in order, else the
+ * words of $BOOTDROP_PUBKEY, each a key string or a key file.
+ */
+static bool
+load_display_keys(const struct options *o, struct bd_pubkey *keys,
+    size_t *n)
+{
+	char words[4096], *w, *save = NULL;
+	struct bd_pubkey pk;
+	const char *env;
+	size_t i;
+
+	*n = 0;
+	for (i = 0; i < o->nkeyargs; i++)
+		if (!key_load(o->keyargs[i], o->keyfile[i], o->keyfile[i] ?
+		    o->keyargs[i] : "-P", keys, n))
+			return false;
+	if (o->nkeyargs > 0 || (env = getenv(PUBKEY_ENV)) == NULL)
+		return true;
+	/* The systemd unit's environment file sets it. */
+	if (strlen(env) >= sizeof(words)) {
+		warnx("%s: longer than %zu bytes", PUBKEY_ENV, sizeof(words) - 1);
+		return false;
+	}
+	memcpy(words, env, strlen(env) + 1);
+	for (w = strtok_r(words, " \t", &save); w != NULL;
+	    w = strtok_r(NULL, " \t", &save)) {
+		/* a key string (56 base64 characters), else a key file */
+		if (strlen(w) == PUBKEY_B64_BYTES - 1 &&
+		    pubkey_from_base64(&pk, w) == BD_OK) {
+			if (!key_add(keys, n, &pk, PUBKEY_ENV))
+				return false;
+		} else if (!key_load(w, true, PUBKEY_ENV, keys, n)) {
+			return false;
+		}
+	}
 	return true;
 }
 
@@ -595,14 +658,15 @@ start_daemon(const struct options *o, struct http_server *s, struct guard *g,
 	    MHD_OPTION_END);
 }
 
-/* Start-up warning for a channel the shown key did not sign. */
+/* Start-up warning for a channel that no shown key reaches. */
 static void
-warn_key(const char *channel, uint64_t version, const char *key_id,
-    const char *signers)
+warn_key(const char *channel, uint64_t version, const char *key_ids,
+    size_t nkeys, const char *signers)
 {
 	warnx("warning: channel %s version %" PRIu64 " is signed by %s, not by "
-	    "the public key shown in fetch commands (%s); its page says so "
-	    "instead of showing a command", channel, version, signers, key_id);
+	    "%s shown in fetch commands (%s); its page says so instead of "
+	    "showing a command", channel, version, signers, nkeys == 1 ?
+	    "the public key" : "any of the public keys", key_ids);
 }
 
 /*
@@ -649,7 +713,9 @@ main(int argc, char **argv)
 	struct guard_stats gs;
 	struct sockaddr_storage bound;
 	char base_url[URL_MAX_BYTES], listen_url[URL_MAX_BYTES];
-	char pubkey[PUBKEY_B64_BYTES], quickkey[PUBKEY_B64_BYTES];
+	char quickkey[PUBKEY_B64_BYTES];
+	struct bd_pubkey keys[HTTP_MAX_KEYS];
+	size_t nkeys = 0;
 	sigset_t set;
 	uint64_t nofile;
 	unsigned left;
@@ -658,13 +724,13 @@ main(int argc, char **argv)
 
 	memset(&s, 0, sizeof(s));
 	http_server_init(&s);
-	pubkey[0] = quickkey[0] = '\0';
+	quickkey[0] = '\0';
 
 	if ((r = parse_options(argc, argv, &o)) <= 0) {
 		status = r == 0 ? 0 : EXIT_USAGE;
 		goto out;
 	}
-	if (!load_display_key(&o, pubkey))
+	if (!load_display_keys(&o, keys, &nkeys))
 		goto out;
 
 	/* Signals are taken by sigwait() here; every thread inherits the mask. */
@@ -700,8 +766,9 @@ main(int argc, char **argv)
 			status = cli_report(PROG, "quick publish", rc);
 			goto out;
 		}
-		if (pubkey[0] == '\0')
-			memcpy(pubkey, quickkey, sizeof(pubkey));
+		if (nkeys == 0 && pubkey_from_base64(&keys[0], quickkey) ==
+		    BD_OK)
+			nkeys = 1;
 		s.blob_served = quick_blob_served;
 		s.blob_served_arg = quick;
 	} else {
@@ -737,7 +804,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	s.base_url = base_url;
-	s.pubkey_b64 = pubkey[0] ? pubkey : NULL;
+	s.keys = keys;
+	s.nkeys = nkeys;
 	s.log = log;
 	html_check_keys(&s, warn_key);
 	memset(&go, 0, sizeof(go));

@@ -29,10 +29,17 @@ world2=$(sha256sum < "$T/v2/world.txt" | cut -d' ' -f1)
 [ -n "$index2" ] && [ -f "$blobs/$pack2" ] && ok "version 2's world has an index and a pack" ||
 	fail "no chunks for version 2's world"
 
+# serve REPO : start_server, with no URL of an earlier server left to read
+# before the new one has truncated its output.
+serve() {
+	rm -f "$T/server.out"
+	start_server "$1"
+}
+
 # v1_dest : a DESTDIR holding version 1, installed from repo1.
 v1_dest() {
 	fresh_dest
-	start_server "$T/repo1"
+	serve "$T/repo1"
 	expect_status 0 "install version 1" fetch -d "$T/dest" "$url" >/dev/null
 	stop_servers
 }
@@ -53,7 +60,7 @@ installed_v2() {
 # --- a second version moves far fewer bytes than the artifact
 v1_dest
 : > "$T/server.log"
-start_server "$T/repo"
+serve "$T/repo"
 expect_status 0 "install version 2 by chunks" fetch -v -d "$T/dest" "$url"
 grep -Eq "^world: .* reused from the installed version, .* fetched by chunks \([0-9]+ requests\) instead of" \
 	"$T/last.out" && ok "the run says what was reused and fetched" ||
@@ -78,7 +85,7 @@ rbytes=$(grep "GET /blobs/sha256/$pack2 .* 206 " "$T/server.log" | awk '{ s += $
 v1_dest
 start_evil rangelie "$T/repo" liar
 liar=$url
-start_server "$T/repo"
+serve "$T/repo"
 expect_status 0 "a lying pack mirror first, an honest one second" \
 	fetch -d "$T/dest" "$liar" "$url"
 expect_err "warning: .*$liar.*chunk [0-9]+ of pack .* refused: (sha256 mismatch|malformed input)" \
@@ -114,7 +121,7 @@ for damage in "pack missing" "index truncated" "index altered"; do
 		conv=notrunc status=none ;;
 	esac
 	: > "$T/server.log"
-	start_server "$T/repo-bad"
+	serve "$T/repo-bad"
 	expect_status 0 "$damage: installs" fetch -d "$T/dest" "$url"
 	expect_err "world: downloaded whole, not by chunks" "$damage: the run says the world came whole"
 	grep -q "GET /blobs/sha256/$world2 .* 200 " "$T/server.log" &&
@@ -126,7 +133,7 @@ done
 # --- a seed altered on the slice: its chunks are fetched instead
 v1_dest
 printf 'ALTERED' | dd of="$T/dest/world.txt" bs=1 seek=1000000 conv=notrunc status=none
-start_server "$T/repo"
+serve "$T/repo"
 expect_status 0 "an altered seed (--json)" fetch --json -d "$T/dest" "$url"
 python3 -c 'import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -168,7 +175,7 @@ kill "$evil_pid" 2>/dev/null; wait "$evil_pid" 2>/dev/null
 
 # --- no state (a fresh slice): the world downloads whole, no word of chunks
 fresh_dest
-start_server "$T/repo"
+serve "$T/repo"
 expect_status 0 "a fresh slice" fetch -d "$T/dest" "$url"
 grep -q "chunks" "$T/last.out" "$T/last.err" && fail "a fresh slice talks of chunks" ||
 	ok "a fresh slice downloads whole, silently"
@@ -181,7 +188,7 @@ head -c 2500000 "$T/v2/world.txt" > "$T/v3/world.txt"
 cp -a "$T/repo" "$T/repo3"
 "$PUBLISH" release -r "$T/repo3" -c $CH -s "$TEST_SEC" kernel="$T/kernel" \
 	world="$T/v3/world.txt" >/dev/null || fail "release v3"
-start_server "$T/repo3"
+serve "$T/repo3"
 expect_status 0 "a shrunk world" fetch -d "$T/dest" "$url"
 grep -q "world: .* reused from the installed version" "$T/last.out" &&
 	ok "shrunk world: by chunks" || fail "shrunk world: not by chunks: $(cat "$T/last.err")"

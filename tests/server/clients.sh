@@ -88,11 +88,7 @@ expect_eq "$code" 503 "5th served connection from one address refused"
 code=$(http_code "${URL}channels/load/manifest.json" --interface 127.0.0.2 --max-time 5)
 expect_eq "$code" 200 "another client address is still served"
 kill "$dl_pid"; wait "$dl_pid" 2>/dev/null
-for i in $(seq 100); do
-	code=$(http_code "${URL}channels/load/manifest.json" --max-time 5)
-	[ "$code" = 200 ] && break
-	sleep 0.1
-done
+code=$(code_within "${URL}channels/load/manifest.json")
 expect_eq "$code" 200 "slots free again once the downloads end"
 stop_server
 

@@ -7,7 +7,8 @@
 # clientWidth, measured by a script added to a copy of each page) and the
 # URL in the fetch command stays on one line; screenshots at both widths
 # are kept in the build directory.  A key that did not sign the channel is
-# said so plainly; /channels/<c> redirects to /channels/<c>/.  Skipped (77)
+# said so plainly; with two keys the index lists both and still fits;
+# /channels/<c> redirects to /channels/<c>/.  Skipped (77)
 # only when Chromium is not installed.
 . "$BOOTDROP_TESTLIB"
 . "$(dirname "$0")/serverlib.sh"
@@ -156,6 +157,17 @@ grep -q 'bootdrop-fetch -P\|id="fetch"' "$T/wrong.html" && fail "a command that 
 	ok "no fetch command with the wrong key"
 grep -qF "warning: channel other version 1 is signed by $TESTID, not by the public key shown in fetch commands ($OTHERID)" "$T/wrongkey.err" &&
 	ok "the server warns at start" || fail "start-up warning: $(cat "$T/wrongkey.err")"
+stop_server
+
+# --- two keys: the index lists each with the channels it reaches, and
+# still fits a phone's width
+start_server twokeys -r "$REPO" -l 127.0.0.1:0 -p "$TEST_PUB" -p "$TESTDATA/keys/minisign.pub"
+curl -s "$URL" >"$T/twokeys.html"
+text "$T/twokeys.html" | grep -qF "key id$TESTID" && text "$T/twokeys.html" | grep -qF "key id$OTHERID" &&
+	ok "the index lists both keys" || fail "two keys: $(text "$T/twokeys.html" | grep -i key)"
+grep -qF "<td data-l=\"key\"><code>$TESTID</code></td>" "$T/twokeys.html" &&
+	ok "each channel row names the key that reaches it" || fail "no key column"
+no_overflow twokeys-index "$URL"
 stop_server
 
 # --- the key from $BOOTDROP_PUBKEY (the systemd unit's environment file)

@@ -43,11 +43,7 @@ expect_eq "$(http_code "${URL}channels/test/manifest.json" --interface 127.0.0.2
 expect_eq "$(http_code "${URL}channels/test/manifest.json" --max-time 5)" 503 \
 	"--max-connections 2: a third connection (same address) gets 503"
 kill "$hold_pid"; wait "$hold_pid" 2>/dev/null
-for _ in $(seq 100); do
-	code=$(http_code "${URL}channels/test/manifest.json" --max-time 5)
-	[ "$code" = 200 ] && break
-	sleep 0.1
-done
+code=$(code_within "${URL}channels/test/manifest.json")
 expect_eq "$code" 200 "served again once the downloads end"
 stop_server
 expect_eq "$STOP_STATUS" 0 "stopped cleanly after --max-connections"

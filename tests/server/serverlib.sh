@@ -60,6 +60,18 @@ http_code() {
 	curl -s --path-as-is -o /dev/null -w '%{http_code}' "$@" "$u"
 }
 
+# code_within URL : the status code of URL once it is 200, or the last
+# one after 10 s of trying (slots a finished download held come free).
+code_within() {
+	local code
+	for _ in $(seq 100); do
+		code=$(http_code "$1" --max-time 5)
+		[ "$code" = 200 ] && break
+		sleep 0.1
+	done
+	echo "$code"
+}
+
 # header NAME FILE : the value of a response header in a curl -D dump.
 header() {
 	tr -d '\r' <"$2" | sed -n "s/^$1: //Ip" | tail -n 1

@@ -5,7 +5,8 @@
 # repository anywhere is); the key comes from BOOTDROP_PUBKEY, not from a
 # command-line option that would break when unset.  The unit's ExecStart
 # is run the way systemd would, with an environment file that moves the
-# repository and sets the key, and the page shows that key.
+# repository and sets the key, and the page shows that key; then with two
+# keys in BOOTDROP_PUBKEY (a key string and a key file).
 . "$BOOTDROP_TESTLIB"
 . "$(dirname "$0")/serverlib.sh"
 UNIT=$BOOTDROP_SRCDIR/deploy/bootdrop-server.service
@@ -54,6 +55,17 @@ curl -s "${URL}channels/demo/" | sed 's/<[^>]*>//g' >"$T/page.txt"
 grep -qF "bootdrop-fetch -P $(sed -n 2p "$TEST_PUB") -c demo" "$T/page.txt" &&
 	ok "the page's command carries BOOTDROP_PUBKEY, from a repository outside /srv" ||
 	fail "page: $(grep fetch "$T/page.txt")"
+stop_server
+# Several keys in the file, space separated: a key string and a key file;
+# the page shows the one that reaches the channel, the index both.
+OTHER=$(sed -n 2p "$TESTDATA/keys/minisign.pub")
+sed -i "s|^BOOTDROP_PUBKEY=.*|BOOTDROP_PUBKEY=$OTHER $TEST_PUB|" "$T/env"
+BOOTDROP_PUBKEY=$(sed -n 's/^BOOTDROP_PUBKEY=//p' "$T/env") start_server unit2 "${argv[@]:1}"
+curl -s "${URL}channels/demo/" | sed 's/<[^>]*>//g' >"$T/page2.txt"
+grep -qF "bootdrop-fetch -P $(sed -n 2p "$TEST_PUB") -c demo" "$T/page2.txt" &&
+	ok "BOOTDROP_PUBKEY with two keys: the page shows the one that signed" ||
+	fail "page: $(grep -i 'fetch\|key' "$T/page2.txt")"
+expect_eq "$(curl -s "$URL" | grep -o '<dt>key id</dt>' | wc -l)" 2 "the index shows both keys"
 stop_server
 BOOTDROP_PUBKEY=not-a-key expect_status 1 "a bad BOOTDROP_PUBKEY is refused" "$SERVER" -r "$T/elsewhere" -l 127.0.0.1:0
 expect_err "BOOTDROP_PUBKEY" "the refusal names BOOTDROP_PUBKEY"

@@ -83,6 +83,34 @@ slurp(const char *path, char *buf, size_t cap)
 	return n;
 }
 
+/*
+ * s with the first from replaced by to, in new memory (exit 2 when out
+ * of memory).  A from that is not in s is a failed check, so a test whose
+ * replacement does not apply fails rather than passing on an untouched
+ * input.
+ */
+static inline char *
+check_replace(const char *s, const char *from, const char *to)
+{
+	const char *at = strstr(s, from);
+	char *out;
+	size_t n;
+
+	if (at == NULL) {
+		printf("FAIL: \"%s\" not found in the input\n", from);
+		check_failures++;
+		at = s + strlen(s);
+		from = to = "";
+	}
+	n = strlen(s) - strlen(from) + strlen(to) + 1;
+	if ((out = malloc(n)) == NULL) {
+		fprintf(stderr, "check_replace: out of memory\n");
+		exit(2);
+	}
+	snprintf(out, n, "%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
+	return out;
+}
+
 static inline int
 check_done(void)
 {

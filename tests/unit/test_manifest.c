@@ -70,29 +70,6 @@ xstrdup(const char *s)
 	return p;
 }
 
-/*
- * Returns a new copy of s with the first occurrence of from replaced by
- * to; a test whose replacement does not apply fails rather than passing
- * on an untouched input.
- */
-static char *
-replace(const char *s, const char *from, const char *to)
-{
-	const char *at = strstr(s, from);
-	char *out;
-	size_t n;
-
-	if (at == NULL) {
-		printf("FAIL: \"%s\" not found in the input\n", from);
-		check_failures++;
-		return xstrdup(s);
-	}
-	n = strlen(s) - strlen(from) + strlen(to) + 1;
-	if ((out = malloc(n)) == NULL)
-		die("malloc");
-	snprintf(out, n, "%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
-	return out;
-}
 
 static void
 sample_fill(struct bd_manifest *m, struct bd_artifact arts[2])
@@ -200,7 +177,7 @@ signed_payload(const char *payload, const char *tc)
 static enum bd_err
 resigned(const char *from, const char *to)
 {
-	char *p = replace(payload_text, from, to);
+	char *p = check_replace(payload_text, from, to);
 	enum bd_err rc = signed_payload(p, TC_VALID);
 	struct bd_manifest *m = NULL;
 
@@ -502,7 +479,7 @@ test_keys_and_threshold(void)
 
 		keyid_hex(pk.id, hex);
 		keyid_hex(pk2.id, hex2);
-		tampered = replace(env, hex, hex2);
+		tampered = check_replace(env, hex, hex2);
 	}
 	EXPECT("keyid field does not match minisig", verify1(tampered),
 	    BD_ERR_KEYID);
@@ -516,7 +493,7 @@ test_keys_and_threshold(void)
 		char *sig_good = NULL, *sig_bad = NULL;
 		const char *sigs[2];
 		uint8_t ids[2][KEY_ID_BYTES];
-		char *other = replace(payload_text, "\"version\": 7",
+		char *other = check_replace(payload_text, "\"version\": 7",
 		    "\"version\": 8");
 
 		if (sig_sign(sk, (uint8_t *)payload_text, strlen(payload_text),
@@ -547,7 +524,7 @@ test_keys_and_threshold(void)
 static char *
 tampered_payload_envelope(void)
 {
-	char *other = replace(payload_text, "\"size\": 5242880",
+	char *other = check_replace(payload_text, "\"size\": 5242880",
 	    "\"size\": 5242881");
 	char *sig, *out = NULL;
 
@@ -567,7 +544,7 @@ static char *
 tampered_comment_envelope(void)
 {
 	char *env = envelope(payload_text, TC_VALID, &sk, 1);
-	char *out = replace(env, "version=7", "version=8");
+	char *out = check_replace(env, "version=7", "version=8");
 
 	free(env);
 	return out;
@@ -631,29 +608,29 @@ test_signature_refusals(void)
 			free(cut);
 		}
 	}
-	bad = replace(env, "\"payload\": \"", "\"payload\": \"\\n");
+	bad = check_replace(env, "\"payload\": \"", "\"payload\": \"\\n");
 	EXPECT("whitespace in base64", verify1(bad), BD_ERR_BASE64);
 	free(bad);
-	bad = replace(env, "\"payload\": \"", "\"payload\": \"A");
+	bad = check_replace(env, "\"payload\": \"", "\"payload\": \"A");
 	EXPECT("unpadded base64", verify1(bad), BD_ERR_BASE64);
 	free(bad);
-	bad = replace(env, "\"payload\": \"", "\"payload\": \"\", \"x\": \"");
+	bad = check_replace(env, "\"payload\": \"", "\"payload\": \"\", \"x\": \"");
 	EXPECT("extra envelope key", verify1(bad), BD_ERR_FORMAT);
 	free(bad);
-	bad = replace(env, "\"payload\": \"", "\"payload\": \"\", "
+	bad = check_replace(env, "\"payload\": \"", "\"payload\": \"\", "
 	    "\"payload\": \"");
 	EXPECT("duplicate envelope key", verify1(bad), BD_ERR_FORMAT);
 	free(bad);
-	bad = replace(env, "\"keyid\": \"", "\"keyid\": \"X");
+	bad = check_replace(env, "\"keyid\": \"", "\"keyid\": \"X");
 	EXPECT("keyid not hex", verify1(bad), BD_ERR_FORMAT);
 	free(bad);
-	bad = replace(env, "\"keyid\": \"", "\"comment\": \"\", \"keyid\": \"");
+	bad = check_replace(env, "\"keyid\": \"", "\"comment\": \"\", \"keyid\": \"");
 	EXPECT("extra signature key", verify1(bad), BD_ERR_FORMAT);
 	free(bad);
-	bad = replace(env, "untrusted comment:", "untrusted  comment:");
+	bad = check_replace(env, "untrusted comment:", "untrusted  comment:");
 	EXPECT("malformed minisig", verify1(bad), BD_ERR_FORMAT);
 	free(bad);
-	bad = replace(env, "}\n", "} x\n");
+	bad = check_replace(env, "}\n", "} x\n");
 	EXPECT("trailing garbage", verify1(bad), BD_ERR_FORMAT);
 	free(bad);
 	free(env);
@@ -716,7 +693,7 @@ with_more_keys(const char *from, size_t n)
 		strcat(list, "\", ");
 	}
 	strcat(list, from);
-	out = replace(payload_text, from, list);
+	out = check_replace(payload_text, from, list);
 	free(list);
 	return out;
 }
@@ -787,7 +764,7 @@ test_prev_and_keys(void)
 
 	/* the payload's own keys must sign it */
 	snprintf(to, sizeof(to), "\"%s\"", pub2);
-	p = replace(payload_text, from, to);
+	p = check_replace(payload_text, from, to);
 	env = envelope(p, TC_VALID, &sk, 1);
 	EXPECT("trusted signer, but the payload names another key",
 	    verify1(env), BD_ERR_THRESHOLD);
@@ -798,9 +775,9 @@ test_prev_and_keys(void)
 	free(env);
 	free(p);
 	snprintf(to, sizeof(to), "\"%s\", \"%s\"", pub, pub2);
-	p = replace(payload_text, from, to);
+	p = check_replace(payload_text, from, to);
 	{
-		char *q = replace(p, "\"threshold\": 1", "\"threshold\": 2");
+		char *q = check_replace(p, "\"threshold\": 1", "\"threshold\": 2");
 
 		free(p);
 		p = q;
@@ -1332,7 +1309,7 @@ test_chain(const char *dir)
 	/* the link itself */
 	chain_accepted(1, &a);
 	sha256_hex(a.payload_sha256, hex);
-	p = replace(chain_payload[2], hex, "00000000000000000000000000000000"
+	p = check_replace(chain_payload[2], hex, "00000000000000000000000000000000"
 	    "00000000000000000000000000000000");
 	env = chain_envelope(p, 2, chain_expires[2], KEY_A, KEY_NONE,
 	    KEY_NONE);
@@ -1348,7 +1325,7 @@ test_chain(const char *dir)
 	    BD_ERR_CHAIN);
 	EXPECT("version 1 after version 2", successor_of(2, chain_minisign[1]),
 	    BD_ERR_CHAIN);
-	p = replace(chain_payload[1], "\"channel\": \"chain-test\"",
+	p = check_replace(chain_payload[1], "\"channel\": \"chain-test\"",
 	    "\"channel\": \"other\"");
 	env = envelope(p, "bootdrop channel=other version=1 expires=2099-12-31"
 	    "T00:00:00Z", &chain_sk[KEY_A], 1);
@@ -1420,13 +1397,13 @@ write_golden(const char *dir)
 	    "expires=" EXPIRES, &sk, 1);
 	write_file(dir, "comment-mismatch.json", env);
 	free(env);
-	p = replace(payload_text, "\"install\": \"boot/kernel\"",
+	p = check_replace(payload_text, "\"install\": \"boot/kernel\"",
 	    "\"install\": \"../../boot/kernel\"");
 	env = envelope(p, TC_VALID, &sk, 1);
 	write_file(dir, "bad-path.json", env);
 	free(env);
 	free(p);
-	p = replace(payload_text, "\"version\": 7,",
+	p = check_replace(payload_text, "\"version\": 7,",
 	    "\"version\": 7, \"mirror\": \"http://evil/\",");
 	env = envelope(p, TC_VALID, &sk, 1);
 	write_file(dir, "unknown-key.json", env);
@@ -1438,7 +1415,7 @@ write_golden(const char *dir)
 
 		pubkey_to_base64(&pk, from);
 		pubkey_to_base64(&pk2, to);
-		p = replace(payload_text, from, to);
+		p = check_replace(payload_text, from, to);
 	}
 	env = envelope(p, TC_VALID, &sk, 1);
 	write_file(dir, "broken-keys.json", env);

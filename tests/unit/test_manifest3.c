@@ -126,21 +126,7 @@ load(const char *p, struct bd_manifest **out)
 static char *
 tamper(const char *from, const char *to)
 {
-	const char *at = strstr(payload_text, from);
-	char *out;
-	size_t n;
-
-	if (at == NULL) {
-		printf("FAIL: \"%s\" not in the sample payload\n", from);
-		check_failures++;
-		return strdup(payload_text);
-	}
-	n = strlen(payload_text) - strlen(from) + strlen(to) + 1;
-	if ((out = malloc(n)) == NULL)
-		die("malloc");
-	snprintf(out, n, "%.*s%s%s", (int)(at - payload_text), payload_text, to,
-	    at + strlen(from));
-	return out;
+	return check_replace(payload_text, from, to);
 }
 
 static void
