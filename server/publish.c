@@ -26,6 +26,7 @@
 #include "boot.h"
 #include "chain.h"
 #include "chain_verify.h"
+#include "chunkpub.h"
 #include "cli.h"
 #include "image.h"
 #include "fsutil.h"
@@ -517,6 +518,14 @@ warn_line(void *ctx, const char *msg)
 	fprintf(stderr, PROG ": warning: %s\n", msg);
 }
 
+/* Prints a note repo.c passes up (what chunked artifacts share). */
+static void
+note_line(void *ctx, const char *msg)
+{
+	(void)ctx;
+	printf("  %s\n", msg);
+}
+
 /* Refuses one key file named twice, before any passphrase is asked. */
 static int
 check_distinct_files(const struct args *a)
@@ -638,6 +647,7 @@ cmd_release(struct args *a)
 	o.channel = a->channel;
 	o.boot = a->boot;
 	o.warn = warn_line;
+	o.note = note_line;
 	o.force = a->force;
 	if ((status = load_signers(a, keys)) != -1)
 		goto out;
@@ -668,27 +678,6 @@ out:
 	if (made)
 		rmdir(a->repo);
 	return status;
-}
-
-/* rotate, refresh: every blob the head names is still there, full size. */
-static enum bd_err
-blobs_present(int repofd, const struct bd_manifest *m)
-{
-	char path[LAYOUT_PATH_BYTES];
-	struct stat st;
-	size_t i;
-
-	for (i = 0; i < m->nartifacts; i++) {
-		layout_blob_path(m->artifacts[i].sha256_hex, path);
-		if (fstatat(repofd, path, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISREG(st.st_mode) ||
-		    (uint64_t)st.st_size != m->artifacts[i].size)
-			return bd_fail(BD_ERR_SIZE, "%s (artifact %s) is missing "
-			    "or not %llu bytes; publish a release instead", path,
-			    m->artifacts[i].name,
-			    (unsigned long long)m->artifacts[i].size);
-	}
-	return BD_OK;
 }
 
 /*
@@ -803,7 +792,7 @@ republish(struct args *a, const char *cmd, bool rotate)
 	o.boot = a->boot;
 	o.warn = warn_line;
 	if ((rc = manifest_copy(head.m, &m)) != BD_OK ||
-	    (rc = blobs_present(repofd, m)) != BD_OK ||
+	    (rc = repo_blobs_present(repofd, &o, m)) != BD_OK ||
 	    (rc = upgrade_format(m, &kos)) != BD_OK ||
 	    (rc = repo_boot_fill(m, &o, kos)) != BD_OK) {
 		status = fail(cmd, rc);
@@ -881,6 +870,34 @@ check_blob(int repofd, const struct bd_artifact *art)
 	if (sodium_memcmp(d, art->sha256, SHA256_BYTES) != 0)
 		return bd_fail(BD_ERR_HASH, "%s", path);
 	return BD_OK;
+}
+
+/*
+ * Checks artifact art's chunk index and pack against its blob
+ * (chunkpub_verify()); counts a checked one in *nchunked.
+ */
+static enum bd_err
+check_chunks(int repofd, const struct bd_artifact *art, size_t *nchunked)
+{
+	struct chunkpub_result res;
+	int blobs = -1;
+	enum bd_err rc = BD_OK;
+
+	if (!art->has_chunks ||
+	    (rc = dir_open_path(repofd, LAYOUT_BLOBS_DIR, false, &blobs)) !=
+	    BD_OK)
+		goto out;
+	rc = chunkpub_verify(blobs, art->chunks_sha256, art->chunks_size,
+	    art->sha256, art->size, &res);
+	if (rc == BD_OK)
+		(*nchunked)++;
+	else if (rc != BD_ERR_IO && rc != BD_ERR_NOMEM && rc != BD_ERR_SIZE &&
+	    rc != BD_ERR_HASH)	/* anything else the blobs say is refused */
+		rc = bd_fail(BD_ERR_HASH, "%s", bd_err_detail());
+out:
+	if (blobs >= 0)
+		close(blobs);
+	return rc;
 }
 
 /* An older version's blob that is not there: prune removed it. */
@@ -1088,7 +1105,7 @@ cmd_verify(struct args *a)
 	char kid[KEY_ID_HEX_BYTES], when[TIME_RFC3339_BYTES];
 	uint8_t *buf = NULL, *vbuf = NULL, *obuf = NULL;
 	size_t len = 0, vlen = 0, olen = 0, i, shown, changes = 0, nbad = 0;
-	size_t steps = 0;
+	size_t steps = 0, nchunked = 0;
 	int repofd = -1, status = 0;
 	enum bd_err rc;
 
@@ -1149,7 +1166,9 @@ cmd_verify(struct args *a)
 			status = pruned_report(a, &checked->artifacts[i]);
 			goto out;
 		}
-		if ((rc = check_blob(repofd, &checked->artifacts[i])) != BD_OK) {
+		if ((rc = check_blob(repofd, &checked->artifacts[i])) != BD_OK ||
+		    (rc = check_chunks(repofd, &checked->artifacts[i],
+		    &nchunked)) != BD_OK) {
 			status = fail(checked->artifacts[i].name, rc);
 			goto out;
 		}
@@ -1169,6 +1188,11 @@ cmd_verify(struct args *a)
 	}
 	printf("), %zu artifact%s intact\n", m->nartifacts,
 	    m->nartifacts == 1 ? "" : "s");
+	if (nchunked > 0)
+		printf("%zu chunk ind%s and pack%s agree with %s artifact%s\n",
+		    nchunked, nchunked == 1 ? "ex" : "exes",
+		    nchunked == 1 ? "" : "s", nchunked == 1 ? "its" : "their",
+		    nchunked == 1 ? "" : "s");
 	if (old != NULL) {
 		time_format(old->expires, when);
 		printf("%s version %" PRIu64 ": verified in the chain, %zu "
