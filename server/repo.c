@@ -696,19 +696,43 @@ out:
 	return rc;
 }
 
-enum bd_err
-repo_release(int repofd, const struct release_opts *o,
-    const struct release_input *in, size_t nin, uint64_t *version)
+/*
+ * Writes m's blobs: each input staged and hashed, refused when nothing
+ * changed (unless forced), chunked, then committed under its hash.
+ */
+static enum bd_err
+release_blobs(int blobs, const struct release_opts *o,
+    const struct release_input *in, const struct chain_head *head,
+    struct bd_manifest *m, char (*staged)[STAGE_NAME_BYTES],
+    struct made_blobs *made)
 {
-	char staged[MANIFEST_MAX_ARTIFACTS][STAGE_NAME_BYTES];
-	char chdir_rel[LAYOUT_PATH_BYTES];
-	struct chain_head head = { 0 };
-	struct made_blobs made = { .n = 0 };
-	struct bd_manifest *m;
-	bool had_blobs, had_channel;
-	size_t i, j;
-	int blobs = -1, lockfd = -1;
 	enum bd_err rc;
+	size_t i, nin = m->nartifacts;
+
+	for (i = 0; i < nin; i++)
+		if ((rc = stage_blob(blobs, in[i].path, &m->artifacts[i],
+		    staged[i])) != BD_OK)
+			return rc;
+	if (!o->force && (rc = check_changed(o, head, m)) != BD_OK)
+		return rc;
+	for (i = 0; i < nin && o->chunk_level >= 0; i++)
+		if (m->artifacts[i].size >= CHUNK_ARTIFACT_MIN_BYTES &&
+		    (rc = chunk_artifact(blobs, staged[i], &m->artifacts[i],
+		    head->m, o, made)) != BD_OK)
+			return rc;
+	for (i = 0; i < nin; i++)
+		if ((rc = commit_blob(blobs, staged[i],
+		    m->artifacts[i].sha256_hex)) != BD_OK)
+			return rc;
+	return fd_sync(blobs);
+}
+
+/* release's arguments, before anything is read. */
+static enum bd_err
+release_check_args(const struct release_opts *o,
+    const struct release_input *in, size_t nin)
+{
+	size_t i, j;
 
 	if (!channel_name_valid(o->channel))
 		return bd_fail(BD_ERR_USAGE, "bad channel name '%s' (want "
@@ -723,7 +747,54 @@ repo_release(int repofd, const struct release_opts *o,
 			if (strcmp(in[i].name, in[j].name) == 0)
 				return bd_fail(BD_ERR_USAGE, "artifact '%s' "
 				    "named twice", in[i].name);
+	return BD_OK;
+}
 
+/*
+ * m's artifacts from the input files (each read and judged), no two
+ * installed to one path, and its boot section from the kernel's facts.
+ */
+static enum bd_err
+release_fill(struct bd_manifest *m, const struct release_opts *o,
+    const struct release_input *in, size_t nin)
+{
+	enum bd_err rc;
+	size_t i, j;
+
+	for (i = 0; i < nin; i++)
+		if ((rc = check_input(&in[i], &m->artifacts[i])) != BD_OK)
+			return rc;
+	for (i = 0; i < nin; i++)
+		for (j = i + 1; j < nin; j++)
+			if (strcmp(m->artifacts[i].install,
+			    m->artifacts[j].install) == 0)
+				return bd_fail(BD_ERR_USAGE, "artifacts '%s' "
+				    "and '%s' install to the same path %s",
+				    m->artifacts[i].name, m->artifacts[j].name,
+				    m->artifacts[i].install);
+	for (i = 0; i < nin && strcmp(m->artifacts[i].kind, "kernel") != 0;
+	    i++)
+		;
+	return repo_boot_fill(m, o, i < nin ? m->artifacts[i].image.os :
+	    NULL);
+}
+
+enum bd_err
+repo_release(int repofd, const struct release_opts *o,
+    const struct release_input *in, size_t nin, uint64_t *version)
+{
+	char staged[MANIFEST_MAX_ARTIFACTS][STAGE_NAME_BYTES];
+	char chdir_rel[LAYOUT_PATH_BYTES];
+	struct chain_head head = { 0 };
+	struct made_blobs made = { .n = 0 };
+	struct bd_manifest *m;
+	bool had_blobs, had_channel;
+	size_t i;
+	int blobs = -1, lockfd = -1;
+	enum bd_err rc;
+
+	if ((rc = release_check_args(o, in, nin)) != BD_OK)
+		return rc;
 	if ((m = calloc(1, sizeof(*m))) == NULL ||
 	    (m->artifacts = calloc(nin, sizeof(*m->artifacts))) == NULL) {
 		free(m);
@@ -742,24 +813,7 @@ repo_release(int repofd, const struct release_opts *o,
 	m->created = o->now;
 	m->expires = o->expires;
 	/* Everything that can refuse the release happens before a write. */
-	for (i = 0; i < nin; i++)
-		if ((rc = check_input(&in[i], &m->artifacts[i])) != BD_OK)
-			goto out;
-	for (i = 0; i < nin; i++)
-		for (j = i + 1; j < nin; j++)
-			if (strcmp(m->artifacts[i].install,
-			    m->artifacts[j].install) == 0) {
-				rc = bd_fail(BD_ERR_USAGE, "artifacts '%s' and "
-				    "'%s' install to the same path %s",
-				    m->artifacts[i].name, m->artifacts[j].name,
-				    m->artifacts[i].install);
-				goto out;
-			}
-	for (i = 0; i < nin && strcmp(m->artifacts[i].kind, "kernel") != 0;
-	    i++)
-		;
-	if ((rc = repo_boot_fill(m, o, i < nin ?
-	    m->artifacts[i].image.os : NULL)) != BD_OK)
+	if ((rc = release_fill(m, o, in, nin)) != BD_OK)
 		goto out;
 	/* The new version builds on the verified newest one (chain.h). */
 	if ((rc = repo_lock(repofd, &lockfd)) != BD_OK ||
@@ -770,24 +824,8 @@ repo_release(int repofd, const struct release_opts *o,
 	/* Blobs first: a manifest never names a blob that is not there. */
 	if ((rc = dir_open_path(repofd, LAYOUT_BLOBS_DIR, true, &blobs)) != BD_OK)
 		goto out;
-	for (i = 0; i < nin; i++)
-		if ((rc = stage_blob(blobs, in[i].path, &m->artifacts[i],
-		    staged[i])) != BD_OK)
-			goto out;
-	if (!o->force && (rc = check_changed(o, &head, m)) != BD_OK)
-		goto out;
-	for (i = 0; i < nin && o->chunk_level >= 0; i++)
-		if (m->artifacts[i].size >= CHUNK_ARTIFACT_MIN_BYTES &&
-		    (rc = chunk_artifact(blobs, staged[i], &m->artifacts[i],
-		    head.m, o, &made)) != BD_OK)
-			goto out;
-	for (i = 0; i < nin; i++)
-		if ((rc = commit_blob(blobs, staged[i],
-		    m->artifacts[i].sha256_hex)) != BD_OK)
-			goto out;
-	if ((rc = fd_sync(blobs)) != BD_OK)
-		goto out;
-	if ((rc = sign_and_write(repofd, o, &head, m)) != BD_OK)
+	if ((rc = release_blobs(blobs, o, in, &head, m, staged, &made)) !=
+	    BD_OK || (rc = sign_and_write(repofd, o, &head, m)) != BD_OK)
 		goto out;
 	*version = m->version;
 out:
