@@ -12,10 +12,13 @@
  * come, bytes beyond it are read back once the frontier reaches them.
  *
  * Nothing is trusted before the whole hash matches.  When it does not, the
- * bytes of a blob that came from one mirror condemn that mirror; bytes
- * from several are fetched again, each span from a mirror other than the
- * one that served it and compared with what is on disk, so the mirror that
- * lied is the one contradicted (a last resort asks each mirror alone).
+ * bytes of a blob that came from one mirror condemn that mirror.  Bytes
+ * from several (or from an earlier run) are kept as evidence, a SHA-256
+ * per span and mirror, and fetched again, each span from a mirror other
+ * than the one that served it (a last resort asks each mirror alone).
+ * Once the artifact verifies, every mirror whose evidence differs from it
+ * lied, a Range answered with the right Content-Range and other bytes
+ * included, and is named.
  *
  * While a parallel download runs, the part file carries after its
  * b->size bytes a trailer recording which spans were written, so a killed
@@ -61,6 +64,8 @@
 #define DL_TRAILER_SPANS	64
 #define DL_TRAILER_BYTES	(8 + 8 + 8 + DL_TRAILER_SPANS * 16 + \
 	SHA256_BYTES)
+/* Evidence kept per blob: spans of mirrors whose assembly failed. */
+#define DL_EVIDENCE_MAX		256
 /* Span origins besides a mirror index. */
 #define ORIGIN_NONE		(-1)
 #define ORIGIN_EARLIER		(-2)	/* a previous run wrote it */
@@ -115,7 +120,7 @@ struct src {
 	bool norange;		/* no usable Range: whole-file duty only */
 	bool slow;		/* lost a range by stalling */
 	/* the request in flight */
-	bool ranged, whole, started, error_body, cut, check, differs;
+	bool ranged, whole, started, error_body, cut, check;
 	bool range_refused;	/* 200 or another range for a Range */
 	int prev;
 	uint64_t req_start, req_end;	/* asked for [req_start, req_end) */
@@ -137,6 +142,17 @@ struct src {
 
 enum phase { PHASE_NORMAL, PHASE_CHECK, PHASE_SOLE };
 
+/*
+ * What a mirror served for an assembly the hash refused: its bytes
+ * [start, end) hashed as they were on disk.  Judged once the artifact
+ * verifies: bytes other than the verified ones name the mirror.
+ */
+struct evidence {
+	int origin;
+	uint64_t start, end;
+	uint8_t sha256[SHA256_BYTES];
+};
+
 /* One blob being downloaded. */
 struct job {
 	struct dl *d;
@@ -154,7 +170,8 @@ struct job {
 	bool trailer;		/* the part carries a trailer */
 	enum phase phase;
 	int sole;		/* PHASE_SOLE: the one source used */
-	bool suspect[DL_MAX_MIRRORS];	/* contradicted in the check pass */
+	struct evidence *ev;	/* DL_EVIDENCE_MAX */
+	size_t nev;
 	uint64_t resumed;
 	enum bd_err fatal;	/* a local failure: stop everything */
 	double last_flush, last_progress;
@@ -1005,36 +1022,13 @@ src_start(struct src *s)
 	return true;
 }
 
-/* The bytes at [off, off + n) on disk equal data? */
-static bool
-disk_equal(struct job *j, const uint8_t *data, size_t n, uint64_t off)
-{
-	size_t k;
-
-	while (n > 0) {
-		k = n < DL_REHASH_BYTES ? n : DL_REHASH_BYTES;
-		if (!pread_all(j->fd, j->scratch, k, off) ||
-		    memcmp(j->scratch, data, k) != 0)
-			return false;
-		data += k;
-		n -= k;
-		off += k;
-	}
-	return true;
-}
-
-/* Takes n bytes for offset s->pos: compare, hash, buffer, write. */
+/* Takes n bytes for offset s->pos: hash, buffer, write. */
 static enum bd_err
 src_accept(struct src *s, const uint8_t *data, size_t n)
 {
 	struct job *j = s->job;
 	enum bd_err rc;
 
-	if (s->check && !s->differs && !disk_equal(j, data, n, s->pos)) {
-		s->differs = true;
-		if (s->prev >= 0)
-			j->suspect[s->prev] = true;
-	}
 	if (s->pos == j->hashed) {
 		sha256_update(j->ctx, data, n);
 		j->hashed += n;
@@ -1113,7 +1107,7 @@ src_request(struct job *j, struct src *s, size_t span, uint64_t start,
 
 	s->whole = whole;
 	s->ranged = !whole && !(start == 0 && end == j->b->size);
-	s->started = s->error_body = s->cut = s->differs = false;
+	s->started = s->error_body = s->cut = false;
 	s->range_refused = false;
 	s->check = sp->check;
 	s->prev = sp->prev;
@@ -1581,6 +1575,101 @@ job_origins(const struct job *j, int *one, bool *earlier)
 	return n;
 }
 
+/* SHA-256 of the part's bytes [start, end). */
+static enum bd_err
+part_range_hash(struct job *j, uint64_t start, uint64_t end,
+    uint8_t out[SHA256_BYTES])
+{
+	struct sha256_ctx *c;
+	uint64_t n;
+	enum bd_err rc = BD_OK;
+
+	if ((c = sha256_new()) == NULL)
+		return BD_ERR_NOMEM;
+	while (start < end) {
+		n = end - start < DL_REHASH_BYTES ? end - start :
+		    DL_REHASH_BYTES;
+		errno = 0;
+		if (!pread_all(j->fd, j->scratch, (size_t)n, start)) {
+			rc = errno != 0 ? part_io_fail(j) : bd_fail(BD_ERR_IO,
+			    "%s" DL_PART_SUFFIX ": shorter than recorded",
+			    j->b->hex);
+			goto out;
+		}
+		sha256_update(c, j->scratch, (size_t)n);
+		start += n;
+	}
+	sha256_final(c, out);
+out:
+	sha256_free(c);
+	return rc;
+}
+
+/*
+ * The hash refused bytes that several mirrors (or an earlier run) wrote:
+ * keeps what each mirror served, to be judged by the artifact that
+ * finally verifies.  Beyond DL_EVIDENCE_MAX spans the rest goes unjudged.
+ */
+static enum bd_err
+evidence_collect(struct job *j)
+{
+	size_t i;
+	enum bd_err rc;
+
+	if (j->ev == NULL &&
+	    (j->ev = calloc(DL_EVIDENCE_MAX, sizeof(*j->ev))) == NULL)
+		return BD_ERR_NOMEM;
+	for (i = 0; i < j->nspans && j->nev < DL_EVIDENCE_MAX; i++) {
+		const struct span *sp = &j->spans[i];
+		struct evidence *e = &j->ev[j->nev];
+
+		if (sp->state != SPAN_DONE || sp->check || sp->origin < 0)
+			continue;
+		e->origin = sp->origin;
+		e->start = sp->start;
+		e->end = sp->end;
+		if ((rc = part_range_hash(j, sp->start, sp->end,
+		    e->sha256)) != BD_OK)
+			return rc;
+		j->nev++;
+	}
+	return BD_OK;
+}
+
+/*
+ * The artifact verified: every mirror whose kept bytes differ from it
+ * lied (a Range answered with the right Content-Range and other bytes,
+ * say).  Each is named in a warning and not asked again.
+ */
+static enum bd_err
+evidence_judge(struct job *j)
+{
+	uint8_t got[SHA256_BYTES];
+	char why[DL_DETAIL_BYTES];
+	size_t i;
+	struct src *s;
+	enum bd_err rc;
+
+	for (i = 0; i < j->nev; i++) {
+		const struct evidence *e = &j->ev[i];
+
+		s = &j->src[e->origin];
+		if (s->bad)
+			continue;
+		if ((rc = part_range_hash(j, e->start, e->end, got)) != BD_OK)
+			return rc;
+		if (sodium_memcmp(got, e->sha256, SHA256_BYTES) == 0)
+			continue;
+		s->bad = true;
+		snprintf(why, sizeof(why), "sent bytes %" PRIu64 "-%" PRIu64
+		    " other than those of the artifact that verified",
+		    e->start, e->end - 1);
+		if (j->b->warn != NULL)
+			j->b->warn(j->b->progress_ctx, s->url, why);
+	}
+	return BD_OK;
+}
+
 /* The check pass: every span again, from a mirror that did not serve it. */
 static void
 job_check_setup(struct job *j)
@@ -1596,7 +1685,6 @@ job_check_setup(struct job *j)
 		j->spans[i].state = SPAN_FREE;
 		j->spans[i].check = true;
 	}
-	memset(j->suspect, 0, sizeof(j->suspect));
 	j->trailer = true;
 	j->phase = PHASE_CHECK;
 }
@@ -1632,7 +1720,7 @@ job_download(struct job *j)
 {
 	bool retried = false, earlier;
 	char why[DL_DETAIL_BYTES];
-	size_t i, n;
+	size_t n;
 	int one;
 	enum bd_err rc;
 
@@ -1648,16 +1736,8 @@ job_download(struct job *j)
 		rc = job_run(j);
 		if (rc == BD_OK)
 			rc = job_verify(j);
-		if (rc == BD_OK) {
-			if (j->phase == PHASE_CHECK)
-				for (i = 0; i < j->nsrc; i++)
-					if (j->suspect[i])
-						src_condemn(j, &j->src[i],
-						    "served bytes that other "
-						    "mirrors contradict and the "
-						    "manifest's sha256 refuses");
-			return BD_OK;
-		}
+		if (rc == BD_OK)
+			return evidence_judge(j);
 		if (rc != BD_ERR_HASH) {
 			/* Stuck in a check, or the one mirror failed: next. */
 			if (j->phase == PHASE_NORMAL || j->fatal != BD_OK ||
@@ -1672,6 +1752,9 @@ job_download(struct job *j)
 		}
 		snprintf(why, sizeof(why), "%s", bd_err_detail());
 		n = job_origins(j, &one, &earlier);
+		if (j->phase != PHASE_SOLE && (n > 1 || earlier) &&
+		    (rc = evidence_collect(j)) != BD_OK)
+			return rc;
 		if (j->phase == PHASE_SOLE) {
 			src_condemn(j, &j->src[j->sole], why);
 			j->sole = next_sole(j, j->sole);
@@ -1758,6 +1841,7 @@ job_free(struct job *j)
 		free(j->src[i].wbuf);
 	}
 	sha256_free(j->ctx);
+	free(j->ev);
 	free(j->scratch);
 	free(j->spans);
 	free(j);

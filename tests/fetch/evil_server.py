@@ -36,6 +36,9 @@ blob bodies of modes normal and norange can also misbehave:
                     connection stays open, silent
   --corrupt-once    the first blob response has one byte flipped in its
                     middle (same length)
+  --lie             every blob response, whole or ranged, carries zeros
+                    in place of the bytes (status, Content-Range and
+                    Content-Length right)
 
 Every request is logged to --log as "METHOD PATH range=VALUE" lines.
 Python 3 standard library only.
@@ -259,6 +262,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def send_body(self, st, body):
         o = st.opts
         n = st.next_response()
+        if o.lie:
+            body = bytes(len(body))
         if o.corrupt_once and n == 1 and body:
             i = len(body) // 2
             body = body[:i] + bytes([body[i] ^ 0x01]) + body[i + 1:]
@@ -306,6 +311,7 @@ def main():
     ap.add_argument("--die-after", type=int)
     ap.add_argument("--stall-after", type=int)
     ap.add_argument("--corrupt-once", action="store_true")
+    ap.add_argument("--lie", action="store_true")
     a = ap.parse_args()
     # A listen backlog of 5 (socketserver's default) drops connections when
     # a loaded machine is slow to accept several mirrors' connections.
