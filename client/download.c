@@ -49,6 +49,11 @@
  * low-speed windows: one dripped just above the limit would otherwise
  * hold the run for as long as its cap takes at 1 KiB/s. */
 #define DL_BUF_DEADLINE_WINDOWS	4L
+/* A blob request must average this rate, after the same slack of
+ * DL_BUF_DEADLINE_WINDOWS low-speed windows: one trickled just above the
+ * low-speed limit would otherwise hold the run for days.  The bytes it
+ * brought stay in the part for the next mirror or the next run. */
+#define DL_DEADLINE_RATE_BYTES	(16 * DL_LOW_SPEED_BYTES)
 #define DL_WHERE_BYTES		(DL_URL_MAX_BYTES + 64)
 #define DL_DETAIL_BYTES		512
 #define DL_REHASH_BYTES		(256u << 10)
@@ -78,6 +83,7 @@ struct dl {
 	char where[DL_WHERE_BYTES];
 	char detail[DL_DETAIL_BYTES];
 	long buf_deadline;	/* seconds for a whole dl_get_buf() request */
+	long low_speed_time;
 };
 
 /* Per-request state of dl_get_buf. */
@@ -127,6 +133,7 @@ struct src {
 	uint64_t pos;		/* offset of the next byte to arrive */
 	uint64_t end;		/* stop here (before req_end after a steal) */
 	uint64_t skip;		/* whole-file duty: bytes below are dropped */
+	long deadline;		/* seconds for the whole request */
 	size_t error_bytes;
 	enum bd_err rc;		/* set by a callback that aborted */
 	char rc_detail[DL_DETAIL_BYTES];
@@ -279,6 +286,7 @@ dl_new(const struct dl_options *o, struct dl **out)
 		goto out;
 	}
 	d->buf_deadline = o->low_speed_time * DL_BUF_DEADLINE_WINDOWS;
+	d->low_speed_time = o->low_speed_time;
 	*out = d;
 	d = NULL;
 out:
@@ -1132,6 +1140,10 @@ src_request(struct job *j, struct src *s, size_t span, uint64_t start,
 		snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, start,
 		    end - 1);
 	curl_easy_setopt(s->easy, CURLOPT_RANGE, s->ranged ? range : NULL);
+	s->deadline = j->d->low_speed_time * DL_BUF_DEADLINE_WINDOWS +
+	    (long)((end - s->req_start + DL_DEADLINE_RATE_BYTES - 1) /
+	    DL_DEADLINE_RATE_BYTES);
+	curl_easy_setopt(s->easy, CURLOPT_TIMEOUT, s->deadline);
 	s->since = s->last_byte = now_seconds();
 	if ((mc = curl_multi_add_handle(j->d->multi, s->easy)) != CURLM_OK)
 		return bd_fail(BD_ERR_NOMEM, "libcurl: %s",
@@ -1189,6 +1201,13 @@ src_done(struct job *j, struct src *s, CURLcode cc)
 		rc = bd_fail(s->rc, "%s", s->rc_detail);
 	else if (s->cut || s->range_refused)
 		rc = BD_OK;
+	else if (cc == CURLE_OPERATION_TIMEDOUT &&
+	    now_seconds() - s->since >= (double)s->deadline - 0.5)
+		rc = bd_fail(BD_ERR_NETWORK, "not complete after %ld s (%"
+		    PRIu64 " of %" PRIu64 " bytes), the deadline for %" PRIu64
+		    " bytes at %ld KiB/s on average", s->deadline,
+		    s->pos - s->req_start, s->req_end - s->req_start,
+		    s->req_end - s->req_start, DL_DEADLINE_RATE_BYTES / 1024);
 	else if (cc != CURLE_OK && !(s->error_body && cc == CURLE_WRITE_ERROR))
 		rc = curl_failure(cc, s->errbuf);
 	else if (s->error_body || (status != 200 && status != 206))
