@@ -146,8 +146,8 @@ mirror_walk(const struct audit_opts *o, struct audit_mirror *a,
 	(*requests)++;
 	if ((rc = dl_get_buf(o->dl, url, MANIFEST_MAX_BYTES, &buf, &len)) !=
 	    BD_OK) {
-		missing = rc == BD_ERR_HTTP &&
-		    strcmp(dl_detail(o->dl), "HTTP status 404") == 0;
+		missing = dl_failure(o->dl)->kind == DL_FAIL_STATUS &&
+		    dl_failure(o->dl)->status == 404;
 		mirror_fail(a, missing ? AUDIT_MISSING :
 		    bd_err_exit_status(rc) == 2 ? AUDIT_UNREACHABLE :
 		    AUDIT_BROKEN, 0, "manifest.json: %s", dl_detail(o->dl));

@@ -553,11 +553,11 @@ manifest_try(struct run *run, size_t mi, enum verdict *verdict)
 	    BD_OK) {
 		run_fail(run, rc, url, dl_detail(run->dl), rc == BD_ERR_TOOBIG ?
 		    "manifest refused" : "manifest download failed");
-		if (strcmp(run->detail, "HTTP status 404") == 0)
+		if (dl_failure(run->dl)->kind == DL_FAIL_STATUS &&
+		    dl_failure(run->dl)->status == 404)
 			manifest_404(run, mirror);
 		else if (o->dl.cacert == NULL &&
-		    strncasecmp(url, "https://", 8) == 0 &&
-		    strstr(run->detail, "certificate") != NULL)
+		    dl_failure_certificate(dl_failure(run->dl)))
 			snprintf(run->detail + strlen(run->detail),
 			    sizeof(run->detail) - strlen(run->detail), "; "
 			    "without a usable system CA store, pass --cacert "
