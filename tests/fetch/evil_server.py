@@ -25,6 +25,8 @@ prints "listening on http://127.0.0.1:PORT/" and misbehaves by MODE:
   redirect-N    manifest.json: N redirects (?hop=1 .. ?hop=N), then served
   bigmanifest   manifest.json: 2 MiB of JSON-looking bytes
   versions-500  versioned manifests (<n>.json): 500, manifest.json served
+  versions-410  versioned manifests (<n>.json): 410 Gone, manifest.json
+                served
   404           blobs: 404 Not Found
 
 Range is honoured as "bytes=A-B" or "bytes=A-".  For mirror tests, the
@@ -129,6 +131,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return self.redirect("%s?hop=%d" % (path, hop + 1))
             if mode == "versions-500" and not path.endswith("/manifest.json"):
                 return self.send_plain(500, b"versioned manifests broken\n")
+            if mode == "versions-410" and not path.endswith("/manifest.json"):
+                return self.send_plain(410, b"versioned manifests gone\n")
             if mode == "drip":
                 return self.drip()
             if mode in ("hugeheader", "twolengths"):
