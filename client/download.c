@@ -91,7 +91,7 @@ struct dl {
 /* Per-request state of dl_get_buf. */
 struct bufxfer {
 	CURL *curl;
-	enum bd_err rc;		/* set by a callback that aborted, with fail */
+	enum bd_err rc;		/* a callback aborted: why, and fail */
 	struct dl_failure fail;
 	bool started, error_body;
 	size_t error_bytes;
@@ -138,7 +138,7 @@ struct src {
 	uint64_t skip;		/* whole-file duty: bytes below are dropped */
 	long deadline;		/* seconds for the whole request */
 	size_t error_bytes;
-	enum bd_err rc;		/* set by a callback that aborted, with fail */
+	enum bd_err rc;		/* a callback aborted: why, and fail */
 	struct dl_failure fail;
 	char rc_detail[DL_DETAIL_BYTES];
 	/* write buffer: wlen bytes for offset wpos */
@@ -631,8 +631,8 @@ dl_get_buf(struct dl *d, const char *url, size_t max, uint8_t **buf,
 		rc = x.rc;
 	else if (cc == CURLE_OPERATION_TIMEDOUT && x.started)
 		rc = fail_set(&x.fail, DL_FAIL_DEADLINE, 0, cc, "not complete "
-		    "after %ld s (%zu bytes), the deadline for a response of at "
-		    "most %zu bytes", d->buf_deadline, x.len, max);
+		    "after %ld s (%zu bytes), the deadline for a response of "
+		    "at most %zu bytes", d->buf_deadline, x.len, max);
 	else if (cc != CURLE_OK && !(x.error_body && cc == CURLE_WRITE_ERROR))
 		rc = curl_failure(cc, d->errbuf, &x.fail);
 	else if (x.error_body || status != 200)
@@ -1336,8 +1336,9 @@ src_done(struct job *j, struct src *s, CURLcode cc)
 	else if (cc == CURLE_OPERATION_TIMEDOUT &&
 	    now_seconds() - s->since >= (double)s->deadline - 0.5)
 		rc = fail_set(&f, DL_FAIL_DEADLINE, 0, cc, "not complete after "
-		    "%ld s (%" PRIu64 " of %" PRIu64 " bytes), the deadline for "
-		    "%" PRIu64 " bytes at %ld KiB/s on average", s->deadline,
+		    "%ld s (%" PRIu64 " of %" PRIu64 " bytes), the deadline "
+		    "for %" PRIu64 " bytes at %ld KiB/s on average",
+		    s->deadline,
 		    s->pos - s->req_start, s->req_end - s->req_start,
 		    s->req_end - s->req_start, DL_DEADLINE_RATE_BYTES / 1024);
 	else if (cc != CURLE_OK && !(s->error_body && cc == CURLE_WRITE_ERROR))
@@ -1646,7 +1647,8 @@ job_run_(struct job *j)
 			if (job_complete(j))
 				return BD_OK;
 			if (j->last_rc == BD_OK) {
-				bd_fail(BD_ERR_NETWORK, "no mirror left to ask");
+				bd_fail(BD_ERR_NETWORK, "no mirror left to "
+				    "ask");
 				j->last_rc = dl_record(j->d, DL_FAIL_TRANSPORT,
 				    j->b->name, bd_err_detail());
 			}

@@ -4,6 +4,9 @@
  * caps enforced in the write callbacks, HTTP status and Content-Range
  * checked by us.
  *
+ * Every request has a deadline: four low-speed windows for a manifest,
+ * as many plus its size at 16 KiB/s for a blob request.
+ *
  * The manifest comes through one easy handle.  A blob larger than
  * SEGMENT_MIN_BYTES comes from every mirror at once: libcurl's multi
  * interface, one connection per mirror, each asking for ranges that are
@@ -121,7 +124,7 @@ enum bd_err dl_fetch_blob(struct dl *d, const char *const *mirrors,
  */
 enum dl_fail_kind {
 	DL_FAIL_NONE,		/* the last request succeeded */
-	DL_FAIL_STATUS,		/* an HTTP status other than 200/206: status */
+	DL_FAIL_STATUS,		/* an HTTP status other than 200/206 */
 	DL_FAIL_REFUSED,	/* not followed or not taken: a redirect to
 				 * another scheme, too many redirects, a 206
 				 * for a request without Range */
