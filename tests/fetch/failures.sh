@@ -2,7 +2,8 @@
 # Failures are decided by what happened, not by the words that describe
 # it: an HTTP status as a number (404 and 410 mean "not on this mirror",
 # 500 means the mirror failed), whatever the message says.  Through the
-# walk over versioned manifests and through --audit.
+# walk over versioned manifests and through --audit.  And a damaged intent
+# record in a directory names the command that clears it.
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
 
@@ -48,4 +49,21 @@ expect_status 2 "audit: versions 500" "$FETCH" --audit -c "$CH" "$broken" &&
 expect_status 3 "audit: no such channel (manifest.json 404)" "$FETCH" --audit -c other "$url" &&
 	expect_err "audit of $url: missing at version 0: manifest.json: HTTP status 404" \
 		"audit: manifest.json 404 is missing"
+
+# A damaged intent record in a directory: exit 4 naming the command that
+# clears it and what that costs; that command, run as given, lets the
+# next run install (tests/ext2/damaged.sh does the same for --ext2).
+stop
+start_evil normal "$T/r" plain
+fresh_dest
+mkdir -p -m 700 "$T/dest/.bootdrop"
+printf 'garbage\n' >"$T/dest/.bootdrop/pending"
+expect_status 4 "-d: a damaged intent record" fetch -d "$T/dest" "$url" &&
+	expect_err "damaged intent record .*remove it: rm '$T/dest/.bootdrop/pending' - this abandons.*the state stays at the old one" \
+		"-d: damaged record: names the command and its cost"
+cmd=$(sed -n "s/.*remove it: \(rm '[^']*'\) - this abandons.*/\1/p" "$T/last.err")
+eval "$cmd"
+expect_status 0 "-d: after the command the install runs" fetch -d "$T/dest" "$url"
+cmp -s "$T/dest/world.tgz" "$T/world.tgz" && ok "-d: installed after the damaged record" ||
+	fail "-d: world differs after the damaged record"
 finish
