@@ -13,23 +13,6 @@ make_repo "$T/repo"
 world_hex=$(sha256sum "$T/world.tgz" | cut -d' ' -f1)
 mpids=()
 
-# mirrors SPEC... : as in mirrors.sh, one evil_server per MODE[:OPTION,...].
-mirrors() {
-	local i=0 spec opts
-	m=(); mpids=()
-	for spec in "$@"; do
-		IFS=, read -r -a opts <<<"${spec#*:}"
-		[ "$spec" = "${spec#*:}" ] && opts=()
-		start_evil "${spec%%:*}" "$T/repo" "m$i" "${opts[@]}"
-		m+=("$url"); mpids+=("$evil_pid")
-		i=$((i + 1))
-	done
-}
-stop_mirrors() {
-	local p
-	for p in "${mpids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	mpids=()
-}
 installed() {
 	cmp -s "$T/dest/world.tgz" "$T/world.tgz" && cmp -s "$T/dest/boot/kernel" "$T/kernel" &&
 		ok "$1: installed byte for byte" || fail "$1: installed files differ"
