@@ -538,6 +538,61 @@ run_open(struct run *run)
 enum verdict { MANIFEST_NEW, MANIFEST_CURRENT };
 
 /*
+ * The manifest could not be had from url (rc): the failure, with what to
+ * do about a 404 (the channel or the URL) or a certificate (--cacert).
+ */
+static void
+manifest_get_failed(struct run *run, enum bd_err rc, const char *url,
+    const char *mirror)
+{
+	const struct dl_failure *f = dl_failure(run->dl);
+
+	run_fail(run, rc, url, dl_detail(run->dl), rc == BD_ERR_TOOBIG ?
+	    "manifest refused" : "manifest download failed");
+	if (f->kind == DL_FAIL_STATUS && f->status == 404)
+		manifest_404(run, mirror);
+	else if (run->o.dl.cacert == NULL && dl_failure_certificate(f))
+		snprintf(run->detail + strlen(run->detail),
+		    sizeof(run->detail) - strlen(run->detail), "; without a "
+		    "usable system CA store, pass --cacert FILE with the CA "
+		    "that signs the server");
+}
+
+/*
+ * Rollback and equivocation: run->m against the state's version and
+ * payload hash.  A failure is recorded in run, naming the way out.
+ */
+static enum bd_err
+manifest_against_state(struct run *run, const char *url)
+{
+	char hex[SHA256_HEX_BYTES];
+
+	if (!run->state.present)
+		return BD_OK;
+	sha256_hex(run->state.payload_sha256, hex);
+	if (run->m->version < run->state.version) {
+		run_fail(run, BD_ERR_ROLLBACK, url, "", "manifest refused");
+		run_detail(run, "version %" PRIu64 " is older than the "
+		    "accepted version %" PRIu64 "; to go back deliberately, "
+		    "remove the state (%s) and run again", run->m->version,
+		    run->state.version, dest_state_reset_hint(run->dest));
+		return BD_ERR_ROLLBACK;
+	}
+	if (run->m->version == run->state.version &&
+	    sodium_memcmp(run->m->payload_sha256, run->state.payload_sha256,
+	    SHA256_BYTES) != 0) {
+		run_fail(run, BD_ERR_EQUIVOCATION, url, "", "manifest refused");
+		run_detail(run, "version %" PRIu64 " was accepted with payload "
+		    "sha256 %s; this one differs (the publisher signed two "
+		    "payloads for one version; if you trust this one, remove "
+		    "the state: %s)", run->m->version, hex,
+		    dest_state_reset_hint(run->dest));
+		return BD_ERR_EQUIVOCATION;
+	}
+	return BD_OK;
+}
+
+/*
  * Fetches and verifies the manifest from one mirror and judges it against
  * the state.  BD_OK with *verdict, or a failure recorded in run.
  */
@@ -562,17 +617,7 @@ manifest_try(struct run *run, size_t mi, enum verdict *verdict)
 		return run_fail(run, BD_ERR_USAGE, mirror, "", "URL too long");
 	if ((rc = dl_get_buf(run->dl, url, MANIFEST_MAX_BYTES, &buf, &len)) !=
 	    BD_OK) {
-		run_fail(run, rc, url, dl_detail(run->dl), rc == BD_ERR_TOOBIG ?
-		    "manifest refused" : "manifest download failed");
-		if (strcmp(run->detail, "HTTP status 404") == 0)
-			manifest_404(run, mirror);
-		else if (o->dl.cacert == NULL &&
-		    strncasecmp(url, "https://", 8) == 0 &&
-		    strstr(run->detail, "certificate") != NULL)
-			snprintf(run->detail + strlen(run->detail),
-			    sizeof(run->detail) - strlen(run->detail), "; "
-			    "without a usable system CA store, pass --cacert "
-			    "FILE with the CA that signs the server");
+		manifest_get_failed(run, rc, url, mirror);
 		goto out;
 	}
 	bd_err_clear();
@@ -601,34 +646,8 @@ manifest_try(struct run *run, size_t mi, enum verdict *verdict)
 		    "of --allow-expired", when);
 		rc = BD_OK;
 	}
-	if (run->state.present) {
-		char hex[SHA256_HEX_BYTES];
-
-		sha256_hex(run->state.payload_sha256, hex);
-		if (run->m->version < run->state.version) {
-			rc = run_fail(run, BD_ERR_ROLLBACK, url, "", "manifest "
-			    "refused");
-			run_detail(run, "version %"
-			    PRIu64 " is older than the accepted version %"
-			    PRIu64 "; to go back deliberately, remove the state "
-			    "(%s) and run again", run->m->version,
-			    run->state.version, dest_state_reset_hint(run->dest));
-			goto out;
-		}
-		if (run->m->version == run->state.version &&
-		    sodium_memcmp(run->m->payload_sha256,
-		    run->state.payload_sha256, SHA256_BYTES) != 0) {
-			rc = run_fail(run, BD_ERR_EQUIVOCATION, url, "",
-			    "manifest refused");
-			run_detail(run, "version %"
-			    PRIu64 " was accepted with payload sha256 %s; this "
-			    "one differs (the publisher signed two payloads "
-			    "for one version; if you trust this one, remove "
-			    "the state: %s)", run->m->version, hex,
-			    dest_state_reset_hint(run->dest));
-			goto out;
-		}
-	}
+	if ((rc = manifest_against_state(run, url)) != BD_OK)
+		goto out;
 	*verdict = run->state.present && run->m->version == run->state.version ?
 	    MANIFEST_CURRENT : MANIFEST_NEW;
 	run->manifest_url = url;
