@@ -2090,8 +2090,8 @@ range_on_body(char *data, size_t size, size_t nitems, void *arg)
 	if (x->error_body)
 		return 0;
 	if (n > x->max - x->len) {
-		x->rc = bd_fail(BD_ERR_HTTP, "more than the %zu bytes asked for",
-		    x->max);
+		x->rc = fail_set(&x->fail, DL_FAIL_REFUSED, 0, CURLE_OK,
+		    "more than the %zu bytes asked for", x->max);
 		return 0;
 	}
 	memcpy(x->buf + x->len, data, n);
@@ -2116,7 +2116,7 @@ dl_get_range(struct dl *d, const char *url, uint64_t off, size_t len,
 	bd_err_clear();
 	d->errbuf[0] = '\0';
 	if (len == 0)
-		return dl_record(d, bd_fail(BD_ERR_USAGE, "empty range"), url, "");
+		return dl_record(d, DL_FAIL_URL, url, "empty range");
 	snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)off,
 	    (unsigned long long)(off + len - 1));
 	curl_easy_setopt(d->curl, CURLOPT_URL, url);
@@ -2133,17 +2133,19 @@ dl_get_range(struct dl *d, const char *url, uint64_t off, size_t len,
 	if (x.rc != BD_OK)
 		rc = x.rc;
 	else if (x.error_body || (cc == CURLE_OK && status != 206))
-		rc = bd_fail(BD_ERR_HTTP, "HTTP status %ld to a Range request",
-		    status);
+		rc = fail_set(&x.fail, DL_FAIL_STATUS, status, CURLE_OK,
+		    "HTTP status %ld to a Range request", status);
 	else if (cc != CURLE_OK)
-		rc = curl_failure(cc, d->errbuf);
+		rc = curl_failure(cc, d->errbuf, &x.fail);
 	else if (!x.resp.cr_valid || x.resp.cr_start != off ||
 	    x.resp.cr_end != off + len - 1)
-		rc = bd_fail(BD_ERR_HTTP, "the answer to Range bytes=%s is not "
-		    "that range", range);
+		rc = fail_set(&x.fail, DL_FAIL_REFUSED, 0, CURLE_OK, "the "
+		    "answer to Range bytes=%s is not that range", range);
 	else if (x.len != len)
-		rc = bd_fail(BD_ERR_NETWORK, "%zu of %zu bytes", x.len, len);
+		rc = fail_set(&x.fail, DL_FAIL_TRANSPORT, 0, CURLE_OK,
+		    "%zu of %zu bytes", x.len, len);
+	d->fail = x.fail;
 	if (rc != BD_OK)
-		dl_record(d, rc, url, bd_err_detail());
+		dl_record_failure(d, &x.fail, url, bd_err_detail());
 	return rc;
 }
