@@ -146,8 +146,8 @@ mirror_walk(const struct audit_opts *o, struct audit_mirror *a,
 	(*requests)++;
 	if ((rc = dl_get_buf(o->dl, url, MANIFEST_MAX_BYTES, &buf, &len)) !=
 	    BD_OK) {
-		missing = rc == BD_ERR_HTTP &&
-		    strcmp(dl_detail(o->dl), "HTTP status 404") == 0;
+		missing = dl_failure(o->dl)->kind == DL_FAIL_STATUS &&
+		    dl_failure(o->dl)->status == 404;
 		mirror_fail(a, missing ? AUDIT_MISSING :
 		    bd_err_exit_status(rc) == 2 ? AUDIT_UNREACHABLE :
 		    AUDIT_BROKEN, 0, "manifest.json: %s", dl_detail(o->dl));
@@ -365,15 +365,44 @@ json_print(const struct audit_opts *o, const struct audit_mirror *as,
 	}
 }
 
+/*
+ * Counts the versions on which some mirror forks from the reference, and
+ * names the first fork (version and both hashes) on stderr.
+ */
+static size_t
+forks_report(const struct audit_mirror *as, size_t n, uint64_t top)
+{
+	char h1[SHA256_HEX_BYTES], h2[SHA256_HEX_BYTES];
+	const struct audit_mirror *ref;
+	size_t i, forks = 0;
+	uint64_t v;
+
+	for (v = 1; v <= top; v++) {
+		ref = reference(as, n, v);
+		for (i = 0; i < n; i++) {
+			if (!forked(ref, &as[i], v))
+				continue;
+			if (++forks == 1) {
+				sha256_hex(ref->hash[v - 1], h1);
+				sha256_hex(as[i].hash[v - 1], h2);
+				fprintf(stderr, "bootdrop-fetch: audit: fork at "
+				    "version %" PRIu64 ": %s has payload sha256 "
+				    "%s, %s has %s\n", v, ref->url, h1,
+				    as[i].url, h2);
+			}
+			break;
+		}
+	}
+	return forks;
+}
+
 int
 audit_run(const struct audit_opts *o)
 {
-	char h1[SHA256_HEX_BYTES], h2[SHA256_HEX_BYTES];
 	struct audit_mirror *as;
-	const struct audit_mirror *ref;
 	size_t i, requests = 0, forks = 0, behind = 0;
-	uint64_t v, top = 0;
-	bool broken = false, unreachable = false, reported;
+	uint64_t top = 0;
+	bool broken = false, unreachable = false;
 	int status;
 
 	if ((as = calloc(o->nmirrors, sizeof(*as))) == NULL) {
@@ -395,24 +424,7 @@ audit_run(const struct audit_opts *o)
 			    status_names[as[i].status], as[i].bad,
 			    as[i].detail);
 	}
-	for (v = 1; v <= top; v++) {
-		ref = reference(as, o->nmirrors, v);
-		reported = false;
-		for (i = 0; i < o->nmirrors && !reported; i++) {
-			if (!forked(ref, &as[i], v))
-				continue;
-			forks++;
-			if (forks == 1) {
-				sha256_hex(ref->hash[v - 1], h1);
-				sha256_hex(as[i].hash[v - 1], h2);
-				fprintf(stderr, "bootdrop-fetch: audit: fork at "
-				    "version %" PRIu64 ": %s has payload sha256 "
-				    "%s, %s has %s\n", v, ref->url, h1,
-				    as[i].url, h2);
-			}
-			reported = true;
-		}
-	}
+	forks = forks_report(as, o->nmirrors, top);
 	/* Behind is not wrong (a mirror syncs later), but it is said. */
 	for (i = 0; i < o->nmirrors; i++)
 		if (as[i].status == AUDIT_OK && as[i].newest < top) {

@@ -12,10 +12,13 @@
  * come, bytes beyond it are read back once the frontier reaches them.
  *
  * Nothing is trusted before the whole hash matches.  When it does not, the
- * bytes of a blob that came from one mirror condemn that mirror; bytes
- * from several are fetched again, each span from a mirror other than the
- * one that served it and compared with what is on disk, so the mirror that
- * lied is the one contradicted (a last resort asks each mirror alone).
+ * bytes of a blob that came from one mirror condemn that mirror.  Bytes
+ * from several (or from an earlier run) are kept as evidence, a SHA-256
+ * per span and mirror, and fetched again, each span from a mirror other
+ * than the one that served it (a last resort asks each mirror alone).
+ * Once the artifact verifies, every mirror whose evidence differs from it
+ * lied, a Range answered with the right Content-Range and other bytes
+ * included, and is named.
  *
  * While a parallel download runs, the part file carries after its
  * b->size bytes a trailer recording which spans were written, so a killed
@@ -24,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +50,11 @@
  * low-speed windows: one dripped just above the limit would otherwise
  * hold the run for as long as its cap takes at 1 KiB/s. */
 #define DL_BUF_DEADLINE_WINDOWS	4L
+/* A blob request must average this rate, after the same slack of
+ * DL_BUF_DEADLINE_WINDOWS low-speed windows: one trickled just above the
+ * low-speed limit would otherwise hold the run for days.  The bytes it
+ * brought stay in the part for the next mirror or the next run. */
+#define DL_DEADLINE_RATE_BYTES	(16 * DL_LOW_SPEED_BYTES)
 #define DL_WHERE_BYTES		(DL_URL_MAX_BYTES + 64)
 #define DL_DETAIL_BYTES		512
 #define DL_REHASH_BYTES		(256u << 10)
@@ -61,6 +70,8 @@
 #define DL_TRAILER_SPANS	64
 #define DL_TRAILER_BYTES	(8 + 8 + 8 + DL_TRAILER_SPANS * 16 + \
 	SHA256_BYTES)
+/* Evidence kept per blob: spans of mirrors whose assembly failed. */
+#define DL_EVIDENCE_MAX		256
 /* Span origins besides a mirror index. */
 #define ORIGIN_NONE		(-1)
 #define ORIGIN_EARLIER		(-2)	/* a previous run wrote it */
@@ -72,13 +83,16 @@ struct dl {
 	char errbuf[CURL_ERROR_SIZE];
 	char where[DL_WHERE_BYTES];
 	char detail[DL_DETAIL_BYTES];
+	struct dl_failure fail;	/* the last failure, as data */
 	long buf_deadline;	/* seconds for a whole dl_get_buf() request */
+	long low_speed_time;
 };
 
 /* Per-request state of dl_get_buf. */
 struct bufxfer {
 	CURL *curl;
-	enum bd_err rc;
+	enum bd_err rc;		/* a callback aborted: why, and fail */
+	struct dl_failure fail;
 	bool started, error_body;
 	size_t error_bytes;
 	uint8_t *buf;
@@ -115,15 +129,17 @@ struct src {
 	bool norange;		/* no usable Range: whole-file duty only */
 	bool slow;		/* lost a range by stalling */
 	/* the request in flight */
-	bool ranged, whole, started, error_body, cut, check, differs;
+	bool ranged, whole, started, error_body, cut, check;
 	bool range_refused;	/* 200 or another range for a Range */
 	int prev;
 	uint64_t req_start, req_end;	/* asked for [req_start, req_end) */
 	uint64_t pos;		/* offset of the next byte to arrive */
 	uint64_t end;		/* stop here (before req_end after a steal) */
 	uint64_t skip;		/* whole-file duty: bytes below are dropped */
+	long deadline;		/* seconds for the whole request */
 	size_t error_bytes;
-	enum bd_err rc;		/* set by a callback that aborted */
+	enum bd_err rc;		/* a callback aborted: why, and fail */
+	struct dl_failure fail;
 	char rc_detail[DL_DETAIL_BYTES];
 	/* write buffer: wlen bytes for offset wpos */
 	uint8_t *wbuf;
@@ -136,6 +152,17 @@ struct src {
 };
 
 enum phase { PHASE_NORMAL, PHASE_CHECK, PHASE_SOLE };
+
+/*
+ * What a mirror served for an assembly the hash refused: its bytes
+ * [start, end) hashed as they were on disk.  Judged once the artifact
+ * verifies: bytes other than the verified ones name the mirror.
+ */
+struct evidence {
+	int origin;
+	uint64_t start, end;
+	uint8_t sha256[SHA256_BYTES];
+};
 
 /* One blob being downloaded. */
 struct job {
@@ -154,7 +181,8 @@ struct job {
 	bool trailer;		/* the part carries a trailer */
 	enum phase phase;
 	int sole;		/* PHASE_SOLE: the one source used */
-	bool suspect[DL_MAX_MIRRORS];	/* contradicted in the check pass */
+	struct evidence *ev;	/* DL_EVIDENCE_MAX */
+	size_t nev;
 	uint64_t resumed;
 	enum bd_err fatal;	/* a local failure: stop everything */
 	double last_flush, last_progress;
@@ -190,19 +218,121 @@ now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Remembers where and why the current request failed. */
+/*
+ * Every kind of failure and what it is reported as; a new kind without a
+ * line here does not build.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic error "-Wswitch"
+#pragma GCC diagnostic error "-Wswitch-enum"
+enum bd_err
+dl_fail_err(enum dl_fail_kind k)
+{
+	switch (k) {
+	case DL_FAIL_NONE:
+		return BD_OK;
+	case DL_FAIL_STATUS:
+	case DL_FAIL_REFUSED:
+		return BD_ERR_HTTP;
+	case DL_FAIL_FRAMING:
+	case DL_FAIL_TLS:
+	case DL_FAIL_TRANSPORT:
+	case DL_FAIL_DEADLINE:
+		return BD_ERR_NETWORK;
+	case DL_FAIL_TOOBIG:
+		return BD_ERR_TOOBIG;
+	case DL_FAIL_SIZE:
+		return BD_ERR_SIZE;
+	case DL_FAIL_HASH:
+		return BD_ERR_HASH;
+	case DL_FAIL_IO:
+		return BD_ERR_IO;
+	case DL_FAIL_NOMEM:
+		return BD_ERR_NOMEM;
+	case DL_FAIL_URL:
+		return BD_ERR_USAGE;
+	}
+	return BD_ERR_NETWORK;	/* not an enumerator: cannot happen */
+}
+#pragma GCC diagnostic pop
+
+const struct dl_failure *
+dl_failure(const struct dl *d)
+{
+	return &d->fail;
+}
+
+bool
+dl_failure_missing(const struct dl_failure *f)
+{
+	return f->kind == DL_FAIL_STATUS && (f->status == 404 ||
+	    f->status == 410);
+}
+
+bool
+dl_failure_certificate(const struct dl_failure *f)
+{
+	return f->kind == DL_FAIL_TLS &&
+	    (f->curl == CURLE_PEER_FAILED_VERIFICATION ||
+	    f->curl == CURLE_SSL_CACERT_BADFILE ||
+	    f->curl == CURLE_SSL_ISSUER_ERROR);
+}
+
+/* A local failure's kind: the part file, or memory. */
+static enum dl_fail_kind
+local_kind(enum bd_err rc)
+{
+	return rc == BD_ERR_NOMEM ? DL_FAIL_NOMEM : DL_FAIL_IO;
+}
+
+/*
+ * Fills *f and records the detail (printf-style) with bd_fail(); returns
+ * the enum bd_err of kind.
+ */
 static enum bd_err
-dl_record(struct dl *d, enum bd_err rc, const char *where,
-    const char *detail)
+fail_set(struct dl_failure *f, enum dl_fail_kind kind, long status,
+    CURLcode cc, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static enum bd_err
+fail_set(struct dl_failure *f, enum dl_fail_kind kind, long status,
+    CURLcode cc, const char *fmt, ...)
+{
+	char buf[DL_DETAIL_BYTES];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	f->kind = kind;
+	f->status = status;
+	f->curl = (int)cc;
+	return bd_fail(dl_fail_err(kind), "%s", buf);
+}
+
+/* Remembers where and why the current request failed, and as what. */
+static enum bd_err
+dl_record_failure(struct dl *d, const struct dl_failure *f,
+    const char *where, const char *detail)
 {
 	size_t i;
 
+	d->fail = *f;
 	snprintf(d->where, sizeof(d->where), "%s", where);
 	snprintf(d->detail, sizeof(d->detail), "%s", detail);
 	for (i = 0; d->where[i] != '\0'; i++)
 		if ((unsigned char)d->where[i] < 0x20 || d->where[i] == 0x7f)
 			d->where[i] = '?';
-	return rc;
+	return dl_fail_err(f->kind);
+}
+
+/* dl_record_failure() of a kind that has no status or curl code. */
+static enum bd_err
+dl_record(struct dl *d, enum dl_fail_kind kind, const char *where,
+    const char *detail)
+{
+	const struct dl_failure f = { kind, 0, 0 };
+
+	return dl_record_failure(d, &f, where, detail);
 }
 
 const char *
@@ -262,6 +392,7 @@ dl_new(const struct dl_options *o, struct dl **out)
 		goto out;
 	}
 	d->buf_deadline = o->low_speed_time * DL_BUF_DEADLINE_WINDOWS;
+	d->low_speed_time = o->low_speed_time;
 	*out = d;
 	d = NULL;
 out:
@@ -381,19 +512,36 @@ dl_header_parse(struct dl_response *r, const char *line, size_t n)
 	}
 }
 
-/* Fails a request whose transfer reported cc; NULL why: curl's words. */
+/* libcurl's codes for a TLS handshake or certificate that failed. */
+static bool
+curl_tls(CURLcode cc)
+{
+	return cc == CURLE_SSL_CONNECT_ERROR ||
+	    cc == CURLE_PEER_FAILED_VERIFICATION ||
+	    cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CIPHER ||
+	    cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CRL_BADFILE ||
+	    cc == CURLE_SSL_ISSUER_ERROR ||
+	    cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
+	    cc == CURLE_SSL_INVALIDCERTSTATUS ||
+	    cc == CURLE_SSL_ENGINE_NOTFOUND ||
+	    cc == CURLE_SSL_ENGINE_SETFAILED ||
+	    cc == CURLE_SSL_ENGINE_INITFAILED;
+}
+
+/* Fails a request whose transfer reported cc, in curl's words. */
 static enum bd_err
-curl_failure(CURLcode cc, const char *errbuf)
+curl_failure(CURLcode cc, const char *errbuf, struct dl_failure *f)
 {
 	const char *why = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc);
 
 	if (cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_TOO_MANY_REDIRECTS)
-		return bd_fail(BD_ERR_HTTP, "refused: %s", why);
+		return fail_set(f, DL_FAIL_REFUSED, 0, cc, "refused: %s", why);
 	/* libcurl's word for a header line over its limit (100 KiB). */
 	if (cc == CURLE_OUT_OF_MEMORY)
-		return bd_fail(BD_ERR_NETWORK, "the response's headers are too "
-		    "large to take in (libcurl: %s)", why);
-	return bd_fail(BD_ERR_NETWORK, "%s", why);
+		return fail_set(f, DL_FAIL_FRAMING, 0, cc, "the response's "
+		    "headers are too large to take in (libcurl: %s)", why);
+	return fail_set(f, curl_tls(cc) ? DL_FAIL_TLS : DL_FAIL_TRANSPORT, 0,
+	    cc, "%s", why);
 }
 
 static size_t
@@ -403,8 +551,8 @@ buf_on_header(char *data, size_t size, size_t nitems, void *arg)
 
 	dl_header_parse(&x->resp, data, size * nitems);
 	if (x->resp.cl_conflict) {
-		x->rc = bd_fail(BD_ERR_NETWORK, "two different Content-Length "
-		    "headers");
+		x->rc = fail_set(&x->fail, DL_FAIL_FRAMING, 0, CURLE_OK,
+		    "two different Content-Length headers");
 		return 0;
 	}
 	return size * nitems;
@@ -427,8 +575,8 @@ buf_on_body(char *data, size_t size, size_t nitems, void *arg)
 		return x->error_bytes > DL_ERRBODY_MAX_BYTES ? 0 : n;
 	}
 	if (n > x->max - x->len) {
-		x->rc = bd_fail(BD_ERR_TOOBIG, "response larger than %zu bytes",
-		    x->max);
+		x->rc = fail_set(&x->fail, DL_FAIL_TOOBIG, 0, CURLE_OK,
+		    "response larger than %zu bytes", x->max);
 		return 0;
 	}
 	if (x->len + n > x->cap) {
@@ -440,6 +588,7 @@ buf_on_body(char *data, size_t size, size_t nitems, void *arg)
 		if (cap > x->max)
 			cap = x->max;
 		if ((nb = realloc(x->buf, cap + 1)) == NULL) {
+			x->fail.kind = DL_FAIL_NOMEM;
 			x->rc = BD_ERR_NOMEM;
 			return 0;
 		}
@@ -465,6 +614,7 @@ dl_get_buf(struct dl *d, const char *url, size_t max, uint8_t **buf,
 	memset(&x, 0, sizeof(x));
 	x.curl = d->curl;
 	x.max = max;
+	d->fail = x.fail;
 	bd_err_clear();
 	d->errbuf[0] = '\0';
 	curl_easy_setopt(d->curl, CURLOPT_URL, url);
@@ -480,17 +630,20 @@ dl_get_buf(struct dl *d, const char *url, size_t max, uint8_t **buf,
 	if (x.rc != BD_OK)
 		rc = x.rc;
 	else if (cc == CURLE_OPERATION_TIMEDOUT && x.started)
-		rc = bd_fail(BD_ERR_NETWORK, "not complete after %ld s (%zu "
-		    "bytes), the deadline for a response of at most %zu bytes",
-		    d->buf_deadline, x.len, max);
+		rc = fail_set(&x.fail, DL_FAIL_DEADLINE, 0, cc, "not complete "
+		    "after %ld s (%zu bytes), the deadline for a response of "
+		    "at most %zu bytes", d->buf_deadline, x.len, max);
 	else if (cc != CURLE_OK && !(x.error_body && cc == CURLE_WRITE_ERROR))
-		rc = curl_failure(cc, d->errbuf);
+		rc = curl_failure(cc, d->errbuf, &x.fail);
 	else if (x.error_body || status != 200)
-		rc = bd_fail(BD_ERR_HTTP, "HTTP status %ld", status);
-	else if (x.buf == NULL && (x.buf = malloc(1)) == NULL)
+		rc = fail_set(&x.fail, DL_FAIL_STATUS, status, CURLE_OK,
+		    "HTTP status %ld", status);
+	else if (x.buf == NULL && (x.buf = malloc(1)) == NULL) {
+		x.fail.kind = DL_FAIL_NOMEM;
 		rc = BD_ERR_NOMEM;
+	}
 	if (rc != BD_OK) {
-		dl_record(d, rc, url, bd_err_detail());
+		dl_record_failure(d, &x.fail, url, bd_err_detail());
 		free(x.buf);
 		return rc;
 	}
@@ -918,7 +1071,7 @@ src_condemn(struct job *j, struct src *s, const char *why)
 	s->bad = true;
 	if (j->b->warn != NULL && usable_count(j) > 0)
 		j->b->warn(j->b->progress_ctx, s->url, why);
-	j->last_rc = dl_record(j->d, BD_ERR_HASH, s->blob_url, why);
+	j->last_rc = dl_record(j->d, DL_FAIL_HASH, s->blob_url, why);
 }
 
 /* ---- one source's transfer ---- */
@@ -933,8 +1086,8 @@ src_on_header(char *data, size_t size, size_t nitems, void *arg)
 
 	dl_header_parse(&s->resp, data, n);
 	if (s->resp.cl_conflict) {
-		src_abort(s, bd_fail(BD_ERR_NETWORK, "%s: two different "
-		    "Content-Length headers", s->url));
+		src_abort(s, fail_set(&s->fail, DL_FAIL_FRAMING, 0, CURLE_OK,
+		    "%s: two different Content-Length headers", s->url));
 		return 0;
 	}
 	return n;
@@ -960,8 +1113,8 @@ src_start(struct src *s)
 	if (status == 200 && !s->ranged)
 		return true;
 	if (status == 206 && !s->ranged) {
-		bd_fail(BD_ERR_HTTP, "206 for a request without Range");
-		return src_abort(s, BD_ERR_HTTP);
+		return src_abort(s, fail_set(&s->fail, DL_FAIL_REFUSED, status,
+		    CURLE_OK, "206 for a request without Range"));
 	}
 	if (status == 200 || (status == 206 && (!s->resp.cr_valid ||
 	    s->resp.cr_start != s->req_start ||
@@ -977,36 +1130,13 @@ src_start(struct src *s)
 	return true;
 }
 
-/* The bytes at [off, off + n) on disk equal data? */
-static bool
-disk_equal(struct job *j, const uint8_t *data, size_t n, uint64_t off)
-{
-	size_t k;
-
-	while (n > 0) {
-		k = n < DL_REHASH_BYTES ? n : DL_REHASH_BYTES;
-		if (!pread_all(j->fd, j->scratch, k, off) ||
-		    memcmp(j->scratch, data, k) != 0)
-			return false;
-		data += k;
-		n -= k;
-		off += k;
-	}
-	return true;
-}
-
-/* Takes n bytes for offset s->pos: compare, hash, buffer, write. */
+/* Takes n bytes for offset s->pos: hash, buffer, write. */
 static enum bd_err
 src_accept(struct src *s, const uint8_t *data, size_t n)
 {
 	struct job *j = s->job;
 	enum bd_err rc;
 
-	if (s->check && !s->differs && !disk_equal(j, data, n, s->pos)) {
-		s->differs = true;
-		if (s->prev >= 0)
-			j->suspect[s->prev] = true;
-	}
 	if (s->pos == j->hashed) {
 		sha256_update(j->ctx, data, n);
 		j->hashed += n;
@@ -1053,13 +1183,12 @@ src_on_body(char *data, size_t size, size_t nitems, void *arg)
 	stop = s->end;
 	if (take > s->req_end - s->pos && s->end == s->req_end) {
 		if (s->req_start == 0 && s->req_end == j->b->size)
-			bd_fail(BD_ERR_SIZE, "server sent more than the "
-			    "manifest's %" PRIu64 " bytes", j->b->size);
-		else
-			bd_fail(BD_ERR_SIZE, "server sent more than the %"
-			    PRIu64 " bytes asked for", s->req_end -
-			    s->req_start);
-		return src_abort(s, BD_ERR_SIZE);
+			return src_abort(s, fail_set(&s->fail, DL_FAIL_SIZE, 0,
+			    CURLE_OK, "server sent more than the manifest's %"
+			    PRIu64 " bytes", j->b->size));
+		return src_abort(s, fail_set(&s->fail, DL_FAIL_SIZE, 0,
+		    CURLE_OK, "server sent more than the %" PRIu64 " bytes "
+		    "asked for", s->req_end - s->req_start));
 	}
 	if (take > stop - s->pos) {
 		take = (size_t)(stop - s->pos);
@@ -1067,8 +1196,10 @@ src_on_body(char *data, size_t size, size_t nitems, void *arg)
 	}
 	if (take > 0 && (rc = src_accept(s, (const uint8_t *)data + drop,
 	    take)) != BD_OK) {
+		s->fail.kind = local_kind(rc);
 		src_abort(s, rc);
-		j->fatal = dl_record(j->d, rc, j->b->hex, s->rc_detail);
+		j->fatal = dl_record(j->d, s->fail.kind, j->b->hex,
+		    s->rc_detail);
 		return 0;
 	}
 	return s->cut ? 0 : n;
@@ -1085,7 +1216,7 @@ src_request(struct job *j, struct src *s, size_t span, uint64_t start,
 
 	s->whole = whole;
 	s->ranged = !whole && !(start == 0 && end == j->b->size);
-	s->started = s->error_body = s->cut = s->differs = false;
+	s->started = s->error_body = s->cut = false;
 	s->range_refused = false;
 	s->check = sp->check;
 	s->prev = sp->prev;
@@ -1098,6 +1229,7 @@ src_request(struct job *j, struct src *s, size_t span, uint64_t start,
 	s->wpos = start;
 	s->error_bytes = 0;
 	s->rc = BD_OK;
+	memset(&s->fail, 0, sizeof(s->fail));
 	s->rc_detail[0] = '\0';
 	s->errbuf[0] = '\0';
 	memset(&s->resp, 0, sizeof(s->resp));
@@ -1110,6 +1242,10 @@ src_request(struct job *j, struct src *s, size_t span, uint64_t start,
 		snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, start,
 		    end - 1);
 	curl_easy_setopt(s->easy, CURLOPT_RANGE, s->ranged ? range : NULL);
+	s->deadline = j->d->low_speed_time * DL_BUF_DEADLINE_WINDOWS +
+	    (long)((end - s->req_start + DL_DEADLINE_RATE_BYTES - 1) /
+	    DL_DEADLINE_RATE_BYTES);
+	curl_easy_setopt(s->easy, CURLOPT_TIMEOUT, s->deadline);
 	s->since = s->last_byte = now_seconds();
 	if ((mc = curl_multi_add_handle(j->d->multi, s->easy)) != CURLM_OK)
 		return bd_fail(BD_ERR_NOMEM, "libcurl: %s",
@@ -1158,36 +1294,48 @@ src_release(struct job *j, struct src *s)
 static enum bd_err
 src_done(struct job *j, struct src *s, CURLcode cc)
 {
+	struct dl_failure f = { DL_FAIL_NONE, 0, 0 };
 	long status = 0;
 	enum bd_err rc = BD_OK, rel;
 
 	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
 	bd_err_clear();
-	if (s->rc != BD_OK)
+	if (s->rc != BD_OK) {
+		f = s->fail;
 		rc = bd_fail(s->rc, "%s", s->rc_detail);
-	else if (s->cut || s->range_refused)
+	} else if (s->cut || s->range_refused)
 		rc = BD_OK;
+	else if (cc == CURLE_OPERATION_TIMEDOUT &&
+	    now_seconds() - s->since >= (double)s->deadline - 0.5)
+		rc = fail_set(&f, DL_FAIL_DEADLINE, 0, cc, "not complete after "
+		    "%ld s (%" PRIu64 " of %" PRIu64 " bytes), the deadline "
+		    "for %" PRIu64 " bytes at %ld KiB/s on average",
+		    s->deadline,
+		    s->pos - s->req_start, s->req_end - s->req_start,
+		    s->req_end - s->req_start, DL_DEADLINE_RATE_BYTES / 1024);
 	else if (cc != CURLE_OK && !(s->error_body && cc == CURLE_WRITE_ERROR))
-		rc = curl_failure(cc, s->errbuf);
+		rc = curl_failure(cc, s->errbuf, &f);
 	else if (s->error_body || (status != 200 && status != 206))
-		rc = bd_fail(BD_ERR_HTTP, "HTTP status %ld", status);
+		rc = fail_set(&f, DL_FAIL_STATUS, status, CURLE_OK,
+		    "HTTP status %ld", status);
 	else if (s->pos < s->end)
-		rc = bd_fail(BD_ERR_SIZE, "%s: server sent %" PRIu64 " of %"
-		    PRIu64 " bytes", j->b->name, s->pos - s->req_start,
-		    s->req_end - s->req_start);
+		rc = fail_set(&f, DL_FAIL_SIZE, 0, CURLE_OK, "%s: server sent %"
+		    PRIu64 " of %" PRIu64 " bytes", j->b->name,
+		    s->pos - s->req_start, s->req_end - s->req_start);
 	if (rc != BD_OK && j->fatal == BD_OK) {
-		if (rc == BD_ERR_SIZE)
+		if (f.kind == DL_FAIL_SIZE)
 			s->bad = true;
 		else
 			s->dead = true;
-		j->last_rc = dl_record(j->d, rc, s->blob_url, bd_err_detail());
-		if (rc == BD_ERR_SIZE && j->b->warn != NULL &&
+		j->last_rc = dl_record_failure(j->d, &f, s->blob_url,
+		    bd_err_detail());
+		if (f.kind == DL_FAIL_SIZE && j->b->warn != NULL &&
 		    usable_count(j) > 0)
 			j->b->warn(j->b->progress_ctx, s->url, bd_err_detail());
 	}
 	if ((rel = src_release(j, s)) != BD_OK && j->fatal == BD_OK) {
 		j->fatal = rel;
-		dl_record(j->d, rel, j->b->hex, bd_err_detail());
+		dl_record(j->d, local_kind(rel), j->b->hex, bd_err_detail());
 	}
 	return rc;
 }
@@ -1447,7 +1595,7 @@ job_run(struct job *j)
 
 	if (rc != BD_OK && j->fatal == BD_OK && (rc == BD_ERR_NOMEM ||
 	    bd_err_exit_status(rc) == 4))
-		dl_record(j->d, rc, j->b->hex, bd_err_detail());
+		dl_record(j->d, local_kind(rc), j->b->hex, bd_err_detail());
 	return rc;
 }
 
@@ -1470,10 +1618,12 @@ job_run_(struct job *j)
 				return rc;
 			if (job_complete(j))
 				return BD_OK;
-			if (j->last_rc == BD_OK)
-				j->last_rc = dl_record(j->d, bd_fail(
-				    BD_ERR_NETWORK, "no mirror left to ask"),
-				    j->b->name, "no mirror left to ask");
+			if (j->last_rc == BD_OK) {
+				bd_fail(BD_ERR_NETWORK, "no mirror left to "
+				    "ask");
+				j->last_rc = dl_record(j->d, DL_FAIL_TRANSPORT,
+				    j->b->name, bd_err_detail());
+			}
 			return j->last_rc;
 		}
 		curl_multi_perform(j->d->multi, &running);
@@ -1553,6 +1703,101 @@ job_origins(const struct job *j, int *one, bool *earlier)
 	return n;
 }
 
+/* SHA-256 of the part's bytes [start, end). */
+static enum bd_err
+part_range_hash(struct job *j, uint64_t start, uint64_t end,
+    uint8_t out[SHA256_BYTES])
+{
+	struct sha256_ctx *c;
+	uint64_t n;
+	enum bd_err rc = BD_OK;
+
+	if ((c = sha256_new()) == NULL)
+		return BD_ERR_NOMEM;
+	while (start < end) {
+		n = end - start < DL_REHASH_BYTES ? end - start :
+		    DL_REHASH_BYTES;
+		errno = 0;
+		if (!pread_all(j->fd, j->scratch, (size_t)n, start)) {
+			rc = errno != 0 ? part_io_fail(j) : bd_fail(BD_ERR_IO,
+			    "%s" DL_PART_SUFFIX ": shorter than recorded",
+			    j->b->hex);
+			goto out;
+		}
+		sha256_update(c, j->scratch, (size_t)n);
+		start += n;
+	}
+	sha256_final(c, out);
+out:
+	sha256_free(c);
+	return rc;
+}
+
+/*
+ * The hash refused bytes that several mirrors (or an earlier run) wrote:
+ * keeps what each mirror served, to be judged by the artifact that
+ * finally verifies.  Beyond DL_EVIDENCE_MAX spans the rest goes unjudged.
+ */
+static enum bd_err
+evidence_collect(struct job *j)
+{
+	size_t i;
+	enum bd_err rc;
+
+	if (j->ev == NULL &&
+	    (j->ev = calloc(DL_EVIDENCE_MAX, sizeof(*j->ev))) == NULL)
+		return BD_ERR_NOMEM;
+	for (i = 0; i < j->nspans && j->nev < DL_EVIDENCE_MAX; i++) {
+		const struct span *sp = &j->spans[i];
+		struct evidence *e = &j->ev[j->nev];
+
+		if (sp->state != SPAN_DONE || sp->check || sp->origin < 0)
+			continue;
+		e->origin = sp->origin;
+		e->start = sp->start;
+		e->end = sp->end;
+		if ((rc = part_range_hash(j, sp->start, sp->end,
+		    e->sha256)) != BD_OK)
+			return rc;
+		j->nev++;
+	}
+	return BD_OK;
+}
+
+/*
+ * The artifact verified: every mirror whose kept bytes differ from it
+ * lied (a Range answered with the right Content-Range and other bytes,
+ * say).  Each is named in a warning and not asked again.
+ */
+static enum bd_err
+evidence_judge(struct job *j)
+{
+	uint8_t got[SHA256_BYTES];
+	char why[DL_DETAIL_BYTES];
+	size_t i;
+	struct src *s;
+	enum bd_err rc;
+
+	for (i = 0; i < j->nev; i++) {
+		const struct evidence *e = &j->ev[i];
+
+		s = &j->src[e->origin];
+		if (s->bad)
+			continue;
+		if ((rc = part_range_hash(j, e->start, e->end, got)) != BD_OK)
+			return rc;
+		if (sodium_memcmp(got, e->sha256, SHA256_BYTES) == 0)
+			continue;
+		s->bad = true;
+		snprintf(why, sizeof(why), "sent bytes %" PRIu64 "-%" PRIu64
+		    " other than those of the artifact that verified",
+		    e->start, e->end - 1);
+		if (j->b->warn != NULL)
+			j->b->warn(j->b->progress_ctx, s->url, why);
+	}
+	return BD_OK;
+}
+
 /* The check pass: every span again, from a mirror that did not serve it. */
 static void
 job_check_setup(struct job *j)
@@ -1568,7 +1813,6 @@ job_check_setup(struct job *j)
 		j->spans[i].state = SPAN_FREE;
 		j->spans[i].check = true;
 	}
-	memset(j->suspect, 0, sizeof(j->suspect));
 	j->trailer = true;
 	j->phase = PHASE_CHECK;
 }
@@ -1604,7 +1848,7 @@ job_download(struct job *j)
 {
 	bool retried = false, earlier;
 	char why[DL_DETAIL_BYTES];
-	size_t i, n;
+	size_t n;
 	int one;
 	enum bd_err rc;
 
@@ -1620,16 +1864,8 @@ job_download(struct job *j)
 		rc = job_run(j);
 		if (rc == BD_OK)
 			rc = job_verify(j);
-		if (rc == BD_OK) {
-			if (j->phase == PHASE_CHECK)
-				for (i = 0; i < j->nsrc; i++)
-					if (j->suspect[i])
-						src_condemn(j, &j->src[i],
-						    "served bytes that other "
-						    "mirrors contradict and the "
-						    "manifest's sha256 refuses");
-			return BD_OK;
-		}
+		if (rc == BD_OK)
+			return evidence_judge(j);
 		if (rc != BD_ERR_HASH) {
 			/* Stuck in a check, or the one mirror failed: next. */
 			if (j->phase == PHASE_NORMAL || j->fatal != BD_OK ||
@@ -1644,6 +1880,9 @@ job_download(struct job *j)
 		}
 		snprintf(why, sizeof(why), "%s", bd_err_detail());
 		n = job_origins(j, &one, &earlier);
+		if (j->phase != PHASE_SOLE && (n > 1 || earlier) &&
+		    (rc = evidence_collect(j)) != BD_OK)
+			return rc;
 		if (j->phase == PHASE_SOLE) {
 			src_condemn(j, &j->src[j->sole], why);
 			j->sole = next_sole(j, j->sole);
@@ -1661,7 +1900,7 @@ job_download(struct job *j)
 			j->phase = PHASE_SOLE;
 			j->sole = next_sole(j, -1);
 			if (j->sole < 0)
-				return dl_record(j->d, BD_ERR_HASH, j->b->name,
+				return dl_record(j->d, DL_FAIL_HASH, j->b->name,
 				    why);
 		}
 		if (usable_count(j) == 0)
@@ -1685,7 +1924,7 @@ src_init(struct job *j, struct src *s, int idx, const char *mirror,
 	layout_blob_path(j->b->hex, rel);
 	if (strlen(mirror) + 1 + strlen(rel) >= sizeof(s->blob_url)) {
 		s->dead = true;
-		j->last_rc = dl_record(j->d, BD_ERR_USAGE, mirror,
+		j->last_rc = dl_record(j->d, DL_FAIL_URL, mirror,
 		    "URL too long");
 		return BD_OK;
 	}
@@ -1730,6 +1969,7 @@ job_free(struct job *j)
 		free(j->src[i].wbuf);
 	}
 	sha256_free(j->ctx);
+	free(j->ev);
 	free(j->scratch);
 	free(j->spans);
 	free(j);
@@ -1745,6 +1985,7 @@ dl_fetch_part(struct dl *d, const char *const *mirrors, size_t nmirrors,
 
 	*resumed_from = 0;
 	bd_err_clear();
+	memset(&d->fail, 0, sizeof(d->fail));
 	if (nmirrors > DL_MAX_MIRRORS)
 		nmirrors = DL_MAX_MIRRORS;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
@@ -1761,7 +2002,7 @@ dl_fetch_part(struct dl *d, const char *const *mirrors, size_t nmirrors,
 	}
 	if ((rc = part_load(j)) != BD_OK ||
 	    (rc = hash_catch_up(j)) != BD_OK) {
-		dl_record(d, rc, b->hex, bd_err_detail());
+		dl_record(d, local_kind(rc), b->hex, bd_err_detail());
 		goto out;
 	}
 	*resumed_from = j->resumed;
@@ -1774,7 +2015,8 @@ dl_fetch_part(struct dl *d, const char *const *mirrors, size_t nmirrors,
 		if ((rc = src_init(j, &j->src[i], (int)i, mirrors[i],
 		    bufbytes)) != BD_OK) {
 			j->nsrc++;
-			dl_record(d, rc, mirrors[i], bd_err_detail());
+			dl_record(d, local_kind(rc), mirrors[i],
+			    bd_err_detail());
 			goto out;
 		}
 	job_progress(j, false);
@@ -1785,7 +2027,7 @@ dl_fetch_part(struct dl *d, const char *const *mirrors, size_t nmirrors,
 	if (rc == BD_OK) {
 		if (ftruncate(fd, (off_t)b->size) != 0) {
 			rc = part_io_fail(j);
-			dl_record(d, rc, b->hex, bd_err_detail());
+			dl_record(d, local_kind(rc), b->hex, bd_err_detail());
 		}
 	} else if (bd_err_exit_status(rc) == 3) {
 		/* Refused bytes are not kept for a next run. */
@@ -1816,7 +2058,7 @@ dl_fetch_blob(struct dl *d, const char *const *mirrors, size_t nmirrors,
 	    O_CLOEXEC, 0600);
 	if (pfd < 0) {
 		rc = bd_fail(BD_ERR_IO, "%s: %s", name, strerror(errno));
-		return dl_record(d, rc, name, bd_err_detail());
+		return dl_record(d, DL_FAIL_IO, name, bd_err_detail());
 	}
 	rc = dl_fetch_part(d, mirrors, nmirrors, pfd, b, resumed_from);
 	if (rc == BD_OK) {
@@ -1827,5 +2069,83 @@ dl_fetch_blob(struct dl *d, const char *const *mirrors, size_t nmirrors,
 	if (fstat(pfd, &st) == 0 && st.st_size == 0)
 		unlinkat(tmpdirfd, name, 0);
 	close(pfd);
+	return rc;
+}
+
+/* ---- one range of a blob into the caller's buffer (client/delta.c) ---- */
+
+static size_t
+range_on_body(char *data, size_t size, size_t nitems, void *arg)
+{
+	struct bufxfer *x = arg;
+	size_t n = size * nitems;
+	long status = 0;
+
+	if (!x->started) {
+		x->started = true;
+		curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+		/* a 200 to a Range request is the whole blob: refused */
+		x->error_body = status != 206;
+	}
+	if (x->error_body)
+		return 0;
+	if (n > x->max - x->len) {
+		x->rc = fail_set(&x->fail, DL_FAIL_REFUSED, 0, CURLE_OK,
+		    "more than the %zu bytes asked for", x->max);
+		return 0;
+	}
+	memcpy(x->buf + x->len, data, n);
+	x->len += n;
+	return n;
+}
+
+enum bd_err
+dl_get_range(struct dl *d, const char *url, uint64_t off, size_t len,
+    uint8_t *buf)
+{
+	struct bufxfer x;
+	char range[48];
+	enum bd_err rc = BD_OK;
+	CURLcode cc;
+	long status = 0;
+
+	memset(&x, 0, sizeof(x));
+	x.curl = d->curl;
+	x.buf = buf;
+	x.max = len;
+	bd_err_clear();
+	d->errbuf[0] = '\0';
+	if (len == 0)
+		return dl_record(d, DL_FAIL_URL, url, "empty range");
+	snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)off,
+	    (unsigned long long)(off + len - 1));
+	curl_easy_setopt(d->curl, CURLOPT_URL, url);
+	curl_easy_setopt(d->curl, CURLOPT_RANGE, range);
+	curl_easy_setopt(d->curl, CURLOPT_HEADERFUNCTION, buf_on_header);
+	curl_easy_setopt(d->curl, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, range_on_body);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT, d->buf_deadline);
+	cc = curl_easy_perform(d->curl);
+	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT, 0L);
+	curl_easy_setopt(d->curl, CURLOPT_RANGE, NULL);
+	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (x.rc != BD_OK)
+		rc = x.rc;
+	else if (x.error_body || (cc == CURLE_OK && status != 206))
+		rc = fail_set(&x.fail, DL_FAIL_STATUS, status, CURLE_OK,
+		    "HTTP status %ld to a Range request", status);
+	else if (cc != CURLE_OK)
+		rc = curl_failure(cc, d->errbuf, &x.fail);
+	else if (!x.resp.cr_valid || x.resp.cr_start != off ||
+	    x.resp.cr_end != off + len - 1)
+		rc = fail_set(&x.fail, DL_FAIL_REFUSED, 0, CURLE_OK, "the "
+		    "answer to Range bytes=%s is not that range", range);
+	else if (x.len != len)
+		rc = fail_set(&x.fail, DL_FAIL_TRANSPORT, 0, CURLE_OK,
+		    "%zu of %zu bytes", x.len, len);
+	d->fail = x.fail;
+	if (rc != BD_OK)
+		dl_record_failure(d, &x.fail, url, bd_err_detail());
 	return rc;
 }

@@ -4,6 +4,9 @@
  * caps enforced in the write callbacks, HTTP status and Content-Range
  * checked by us.
  *
+ * Every request has a deadline: four low-speed windows for a manifest,
+ * as many plus its size at 16 KiB/s for a blob request.
+ *
  * The manifest comes through one easy handle.  A blob larger than
  * SEGMENT_MIN_BYTES comes from every mirror at once: libcurl's multi
  * interface, one connection per mirror, each asking for ranges that are
@@ -114,6 +117,47 @@ enum bd_err dl_fetch_blob(struct dl *d, const char *const *mirrors,
     size_t nmirrors, int tmpdirfd, const struct dl_blob *b, int *fd,
     uint64_t *resumed_from);
 
+/*
+ * What the last failure was, as data: callers decide by it (a 404, a
+ * certificate), never by the words of dl_detail().  Each kind has one
+ * enum bd_err, and so one exit status (dl_fail_err()).
+ */
+enum dl_fail_kind {
+	DL_FAIL_NONE,		/* the last request succeeded */
+	DL_FAIL_STATUS,		/* an HTTP status other than 200/206 */
+	DL_FAIL_REFUSED,	/* not followed or not taken: a redirect to
+				 * another scheme, too many redirects, a 206
+				 * for a request without Range */
+	DL_FAIL_FRAMING,	/* two Content-Lengths, headers too large */
+	DL_FAIL_TLS,		/* certificate or TLS handshake: curl */
+	DL_FAIL_TRANSPORT,	/* no connection, reset, too slow: curl */
+	DL_FAIL_DEADLINE,	/* still arriving at the request's deadline */
+	DL_FAIL_TOOBIG,		/* a capped response beyond its cap */
+	DL_FAIL_SIZE,		/* a blob longer or shorter than asked */
+	DL_FAIL_HASH,		/* bytes the manifest's sha256 refuses */
+	DL_FAIL_IO,		/* the part file */
+	DL_FAIL_NOMEM,
+	DL_FAIL_URL		/* a URL too long */
+};
+
+struct dl_failure {
+	enum dl_fail_kind kind;
+	long status;		/* DL_FAIL_STATUS: the HTTP status */
+	int curl;		/* libcurl's CURLcode, 0 when none */
+};
+
+/* The enum bd_err a failure of kind k is reported as. */
+enum bd_err dl_fail_err(enum dl_fail_kind k);
+
+/* The last failure (kind DL_FAIL_NONE after a success). */
+const struct dl_failure *dl_failure(const struct dl *d);
+
+/* True when f is a 404 or 410: the file is not on that server. */
+bool dl_failure_missing(const struct dl_failure *f);
+
+/* True when f is a server certificate that could not be verified. */
+bool dl_failure_certificate(const struct dl_failure *f);
+
 /* The URL (or path) of the last failure, for the error line. */
 const char *dl_where(const struct dl *d);
 
@@ -134,5 +178,15 @@ struct dl_response {
 	bool cl_conflict;	/* a second one saying otherwise */
 };
 void dl_header_parse(struct dl_response *r, const char *line, size_t n);
+
+/*
+ * GETs bytes [off, off + len) of url into buf with one Range request:
+ * only a 206 whose Content-Range is exactly that range and whose body is
+ * exactly len bytes is taken.  BD_ERR_HTTP for any other answer (a server
+ * without Range support answers 200), BD_ERR_NETWORK for a transport
+ * failure.  Chunk packs (client/delta.c) are fetched this way.
+ */
+enum bd_err dl_get_range(struct dl *d, const char *url, uint64_t off,
+    size_t len, uint8_t *buf);
 
 #endif

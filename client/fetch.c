@@ -38,6 +38,7 @@
 #include "dest.h"
 #include "download.h"
 #include "boot.h"
+#include "chunkfetch.h"
 #include "confirm.h"
 #include "image.h"
 #include "layout.h"
@@ -561,6 +562,61 @@ run_open(struct run *run)
 enum verdict { MANIFEST_NEW, MANIFEST_CURRENT };
 
 /*
+ * The manifest could not be had from url (rc): the failure, with what to
+ * do about a 404 (the channel or the URL) or a certificate (--cacert).
+ */
+static void
+manifest_get_failed(struct run *run, enum bd_err rc, const char *url,
+    const char *mirror)
+{
+	const struct dl_failure *f = dl_failure(run->dl);
+
+	run_fail(run, rc, url, dl_detail(run->dl), rc == BD_ERR_TOOBIG ?
+	    "manifest refused" : "manifest download failed");
+	if (f->kind == DL_FAIL_STATUS && f->status == 404)
+		manifest_404(run, mirror);
+	else if (run->o.dl.cacert == NULL && dl_failure_certificate(f))
+		snprintf(run->detail + strlen(run->detail),
+		    sizeof(run->detail) - strlen(run->detail), "; without a "
+		    "usable system CA store, pass --cacert FILE with the CA "
+		    "that signs the server");
+}
+
+/*
+ * Rollback and equivocation: run->m against the state's version and
+ * payload hash.  A failure is recorded in run, naming the way out.
+ */
+static enum bd_err
+manifest_against_state(struct run *run, const char *url)
+{
+	char hex[SHA256_HEX_BYTES];
+
+	if (!run->state.present)
+		return BD_OK;
+	sha256_hex(run->state.payload_sha256, hex);
+	if (run->m->version < run->state.version) {
+		run_fail(run, BD_ERR_ROLLBACK, url, "", "manifest refused");
+		run_detail(run, "version %" PRIu64 " is older than the "
+		    "accepted version %" PRIu64 "; to go back deliberately, "
+		    "remove the state (%s) and run again", run->m->version,
+		    run->state.version, dest_state_reset_hint(run->dest));
+		return BD_ERR_ROLLBACK;
+	}
+	if (run->m->version == run->state.version &&
+	    sodium_memcmp(run->m->payload_sha256, run->state.payload_sha256,
+	    SHA256_BYTES) != 0) {
+		run_fail(run, BD_ERR_EQUIVOCATION, url, "", "manifest refused");
+		run_detail(run, "version %" PRIu64 " was accepted with payload "
+		    "sha256 %s; this one differs (the publisher signed two "
+		    "payloads for one version; if you trust this one, remove "
+		    "the state: %s)", run->m->version, hex,
+		    dest_state_reset_hint(run->dest));
+		return BD_ERR_EQUIVOCATION;
+	}
+	return BD_OK;
+}
+
+/*
  * Fetches and verifies the manifest from one mirror and judges it against
  * the state.  BD_OK with *verdict, or a failure recorded in run.
  */
@@ -585,17 +641,7 @@ manifest_try(struct run *run, size_t mi, enum verdict *verdict)
 		return run_fail(run, BD_ERR_USAGE, mirror, "", "URL too long");
 	if ((rc = dl_get_buf(run->dl, url, MANIFEST_MAX_BYTES, &buf, &len)) !=
 	    BD_OK) {
-		run_fail(run, rc, url, dl_detail(run->dl), rc == BD_ERR_TOOBIG ?
-		    "manifest refused" : "manifest download failed");
-		if (strcmp(run->detail, "HTTP status 404") == 0)
-			manifest_404(run, mirror);
-		else if (o->dl.cacert == NULL &&
-		    strncasecmp(url, "https://", 8) == 0 &&
-		    strstr(run->detail, "certificate") != NULL)
-			snprintf(run->detail + strlen(run->detail),
-			    sizeof(run->detail) - strlen(run->detail), "; "
-			    "without a usable system CA store, pass --cacert "
-			    "FILE with the CA that signs the server");
+		manifest_get_failed(run, rc, url, mirror);
 		goto out;
 	}
 	bd_err_clear();
@@ -624,34 +670,8 @@ manifest_try(struct run *run, size_t mi, enum verdict *verdict)
 		    "of --allow-expired", when);
 		rc = BD_OK;
 	}
-	if (run->state.present) {
-		char hex[SHA256_HEX_BYTES];
-
-		sha256_hex(run->state.payload_sha256, hex);
-		if (run->m->version < run->state.version) {
-			rc = run_fail(run, BD_ERR_ROLLBACK, url, "", "manifest "
-			    "refused");
-			run_detail(run, "version %"
-			    PRIu64 " is older than the accepted version %"
-			    PRIu64 "; to go back deliberately, remove the state "
-			    "(%s) and run again", run->m->version,
-			    run->state.version, dest_state_reset_hint(run->dest));
-			goto out;
-		}
-		if (run->m->version == run->state.version &&
-		    sodium_memcmp(run->m->payload_sha256,
-		    run->state.payload_sha256, SHA256_BYTES) != 0) {
-			rc = run_fail(run, BD_ERR_EQUIVOCATION, url, "",
-			    "manifest refused");
-			run_detail(run, "version %"
-			    PRIu64 " was accepted with payload sha256 %s; this "
-			    "one differs (the publisher signed two payloads "
-			    "for one version; if you trust this one, remove "
-			    "the state: %s)", run->m->version, hex,
-			    dest_state_reset_hint(run->dest));
-			goto out;
-		}
-	}
+	if ((rc = manifest_against_state(run, url)) != BD_OK)
+		goto out;
 	*verdict = run->state.present && run->m->version == run->state.version ?
 	    MANIFEST_CURRENT : MANIFEST_NEW;
 	run->manifest_url = url;
@@ -1032,12 +1052,17 @@ artifacts_download(struct run *run)
 {
 	const struct bd_manifest *m = run->m;
 	const struct bd_artifact *a;
+	struct chunkfetch *cf = NULL;
 	struct dl_blob b;
 	uint64_t resumed;
 	enum bd_err rc, first = BD_OK;
 	size_t i;
 
-	if ((rc = dest_part_dir(run->dest, &run->partfd)) != BD_OK)
+	if ((rc = dest_part_dir(run->dest, &run->partfd)) != BD_OK ||
+	    (rc = chunkfetch_new(&(struct chunkfetch_opts){ run->dl,
+	    (const char *const *)run->o.mirrors, run->o.nmirrors,
+	    run->o.channel, &run->state, run->o.ext2 == NULL ?
+	    run->o.target : NULL, &run->r }, &cf)) != BD_OK)
 		return run_fail(run, rc, run->o.target, NULL,
 		    "cannot make the download directory");
 	signals_block(false);
@@ -1054,8 +1079,13 @@ artifacts_download(struct run *run)
 		b.warn = report_mirror_excluded;
 		b.progress_ctx = &run->r;
 		report_artifact_start(&run->r, a->name, a->size, 0);
-		rc = dl_fetch_blob(run->dl, (const char *const *)run->o.mirrors,
-		    run->o.nmirrors, run->partfd, &b, &run->fds[i], &resumed);
+		resumed = 0;	/* by chunks when it can (chunkfetch.h) */
+		rc = chunkfetch_artifact(cf, run->partfd, a, &run->fds[i]);
+		if (rc != BD_OK && rc != BD_ERR_NETWORK)
+			rc = dl_fetch_blob(run->dl,
+			    (const char *const *)run->o.mirrors,
+			    run->o.nmirrors, run->partfd, &b, &run->fds[i],
+			    &resumed);
 		if (rc != BD_OK) {
 			int status = bd_err_exit_status(rc);
 
@@ -1081,6 +1111,7 @@ artifacts_download(struct run *run)
 		report_artifact_done(&run->r, a->name, a->size, a->sha256_hex);
 	}
 	signals_block(true);
+	chunkfetch_free(cf);
 	return first;
 }
 

@@ -58,7 +58,6 @@ walk_get_version(struct dl *dl, const char *mirror, const char *channel,
     uint64_t version, uint8_t **buf, size_t *len, bool *missing, char *url,
     size_t url_cap)
 {
-	const char *d;
 	enum bd_err rc;
 
 	*buf = NULL;
@@ -69,10 +68,8 @@ walk_get_version(struct dl *dl, const char *mirror, const char *channel,
 	rc = dl_get_buf(dl, url, MANIFEST_MAX_BYTES, buf, len);
 	if (rc == BD_OK)
 		return BD_OK;
-	d = dl_detail(dl);
-	*missing = rc == BD_ERR_HTTP && (strcmp(d, "HTTP status 404") == 0 ||
-	    strcmp(d, "HTTP status 410") == 0);
-	return bd_fail(rc, "%s", d);
+	*missing = dl_failure_missing(dl_failure(dl));
+	return bd_fail(rc, "%s", dl_detail(dl));
 }
 
 /*

@@ -83,6 +83,14 @@ bd_err_clear(void)
 	detail[0] = '\0';
 }
 
+/*
+ * Every error has its exit status here, and no default: with
+ * -Wswitch and -Wswitch-enum made errors, an error added without one
+ * does not build.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic error "-Wswitch"
+#pragma GCC diagnostic error "-Wswitch-enum"
 int
 bd_err_exit_status(enum bd_err rc)
 {
@@ -96,13 +104,38 @@ bd_err_exit_status(enum bd_err rc)
 	case BD_ERR_NETWORK:
 	case BD_ERR_HTTP:
 		return 2;
+	case BD_ERR_TOOBIG:
+	case BD_ERR_FORMAT:
+	case BD_ERR_BASE64:
+	case BD_ERR_ALG:
+	case BD_ERR_KEYID:
+	case BD_ERR_SIG:
+	case BD_ERR_GLOBALSIG:
+	case BD_ERR_THRESHOLD:
+	case BD_ERR_JSON:
+	case BD_ERR_SCHEMA:
+	case BD_ERR_RANGE:
+	case BD_ERR_PATH:
+	case BD_ERR_COMMENT:
+	case BD_ERR_CHANNEL:
+	case BD_ERR_TYPE:
+	case BD_ERR_EXPIRED:
+	case BD_ERR_ROLLBACK:
+	case BD_ERR_EQUIVOCATION:
+	case BD_ERR_HASH:
+	case BD_ERR_SIZE:
+	case BD_ERR_ELF:
+	case BD_ERR_CHAIN:
+		return 3;
 	case BD_ERR_NOMEM:
 	case BD_ERR_IO:
 	case BD_ERR_EXISTS:
 	case BD_ERR_NOSPACE:
 	case BD_ERR_NOTFS:
 		return 4;
-	default:
-		return 3;
+	case BD_ERR__COUNT:
+		break;
 	}
+	return 3;	/* not an error code: refuse, as before */
 }
+#pragma GCC diagnostic pop

@@ -17,7 +17,7 @@ payload_parse:the manifest payload parser (one field after another)
 envelope_parse:the manifest envelope parser
 pending_parse:the intent record parser (one line kind after another)
 manifest_payload_encode:the manifest payload encoder (one field after another)
-main:bootdrop-server's linear main"
+main:the programs' linear mains (options, then the steps in order)"
 
 python3 - "$SRC" "$allowed" >"$T/long.txt" <<'PY'
 import glob, re, sys

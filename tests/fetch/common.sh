@@ -32,6 +32,26 @@ start_evil() {
 	url=$(wait_listening "$T/$name.out")
 }
 
+# mirrors SPEC... : one evil_server per "MODE[:OPTION,...]" serving
+# $T/repo; their URLs in ${m[@]}, request logs $T/m0.log, $T/m1.log, ...;
+# stop_mirrors ends them.
+mirrors() {
+	local i=0 spec opts
+	m=(); mpids=()
+	for spec in "$@"; do
+		IFS=, read -r -a opts <<<"${spec#*:}"
+		[ "$spec" = "${spec#*:}" ] && opts=()
+		start_evil "${spec%%:*}" "$T/repo" "m$i" "${opts[@]}"
+		m+=("$url"); mpids+=("$evil_pid")
+		i=$((i + 1))
+	done
+}
+stop_mirrors() {
+	local p
+	for p in "${mpids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	mpids=()
+}
+
 # start_server ROOT : starts bootdrop-server; sets $url, log in $T/server.log.
 start_server() {
 	"$SERVER" -r "$1" -l 127.0.0.1:0 --access-log "$T/server.log" \

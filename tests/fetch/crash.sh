@@ -11,6 +11,8 @@
 #
 # The ext2 probe runs a second time from an empty file system, where the
 # install also makes its directories (every third write, to stay quick).
+# A second kill during the roll-forward (the re-run killed while it
+# finishes the install the first kill left) is probed the same way.
 #
 # CRASH_STRIDE=K (default 1) probes every K-th call only, for quick local
 # iterations; the suite always runs every one.
@@ -186,9 +188,94 @@ probe() {
 	[ $fails -eq $before ] && ok "$kind${fresh:+ from empty}: $kills kill points, every one old or new, re-runs converge"
 }
 
+# pending KIND : the slice holds an intent record (an install to finish).
+pending() {
+	if [ "$1" = d ]; then
+		[ -e "$T/slice/.bootdrop/pending" ]
+	else
+		debugfs -R "stat /.bootdrop/pending" "$T/slice.img" 2>&1 | grep -q '^Inode:'
+	fi
+}
+save_slice() {
+	if [ "$1" = d ]; then rm -rf "$T/k1" && cp -a "$T/slice" "$T/k1"
+	else cp "$T/slice.img" "$T/k1.img"; fi
+}
+load_slice() {
+	if [ "$1" = d ]; then rm -rf "$T/slice" && cp -a "$T/k1" "$T/slice"
+	else cp "$T/k1.img" "$T/slice.img"; fi
+	rm -rf "$T/tmp"; mkdir -p "$T/tmp"
+}
+# kill_at KIND SYSCALL N [STRACE FILTER...] : one run killed at the N-th call.
+kill_at() {
+	local kind=$1 s=$2 n=$3
+	shift 3
+	# shellcheck disable=SC2046
+	traced -o /dev/null -e trace="$s" "$@" -e inject="$s:signal=KILL:when=$n" \
+		"$FETCH" -q -P "$PUBKEY" -c "$CH" $(target "$kind") "$url" >/dev/null 2>"$T/kill.err"
+}
+
+# probe_twice KIND FIRST SYSCALLS [STRACE FILTER...] : a second kill during
+# the roll-forward.  The first run is killed at calls of FIRST where it
+# leaves an intent record (the first and the last of those sampled, every
+# fourth call), so the re-run has an install to finish; the re-run is then
+# killed at every call in SYSCALLS.  Each state is old-or-new and sound, and a third run
+# converges.
+probe_twice() {
+	local kind=$1 first=$2 set=$3 s n m count cand=() kills=0 before=$fails st
+	shift 3
+	restore "$kind"
+	# shellcheck disable=SC2046
+	traced -o "$T/trace1" -e trace="$first" "$@" \
+		"$FETCH" -q -P "$PUBKEY" -c "$CH" $(target "$kind") "$url" >/dev/null 2>&1
+	count=$(grep -cE "^[0-9]+ +$first\(" "$T/trace1")
+	for ((n = 1; n <= count; n += 4)); do
+		restore "$kind"; kill_at "$kind" "$first" "$n" "$@"
+		pending "$kind" && cand+=("$n")
+	done
+	[ ${#cand[@]} -gt 0 ] || { fail "$kind: no kill point left an intent record"; return; }
+	for n in $(printf '%s\n' "${cand[0]}" "${cand[-1]}" | uniq); do
+		restore "$kind"; kill_at "$kind" "$first" "$n" "$@"; save_slice "$kind"
+		# shellcheck disable=SC2046
+		traced -o "$T/trace2" -e trace="$set" "$@" \
+			"$FETCH" -q -P "$PUBKEY" -c "$CH" $(target "$kind") "$url" >/dev/null 2>&1
+		for s in ${set//,/ }; do
+			count=$(grep -cE "^[0-9]+ +$s\(" "$T/trace2")
+			for ((m = 1; m <= count; m++)); do
+				load_slice "$kind"
+				kill_at "$kind" "$s" "$m" "$@"
+				st=$?
+				kills=$((kills + 1))
+				[ "$st" -eq 137 ] || fail "$kind: $first #$n, then $s #$m: no kill (exit $st)"
+				old_or_new "$kind" "$kind: killed at $first #$n, then $s #$m"
+				[ "$kind" = d ] || fs_ok "$kind: killed at $first #$n, then $s #$m"
+				# shellcheck disable=SC2046
+				if ! "$FETCH" -q -P "$PUBKEY" -c "$CH" $(target "$kind") "$url" \
+				    >"$T/rerun.out" 2>&1; then
+					fail "$kind: killed at $first #$n, then $s #$m: third run failed"
+					sed 's/^/    | /' "$T/rerun.out" >&2
+					continue
+				fi
+				all_new "$kind" "$kind: killed at $first #$n, then $s #$m, third run"
+				# shellcheck disable=SC2046
+				"$FETCH" -P "$PUBKEY" -c "$CH" $(target "$kind") "$url" \
+					>"$T/rerun.out" 2>&1 && grep -q "up to date" "$T/rerun.out" ||
+					fail "$kind: killed at $first #$n, then $s #$m: not up to date"
+				[ "$kind" = d ] || fs_ok "$kind: killed at $first #$n, then $s #$m, after re-runs"
+				[ $fails -gt $((before + 5)) ] && { fail "$kind: giving up"; return; }
+			done
+		done
+	done
+	[ "$kills" -gt 0 ] || fail "$kind: twice: the roll-forward made no call: nothing probed"
+	[ $fails -eq $before ] && ok "$kind: killed again during the roll-forward (first kill at $first #${cand[0]} and #${cand[-1]}): $kills kill points, every one old or new, re-runs converge"
+}
+
 fresh=
 probe d renameat,renameat2,linkat,unlinkat,fsync,fdatasync,mkdirat
 probe e pwrite64,fsync,fdatasync -P "$T/slice.img"
+probe_twice d renameat renameat,renameat2,linkat,unlinkat,fsync,fdatasync,mkdirat
+# The image changes only by pwrite64: its kill points are every state a
+# SIGKILL can leave.
+probe_twice e pwrite64 pwrite64 -P "$T/slice.img"
 fresh=empty
 # From empty there is no version 1 to offer: version 2's menu.lst has one entry.
 "$BOOTDROP_BUILDDIR/tests/bootrender" pvgrub 0 "$T/repo/channels/$CH/2.json" >"$T/v2/menu.lst"

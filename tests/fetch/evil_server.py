@@ -25,6 +25,8 @@ prints "listening on http://127.0.0.1:PORT/" and misbehaves by MODE:
   redirect-N    manifest.json: N redirects (?hop=1 .. ?hop=N), then served
   bigmanifest   manifest.json: 2 MiB of JSON-looking bytes
   versions-500  versioned manifests (<n>.json): 500, manifest.json served
+  versions-410  versioned manifests (<n>.json): 410 Gone, manifest.json
+                served
   404           blobs: 404 Not Found
 
 Range is honoured as "bytes=A-B" or "bytes=A-".  For mirror tests, the
@@ -36,6 +38,9 @@ blob bodies of modes normal and norange can also misbehave:
                     connection stays open, silent
   --corrupt-once    the first blob response has one byte flipped in its
                     middle (same length)
+  --lie             every blob response, whole or ranged, carries zeros
+                    in place of the bytes (status, Content-Range and
+                    Content-Length right)
 
 Every request is logged to --log as "METHOD PATH range=VALUE" lines.
 Python 3 standard library only.
@@ -126,6 +131,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return self.redirect("%s?hop=%d" % (path, hop + 1))
             if mode == "versions-500" and not path.endswith("/manifest.json"):
                 return self.send_plain(500, b"versioned manifests broken\n")
+            if mode == "versions-410" and not path.endswith("/manifest.json"):
+                return self.send_plain(410, b"versioned manifests gone\n")
             if mode == "drip":
                 return self.drip()
             if mode in ("hugeheader", "twolengths"):
@@ -259,6 +266,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def send_body(self, st, body):
         o = st.opts
         n = st.next_response()
+        if o.lie:
+            body = bytes(len(body))
         if o.corrupt_once and n == 1 and body:
             i = len(body) // 2
             body = body[:i] + bytes([body[i] ^ 0x01]) + body[i + 1:]
@@ -306,6 +315,7 @@ def main():
     ap.add_argument("--die-after", type=int)
     ap.add_argument("--stall-after", type=int)
     ap.add_argument("--corrupt-once", action="store_true")
+    ap.add_argument("--lie", action="store_true")
     a = ap.parse_args()
     # A listen backlog of 5 (socketserver's default) drops connections when
     # a loaded machine is slow to accept several mirrors' connections.

@@ -14,24 +14,6 @@ world_size=$(stat -c %s "$T/world.tgz")
 part=$T/dest/.bootdrop/tmp/$world_hex.part
 mpids=()
 
-# mirrors SPEC... : one evil_server per "MODE[:OPTION,...]"; their URLs in
-# ${m[@]}, request logs $T/m0.log, $T/m1.log, ...
-mirrors() {
-	local i=0 spec opts
-	m=(); mpids=()
-	for spec in "$@"; do
-		IFS=, read -r -a opts <<<"${spec#*:}"
-		[ "$spec" = "${spec#*:}" ] && opts=()
-		start_evil "${spec%%:*}" "$T/repo" "m$i" "${opts[@]}"
-		m+=("$url"); mpids+=("$evil_pid")
-		i=$((i + 1))
-	done
-}
-stop_mirrors() {
-	local p
-	for p in "${mpids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	mpids=()
-}
 
 # world_requests LOG : the Range values asked of one mirror for the world.
 world_requests() {
