@@ -396,11 +396,16 @@ plan_keeps(const struct bd_pending *p, const char *path)
 	    state_files_find(&p->state.files, path) != NULL ||
 	    state_files_find(&p->state.prev_files, path) != NULL)
 		return true;
-	/* a BLS entry of a version p renders, whatever its suffix now */
+	/* a BLS entry of a version p renders with a boot counter, whatever
+	 * systemd-boot's counting or --confirm made of its name since; a
+	 * version p renders without one (the previous entry) keeps only
+	 * that name */
 	if ((v = bls_path_version(path, p->channel)) == 0)
 		return false;
 	for (i = 0; i < p->state.files.n; i++)
-		if (bls_path_version(p->state.files.f[i].path, p->channel) == v)
+		if (bls_path_version(p->state.files.f[i].path, p->channel) == v &&
+		    boot_bls_counted_path(p->state.files.f[i].path, NULL, NULL,
+		    NULL))
 			return true;
 	return false;
 }
@@ -530,4 +535,32 @@ dest_close(struct dest *d, bool failed)
 	if (d == NULL)
 		return BD_OK;
 	return d->ops->close(d, failed);
+}
+
+enum bd_err
+dest_file_read(struct dest *d, const char *path, size_t max, uint8_t **buf,
+    size_t *len)
+{
+	return d->ops->file_read(d, path, max, buf, len);
+}
+
+enum bd_err
+dest_file_rewrite(struct dest *d, const char *path, const void *buf,
+    size_t len)
+{
+	enum bd_err rc;
+
+	if ((rc = d->ops->begin(d)) != BD_OK)
+		return rc;
+	return d->ops->file_rewrite(d, path, buf, len);
+}
+
+enum bd_err
+dest_file_rename(struct dest *d, const char *from, const char *to)
+{
+	enum bd_err rc;
+
+	if ((rc = d->ops->begin(d)) != BD_OK)
+		return rc;
+	return d->ops->file_rename(d, from, to);
 }

@@ -170,6 +170,22 @@ void dest_parts_remove(struct dest *d, const char *const *part_names,
     size_t n);
 
 /*
+ * Files outside the install transaction, for the trial boot and
+ * --confirm (client/confirm.c).  dest_file_read(): the regular file at
+ * path, at most max bytes, a new buffer (free()) or NULL when missing.
+ * dest_file_rewrite(): overwrites path in place - the same file, the same
+ * blocks, never a new file renamed over it (GRUB's save_env writes those
+ * blocks) - creating it once when missing.  dest_file_rename(): renames
+ * from to to in its directory, durably.
+ */
+enum bd_err dest_file_read(struct dest *d, const char *path, size_t max,
+    uint8_t **buf, size_t *len);
+enum bd_err dest_file_rewrite(struct dest *d, const char *path,
+    const void *buf, size_t len);
+enum bd_err dest_file_rename(struct dest *d, const char *from,
+    const char *to);
+
+/*
  * Closes the destination; for ext2 writes everything back and marks the
  * file system clean when it was found clean and every step succeeded.
  * failed: a step failed (the destination stays marked as needing care).

@@ -636,6 +636,101 @@ dir_close(struct dest *d, bool failed)
 	return BD_OK;
 }
 
+static enum bd_err
+dir_file_read(struct dest *d, const char *path, size_t max, uint8_t **buf,
+    size_t *len)
+{
+	struct dest_dir *x = dd(d);
+	enum bd_err rc;
+
+	*buf = NULL;
+	*len = 0;
+	if (x->destfd < 0 || (faccessat(x->destfd, path, F_OK,
+	    AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT))
+		return BD_OK;
+	if ((rc = install_check(x->destfd, path)) != BD_OK)
+		return rc;
+	return file_read_capped(x->destfd, path, max, buf, len);
+}
+
+/*
+ * Overwrites the file's bytes where they are: open without O_TRUNC,
+ * pwrite at 0, fsync (a file of another size is refused: GRUB would not
+ * write it).  A missing file is written whole and renamed into place once.
+ */
+static enum bd_err
+dir_file_rewrite(struct dest *d, const char *path, const void *buf,
+    size_t len)
+{
+	struct dest_dir *x = dd(d);
+	char dir[INSTALL_PATH_MAX_BYTES + 1];
+	const char *base;
+	struct stat st;
+	ssize_t n;
+	int dfd = -1, fd = -1;
+	enum bd_err rc;
+
+	if ((rc = install_check(x->destfd, path)) != BD_OK ||
+	    (rc = install_split(path, dir, sizeof(dir), &base)) != BD_OK)
+		return rc;
+	if ((rc = dir_open_path(x->destfd, dir, true, &dfd)) != BD_OK)
+		return rc;
+	fd = openat(dfd, base, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		rc = file_write_atomic(dfd, base, buf, len, INSTALL_FILE_MODE,
+		    true);
+		goto out;
+	}
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		rc = bd_fail(BD_ERR_IO, "%s/%s: %s", d->cfg.target, path,
+		    strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != len) {
+		rc = bd_fail(BD_ERR_IO, "%s/%s is not a regular file of %zu "
+		    "bytes; remove it and run again", d->cfg.target, path, len);
+		goto out;
+	}
+	if ((n = pwrite(fd, buf, len, 0)) < 0 || (size_t)n != len) {
+		rc = bd_fail(BD_ERR_IO, "%s/%s: write: %s", d->cfg.target, path,
+		    n < 0 ? strerror(errno) : "short write");
+		goto out;
+	}
+	rc = fd_sync(fd);
+out:
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
+	return rc;
+}
+
+static enum bd_err
+dir_file_rename(struct dest *d, const char *from, const char *to)
+{
+	struct dest_dir *x = dd(d);
+	char dir[INSTALL_PATH_MAX_BYTES + 1], todir[INSTALL_PATH_MAX_BYTES + 1];
+	const char *base, *tobase;
+	int dfd = -1;
+	enum bd_err rc;
+
+	if ((rc = install_check(x->destfd, from)) != BD_OK ||
+	    (rc = install_split(from, dir, sizeof(dir), &base)) != BD_OK ||
+	    (rc = install_split(to, todir, sizeof(todir), &tobase)) != BD_OK)
+		return rc;
+	if (strcmp(dir, todir) != 0)
+		return bd_fail(BD_ERR_PATH, "%s and %s: not one directory",
+		    from, to);
+	if ((rc = dir_open_path(x->destfd, dir, false, &dfd)) != BD_OK)
+		return rc;
+	if (renameat(dfd, base, dfd, tobase) != 0)
+		rc = bd_fail(BD_ERR_IO, "%s/%s: rename: %s", d->cfg.target,
+		    from, strerror(errno));
+	else
+		rc = fd_sync(dfd);
+	close(dfd);
+	return rc;
+}
+
 static const struct dest_ops dir_ops = {
 	.open = dir_open,
 	.record_read = dir_record_read,
@@ -655,6 +750,9 @@ static const struct dest_ops dir_ops = {
 	.state_write = dir_state_write,
 	.record_remove = dir_record_remove,
 	.close = dir_close,
+	.file_read = dir_file_read,
+	.file_rewrite = dir_file_rewrite,
+	.file_rename = dir_file_rename,
 };
 
 enum bd_err

@@ -383,6 +383,34 @@ ext2d_close(struct dest *d, bool failed)
 	return rc;
 }
 
+static enum bd_err
+ext2d_file_read(struct dest *d, const char *path, size_t max, uint8_t **buf,
+    size_t *len)
+{
+	enum bd_err rc;
+
+	if ((rc = ext2d_target(d)) != BD_OK)
+		return rc;
+	return ext2_read_file(de(d)->t, path, max, buf, len);
+}
+
+static enum bd_err
+ext2d_file_rewrite(struct dest *d, const char *path, const void *buf,
+    size_t len)
+{
+	return ext2_rewrite(de(d)->t, path, buf, len);
+}
+
+static enum bd_err
+ext2d_file_rename(struct dest *d, const char *from, const char *to)
+{
+	enum bd_err rc;
+
+	if ((rc = ext2_move(de(d)->t, from, to, NULL)) != BD_OK)
+		return rc;
+	return ext2_remove_prefixed(de(d)->t, EXT2_STAGE_DIR, "trash.");
+}
+
 static const struct dest_ops ext2_ops = {
 	.open = ext2d_open,
 	.record_read = ext2d_record_read,
@@ -402,6 +430,9 @@ static const struct dest_ops ext2_ops = {
 	.state_write = ext2d_state_write,
 	.record_remove = ext2d_record_remove,
 	.close = ext2d_close,
+	.file_read = ext2d_file_read,
+	.file_rewrite = ext2d_file_rewrite,
+	.file_rename = ext2d_file_rename,
 };
 
 enum bd_err

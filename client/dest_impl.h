@@ -63,6 +63,16 @@ struct dest_ops {
 	    const char *text, size_t len);
 	enum bd_err (*record_remove)(struct dest *d);
 	enum bd_err (*close)(struct dest *d, bool failed);
+	/* Files outside the transaction (trial boot, --confirm): */
+	/* the regular file at path, at most max bytes; *buf NULL if missing */
+	enum bd_err (*file_read)(struct dest *d, const char *path, size_t max,
+	    uint8_t **buf, size_t *len);
+	/* path overwritten in place (created once when missing), durably */
+	enum bd_err (*file_rewrite)(struct dest *d, const char *path,
+	    const void *buf, size_t len);
+	/* from renamed to to (replacing it), durably */
+	enum bd_err (*file_rename)(struct dest *d, const char *from,
+	    const char *to);
 };
 
 struct dest {

@@ -22,6 +22,7 @@
 #include <et/com_err.h>
 #include <ext2fs/ext2fs.h>
 
+#include "boot.h"
 #include "ext2.h"
 #include "fsutil.h"
 #include "manifest.h"
@@ -1794,4 +1795,68 @@ out:
 		(void)ext2fs_file_close(file);
 	free(b);
 	return rc;
+}
+
+/*
+ * Overwrites the first len bytes of the file's one data block where it
+ * lies: the inode, its size and its block map are not touched (GRUB's
+ * save_env writes the same sectors, so they must never move).
+ */
+static enum bd_err
+ext2_overwrite_block(struct ext2_target *t, ext2_ino_t ino,
+    struct ext2_inode *inode, const char *path, const void *buf, size_t len)
+{
+	blk64_t phys = 0;
+	uint8_t *block = NULL;
+	int flags = 0;
+	errcode_t err;
+	enum bd_err rc = BD_OK;
+
+	if (!LINUX_S_ISREG(inode->i_mode) || EXT2_I_SIZE(inode) != len ||
+	    len > t->fs->blocksize ||
+	    (inode->i_flags & EXT4_INLINE_DATA_FL) != 0)
+		return bd_fail(BD_ERR_IO, "ext2: %s is not a regular file of %zu "
+		    "bytes in one block; remove it and run again", path, len);
+	if ((err = ext2fs_bmap2(t->fs, ino, inode, NULL, 0, 0, &flags,
+	    &phys)) != 0)
+		return ext2_fail(err, "cannot map", path);
+	if (phys == 0 || (flags & BMAP_RET_UNINIT) != 0)
+		return bd_fail(BD_ERR_IO, "ext2: %s has no allocated block (a "
+		    "sparse file GRUB cannot write); remove it and run again",
+		    path);
+	if ((block = malloc(t->fs->blocksize)) == NULL)
+		return bd_fail(BD_ERR_NOMEM, "ext2");
+	if ((err = io_channel_read_blk64(t->fs->io, phys, 1, block)) != 0) {
+		rc = ext2_fail(err, "cannot read", path);
+		goto out;
+	}
+	memcpy(block, buf, len);
+	if ((err = io_channel_write_blk64(t->fs->io, phys, 1, block)) != 0) {
+		rc = ext2_fail(err, "cannot write", path);
+		goto out;
+	}
+	rc = ext2_sync(t);
+out:
+	free(block);
+	return rc;
+}
+
+enum bd_err
+ext2_rewrite(struct ext2_target *t, const char *path, const void *buf,
+    size_t len)
+{
+	char pbuf[INSTALL_PATH_MAX_BYTES + 1];
+	struct ext2_inode inode;
+	ext2_ino_t dir, ino = 0;
+	const char *base;
+	enum bd_err rc;
+
+	if ((rc = ext2_begin(t)) != BD_OK ||
+	    (rc = ext2_walk(t, path, false, pbuf, &dir, &base)) != BD_OK)
+		return rc;
+	if (dir != 0 && (rc = ext2_lookup(t, dir, base, &ino, &inode)) != BD_OK)
+		return rc;
+	if (ino == 0)
+		return ext2_install_bytes(t, path, buf, len, 0644);
+	return ext2_overwrite_block(t, ino, &inode, path, buf, len);
 }

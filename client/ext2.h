@@ -147,6 +147,16 @@ enum bd_err ext2_read_file(struct ext2_target *t, const char *path,
     size_t max, uint8_t **buf, size_t *len);
 
 /*
+ * Rewrites the regular file at path in place with len bytes (at most one
+ * block, the file's size): the same inode and the same data block,
+ * overwritten where it lies, never reallocated (GRUB's save_env writes
+ * that block).  A missing file is created once, fully allocated.  A file
+ * of another size, or one without an allocated block, is BD_ERR_IO.
+ */
+enum bd_err ext2_rewrite(struct ext2_target *t, const char *path,
+    const void *buf, size_t len);
+
+/*
  * Writes back what is left, marks the file system clean when ext2_begin()
  * found it clean and ok is set, flushes the device and frees t (always,
  * even on failure).  t may be NULL.

@@ -39,6 +39,7 @@
 #include "download.h"
 #include "boot.h"
 #include "chunkfetch.h"
+#include "confirm.h"
 #include "image.h"
 #include "layout.h"
 #include "install.h"
@@ -75,6 +76,8 @@ struct options {
 	bool check, allow_expired, quiet, json, no_keep_old;
 	bool verbose;		/* -v: per-mirror bytes */
 	bool audit, reset_trust;
+	bool confirm;		/* --confirm: mark the installed version good */
+	const char *efivars;	/* --confirm -d: the running system's EFI vars */
 	bool report_done;	/* --report-done: tell quick mode we finished */
 	struct dl_options dl;
 	time_t now;
@@ -175,6 +178,7 @@ usage(FILE *f)
 "usage: bootdrop-fetch (-P KEY | -p PUBFILE)... [-t THRESHOLD] -c CHANNEL\n"
 "                      (-d DESTDIR | --ext2 DEVICE_OR_IMAGE) [options]\n"
 "                      URL [URL ...]\n"
+"       bootdrop-fetch --confirm -c CHANNEL (-d DESTDIR | --ext2 DEV)\n"
 "\n"
 "Verifies CHANNEL's signed manifest from the repository at URL (further\n"
 "URLs are mirrors; an artifact over 8 MiB comes from all of them at once,\n"
@@ -205,6 +209,9 @@ usage(FILE *f)
 "                           3 a broken link, missing version or fork)\n"
 "      --only NAME          fetch and install only artifact NAME (repeatable;\n"
 "                           records no version)\n"
+"      --confirm            no network: mark the installed version good\n"
+"                           (ends its trial boot; exit 4 when it is not\n"
+"                           installed, not booted yet or fell back)\n"
 "      --no-keep-old        do not keep a replaced kernel as <path>.old\n"
 "      --report-done        after a successful run, GET the installed\n"
 "                           version's <version>.json once more (what\n"
@@ -278,7 +285,7 @@ enum {
 	OPT_CHECK = 256, OPT_ONLY, OPT_ALLOW_EXPIRED, OPT_STATE, OPT_CACERT,
 	OPT_CONNECT_TIMEOUT, OPT_LOW_SPEED_TIME, OPT_JSON, OPT_NOW, OPT_EXT2,
 	OPT_TMPDIR, OPT_PVGRUB, OPT_NO_KEEP_OLD, OPT_AUDIT, OPT_RESET_TRUST,
-	OPT_REPORT_DONE
+	OPT_CONFIRM, OPT_EFIVARS, OPT_REPORT_DONE
 };
 
 /*
@@ -299,6 +306,7 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 		{ "pvgrub", required_argument, NULL, OPT_PVGRUB },
 		{ "audit", no_argument, NULL, OPT_AUDIT },
 		{ "reset-trust", no_argument, NULL, OPT_RESET_TRUST },
+		{ "confirm", no_argument, NULL, OPT_CONFIRM },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "only", required_argument, NULL, OPT_ONLY },
 		{ "no-keep-old", no_argument, NULL, OPT_NO_KEEP_OLD },
@@ -315,6 +323,9 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 		{ "json", no_argument, NULL, OPT_JSON },
 		/* Testing only: the clock expiry is judged against. */
 		{ "now", required_argument, NULL, OPT_NOW },
+		/* Testing only: where --confirm reads systemd-boot's EFI
+		 * variables (default /sys/firmware/efi/efivars). */
+		{ "efivars", required_argument, NULL, OPT_EFIVARS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -373,6 +384,12 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 			break;
 		case OPT_RESET_TRUST:
 			o->reset_trust = true;
+			break;
+		case OPT_CONFIRM:
+			o->confirm = true;
+			break;
+		case OPT_EFIVARS:
+			o->efivars = optarg;
 			break;
 		case OPT_CHECK:
 			o->check = true;
@@ -477,6 +494,13 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 			    o->nkeys);
 		o->threshold = (unsigned)v;
 	}
+	if (o->confirm && (o->audit || o->check || o->reset_trust ||
+	    o->report_done || o->nonly > 0 || optind < argc))
+		return run_fail(run, BD_ERR_USAGE, NULL, "", "--confirm takes "
+		    "-c and -d or --ext2 only: no URL, --check, --only, "
+		    "--audit, --reset-trust or --report-done");
+	if (o->confirm)
+		return BD_OK;
 	if (optind == argc)
 		return run_fail(run, BD_ERR_USAGE, NULL, "",
 		    "no repository URL");
@@ -820,6 +844,9 @@ keep_old(const struct run *run, const struct bd_artifact *a)
 	    (strcmp(a->kind, "kernel") == 0 || strcmp(a->kind, "initrd") == 0);
 }
 
+static const char *config_installed(struct run *run,
+    const struct boot_file *f, char buf[FETCH_WHERE_BYTES]);
+
 /*
  * The slice holds the accepted version: re-hashes every file it installed
  * (artifacts and rendered configuration) and names each that is missing
@@ -849,8 +876,8 @@ installed_check(struct run *run)
 	}
 	for (i = 0; i < run->nconfig; i++) {
 		sha256_buf(run->config[i].text, run->config[i].len, sha);
-		if (dest_installed_same(run->dest, run->config[i].path,
-		    run->config[i].len, sha))
+		if (dest_installed_same(run->dest, config_installed(run,
+		    &run->config[i], path), run->config[i].len, sha))
 			continue;
 		dest_path_name(run->dest, run->config[i].path, path,
 		    sizeof(path));
@@ -860,6 +887,28 @@ installed_check(struct run *run)
 		bad++;
 	}
 	return bad;
+}
+
+/*
+ * Where rendered file f is installed: its path, or for the new version's
+ * counted BLS entry, the name systemd-boot's counting or --confirm gave
+ * it since (buf holds it).
+ */
+static const char *
+config_installed(struct run *run, const struct boot_file *f,
+    char buf[FETCH_WHERE_BYTES])
+{
+	char found[BOOT_PATH_BYTES];
+	bool booted;
+	int left;
+
+	if (!boot_bls_counted_path(f->path, run->o.channel, &run->m->version,
+	    NULL) || confirm_bls_find(run->dest, run->o.channel,
+	    run->m->version, found, &left, &booted) != BD_OK ||
+	    found[0] == '\0')
+		return f->path;
+	snprintf(buf, FETCH_WHERE_BYTES, "%s", found);
+	return buf;
 }
 
 /*
@@ -1230,6 +1279,12 @@ artifacts_install(struct run *run)
 			return run_fail(run, rc, run->o.target, NULL,
 			    "nothing installed");
 	}
+	if (p->has_state && !run->repair && run->has_view &&
+	    (m->loaders & BOOT_GRUB) != 0 &&
+	    (rc = confirm_arm(run->dest, m->version,
+	    run->view.config.nentries > 1)) != BD_OK)
+		return run_fail(run, rc, run->o.target, NULL, "cannot write "
+		    "the trial boot record; nothing installed");
 	if ((rc = dest_commit(run->dest, p)) != BD_OK)
 		return run_fail(run, rc, run->o.target, NULL, "install "
 		    "interrupted; the next run finishes it");
@@ -1329,6 +1384,48 @@ run_pipeline(struct run *run, char *summary, size_t cap, bool *update)
 }
 
 /*
+ * --confirm, no network: the slice is opened read-only first, so that an
+ * interrupted install is named rather than finished behind the user's
+ * back, then for writing the trial record (client/confirm.c).
+ */
+static enum bd_err
+run_confirm(struct run *run, char *summary, size_t cap)
+{
+	const struct options *o = &run->o;
+	struct dest_config cfg = {
+		.target = o->target, .ext2 = o->ext2 != NULL,
+		.statedir = o->statedir, .tmpdir = o->tmpdir,
+		.channel = o->channel, .readonly = true,
+	};
+	bool pending, present, changed;
+	enum bd_err rc;
+
+	if ((rc = dest_open(&cfg, &run->dest)) != BD_OK)
+		return run_fail(run, rc, o->target, NULL, "nothing confirmed");
+	pending = dest_pending(run->dest);
+	present = dest_state(run->dest)->present;
+	(void)dest_close(run->dest, false);
+	run->dest = NULL;
+	if (pending)
+		return run_fail(run, BD_ERR_IO, o->target, "an interrupted "
+		    "install is pending; a run without --confirm finishes it",
+		    "nothing confirmed");
+	if (!present)
+		return run_fail(run, BD_ERR_IO, o->target, "", "no bootdrop "
+		    "install of channel %s; nothing confirmed", o->channel);
+	cfg.readonly = false;
+	if ((rc = dest_open(&cfg, &run->dest)) != BD_OK)
+		return run_fail(run, rc, o->target, NULL, "nothing confirmed");
+	/* systemd-boot reads only an ESP, which --ext2 never is */
+	if ((rc = confirm_run(run->dest, o->channel, o->ext2 != NULL ? NULL :
+	    o->efivars != NULL ? o->efivars : "/sys/firmware/efi/efivars",
+	    summary, cap, &changed)) != BD_OK)
+		return run_fail(run, rc, o->target, NULL, "not confirmed");
+	run->r.outcome = changed ? "confirmed" : "unchanged";
+	return BD_OK;
+}
+
+/*
  * --report-done: the last request of a successful run, a GET of the
  * accepted version's <version>.json from the mirror that served the
  * manifest - a request no other step makes, so quick mode's --exit-after
@@ -1394,7 +1491,10 @@ main(int argc, char **argv)
 	report_interrupts(&run->r);
 	if (sodium_init() < 0)
 		run_fail(run, BD_ERR_NOMEM, NULL, "", "libsodium init failed");
-	else if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	else if (run->o.confirm) {
+		if (run_confirm(run, summary, sizeof(summary)) != BD_OK)
+			summary[0] = '\0';
+	} else if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		run_fail(run, BD_ERR_NOMEM, NULL, "", "libcurl init failed");
 	else if ((curl_ready = true, dl_new(&run->o.dl, &run->dl)) != BD_OK)
 		run_fail(run, BD_ERR_USAGE, NULL, NULL, "libcurl setup failed");

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "boot.h"
+#include "manifest.h"
+#include "grubenv.h"
 
 #define PREVIOUS_SUFFIX	" (previous)"
 
@@ -292,6 +294,49 @@ render_pvgrub(const struct boot_config *c, struct text *t)
 }
 
 /*
+ * The trial boot (doc/boot-scheme.md): grubenv's bootdrop_trial=N means N
+ * was installed and not yet booted.  GRUB boots it once, recording
+ * bootdrop_tried=N first, and the previous entry on every later boot
+ * until bootdrop-fetch --confirm writes the block without either; the
+ * first of those fallback boots records bootdrop_failed=N, so that a
+ * --confirm run by the previous version knows N is not what runs.  When
+ * the first save_env fails, N is not booted unrecorded: the previous
+ * entry boots.
+ */
+static void
+emit_grub_trial(struct text *t, uint64_t n)
+{
+	unsigned long long v = (unsigned long long)n;
+
+	emit(t, "# Trial boot: grubenv's " GRUBENV_TRIAL "=N means not yet "
+	    "booted; boot it once,\n"
+	    "# recorded as " GRUBENV_TRIED "=N, and the previous entry on every "
+	    "later boot\n"
+	    "# until bootdrop-fetch --confirm clears both.  No record written, "
+	    "no trial.\n"
+	    "if load_env -f \"${config_directory}/grubenv\" " GRUBENV_TRIAL
+	    " " GRUBENV_TRIED " " GRUBENV_FAILED "; then\n");
+	emit(t, "\tif [ \"${" GRUBENV_TRIAL "}\" = \"%llu\" ]; then\n"
+	    "\t\tset " GRUBENV_TRIAL "=\n"
+	    "\t\tset " GRUBENV_TRIED "=%llu\n"
+	    "\t\tif save_env -f \"${config_directory}/grubenv\" "
+	    GRUBENV_TRIAL " " GRUBENV_TRIED "; then\n"
+	    "\t\t\tset default=0\n"
+	    "\t\telse\n"
+	    "\t\t\tset default=1\n"
+	    "\t\tfi\n"
+	    "\telif [ \"${" GRUBENV_TRIED "}\" = \"%llu\" ]; then\n"
+	    "\t\tset default=1\n"
+	    "\t\tif [ \"${" GRUBENV_FAILED "}\" != \"%llu\" ]; then\n"
+	    "\t\t\tset " GRUBENV_FAILED "=%llu\n"
+	    "\t\t\tsave_env -f \"${config_directory}/grubenv\" "
+	    GRUBENV_FAILED "\n"
+	    "\t\tfi\n"
+	    "\tfi\n"
+	    "fi\n", v, v, v, v, v);
+}
+
+/*
  * GRUB 2: the title is one single-quoted word; the command line is split
  * at spaces into single-quoted words, which GRUB's linux command joins
  * with one space.  GRUB puts a backslash before every ', " and \ it passes
@@ -313,8 +358,10 @@ render_grub(const struct boot_config *c, struct text *t)
 	emit(t, "# %s version %llu, written by bootdrop-fetch\n", c->channel,
 	    (unsigned long long)c->entries[0].version);
 	emit(t, "set timeout=5\nset default=0\n");
-	if (c->nentries > 1)
+	if (c->nentries > 1) {
 		emit(t, "set fallback=1\n");
+		emit_grub_trial(t, c->entries[0].version);
+	}
 	for (i = 0; i < c->nentries; i++) {
 		e = &c->entries[i];
 		emit(t, "\nmenuentry ");
@@ -419,9 +466,12 @@ boot_render(unsigned loader, const struct boot_config *c,
 			    BOOT_GRUB_CFG_PATH);
 			rc = render_grub(c, &t);
 		} else {
+			/* the new version, when there is a previous one to
+			 * fall back to, carries systemd-boot's counter */
 			snprintf(files[i].path, BOOT_PATH_BYTES,
-			    BOOT_BLS_DIR "/bootdrop-%s-%llu.conf", c->channel,
-			    (unsigned long long)c->entries[i].version);
+			    BOOT_BLS_DIR "/bootdrop-%s-%llu%s.conf", c->channel,
+			    (unsigned long long)c->entries[i].version,
+			    i == 0 && c->nentries > 1 ? BOOT_BLS_TRIES : "");
 			rc = render_bls(c, &c->entries[i], i > 0, &t);
 		}
 		files[i].text = t.buf;
@@ -436,4 +486,50 @@ boot_render(unsigned loader, const struct boot_config *c,
 		*n = 0;
 	}
 	return rc;
+}
+
+/* Reads 1 to 3 digits at *p into *v. */
+static bool
+counter_digits(const char **p, unsigned *v)
+{
+	const char *s = *p;
+
+	*v = 0;
+	if (!digits(p))
+		return false;
+	for (; s < *p; s++)
+		*v = *v * 10 + (unsigned)(*s - '0');
+	return true;
+}
+
+bool
+boot_bls_counted_path(const char *path, const char *channel,
+    const uint64_t *version, unsigned *left)
+{
+	char plain[BOOT_PATH_BYTES], want[BOOT_PATH_BYTES];
+	const char *plus, *p;
+	unsigned l, d;
+	size_t n;
+
+	if (path == NULL || (plus = strrchr(path, '+')) == NULL ||
+	    (n = (size_t)(plus - path)) + sizeof(".conf") > sizeof(plain))
+		return false;
+	p = plus + 1;
+	if (!counter_digits(&p, &l) || (*p == '-' && (p++,
+	    !counter_digits(&p, &d))) || strcmp(p, ".conf") != 0)
+		return false;
+	memcpy(plain, path, n);
+	memcpy(plain + n, ".conf", sizeof(".conf"));
+	if (strncmp(plain, BOOT_BLS_DIR "/bootdrop-",
+	    sizeof(BOOT_BLS_DIR "/bootdrop-") - 1) != 0 ||
+	    strchr(plain, '+') != NULL || !install_path_valid(plain))
+		return false;
+	if (version != NULL && (snprintf(want, sizeof(want), BOOT_BLS_DIR
+	    "/bootdrop-%s-%llu.conf", channel != NULL ? channel : "",
+	    (unsigned long long)*version) >= (int)sizeof(want) ||
+	    strcmp(want, plain) != 0))
+		return false;
+	if (left != NULL)
+		*left = l;
+	return true;
 }

@@ -5,7 +5,8 @@
  *
  *   pvgrub  boot/grub/menu.lst                  legacy GRUB, "fallback 1"
  *   grub    boot/grub/grub.cfg                  GRUB 2 (also pvgrub2)
- *   bls     loader/entries/bootdrop-<channel>-<version>.conf, one file per
+ *   grub    also: the trial-boot block reading boot/grub/grubenv
+ *   bls     loader/entries/bootdrop-<channel>-<version>[+3].conf, one file per
  *           entry (Boot Loader Specification type 1, systemd-boot)
  *
  * Each configuration lists the new version first and the previous
@@ -34,6 +35,7 @@
 #define BOOT_MENU_LST_PATH	"boot/grub/menu.lst"
 #define BOOT_GRUB_CFG_PATH	"boot/grub/grub.cfg"
 #define BOOT_BLS_DIR		"loader/entries"
+#define BOOT_BLS_TRIES		"+3"	/* systemd-boot's boot counter */
 
 enum boot_loader {
 	BOOT_PVGRUB = 1u << 0,
@@ -106,5 +108,17 @@ enum bd_err boot_render(unsigned loader, const struct boot_config *c,
     struct boot_file files[BOOT_MAX_ENTRIES], size_t *n);
 
 void boot_files_free(struct boot_file *files, size_t n);
+
+/*
+ * Whether path is a BLS entry the client rendered with systemd-boot's
+ * boot counter, "loader/entries/bootdrop-<channel>-<N>+<L>[-<D>].conf"
+ * (L tries left, D done: systemd-boot renames the file as it counts).
+ * Such names are the client's own, not manifest install paths, which
+ * hold no '+'; installing and confirming accept them besides those.
+ * With version non-NULL, also whether <channel> is channel and <N> is
+ * *version, and *left gets L (NULL: not wanted).
+ */
+bool boot_bls_counted_path(const char *path, const char *channel,
+    const uint64_t *version, unsigned *left);
 
 #endif

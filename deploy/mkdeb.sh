@@ -30,6 +30,9 @@ rm -rf "$src/debian"
 cp -R "$src/deploy/debian" "$src/debian"
 # dh_installinit ships it as the conffile /etc/default/bootdrop-server.
 cp "$src/deploy/bootdrop-server.default" "$src/debian/bootdrop-server.default"
+# ...and, with --name (debian/rules), /etc/default/bootdrop-confirm.
+cp "$src/deploy/bootdrop-confirm.default" \
+	"$src/debian/bootdrop-fetch.bootdrop-confirm.default"
 cat >"$src/debian/changelog" <<CHANGES
 bootdrop ($version) unstable; urgency=medium
 

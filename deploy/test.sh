@@ -20,14 +20,15 @@ out=${BOOTDROP_TEST_DIR:-$top/build-test}
 # transaction under SIGKILL and under a power cut), damaged (no write into
 # an unsound file system), chroot, chroot-i386, oldkernel and
 # oldkernel-i386 (the static client alone, amd64 and i386, also on a Linux
-# 2.6 kernel), boot (what is installed boots, and falls back), html and man
+# 2.6 kernel), boot (what is installed boots, and falls back), confirm
+# (the trial record rewritten in place, --confirm's refusals), html and man
 # (what people read).  A listed name that no flavour registers is a
 # failure too.
 # Each is SUITE/NAME: a test's name alone can be another suite's (the unit
 # test "boot" is not the QEMU boot matrix "boot/boot").
 MUST_RUN=(fetch/crash fetch/powerloss ext2/damaged static/chroot
 	static/chroot-i386 static/oldkernel static/oldkernel-i386 boot/boot
-	server/html doc/man)
+	fetch/confirm server/html doc/man)
 # --------------------------------------------------------------------------
 
 # Sanitizers exit with their own status, never 1 (the status of a usage

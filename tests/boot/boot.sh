@@ -7,6 +7,10 @@
 #   machine comes back on v2 by itself (grub: once; bls: three tries) - or,
 #   for pvgrub, panics on every boot (legacy pvgrub cannot record a try);
 #   v4 boots, is confirmed, and boots again.
+# Every slice is written by the real programs (lib/client.sh):
+# bootdrop-publish releases each version, bootdrop-server serves it,
+# bootdrop-fetch installs it (--ext2 on the partition, -d for the ESP) and
+# --confirm confirms it; a --confirm after a fallback must refuse (exit 4).
 # Needs tests/boot/prepare.sh's cache; skips (77) without it or without qemu,
 # unless CI is set, where it prepares the cache and a missing piece fails.
 # BOOTDROP_BOOT_LOADERS="grub bls" runs a subset.
@@ -36,12 +40,15 @@ cache_ready || unavailable "no boot cache in $BOOT_CACHE (run tests/boot/prepare
 for p in debugfs mke2fs dumpe2fs grub-script-check mkfs.vfat mcopy mren mdel mdir mtype; do
 	command -v "$p" >/dev/null || unavailable "$p not installed"
 done
-# shellcheck source=tests/boot/lib/scheme.sh
-source "$here/lib/scheme.sh"
+[ -x "$SERVER" ] && [ -x "$PUBLISH" ] || unavailable "bootdrop-server or bootdrop-publish not built"
+# shellcheck source=tests/fetch/common.sh
+source "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
 # shellcheck source=tests/boot/lib/slice.sh
 source "$here/lib/slice.sh"
 # shellcheck source=tests/boot/lib/run.sh
 source "$here/lib/run.sh"
+# shellcheck source=tests/boot/lib/client.sh
+source "$here/lib/client.sh"
 
 cmdline() { echo "console=ttyS0 quiet panic=1 bootdrop.marker=v$1"; }
 for v in 1 2 3 4; do
@@ -92,19 +99,20 @@ matrix() {
 	echo "=== $l"
 	slice_create $kind "$disk"
 
-	slice_install "$l" "$disk" 1
+	rm -rf "$T/esp-dir"
+	client_install "$l" "$disk" 1
 	expect_boots "$l" "$disk" "v1 installed" 1 "ok:v1"
-	slice_confirm "$l" "$disk" 1 || fail "$l: confirming v1"
+	client_confirm "$l" "$disk"
 
-	slice_install "$l" "$disk" 2 1
+	client_install "$l" "$disk" 2
 	if [ "$l" = grub ]; then
 		where=$(grubenv_where "$disk")
 		grub_cfg_checked "$disk" "v2 over v1"
 	fi
 	expect_boots "$l" "$disk" "v2 installed" 1 "ok:v2"
-	slice_confirm "$l" "$disk" 2 || fail "$l: confirming v2"
+	client_confirm "$l" "$disk"
 
-	slice_install "$l" "$disk" 3 2
+	client_install "$l" "$disk" 3
 	case $l in
 	pvgrub)
 		# Legacy pvgrub cannot write: a kernel that loads and then panics
@@ -120,7 +128,10 @@ matrix() {
 		expect_boots "$l" "$disk" "v3 tried once, back on v2 by itself" 2 "panic:v3 ok:v2"
 		expect_boots "$l" "$disk" "v3 not tried again" 1 "ok:v2"
 		expect_eq "$(grubenv_get "$disk" bootdrop_tried)" 3 "grub: grubenv records v3 tried"
+		expect_eq "$(grubenv_get "$disk" bootdrop_failed)" 3 "grub: grubenv records v3 fell back"
 		expect_eq "$(grubenv_where "$disk")" "$where" "grub: grubenv is the same 1024-byte block after GRUB's save_env"
+		client_confirm "$l" "$disk" 4 && expect_err "version 3 failed its trial boot" \
+			"grub: --confirm on the fallback refuses: v3 failed its trial"
 		;;
 	bls)
 		expect_boots "$l" "$disk" "v3 tried three times, back on v2 by itself" 4 \
@@ -128,14 +139,16 @@ matrix() {
 		expect_boots "$l" "$disk" "v3 not tried again" 1 "ok:v2"
 		expect_eq "$(bls_entries "$disk")" "bootdrop-test-2.conf bootdrop-test-3+0-3.conf" \
 			"bls: v3's counter spent, v2's entry untouched"
+		client_confirm "$l" "$disk" 4 && expect_err "version 3 has no boot tries left" \
+			"bls: --confirm on the fallback refuses: v3 has no tries left"
 		;;
 	esac
 
-	slice_install "$l" "$disk" 4 3
+	client_install "$l" "$disk" 4
 	expect_boots "$l" "$disk" "v4 installed" 1 "ok:v4"
 	[ "$l" = bls ] && expect_eq "$(bls_entries "$disk")" "bootdrop-test-3.conf bootdrop-test-4+2-1.conf" \
 		"bls: v4 booted once on its counter"
-	slice_confirm "$l" "$disk" 4 || fail "$l: confirming v4"
+	client_confirm "$l" "$disk"
 	case $l in
 	grub)
 		expect_eq "$(grubenv_get "$disk" bootdrop_good)" 4 "grub: grubenv records v4 good"

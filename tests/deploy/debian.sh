@@ -47,8 +47,9 @@ env, cmd = {}, None
 for line in open(unit):
     line = line.strip()
     if line.startswith("Environment="):
-        k, _, v = line[len("Environment="):].partition("=")
-        env[k] = v
+        for a in shlex.split(line[len("Environment="):]):
+            k, _, v = a.partition("=")
+            env[k] = v
     elif line.startswith("ExecStart="):
         cmd = line[len("ExecStart="):]
 for line in open(envfile):
@@ -107,5 +108,25 @@ for _ in $(seq 40); do [ -s "$T/unit.access" ] && break; sleep 0.05; done
 grep -q "manifest.json" "$T/unit.access" 2>/dev/null &&
 	ok "the server started from the unit's line logs where BOOTDROP_OPTS said" ||
 	fail "no access log from BOOTDROP_OPTS: $(cat "$T/unit.out")"
+
+# bootdrop-confirm ships with bootdrop-fetch: the unit, its settings file
+# (a conffile, every setting commented) and the rc.d script; the unit's
+# line from a filled-in settings file confirms the slice fetched above.
+cdef=$R/etc/default/bootdrop-confirm
+[ -f "$cdef" ] && ! grep -q '^[^#]' "$cdef" &&
+	ok "/etc/default/bootdrop-confirm shipped, every setting commented" || fail "no commented $cdef"
+dpkg-deb -I "$T"/deb/bootdrop-fetch_*.deb conffiles 2>/dev/null | grep -qx /etc/default/bootdrop-confirm &&
+	ok "/etc/default/bootdrop-confirm is a conffile of bootdrop-fetch" || fail "not a conffile"
+grep -q '/usr/bin/bootdrop-fetch --confirm' "$R/usr/share/bootdrop/rc.d/bootdrop_confirm" &&
+	ok "rc.d script bootdrop_confirm runs /usr/bin/bootdrop-fetch --confirm" || fail "rc.d bootdrop_confirm"
+sed -e "s|^#BOOTDROP_CHANNEL=.*|BOOTDROP_CHANNEL=$CH|" \
+	-e "s|^#BOOTDROP_CONFIRM_DEST=.*|BOOTDROP_CONFIRM_DEST=-d $T/dest|" "$cdef" >"$T/csettings"
+mapfile -t argv < <(exec_line "$R/lib/systemd/system/bootdrop-confirm.service" "$T/csettings")
+expect_eq "${argv[*]}" "/usr/bin/bootdrop-fetch --confirm -c $CH -d $T/dest" \
+	"bootdrop-confirm's ExecStart with the settings file"
+argv[0]=$R/usr/bin/bootdrop-fetch
+expect_status 0 "the confirm unit's command on the fetched slice" "${argv[@]}"
+mapfile -t argv < <(exec_line "$R/lib/systemd/system/bootdrop-confirm.service" /dev/null)
+expect_eq "${argv[*]:4}" "-d /boot" "bootdrop-confirm confirms -d /boot by default"
 
 finish

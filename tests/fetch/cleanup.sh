@@ -106,7 +106,7 @@ for kind in d e; do
 	USER_FILES=("boot/mine $T/in/mine" "$E/bootdrop-$CH-1.conf.bak $T/in/mine"
 		"$E/bootdrop-$CH.x-1.conf $T/in/other.conf")
 	expect_files $kind "version 1" "boot/kernel $T/in/vmlinuz1" "boot/initrd.img $T/in/initrd1" \
-		"world-a.tar $T/in/world-a.tar" boot/grub/grub.cfg= $E/bootdrop-$CH-1.conf= "${USER_FILES[@]}"
+		"world-a.tar $T/in/world-a.tar" boot/grub/grub.cfg= boot/grub/grubenv= $E/bootdrop-$CH-1.conf= "${USER_FILES[@]}"
 	grep -q "^file=[0-9]* [0-9a-f]\{64\} world-a.tar$" "$T/dest/.bootdrop/state/$CH" 2>/dev/null ||
 		[ $kind = e ] || fail "d: the state lists version 1's files: $(cat "$T/dest/.bootdrop/state/$CH")"
 
@@ -119,7 +119,7 @@ for kind in d e; do
 		"boot/kernel $T/in/vmlinuz2" "boot/initrd.img $T/in/initrd2" \
 		"boot/kernel.old $T/in/vmlinuz1" "boot/initrd.img.old $T/in/initrd1" \
 		"world-b.tar $T/in/world-b.tar" "world-a.tar $T/in/readme" \
-		boot/grub/grub.cfg= $E/bootdrop-$CH-2.conf= $E/bootdrop-$CH-1.conf= "${USER_FILES[@]}"
+		boot/grub/grub.cfg= boot/grub/grubenv= $E/bootdrop-$CH-2+3.conf= $E/bootdrop-$CH-1.conf= "${USER_FILES[@]}"
 
 	# 3: the initrd dropped, readme dropped (but changed by hand first:
 	# no longer bootdrop's bytes, it stays); the world unchanged.
@@ -136,10 +136,11 @@ for kind in d e; do
 		"boot/kernel $T/in/vmlinuz3" "boot/kernel.old $T/in/vmlinuz2" \
 		"boot/initrd.img $T/in/initrd2" "world-b.tar $T/in/world-b.tar" \
 		"world-a.tar $T/in/hand" \
-		boot/grub/grub.cfg= $E/bootdrop-$CH-3.conf= $E/bootdrop-$CH-2.conf= "${USER_FILES[@]}"
+		boot/grub/grub.cfg= boot/grub/grubenv= $E/bootdrop-$CH-3+3.conf= $E/bootdrop-$CH-2.conf= "${USER_FILES[@]}"
 
-	# systemd-boot's boot counting renamed version 2's entry; version 4
-	# removes it under its new name, and version 2's initrd with it.
+	# version 2's entry (written plain as version 3's previous one) renamed
+	# as systemd-boot's boot counting would; version 4 removes it under its
+	# new name, and version 2's initrd with it.
 	mv_entry $kind bootdrop-$CH-2.conf bootdrop-$CH-2+2-1.conf
 	put $kind $E/bootdrop-$CH-2+x.conf "$T/in/mine"
 	USER_FILES+=("$E/bootdrop-$CH-2+x.conf $T/in/mine")
@@ -149,7 +150,7 @@ for kind in d e; do
 	expect_files $kind "version 4 (version 2's counted entry and initrd gone)" \
 		"boot/kernel $T/in/vmlinuz4" "boot/kernel.old $T/in/vmlinuz3" \
 		"world-b.tar $T/in/world-b.tar" "world-a.tar $T/in/hand" \
-		boot/grub/grub.cfg= $E/bootdrop-$CH-4.conf= $E/bootdrop-$CH-3.conf= "${USER_FILES[@]}"
+		boot/grub/grub.cfg= boot/grub/grubenv= $E/bootdrop-$CH-4+3.conf= $E/bootdrop-$CH-3.conf= "${USER_FILES[@]}"
 	# shellcheck disable=SC2046
 	expect_status 0 "$kind: version 4 again: up to date" fetch $(target $kind) "$url"
 	grep -q "up to date" "$T/last.out" && ok "$kind: up to date after the removals" ||
@@ -163,7 +164,7 @@ for kind in d e; do
 	expect_files $kind "version 5, a refresh (kernel.old kept)" \
 		"boot/kernel $T/in/vmlinuz4" "boot/kernel.old $T/in/vmlinuz3" \
 		"world-b.tar $T/in/world-b.tar" "world-a.tar $T/in/hand" \
-		boot/grub/grub.cfg= $E/bootdrop-$CH-5.conf= $E/bootdrop-$CH-4.conf= "${USER_FILES[@]}"
+		boot/grub/grub.cfg= boot/grub/grubenv= $E/bootdrop-$CH-5+3.conf= $E/bootdrop-$CH-4.conf= "${USER_FILES[@]}"
 
 	# 6 with --no-keep-old: that kernel.old goes, version 6 alone boots.
 	rel 6 kernel="$T/in/vmlinuz5" world="$T/in/world-b.tar"
@@ -171,7 +172,7 @@ for kind in d e; do
 	expect_status 0 "$kind: install version 6 --no-keep-old" fetch --no-keep-old $(target $kind) "$url"
 	expect_files $kind "version 6 with --no-keep-old (one version bootable)" \
 		"boot/kernel $T/in/vmlinuz5" "world-b.tar $T/in/world-b.tar" "world-a.tar $T/in/hand" \
-		boot/grub/grub.cfg= $E/bootdrop-$CH-6.conf= "${USER_FILES[@]}"
+		boot/grub/grub.cfg= boot/grub/grubenv= $E/bootdrop-$CH-6.conf= "${USER_FILES[@]}"
 	[ $kind = d ] || fsck_clean "e: after six versions" "$T/slice.img"
 done
 finish

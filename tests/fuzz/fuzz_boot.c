@@ -57,6 +57,15 @@ check(unsigned loader, const struct boot_config *c)
 	}
 	if (!ok || r.n != c->nentries)
 		__builtin_trap();
+	/* the trial names the new version only, and no string moves it */
+	if (loader == BOOT_GRUB &&
+	    r.trial != (c->nentries > 1 ? c->entries[0].version : 0))
+		__builtin_trap();
+	if (loader == BOOT_BLS && (strcmp(f[0].path, c->nentries > 1 ?
+	    "loader/entries/bootdrop-fuzz-2+3.conf" :
+	    "loader/entries/bootdrop-fuzz-2.conf") != 0 || (n > 1 &&
+	    strcmp(f[1].path, "loader/entries/bootdrop-fuzz-1.conf") != 0)))
+		__builtin_trap();
 	for (i = 0; i < c->nentries; i++) {
 		const struct boot_entry *e = &c->entries[i];
 

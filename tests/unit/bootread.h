@@ -35,6 +35,7 @@ struct br_entry {
 
 struct br_config {
 	size_t n;
+	unsigned long long trial;	/* grub.cfg: the version on trial, or 0 */
 	struct br_entry e[BR_MAX_ENTRIES];
 };
 
@@ -190,6 +191,54 @@ br_grub_word(const char **p, const char *eol, char *out, bool *special)
 	return 1;
 }
 
+/*
+ * GRUB 2's trial block (doc/boot-scheme.md), the one place a grub.cfg may
+ * expand a variable: only exactly these lines, for one decimal N, are
+ * accepted, N stored in *trial.  Returns the bytes it spans, or 0.
+ */
+static size_t
+br_grub_trial(const char *p, const char *end, unsigned long long *trial)
+{
+	static char want[2048];
+	const char *key = "\tif [ \"${bootdrop_trial}\" = \"";
+	const char *head = "if load_env -f \"${config_directory}/grubenv\" "
+	    "bootdrop_trial bootdrop_tried bootdrop_failed; then\n";
+	const char *q;
+	unsigned long long n = 0;
+	size_t hl = strlen(head), kl = strlen(key), d = 0, wl;
+	int r;
+
+	if ((size_t)(end - p) < hl + kl || memcmp(p, head, hl) != 0 ||
+	    memcmp(p + hl, key, kl) != 0)
+		return 0;
+	for (q = p + hl + kl; q < end && *q >= '0' && *q <= '9' && d < 19;
+	    q++, d++)
+		n = n * 10 + (unsigned long long)(*q - '0');
+	if (d == 0 || n == 0 || p[hl + kl] == '0')
+		return 0;
+	r = snprintf(want, sizeof(want), "%s"
+	    "\tif [ \"${bootdrop_trial}\" = \"%llu\" ]; then\n"
+	    "\t\tset bootdrop_trial=\n"
+	    "\t\tset bootdrop_tried=%llu\n"
+	    "\t\tif save_env -f \"${config_directory}/grubenv\" "
+	    "bootdrop_trial bootdrop_tried; then\n"
+	    "\t\t\tset default=0\n\t\telse\n\t\t\tset default=1\n\t\tfi\n"
+	    "\telif [ \"${bootdrop_tried}\" = \"%llu\" ]; then\n"
+	    "\t\tset default=1\n"
+	    "\t\tif [ \"${bootdrop_failed}\" != \"%llu\" ]; then\n"
+	    "\t\t\tset bootdrop_failed=%llu\n"
+	    "\t\t\tsave_env -f \"${config_directory}/grubenv\" "
+	    "bootdrop_failed\n\t\tfi\n"
+	    "\tfi\nfi\n", head, n, n, n, n, n);
+	if (r < 0 || (size_t)r >= sizeof(want))
+		return 0;
+	wl = (size_t)r;
+	if ((size_t)(end - p) < wl || memcmp(p, want, wl) != 0)
+		return 0;
+	*trial = n;
+	return wl;
+}
+
 /* GRUB 2's grub.cfg, the subset a renderer may write. */
 static bool
 br_grub_cfg(const char *text, size_t len, struct br_config *c)
@@ -205,6 +254,14 @@ br_grub_cfg(const char *text, size_t len, struct br_config *c)
 		eol = memchr(p, '\n', (size_t)(end - p));
 		if (eol == NULL)
 			return false;
+		if (*p == 'i' && e == NULL && c->n == 0 && c->trial == 0) {
+			size_t tl = br_grub_trial(p, end, &c->trial);
+
+			if (tl == 0)
+				return false;
+			p += tl;
+			continue;
+		}
 		q = p;
 		first = true;
 		while ((r = br_grub_word(&q, eol, w, &special)) == 1) {

@@ -180,20 +180,43 @@ main(void)
 	/* every renderer, one and two entries */
 	for (bit = 1; bit <= BOOT_LOADERS_ALL; bit <<= 1) {
 		c.nentries = 2;
-		if (render_read(bit, &c, &r, boot_loader_name(bit)))
+		if (render_read(bit, &c, &r, boot_loader_name(bit))) {
 			same_entries(boot_loader_name(bit), &c, &r, false);
+			if (bit == BOOT_GRUB)
+				CHECK(r.trial == 8, "grub: version 8 on trial, "
+				    "falling back to 7 (trial %llu)", r.trial);
+		}
 		c.nentries = 1;
-		if (render_read(bit, &c, &r, boot_loader_name(bit)))
+		if (render_read(bit, &c, &r, boot_loader_name(bit))) {
 			same_entries(boot_loader_name(bit), &c, &r, false);
+			if (bit == BOOT_GRUB)
+				CHECK(r.trial == 0, "grub: one entry, no trial "
+				    "(trial %llu)", r.trial);
+		}
 	}
+	c.nentries = 1;
+	CHECK_RC(boot_render(BOOT_BLS, &c, f, &n), BD_OK, "bls: one file");
+	CHECK(n == 1 && strcmp(f[0].path,
+	    "loader/entries/bootdrop-debian-12-8.conf") == 0,
+	    "bls: a first install has no counter, nothing to fall back to");
+	boot_files_free(f, n);
+	c.nentries = 2;
+	CHECK_RC(boot_render(BOOT_GRUB, &c, f, &n), BD_OK, "grub renders");
+	CHECK(n == 1 && strstr(f[0].text, "\nset fallback=1\n# Trial boot: ") !=
+	    NULL && strstr(f[0].text, "\t\tset bootdrop_tried=8\n") != NULL &&
+	    strstr(f[0].text, "\telif [ \"${bootdrop_tried}\" = \"8\" ]; "
+	    "then\n\t\tset default=1\n") != NULL,
+	    "grub.cfg: tries 8 once, then boots the previous entry");
+	boot_files_free(f, n);
 	c.nentries = 2;
 	CHECK_RC(boot_render(BOOT_BLS, &c, f, &n), BD_OK, "bls: two files");
 	CHECK(n == 2 && strcmp(f[0].path,
-	    "loader/entries/bootdrop-debian-12-8.conf") == 0 &&
+	    "loader/entries/bootdrop-debian-12-8+3.conf") == 0 &&
 	    strcmp(f[1].path, "loader/entries/bootdrop-debian-12-7.conf") == 0 &&
 	    strstr(f[0].text, "\nversion 8\n") != NULL &&
 	    strstr(f[0].text, "\nsort-key bootdrop-debian-12\n") != NULL,
-	    "bls: one file per version, sorted by version");
+	    "bls: one file per version, sorted by version, the new one "
+	    "with three tries");
 	boot_files_free(f, n);
 	CHECK_RC(boot_render(BOOT_PVGRUB, &c, f, &n), BD_OK, "pvgrub renders");
 	CHECK(n == 1 && strstr(f[0].text, "\nfallback 1\n") != NULL &&
@@ -223,5 +246,39 @@ main(void)
 	c.entries[0].kernel = "boot/../x y";
 	refuses("a kernel path with a blank", boot_render(BOOT_GRUB, &c, f, &n),
 	    BD_ERR_PATH, "not an install path");
+	/* counted BLS names: the client's own, outside the manifest's path rule */
+	{
+		uint64_t v8 = 8, v9 = 9;
+		unsigned left = 99;
+
+		CHECK(boot_bls_counted_path("loader/entries/bootdrop-debian-12-8+3.conf",
+		    "debian-12", &v8, &left) && left == 3, "8+3 is version 8's, "
+		    "3 tries left");
+		CHECK(boot_bls_counted_path("loader/entries/bootdrop-debian-12-8+0-3.conf",
+		    "debian-12", &v8, &left) && left == 0, "8+0-3: none left");
+		CHECK(!boot_bls_counted_path("loader/entries/bootdrop-debian-12-8+3.conf",
+		    "debian-12", &v9, NULL), "not version 9's");
+		CHECK(!boot_bls_counted_path("loader/entries/bootdrop-debian-1-8+3.conf",
+		    "debian-12", &v8, NULL), "not another channel's");
+		CHECK(boot_bls_counted_path("loader/entries/bootdrop-x-1+2-1.conf",
+		    NULL, NULL, NULL), "any channel without one given");
+		CHECK(!boot_bls_counted_path("loader/entries/bootdrop-debian-12-8.conf",
+		    NULL, NULL, NULL) &&
+		    !boot_bls_counted_path("loader/entries/other-8+3.conf", NULL,
+		    NULL, NULL) &&
+		    !boot_bls_counted_path("loader/entries/bootdrop-a+1+3.conf",
+		    NULL, NULL, NULL) &&
+		    !boot_bls_counted_path("loader/entries/bootdrop-a-1+3.confx",
+		    NULL, NULL, NULL) &&
+		    !boot_bls_counted_path("loader/entries/bootdrop-a-1+3-.conf",
+		    NULL, NULL, NULL) &&
+		    !boot_bls_counted_path("loader/entries/bootdrop-a-1+1234.conf",
+		    NULL, NULL, NULL) &&
+		    !boot_bls_counted_path("loader/entries/../x/bootdrop-a-1+3.conf",
+		    NULL, NULL, NULL) &&
+		    !boot_bls_counted_path("boot/bootdrop-a-1+3.conf", NULL, NULL,
+		    NULL), "no counter, another name, two '+', a bad counter or "
+		    "another directory: refused");
+	}
 	return check_done();
 }
