@@ -1199,7 +1199,10 @@ artifacts_install(struct run *run)
 			return run_fail(run, rc, run->o.target, NULL,
 			    "nothing installed");
 	}
-	if ((rc = dest_commit(run->dest, p)) != BD_OK)
+	/* --only of unchanged files: nothing to commit, and a record naming
+	 * nothing would be refused by the next run */
+	if ((p->nfiles > 0 || p->has_state) &&
+	    (rc = dest_commit(run->dest, p)) != BD_OK)
 		return run_fail(run, rc, run->o.target, NULL, "install "
 		    "interrupted; the next run finishes it");
 	for (i = 0; i < p->nfiles; i++) {

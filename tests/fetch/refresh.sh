@@ -94,6 +94,13 @@ for step in 2 3; do
 	fsck_clean "--ext2: $what" "$T/slice.img"
 done
 
+# --only of an artifact installed byte for byte: nothing to do, no blob.
+n=$(lines)
+expect_status 0 "-d: --only kernel, unchanged" fetch --only kernel -d "$T/dest" "$url"
+one_manifest "-d: --only kernel, unchanged" "$n"
+[ ! -e "$T/dest/.bootdrop/pending" ] && ok "-d: --only kernel, unchanged: no record left" ||
+	fail "-d: --only kernel, unchanged: a record was left"
+
 # Damage: the installed world on -d, the initrd on --ext2; a refresh
 # downloads exactly that artifact again.
 printf 'x' | dd of="$T/dest/world.tgz" bs=1 seek=100 conv=notrunc 2>/dev/null
