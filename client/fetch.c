@@ -631,7 +631,6 @@ manifest_try(struct run *run, size_t mi, enum verdict *verdict)
 	*verdict = run->state.present && run->m->version == run->state.version ?
 	    MANIFEST_CURRENT : MANIFEST_NEW;
 	run->manifest_url = url;
-	run->manifest_mirror = mi;
 	report_manifest(&run->r, o->channel, run->m->version, when, url,
 	    run->m->nsigners);
 out:
@@ -690,6 +689,7 @@ manifest_fetch(struct run *run, enum verdict *verdict)
 		if ((rc = manifest_try(run, i, verdict)) ==
 		    BD_OK) {
 			run->rc = BD_OK;	/* earlier mirrors' failures */
+			run->manifest_mirror = i;
 			break;
 		}
 		if (i + 1 < run->o.nmirrors && !run->o.quiet)
