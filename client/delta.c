@@ -9,44 +9,7 @@
 #include <unistd.h>
 
 #include "delta.h"
-
-/* Reads exactly len bytes at off; BD_ERR_SIZE when the file ends first. */
-static enum bd_err
-pread_exact(int fd, uint8_t *buf, size_t len, uint64_t off)
-{
-	ssize_t n;
-	size_t got = 0;
-
-	while (got < len) {
-		n = pread(fd, buf + got, len - got, (off_t)(off + got));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return bd_fail(BD_ERR_IO, "read: %s", strerror(errno));
-		if (n == 0)
-			return BD_ERR_SIZE;
-		got += (size_t)n;
-	}
-	return BD_OK;
-}
-
-static enum bd_err
-pwrite_exact(int fd, const uint8_t *buf, size_t len, uint64_t off)
-{
-	ssize_t n;
-	size_t put = 0;
-
-	while (put < len) {
-		n = pwrite(fd, buf + put, len - put, (off_t)(off + put));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return bd_fail(BD_ERR_IO, "write: %s",
-			    n < 0 ? strerror(errno) : "no progress");
-		put += (size_t)n;
-	}
-	return BD_OK;
-}
+#include "fsutil.h"
 
 /* Whether the raw_len bytes of fd at off are chunk e (BD_ERR_IO aside). */
 static enum bd_err
@@ -124,7 +87,7 @@ copy_seeds(const struct chunk_index *idx, const struct delta_seed *seeds,
 			st->seed_misses++;
 			continue;
 		}
-		if ((rc = pwrite_exact(out_fd, buf, e->raw_len,
+		if ((rc = pwrite_all(out_fd, buf, e->raw_len,
 		    e->raw_off)) != BD_OK)
 			goto out;
 		done[i] = 1;
@@ -167,7 +130,7 @@ store_range(const struct chunk_index *idx, const struct chunk_range *r,
 				    e->stored_len, rc);
 			continue;
 		}
-		if ((rc = pwrite_exact(out_fd, raw, e->raw_len,
+		if ((rc = pwrite_all(out_fd, raw, e->raw_len,
 		    e->raw_off)) != BD_OK)
 			return rc;
 		done[k] = 1;

@@ -1829,3 +1829,79 @@ dl_fetch_blob(struct dl *d, const char *const *mirrors, size_t nmirrors,
 	close(pfd);
 	return rc;
 }
+
+/* ---- one range of a blob into the caller's buffer (client/delta.c) ---- */
+
+static size_t
+range_on_body(char *data, size_t size, size_t nitems, void *arg)
+{
+	struct bufxfer *x = arg;
+	size_t n = size * nitems;
+	long status = 0;
+
+	if (!x->started) {
+		x->started = true;
+		curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+		/* a 200 to a Range request is the whole blob: refused */
+		x->error_body = status != 206;
+	}
+	if (x->error_body)
+		return 0;
+	if (n > x->max - x->len) {
+		x->rc = bd_fail(BD_ERR_HTTP, "more than the %zu bytes asked for",
+		    x->max);
+		return 0;
+	}
+	memcpy(x->buf + x->len, data, n);
+	x->len += n;
+	return n;
+}
+
+enum bd_err
+dl_get_range(struct dl *d, const char *url, uint64_t off, size_t len,
+    uint8_t *buf)
+{
+	struct bufxfer x;
+	char range[48];
+	enum bd_err rc = BD_OK;
+	CURLcode cc;
+	long status = 0;
+
+	memset(&x, 0, sizeof(x));
+	x.curl = d->curl;
+	x.buf = buf;
+	x.max = len;
+	bd_err_clear();
+	d->errbuf[0] = '\0';
+	if (len == 0)
+		return dl_record(d, bd_fail(BD_ERR_USAGE, "empty range"), url, "");
+	snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)off,
+	    (unsigned long long)(off + len - 1));
+	curl_easy_setopt(d->curl, CURLOPT_URL, url);
+	curl_easy_setopt(d->curl, CURLOPT_RANGE, range);
+	curl_easy_setopt(d->curl, CURLOPT_HEADERFUNCTION, buf_on_header);
+	curl_easy_setopt(d->curl, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, range_on_body);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT, d->buf_deadline);
+	cc = curl_easy_perform(d->curl);
+	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT, 0L);
+	curl_easy_setopt(d->curl, CURLOPT_RANGE, NULL);
+	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (x.rc != BD_OK)
+		rc = x.rc;
+	else if (x.error_body || (cc == CURLE_OK && status != 206))
+		rc = bd_fail(BD_ERR_HTTP, "HTTP status %ld to a Range request",
+		    status);
+	else if (cc != CURLE_OK)
+		rc = curl_failure(cc, d->errbuf);
+	else if (!x.resp.cr_valid || x.resp.cr_start != off ||
+	    x.resp.cr_end != off + len - 1)
+		rc = bd_fail(BD_ERR_HTTP, "the answer to Range bytes=%s is not "
+		    "that range", range);
+	else if (x.len != len)
+		rc = bd_fail(BD_ERR_NETWORK, "%zu of %zu bytes", x.len, len);
+	if (rc != BD_OK)
+		dl_record(d, rc, url, bd_err_detail());
+	return rc;
+}

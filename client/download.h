@@ -135,4 +135,14 @@ struct dl_response {
 };
 void dl_header_parse(struct dl_response *r, const char *line, size_t n);
 
+/*
+ * GETs bytes [off, off + len) of url into buf with one Range request:
+ * only a 206 whose Content-Range is exactly that range and whose body is
+ * exactly len bytes is taken.  BD_ERR_HTTP for any other answer (a server
+ * without Range support answers 200), BD_ERR_NETWORK for a transport
+ * failure.  Chunk packs (client/delta.c) are fetched this way.
+ */
+enum bd_err dl_get_range(struct dl *d, const char *url, uint64_t off,
+    size_t len, uint8_t *buf);
+
 #endif

@@ -38,6 +38,7 @@
 #include "dest.h"
 #include "download.h"
 #include "boot.h"
+#include "chunkfetch.h"
 #include "image.h"
 #include "layout.h"
 #include "install.h"
@@ -983,12 +984,17 @@ artifacts_download(struct run *run)
 {
 	const struct bd_manifest *m = run->m;
 	const struct bd_artifact *a;
+	struct chunkfetch *cf = NULL;
 	struct dl_blob b;
 	uint64_t resumed;
 	enum bd_err rc, first = BD_OK;
 	size_t i;
 
-	if ((rc = dest_part_dir(run->dest, &run->partfd)) != BD_OK)
+	if ((rc = dest_part_dir(run->dest, &run->partfd)) != BD_OK ||
+	    (rc = chunkfetch_new(&(struct chunkfetch_opts){ run->dl,
+	    (const char *const *)run->o.mirrors, run->o.nmirrors,
+	    run->o.channel, &run->state, run->o.ext2 == NULL ?
+	    run->o.target : NULL, &run->r }, &cf)) != BD_OK)
 		return run_fail(run, rc, run->o.target, NULL,
 		    "cannot make the download directory");
 	signals_block(false);
@@ -1005,8 +1011,13 @@ artifacts_download(struct run *run)
 		b.warn = report_mirror_excluded;
 		b.progress_ctx = &run->r;
 		report_artifact_start(&run->r, a->name, a->size, 0);
-		rc = dl_fetch_blob(run->dl, (const char *const *)run->o.mirrors,
-		    run->o.nmirrors, run->partfd, &b, &run->fds[i], &resumed);
+		resumed = 0;	/* by chunks when it can (chunkfetch.h) */
+		rc = chunkfetch_artifact(cf, run->partfd, a, &run->fds[i]);
+		if (rc != BD_OK && rc != BD_ERR_NETWORK)
+			rc = dl_fetch_blob(run->dl,
+			    (const char *const *)run->o.mirrors,
+			    run->o.nmirrors, run->partfd, &b, &run->fds[i],
+			    &resumed);
 		if (rc != BD_OK) {
 			int status = bd_err_exit_status(rc);
 
@@ -1032,6 +1043,7 @@ artifacts_download(struct run *run)
 		report_artifact_done(&run->r, a->name, a->size, a->sha256_hex);
 	}
 	signals_block(true);
+	chunkfetch_free(cf);
 	return first;
 }
 

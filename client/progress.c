@@ -336,6 +336,26 @@ report_artifact_done(struct report *r, const char *name, uint64_t size,
 }
 
 void
+report_delta(struct report *r, const char *name, uint64_t size,
+    uint64_t reused, uint64_t fetched, unsigned requests)
+{
+	char a[SIZE_TEXT_BYTES], b[SIZE_TEXT_BYTES], c[SIZE_TEXT_BYTES];
+
+	if (r->json) {
+		emit(json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "event",
+		    "delta", "name", name, "size", (json_int_t)size,
+		    "reused", (json_int_t)reused, "fetched", (json_int_t)fetched,
+		    "requests", (json_int_t)requests));
+		return;
+	}
+	size_format(reused, false, a);
+	size_format(fetched, false, b);
+	size_format(size, false, c);
+	report_info(r, "%s: %s reused from the installed version, %s fetched "
+	    "by chunks (%u requests) instead of %s", name, a, b, requests, c);
+}
+
+void
 report_installed(struct report *r, const char *name, const char *path)
 {
 	if (r->json)

@@ -70,6 +70,13 @@ void report_mirror_excluded(void *ctx, const char *mirror, const char *why);
 
 void report_artifact_done(struct report *r, const char *name, uint64_t size,
     const char *sha256_hex);
+/*
+ * A delta download of artifact name (size bytes): reused bytes copied from
+ * the installed version, fetched bytes (chunk indexes and pack ranges) in
+ * that many Range requests.
+ */
+void report_delta(struct report *r, const char *name, uint64_t size,
+    uint64_t reused, uint64_t fetched, unsigned requests);
 void report_installed(struct report *r, const char *name, const char *path);
 /* A file of an older version, removed by the install. */
 void report_removed(struct report *r, const char *path);

@@ -135,6 +135,8 @@ chunkpub_artifact(int blobs_dirfd, int artifact_fd,
 	if (rc != BD_OK)
 		goto out;
 	sha256_hex(idx->pack_sha256, hex);
+	res->pack_existed = faccessat(blobs_dirfd, hex, F_OK,
+	    AT_SYMLINK_NOFOLLOW) == 0;
 	if (renameat(blobs_dirfd, tmp, blobs_dirfd, hex) != 0) {
 		rc = bd_fail(BD_ERR_IO, "%s: %s", hex, strerror(errno));
 		goto out;
@@ -144,6 +146,8 @@ chunkpub_artifact(int blobs_dirfd, int artifact_fd,
 		goto out;
 	sha256_buf(ibuf, ilen, res->index_sha256);
 	sha256_hex(res->index_sha256, hex);
+	res->index_existed = faccessat(blobs_dirfd, hex, F_OK,
+	    AT_SYMLINK_NOFOLLOW) == 0;
 	if ((rc = file_write_atomic(blobs_dirfd, hex, ibuf, ilen, 0644,
 	    false)) != BD_OK)
 		goto out;
@@ -162,6 +166,188 @@ out:
 		unlinkat(blobs_dirfd, tmp, 0);
 	free(ibuf);
 	free(sample);
+	chunk_index_free(idx);
+	return rc;
+}
+
+enum bd_err
+chunkpub_index_load(int blobs_dirfd, const uint8_t sha256[SHA256_BYTES],
+    uint64_t size, struct chunk_index **out)
+{
+	char hex[SHA256_HEX_BYTES];
+	uint8_t *buf = NULL, got[SHA256_BYTES];
+	size_t len = 0;
+	enum bd_err rc;
+
+	*out = NULL;
+	sha256_hex(sha256, hex);
+	if (size > CHUNK_INDEX_MAX_BYTES) {
+		rc = bd_fail(BD_ERR_TOOBIG, "chunk index %s: %llu bytes, more "
+		    "than %zu", hex, (unsigned long long)size,
+		    (size_t)CHUNK_INDEX_MAX_BYTES);
+		goto out;
+	}
+	if ((rc = file_read_capped(blobs_dirfd, hex, (size_t)size, &buf,
+	    &len)) != BD_OK) {
+		if (rc == BD_ERR_TOOBIG)
+			rc = BD_ERR_SIZE;
+		rc = bd_fail(rc, "chunk index %s: %s", hex, bd_err_detail());
+		goto out;
+	}
+	if (len != size) {
+		rc = bd_fail(BD_ERR_SIZE, "chunk index %s: %zu bytes, the "
+		    "manifest says %llu", hex, len, (unsigned long long)size);
+		goto out;
+	}
+	sha256_buf(buf, len, got);
+	if (sodium_memcmp(got, sha256, SHA256_BYTES) != 0) {
+		rc = bd_fail(BD_ERR_HASH, "chunk index %s: its bytes hash "
+		    "otherwise", hex);
+		goto out;
+	}
+	if ((rc = chunk_index_parse(buf, len, out)) != BD_OK)
+		rc = bd_fail(rc, "chunk index %s: %s", hex, bd_err_detail());
+out:
+	free(buf);
+	return rc;
+}
+
+/* Opens blob hex of blobs_dirfd for reading: a regular file of size bytes. */
+static enum bd_err
+blob_open(int blobs_dirfd, const char *what, const char *hex, uint64_t size,
+    int *fd)
+{
+	struct stat sb;
+
+	*fd = openat(blobs_dirfd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0)
+		return bd_fail(BD_ERR_HASH, "%s %s: %s", what, hex,
+		    strerror(errno));
+	if (fstat(*fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return bd_fail(BD_ERR_HASH, "%s %s: not a regular file", what,
+		    hex);
+	if ((uint64_t)sb.st_size != size)
+		return bd_fail(BD_ERR_SIZE, "%s %s: %llu bytes, the index says "
+		    "%llu", what, hex, (unsigned long long)sb.st_size,
+		    (unsigned long long)size);
+	return BD_OK;
+}
+
+/*
+ * chunkpub_verify()'s walk: every chunk of pack decoded (its SHA-256 the
+ * index's) and compared with the artifact's bytes, then the pack's own
+ * SHA-256; stored, raw and orig hold CHUNK_RAW_MAX_BYTES each.
+ */
+static enum bd_err
+verify_chunks(const struct chunk_index *idx, int pack, int art,
+    const char *phex, uint8_t *stored, uint8_t *raw, uint8_t *orig)
+{
+	struct chunk_decoder *dec = NULL;
+	struct sha256_ctx *h = NULL;
+	uint8_t got[SHA256_BYTES];
+	uint32_t i;
+	enum bd_err rc;
+
+	if ((dec = chunk_decoder_new()) == NULL || (h = sha256_new()) == NULL) {
+		rc = BD_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < idx->count; i++) {
+		const struct chunk_entry *e = &idx->chunks[i];
+
+		if ((rc = pread_exact(pack, stored, e->stored_len,
+		    e->pack_off)) != BD_OK ||
+		    (rc = pread_exact(art, orig, e->raw_len, e->raw_off)) !=
+		    BD_OK) {
+			if (rc == BD_ERR_SIZE)
+				rc = bd_fail(rc, "chunk %u: a blob ended early",
+				    i);
+			goto out;
+		}
+		sha256_update(h, stored, e->stored_len);
+		if ((rc = chunk_decode(dec, e, stored, e->stored_len, raw)) !=
+		    BD_OK) {
+			rc = bd_fail(rc, "chunk pack %s: chunk %u (at %llu, %u "
+			    "bytes) does not decode to its hash: %s", phex, i,
+			    (unsigned long long)e->pack_off, e->stored_len,
+			    bd_strerror(rc));
+			goto out;
+		}
+		if (memcmp(raw, orig, e->raw_len) != 0) {
+			rc = bd_fail(BD_ERR_HASH, "chunk %u (artifact bytes %llu "
+			    "to %llu) is not the artifact's", i,
+			    (unsigned long long)e->raw_off,
+			    (unsigned long long)(e->raw_off + e->raw_len));
+			goto out;
+		}
+	}
+	sha256_final(h, got);
+	if (sodium_memcmp(got, idx->pack_sha256, SHA256_BYTES) != 0) {
+		rc = bd_fail(BD_ERR_HASH, "chunk pack %s: its bytes hash "
+		    "otherwise", phex);
+		goto out;
+	}
+	rc = BD_OK;
+out:
+	sha256_free(h);
+	chunk_decoder_free(dec);
+	return rc;
+}
+
+enum bd_err
+chunkpub_verify(int blobs_dirfd, const uint8_t index_sha256[SHA256_BYTES],
+    uint64_t index_size, const uint8_t artifact_sha256[SHA256_BYTES],
+    uint64_t artifact_size, struct chunkpub_result *res)
+{
+	struct chunk_index *idx = NULL;
+	char phex[SHA256_HEX_BYTES], ahex[SHA256_HEX_BYTES];
+	uint8_t *stored = NULL, *raw = NULL, *orig = NULL;
+	int pack = -1, art = -1;
+	enum bd_err rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = chunkpub_index_load(blobs_dirfd, index_sha256, index_size,
+	    &idx)) != BD_OK)
+		goto out;
+	sha256_hex(idx->pack_sha256, phex);
+	if (idx->artifact_size != artifact_size) {
+		sha256_hex(index_sha256, ahex);
+		rc = bd_fail(BD_ERR_SIZE, "chunk index %s: for %llu bytes, the "
+		    "artifact has %llu", ahex, (unsigned long long)
+		    idx->artifact_size, (unsigned long long)artifact_size);
+		goto out;
+	}
+	sha256_hex(artifact_sha256, ahex);
+	if ((rc = blob_open(blobs_dirfd, "chunk pack", phex, idx->pack_size,
+	    &pack)) != BD_OK ||
+	    (rc = blob_open(blobs_dirfd, "artifact", ahex, artifact_size,
+	    &art)) != BD_OK)
+		goto out;
+	if ((stored = malloc(CHUNK_RAW_MAX_BYTES)) == NULL ||
+	    (raw = malloc(CHUNK_RAW_MAX_BYTES)) == NULL ||
+	    (orig = malloc(CHUNK_RAW_MAX_BYTES)) == NULL) {
+		rc = BD_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = verify_chunks(idx, pack, art, phex, stored, raw, orig)) !=
+	    BD_OK)
+		goto out;
+	res->artifact_size = artifact_size;
+	memcpy(res->artifact_sha256, artifact_sha256, SHA256_BYTES);
+	res->chunks = idx->count;
+	res->pack_size = idx->pack_size;
+	memcpy(res->pack_sha256, idx->pack_sha256, SHA256_BYTES);
+	res->index_size = index_size;
+	memcpy(res->index_sha256, index_sha256, SHA256_BYTES);
+	rc = BD_OK;
+out:
+	if (pack >= 0)
+		close(pack);
+	if (art >= 0)
+		close(art);
+	free(orig);
+	free(raw);
+	free(stored);
 	chunk_index_free(idx);
 	return rc;
 }

@@ -6,6 +6,7 @@
 #ifndef BOOTDROP_CHUNKPUB_H
 #define BOOTDROP_CHUNKPUB_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "chunk.h"
@@ -32,6 +33,8 @@ struct chunkpub_result {
 	uint64_t fetch_bytes;		/* what a guest fetches: the index and
 					   the pack ranges of the rest */
 	uint32_t fetch_ranges;		/* in that many Range requests */
+	bool pack_existed;		/* the pack and the index were blobs */
+	bool index_existed;		/* already (another version's) */
 };
 
 /*
@@ -56,6 +59,33 @@ enum bd_err chunkpub_artifact(int blobs_dirfd, int artifact_fd,
  */
 enum bd_err chunkpub_compare(const struct chunk_index *idx,
     const struct chunk_index *prev, uint64_t index_size,
+    struct chunkpub_result *res);
+
+/*
+ * Reads the chunk index blob named sha256 from blobs_dirfd (a repository's
+ * blobs/sha256/): at most size bytes (the manifest's "chunks" size, itself
+ * capped at CHUNK_INDEX_MAX_BYTES), exactly size bytes, hashing to sha256,
+ * then parsed (chunk_index_parse()).  BD_ERR_IO when it cannot be opened
+ * (errno ENOENT: missing), BD_ERR_SIZE / BD_ERR_HASH / the parser's codes
+ * otherwise.  Returns a new index; free with chunk_index_free().
+ */
+enum bd_err chunkpub_index_load(int blobs_dirfd,
+    const uint8_t sha256[SHA256_BYTES], uint64_t size,
+    struct chunk_index **out);
+
+/*
+ * Checks an artifact's chunks in blobs_dirfd against the artifact's own
+ * blob: the index (chunkpub_index_load()) says the artifact's size; the
+ * pack is there with the size and SHA-256 the index names; every chunk of
+ * the pack decodes (capped) to bytes hashing as the index says; and those
+ * bytes are the artifact's, chunk by chunk.  Memory: three buffers of
+ * CHUNK_RAW_MAX_BYTES plus the parsed index.  Fills res's sizes, hashes
+ * and counts (res->chunks).  The failure's detail names the blob and the
+ * chunk.
+ */
+enum bd_err chunkpub_verify(int blobs_dirfd,
+    const uint8_t index_sha256[SHA256_BYTES], uint64_t index_size,
+    const uint8_t artifact_sha256[SHA256_BYTES], uint64_t artifact_size,
     struct chunkpub_result *res);
 
 #endif

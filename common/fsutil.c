@@ -100,6 +100,17 @@ pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 }
 
 enum bd_err
+pread_exact(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t got;
+	enum bd_err rc;
+
+	if ((rc = pread_full(fd, buf, len, off, &got)) == BD_OK && got != len)
+		rc = BD_ERR_SIZE;
+	return rc;
+}
+
+enum bd_err
 fd_sync(int fd)
 {
 	if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)

@@ -73,4 +73,10 @@ enum bd_err pread_full(int fd, void *buf, size_t len, uint64_t off,
 /* Writes all of len bytes at offset off with pwrite(2). */
 enum bd_err pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 
+/*
+ * As pread_full(), for exactly len bytes: BD_ERR_SIZE, with no detail, when
+ * the file ends first.
+ */
+enum bd_err pread_exact(int fd, void *buf, size_t len, uint64_t off);
+
 #endif

@@ -26,6 +26,7 @@
 #include "boot.h"
 #include "chain.h"
 #include "chain_verify.h"
+#include "chunkpub.h"
 #include "cli.h"
 #include "image.h"
 #include "fsutil.h"
@@ -517,6 +518,14 @@ warn_line(void *ctx, const char *msg)
 	fprintf(stderr, PROG ": warning: %s\n", msg);
 }
 
+/* Prints a note repo.c passes up (what chunked artifacts share). */
+static void
+note_line(void *ctx, const char *msg)
+{
+	(void)ctx;
+	printf("  %s\n", msg);
+}
+
 /* Refuses one key file named twice, before any passphrase is asked. */
 static int
 check_distinct_files(const struct args *a)
@@ -638,6 +647,7 @@ cmd_release(struct args *a)
 	o.channel = a->channel;
 	o.boot = a->boot;
 	o.warn = warn_line;
+	o.note = note_line;
 	o.force = a->force;
 	if ((status = load_signers(a, keys)) != -1)
 		goto out;
@@ -668,27 +678,6 @@ out:
 	if (made)
 		rmdir(a->repo);
 	return status;
-}
-
-/* rotate, refresh: every blob the head names is still there, full size. */
-static enum bd_err
-blobs_present(int repofd, const struct bd_manifest *m)
-{
-	char path[LAYOUT_PATH_BYTES];
-	struct stat st;
-	size_t i;
-
-	for (i = 0; i < m->nartifacts; i++) {
-		layout_blob_path(m->artifacts[i].sha256_hex, path);
-		if (fstatat(repofd, path, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISREG(st.st_mode) ||
-		    (uint64_t)st.st_size != m->artifacts[i].size)
-			return bd_fail(BD_ERR_SIZE, "%s (artifact %s) is missing "
-			    "or not %llu bytes; publish a release instead", path,
-			    m->artifacts[i].name,
-			    (unsigned long long)m->artifacts[i].size);
-	}
-	return BD_OK;
 }
 
 /*
@@ -738,18 +727,62 @@ upgrade_format(struct bd_manifest *m, const char **kos)
  * version with the newest version's artifacts, boot and menu.lst,
  * created now, with a new expiry.
  */
+/*
+ * rotate's new keys from --keys and -t (the threshold kept when -t is not
+ * given and the new keys allow it); -1 when they are usable and differ
+ * from head's, an exit status otherwise.
+ */
+static int
+rotate_keys(const struct args *a, const struct bd_manifest *head,
+    struct bd_keyset *trust)
+{
+	unsigned t = (unsigned)a->threshold;
+	enum bd_err rc;
+
+	if (t == 0)
+		t = head->keys.threshold < a->nkeyargs ?
+		    head->keys.threshold : (unsigned)a->nkeyargs;
+	if ((rc = chain_keyset_parse(a->keyargs, a->nkeyargs, t, trust)) !=
+	    BD_OK)
+		return fail("--keys", rc);
+	if (keyset_equal(trust, &head->keys))
+		return usage("the keys and threshold are unchanged; use "
+		    "refresh for a new expiry");
+	return -1;
+}
+
+/* What refresh (was NULL) or rotate (was: the version before) made. */
+static void
+republish_print(const struct args *a, const struct bd_manifest *m,
+    const struct bd_manifest *was)
+{
+	char when[TIME_RFC3339_BYTES], ids[MAX_KEYS * KEY_ID_HEX_BYTES];
+	char old[MAX_KEYS * KEY_ID_HEX_BYTES], path[LAYOUT_PATH_BYTES];
+
+	time_format(m->expires, when);
+	chain_keyids_text(&m->keys, ids, sizeof(ids));
+	printf("published %s version %" PRIu64 " (expires %s, %zu signature%s)\n",
+	    a->channel, m->version, when, a->nsec, a->nsec == 1 ? "" : "s");
+	if (was != NULL) {
+		chain_keyids_text(&was->keys, old, sizeof(old));
+		printf("  keys %s, threshold %u (were %s, threshold %u)\n", ids,
+		    m->keys.threshold, old, was->keys.threshold);
+	} else
+		printf("  same artifacts and keys (%s, threshold %u)\n", ids,
+		    m->keys.threshold);
+	layout_version_path(a->channel, m->version, path);
+	printf("  %s/%s\n", a->repo, path);
+}
+
 static int
 republish(struct args *a, const char *cmd, bool rotate)
 {
 	struct bd_seckey *keys[MAX_KEYS] = { NULL };
-	char when[TIME_RFC3339_BYTES], ids[MAX_KEYS * KEY_ID_HEX_BYTES];
-	char was[MAX_KEYS * KEY_ID_HEX_BYTES], path[LAYOUT_PATH_BYTES];
 	struct release_opts o = { 0 };
 	struct chain_head head = { 0 };
 	struct bd_manifest *m = NULL;
 	struct bd_keyset trust;
 	const char *kos;
-	unsigned t;
 	size_t i;
 	int repofd = -1, status;
 	enum bd_err rc;
@@ -784,26 +817,15 @@ republish(struct args *a, const char *cmd, bool rotate)
 	if (a->expiry == NULL && head.m->expires > head.m->created)
 		o.expires = o.now + (head.m->expires - head.m->created);
 	if (rotate) {
-		t = (unsigned)a->threshold;
-		if (t == 0)	/* keep the threshold, if the new keys allow */
-			t = head.m->keys.threshold < a->nkeyargs ?
-			    head.m->keys.threshold : (unsigned)a->nkeyargs;
-		if ((rc = chain_keyset_parse(a->keyargs, a->nkeyargs, t,
-		    &trust)) != BD_OK) {
-			status = fail("--keys", rc);
+		if ((status = rotate_keys(a, head.m, &trust)) != -1)
 			goto out;
-		}
-		if (keyset_equal(&trust, &head.m->keys)) {
-			status = usage("the keys and threshold are unchanged; use "
-			    "refresh for a new expiry");
-			goto out;
-		}
+		status = 0;
 		o.trust = &trust;
 	}
 	o.boot = a->boot;
 	o.warn = warn_line;
 	if ((rc = manifest_copy(head.m, &m)) != BD_OK ||
-	    (rc = blobs_present(repofd, m)) != BD_OK ||
+	    (rc = repo_blobs_present(repofd, &o, m)) != BD_OK ||
 	    (rc = upgrade_format(m, &kos)) != BD_OK ||
 	    (rc = repo_boot_fill(m, &o, kos)) != BD_OK) {
 		status = fail(cmd, rc);
@@ -818,19 +840,7 @@ republish(struct args *a, const char *cmd, bool rotate)
 		status = fail(cmd, rc);
 		goto out;
 	}
-	time_format(o.expires, when);
-	chain_keyids_text(&m->keys, ids, sizeof(ids));
-	printf("published %s version %" PRIu64 " (expires %s, %zu signature%s)\n",
-	    a->channel, m->version, when, a->nsec, a->nsec == 1 ? "" : "s");
-	if (rotate) {
-		chain_keyids_text(&head.m->keys, was, sizeof(was));
-		printf("  keys %s, threshold %u (were %s, threshold %u)\n", ids,
-		    m->keys.threshold, was, head.m->keys.threshold);
-	} else
-		printf("  same artifacts and keys (%s, threshold %u)\n", ids,
-		    m->keys.threshold);
-	layout_version_path(a->channel, m->version, path);
-	printf("  %s/%s\n", a->repo, path);
+	republish_print(a, m, rotate ? head.m : NULL);
 out:
 	for (i = 0; i < MAX_KEYS; i++)
 		seckey_free(keys[i]);
@@ -881,6 +891,34 @@ check_blob(int repofd, const struct bd_artifact *art)
 	if (sodium_memcmp(d, art->sha256, SHA256_BYTES) != 0)
 		return bd_fail(BD_ERR_HASH, "%s", path);
 	return BD_OK;
+}
+
+/*
+ * Checks artifact art's chunk index and pack against its blob
+ * (chunkpub_verify()); counts a checked one in *nchunked.
+ */
+static enum bd_err
+check_chunks(int repofd, const struct bd_artifact *art, size_t *nchunked)
+{
+	struct chunkpub_result res;
+	int blobs = -1;
+	enum bd_err rc = BD_OK;
+
+	if (!art->has_chunks ||
+	    (rc = dir_open_path(repofd, LAYOUT_BLOBS_DIR, false, &blobs)) !=
+	    BD_OK)
+		goto out;
+	rc = chunkpub_verify(blobs, art->chunks_sha256, art->chunks_size,
+	    art->sha256, art->size, &res);
+	if (rc == BD_OK)
+		(*nchunked)++;
+	else if (rc != BD_ERR_IO && rc != BD_ERR_NOMEM && rc != BD_ERR_SIZE &&
+	    rc != BD_ERR_HASH)	/* anything else the blobs say is refused */
+		rc = bd_fail(BD_ERR_HASH, "%s", bd_err_detail());
+out:
+	if (blobs >= 0)
+		close(blobs);
+	return rc;
 }
 
 /* An older version's blob that is not there: prune removed it. */
@@ -1080,15 +1118,108 @@ input_err(enum bd_err rc)
 	    rc;
 }
 
+/*
+ * -n N for verify: version N (older than the newest, m) read for its
+ * blobs - the chain walk already verified it.  -1, or an exit status.
+ */
+static int
+verify_older(int repofd, const struct args *a, const struct bd_manifest *m,
+    struct bd_manifest **old)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	enum bd_err rc;
+	int status = -1;
+
+	if (a->version > m->version)
+		return fail(a->channel, bd_fail(BD_ERR_INPUT, "no version %"
+		    PRIu64 " (the newest is %" PRIu64 ")", a->version,
+		    m->version));
+	if ((rc = read_version(repofd, a->channel, a->version, &buf, &len)) !=
+	    BD_OK || (rc = manifest_load_unverified(buf, len, old)) != BD_OK)
+		status = fail("manifest", input_err(rc));
+	free(buf);
+	return status;
+}
+
+/* What verify found, for verify_print(). */
+struct verify_out {
+	const struct bd_manifest *m;	/* the newest version */
+	const struct bd_manifest *old;	/* -n N's version, or NULL */
+	const struct bd_manifest *by;	/* reached with -P/-p keys, or NULL */
+	size_t changes, nchunked, nbad, steps;
+};
+
+/* Checks every artifact blob (and chunk pack) checked names. */
+static int
+verify_artifacts(int repofd, const struct args *a,
+    const struct bd_manifest *checked, bool older, size_t *nchunked)
+{
+	enum bd_err rc;
+	size_t i;
+
+	for (i = 0; i < checked->nartifacts; i++) {
+		if (older && pruned(repofd, &checked->artifacts[i]))
+			return pruned_report(a, &checked->artifacts[i]);
+		if ((rc = check_blob(repofd, &checked->artifacts[i])) != BD_OK ||
+		    (rc = check_chunks(repofd, &checked->artifacts[i],
+		    nchunked)) != BD_OK)
+			return fail(checked->artifacts[i].name, rc);
+	}
+	return 0;
+}
+
+/* verify's report of what it checked. */
+static void
+verify_print(const struct args *a, const struct verify_out *v)
+{
+	char kid[KEY_ID_HEX_BYTES], when[TIME_RFC3339_BYTES];
+	size_t i, shown;
+
+	printf("%s: versions 1 to %" PRIu64 " form one chain (%zu change%s of "
+	    "keys)\n", a->channel, v->m->version, v->changes,
+	    v->changes == 1 ? "" : "s");
+	printf("%s version %" PRIu64 ": %zu signature%s verified (", a->channel,
+	    v->m->version, v->m->nself, v->m->nself == 1 ? "" : "s");
+	for (i = 0, shown = 0; i < v->m->nkeyids; i++) {
+		if (keyset_find(&v->m->keys, v->m->keyids[i]) < 0)
+			continue;
+		keyid_hex(v->m->keyids[i], kid);
+		printf("%s%s", shown++ ? ", " : "", kid);
+	}
+	printf("), %zu artifact%s intact\n", v->m->nartifacts,
+	    v->m->nartifacts == 1 ? "" : "s");
+	if (v->nchunked > 0)
+		printf("%zu chunk ind%s and pack%s agree with %s artifact%s\n",
+		    v->nchunked, v->nchunked == 1 ? "ex" : "exes",
+		    v->nchunked == 1 ? "" : "s",
+		    v->nchunked == 1 ? "its" : "their",
+		    v->nchunked == 1 ? "" : "s");
+	if (v->old != NULL) {
+		time_format(v->old->expires, when);
+		printf("%s version %" PRIu64 ": verified in the chain, %zu "
+		    "artifact%s intact%s%s\n", a->channel, v->old->version,
+		    v->old->nartifacts, v->old->nartifacts == 1 ? "" : "s",
+		    v->old->expires <= time(NULL) ? ", expired " : "",
+		    v->old->expires <= time(NULL) ? when : "");
+	}
+	if (v->nbad > 0)
+		printf("%zu path%s not readable by other users (see the "
+		    "warnings)\n", v->nbad, v->nbad == 1 ? "" : "s");
+	if (v->by != NULL)
+		printf("a guest holding the given keys reaches it%s\n",
+		    v->steps == 0 ? " directly" :
+		    " by following the chain from version 1");
+}
+
 static int
 cmd_verify(struct args *a)
 {
 	struct bd_manifest *m = NULL, *by = NULL, *old = NULL;
 	const struct bd_manifest *checked;
-	char kid[KEY_ID_HEX_BYTES], when[TIME_RFC3339_BYTES];
-	uint8_t *buf = NULL, *vbuf = NULL, *obuf = NULL;
-	size_t len = 0, vlen = 0, olen = 0, i, shown, changes = 0, nbad = 0;
-	size_t steps = 0;
+	uint8_t *buf = NULL, *vbuf = NULL;
+	struct verify_out v = { .m = NULL };
+	size_t len = 0, vlen = 0;
 	int repofd = -1, status = 0;
 	enum bd_err rc;
 
@@ -1107,7 +1238,7 @@ cmd_verify(struct args *a)
 		goto out;
 	}
 	if ((rc = verify_chain(repofd, a->channel, &m, &vbuf, &vlen,
-	    &changes)) != BD_OK) {
+	    &v.changes)) != BD_OK) {
 		status = fail("chain", input_err(rc));
 		goto out;
 	}
@@ -1123,74 +1254,31 @@ cmd_verify(struct args *a)
 		goto out;
 	}
 	if (a->ntrusted > 0 && (rc = verify_reachable(repofd, a, buf, len,
-	    &by, &steps)) != BD_OK) {
+	    &by, &v.steps)) != BD_OK) {
 		status = fail("-P/-p keys", rc);
 		goto out;
 	}
 	/* -n: an older version, verified by the walk; its blobs checked. */
-	checked = m;
-	if (a->version != 0 && a->version != m->version) {
-		if (a->version > m->version) {
-			status = fail(a->channel, bd_fail(BD_ERR_INPUT, "no "
-			    "version %" PRIu64 " (the newest is %" PRIu64 ")",
-			    a->version, m->version));
-			goto out;
-		}
-		if ((rc = read_version(repofd, a->channel, a->version, &obuf,
-		    &olen)) != BD_OK ||
-		    (rc = manifest_load_unverified(obuf, olen, &old)) != BD_OK) {
-			status = fail("manifest", input_err(rc));
-			goto out;
-		}
-		checked = old;
-	}
-	for (i = 0; i < checked->nartifacts; i++) {
-		if (checked == old && pruned(repofd, &checked->artifacts[i])) {
-			status = pruned_report(a, &checked->artifacts[i]);
-			goto out;
-		}
-		if ((rc = check_blob(repofd, &checked->artifacts[i])) != BD_OK) {
-			status = fail(checked->artifacts[i].name, rc);
-			goto out;
-		}
-	}
+	if (a->version != 0 && a->version != m->version &&
+	    (status = verify_older(repofd, a, m, &old)) != -1)
+		goto out;
+	status = 0;
+	checked = old != NULL ? old : m;
+	if ((status = verify_artifacts(repofd, a, checked, checked == old,
+	    &v.nchunked)) != 0)
+		goto out;
 	repo_check_public(repofd, a->channel, checked, warn_public,
-	    (void *)a->repo, &nbad);
-	printf("%s: versions 1 to %" PRIu64 " form one chain (%zu change%s of "
-	    "keys)\n", a->channel, m->version, changes,
-	    changes == 1 ? "" : "s");
-	printf("%s version %" PRIu64 ": %zu signature%s verified (", a->channel,
-	    m->version, m->nself, m->nself == 1 ? "" : "s");
-	for (i = 0, shown = 0; i < m->nkeyids; i++) {
-		if (keyset_find(&m->keys, m->keyids[i]) < 0)
-			continue;
-		keyid_hex(m->keyids[i], kid);
-		printf("%s%s", shown++ ? ", " : "", kid);
-	}
-	printf("), %zu artifact%s intact\n", m->nartifacts,
-	    m->nartifacts == 1 ? "" : "s");
-	if (old != NULL) {
-		time_format(old->expires, when);
-		printf("%s version %" PRIu64 ": verified in the chain, %zu "
-		    "artifact%s intact%s%s\n", a->channel, old->version,
-		    old->nartifacts, old->nartifacts == 1 ? "" : "s",
-		    old->expires <= time(NULL) ? ", expired " : "",
-		    old->expires <= time(NULL) ? when : "");
-	}
-	if (nbad > 0)
-		printf("%zu path%s not readable by other users (see the "
-		    "warnings)\n", nbad, nbad == 1 ? "" : "s");
-	if (by != NULL)
-		printf("a guest holding the given keys reaches it%s\n",
-		    steps == 0 ? " directly" :
-		    " by following the chain from version 1");
+	    (void *)a->repo, &v.nbad);
+	v.m = m;
+	v.old = old;
+	v.by = by;
+	verify_print(a, &v);
 out:
 	manifest_free(m);
 	manifest_free(by);
 	manifest_free(old);
 	free(buf);
 	free(vbuf);
-	free(obuf);
 	if (repofd >= 0)
 		close(repofd);
 	return status;
@@ -1287,12 +1375,34 @@ print_rendered(const struct bd_manifest *m, const struct bd_manifest *prev)
 	return BD_OK;
 }
 
+/* show's lines for one artifact. */
+static void
+show_artifact(const struct bd_artifact *art)
+{
+	char size[SIZE_TEXT_BYTES], facts[160];
+
+	size_format(art->size, true, size);
+	printf("\nartifact  %s (%s)\n  size    %s\n  sha256  %s\n"
+	    "  install %s\n", art->name, art->kind, size, art->sha256_hex,
+	    art->install);
+	if (art->has_elf)
+		printf("  elf     %u-bit %s%s\n", art->elf.class,
+		    art->elf.machine, art->elf.xen ?
+		    ", Xen PV guest" : ", no Xen information");
+	if (art->has_image) {
+		image_describe(&art->image, facts, sizeof(facts));
+		printf("  image   %s\n", facts);
+	}
+	if (art->has_chunks)
+		printf("  chunks  %s (%llu bytes)\n", art->chunks_hex,
+		    (unsigned long long)art->chunks_size);
+}
+
 static int
 cmd_show(struct args *a)
 {
 	struct bd_manifest *m = NULL;
 	char t1[TIME_RFC3339_BYTES], t2[TIME_RFC3339_BYTES], kid[KEY_ID_HEX_BYTES];
-	char size[SIZE_TEXT_BYTES], facts[160];
 	struct bd_manifest *prev = NULL;
 	uint8_t *buf = NULL;
 	size_t len = 0, i;
@@ -1334,25 +1444,8 @@ cmd_show(struct args *a)
 		printf("boot      %s, %s\n", m->boot_loader, m->boot_arch);
 	if (m->has_boot && m->format != 2)
 		print_boot(m);
-	for (i = 0; i < m->nartifacts; i++) {
-		const struct bd_artifact *art = &m->artifacts[i];
-
-		size_format(art->size, true, size);
-		printf("\nartifact  %s (%s)\n  size    %s\n  sha256  %s\n"
-		    "  install %s\n", art->name, art->kind, size,
-		    art->sha256_hex, art->install);
-		if (art->has_elf)
-			printf("  elf     %u-bit %s%s\n", art->elf.class,
-			    art->elf.machine, art->elf.xen ?
-			    ", Xen PV guest" : ", no Xen information");
-		if (art->has_image) {
-			image_describe(&art->image, facts, sizeof(facts));
-			printf("  image   %s\n", facts);
-		}
-		if (art->has_chunks)
-			printf("  chunks  %s (%llu bytes)\n", art->chunks_hex,
-			    (unsigned long long)art->chunks_size);
-	}
+	for (i = 0; i < m->nartifacts; i++)
+		show_artifact(&m->artifacts[i]);
 	if (m->menu_lst != NULL)
 		printf("\nboot/grub/menu.lst:\n%s%s", m->menu_lst,
 		    m->menu_lst[0] != '\0' &&

@@ -211,6 +211,11 @@ quick_publish(const struct quick_opts *o, struct quick **out, int *repofd,
 	ro.expires = ro.now + (time_t)o->expires_s;
 	/* Every run is the next version, even of the same files. */
 	ro.force = true;
+	/*
+	 * No chunk packs: --exit-after ends the run once every artifact's
+	 * blob was served whole, which a guest fetching by chunks never asks.
+	 */
+	ro.chunk_level = -1;
 	rc = repo_release(q->repofd, &ro, in, o->ninputs, &version);
 	if (rc == BD_ERR_THRESHOLD)
 		rc = other_keys(rc, q->path, o->channel);

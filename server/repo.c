@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "boot.h"
+#include "chunkpub.h"
 #include "fsutil.h"
 #include "image.h"
 #include "layout.h"
@@ -28,6 +29,7 @@
 #include "sha256.h"
 #include "sig.h"
 #include "timefmt.h"
+#include "units.h"
 
 #define COPY_BUF_BYTES	(256u << 10)
 #define STAGE_PREFIX	".incoming."
@@ -328,6 +330,22 @@ set_field(char **field, const char *v)
 	return BD_OK;
 }
 
+/* Formats a line for fn (o->warn or o->note), if the caller gave one. */
+static void
+vsay(repo_note_fn fn, void *ctx, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void
+vsay(repo_note_fn fn, void *ctx, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	if (fn == NULL)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fn(ctx, msg);
+}
+
 static void
 warnf(const struct release_opts *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -335,15 +353,25 @@ warnf(const struct release_opts *o, const char *fmt, ...)
 static void
 warnf(const struct release_opts *o, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
-	if (o->warn == NULL)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsay(o->warn, o->warn_ctx, fmt, ap);
 	va_end(ap);
-	o->warn(o->warn_ctx, msg);
+}
+
+static void
+notef(const struct release_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+notef(const struct release_opts *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(o->note, o->warn_ctx, fmt, ap);
+	va_end(ap);
 }
 
 enum bd_err
@@ -568,18 +596,143 @@ check_changed(const struct release_opts *o, const struct chain_head *h,
 	    (unsigned long long)h->version);
 }
 
-enum bd_err
-repo_release(int repofd, const struct release_opts *o,
-    const struct release_input *in, size_t nin, uint64_t *version)
+/* Blobs a release wrote that were not there before (removed on failure). */
+struct made_blobs {
+	char hex[2 * MANIFEST_MAX_ARTIFACTS][SHA256_HEX_BYTES];
+	size_t n;
+};
+
+/* The previous version's chunk index of the artifact named name, or NULL. */
+static struct chunk_index *
+prev_index(int blobs, const struct bd_manifest *prev, const char *name,
+    const struct release_opts *o)
 {
-	char staged[MANIFEST_MAX_ARTIFACTS][STAGE_NAME_BYTES];
-	char chdir_rel[LAYOUT_PATH_BYTES];
-	struct chain_head head = { 0 };
-	struct bd_manifest *m;
-	bool had_blobs, had_channel;
-	size_t i, j;
-	int blobs = -1, lockfd = -1;
+	const struct bd_artifact *p;
+	struct chunk_index *idx = NULL;
+	size_t i;
+
+	if (prev == NULL)
+		return NULL;
+	for (i = 0; i < prev->nartifacts; i++)
+		if (strcmp(prev->artifacts[i].name, name) == 0)
+			break;
+	if (i == prev->nartifacts || !prev->artifacts[i].has_chunks)
+		return NULL;
+	p = &prev->artifacts[i];
+	if (chunkpub_index_load(blobs, p->chunks_sha256, p->chunks_size,
+	    &idx) != BD_OK) {
+		warnf(o, "%s: version %llu's chunk index cannot be used, so "
+		    "what the versions share is not counted: %s", name,
+		    (unsigned long long)prev->version, bd_err_detail());
+		bd_err_clear();
+		idx = NULL;
+	}
+	return idx;
+}
+
+/*
+ * Writes the chunk pack and index of the staged blob tmp (artifact a),
+ * names the index in a's "chunks" and notes what a guest holding prev
+ * moves.  An artifact too large for an index is left unchunked.
+ */
+static enum bd_err
+chunk_artifact(int blobs, const char *tmp, struct bd_artifact *a,
+    const struct bd_manifest *prev, const struct release_opts *o,
+    struct made_blobs *made)
+{
+	struct chunkpub_result res;
+	struct chunk_index *pidx = NULL;
+	char pack[SIZE_TEXT_BYTES], idx[SIZE_TEXT_BYTES];
+	char shared[SIZE_TEXT_BYTES], moved[SIZE_TEXT_BYTES];
+	int fd;
 	enum bd_err rc;
+
+	fd = openat(blobs, tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return bd_fail(BD_ERR_IO, LAYOUT_BLOBS_DIR "/%s: %s", tmp,
+		    strerror(errno));
+	pidx = prev_index(blobs, prev, a->name, o);
+	rc = chunkpub_artifact(blobs, fd, pidx, o->chunk_level, &res);
+	close(fd);
+	if (rc == BD_ERR_TOOBIG) {
+		warnf(o, "%s: not chunked (guests download it whole): %s",
+		    a->name, bd_err_detail());
+		bd_err_clear();
+		rc = BD_OK;
+		goto out;
+	}
+	if (rc != BD_OK)
+		goto out;
+	if (!res.pack_existed)
+		sha256_hex(res.pack_sha256, made->hex[made->n++]);
+	if (!res.index_existed)
+		sha256_hex(res.index_sha256, made->hex[made->n++]);
+	if (res.artifact_size != a->size ||
+	    sodium_memcmp(res.artifact_sha256, a->sha256, SHA256_BYTES) != 0) {
+		rc = bd_fail(BD_ERR_HASH, "%s changed while it was chunked",
+		    a->name);
+		goto out;
+	}
+	a->has_chunks = true;
+	memcpy(a->chunks_sha256, res.index_sha256, SHA256_BYTES);
+	sha256_hex(res.index_sha256, a->chunks_hex);
+	a->chunks_size = res.index_size;
+	size_format(res.pack_size, false, pack);
+	size_format(res.index_size, false, idx);
+	size_format(res.shared_bytes, false, shared);
+	size_format(res.fetch_bytes, false, moved);
+	if (pidx == NULL)
+		notef(o, "%s: %u chunks, pack %s, index %s; nothing shared with "
+		    "the previous version", a->name, res.chunks, pack, idx);
+	else
+		notef(o, "%s: %u chunks, pack %s, index %s; shares %u chunks "
+		    "(%s) with version %llu: a guest holding it fetches %s in "
+		    "%u range%s, index included", a->name, res.chunks, pack,
+		    idx, res.shared_chunks, shared,
+		    (unsigned long long)prev->version, moved, res.fetch_ranges,
+		    res.fetch_ranges == 1 ? "" : "s");
+out:
+	chunk_index_free(pidx);
+	return rc;
+}
+
+/*
+ * Writes m's blobs: each input staged and hashed, refused when nothing
+ * changed (unless forced), chunked, then committed under its hash.
+ */
+static enum bd_err
+release_blobs(int blobs, const struct release_opts *o,
+    const struct release_input *in, const struct chain_head *head,
+    struct bd_manifest *m, char (*staged)[STAGE_NAME_BYTES],
+    struct made_blobs *made)
+{
+	enum bd_err rc;
+	size_t i, nin = m->nartifacts;
+
+	for (i = 0; i < nin; i++)
+		if ((rc = stage_blob(blobs, in[i].path, &m->artifacts[i],
+		    staged[i])) != BD_OK)
+			return rc;
+	if (!o->force && (rc = check_changed(o, head, m)) != BD_OK)
+		return rc;
+	for (i = 0; i < nin && o->chunk_level >= 0; i++)
+		if (m->artifacts[i].size >= CHUNK_ARTIFACT_MIN_BYTES &&
+		    (rc = chunk_artifact(blobs, staged[i], &m->artifacts[i],
+		    head->m, o, made)) != BD_OK)
+			return rc;
+	for (i = 0; i < nin; i++)
+		if ((rc = commit_blob(blobs, staged[i],
+		    m->artifacts[i].sha256_hex)) != BD_OK)
+			return rc;
+	return fd_sync(blobs);
+}
+
+/* release's arguments, before anything is read. */
+static enum bd_err
+release_check_args(const struct release_opts *o,
+    const struct release_input *in, size_t nin)
+{
+	size_t i, j;
 
 	if (!channel_name_valid(o->channel))
 		return bd_fail(BD_ERR_USAGE, "bad channel name '%s' (want "
@@ -594,7 +747,54 @@ repo_release(int repofd, const struct release_opts *o,
 			if (strcmp(in[i].name, in[j].name) == 0)
 				return bd_fail(BD_ERR_USAGE, "artifact '%s' "
 				    "named twice", in[i].name);
+	return BD_OK;
+}
 
+/*
+ * m's artifacts from the input files (each read and judged), no two
+ * installed to one path, and its boot section from the kernel's facts.
+ */
+static enum bd_err
+release_fill(struct bd_manifest *m, const struct release_opts *o,
+    const struct release_input *in, size_t nin)
+{
+	enum bd_err rc;
+	size_t i, j;
+
+	for (i = 0; i < nin; i++)
+		if ((rc = check_input(&in[i], &m->artifacts[i])) != BD_OK)
+			return rc;
+	for (i = 0; i < nin; i++)
+		for (j = i + 1; j < nin; j++)
+			if (strcmp(m->artifacts[i].install,
+			    m->artifacts[j].install) == 0)
+				return bd_fail(BD_ERR_USAGE, "artifacts '%s' "
+				    "and '%s' install to the same path %s",
+				    m->artifacts[i].name, m->artifacts[j].name,
+				    m->artifacts[i].install);
+	for (i = 0; i < nin && strcmp(m->artifacts[i].kind, "kernel") != 0;
+	    i++)
+		;
+	return repo_boot_fill(m, o, i < nin ? m->artifacts[i].image.os :
+	    NULL);
+}
+
+enum bd_err
+repo_release(int repofd, const struct release_opts *o,
+    const struct release_input *in, size_t nin, uint64_t *version)
+{
+	char staged[MANIFEST_MAX_ARTIFACTS][STAGE_NAME_BYTES];
+	char chdir_rel[LAYOUT_PATH_BYTES];
+	struct chain_head head = { 0 };
+	struct made_blobs made = { .n = 0 };
+	struct bd_manifest *m;
+	bool had_blobs, had_channel;
+	size_t i;
+	int blobs = -1, lockfd = -1;
+	enum bd_err rc;
+
+	if ((rc = release_check_args(o, in, nin)) != BD_OK)
+		return rc;
 	if ((m = calloc(1, sizeof(*m))) == NULL ||
 	    (m->artifacts = calloc(nin, sizeof(*m->artifacts))) == NULL) {
 		free(m);
@@ -613,24 +813,7 @@ repo_release(int repofd, const struct release_opts *o,
 	m->created = o->now;
 	m->expires = o->expires;
 	/* Everything that can refuse the release happens before a write. */
-	for (i = 0; i < nin; i++)
-		if ((rc = check_input(&in[i], &m->artifacts[i])) != BD_OK)
-			goto out;
-	for (i = 0; i < nin; i++)
-		for (j = i + 1; j < nin; j++)
-			if (strcmp(m->artifacts[i].install,
-			    m->artifacts[j].install) == 0) {
-				rc = bd_fail(BD_ERR_USAGE, "artifacts '%s' and "
-				    "'%s' install to the same path %s",
-				    m->artifacts[i].name, m->artifacts[j].name,
-				    m->artifacts[i].install);
-				goto out;
-			}
-	for (i = 0; i < nin && strcmp(m->artifacts[i].kind, "kernel") != 0;
-	    i++)
-		;
-	if ((rc = repo_boot_fill(m, o, i < nin ?
-	    m->artifacts[i].image.os : NULL)) != BD_OK)
+	if ((rc = release_fill(m, o, in, nin)) != BD_OK)
 		goto out;
 	/* The new version builds on the verified newest one (chain.h). */
 	if ((rc = repo_lock(repofd, &lockfd)) != BD_OK ||
@@ -641,19 +824,8 @@ repo_release(int repofd, const struct release_opts *o,
 	/* Blobs first: a manifest never names a blob that is not there. */
 	if ((rc = dir_open_path(repofd, LAYOUT_BLOBS_DIR, true, &blobs)) != BD_OK)
 		goto out;
-	for (i = 0; i < nin; i++)
-		if ((rc = stage_blob(blobs, in[i].path, &m->artifacts[i],
-		    staged[i])) != BD_OK)
-			goto out;
-	if (!o->force && (rc = check_changed(o, &head, m)) != BD_OK)
-		goto out;
-	for (i = 0; i < nin; i++)
-		if ((rc = commit_blob(blobs, staged[i],
-		    m->artifacts[i].sha256_hex)) != BD_OK)
-			goto out;
-	if ((rc = fd_sync(blobs)) != BD_OK)
-		goto out;
-	if ((rc = sign_and_write(repofd, o, &head, m)) != BD_OK)
+	if ((rc = release_blobs(blobs, o, in, &head, m, staged, &made)) !=
+	    BD_OK || (rc = sign_and_write(repofd, o, &head, m)) != BD_OK)
 		goto out;
 	*version = m->version;
 out:
@@ -661,6 +833,8 @@ out:
 		for (i = 0; i < nin; i++)
 			if (staged[i][0] != '\0')
 				unlinkat(blobs, staged[i], 0);
+		for (i = 0; rc != BD_OK && i < made.n; i++)
+			unlinkat(blobs, made.hex[i], 0);
 		close(blobs);
 	}
 	/* A refused release leaves the repository as it found it. */
@@ -833,7 +1007,46 @@ struct keep_set {
 };
 
 static enum bd_err
-keep_manifest(int repofd, const char *channel, const char *file,
+keep_add(struct keep_set *k, const char *hex)
+{
+	char (*nh)[SHA256_HEX_BYTES];
+
+	if (k->n == k->cap) {
+		k->cap = k->cap == 0 ? 256 : k->cap * 2;
+		if ((nh = realloc(k->hex, k->cap * sizeof(*nh))) == NULL)
+			return BD_ERR_NOMEM;
+		k->hex = nh;
+	}
+	memcpy(k->hex[k->n++], hex, SHA256_HEX_BYTES);
+	return BD_OK;
+}
+
+/*
+ * Keeps artifact a's chunk index and the pack it names.  An index that is
+ * not there names nothing (guests download the artifact whole); one that
+ * is there but cannot be read refuses the prune, since its pack is not
+ * known.
+ */
+static enum bd_err
+keep_chunks(int blobs, const struct bd_artifact *a, struct keep_set *k)
+{
+	struct chunk_index *idx = NULL;
+	char hex[SHA256_HEX_BYTES];
+	enum bd_err rc;
+
+	if ((rc = keep_add(k, a->chunks_hex)) != BD_OK ||
+	    blobs < 0 || !exists_at(blobs, a->chunks_hex))
+		return rc;
+	if ((rc = chunkpub_index_load(blobs, a->chunks_sha256, a->chunks_size,
+	    &idx)) != BD_OK)
+		return rc;
+	sha256_hex(idx->pack_sha256, hex);
+	chunk_index_free(idx);
+	return keep_add(k, hex);
+}
+
+static enum bd_err
+keep_manifest(int repofd, int blobs, const char *channel, const char *file,
     struct keep_set *k)
 {
 	struct bd_manifest *m = NULL;
@@ -842,26 +1055,17 @@ keep_manifest(int repofd, const char *channel, const char *file,
 	enum bd_err rc;
 
 	if ((rc = repo_read_manifest(repofd, channel, file, &buf, &len)) != BD_OK ||
-	    (rc = manifest_load_unverified(buf, len, &m)) != BD_OK) {
-		rc = bd_fail(rc, "channels/%s/%s: %s (nothing pruned)", channel,
-		    file, bd_err_detail());
+	    (rc = manifest_load_unverified(buf, len, &m)) != BD_OK)
 		goto out;
-	}
-	for (i = 0; i < m->nartifacts; i++) {
-		if (k->n == k->cap) {
-			char (*nh)[SHA256_HEX_BYTES];
-
-			k->cap = k->cap == 0 ? 256 : k->cap * 2;
-			if ((nh = realloc(k->hex, k->cap * sizeof(*nh))) == NULL) {
-				rc = BD_ERR_NOMEM;
-				goto out;
-			}
-			k->hex = nh;
-		}
-		memcpy(k->hex[k->n++], m->artifacts[i].sha256_hex,
-		    SHA256_HEX_BYTES);
+	for (i = 0; i < m->nartifacts && rc == BD_OK; i++) {
+		rc = keep_add(k, m->artifacts[i].sha256_hex);
+		if (rc == BD_OK && m->artifacts[i].has_chunks)
+			rc = keep_chunks(blobs, &m->artifacts[i], k);
 	}
 out:
+	if (rc != BD_OK)
+		rc = bd_fail(rc, "channels/%s/%s: %s (nothing pruned)", channel,
+		    file, bd_err_detail());
 	manifest_free(m);
 	free(buf);
 	return rc;
@@ -888,7 +1092,7 @@ prune_entry(void *ctx, int dirfd, const char *name, unsigned char type)
 	if (strncmp(name, STAGE_PREFIX, sizeof(STAGE_PREFIX) - 1) != 0) {
 		if (!layout_hex_valid(name))
 			return BD_OK;	/* not ours: never touched */
-		if (bsearch(name, w->keep->hex, w->keep->n,
+		if (w->keep->n > 0 && bsearch(name, w->keep->hex, w->keep->n,
 		    sizeof(*w->keep->hex), cmp_hex) != NULL) {
 			w->st->kept++;
 			return BD_OK;
@@ -922,6 +1126,10 @@ repo_prune(int repofd, size_t keep, struct repo_prune_stats *st)
 		return bd_fail(BD_ERR_USAGE, "--keep must be at least 1");
 	if ((rc = repo_lock(repofd, &lockfd)) != BD_OK)
 		return rc;
+	if (exists_at(repofd, LAYOUT_BLOBS_DIR) &&
+	    (rc = dir_open_path(repofd, LAYOUT_BLOBS_DIR, false, &blobs)) !=
+	    BD_OK)
+		goto out;
 	if (exists_at(repofd, LAYOUT_CHANNELS_DIR) &&
 	    (rc = repo_list_channels(repofd, &names, &nnames)) != BD_OK)
 		goto out;
@@ -930,23 +1138,24 @@ repo_prune(int repofd, size_t keep, struct repo_prune_stats *st)
 			goto out;
 		for (j = nv > keep ? nv - keep : 0; j < nv; j++) {
 			layout_version_file(v[j], file);
-			if ((rc = keep_manifest(repofd, names[i], file, &k)) != BD_OK)
+			if ((rc = keep_manifest(repofd, blobs, names[i], file,
+			    &k)) != BD_OK)
 				goto out;
 		}
 		free(v);
 		v = NULL;
 		/* What is served as newest is kept even if it is no version. */
-		if ((rc = keep_manifest(repofd, names[i], LAYOUT_MANIFEST_FILE,
-		    &k)) != BD_OK)
+		if ((rc = keep_manifest(repofd, blobs, names[i],
+		    LAYOUT_MANIFEST_FILE, &k)) != BD_OK)
 			goto out;
 	}
-	qsort(k.hex, k.n, sizeof(*k.hex), cmp_hex);
-	if (!exists_at(repofd, LAYOUT_BLOBS_DIR))
+	if (k.n > 0)	/* qsort wants a non-NULL array even for none */
+		qsort(k.hex, k.n, sizeof(*k.hex), cmp_hex);
+	if (blobs < 0)
 		goto out;
 	if ((rc = dir_each(repofd, LAYOUT_BLOBS_DIR, prune_entry, &w)) != BD_OK)
 		goto out;
-	if ((rc = dir_open_path(repofd, LAYOUT_BLOBS_DIR, false, &blobs)) == BD_OK)
-		rc = fd_sync(blobs);
+	rc = fd_sync(blobs);
 out:
 	if (blobs >= 0)
 		close(blobs);
@@ -974,6 +1183,33 @@ check_public(int repofd, const char *rel, bool dir, repo_warn_fn warn,
 	return BD_OK;
 }
 
+/* check_public() for artifact a's chunk index and the pack it names. */
+static void
+check_public_chunks(int repofd, const struct bd_artifact *a,
+    repo_warn_fn warn, void *ctx, size_t *nbad)
+{
+	char rel[LAYOUT_PATH_BYTES], hex[SHA256_HEX_BYTES];
+	struct chunk_index *idx = NULL;
+	int blobs = -1;
+
+	layout_blob_path(a->chunks_hex, rel);
+	check_public(repofd, rel, false, warn, ctx, nbad);
+	/* An index that cannot be read is verify's own finding. */
+	if (dir_open_path(repofd, LAYOUT_BLOBS_DIR, false, &blobs) == BD_OK &&
+	    chunkpub_index_load(blobs, a->chunks_sha256, a->chunks_size,
+	    &idx) == BD_OK) {
+		sha256_hex(idx->pack_sha256, hex);
+		layout_blob_path(hex, rel);
+		/* raw chunks only: the pack is the artifact's own blob */
+		if (strcmp(hex, a->sha256_hex) != 0)
+			check_public(repofd, rel, false, warn, ctx, nbad);
+	}
+	bd_err_clear();
+	chunk_index_free(idx);
+	if (blobs >= 0)
+		close(blobs);
+}
+
 enum bd_err
 repo_check_public(int repofd, const char *channel,
     const struct bd_manifest *m, repo_warn_fn warn, void *ctx, size_t *nbad)
@@ -995,6 +1231,64 @@ repo_check_public(int repofd, const char *channel,
 	for (i = 0; i < m->nartifacts; i++) {
 		layout_blob_path(m->artifacts[i].sha256_hex, rel);
 		check_public(repofd, rel, false, warn, ctx, nbad);
+		if (m->artifacts[i].has_chunks)
+			check_public_chunks(repofd, &m->artifacts[i], warn, ctx,
+			    nbad);
 	}
 	return BD_OK;
+}
+
+enum bd_err
+repo_blobs_present(int repofd, const struct release_opts *o,
+    struct bd_manifest *m)
+{
+	char path[LAYOUT_PATH_BYTES], hex[SHA256_HEX_BYTES];
+	struct chunk_index *idx = NULL;
+	struct bd_artifact *a;
+	struct stat st;
+	size_t i;
+	int blobs = -1;
+	enum bd_err rc = BD_OK;
+
+	for (i = 0; i < m->nartifacts && rc == BD_OK; i++) {
+		a = &m->artifacts[i];
+		layout_blob_path(a->sha256_hex, path);
+		if (fstatat(repofd, path, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode) || (uint64_t)st.st_size != a->size)
+			rc = bd_fail(BD_ERR_SIZE, "%s (artifact %s) is missing "
+			    "or not %llu bytes; publish a release instead", path,
+			    a->name, (unsigned long long)a->size);
+	}
+	if (rc != BD_OK ||
+	    (rc = dir_open_path(repofd, LAYOUT_BLOBS_DIR, false, &blobs)) !=
+	    BD_OK)
+		goto out;
+	for (i = 0; i < m->nartifacts; i++) {
+		a = &m->artifacts[i];
+		if (!a->has_chunks)
+			continue;
+		if ((rc = chunkpub_index_load(blobs, a->chunks_sha256,
+		    a->chunks_size, &idx)) == BD_OK) {
+			sha256_hex(idx->pack_sha256, hex);
+			if (fstatat(blobs, hex, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+			    !S_ISREG(st.st_mode) ||
+			    (uint64_t)st.st_size != idx->pack_size)
+				rc = bd_fail(BD_ERR_SIZE, "chunk pack %s is "
+				    "missing or not %llu bytes", hex,
+				    (unsigned long long)idx->pack_size);
+			chunk_index_free(idx);
+			idx = NULL;
+		}
+		if (rc != BD_OK) {
+			warnf(o, "%s: published without chunks (guests download "
+			    "it whole): %s", a->name, bd_err_detail());
+			bd_err_clear();
+			a->has_chunks = false;
+		}
+	}
+	rc = BD_OK;
+out:
+	if (blobs >= 0)
+		close(blobs);
+	return rc;
 }

@@ -54,6 +54,13 @@ struct release_opts {
 	struct boot_opts boot;
 	repo_note_fn warn;	/* NULL: warnings are dropped */
 	void *warn_ctx;
+	/*
+	 * What each chunked artifact shares with the previous version
+	 * (release only), one line each; NULL: dropped.  Same ctx as warn.
+	 */
+	repo_note_fn note;
+	int chunk_level;	/* zstd level of chunk packs: 0 the default
+				   (CHUNKPUB_LEVEL_DEFAULT), < 0 no chunks */
 	const struct bd_keyset *trust;	/* new keys; NULL: the previous
 					   version's (chain_next()) */
 	unsigned threshold;	/* first version: of the signers' keys */
@@ -100,7 +107,10 @@ enum bd_err repo_open(const char *path, bool create, int *fd);
 /*
  * Publishes a release: inspects every input and the kernel's ELF (refusing
  * one pvgrub cannot boot) before writing anything, stages the blobs,
- * refuses a release identical to the newest version unless o->force, then
+ * refuses a release identical to the newest version unless o->force,
+ * writes the chunk pack and index of every artifact of at least
+ * CHUNK_ARTIFACT_MIN_BYTES (named by its "chunks"; o->note says what each
+ * shares with the newest version's artifact of the same name), then
  * names the blobs, re-reads and verifies version N (chain_head_load()),
  * writes version N+1 signed by each key and replaces manifest.json.
  * Files are 0644 and directories 0755 whatever the umask.
@@ -121,12 +131,23 @@ enum bd_err repo_publish_next(int repofd, const struct release_opts *o,
 
 /*
  * Removes every blob that no manifest among the newest keep versions of
- * any channel (nor any channel's manifest.json) names, and temporary files
- * a crashed release left.  Manifests are never removed.  Refuses to prune
- * anything when one of those manifests cannot be read.  Takes the writer
- * lock, so a release running meanwhile is not cut short.
+ * any channel (nor any channel's manifest.json) names, directly or through
+ * an artifact's chunk index (the index and the pack it names), and
+ * temporary files a crashed release left.  Manifests are never removed.
+ * Refuses to prune anything when one of those manifests, or a chunk index
+ * one names that is there, cannot be read.  Takes the writer lock, so a
+ * release running meanwhile is not cut short.
  */
 enum bd_err repo_prune(int repofd, size_t keep, struct repo_prune_stats *st);
+
+/*
+ * rotate, refresh: every blob m names is there at its size (BD_ERR_SIZE
+ * otherwise, naming it); an artifact whose chunk index or pack is missing
+ * or unreadable loses its "chunks" (guests then download it whole), with
+ * a warning through o->warn.
+ */
+enum bd_err repo_blobs_present(int repofd, const struct release_opts *o,
+    struct bd_manifest *m);
 
 /*
  * Reports through warn every path that serving channel's manifest m needs

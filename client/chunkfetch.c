@@ -1,0 +1,436 @@
+/*
+ * chunkfetch.c - delta downloads of chunked artifacts (see chunkfetch.h):
+ * the previous manifest, the seed and the indexes come from here; the
+ * assembly of the part file from seed and pack is client/delta.c's.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "chunk.h"
+#include "chunkfetch.h"
+#include "delta.h"
+#include "fsutil.h"
+#include "install.h"
+#include "layout.h"
+#include "units.h"
+
+#define CF_WHY_BYTES	512
+
+struct chunkfetch {
+	struct chunkfetch_opts o;
+	bool prev_tried;
+	struct bd_manifest *prev;	/* the accepted version, verified */
+	char why[CF_WHY_BYTES];
+};
+
+/* The state of one artifact's pack fetch: mirrors used and dropped. */
+struct pack_src {
+	struct chunkfetch *c;
+	char pack_hex[SHA256_HEX_BYTES];
+	bool dropped[DL_MAX_MIRRORS];	/* refused a range or lied */
+	bool answered;			/* some mirror answered at HTTP level */
+	size_t next;			/* round robin over the mirrors */
+	struct chunkfetch_stats *st;
+};
+
+static void
+why_set(struct chunkfetch *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+why_set(struct chunkfetch *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
+}
+
+enum bd_err
+chunkfetch_new(const struct chunkfetch_opts *o, struct chunkfetch **out)
+{
+	struct chunkfetch *c;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return bd_fail(BD_ERR_NOMEM, "chunk fetcher");
+	c->o = *o;
+	*out = c;
+	return BD_OK;
+}
+
+void
+chunkfetch_free(struct chunkfetch *c)
+{
+	if (c == NULL)
+		return;
+	manifest_free(c->prev);
+	free(c);
+}
+
+/*
+ * The manifest of the version the state accepted, from the first mirror
+ * that serves it verified by the state's keys and hashing as the state
+ * recorded; NULL when there is none (no state, or none verifies).
+ */
+static const struct bd_manifest *
+prev_manifest(struct chunkfetch *c)
+{
+	const struct bd_state *st = c->o.state;
+	struct bd_manifest *m = NULL;
+	struct bd_trust trust;
+	char rel[LAYOUT_PATH_BYTES], url[DL_URL_MAX_BYTES];
+	uint8_t *buf = NULL;
+	size_t len, i;
+
+	if (c->prev_tried || !st->present || !st->has_keys)
+		goto out;
+	c->prev_tried = true;
+	keyset_trust(&st->keys, &trust);
+	layout_version_path(c->o.channel, st->version, rel);
+	for (i = 0; i < c->o.nmirrors && c->prev == NULL; i++) {
+		if (snprintf(url, sizeof(url), "%s/%s", c->o.mirrors[i], rel) >=
+		    (int)sizeof(url))
+			continue;
+		if (dl_get_buf(c->o.dl, url, MANIFEST_MAX_BYTES, &buf, &len) ==
+		    BD_OK && manifest_verify_load(buf, len, &trust,
+		    c->o.channel, &m) == BD_OK && m->version == st->version &&
+		    sodium_memcmp(m->payload_sha256, st->payload_sha256,
+		    SHA256_BYTES) == 0) {
+			c->prev = m;
+			m = NULL;
+		}
+		manifest_free(m);
+		m = NULL;
+		free(buf);
+		buf = NULL;
+	}
+	bd_err_clear();
+out:
+	return c->prev;
+}
+
+/*
+ * Fetches the chunk index blob hex (size bytes, hashing to sha256) from
+ * the first mirror that has it, and parses it; its artifact size must be
+ * artifact_size.  Counts the bytes in st.
+ */
+static enum bd_err
+index_fetch(struct chunkfetch *c, const char *hex, const uint8_t *sha256,
+    uint64_t size, uint64_t artifact_size, struct chunk_index **out,
+    struct chunkfetch_stats *st)
+{
+	char rel[LAYOUT_PATH_BYTES], url[DL_URL_MAX_BYTES];
+	uint8_t *buf = NULL, got[SHA256_BYTES];
+	size_t len, i;
+	enum bd_err rc = BD_ERR_NETWORK;
+
+	*out = NULL;
+	if (size > CHUNK_INDEX_MAX_BYTES)
+		rc = bd_fail(BD_ERR_TOOBIG, "chunk index %s: %llu bytes", hex,
+		    (unsigned long long)size);
+	layout_blob_path(hex, rel);
+	for (i = 0; size <= CHUNK_INDEX_MAX_BYTES && i < c->o.nmirrors &&
+	    *out == NULL; i++) {
+		if (snprintf(url, sizeof(url), "%s/%s", c->o.mirrors[i], rel) >=
+		    (int)sizeof(url))
+			continue;
+		if ((rc = dl_get_buf(c->o.dl, url, (size_t)size, &buf, &len)) !=
+		    BD_OK)
+			continue;
+		st->fetched_bytes += len;
+		sha256_buf(buf, len, got);
+		if (len != size ||
+		    sodium_memcmp(got, sha256, SHA256_BYTES) != 0)
+			rc = bd_fail(BD_ERR_HASH, "chunk index %s from %s: not "
+			    "the bytes the manifest names", hex, c->o.mirrors[i]);
+		else if ((rc = chunk_index_parse(buf, len, out)) == BD_OK &&
+		    (*out)->artifact_size != artifact_size) {
+			rc = bd_fail(BD_ERR_SIZE, "chunk index %s: for %llu "
+			    "bytes, the artifact has %llu", hex,
+			    (unsigned long long)(*out)->artifact_size,
+			    (unsigned long long)artifact_size);
+			chunk_index_free(*out);
+			*out = NULL;
+		}
+		free(buf);
+		buf = NULL;
+	}
+	return rc;
+}
+
+/* Opens the file installed at path below root for reading, or -1. */
+static int
+seed_open(const char *root, const char *path)
+{
+	char dir[INSTALL_PATH_MAX_BYTES + 1];
+	const char *base;
+	struct stat sb;
+	int rootfd, dfd = -1, fd = -1;
+
+	if ((rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	if (install_split(path, dir, sizeof(dir), &base) == BD_OK &&
+	    dir_open_path(rootfd, dir, false, &dfd) == BD_OK)
+		fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))) {
+		close(fd);
+		fd = -1;
+	}
+	if (dfd >= 0)
+		close(dfd);
+	close(rootfd);
+	bd_err_clear();
+	return fd;
+}
+
+/*
+ * The delta_source fetch: one range of the pack from the next mirror that
+ * has not been dropped, trying each at most once.
+ */
+static int
+pack_fetch(void *ctx, uint64_t off, size_t len, uint8_t *buf)
+{
+	struct pack_src *p = ctx;
+	struct chunkfetch *c = p->c;
+	char rel[LAYOUT_PATH_BYTES], url[DL_URL_MAX_BYTES];
+	size_t tries, i;
+	int source = -1;
+	enum bd_err rc;
+
+	layout_blob_path(p->pack_hex, rel);
+	for (tries = 0; tries < c->o.nmirrors && source < 0; tries++) {
+		i = p->next++ % c->o.nmirrors;
+		if (p->dropped[i] ||
+		    snprintf(url, sizeof(url), "%s/%s", c->o.mirrors[i], rel) >=
+		    (int)sizeof(url))
+			continue;
+		p->st->requests++;
+		if ((rc = dl_get_range(c->o.dl, url, off, len, buf)) == BD_OK) {
+			p->st->fetched_bytes += len;
+			p->st->mirror_bytes[i] += len;
+			source = (int)i;
+		} else if (rc != BD_ERR_NETWORK) {
+			/* missing pack, no Range: whole downloads only */
+			p->answered = true;
+			p->dropped[i] = true;
+			why_set(c, "chunk pack from %s: %s", c->o.mirrors[i],
+			    dl_detail(c->o.dl));
+		}
+	}
+	return source;
+}
+
+/* The delta_source blame: a mirror whose chunk did not hash is dropped. */
+static void
+pack_blame(void *ctx, int source, uint32_t i, uint64_t off, uint32_t len,
+    enum bd_err why)
+{
+	struct pack_src *p = ctx;
+	struct chunkfetch *c = p->c;
+	char msg[256];
+
+	p->answered = true;
+	if (source < 0 || (size_t)source >= c->o.nmirrors || p->dropped[source])
+		return;
+	p->dropped[source] = true;
+	snprintf(msg, sizeof(msg), "chunk %u of pack %.16s... (bytes %llu to "
+	    "%llu) refused: %s; its chunks are fetched elsewhere", i,
+	    p->pack_hex, (unsigned long long)off,
+	    (unsigned long long)(off + len), bd_strerror(why));
+	report_mirror_excluded(c->o.report, c->o.mirrors[source], msg);
+}
+
+/* Whether fd holds exactly a's bytes, re-hashed from offset 0. */
+static bool
+part_verified(int fd, const struct bd_artifact *a)
+{
+	uint8_t got[SHA256_BYTES];
+	uint64_t size = 0;
+
+	return lseek(fd, 0, SEEK_SET) == 0 &&
+	    sha256_fd(fd, a->size, got, &size) == BD_OK && size == a->size &&
+	    sodium_memcmp(got, a->sha256, SHA256_BYTES) == 0 &&
+	    lseek(fd, 0, SEEK_SET) == 0;
+}
+
+/* The previous version's artifact a is seeded from: the same name. */
+static const struct bd_artifact *
+seed_artifact(const struct bd_manifest *prev, const struct bd_artifact *a)
+{
+	size_t i;
+
+	for (i = 0; prev != NULL && i < prev->nartifacts; i++)
+		if (strcmp(prev->artifacts[i].name, a->name) == 0 &&
+		    prev->artifacts[i].has_chunks)
+			return &prev->artifacts[i];
+	return NULL;
+}
+
+/*
+ * What a delta of a needs, or BD_ERR_USAGE (no delta possible: no chunks,
+ * seed or previous version) or a refusal: the seed opened in *seed and
+ * both indexes, new (*idx) and the seed's (*sidx), fetched and parsed.
+ */
+static enum bd_err
+delta_prepare(struct chunkfetch *c, const struct bd_artifact *a,
+    struct delta_seed *seed, struct chunk_index **idx,
+    struct chunk_index **sidx, struct chunkfetch_stats *st)
+{
+	const struct bd_artifact *sa;
+	enum bd_err rc;
+
+	if (!a->has_chunks || c->o.seed_root == NULL) {
+		why_set(c, "%s", a->has_chunks ? "no seed on this destination" :
+		    "no chunk index");
+		rc = BD_ERR_USAGE;
+		goto out;
+	}
+	if ((sa = seed_artifact(prev_manifest(c), a)) == NULL) {
+		why_set(c, "the installed version has no chunked %s", a->name);
+		rc = BD_ERR_USAGE;
+		goto out;
+	}
+	if ((seed->fd = seed_open(c->o.seed_root, sa->install)) < 0) {
+		why_set(c, "no installed %s to seed from", sa->install);
+		rc = BD_ERR_USAGE;
+		goto out;
+	}
+	if ((rc = index_fetch(c, a->chunks_hex, a->chunks_sha256,
+	    a->chunks_size, a->size, idx, st)) != BD_OK ||
+	    (rc = index_fetch(c, sa->chunks_hex, sa->chunks_sha256,
+	    sa->chunks_size, sa->size, sidx, st)) != BD_OK) {
+		why_set(c, "%s", bd_err_detail());
+		if (rc == BD_ERR_NETWORK)	/* the index only: go whole */
+			rc = BD_ERR_HTTP;
+		goto out;
+	}
+	rc = BD_OK;
+out:
+	return rc;
+}
+
+static enum bd_err
+delta_fetch(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
+    int *fd, struct chunkfetch_stats *st)
+{
+	struct chunk_index *idx = NULL, *sidx = NULL;
+	struct delta_seed seed = { -1, NULL };
+	struct delta_stats ds;
+	struct pack_src p;
+	struct delta_source src = { pack_fetch, pack_blame, &p };
+	struct stat sb;
+	char part[SHA256_HEX_BYTES + 8];
+	uint8_t *done = NULL;
+	uint32_t i;
+	enum bd_err rc;
+
+	*fd = -1;
+	memset(st, 0, sizeof(*st));
+	memset(&p, 0, sizeof(p));
+	p.c = c;
+	p.st = st;
+	c->why[0] = '\0';
+	if ((rc = delta_prepare(c, a, &seed, &idx, &sidx, st)) != BD_OK)
+		goto out;
+	seed.idx = sidx;
+	sha256_hex(idx->pack_sha256, p.pack_hex);
+	snprintf(part, sizeof(part), "%s" DL_PART_SUFFIX, a->sha256_hex);
+	*fd = openat(partdir, part, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (*fd < 0 || fstat(*fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		rc = bd_fail(BD_ERR_IO, "%s: %s", part, strerror(errno));
+		why_set(c, "%s", bd_err_detail());
+		goto out;
+	}
+	if ((done = calloc(idx->count ? idx->count : 1, 1)) == NULL) {
+		rc = BD_ERR_NOMEM;
+		goto out;
+	}
+	/* A part left by a killed run: every chunk is re-hashed first. */
+	if (sb.st_size > 0 && (rc = delta_part_check(idx, *fd, done)) != BD_OK)
+		goto out;
+	for (i = 0; i < idx->count; i++)
+		if (done[i]) {
+			st->reused_chunks++;
+			st->reused_bytes += idx->chunks[i].raw_len;
+		}
+	rc = delta_assemble(idx, &seed, 1, *fd, &src, done, &ds);
+	st->reused_chunks += ds.seed_chunks;
+	st->reused_bytes += ds.seed_bytes;
+	st->fetched_chunks = ds.pack_chunks;
+	st->bad_chunks = ds.bad_chunks;
+	if (rc == BD_ERR_NETWORK && !p.answered)
+		goto out;	/* transport only: keep the part, resume later */
+	if (rc == BD_ERR_NETWORK)	/* a mirror refused the ranges */
+		rc = BD_ERR_HTTP;
+	if (rc != BD_OK) {
+		if (c->why[0] == '\0')	/* else: the mirror's refusal */
+			why_set(c, "%s", bd_err_detail());
+		goto out;
+	}
+	if (!part_verified(*fd, a)) {
+		rc = bd_fail(BD_ERR_HASH, "the assembled %s does not hash as "
+		    "the manifest says", a->name);
+		why_set(c, "%s", bd_err_detail());
+		goto out;
+	}
+	rc = BD_OK;
+out:
+	/* the whole download starts from an empty part */
+	if (rc != BD_OK && rc != BD_ERR_NETWORK && *fd >= 0 &&
+	    ftruncate(*fd, 0) != 0)
+		why_set(c, "%s: %s", part, strerror(errno));
+	if (rc != BD_OK && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	if (seed.fd >= 0)
+		close(seed.fd);
+	free(done);
+	chunk_index_free(sidx);
+	chunk_index_free(idx);
+	return rc;
+}
+
+/* Reports a delta download: reused, fetched, and with -v per mirror. */
+static void
+stats_report(const struct chunkfetch *c, const struct bd_artifact *a,
+    const struct chunkfetch_stats *st)
+{
+	char fetched[SIZE_TEXT_BYTES];
+	size_t i;
+
+	report_delta(c->o.report, a->name, a->size, st->reused_bytes,
+	    st->fetched_bytes, st->requests);
+	for (i = 0; c->o.report->verbose && i < c->o.nmirrors; i++) {
+		size_format(st->mirror_bytes[i], false, fetched);
+		report_info(c->o.report, "  %s: %s of chunk pack", c->o.mirrors[i],
+		    fetched);
+	}
+}
+
+enum bd_err
+chunkfetch_artifact(struct chunkfetch *c, int partdir,
+    const struct bd_artifact *a, int *fd)
+{
+	struct chunkfetch_stats st;
+	enum bd_err rc;
+
+	rc = delta_fetch(c, partdir, a, fd, &st);
+	if (rc == BD_OK)
+		stats_report(c, a, &st);
+	else if (rc != BD_ERR_USAGE && rc != BD_ERR_NETWORK)
+		report_warn(c->o.report, "%s: downloaded whole, not by chunks: "
+		    "%s", a->name, c->why);
+	return rc;
+}

@@ -1,0 +1,198 @@
+#!/bin/bash
+# Delta downloads (DESIGN.md, "Moving only what changed"): a guest holding
+# version 1 installs version 2 of a chunked world from its installed file
+# and Range requests on the chunk pack; each chunk is checked on arrival
+# (a lying mirror is named, its chunks fetched elsewhere); anything wrong
+# with index, pack or mirror downloads the artifact whole, as before; a
+# delta cut short keeps its verified chunks; an altered seed only costs its
+# chunks; an artifact growing (insertions) and shrinking.
+. "$BOOTDROP_TESTLIB"
+. "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
+
+# Two worlds of about 4 MB that share all but ten insertions.
+seq 1 600000 > "$T/world.txt"
+mkdir -p "$T/v2"
+python3 -c 'import sys; d = open(sys.argv[1], "rb").read()
+open(sys.argv[2], "wb").write(b"".join(d[i:i + 400000] + b"insertion %d\n" % i
+    for i in range(0, len(d), 400000)))' "$T/world.txt" "$T/v2/world.txt"
+size2=$(stat -c %s "$T/v2/world.txt")
+make_kernel "$T/kernel"
+"$PUBLISH" release -r "$T/repo" -c $CH -s "$TEST_SEC" kernel="$T/kernel" \
+	world="$T/world.txt" >/dev/null || fail "release v1"
+cp -a "$T/repo" "$T/repo1"
+"$PUBLISH" release -r "$T/repo" -c $CH -s "$TEST_SEC" kernel="$T/kernel" \
+	world="$T/v2/world.txt" >/dev/null || fail "release v2"
+blobs=$T/repo/blobs/sha256
+index2=$("$PUBLISH" show -r "$T/repo" -c $CH | awk '$1 == "chunks" { print $2 }')
+pack2=$(od -An -v -tx1 -j 20 -N 32 "$blobs/$index2" | tr -d ' \n')
+world2=$(sha256sum < "$T/v2/world.txt" | cut -d' ' -f1)
+[ -n "$index2" ] && [ -f "$blobs/$pack2" ] && ok "version 2's world has an index and a pack" ||
+	fail "no chunks for version 2's world"
+
+# serve REPO : start_server, with no URL of an earlier server left to read
+# before the new one has truncated its output.
+serve() {
+	rm -f "$T/server.out"
+	start_server "$1"
+}
+
+# v1_dest : a DESTDIR holding version 1, installed from repo1.
+v1_dest() {
+	fresh_dest
+	serve "$T/repo1"
+	expect_status 0 "install version 1" fetch -d "$T/dest" "$url" >/dev/null
+	stop_servers
+}
+
+# bytes_sent LOG : what bootdrop-server's access log says it sent.
+bytes_sent() {
+	awk '{ s += $10 } END { print s + 0 }' "$1"
+}
+
+# installed_v2 DESC : version 2's world is on the slice, and nothing is left.
+installed_v2() {
+	cmp -s "$T/dest/world.txt" "$T/v2/world.txt" && ok "$1: version 2's world installed" ||
+		fail "$1: world differs from version 2's"
+	[ ! -e "$T/dest/.bootdrop/tmp" ] && ok "$1: no temporary files left" ||
+		fail "$1: .bootdrop/tmp left behind"
+}
+
+# --- a second version moves far fewer bytes than the artifact
+v1_dest
+: > "$T/server.log"
+serve "$T/repo"
+expect_status 0 "install version 2 by chunks" fetch -v -d "$T/dest" "$url"
+grep -Eq "^world: .* reused from the installed version, .* fetched by chunks \([0-9]+ requests\) instead of" \
+	"$T/last.out" && ok "the run says what was reused and fetched" ||
+	fail "no delta line: $(cat "$T/last.out")"
+grep -Eq "^  $url: .* of chunk pack" "$T/last.out" && ok "-v names the pack bytes per mirror" ||
+	fail "-v: no bytes per mirror"
+installed_v2 "delta"
+stop_servers
+sent=$(bytes_sent "$T/server.log")
+if [ "$sent" -gt 0 ] && [ "$sent" -lt $((size2 / 4)) ]; then
+	ok "the server sent $sent bytes for a $size2-byte world (less than a quarter)"
+else
+	fail "the server sent $sent bytes for a $size2-byte world"
+fi
+grep -q "GET /blobs/sha256/$world2 " "$T/server.log" &&
+	fail "the world's own blob was fetched" || ok "the world's own blob was not fetched"
+full=$(grep -c "GET /blobs/sha256/$pack2 .* 206 " "$T/server.log")
+[ "$full" -gt 1 ] && ok "$full pack ranges answered 206" || fail "$full Range requests on the pack"
+rbytes=$(grep "GET /blobs/sha256/$pack2 .* 206 " "$T/server.log" | awk '{ s += $10 } END { print s }')
+
+# --- a mirror lying about the pack's bytes is named; the chunks come from another
+v1_dest
+start_evil rangelie "$T/repo" liar
+liar=$url
+serve "$T/repo"
+expect_status 0 "a lying pack mirror first, an honest one second" \
+	fetch -d "$T/dest" "$liar" "$url"
+expect_err "warning: .*$liar.*chunk [0-9]+ of pack .* refused: (sha256 mismatch|malformed input)" \
+	"the lying mirror is named with the chunk it lied about"
+grep -q "reused from the installed version" "$T/last.out" &&
+	ok "the artifact still came by chunks" || fail "the lie forced a whole download"
+installed_v2 "lying mirror"
+[ "$(grep -c "^GET /blobs/sha256/$pack2 " "$T/liar.log")" -eq 1 ] &&
+	ok "the liar was asked for one range, then dropped" ||
+	fail "the liar got $(grep -c "^GET /blobs/sha256/$pack2 " "$T/liar.log") pack requests"
+kill "$evil_pid"; wait "$evil_pid" 2>/dev/null
+stop_servers
+
+# --- a mirror without Range: the world downloads whole, as before
+v1_dest
+start_evil norange "$T/repo" norange
+expect_status 0 "a mirror without Range support" fetch -d "$T/dest" "$url"
+expect_err "world: downloaded whole, not by chunks: .*HTTP status 200 to a Range request" \
+	"the run says why the world came whole"
+grep -q "^GET /blobs/sha256/$world2 range=-" "$T/norange.log" &&
+	ok "the world's blob was fetched whole" || fail "no whole download"
+installed_v2 "no Range"
+kill "$evil_pid"; wait "$evil_pid" 2>/dev/null
+
+# --- the pack missing, the index truncated or altered: whole downloads
+for damage in "pack missing" "index truncated" "index altered"; do
+	v1_dest
+	rm -rf "$T/repo-bad"; cp -a "$T/repo" "$T/repo-bad"
+	case $damage in
+	"pack missing") rm "$T/repo-bad/blobs/sha256/$pack2" ;;
+	"index truncated") truncate -s 100 "$T/repo-bad/blobs/sha256/$index2" ;;
+	"index altered") printf 'X' | dd of="$T/repo-bad/blobs/sha256/$index2" bs=1 seek=300 \
+		conv=notrunc status=none ;;
+	esac
+	: > "$T/server.log"
+	serve "$T/repo-bad"
+	expect_status 0 "$damage: installs" fetch -d "$T/dest" "$url"
+	expect_err "world: downloaded whole, not by chunks" "$damage: the run says the world came whole"
+	grep -q "GET /blobs/sha256/$world2 .* 200 " "$T/server.log" &&
+		ok "$damage: the world's blob was fetched whole" || fail "$damage: no whole download"
+	installed_v2 "$damage"
+	stop_servers
+done
+
+# --- a seed altered on the slice: its chunks are fetched instead
+v1_dest
+printf 'ALTERED' | dd of="$T/dest/world.txt" bs=1 seek=1000000 conv=notrunc status=none
+serve "$T/repo"
+expect_status 0 "an altered seed (--json)" fetch --json -d "$T/dest" "$url"
+python3 -c 'import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+d = [e for e in ev if e.get("event") == "delta"]
+assert len(d) == 1 and d[0]["name"] == "world", d
+assert 0 < d[0]["fetched"] < d[0]["size"] // 4 and d[0]["reused"] > d[0]["size"] // 2, d
+' "$T/last.out" && ok "altered seed: still by chunks; --json has a delta event with reused and fetched bytes" ||
+	fail "altered seed: no delta event: $(cat "$T/last.out")"
+installed_v2 "altered seed"
+stop_servers
+
+# --- a delta cut short keeps its verified chunks; the rerun reuses them
+v1_dest
+index1=$("$PUBLISH" show -r "$T/repo1" -c $CH | awk '$1 == "chunks" { print $2 }')
+isz=$(( $(stat -c %s "$blobs/$index2") + $(stat -c %s "$blobs/$index1") +
+	$(stat -c %s "$T/kernel") ))
+# the server dies after the kernel, both indexes and half the pack ranges
+start_evil normal "$T/repo" dying --die-after $((isz + rbytes / 2))
+expect_status 2 "the only mirror dies in the middle of the delta" fetch -d "$T/dest" "$url"
+part=$T/dest/.bootdrop/tmp/$world2.part
+[ -s "$part" ] && ok "the part file is kept" || fail "no part kept"
+cmp -s "$T/dest/world.txt" "$T/world.txt" && ok "version 1's world is untouched" ||
+	fail "version 1's world changed"
+kill "$evil_pid" 2>/dev/null; wait "$evil_pid" 2>/dev/null
+# no unverified byte is trusted: a kept chunk altered in the part is fetched again
+head -c 4096 /dev/zero | dd of="$part" bs=1 seek=100000 conv=notrunc status=none
+start_evil normal "$T/repo" second
+expect_status 0 "rerun after the cut" fetch -d "$T/dest" "$url"
+grep -q "reused from the installed version" "$T/last.out" &&
+	ok "rerun: by chunks, the altered bytes of the part caught chunk by chunk" ||
+	fail "rerun: not by chunks: $(cat "$T/last.err")"
+installed_v2 "rerun"
+got=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/second.log")
+first=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/dying.log")
+[ "$first" -gt 1 ] && [ "$got" -lt "$full" ] &&
+	ok "the rerun asked for $got pack ranges of $full, the cut run had received $((first - 1))" ||
+	fail "rerun: $got pack requests, cut run $first, a full delta $full"
+kill "$evil_pid" 2>/dev/null; wait "$evil_pid" 2>/dev/null
+
+# --- no state (a fresh slice): the world downloads whole, no word of chunks
+fresh_dest
+serve "$T/repo"
+expect_status 0 "a fresh slice" fetch -d "$T/dest" "$url"
+grep -q "chunks" "$T/last.out" "$T/last.err" && fail "a fresh slice talks of chunks" ||
+	ok "a fresh slice downloads whole, silently"
+installed_v2 "fresh slice"
+stop_servers
+
+# --- an artifact shrinking: version 3's world is the first 2.5 MB of version 2's
+mkdir -p "$T/v3"
+head -c 2500000 "$T/v2/world.txt" > "$T/v3/world.txt"
+cp -a "$T/repo" "$T/repo3"
+"$PUBLISH" release -r "$T/repo3" -c $CH -s "$TEST_SEC" kernel="$T/kernel" \
+	world="$T/v3/world.txt" >/dev/null || fail "release v3"
+serve "$T/repo3"
+expect_status 0 "a shrunk world" fetch -d "$T/dest" "$url"
+grep -q "world: .* reused from the installed version" "$T/last.out" &&
+	ok "shrunk world: by chunks" || fail "shrunk world: not by chunks: $(cat "$T/last.err")"
+cmp -s "$T/dest/world.txt" "$T/v3/world.txt" && ok "shrunk world: version 3's world installed" ||
+	fail "shrunk world: world differs from version 3's"
+stop_servers
+finish
