@@ -675,7 +675,6 @@ manifest_try(struct run *run, size_t mi, enum verdict *verdict)
 	*verdict = run->state.present && run->m->version == run->state.version ?
 	    MANIFEST_CURRENT : MANIFEST_NEW;
 	run->manifest_url = url;
-	run->manifest_mirror = mi;
 	report_manifest(&run->r, o->channel, run->m->version, when, url,
 	    run->m->nsigners);
 out:
@@ -734,6 +733,7 @@ manifest_fetch(struct run *run, enum verdict *verdict)
 		if ((rc = manifest_try(run, i, verdict)) ==
 		    BD_OK) {
 			run->rc = BD_OK;	/* earlier mirrors' failures */
+			run->manifest_mirror = i;
 			break;
 		}
 		if (i + 1 < run->o.nmirrors && !run->o.quiet)
@@ -1285,7 +1285,10 @@ artifacts_install(struct run *run)
 	    run->view.config.nentries > 1)) != BD_OK)
 		return run_fail(run, rc, run->o.target, NULL, "cannot write "
 		    "the trial boot record; nothing installed");
-	if ((rc = dest_commit(run->dest, p)) != BD_OK)
+	/* --only of unchanged files: nothing to commit, and a record naming
+	 * nothing would be refused by the next run */
+	if ((p->nfiles > 0 || p->has_state) &&
+	    (rc = dest_commit(run->dest, p)) != BD_OK)
 		return run_fail(run, rc, run->o.target, NULL, "install "
 		    "interrupted; the next run finishes it");
 	for (i = 0; i < p->nfiles; i++) {
