@@ -1217,6 +1217,27 @@ state_lists(const struct run *run, struct bd_state *st)
 }
 
 /*
+ * The state p commits: m accepted, its boot data and the files of both
+ * bootable versions, and the removals of what they no longer need.
+ */
+static enum bd_err
+pending_accept(struct run *run, struct bd_pending *p)
+{
+	const struct bd_manifest *m = run->m;
+
+	p->has_state = true;
+	p->state.present = true;
+	p->state.version = m->version;
+	memcpy(p->state.payload_sha256, m->payload_sha256, SHA256_BYTES);
+	p->state.has_keys = true;
+	p->state.keys = m->keys;
+	state_set_boot(&p->state, m, run->has_view ? &run->view : NULL,
+	    &run->prev);
+	state_lists(run, &p->state);
+	return dest_plan_removals(run->dest, &run->state, p);
+}
+
+/*
  * Checks every kernel, stages every verified file and menu.lst on the
  * destination, and commits them with the new state in one transaction.
  */
@@ -1264,21 +1285,10 @@ artifacts_install(struct run *run)
 		pending_add(p, m->nartifacts + i, run->config[i].len, sha,
 		    false, run->config[i].path);
 	}
-	if (run->o.nonly == 0) {	/* a partial install accepts no version */
-		p->has_state = true;
-		p->state.present = true;
-		p->state.version = m->version;
-		memcpy(p->state.payload_sha256, m->payload_sha256, SHA256_BYTES);
-		p->state.has_keys = true;
-		p->state.keys = m->keys;
-		state_set_boot(&p->state, m, run->has_view ? &run->view : NULL,
-		    &run->prev);
-		state_lists(run, &p->state);
-		if ((rc = dest_plan_removals(run->dest, &run->state, p)) !=
-		    BD_OK)
-			return run_fail(run, rc, run->o.target, NULL,
-			    "nothing installed");
-	}
+	/* a partial install accepts no version */
+	if (run->o.nonly == 0 && (rc = pending_accept(run, p)) != BD_OK)
+		return run_fail(run, rc, run->o.target, NULL,
+		    "nothing installed");
 	if (p->has_state && !run->repair && run->has_view &&
 	    (m->loaders & BOOT_GRUB) != 0 &&
 	    (rc = confirm_arm(run->dest, m->version,
