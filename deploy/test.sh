@@ -17,8 +17,8 @@ out=${BOOTDROP_TEST_DIR:-$top/build-test}
 
 # ---- MUST_RUN: tests whose SKIP is a failure in CI ----------------------
 # Each is the only proof of something: crash and powerloss (the install
-# transaction under SIGKILL and under a power cut), damaged (no write into
-# an unsound file system), chroot, chroot-i386, oldkernel and
+# transaction under SIGKILL and under a power cut), damaged and fuzz_ext2
+# (no write into an unsound file system, nor a crash on one), chroot, chroot-i386, oldkernel and
 # oldkernel-i386 (the static client alone, amd64 and i386, also on a Linux
 # 2.6 kernel), boot (what is installed boots, and falls back), confirm
 # (the trial record rewritten in place, --confirm's refusals), html and man
@@ -26,7 +26,7 @@ out=${BOOTDROP_TEST_DIR:-$top/build-test}
 # failure too.
 # Each is SUITE/NAME: a test's name alone can be another suite's (the unit
 # test "boot" is not the QEMU boot matrix "boot/boot").
-MUST_RUN=(fetch/crash fetch/powerloss ext2/damaged static/chroot
+MUST_RUN=(fetch/crash fetch/powerloss ext2/damaged fuzz/fuzz_ext2 static/chroot
 	static/chroot-i386 static/oldkernel static/oldkernel-i386 boot/boot
 	fetch/confirm server/html doc/man)
 # --------------------------------------------------------------------------
