@@ -1,5 +1,6 @@
 /*
- * install.c - rename verified files into place under DESTDIR.
+ * install.c - install paths below DESTDIR, checked and split before
+ * dest_dir.c puts files there.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -8,13 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
-#include "fsutil.h"
 #include "install.h"
 #include "manifest.h"
-
-#define INSTALL_TMP_TRIES	16
 
 enum bd_err
 install_split(const char *rel, char *dir, size_t dircap, const char **base)
@@ -74,61 +70,5 @@ install_check(int rootfd, const char *rel)
 		rc = bd_fail(BD_ERR_IO, "%s: is a directory", rel);
 out:
 	close(fd);
-	return rc;
-}
-
-enum bd_err
-install_file(int rootfd, const char *rel, int tmpdirfd, const char *partname)
-{
-	char dir[INSTALL_PATH_MAX_BYTES + 1], tmp[32];
-	const char *base;
-	int dfd = -1, i;
-	enum bd_err rc;
-
-	if ((rc = install_split(rel, dir, sizeof(dir), &base)) != BD_OK ||
-	    (rc = dir_open_path(rootfd, dir, true, &dfd)) != BD_OK)
-		goto out;
-	for (i = 0; i < INSTALL_TMP_TRIES; i++) {
-		snprintf(tmp, sizeof(tmp), ".bootdrop.%08x.new",
-		    randombytes_random());
-		if (linkat(tmpdirfd, partname, dfd, tmp, 0) == 0)
-			break;
-		if (errno != EEXIST) {
-			rc = bd_fail(BD_ERR_IO, "%s: link: %s", rel,
-			    strerror(errno));
-			goto out;
-		}
-	}
-	if (i == INSTALL_TMP_TRIES) {
-		rc = bd_fail(BD_ERR_IO, "%s: no free temporary name", rel);
-		goto out;
-	}
-	if (renameat(dfd, tmp, dfd, base) != 0) {
-		rc = bd_fail(BD_ERR_IO, "%s: rename: %s", rel, strerror(errno));
-		unlinkat(dfd, tmp, 0);
-		goto out;
-	}
-	rc = fd_sync(dfd);
-out:
-	if (dfd >= 0)
-		close(dfd);
-	return rc;
-}
-
-enum bd_err
-install_write(int rootfd, const char *rel, const void *buf, size_t len)
-{
-	char dir[INSTALL_PATH_MAX_BYTES + 1];
-	const char *base;
-	int dfd = -1;
-	enum bd_err rc;
-
-	if ((rc = install_split(rel, dir, sizeof(dir), &base)) != BD_OK ||
-	    (rc = dir_open_path(rootfd, dir, true, &dfd)) != BD_OK)
-		goto out;
-	rc = file_write_atomic(dfd, base, buf, len, INSTALL_FILE_MODE, false);
-out:
-	if (dfd >= 0)
-		close(dfd);
 	return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * install.h - putting verified files in place on the boot slice.
+ * install.h - install paths on a boot slice directory (dest_dir.c).
  *
  * Every path is relative to DESTDIR's descriptor and walked one component
  * at a time with openat(O_NOFOLLOW): a symlinked parent directory is
@@ -23,19 +23,6 @@
  * symlink or non-directory), and rel itself is not a directory (BD_ERR_IO).
  */
 enum bd_err install_check(int rootfd, const char *rel);
-
-/*
- * Puts tmpdirfd/partname in place at rel below rootfd: creates missing
- * parent directories, hard-links the part to a temporary name beside rel
- * and renames it over rel, then fsyncs rel's directory.  The part stays
- * (the caller removes it), so one part can serve several install paths.
- */
-enum bd_err install_file(int rootfd, const char *rel, int tmpdirfd,
-    const char *partname);
-
-/* Atomically writes len bytes of buf at rel below rootfd (parents made). */
-enum bd_err install_write(int rootfd, const char *rel, const void *buf,
-    size_t len);
 
 /* Splits rel into its directory ("" for none) and last component. */
 enum bd_err install_split(const char *rel, char *dir, size_t dircap,

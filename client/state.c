@@ -465,18 +465,6 @@ state_format(const char *channel, const struct bd_state *st,
 	return BD_OK;
 }
 
-enum bd_err
-state_save(int dirfd, const char *channel, const struct bd_state *st)
-{
-	char text[STATE_MAX_BYTES];
-	size_t len;
-	enum bd_err rc;
-
-	if ((rc = state_format(channel, st, text, &len)) != BD_OK)
-		return rc;
-	return file_write_atomic(dirfd, channel, text, len, 0644, false);
-}
-
 /* Parses a decimal in 1..max (or 0..max with zero_ok), digits only. */
 static bool
 pending_number(const char *s, const char **end, uint64_t max, bool zero_ok,

@@ -153,9 +153,6 @@ enum bd_err state_parse(const char *channel, const uint8_t *buf, size_t len,
 enum bd_err state_format(const char *channel, const struct bd_state *st,
     char text[STATE_MAX_BYTES], size_t *len);
 
-/* Atomically replaces the state of channel in dirfd (fsynced). */
-enum bd_err state_save(int dirfd, const char *channel,
-    const struct bd_state *st);
 
 /*
  * The intent record of an install (DESTDIR/.bootdrop/pending, or the same
