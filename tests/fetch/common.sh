@@ -126,3 +126,25 @@ fresh_dest() {
 traced() {
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq "$@"
 }
+
+# two_versions : $T/v1 and $T/v2, two small versions in which every file
+# differs (kernel, world.tgz).  Version 1 also installs extra.txt, which
+# version 2 no longer names: the install removes it, a step of the
+# transaction like the renames.
+two_versions() {
+	mkdir -p "$T/v1" "$T/v2" "$T/w/etc"
+	make_kernel "$T/v1/kernel"
+	cp "$T/v1/kernel" "$T/v2/kernel"; echo "kernel two" >>"$T/v2/kernel"
+	echo one >"$T/w/etc/version"; tar -C "$T/w" -czf "$T/v1/world.tgz" .
+	echo two >"$T/w/etc/version"; head -c 30000 /dev/urandom >"$T/w/blob"
+	tar -C "$T/w" -czf "$T/v2/world.tgz" .
+	echo "version one only" >"$T/v1/extra.txt"
+}
+
+# version_menu N OUT [fresh] : the menu.lst bootdrop-fetch renders for
+# version N of channel $CH over N-1 (fresh: N installed on an empty slice,
+# no previous entry).
+version_menu() {
+	"$BOOTDROP_BUILDDIR/tests/bootrender" pvgrub 0 "$T/repo/channels/$CH/$1.json" \
+		$([ "$1" -gt 1 ] && [ -z "${3:-}" ] && echo "$T/repo/channels/$CH/$(($1 - 1)).json") >"$2"
+}

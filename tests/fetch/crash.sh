@@ -27,26 +27,13 @@ done
 strace -f -qq -o /dev/null true 2>/dev/null || { echo "ptrace not permitted"; exit 77; }
 STRIDE=${CRASH_STRIDE:-1}
 
-# Two small versions: every file differs between them.
-mkdir -p "$T/v1" "$T/v2" "$T/w/etc"
-make_kernel "$T/v1/kernel"
-cp "$T/v1/kernel" "$T/v2/kernel"; echo "kernel two" >>"$T/v2/kernel"
-echo one >"$T/w/etc/version"; tar -C "$T/w" -czf "$T/v1/world.tgz" .
-echo two >"$T/w/etc/version"; head -c 30000 /dev/urandom >"$T/w/blob"
-tar -C "$T/w" -czf "$T/v2/world.tgz" .
-# Version 1 also installs extra.txt, which version 2 no longer names: the
-# install removes it, a step of the transaction like the renames.
-echo "version one only" >"$T/v1/extra.txt"
-# menu_of N OUT : the menu.lst bootdrop-fetch renders for version N over N-1.
-menu_of() {
-	"$BOOTDROP_BUILDDIR/tests/bootrender" pvgrub 0 "$T/repo/channels/$CH/$1.json" \
-		$([ "$1" -gt 1 ] && echo "$T/repo/channels/$CH/$(($1 - 1)).json") >"$2"
-}
+# Two small versions ($T/v1, $T/v2): every file differs between them.
+two_versions
 release() {
 	"$PUBLISH" release -r "$T/repo" -c "$CH" -s "$TEST_SEC" \
 		kernel="$T/v$1/kernel" world="$T/v$1/world.tgz" \
 		$([ "$1" = 1 ] && echo extra="$T/v1/extra.txt") >/dev/null
-	menu_of "$1" "$T/v$1/menu.lst"
+	version_menu "$1" "$T/v$1/menu.lst"
 }
 
 release 1

@@ -24,27 +24,14 @@ PRELOAD=${asan:+$asan:}$SHIM
 STATES=${POWERLOSS_STATES:-${asan:+50}}
 STATES=${STATES:-100}
 
-mkdir -p "$T/v1" "$T/v2" "$T/w/etc"
-make_kernel "$T/v1/kernel"
-cp "$T/v1/kernel" "$T/v2/kernel"; echo "kernel two" >>"$T/v2/kernel"
-echo one >"$T/w/etc/version"; tar -C "$T/w" -czf "$T/v1/world.tgz" .
-echo two >"$T/w/etc/version"; head -c 30000 /dev/urandom >"$T/w/blob"
-tar -C "$T/w" -czf "$T/v2/world.tgz" .
-# Version 1 also installs extra.txt, which version 2 no longer names: the
-# install removes it, a step of the transaction like the renames.
-echo "version one only" >"$T/v1/extra.txt"
-# menu_of N OUT [fresh] : the menu.lst bootdrop-fetch renders for version
-# N over N-1 (fresh: N installed on an empty slice, no previous entry).
-menu_of() {
-	"$BOOTDROP_BUILDDIR/tests/bootrender" pvgrub 0 "$T/repo/channels/$CH/$1.json" \
-		$([ "$1" -gt 1 ] && [ -z "${3:-}" ] && echo "$T/repo/channels/$CH/$(($1 - 1)).json") >"$2"
-}
+# Two small versions ($T/v1, $T/v2): every file differs between them.
+two_versions
 release() {
 	"$PUBLISH" release -r "$T/repo" -c "$CH" -s "$TEST_SEC" \
 		kernel="$T/v$1/kernel" world="$T/v$1/world.tgz" \
 		$([ "$1" = 1 ] && echo extra="$T/v1/extra.txt") >/dev/null
-	menu_of "$1" "$T/v$1/menu.lst"
-	menu_of "$1" "$T/v$1/menu-fresh.lst" fresh
+	version_menu "$1" "$T/v$1/menu.lst"
+	version_menu "$1" "$T/v$1/menu-fresh.lst" fresh
 }
 
 release 1
