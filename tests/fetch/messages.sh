@@ -57,9 +57,11 @@ rm -rf "$T/big"; rm -f "$T/world.tgz"; make_world "$T/world.tgz" 4; make_repo "$
 start_evil normal "$T/big" big --rate 1000000
 # (job control on: a background job's SIGINT is then not ignored)
 set -m
+# (env --default-signal: the suite itself may run under nohup, whose
+# ignored SIGHUP the client would rightly keep)
 for sig in INT TERM HUP; do
 	fresh_dest
-	"$FETCH" -P "$PUBKEY" -c "$CH" -d "$T/dest" "$url" >"$T/int.out" 2>"$T/int.err" &
+	env --default-signal=HUP "$FETCH" -P "$PUBKEY" -c "$CH" -d "$T/dest" "$url" >"$T/int.out" 2>"$T/int.err" &
 	pid=$!
 	for _ in $(seq 200); do
 		p=$(find "$T/dest/.bootdrop/tmp" -name '*.part' -size +1024k 2>/dev/null | head -n 1)
