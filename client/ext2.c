@@ -70,6 +70,7 @@ ext2_sane_super(struct ext2_target *t)
 	struct ext2_super_block *sb = t->fs->super;	/* libext2fs takes no const */
 	uint64_t bs = t->fs->blocksize, ratio = EXT2FS_CLUSTER_RATIO(t->fs);
 	uint64_t ipb = bs / EXT2_INODE_SIZE(sb);
+	blk64_t device = 0;
 	const char *why = NULL;
 
 	if (sb->s_first_data_block != (bs == 1024 && ratio == 1 ? 1u : 0u))
@@ -86,6 +87,11 @@ ext2_sane_super(struct ext2_target *t)
 	else if (ext2fs_blocks_count(sb) <= sb->s_first_data_block ||
 	    ext2fs_r_blocks_count(sb) > ext2fs_blocks_count(sb) / 2)
 		why = "block count";
+	/* Blocks past the end of the device read as nothing and would be
+	 * handed out over what the file system thinks they hold. */
+	else if (ext2fs_get_device_size2(t->name, (int)bs, &device) == 0 &&
+	    device < ext2fs_blocks_count(sb))
+		why = "more blocks than the device holds";
 	if (why != NULL)
 		return bd_fail(BD_ERR_IO, "ext2: %s is damaged (superblock: %s); "
 		    "run e2fsck -f %s", t->name, why, t->name);
