@@ -69,7 +69,7 @@ enum bd_err
 pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got)
 {
 	*got = 0;
-	if (off > INT64_MAX - len)
+	if (off > (uint64_t)INT64_MAX - len)
 		return bd_fail(BD_ERR_RANGE, "read past the largest offset");
 	return read_loop(fd, buf, len, (int64_t)off, got);
 }
@@ -82,7 +82,7 @@ pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 	ssize_t n;
 	int e;
 
-	if (off > INT64_MAX - len)
+	if (off > (uint64_t)INT64_MAX - len)
 		return bd_fail(BD_ERR_RANGE, "write past the largest offset");
 	while (put < len) {
 		n = pwrite(fd, p + put, len - put, (off_t)(off + put));
