@@ -45,6 +45,7 @@
 #include "install.h"
 #include "key.h"
 #include "manifest.h"
+#include "num.h"
 #include "progress.h"
 #include "state.h"
 #include "timefmt.h"
@@ -238,15 +239,9 @@ usage(FILE *f)
 static bool
 seconds_parse(const char *s, long *out)
 {
-	char *end;
-	unsigned long long v;
+	uint64_t v;
 
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 1 ||
-	    v > FETCH_TIMEOUT_MAX_SECONDS)
+	if (num_u64_str(s, 1, FETCH_TIMEOUT_MAX_SECONDS, &v) != BD_OK)
 		return false;
 	*out = (long)v;
 	return true;
@@ -332,8 +327,7 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 	};
 	struct options *o = &run->o;
 	const char *threshold = NULL;
-	unsigned long long v;
-	char *end;
+	uint64_t v;
 	enum bd_err rc;
 	int ch, i;
 
@@ -485,10 +479,7 @@ options_parse(struct run *run, int argc, char **argv, bool *done)
 	o->target = o->ext2 != NULL ? o->ext2 : o->destdir;
 	o->threshold = 1;
 	if (threshold != NULL) {
-		errno = 0;
-		v = strtoull(threshold, &end, 10);
-		if (*threshold < '0' || *threshold > '9' || errno != 0 ||
-		    *end != '\0' || v < 1 || v > o->nkeys)
+		if (num_u64_str(threshold, 1, o->nkeys, &v) != BD_OK)
 			return run_fail(run, BD_ERR_USAGE, threshold, "",
 			    "-t THRESHOLD must be 1..%zu (the number of keys)",
 			    o->nkeys);

@@ -11,6 +11,7 @@
 
 #include "fsutil.h"
 #include "manifest.h"
+#include "num.h"
 #include "state.h"
 
 #define STATE_MAGIC	"bootdrop-state/1"
@@ -37,15 +38,12 @@ state_keys_parse(const char *channel, char **p, struct bd_state *st)
 {
 	struct bd_keyset *ks = &st->keys;
 	const char *v;
-	char *end;
-	unsigned long t;
+	uint64_t t;
 
 	if ((v = state_field(p, "threshold")) == NULL || *v < '1' ||
 	    *v > '9')
 		return bd_fail(BD_ERR_FORMAT, "%s: bad threshold line", channel);
-	errno = 0;
-	t = strtoul(v, &end, 10);
-	if (errno != 0 || *end != '\0' || t > MANIFEST_MAX_KEYS)
+	if (num_u64_str(v, 1, MANIFEST_MAX_KEYS, &t) != BD_OK)
 		return bd_fail(BD_ERR_FORMAT, "%s: bad threshold", channel);
 	while (**p != '\0' && strncmp(*p, "key=", 4) == 0) {
 		if (ks->nkeys == MANIFEST_MAX_KEYS ||
@@ -99,7 +97,7 @@ static enum bd_err
 state_boot_parse(const char *channel, char **p, const char *prefix,
     bool with_version, struct state_boot *b)
 {
-	char name[32], *end;
+	char name[32];
 	const char *v;
 
 	if (with_version) {
@@ -107,10 +105,8 @@ state_boot_parse(const char *channel, char **p, const char *prefix,
 		    *v < '1' || *v > '9')
 			return bd_fail(BD_ERR_FORMAT, "%s: bad %s-version line",
 			    channel, prefix);
-		errno = 0;
-		b->version = strtoull(v, &end, 10);
-		if (errno != 0 || *end != '\0' ||
-		    b->version > MANIFEST_MAX_VERSION)
+		if (num_u64_str(v, 1, MANIFEST_MAX_VERSION, &b->version) !=
+		    BD_OK)
 			return bd_fail(BD_ERR_FORMAT, "%s: bad %s-version",
 			    channel, prefix);
 	}
@@ -286,7 +282,7 @@ enum bd_err
 state_parse(const char *channel, const uint8_t *buf, size_t len,
     struct bd_state *st)
 {
-	char text[STATE_MAX_BYTES + 1], *p, *end;
+	char text[STATE_MAX_BYTES + 1], *p;
 	const char *v;
 
 	memset(st, 0, sizeof(*st));
@@ -305,9 +301,7 @@ state_parse(const char *channel, const uint8_t *buf, size_t len,
 		return bd_fail(BD_ERR_FORMAT, "%s: bad channel line", channel);
 	if ((v = state_field(&p, "version")) == NULL || *v < '1' || *v > '9')
 		return bd_fail(BD_ERR_FORMAT, "%s: bad version line", channel);
-	errno = 0;
-	st->version = strtoull(v, &end, 10);
-	if (errno != 0 || *end != '\0' || st->version > MANIFEST_MAX_VERSION)
+	if (num_u64_str(v, 1, MANIFEST_MAX_VERSION, &st->version) != BD_OK)
 		return bd_fail(BD_ERR_FORMAT, "%s: bad version", channel);
 	if ((v = state_field(&p, "payload-sha256")) == NULL ||
 	    sha256_parse_hex(v, st->payload_sha256) != BD_OK)

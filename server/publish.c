@@ -33,6 +33,7 @@
 #include "key.h"
 #include "layout.h"
 #include "manifest.h"
+#include "num.h"
 #include "repo.h"
 #include "sha256.h"
 #include "timefmt.h"
@@ -256,17 +257,7 @@ add_trusted(struct args *a, const char *arg, bool is_file)
 static bool
 parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-	unsigned long long v;
-	char *end;
-
-	if (s[0] < '0' || s[0] > '9')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
+	return num_u64_str(s, min, max, out) == BD_OK;
 }
 
 /* Parses a command's options; returns -1 on success or an exit status. */
