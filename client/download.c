@@ -42,6 +42,7 @@
 #include "download.h"
 #include "fsutil.h"
 #include "layout.h"
+#include "num.h"
 
 #define DL_ERRBODY_MAX_BYTES	(64u << 10)	/* error bodies we swallow */
 #define DL_BUF_INITIAL_BYTES	(64u << 10)
@@ -439,11 +440,9 @@ content_range_parse(const char *v, size_t n, uint64_t *start, uint64_t *end,
 		return false;
 	p = tmp;
 	for (i = 0; i < 3; i++) {
-		if (*p < '0' || *p > '9')
-			return false;
-		errno = 0;
-		vals[i] = strtoull(p, &e, 10);
-		if (errno != 0 || *e != seps[i])
+		if ((e = strchr(p, seps[i])) == NULL ||
+		    num_u64(p, (size_t)(e - p), 0, UINT64_MAX, &vals[i]) !=
+		    BD_OK)
 			return false;
 		p = e + 1;
 	}
