@@ -55,7 +55,7 @@ state_keys_parse(const char *channel, char **p, struct bd_state *st)
 		ks->nkeys++;
 	}
 	if (ks->nkeys == 0 || t > ks->nkeys)
-		return bd_fail(BD_ERR_FORMAT, "%s: threshold %lu of %zu keys",
+		return bd_fail(BD_ERR_FORMAT, "%s: threshold %" PRIu64 " of %zu keys",
 		    channel, t, ks->nkeys);
 	ks->threshold = (unsigned)t;
 	st->has_keys = true;
