@@ -18,7 +18,6 @@
 #include "chunkfetch.h"
 #include "delta.h"
 #include "fsutil.h"
-#include "install.h"
 #include "layout.h"
 #include "units.h"
 
@@ -168,29 +167,11 @@ index_fetch(struct chunkfetch *c, const char *hex, const uint8_t *sha256,
 	return rc;
 }
 
-/* Opens the file installed at path below root for reading, or -1. */
-static int
-seed_open(const char *root, const char *path)
+/* The delta_seed read: the seed on the destination (dest_seed_read()). */
+static enum bd_err
+seed_read(void *ctx, uint64_t off, uint8_t *buf, size_t len)
 {
-	char dir[INSTALL_PATH_MAX_BYTES + 1];
-	const char *base;
-	struct stat sb;
-	int rootfd, dfd = -1, fd = -1;
-
-	if ((rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -1;
-	if (install_split(path, dir, sizeof(dir), &base) == BD_OK &&
-	    dir_open_path(rootfd, dir, false, &dfd) == BD_OK)
-		fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))) {
-		close(fd);
-		fd = -1;
-	}
-	if (dfd >= 0)
-		close(dfd);
-	close(rootfd);
-	bd_err_clear();
-	return fd;
+	return dest_seed_read(ctx, off, buf, len);
 }
 
 /*
@@ -278,20 +259,20 @@ seed_artifact(const struct bd_manifest *prev, const struct bd_artifact *a)
 
 /*
  * What a delta of a needs, or BD_ERR_USAGE (no delta possible: no chunks,
- * seed or previous version) or a refusal: the seed opened in *seed and
- * both indexes, new (*idx) and the seed's (*sidx), fetched and parsed.
+ * seed or previous version) or a refusal: the seed opened in *ds and read
+ * through *seed, and both indexes, new (*idx) and the seed's (*sidx),
+ * fetched and parsed.
  */
 static enum bd_err
 delta_prepare(struct chunkfetch *c, const struct bd_artifact *a,
-    struct delta_seed *seed, struct chunk_index **idx,
+    struct dest_seed **ds, struct delta_seed *seed, struct chunk_index **idx,
     struct chunk_index **sidx, struct chunkfetch_stats *st)
 {
 	const struct bd_artifact *sa;
 	enum bd_err rc;
 
-	if (!a->has_chunks || c->o.seed_root == NULL) {
-		why_set(c, "%s", a->has_chunks ? "no seed on this destination" :
-		    "no chunk index");
+	if (!a->has_chunks) {
+		why_set(c, "no chunk index");
 		rc = BD_ERR_USAGE;
 		goto out;
 	}
@@ -300,11 +281,17 @@ delta_prepare(struct chunkfetch *c, const struct bd_artifact *a,
 		rc = BD_ERR_USAGE;
 		goto out;
 	}
-	if ((seed->fd = seed_open(c->o.seed_root, sa->install)) < 0) {
+	if ((rc = dest_seed_open(c->o.dest, sa->install, ds)) != BD_OK) {
+		why_set(c, "the installed %s: %s", sa->install, bd_err_detail());
+		goto out;
+	}
+	if (*ds == NULL) {
 		why_set(c, "no installed %s to seed from", sa->install);
 		rc = BD_ERR_USAGE;
 		goto out;
 	}
+	seed->read = seed_read;
+	seed->ctx = *ds;
 	if ((rc = index_fetch(c, a->chunks_hex, a->chunks_sha256,
 	    a->chunks_size, a->size, idx, st)) != BD_OK ||
 	    (rc = index_fetch(c, sa->chunks_hex, sa->chunks_sha256,
@@ -324,7 +311,8 @@ delta_fetch(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
     int *fd, struct chunkfetch_stats *st)
 {
 	struct chunk_index *idx = NULL, *sidx = NULL;
-	struct delta_seed seed = { -1, NULL };
+	struct delta_seed seed = { -1, NULL, NULL, NULL };
+	struct dest_seed *dseed = NULL;
 	struct delta_stats ds;
 	struct pack_src p;
 	struct delta_source src = { pack_fetch, pack_blame, &p };
@@ -340,7 +328,7 @@ delta_fetch(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
 	p.c = c;
 	p.st = st;
 	c->why[0] = '\0';
-	if ((rc = delta_prepare(c, a, &seed, &idx, &sidx, st)) != BD_OK)
+	if ((rc = delta_prepare(c, a, &dseed, &seed, &idx, &sidx, st)) != BD_OK)
 		goto out;
 	seed.idx = sidx;
 	sha256_hex(idx->pack_sha256, p.pack_hex);
@@ -394,8 +382,7 @@ out:
 		close(*fd);
 		*fd = -1;
 	}
-	if (seed.fd >= 0)
-		close(seed.fd);
+	dest_seed_close(dseed);
 	free(done);
 	chunk_index_free(sidx);
 	chunk_index_free(idx);

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dest.h"
 #include "download.h"
 #include "err.h"
 #include "manifest.h"
@@ -32,8 +33,7 @@ struct chunkfetch_opts {
 	size_t nmirrors;
 	const char *channel;
 	const struct bd_state *state;	/* the accepted version (borrowed) */
-	const char *seed_root;		/* the directory it was installed in;
-					   NULL: no seeds (--ext2) */
+	struct dest *dest;		/* where it was installed: the seeds */
 	struct report *report;		/* what was reused and fetched, a
 					   mirror named and dropped */
 };

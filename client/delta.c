@@ -11,16 +11,22 @@
 #include "delta.h"
 #include "fsutil.h"
 
-/* Whether the raw_len bytes of fd at off are chunk e (BD_ERR_IO aside). */
+/*
+ * Whether the raw_len bytes of file s (a seed, or the part when s->read is
+ * NULL) at off are chunk e (BD_ERR_IO aside).
+ */
 static enum bd_err
-chunk_at(int fd, uint64_t off, const struct chunk_entry *e, uint8_t *buf,
-    bool *ok)
+chunk_at(const struct delta_seed *s, uint64_t off, const struct chunk_entry *e,
+    uint8_t *buf, bool *ok)
 {
 	uint8_t got[SHA256_BYTES];
 	enum bd_err rc;
 
 	*ok = false;
-	rc = pread_exact(fd, buf, e->raw_len, off);
+	if (s->read != NULL)
+		rc = s->read(s->ctx, off, buf, e->raw_len);
+	else
+		rc = pread_exact(s->fd, buf, e->raw_len, off);
 	if (rc == BD_ERR_SIZE)
 		return BD_OK;
 	if (rc != BD_OK)
@@ -33,6 +39,7 @@ chunk_at(int fd, uint64_t off, const struct chunk_entry *e, uint8_t *buf,
 enum bd_err
 delta_part_check(const struct chunk_index *idx, int fd, uint8_t *done)
 {
+	struct delta_seed part = { fd, idx, NULL, NULL };
 	uint8_t *buf;
 	uint32_t i;
 	bool ok;
@@ -43,7 +50,7 @@ delta_part_check(const struct chunk_index *idx, int fd, uint8_t *done)
 	for (i = 0; i < idx->count; i++) {
 		const struct chunk_entry *e = &idx->chunks[i];
 
-		if ((rc = chunk_at(fd, e->raw_off, e, buf, &ok)) != BD_OK)
+		if ((rc = chunk_at(&part, e->raw_off, e, buf, &ok)) != BD_OK)
 			break;
 		done[i] = ok;
 	}
@@ -80,7 +87,7 @@ copy_seeds(const struct chunk_index *idx, const struct delta_seed *seeds,
 
 		if (done[i] || !chunk_seeds_find(table, e, &seed, &off))
 			continue;
-		if ((rc = chunk_at(seeds[seed].fd, off, e, buf, &ok)) != BD_OK)
+		if ((rc = chunk_at(&seeds[seed], off, e, buf, &ok)) != BD_OK)
 			goto out;
 		if (!ok) {
 			/* The seed changed since its version was installed. */

@@ -20,6 +20,13 @@
 struct delta_seed {
 	int fd;				/* the seed file, read with pread */
 	const struct chunk_index *idx;	/* its chunks (borrowed) */
+	/*
+	 * Or, when not NULL (fd unused), reads exactly len bytes of the seed
+	 * at off into buf: BD_ERR_SIZE past its end (a file on an ext2 slice).
+	 */
+	enum bd_err (*read)(void *ctx, uint64_t off, uint8_t *buf,
+	    size_t len);
+	void *ctx;
 };
 
 struct delta_source {

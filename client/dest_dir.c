@@ -237,6 +237,62 @@ dir_room(struct dest *d, const struct dest_need *need)
 	return BD_OK;
 }
 
+/* A seed in a directory: the installed file, opened read-only. */
+struct dir_seed {
+	struct dest_seed s;	/* first */
+	int fd;
+};
+
+static enum bd_err
+dir_seed_read(struct dest_seed *s, uint64_t off, uint8_t *buf, size_t len)
+{
+	return pread_exact(((struct dir_seed *)s)->fd, buf, len, off);
+}
+
+static void
+dir_seed_close(struct dest_seed *s)
+{
+	close(((struct dir_seed *)s)->fd);
+	free(s);
+}
+
+static enum bd_err
+dir_seed_open(struct dest *d, const char *path, struct dest_seed **out)
+{
+	struct dest_dir *x = dd(d);
+	char dir[INSTALL_PATH_MAX_BYTES + 1];
+	struct dir_seed *n = NULL;
+	const char *base;
+	struct stat st;
+	int dfd = -1, fd = -1;
+	enum bd_err rc;
+
+	if ((rc = install_split(path, dir, sizeof(dir), &base)) != BD_OK)
+		goto out;
+	if (dir_open_path(x->destfd, dir, false, &dfd) != BD_OK) {
+		bd_err_clear();		/* missing, or not ours: no seed */
+		goto out;
+	}
+	fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		goto out;
+	if ((n = calloc(1, sizeof(*n))) == NULL) {
+		rc = bd_fail(BD_ERR_NOMEM, "seed");
+		goto out;
+	}
+	n->s.read = dir_seed_read;
+	n->s.close = dir_seed_close;
+	n->fd = fd;
+	fd = -1;
+	*out = &n->s;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	return rc;
+}
+
 /*
  * Makes (or opens) DESTDIR/.bootdrop/tmp, mode 0700.  It must be a real
  * directory of ours that nobody else can write: verified parts in it are
@@ -738,6 +794,7 @@ static const struct dest_ops dir_ops = {
 	.path_check = dir_path_check,
 	.room = dir_room,
 	.part_dir = dir_part_dir,
+	.seed_open = dir_seed_open,
 	.begin = dir_begin,
 	.clean = dir_clean,
 	.stage = dir_stage,

@@ -182,8 +182,10 @@ ext2_bitmaps_read(struct ext2_target *n)
 	return BD_OK;
 }
 
-enum bd_err
-ext2_open(const char *device_or_image, bool rw, struct ext2_target **t)
+/* ext2_open(), with the soundness check when check is set. */
+static enum bd_err
+ext2_open_as(const char *device_or_image, bool rw, bool check,
+    struct ext2_target **t)
 {
 	struct ext2_target *n = NULL;
 	enum bd_err rc;
@@ -208,7 +210,7 @@ ext2_open(const char *device_or_image, bool rw, struct ext2_target **t)
 	n->fs->umask = 022;
 	/* Nothing is read for writing, and nothing written, before the
 	 * file system is known sound. */
-	if (rw && (rc = ext2_check(n)) != BD_OK)
+	if (check && (rc = ext2_check(n)) != BD_OK)
 		goto out;
 	*t = n;
 	n = NULL;
@@ -221,6 +223,18 @@ out:
 		free(n);
 	}
 	return rc;
+}
+
+enum bd_err
+ext2_open(const char *device_or_image, bool rw, struct ext2_target **t)
+{
+	return ext2_open_as(device_or_image, rw, rw, t);
+}
+
+enum bd_err
+ext2_open_checked(const char *device_or_image, struct ext2_target **t)
+{
+	return ext2_open_as(device_or_image, false, true, t);
 }
 
 bool
@@ -737,8 +751,11 @@ ext2_close(struct ext2_target *t, bool ok)
 	if (t->fs->orig_super != NULL)
 		ext2fs_free_mem(&t->fs->orig_super);
 	/* ext2fs_close2 writes everything back, fsyncs the device and frees
-	 * fs - but leaves fs to us when writing back fails. */
-	if ((err = ext2fs_close2(t->fs, 0)) != 0) {
+	 * fs - but leaves fs to us when writing back fails.  Read-only, the
+	 * counts a check recomputed in memory are dropped, never written. */
+	if (!t->rw)
+		ext2fs_free(t->fs);
+	else if ((err = ext2fs_close2(t->fs, 0)) != 0) {
 		rc = ext2_fail(err, "cannot write back", t->name);
 		ext2fs_free(t->fs);
 	}
@@ -1801,6 +1818,92 @@ out:
 		(void)ext2fs_file_close(file);
 	free(b);
 	return rc;
+}
+
+struct ext2_reader {
+	struct ext2_target *t;
+	ext2_file_t file;
+	uint64_t size;
+	char path[INSTALL_PATH_MAX_BYTES + 1];
+};
+
+enum bd_err
+ext2_reader_open(struct ext2_target *t, const char *path,
+    struct ext2_reader **r, uint64_t *size)
+{
+	char pbuf[INSTALL_PATH_MAX_BYTES + 1];
+	struct ext2_inode inode;
+	struct ext2_reader *n = NULL;
+	ext2_ino_t dir, ino;
+	const char *base;
+	errcode_t err;
+	enum bd_err rc;
+
+	*r = NULL;
+	*size = 0;
+	if ((rc = ext2_walk(t, path, false, pbuf, &dir, &base)) != BD_OK ||
+	    dir == 0)
+		goto out;
+	if ((rc = ext2_lookup(t, dir, base, &ino, &inode)) != BD_OK || ino == 0)
+		goto out;
+	if (!LINUX_S_ISREG(inode.i_mode) ||
+	    EXT2_I_SIZE(&inode) > EXT2_FILE_MAX_BYTES) {
+		rc = bd_fail(BD_ERR_PATH, "ext2: %s is not a regular file of at "
+		    "most %llu bytes", path,
+		    (unsigned long long)EXT2_FILE_MAX_BYTES);
+		goto out;
+	}
+	if ((n = calloc(1, sizeof(*n))) == NULL) {
+		rc = bd_fail(BD_ERR_NOMEM, "ext2");
+		goto out;
+	}
+	if ((err = ext2fs_file_open(t->fs, ino, 0, &n->file)) != 0) {
+		rc = ext2_fail(err, "cannot open", path);
+		goto out;
+	}
+	n->t = t;
+	n->size = EXT2_I_SIZE(&inode);
+	memcpy(n->path, path, strlen(path) + 1);
+	*size = n->size;
+	*r = n;
+	n = NULL;
+out:
+	free(n);
+	return rc;
+}
+
+enum bd_err
+ext2_reader_pread(struct ext2_reader *r, uint8_t *buf, size_t len,
+    uint64_t off)
+{
+	unsigned int got, want;
+	size_t have = 0;
+	errcode_t err;
+
+	if (off > r->size || len > r->size - off)
+		return BD_ERR_SIZE;
+	if ((err = ext2fs_file_llseek(r->file, off, EXT2_SEEK_SET, NULL)) != 0)
+		return ext2_fail(err, "cannot seek in", r->path);
+	while (have < len) {
+		want = (unsigned int)(len - have < COPY_CHUNK_BYTES ?
+		    len - have : COPY_CHUNK_BYTES);
+		err = ext2fs_file_read(r->file, buf + have, want, &got);
+		if (err == 0 && got == 0)
+			err = EXT2_ET_SHORT_READ;
+		if (err != 0)
+			return ext2_fail(err, "cannot read", r->path);
+		have += got;
+	}
+	return BD_OK;
+}
+
+void
+ext2_reader_close(struct ext2_reader *r)
+{
+	if (r == NULL)
+		return;
+	(void)ext2fs_file_close(r->file);
+	free(r);
 }
 
 /*

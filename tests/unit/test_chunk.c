@@ -545,7 +545,7 @@ test_assemble(const uint8_t *a, size_t alen)
 	struct chunk_index *ia, *ib;
 	struct chunk_pack_stats st;
 	struct delta_stats ds;
-	struct delta_seed seed;
+	struct delta_seed seed = { -1, NULL, NULL, NULL };
 	struct mirrors m;
 	struct delta_source src = { mirrors_fetch, mirrors_blame, &m };
 	uint8_t *apack;
@@ -675,7 +675,8 @@ test_assemble(const uint8_t *a, size_t alen)
 
 	/* Shrinking: A (shorter) from seed B, into a part file holding B. */
 	{
-		struct delta_seed sb = { mem_file("seed-b", b, blen), ib };
+		struct delta_seed sb = { mem_file("seed-b", b, blen), ib, NULL,
+		    NULL };
 		uint8_t *adone = calloc(ia->count, 1);
 
 		memset(&m, 0, sizeof(m));
