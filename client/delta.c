@@ -147,6 +147,14 @@ store_range(const struct chunk_index *idx, const struct chunk_range *r,
 	return BD_OK;
 }
 
+static enum bd_err
+checkpoint_call(const struct delta_source *src, const uint8_t *done)
+{
+	if (src->checkpoint == NULL)
+		return BD_OK;
+	return src->checkpoint(src->checkpoint_ctx, done);
+}
+
 enum bd_err
 delta_assemble(const struct chunk_index *idx, const struct delta_seed *seeds,
     size_t nseeds, int out_fd, const struct delta_source *src, uint8_t *done,
@@ -163,7 +171,7 @@ delta_assemble(const struct chunk_index *idx, const struct delta_seed *seeds,
 	enum bd_err rc;
 
 	if (fstat(out_fd, &sb) != 0 ||
-	    ((uint64_t)sb.st_size != idx->artifact_size &&
+	    ((uint64_t)sb.st_size < idx->artifact_size &&
 	    ftruncate(out_fd, (off_t)idx->artifact_size) != 0)) {
 		rc = bd_fail(BD_ERR_IO, "part file: %s", strerror(errno));
 		goto out;
@@ -176,7 +184,7 @@ delta_assemble(const struct chunk_index *idx, const struct delta_seed *seeds,
 		goto out;
 	}
 	if ((rc = copy_seeds(idx, seeds, nseeds, out_fd, done, raw,
-	    &sum)) != BD_OK)
+	    &sum)) != BD_OK || (rc = checkpoint_call(src, done)) != BD_OK)
 		goto out;
 	for (round = 0; round < DELTA_ROUNDS; round++) {
 		for (i = 0, missing = 0; i < idx->count; i++)
@@ -196,7 +204,8 @@ delta_assemble(const struct chunk_index *idx, const struct delta_seed *seeds,
 			}
 			sum.pack_bytes += r.pack_len;
 			if ((rc = store_range(idx, &r, pack, source, out_fd, src,
-			    dec, need, done, raw, &sum)) != BD_OK)
+			    dec, need, done, raw, &sum)) != BD_OK ||
+			    (rc = checkpoint_call(src, done)) != BD_OK)
 				goto out;
 		}
 	}
