@@ -186,6 +186,59 @@ first=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/dying.log")
 	fail "rerun: $got pack requests, cut run $first, a full delta $full"
 kill "$evil_pid" 2>/dev/null; wait "$evil_pid" 2>/dev/null
 
+# One part file serves both ways of downloading (doc/chunks.md): what one
+# way verified or wrote is resumed by the other.
+rm -rf "$T/repo-nopack"; cp -a "$T/repo" "$T/repo-nopack"
+rm "$T/repo-nopack/blobs/sha256/$pack2"
+# world_bytes LOG : body bytes of the world's blob in a server's log.
+world_bytes() {
+	grep "GET /blobs/sha256/$world2 " "$1" | awk '{ s += $10 } END { print s + 0 }'
+}
+
+# --- a whole download cut short (pack missing, a seed that shares nothing),
+# then a delta that falls back again: the whole download resumes
+v1_dest
+head -c "$size2" /dev/urandom > "$T/dest/world.txt"
+start_evil normal "$T/repo-nopack" dying --die-after $((isz + 8192 + size2 / 2))
+expect_status 2 "pack missing, the mirror dies in the middle of the whole download" \
+	fetch -d "$T/dest" "$url"
+kill "$evil_pid" 2>/dev/null; wait "$evil_pid" 2>/dev/null
+: > "$T/server.log"
+serve "$T/repo-nopack"
+expect_status 0 "rerun: a delta again, falling back again" fetch -d "$T/dest" "$url"
+expect_err "world: downloaded whole, not by chunks" "rerun: the world came whole"
+stop_servers
+wb=$(world_bytes "$T/server.log")
+[ "$wb" -gt 0 ] && [ "$wb" -lt $((size2 * 3 / 4)) ] &&
+	ok "the whole download resumed: $wb bytes of the $size2-byte blob fetched on the rerun" ||
+	fail "the whole download restarted: $wb bytes of the $size2-byte blob on the rerun"
+installed_v2 "whole, cut, rerun"
+
+# --- a delta killed (SIGKILL) once the seed is copied, then a whole
+# download (the seed gone): it resumes the chunks the delta verified
+v1_dest
+start_evil normal "$T/repo" slow --rate 50000
+fetch -d "$T/dest" "$url" >"$T/kill.out" 2>&1 &
+fpid=$!
+for i in $(seq 400); do
+	grep -q "^GET /blobs/sha256/$pack2 " "$T/slow.log" && break
+	sleep 0.05
+done
+kill -KILL "$fpid"; wait "$fpid" 2>/dev/null
+kill "$evil_pid" 2>/dev/null; wait "$evil_pid" 2>/dev/null
+grep -q "^GET /blobs/sha256/$pack2 " "$T/slow.log" && ok "killed during the pack ranges" ||
+	fail "the delta never reached the pack"
+rm "$T/dest/world.txt"
+: > "$T/server.log"
+serve "$T/repo"
+expect_status 0 "rerun without a seed: a whole download" fetch -d "$T/dest" "$url"
+stop_servers
+wb=$(world_bytes "$T/server.log")
+[ "$wb" -gt 0 ] && [ "$wb" -lt $((size2 / 4)) ] &&
+	ok "the whole download resumed the delta's chunks: $wb bytes of $size2 fetched" ||
+	fail "the whole download did not resume the delta's chunks: $wb bytes of $size2"
+installed_v2 "delta killed, then whole"
+
 # --- no state (a fresh slice): the world downloads whole, no word of chunks
 fresh_dest
 serve "$T/repo"
