@@ -6,6 +6,18 @@ EVIL=$FETCHDIR/evil_server.py
 CRAFT=$FETCHDIR/craft.py
 PUBKEY=$(tail -n 1 "$TEST_PUB")
 CH=test
+MK=$BOOTDROP_BUILDDIR/tests/mkkernel	# test kernels (tests/mkkernel.c)
+RENDER=$BOOTDROP_BUILDDIR/tests/bootrender	# the boot entries a version should get
+
+# need_server : skips the test (status 77) when bootdrop-server is not
+# built; puts /sbin and /usr/sbin (mkfs.ext2, debugfs, e2fsck) on PATH.
+need_server() {
+	export PATH=$PATH:/sbin:/usr/sbin
+	[ -x "$SERVER" ] || { echo "bootdrop-server not built"; exit 77; }
+}
+
+# M VERSION : the path of channel $CH's manifest VERSION in $T/repo.
+M() { echo "$T/repo/channels/$CH/$1.json"; }
 
 # wait_listening OUTFILE : prints the URL a server announced on OUTFILE.
 wait_listening() {
