@@ -17,7 +17,6 @@
 #include "chunk.h"
 #include "chunkfetch.h"
 #include "delta.h"
-#include "fsutil.h"
 #include "layout.h"
 #include "units.h"
 
