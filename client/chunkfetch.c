@@ -432,8 +432,13 @@ part_open(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
 	*fd = openat(partdir, part, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 	    0600);
 	if (*fd < 0 || fstat(*fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		rc = bd_fail(BD_ERR_IO, "%s: %s", part, strerror(errno));
+		rc = bd_fail(BD_ERR_IO, "%s: %s", part, *fd >= 0 &&
+		    fstat(*fd, &sb) == 0 ? "not a regular file" :
+		    strerror(errno));
 		why_set(c, "%s", bd_err_detail());
+		if (*fd >= 0)	/* not ours to mark or empty */
+			close(*fd);
+		*fd = -1;
 		return rc;
 	}
 	pm->idx = idx;

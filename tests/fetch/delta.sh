@@ -201,6 +201,15 @@ wb=$(world_bytes "$T/server.log")
 	fail "the whole download did not resume the delta's chunks: $wb bytes of $size2"
 installed_v2 "delta killed, then whole"
 
+# --- a part that is not a regular file: refused (exit 4), never marked
+v1_dest
+mkdir -p -m 0700 "$T/dest/.bootdrop/tmp"
+mkfifo "$T/dest/.bootdrop/tmp/$world2.part"
+serve "$T/repo"
+expect_status 4 "a FIFO as the part file is refused" fetch -d "$T/dest" "$url"
+expect_err "$world2.part: not a regular file" "the run names the part"
+stop_servers
+
 # --- no state (a fresh slice): the world downloads whole, no word of chunks
 fresh_dest
 serve "$T/repo"
