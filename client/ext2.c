@@ -268,6 +268,7 @@ ext2_dirs_add(struct ext2_target *t, ext2_ino_t dir)
 struct ext2_check {
 	struct ext2_target *t;
 	ext2fs_block_bitmap owned;	/* blocks the fs or an in-use inode uses */
+	ext2fs_block_bitmap tables;	/* bitmaps and inode tables: no file's */
 	ext2fs_inode_bitmap inuse;	/* inodes with links */
 	ext2fs_inode_bitmap isdir;	/* in-use directories */
 	uint32_t *names;		/* entries naming each inode */
@@ -295,6 +296,12 @@ ext2_check_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
 		snprintf(c->why, sizeof(c->why), "block %llu is used twice "
 		    "(again by inode %lu)", (unsigned long long)b,
 		    (unsigned long)c->ino);
+	/* A system inode may share the superblocks and descriptors (the
+	 * resize inode does), never a block every inode write changes. */
+	else if (ext2fs_test_block_bitmap2(c->tables, b))
+		snprintf(c->why, sizeof(c->why), "inode %lu maps block %llu of "
+		    "a bitmap or inode table", (unsigned long)c->ino,
+		    (unsigned long long)b);
 	else if (!ext2fs_test_block_bitmap2(fs->block_map, b))
 		snprintf(c->why, sizeof(c->why), "block %llu of inode %lu is "
 		    "free in the bitmap", (unsigned long long)b,
@@ -305,6 +312,14 @@ ext2_check_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
 	if (blockcnt > c->last)
 		c->last = blockcnt;
 	return 0;
+}
+
+/* Marks b as a bitmap or inode table block. */
+static void
+ext2_check_table(struct ext2_check *c, blk64_t b)
+{
+	ext2fs_mark_block_bitmap2(c->owned, b);
+	ext2fs_mark_block_bitmap2(c->tables, b);
 }
 
 /* Marks the file system's own blocks: superblocks, descriptors, bitmaps,
@@ -319,15 +334,13 @@ ext2_check_meta(struct ext2_check *c)
 	for (g = 0; g < fs->group_desc_count; g++) {
 		(void)ext2fs_reserve_super_and_bgd(fs, g, c->owned);
 		if (ext2fs_block_bitmap_loc(fs, g) != 0)
-			ext2fs_mark_block_bitmap2(c->owned,
-			    ext2fs_block_bitmap_loc(fs, g));
+			ext2_check_table(c, ext2fs_block_bitmap_loc(fs, g));
 		if (ext2fs_inode_bitmap_loc(fs, g) != 0)
-			ext2fs_mark_block_bitmap2(c->owned,
-			    ext2fs_inode_bitmap_loc(fs, g));
+			ext2_check_table(c, ext2fs_inode_bitmap_loc(fs, g));
 		b = ext2fs_inode_table_loc(fs, g);
 		for (n = 0; b != 0 && n < fs->inode_blocks_per_group; n++)
 			if (b + n < ext2fs_blocks_count(fs->super))
-				ext2fs_mark_block_bitmap2(c->owned, b + n);
+				ext2_check_table(c, b + n);
 	}
 }
 
@@ -649,6 +662,7 @@ ext2_check(struct ext2_target *t)
 		    (unsigned long)fs->super->s_inodes_count,
 		    (unsigned long)EXT2_CHECK_INODES_MAX);
 	if ((err = ext2fs_allocate_block_bitmap(fs, "owned", &c.owned)) != 0 ||
+	    (err = ext2fs_allocate_block_bitmap(fs, "tables", &c.tables)) != 0 ||
 	    (err = ext2fs_allocate_inode_bitmap(fs, "in use", &c.inuse)) != 0 ||
 	    (err = ext2fs_allocate_inode_bitmap(fs, "dirs", &c.isdir)) != 0) {
 		rc = ext2_fail(err, "cannot check", t->name);
@@ -672,6 +686,8 @@ out:
 		    "written: run e2fsck -f %s", t->name, c.why, t->name);
 	if (c.owned != NULL)
 		ext2fs_free_block_bitmap(c.owned);
+	if (c.tables != NULL)
+		ext2fs_free_block_bitmap(c.tables);
 	if (c.inuse != NULL)
 		ext2fs_free_inode_bitmap(c.inuse);
 	if (c.isdir != NULL)

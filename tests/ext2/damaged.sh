@@ -133,6 +133,9 @@ for fs in ext2 ext4; do
 		check "$fs: a block beyond the end of the file system"
 		cp "$base" "$T/d.img"; dw "$T/d.img" "sif /boot/kernel.old block[IND] $(itable "$base")"
 		check "$fs: kernel.old's indirect block on the inode table"
+		# (found by fuzz_ext2: inode writes then read as its block map)
+		cp "$base" "$T/d.img"; dw "$T/d.img" "sif <7> block[IND] $(itable "$base")"
+		check "$fs: the resize inode's indirect block on the inode table"
 	else
 		cp "$base" "$T/d.img"; dw "$T/d.img" "sif /boot/kernel.old block[0] 0x1234"
 		check "$fs: a bad extent header"
