@@ -118,7 +118,7 @@ cmd_pack(int argc, char **argv)
 		status = fail(argv[4], rc);
 		goto out;
 	}
-	if ((rc = chunkpub_artifact(blobs, fd, prev, (int)level, &r)) != BD_OK) {
+	if ((rc = chunkpub_artifact(blobs, fd, prev, -1, (int)level, &r)) != BD_OK) {
 		status = fail(argv[3], rc);
 		goto out;
 	}
