@@ -192,16 +192,18 @@ enum bd_err chunk_pack_fd(int artifact_fd, int pack_fd,
 struct chunk_seeds;
 
 /*
- * Returns in *out a new table of the chunks of the n seed indexes (which
- * must outlive it); free with chunk_seeds_free().
+ * Returns in *out a new table of the chunks of the n (at most 16) seed
+ * indexes, copied out of them (28 bytes a chunk: the indexes may be freed
+ * once it is built); free with chunk_seeds_free().
  */
 enum bd_err chunk_seeds_new(const struct chunk_index *const *seeds, size_t n,
     struct chunk_seeds **out);
 void chunk_seeds_free(struct chunk_seeds *s);
 
 /*
- * Finds a chunk of the seeds with e's raw length and SHA-256: returns true
- * with the seed's number and the chunk's offset in it.
+ * Finds a chunk of the seeds with e's raw length and the first 64 bits of
+ * its SHA-256: returns true with the seed's number and the chunk's offset
+ * in it.  The caller re-hashes what it copies from there.
  */
 bool chunk_seeds_find(const struct chunk_seeds *s, const struct chunk_entry *e,
     uint32_t *seed, uint64_t *off);
