@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# tests/bench/delayproxy.py LISTEN_PORT TARGET_PORT DELAY_MS [RATE] - a TCP
+# tests/bench/delayproxy.py LISTEN_PORT TARGET_PORT DELAY_MS [RATE [LOG]] - a TCP
 # proxy on 127.0.0.1 standing for a network link: every byte is held
 # DELAY_MS in each direction (a round trip costs 2 x DELAY_MS more) and,
 # when RATE (bytes/s) is given, each direction is one link of RATE shared
@@ -7,7 +7,9 @@
 # everything read before it (n / RATE seconds a piece), plus the delay.
 # Each connection's queue holds at most 256 KiB a direction (more than 40 ms
 # at 20 Mbit/s), so a fast sender is slowed as by TCP, not buffered whole.
-# Prints "listening PORT PID" (LISTEN_PORT 0 picks a free port).  One
+# Prints "listening PORT PID" (LISTEN_PORT 0 picks a free port).  With
+# LOG, appends a line for every connection when it ends: the bytes it
+# delivered to the client and to the server.  One
 # process, one thread: on a busy CPU it can become the slow part itself,
 # which tests/bench/delta.sh checks by timing a whole download through it
 # with no rate.
@@ -35,7 +37,9 @@ class Link:
 
 
 async def pump(reader, writer, link):
+    """Copies reader to writer through link; returns the bytes delivered."""
     queue = asyncio.Queue(QUEUE_PIECES)
+    delivered = 0
 
     async def receive():
         try:
@@ -48,6 +52,7 @@ async def pump(reader, writer, link):
             await queue.put((time.monotonic(), b""))
 
     async def send():
+        nonlocal delivered
         try:
             while True:
                 due, data = await queue.get()
@@ -60,18 +65,21 @@ async def pump(reader, writer, link):
                     break
                 writer.write(data)
                 await writer.drain()
+                delivered += len(data)
         except (ConnectionError, OSError):
             while True:  # let receive() finish
                 if not (await queue.get())[1]:
                     break
 
     await asyncio.gather(receive(), send())
+    return delivered
 
 
 async def main():
     listen_port, target_port = int(sys.argv[1]), int(sys.argv[2])
     delay = float(sys.argv[3]) / 1000.0
     rate = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
+    log = sys.argv[5] if len(sys.argv) > 5 else None
     up, down = Link(rate, delay), Link(rate, delay)
 
     async def client(c_reader, c_writer):
@@ -81,8 +89,11 @@ async def main():
             c_writer.close()
             return
         try:
-            await asyncio.gather(pump(c_reader, u_writer, up),
-                                 pump(u_reader, c_writer, down))
+            to_server, to_client = await asyncio.gather(
+                pump(c_reader, u_writer, up), pump(u_reader, c_writer, down))
+            if log:
+                with open(log, "a") as f:
+                    f.write("%d %d\n" % (to_client, to_server))
         finally:
             for w in (c_writer, u_writer):
                 try:

@@ -17,7 +17,8 @@
 # `casync extract --store=URL/store --seed=worldN URL/worldN1.caibx`.
 # Bytes are what nginx sent for the run, headers included (bootdrop: the
 # manifests, the kernel for "full", both chunk indexes and every pack
-# range); connections are distinct nginx connection numbers in the run.
+# range); connections are distinct nginx connection numbers in the run;
+# on a proxied link, "delivered" is what the proxy handed the client.
 #
 # Links (this kernel has no sch_netem, so no tc): "loopback" is nginx on
 # 127.0.0.1 as is.  "shaped" is tests/bench/delayproxy.py in front of it:
@@ -101,8 +102,7 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 wait_url() {
-	local i
-	for i in $(seq 200); do
+	for _ in $(seq 200); do
 		curl -s -o /dev/null "$1" && return 0
 		sleep 0.05
 	done
@@ -153,12 +153,13 @@ NGX
 nginx -c "$W/ng/nginx.conf" -e "$W/ng/error.log" &
 pids+=($!)
 wait_url "http://127.0.0.1:$p_fast/"
-# start_proxy TARGET_PORT DELAY_MS [RATE] : a delaying proxy; sets PROXY_PORT
+# start_proxy TARGET_PORT DELAY_MS RATE : a delaying proxy (RATE 0: none)
+# logging to $W/ng/link.log; sets PROXY_PORT
 start_proxy() {
-	local out=$W/ng/proxy.$1.$2.${3:-0} i pid
-	$PY "$src/tests/bench/delayproxy.py" 0 "$1" "$2" ${3:-} >"$out" &
+	local out=$W/ng/proxy.$1.$2.$3 pid
+	$PY "$src/tests/bench/delayproxy.py" 0 "$1" "$2" "$3" "$W/ng/link.log" >"$out" &
 	pids+=($!)
-	for i in $(seq 100); do grep -q '^listening' "$out" 2>/dev/null && break; sleep 0.05; done
+	for _ in $(seq 100); do grep -q '^listening' "$out" 2>/dev/null && break; sleep 0.05; done
 	read -r _ PROXY_PORT pid <"$out" || true
 	[ -n "$PROXY_PORT" ] || { echo "delta: the delaying proxy did not start" >&2; exit 1; }
 	[ "$pid" = "${pids[-1]}" ] || pids+=("$pid")
@@ -167,9 +168,9 @@ declare -A URL
 URL[loopback]=http://127.0.0.1:$p_fast
 start_proxy "$p_fast" "$DELAY_MS" "$RATE"
 URL[shaped]=http://127.0.0.1:$PROXY_PORT
-start_proxy "$p_slow" "$DELAY_MS"
+start_proxy "$p_slow" "$DELAY_MS" 0
 URL[limitrate]=http://127.0.0.1:$PROXY_PORT
-start_proxy "$p_fast" 0
+start_proxy "$p_fast" 0 0
 p_calib=$PROXY_PORT
 
 # Per format, made once: zsync's and casync's control files and store, and
@@ -226,7 +227,8 @@ echo "== delaying proxy alone (no delay, no rate, unlimited nginx): worldN1.$f i
 	"$(echo "scale=1; $(stat -c %s "worldN1.$f") / ($e - $s) / 1000000" | bc) MB/s (the shaped link asks for $(echo "scale=1; $RATE / 1000000" | bc))"
 
 # run LINK TOOL FORMAT: one transfer; appends "link tool format bytes
-# requests connections seconds" to results
+# requests connections seconds delivered" to results (delivered: the bytes
+# the proxy handed the client, "-" on loopback)
 run() {
 	local link=$1 tool=$2 f=$3 url=${URL[$1]} out=$W/out s e got
 	rm -rf "$out"
@@ -236,6 +238,7 @@ run() {
 	esac
 	sync
 	: >ng/access.log
+	: >ng/link.log
 	s=$(date +%s.%N)
 	case $tool in
 	full|bootdrop) "$FETCH" -q -P "$PK" -c w -d "$out" "$url/bd.$f/" ;;
@@ -250,7 +253,8 @@ run() {
 	# nginx writes the log line when the response is done; the client may
 	# have its bytes a moment earlier.
 	sleep 0.2
-	echo "$link $tool $f $(awk '{s+=$1; n++; c[$3]=1} END {print s, n, length(c)}' ng/access.log) $(echo "$e - $s" | bc)" >>results
+	echo "$link $tool $f $(awk '{s+=$1; n++; c[$3]=1} END {print s, n, length(c)}' ng/access.log)" \
+		"$(echo "$e - $s" | bc) $([ "$link" = loopback ] && echo - || awk '{s+=$1} END {print s+0}' ng/link.log)" >>results
 	rm -rf "$out" "$out.zs-old"
 }
 

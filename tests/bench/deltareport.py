@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # tests/bench/deltareport.py RESULTS [FORMAT=SIZE ...] - the medians and
 # ratios of tests/bench/delta.sh.  RESULTS has one line a transfer: "link
-# tool format bytes requests connections seconds".  Prints, per link and
+# tool format bytes requests connections seconds [delivered]" (delivered:
+# what the proxy of a shaped link handed the client, "-" on loopback).  Prints, per link and
 # format, the median of each column per tool, then bootdrop's delta against
 # the better of zsync and casync (bytes: the fewer bytes; seconds: the
 # faster) and against bootdrop's whole download, with issue 22's targets.
@@ -12,8 +13,10 @@ TOOLS = ("full", "bootdrop", "zsync", "casync")
 PEERS = ("zsync", "casync")
 rows = {}
 for line in open(sys.argv[1]):
-    link, tool, f, b, n, c, t = line.split()
-    rows.setdefault((link, f, tool), []).append((int(b), int(n), int(c), float(t)))
+    link, tool, f, b, n, c, t = line.split()[:7]
+    d = line.split()[7:] or ["-"]
+    d = -1 if d[0] == "-" else int(d[0])
+    rows.setdefault((link, f, tool), []).append((int(b), int(n), int(c), float(t), d))
 sizes = dict(a.split("=") for a in sys.argv[2:])
 
 
@@ -21,19 +24,20 @@ def med(key):
     r = rows.get(key)
     if not r:
         return None
-    return tuple(statistics.median(x[i] for x in r) for i in range(4)) + (len(r),)
+    return tuple(statistics.median(x[i] for x in r) for i in range(5)) + (len(r),)
 
 
 links = list(dict.fromkeys(k[0] for k in rows))
 formats = list(dict.fromkeys(k[1] for k in rows))
-print("%-8s %-10s %-9s %12s %8s %5s %9s %4s" %
-      ("link", "format", "tool", "bytes", "requests", "conns", "seconds", "runs"))
+print("%-8s %-10s %-9s %12s %8s %5s %9s %4s %12s" %
+      ("link", "format", "tool", "bytes", "requests", "conns", "seconds", "runs", "delivered"))
 for link in links:
     for f in formats:
         for tool in TOOLS:
             m = med((link, f, tool))
             if m:
-                print("%-8s %-10s %-9s %12d %8d %5d %9.2f %4d" % ((link, f, tool) + m))
+                d = "-" if m[4] < 0 else "%d" % m[4]
+                print("%-8s %-10s %-9s %12d %8d %5d %9.2f %4d %12s" % ((link, f, tool) + m[:4] + (m[5], d)))
 
 print()
 print("bootdrop delta against the better peer (targets: bytes <= 1.10x on tar and")
