@@ -32,10 +32,11 @@
 #
 # Environment: RUNS (default 5; medians), DELTA_BENCH_DIR (default
 # ~/.cache/bootdrop/delta: worlds, repositories and control files are made
-# once and reused; remove the directory after changing the publisher),
-# FORMATS (default "tar rs.tar.gz tar.gz"), LINKS (default "loopback
-# shaped"; or limitrate), TOOLS (default "full bootdrop zsync casync"), SKIP (LINK:FORMAT
-# or LINK:FORMAT:TOOL items not run; default "shaped:tar.gz": that row's
+# once and reused; remove its bd.* and www/bd.* after changing the
+# publisher), FORMATS (default "tar rs.tar.gz tar.gz"), LINKS (default
+# "loopback shaped"; or limitrate), TOOLS (default "full bootdrop zsync
+# casync"), SKIP (LINK:FORMAT or LINK:FORMAT:TOOL items not run; default
+# "shaped:tar.gz": that row's
 # target is bytes against the whole file, which the loopback run measures,
 # and zsync alone spends a minute of CPU on it), RATE (bytes/s, default
 # 2500000), DELAY_MS (each way, default 20).  Needs root the first time
