@@ -547,7 +547,8 @@ test_assemble(const uint8_t *a, size_t alen)
 	struct delta_stats ds;
 	struct delta_seed seed;
 	struct mirrors m;
-	struct delta_source src = { mirrors_fetch, mirrors_blame, &m };
+	struct delta_source src = { mirrors_fetch, mirrors_blame, &m, NULL,
+	    NULL };
 	uint8_t *apack;
 	size_t apack_len;
 	uint32_t i, n_done, k;
