@@ -210,6 +210,21 @@ first=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/dying.log")
 	fail "rerun: $got pack requests, cut run $first, a full delta $full"
 kill "$evil_pid" 2>/dev/null; wait "$evil_pid" 2>/dev/null
 
+# --- a mirror dying in the middle of the ranges: the other serves the rest
+v1_dest
+mirrors "normal:--die-after,$((isz + rbytes / 3))" normal
+expect_status 0 "the first of two mirrors dies in the middle of the delta" \
+	fetch -d "$T/dest" "${m[@]}"
+grep -q "reused from the installed version" "$T/last.out" &&
+	ok "a mirror died: still by chunks" || fail "a mirror died: not by chunks: $(cat "$T/last.err")"
+installed_v2 "a mirror died"
+n0=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/m0.log")
+n1=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/m1.log")
+[ "$n0" -ge 1 ] && [ "$n1" -ge 1 ] && [ $((n0 + n1)) -ge "$full" ] &&
+	ok "the dead mirror's ranges went to the other ($n0 asked of it, $n1 of the other, $full in all)" ||
+	fail "a mirror died: pack ranges $n0 and $n1 of $full"
+stop_mirrors
+
 # --- no state (a fresh slice): the world downloads whole, no word of chunks
 fresh_dest
 serve "$T/repo"
