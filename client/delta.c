@@ -205,6 +205,8 @@ round_run(const struct chunk_index *idx, struct feed *f, int out_fd,
 			outstanding++;
 			st->requests++;
 		}
+		if (outstanding == 0 && have)	/* against its word */
+			return bd_fail(BD_ERR_USAGE, "the source took no range");
 		if (outstanding == 0)
 			return BD_OK;
 		rc = feed_next(f, &got, &buf, &source);

@@ -44,15 +44,17 @@ struct delta_source {
 	void *ctx;
 	/*
 	 * Asks for range r; false when no more can be asked for before next()
-	 * has given one back (true whenever none is outstanding).
+	 * has given one back (true whenever none is outstanding: a range
+	 * given back is no longer outstanding).
 	 */
 	bool (*ask)(void *ctx, const struct chunk_range *r);
 	/*
 	 * Gives back a range asked for, in any order: BD_OK with it in *r,
-	 * its r->pack_len bytes in *buf (valid until the next call) and the
-	 * source in *source; BD_ERR_NETWORK with *r when no source could
-	 * supply it (its chunks are left missing); anything else is a local
-	 * failure that stops the assembly.
+	 * its r->pack_len bytes in *buf (valid until the next call of ask or
+	 * next, which take it as done with) and the source in *source;
+	 * BD_ERR_NETWORK with *r when no source could supply it (its chunks
+	 * are left missing); anything else is a local failure that stops the
+	 * assembly.
 	 */
 	enum bd_err (*next)(void *ctx, struct chunk_range *r,
 	    const uint8_t **buf, int *source);

@@ -154,11 +154,28 @@ usable_mirrors(const struct rangefetch *rf)
 	return n;
 }
 
+/* The range given back last is done with: its slot is free again. */
+static void
+given_release(struct rangefetch *rf)
+{
+	size_t k;
+
+	for (k = 0; k < rf->nslots; k++)
+		if (rf->slots[k].state == SLOT_GIVEN) {
+			rf->outstanding--;
+			rf->outstanding_bytes -= rf->slots[k].rr.r.pack_len;
+			free(rf->slots[k].buf);
+			rf->slots[k].buf = NULL;
+			rf->slots[k].state = SLOT_FREE;
+		}
+}
+
 bool
 rangefetch_ask(struct rangefetch *rf, const struct chunk_range *r)
 {
 	size_t room = usable_mirrors(rf) * RF_PER_MIRROR;
 
+	given_release(rf);
 	if (rf->outstanding > 0 && (rf->outstanding >= room ||
 	    rf->npending >= RF_SLOTS_MAX ||
 	    rf->outstanding_bytes + r->pack_len > RF_BUDGET_BYTES))
@@ -481,22 +498,6 @@ give_back(struct rangefetch *rf, size_t lost, struct chunk_range *r,
 	    rf->where : rf->o.hex, rf->detail[0] != '\0' ? rf->detail :
 	    "no mirror left to ask");
 	return true;
-}
-
-/* The range given back last is done with: its slot is free again. */
-static void
-given_release(struct rangefetch *rf)
-{
-	size_t k;
-
-	for (k = 0; k < rf->nslots; k++)
-		if (rf->slots[k].state == SLOT_GIVEN) {
-			rf->outstanding--;
-			rf->outstanding_bytes -= rf->slots[k].rr.r.pack_len;
-			free(rf->slots[k].buf);
-			rf->slots[k].buf = NULL;
-			rf->slots[k].state = SLOT_FREE;
-		}
 }
 
 enum bd_err

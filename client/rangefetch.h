@@ -71,7 +71,8 @@ bool rangefetch_ask(struct rangefetch *rf, const struct chunk_range *r);
 
 /*
  * Waits for a range asked for to arrive: BD_OK with it in *r, its bytes in
- * *buf (valid until the next call) and the mirror's number in *source;
+ * *buf (valid until the next call here or to rangefetch_ask(), which
+ * takes it as done with) and the mirror's number in *source;
  * BD_ERR_NETWORK with *r when no mirror left could give it (the failure is
  * recorded in the dl for dl_where()/dl_detail()); BD_ERR_USAGE when
  * nothing is outstanding; BD_ERR_NOMEM.
