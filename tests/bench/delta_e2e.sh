@@ -37,8 +37,16 @@ serve() {
 	"$B/server/bootdrop-server" -r "$1" -l 127.0.0.1:0 --access-log "$2" \
 		>"$2.out" 2>&1 &
 	echo $! >"$2.pid"
-	sleep 0.5
-	sed -n 's/^listening on \(http[^ ]*\).*/\1/p' "$2.out"
+	listening "$2.out"
+}
+# listening FILE : the URL FILE says is listening, waiting up to 10 s
+listening() {
+	local i
+	for i in $(seq 100); do
+		grep -q '^listening on ' "$1" && break
+		sleep 0.1
+	done
+	sed -n 's/^listening on \(http[^ ]*\).*/\1/p' "$1"
 }
 fetch() {
 	"$B/client/bootdrop-fetch" -P "$PK" -c w "$@"
@@ -54,8 +62,7 @@ if [ -n "${E2E_DELAY_MS:-}" ]; then
 	python3 "$src/tests/bench/latency_proxy.py" "$(echo "$u" |
 		sed 's|.*:\([0-9]*\)/*$|\1|')" "$E2E_DELAY_MS" >proxy.out &
 	proxy=$!
-	sleep 0.5
-	u=$(sed -n 's/^listening on \(http[^ ]*\).*/\1/p' proxy.out)
+	u=$(listening proxy.out)
 fi
 /usr/bin/time -f "%e s %M kB" -o t2 "$B/client/bootdrop-fetch" -v -P "$PK" -c w -d dest "$u" >f2.out 2>&1
 kill "$(cat s2.log.pid)"
