@@ -33,9 +33,9 @@
 /* Range requests in flight per mirror (doc/chunks.md: measured). */
 #define RF_PER_MIRROR		4
 /* Bytes of ranges asked for and not yet taken back, all mirrors together. */
-#define RF_BUDGET_BYTES		(2u << 20)
+#define RF_BUDGET_BYTES		(1u << 20)
 /* libcurl's receive buffer, per handle. */
-#define RF_CURL_BUFFER_BYTES	(64L << 10)
+#define RF_CURL_BUFFER_BYTES	(16L << 10)
 #define RF_WHY_BYTES		512
 
 struct rangefetch_opts {
