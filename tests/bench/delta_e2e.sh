@@ -59,6 +59,7 @@ mkdir dest fresh
 u=$(serve repo1 s1.log); fetch -q -d dest "$u"; kill "$(cat s1.log.pid)"
 u=$(serve repo s2.log)
 if [ -n "${E2E_DELAY_MS:-}" ]; then
+	rm -f proxy.out	# no URL of an earlier proxy read before it is cut
 	python3 "$src/tests/bench/latency_proxy.py" "$(echo "$u" |
 		sed 's|.*:\([0-9]*\)/*$|\1|')" "$E2E_DELAY_MS" >proxy.out &
 	proxy=$!

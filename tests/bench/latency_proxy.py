@@ -40,7 +40,12 @@ def main():
           flush=True)
     while True:
         c, _ = lst.accept()
-        u = socket.create_connection(("127.0.0.1", upstream))
+        try:
+            u = socket.create_connection(("127.0.0.1", upstream))
+        except OSError as e:
+            print("latency_proxy: upstream: %s" % e, file=sys.stderr)
+            c.close()
+            continue
         for s in (c, u):
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         threading.Thread(target=pump, args=(c, u, delay), daemon=True).start()
