@@ -43,7 +43,7 @@ serve() {
 listening() {
 	local i
 	for i in $(seq 100); do
-		grep -q '^listening on ' "$1" && break
+		grep -qs '^listening on ' "$1" && break
 		sleep 0.1
 	done
 	sed -n 's/^listening on \(http[^ ]*\).*/\1/p' "$1"
