@@ -327,7 +327,7 @@ dl_record_failure(struct dl *d, const struct dl_failure *f,
 }
 
 /* dl_record_failure() of a kind that has no status or curl code. */
-static enum bd_err
+enum bd_err
 dl_record(struct dl *d, enum dl_fail_kind kind, const char *where,
     const char *detail)
 {
@@ -2213,4 +2213,18 @@ dl_get_range(struct dl *d, const char *url, uint64_t off, size_t len,
 	if (rc != BD_OK)
 		dl_record_failure(d, &x.fail, url, bd_err_detail());
 	return rc;
+}
+
+void *
+dl_easy_dup(struct dl *d, long *low_speed_time)
+{
+	CURL *e = curl_easy_duphandle(d->curl);
+
+	*low_speed_time = d->low_speed_time;
+	if (e != NULL && (curl_easy_setopt(e, CURLOPT_SHARE, d->share) !=
+	    CURLE_OK || curl_easy_setopt(e, CURLOPT_TIMEOUT, 0L) != CURLE_OK)) {
+		curl_easy_cleanup(e);
+		e = NULL;
+	}
+	return e;
 }
