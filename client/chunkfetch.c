@@ -238,15 +238,17 @@ seed_artifact(const struct bd_manifest *prev, const struct bd_artifact *a)
 /*
  * What a delta of a needs, or BD_ERR_USAGE (no delta possible: no chunks,
  * seed or previous version) or a refusal: the seed opened in *ds and read
- * through *seed, and both indexes, new (*idx) and the seed's (*sidx),
- * fetched and parsed.
+ * through *seed, the table of its chunks (*table), and the new index
+ * (*idx).  The seed's index is fetched first and freed once the table is
+ * built, so the two indexes are never held at once (peak RSS).
  */
 static enum bd_err
 delta_prepare(struct chunkfetch *c, const struct bd_artifact *a,
     struct dest_seed **ds, struct delta_seed *seed, struct chunk_index **idx,
-    struct chunk_index **sidx, struct chunkfetch_stats *st)
+    struct chunk_seeds **table, struct chunkfetch_stats *st)
 {
 	const struct bd_artifact *sa;
+	struct chunk_index *sidx = NULL;
 	enum bd_err rc;
 
 	if (!a->has_chunks) {
@@ -270,17 +272,24 @@ delta_prepare(struct chunkfetch *c, const struct bd_artifact *a,
 	}
 	seed->read = seed_read;
 	seed->ctx = *ds;
+	if ((rc = index_fetch(c, sa->chunks_hex, sa->chunks_sha256,
+	    sa->chunks_size, sa->size, &sidx, st)) != BD_OK ||
+	    (rc = chunk_seeds_new((const struct chunk_index *const *)&sidx, 1,
+	    table)) != BD_OK)
+		goto refused;
+	chunk_index_free(sidx);
+	sidx = NULL;
 	if ((rc = index_fetch(c, a->chunks_hex, a->chunks_sha256,
-	    a->chunks_size, a->size, idx, st)) != BD_OK ||
-	    (rc = index_fetch(c, sa->chunks_hex, sa->chunks_sha256,
-	    sa->chunks_size, sa->size, sidx, st)) != BD_OK) {
-		why_set(c, "%s", bd_err_detail());
-		if (rc == BD_ERR_NETWORK)	/* the index only: go whole */
-			rc = BD_ERR_HTTP;
-		goto out;
-	}
+	    a->chunks_size, a->size, idx, st)) != BD_OK)
+		goto refused;
 	rc = BD_OK;
+	goto out;
+refused:
+	why_set(c, "%s", bd_err_detail());
+	if (rc == BD_ERR_NETWORK)	/* the index only: go whole */
+		rc = BD_ERR_HTTP;
 out:
+	chunk_index_free(sidx);
 	return rc;
 }
 
@@ -447,15 +456,14 @@ part_leave(struct chunkfetch *c, struct part_marks *pm, const uint8_t *done,
 }
 
 /*
- * Fills the part fd with the chunks not done from the seed and the pack,
- * ranges in flight over every mirror, the part's marks kept by pm; counts
- * in st.  BD_ERR_NETWORK: the mirrors failed at the transport level only
- * (the part is kept); BD_ERR_HTTP: a mirror refused the ranges.
+ * Fills the part fd with the chunks not done from the pack, ranges in
+ * flight over every mirror, the part's marks kept by pm; counts in st.
+ * BD_ERR_NETWORK: the mirrors failed at the transport level only (the part
+ * is kept); BD_ERR_HTTP: a mirror refused the ranges.
  */
 static enum bd_err
-pack_assemble(struct chunkfetch *c, const struct chunk_index *idx,
-    const struct delta_seed *seed, int fd, uint8_t *done,
-    struct part_marks *pm, struct chunkfetch_stats *st)
+pack_assemble(struct chunkfetch *c, const struct chunk_index *idx, int fd,
+    uint8_t *done, struct part_marks *pm, struct chunkfetch_stats *st)
 {
 	struct pack_src p = { c, NULL, { 0 } };
 	struct delta_source src = { NULL, pack_blame, &p, part_mark, pm,
@@ -470,10 +478,8 @@ pack_assemble(struct chunkfetch *c, const struct chunk_index *idx,
 	    c->o.mirrors, c->o.nmirrors, p.pack_hex, idx->pack_size },
 	    &p.rf)) != BD_OK)
 		return rc;
-	rc = delta_assemble(idx, seed, 1, fd, &src, done, &ds);
+	rc = delta_assemble(idx, NULL, NULL, 0, fd, &src, done, &ds);
 	rs = rangefetch_stats(p.rf);
-	st->reused_chunks += ds.seed_chunks;
-	st->reused_bytes += ds.seed_bytes;
 	st->fetched_chunks = ds.pack_chunks;
 	st->bad_chunks = ds.bad_chunks;
 	st->requests = rs->requests;
@@ -492,8 +498,10 @@ static enum bd_err
 delta_fetch(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
     int *fd, struct chunkfetch_stats *st)
 {
-	struct chunk_index *idx = NULL, *sidx = NULL;
-	struct delta_seed seed = { -1, NULL, NULL, NULL };
+	struct chunk_index *idx = NULL;
+	struct chunk_seeds *table = NULL;
+	struct delta_seed seed = { -1, NULL, NULL };
+	struct delta_stats cs;
 	struct dest_seed *dseed = NULL;
 	struct part_marks pm = { NULL, -1, { { 0, 0 } }, 0 };
 	uint8_t *done = NULL;
@@ -504,9 +512,9 @@ delta_fetch(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
 	*fd = -1;
 	memset(st, 0, sizeof(*st));
 	c->why[0] = '\0';
-	if ((rc = delta_prepare(c, a, &dseed, &seed, &idx, &sidx, st)) != BD_OK)
+	if ((rc = delta_prepare(c, a, &dseed, &seed, &idx, &table,
+	    st)) != BD_OK)
 		goto out;
-	seed.idx = sidx;
 	if ((done = calloc(idx->count ? idx->count : 1, 1)) == NULL) {
 		rc = BD_ERR_NOMEM;
 		goto out;
@@ -518,7 +526,14 @@ delta_fetch(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
 			st->reused_chunks++;
 			st->reused_bytes += idx->chunks[i].raw_len;
 		}
-	rc = pack_assemble(c, idx, &seed, *fd, done, &pm, st);
+	/* The seed's table goes before the ranges come (peak RSS). */
+	rc = delta_copy_seeds(idx, table, &seed, 1, *fd, done, &cs);
+	st->reused_chunks += cs.seed_chunks;
+	st->reused_bytes += cs.seed_bytes;
+	chunk_seeds_free(table);
+	table = NULL;
+	if (rc == BD_OK)
+		rc = pack_assemble(c, idx, *fd, done, &pm, st);
 	if (rc == BD_ERR_NETWORK)
 		goto out;	/* transport only: keep the part, resume later */
 	if (rc != BD_OK) {
@@ -541,7 +556,7 @@ out:
 	}
 	dest_seed_close(dseed);
 	free(done);
-	chunk_index_free(sidx);
+	chunk_seeds_free(table);
 	chunk_index_free(idx);
 	return rc;
 }

@@ -39,7 +39,7 @@ chunk_at(const struct delta_seed *s, uint64_t off, const struct chunk_entry *e,
 enum bd_err
 delta_part_check(const struct chunk_index *idx, int fd, uint8_t *done)
 {
-	struct delta_seed part = { fd, idx, NULL, NULL };
+	struct delta_seed part = { fd, NULL, NULL };
 	uint8_t *buf;
 	uint32_t i;
 	bool ok;
@@ -60,32 +60,22 @@ delta_part_check(const struct chunk_index *idx, int fd, uint8_t *done)
 
 /* Copies every chunk not done that a seed holds, re-hashing each. */
 static enum bd_err
-copy_seeds(const struct chunk_index *idx, const struct delta_seed *seeds,
-    size_t nseeds, int out_fd, uint8_t *done, uint8_t *buf,
-    struct delta_stats *st)
+copy_seeds(const struct chunk_index *idx, const struct chunk_seeds *table,
+    const struct delta_seed *seeds, size_t nseeds, int out_fd, uint8_t *done,
+    uint8_t *buf, struct delta_stats *st)
 {
-	const struct chunk_index **list = NULL;
-	struct chunk_seeds *table = NULL;
 	uint64_t off;
 	uint32_t i, seed;
-	size_t k;
 	bool ok;
 	enum bd_err rc;
 
-	if (nseeds == 0)
+	if (table == NULL)
 		return BD_OK;
-	if ((list = calloc(nseeds, sizeof(*list))) == NULL) {
-		rc = BD_ERR_NOMEM;
-		goto out;
-	}
-	for (k = 0; k < nseeds; k++)
-		list[k] = seeds[k].idx;
-	if ((rc = chunk_seeds_new(list, nseeds, &table)) != BD_OK)
-		goto out;
 	for (i = 0; i < idx->count; i++) {
 		const struct chunk_entry *e = &idx->chunks[i];
 
-		if (done[i] || !chunk_seeds_find(table, e, &seed, &off))
+		if (done[i] || !chunk_seeds_find(table, e, &seed, &off) ||
+		    seed >= nseeds)
 			continue;
 		if ((rc = chunk_at(&seeds[seed], off, e, buf, &ok)) != BD_OK)
 			goto out;
@@ -103,8 +93,23 @@ copy_seeds(const struct chunk_index *idx, const struct delta_seed *seeds,
 	}
 	rc = BD_OK;
 out:
-	chunk_seeds_free(table);
-	free(list);
+	return rc;
+}
+
+enum bd_err
+delta_copy_seeds(const struct chunk_index *idx, const struct chunk_seeds *table,
+    const struct delta_seed *seeds, size_t nseeds, int out_fd, uint8_t *done,
+    struct delta_stats *st)
+{
+	struct delta_stats sum = { 0 };
+	uint8_t *raw;
+	enum bd_err rc;
+
+	if ((raw = malloc(CHUNK_RAW_MAX_BYTES)) == NULL)
+		return BD_ERR_NOMEM;
+	rc = copy_seeds(idx, table, seeds, nseeds, out_fd, done, raw, &sum);
+	free(raw);
+	*st = sum;
 	return rc;
 }
 
@@ -242,9 +247,9 @@ round_run(const struct chunk_index *idx, struct feed *f, int out_fd,
 }
 
 enum bd_err
-delta_assemble(const struct chunk_index *idx, const struct delta_seed *seeds,
-    size_t nseeds, int out_fd, const struct delta_source *src, uint8_t *done,
-    struct delta_stats *st)
+delta_assemble(const struct chunk_index *idx, const struct chunk_seeds *table,
+    const struct delta_seed *seeds, size_t nseeds, int out_fd,
+    const struct delta_source *src, uint8_t *done, struct delta_stats *st)
 {
 	struct delta_stats sum = { 0 };
 	struct chunk_decoder *dec = NULL;
@@ -270,7 +275,7 @@ delta_assemble(const struct chunk_index *idx, const struct delta_seed *seeds,
 		rc = BD_ERR_NOMEM;
 		goto out;
 	}
-	if ((rc = copy_seeds(idx, seeds, nseeds, out_fd, done, raw,
+	if ((rc = copy_seeds(idx, table, seeds, nseeds, out_fd, done, raw,
 	    &sum)) != BD_OK || (rc = checkpoint_call(src, done)) != BD_OK)
 		goto out;
 	for (round = 0; round < DELTA_ROUNDS; round++) {

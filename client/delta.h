@@ -19,7 +19,6 @@
 
 struct delta_seed {
 	int fd;				/* the seed file, read with pread */
-	const struct chunk_index *idx;	/* its chunks (borrowed) */
 	/*
 	 * Or, when not NULL (fd unused), reads exactly len bytes of the seed
 	 * at off into buf: BD_ERR_SIZE past its end (a file on an ext2 slice).
@@ -93,11 +92,23 @@ enum bd_err delta_part_check(const struct chunk_index *idx, int fd,
     uint8_t *done);
 
 /*
+ * The seed part of delta_assemble() alone: copies into out_fd every chunk
+ * of idx not done that the seeds hold (table: chunk_seeds_new() of their
+ * indexes), re-hashing each; counts in st.  A caller that then frees the
+ * table and calls delta_assemble() without seeds never holds the table,
+ * the new index and the ranges in flight at once.
+ */
+enum bd_err delta_copy_seeds(const struct chunk_index *idx,
+    const struct chunk_seeds *table, const struct delta_seed *seeds,
+    size_t nseeds, int out_fd, uint8_t *done, struct delta_stats *st);
+
+/*
  * Fills out_fd (the part file, opened for reading and writing; made at
  * least idx->artifact_size bytes long, what follows them left as it is)
  * with every chunk of idx whose done[i] is 0,
  * each written in place once verified, setting done[i] to 1.  Seeds come
- * first; what they cannot give is fetched in ranges merged as
+ * first: table (chunk_seeds_new() of their indexes, in the order of seeds;
+ * NULL for none) says where each chunk is in seeds[]; what they cannot give is fetched in ranges merged as
  * chunk_range_next() merges them, over at most DELTA_ROUNDS rounds; with
  * ask and next, each range is stored as it arrives.  Memory is flat: two
  * buffers of at most CHUNK_RANGE_MAX_BYTES (with fetch only) and
@@ -108,7 +119,8 @@ enum bd_err delta_part_check(const struct chunk_index *idx, int fd,
  * resume); BD_ERR_IO on a local error.  st may be NULL.
  */
 enum bd_err delta_assemble(const struct chunk_index *idx,
-    const struct delta_seed *seeds, size_t nseeds, int out_fd,
+    const struct chunk_seeds *table, const struct delta_seed *seeds,
+    size_t nseeds, int out_fd,
     const struct delta_source *src, uint8_t *done, struct delta_stats *st);
 
 #endif

@@ -246,7 +246,8 @@ cmd_assemble(int argc, char **argv)
 {
 	struct chunk_index *idx = NULL, *sidx = NULL;
 	struct delta_stats st;
-	struct delta_seed seed = { -1, NULL, NULL, NULL };
+	struct delta_seed seed = { -1, NULL, NULL };
+	struct chunk_seeds *table = NULL;
 	struct delta_source src = { file_fetch, NULL, NULL, NULL, NULL, NULL,
 	    NULL };
 	struct http_pack http = { NULL, NULL, NULL, 0, 0 };
@@ -280,8 +281,10 @@ cmd_assemble(int argc, char **argv)
 		fprintf(stderr, "chunktool: %s\n", strerror(errno));
 		goto out;
 	}
-	seed.idx = sidx;
-	if ((rc = delta_assemble(idx, &seed, 1, out, &src, done, &st)) != BD_OK) {
+	if ((rc = chunk_seeds_new((const struct chunk_index *const *)&sidx, 1,
+	    &table)) != BD_OK ||
+	    (rc = delta_assemble(idx, table, &seed, 1, out, &src, done,
+	    &st)) != BD_OK) {
 		status = fail("assemble", rc);
 		goto out;
 	}
@@ -299,6 +302,7 @@ out:
 		close(seed.fd);
 	if (pack >= 0)
 		close(pack);
+	chunk_seeds_free(table);
 	chunk_index_free(sidx);
 	chunk_index_free(idx);
 	return status;

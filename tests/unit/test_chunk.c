@@ -594,7 +594,8 @@ test_assemble(const uint8_t *a, size_t alen, bool async)
 	struct chunk_index *ia, *ib;
 	struct chunk_pack_stats st;
 	struct delta_stats ds;
-	struct delta_seed seed = { -1, NULL, NULL, NULL };
+	struct delta_seed seed = { -1, NULL, NULL };
+	struct chunk_seeds *ta = NULL, *tb = NULL;
 	struct mirrors m;
 	struct delta_source src = { mirrors_fetch, mirrors_blame, &m, NULL,
 	    NULL, NULL, NULL };
@@ -624,7 +625,8 @@ test_assemble(const uint8_t *a, size_t alen, bool async)
 	    &st);
 	ib = pack_buf(b, blen, &chunk_params_small, &pack, &pack_len, &st);
 	seed.fd = fa;
-	seed.idx = ia;
+	CHECK_RC(chunk_seeds_new((const struct chunk_index *const *)&ia, 1,
+	    &ta), BD_OK, "A's chunks in a seed table");
 	done = calloc(ib->count, 1);
 
 	memset(&m, 0, sizeof(m));
@@ -633,7 +635,7 @@ test_assemble(const uint8_t *a, size_t alen, bool async)
 	m.liar = m.bomb = -1;
 	m.hole_off = UINT64_MAX;
 	out = mem_file("part", NULL, 0);
-	CHECK_RC(delta_assemble(ib, &seed, 1, out, &src, done, &ds), BD_OK,
+	CHECK_RC(delta_assemble(ib, ta, &seed, 1, out, &src, done, &ds), BD_OK,
 	    "assemble B from seed A and an honest mirror");
 	CHECK(holds(out, b, blen), "part file holds B");
 	CHECK(ds.seed_chunks > ib->count * 9 / 10 && ds.pack_chunks > 0 &&
@@ -649,7 +651,7 @@ test_assemble(const uint8_t *a, size_t alen, bool async)
 	k = chunk_holding(ib, 100000);
 	CHECK(pwrite(fa, "altered", 7, 100000) == 7, "alter the seed");
 	out = mem_file("part", NULL, 0);
-	CHECK_RC(delta_assemble(ib, &seed, 1, out, &src, done, &ds), BD_OK,
+	CHECK_RC(delta_assemble(ib, ta, &seed, 1, out, &src, done, &ds), BD_OK,
 	    "assemble from an altered seed");
 	CHECK(holds(out, b, blen) && ds.seed_misses == 1,
 	    "part file holds B, %u seed chunk refused and fetched",
@@ -663,7 +665,7 @@ test_assemble(const uint8_t *a, size_t alen, bool async)
 	m.liar = 0;
 	m.lie_off = ib->chunks[k].pack_off + ib->chunks[k].stored_len / 2;
 	out = mem_file("part", NULL, 0);
-	rc = delta_assemble(ib, &seed, 1, out, &src, done, &ds);
+	rc = delta_assemble(ib, ta, &seed, 1, out, &src, done, &ds);
 	CHECK_RC(rc, BD_OK, "assemble with a lying mirror");
 	CHECK(holds(out, b, blen), "part file holds B");
 	CHECK(m.blames == 1 && m.blamed_source == 0 && m.blamed_chunk == k &&
@@ -677,7 +679,7 @@ test_assemble(const uint8_t *a, size_t alen, bool async)
 	m.blames = 0;
 	src.blame = NULL;
 	out = mem_file("part", NULL, 0);
-	CHECK_RC(delta_assemble(ib, &seed, 1, out, &src, done, &ds),
+	CHECK_RC(delta_assemble(ib, ta, &seed, 1, out, &src, done, &ds),
 	    BD_ERR_HASH, "a chunk no mirror gives right");
 	CHECK(!done[k] && ds.bad_chunks == DELTA_ROUNDS,
 	    "chunk %u not done, refused %u times", k, ds.bad_chunks);
@@ -695,7 +697,7 @@ test_assemble(const uint8_t *a, size_t alen, bool async)
 	m.bomb = 0;
 	m.bomb_chunk = &ib->chunks[k];
 	out = mem_file("part", NULL, 0);
-	CHECK_RC(delta_assemble(ib, &seed, 1, out, &src, done, &ds), BD_OK,
+	CHECK_RC(delta_assemble(ib, ta, &seed, 1, out, &src, done, &ds), BD_OK,
 	    "assemble with a mirror serving a zstd bomb");
 	CHECK(k < ib->count && m.blames == 1 && m.blamed_chunk == k &&
 	    m.blamed_why == BD_ERR_TOOBIG, "bomb refused as too big, blamed "
@@ -711,7 +713,7 @@ test_assemble(const uint8_t *a, size_t alen, bool async)
 	k = chunk_holding(ib, 3000000);
 	m.hole_off = ib->chunks[k].pack_off;
 	out = mem_file("part", NULL, 0);
-	CHECK_RC(delta_assemble(ib, &seed, 1, out, &src, done, &ds),
+	CHECK_RC(delta_assemble(ib, ta, &seed, 1, out, &src, done, &ds),
 	    BD_ERR_NETWORK, "a range missing from every mirror");
 	for (i = 0, n_done = 0; i < ib->count; i++)
 		n_done += done[i];
@@ -724,7 +726,7 @@ test_assemble(const uint8_t *a, size_t alen, bool async)
 	CHECK(!done[k] && n_done == ib->count - 1,
 	    "re-hashing keeps exactly the verified chunks");
 	m.hole_off = UINT64_MAX;
-	CHECK_RC(delta_assemble(ib, NULL, 0, out, &src, done, &ds), BD_OK,
+	CHECK_RC(delta_assemble(ib, NULL, NULL, 0, out, &src, done, &ds), BD_OK,
 	    "resume without seeds");
 	CHECK(ds.pack_chunks == 1 && ds.seed_chunks == 0,
 	    "resume fetched only the missing chunk (%u)", ds.pack_chunks);
@@ -733,9 +735,12 @@ test_assemble(const uint8_t *a, size_t alen, bool async)
 
 	/* Shrinking: A (shorter) from seed B, into a part file holding B. */
 	{
-		struct delta_seed sb = { mem_file("seed-b", b, blen), ib, NULL,
+		struct delta_seed sb = { mem_file("seed-b", b, blen), NULL,
 		    NULL };
 		uint8_t *adone = calloc(ia->count, 1);
+
+		CHECK_RC(chunk_seeds_new((const struct chunk_index *const *)&ib,
+		    1, &tb), BD_OK, "B's chunks in a seed table");
 
 		memset(&m, 0, sizeof(m));
 		m.pack = apack;
@@ -743,7 +748,7 @@ test_assemble(const uint8_t *a, size_t alen, bool async)
 		m.liar = m.bomb = -1;
 		m.hole_off = UINT64_MAX;
 		out = mem_file("part", b, blen);
-		CHECK_RC(delta_assemble(ia, &sb, 1, out, &src, adone, &ds), BD_OK,
+		CHECK_RC(delta_assemble(ia, tb, &sb, 1, out, &src, adone, &ds), BD_OK,
 		    "assemble the shorter A from seed B over a longer part file");
 		/* what follows A's bytes (a trailer) is the caller's */
 		CHECK(lseek(out, 0, SEEK_END) == (off_t)blen,
@@ -762,7 +767,7 @@ test_assemble(const uint8_t *a, size_t alen, bool async)
 	/* No seed at all: everything from the pack. */
 	memset(done, 0, ib->count);
 	out = mem_file("part", NULL, 0);
-	CHECK_RC(delta_assemble(ib, NULL, 0, out, &src, done, &ds), BD_OK,
+	CHECK_RC(delta_assemble(ib, NULL, NULL, 0, out, &src, done, &ds), BD_OK,
 	    "assemble without seeds");
 	CHECK(holds(out, b, blen) && ds.pack_bytes == pack_len,
 	    "whole pack fetched once");
@@ -771,6 +776,8 @@ test_assemble(const uint8_t *a, size_t alen, bool async)
 	free(f.buf);
 
 	free(done);
+	chunk_seeds_free(ta);
+	chunk_seeds_free(tb);
 	chunk_index_free(ib);
 	chunk_index_free(ia);
 	free(apack);
