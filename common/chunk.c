@@ -382,7 +382,7 @@ bool
 chunk_params_fit(const struct chunk_params *p, uint64_t size)
 {
 	return p->avg_bits < 64 &&
-	    (size >> p->avg_bits) <= (uint64_t)CHUNK_COUNT_MAX * 3 / 4;
+	    (size >> p->avg_bits) <= (uint64_t)CHUNK_COUNT_MAX * 9 / 16;
 }
 
 size_t

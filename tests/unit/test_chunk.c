@@ -835,9 +835,9 @@ test_infer(const uint8_t *data, size_t len)
 	    "cut points no parameters give");
 	bd_err_clear();
 	c = chunk_params_small;
-	CHECK(chunk_params_fit(&c, (uint64_t)CHUNK_COUNT_MAX * 3 / 4 << 12) &&
-	    !chunk_params_fit(&c, ((uint64_t)CHUNK_COUNT_MAX * 3 / 4 + 1) << 12),
-	    "4 KiB chunks fit up to 3/4 of the count cap");
+	CHECK(chunk_params_fit(&c, (uint64_t)CHUNK_COUNT_MAX * 9 / 16 << 12) &&
+	    !chunk_params_fit(&c, ((uint64_t)CHUNK_COUNT_MAX * 9 / 16 + 1) << 12),
+	    "4 KiB chunks fit up to 9/16 of the count cap");
 	free(idx.chunks);
 }
 
