@@ -455,18 +455,57 @@ part_leave(struct chunkfetch *c, struct part_marks *pm, const uint8_t *done,
 		why_set(c, "part file: %s", strerror(errno));
 }
 
+/* A delta's progress: the part's marks, and the bar told of each step. */
+struct delta_watch {
+	struct chunkfetch *c;
+	struct part_marks *pm;
+	uint64_t resumed;	/* kept in the part from an earlier run */
+	uint64_t reused;	/* of those and the seed's, the bytes found */
+};
+
+/* Tells the progress bar and --json how much of idx is done. */
+static void
+delta_progress(const struct delta_watch *w, const uint8_t *done, bool final)
+{
+	const struct chunk_index *idx = w->pm->idx;
+	struct dl_progress p;
+	uint32_t i;
+
+	memset(&p, 0, sizeof(p));
+	for (i = 0; i < idx->count; i++)
+		if (done[i])
+			p.have += idx->chunks[i].raw_len;
+	p.size = idx->artifact_size;
+	p.resumed = w->resumed;
+	p.reused = w->reused;
+	p.final = final;
+	report_artifact_progress(w->c->o.report, &p);
+}
+
+/* The delta_source checkpoint: the part's trailer, then the progress. */
+static enum bd_err
+watch_checkpoint(void *ctx, const uint8_t *done)
+{
+	struct delta_watch *w = ctx;
+	enum bd_err rc = part_mark(w->pm, done);
+
+	delta_progress(w, done, false);
+	return rc;
+}
+
 /*
  * Fills the part fd with the chunks not done from the pack, ranges in
- * flight over every mirror, the part's marks kept by pm; counts in st.
+ * flight over every mirror, the part's marks kept and progress told by w;
+ * counts in st.
  * BD_ERR_NETWORK: the mirrors failed at the transport level only (the part
  * is kept); BD_ERR_HTTP: a mirror refused the ranges.
  */
 static enum bd_err
 pack_assemble(struct chunkfetch *c, const struct chunk_index *idx, int fd,
-    uint8_t *done, struct part_marks *pm, struct chunkfetch_stats *st)
+    uint8_t *done, struct delta_watch *w, struct chunkfetch_stats *st)
 {
 	struct pack_src p = { c, NULL, { 0 } };
-	struct delta_source src = { NULL, pack_blame, &p, part_mark, pm,
+	struct delta_source src = { NULL, pack_blame, &p, watch_checkpoint, w,
 	    pack_ask, pack_next };
 	const struct rangefetch_stats *rs;
 	struct delta_stats ds;
@@ -504,6 +543,7 @@ delta_fetch(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
 	struct delta_stats cs;
 	struct dest_seed *dseed = NULL;
 	struct part_marks pm = { NULL, -1, { { 0, 0 } }, 0 };
+	struct delta_watch w = { c, &pm, 0, 0 };
 	uint8_t *done = NULL;
 	uint32_t i;
 	bool wrong = false;
@@ -526,14 +566,16 @@ delta_fetch(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
 			st->reused_chunks++;
 			st->reused_bytes += idx->chunks[i].raw_len;
 		}
+	w.resumed = st->reused_bytes;
 	/* The seed's table goes before the ranges come (peak RSS). */
 	rc = delta_copy_seeds(idx, table, &seed, 1, *fd, done, &cs);
 	st->reused_chunks += cs.seed_chunks;
 	st->reused_bytes += cs.seed_bytes;
+	w.reused = st->reused_bytes;
 	chunk_seeds_free(table);
 	table = NULL;
 	if (rc == BD_OK)
-		rc = pack_assemble(c, idx, *fd, done, &pm, st);
+		rc = pack_assemble(c, idx, *fd, done, &w, st);
 	if (rc == BD_ERR_NETWORK)
 		goto out;	/* transport only: keep the part, resume later */
 	if (rc != BD_OK) {
@@ -547,7 +589,8 @@ delta_fetch(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
 		    "the manifest says", a->name);
 		why_set(c, "%s", bd_err_detail());
 		wrong = true;
-	}
+	} else
+		delta_progress(&w, done, true);
 out:
 	if (rc != BD_OK && *fd >= 0) {
 		part_leave(c, &pm, done, wrong);

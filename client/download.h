@@ -54,6 +54,8 @@ struct dl_progress {
 	uint64_t have;		/* bytes of the blob on disk, resumed included */
 	uint64_t size;
 	uint64_t resumed;	/* of have, bytes kept from an earlier run */
+	uint64_t reused;	/* of have, bytes copied from the installed
+				   version (a delta download, chunkfetch.c) */
 	size_t nmirrors;
 	const struct dl_mirror_stat *mirrors;
 	bool final;		/* the last call for this blob */

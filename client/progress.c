@@ -116,6 +116,7 @@ report_artifact_start(struct report *r, const char *name, uint64_t size,
 	r->total = size;
 	r->resumed = resumed;
 	r->have = resumed;
+	r->reused = 0;
 	r->start = now_seconds();
 	r->last_draw = 0;
 	r->last_event = r->start;
@@ -160,10 +161,10 @@ eta_format(double left, char *out, size_t cap)
  */
 static void
 report_bar_format(char *out, size_t cap, int columns, const char *name,
-    uint64_t have, uint64_t total, double bps)
+    uint64_t have, uint64_t total, uint64_t reused, double bps)
 {
 	char hv[SIZE_TEXT_BYTES], tot[SIZE_TEXT_BYTES], rate[SIZE_TEXT_BYTES];
-	char eta[32], tail[200];
+	char ru[SIZE_TEXT_BYTES], eta[32], tail[256];
 	size_t width, nlen, i;
 	int pct = total > 0 ? (int)(have * 100 / total) : 100;
 
@@ -177,6 +178,7 @@ report_bar_format(char *out, size_t cap, int columns, const char *name,
 	size_format(have, false, hv);
 	size_format(total, false, tot);
 	size_format((uint64_t)bps, false, rate);
+	size_format(reused, false, ru);
 	if (have >= total)
 		snprintf(eta, sizeof(eta), "done");
 	else if (bps > 0)
@@ -184,14 +186,17 @@ report_bar_format(char *out, size_t cap, int columns, const char *name,
 	else
 		snprintf(eta, sizeof(eta), "ETA --:--");
 	/* Drop what does not fit, least useful first. */
-	for (i = 0; i < 4; i++) {
-		if (i == 0)
+	for (i = reused > 0 ? 0 : 1; i < 5; i++) {
+		if (i == 0)	/* a delta: how much the installed version gave */
+			snprintf(tail, sizeof(tail), " %3d%% %s / %s (%s reused) "
+			    "%s/s %s", pct, hv, tot, ru, rate, eta);
+		else if (i == 1)
 			snprintf(tail, sizeof(tail), " %3d%% %s / %s %s/s %s",
 			    pct, hv, tot, rate, eta);
-		else if (i == 1)
+		else if (i == 2)
 			snprintf(tail, sizeof(tail), " %3d%% %s/s %s", pct,
 			    rate, eta);
-		else if (i == 2)
+		else if (i == 3)
 			snprintf(tail, sizeof(tail), " %3d%% %s", pct, eta);
 		else
 			snprintf(tail, sizeof(tail), " %3d%%", pct);
@@ -220,7 +225,7 @@ bar_draw(struct report *r, double now)
 	bps = secs > 0 && r->have > r->resumed ?
 	    (double)(r->have - r->resumed) / secs : 0;
 	report_bar_format(line, sizeof(line), terminal_columns(), r->name,
-	    r->have, r->total, bps);
+	    r->have, r->total, r->reused, bps);
 	fprintf(stderr, "\r%s", line);
 	r->bar_drawn = true;
 }
@@ -248,6 +253,7 @@ report_artifact_progress(void *ctx, const struct dl_progress *p)
 
 	r->have = p->have;
 	r->total = p->size;
+	r->reused = p->reused;
 	interrupt_kept_kib = (sig_atomic_t)((r->done_bytes + p->have) / 1024 >
 	    INT32_MAX ? INT32_MAX : (r->done_bytes + p->have) / 1024);
 	r->nmirrors = p->nmirrors < REPORT_MIRRORS ? p->nmirrors :
@@ -282,9 +288,10 @@ report_artifact_progress(void *ctx, const struct dl_progress *p)
 		r->last_draw = now;
 	}
 	if (r->json && now - r->last_event >= EVENT_INTERVAL_SECONDS) {
-		emit(json_pack("{s:s, s:s, s:I, s:I, s:o}", "event",
+		emit(json_pack("{s:s, s:s, s:I, s:I, s:I, s:o}", "event",
 		    "progress", "name", r->name, "bytes", (json_int_t)p->have,
-		    "size", (json_int_t)p->size, "mirrors", mirrors_json(r)));
+		    "size", (json_int_t)p->size, "reused", (json_int_t)p->reused,
+		    "mirrors", mirrors_json(r)));
 		r->last_event = now;
 	}
 }

@@ -28,6 +28,7 @@ struct report {
 	bool resume_told;	/* "resuming: N kept" printed */
 	char name[REPORT_NAME_BYTES];
 	uint64_t total, resumed, have;
+	uint64_t reused;	/* of have, from the installed version */
 	uint64_t done_bytes;	/* of the artifacts verified so far */
 	/* A successful run's verdict for report_result(): */
 	const char *outcome;	/* "installed", "up-to-date", ... */

@@ -43,6 +43,18 @@ stop_servers
 delta_moved
 [ "$full" -gt 1 ] && ok "$full pack ranges answered 206" || fail "$full Range requests on the pack"
 
+# --- on a terminal the bar says how much the installed version gave
+v1_dest
+serve "$T/repo"
+python3 "$FETCHDIR/pty_run.py" 100 0 "$FETCH" -P "$PUBKEY" -c "$CH" -d "$T/dest" "$url" \
+	>"$T/pty.out"
+[ $? -eq 0 ] && cmp -s "$T/dest/world.txt" "$T/v2/world.txt" && ok "delta on a terminal" ||
+	fail "delta on a terminal: $(cat "$T/pty.out")"
+grep -Eaq "world +100% [0-9.]+ [KM]iB / [0-9.]+ [KM]iB \([0-9.]+ [KM]iB reused\)" "$T/pty.out" &&
+	ok "the bar shows the bytes reused from the installed version" ||
+	fail "no reused bytes on the bar: $(tr '\r' '\n' <"$T/pty.out" | grep -a '%' | tail -n 2)"
+stop_servers
+
 # --- a mirror lying about the pack's bytes is named; the chunks come from another
 v1_dest
 start_evil rangelie "$T/repo" liar
