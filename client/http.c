@@ -536,7 +536,8 @@ dl_get_range(struct dl *d, const char *url, uint64_t off, size_t len,
 	cc = bufxfer_perform(d, &x, url, range, range_on_body, &status);
 	if (x.rc != BD_OK)
 		rc = x.rc;
-	else if (x.state == XFER_ERROR_BODY || (cc == CURLE_OK && status != 206))
+	else if (x.state == XFER_ERROR_BODY || (cc == CURLE_OK &&
+	    status != 206))
 		rc = fail_set(&x.fail, DL_FAIL_STATUS, status, CURLE_OK,
 		    "HTTP status %ld to a Range request", status);
 	else if (cc != CURLE_OK)

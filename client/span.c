@@ -134,7 +134,8 @@ span_list_from_done(struct span_list *l, uint64_t size,
 	l->n = 0;
 	for (i = 0; i < n; i++) {
 		if (r[i].start > last) {
-			sp = span_make(last, r[i].start, SPAN_FREE, ORIGIN_NONE);
+			sp = span_make(last, r[i].start, SPAN_FREE,
+			    ORIGIN_NONE);
 			if (!span_insert(l, l->n, &sp))
 				return false;
 		}
