@@ -71,7 +71,8 @@ test_split_find_tidy(void)
 	CHECK_THAT(span_insert(&l, 1, &empty));
 	span_tidy(&l);
 	CHECK(l.n == 4 && covers(&l, 100), "tidy drops an empty span");
-	span_remove(&l, 3);
+	if (l.n == 4)
+		span_remove(&l, 3);
 	CHECK(l.n == 3 && l.v[2].end == 80, "remove drops the last span");
 	span_list_free(&l);
 	CHECK(l.v == NULL && l.n == 0, "free empties the list");
