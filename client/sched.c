@@ -16,11 +16,7 @@
 static bool
 src_usable(const struct job *j, const struct src *s)
 {
-	if (src_out(s))
-		return false;
-	if (j->phase == PHASE_SOLE)
-		return s->idx == j->sole;
-	return true;
+	return !src_out(s) && (j->phase != PHASE_SOLE || s->idx == j->sole);
 }
 
 /* Usable sources that take ranges; count_slow: stalled ones too. */
@@ -40,9 +36,8 @@ ranged_sources(const struct job *j, bool count_slow)
 static double
 src_rate(const struct src *s, double now)
 {
-	if (src_busy(s) && now - s->last_byte >= DL_STALL_SECONDS)
-		return 0;
-	return s->rate;
+	return src_busy(s) && now - s->last_byte >= DL_STALL_SECONDS ? 0 :
+	    s->rate;
 }
 
 /*
@@ -158,38 +153,59 @@ out:
 	return rc;
 }
 
+/* The first free span s may fill: one it did not serve before a check. */
+static size_t
+first_free(const struct job *j, const struct src *s)
+{
+	size_t i;
+
+	for (i = 0; i < j->spans.n; i++) {
+		const struct span *sp = &j->spans.v[i];
+
+		if (sp->state == SPAN_FREE && !(sp->check && sp->prev ==
+		    s->idx))
+			break;
+	}
+	return i;
+}
+
+/*
+ * Every mirror at once: free span i keeps only a share of the free bytes
+ * (between DL_PIECE_MIN_BYTES and SEGMENT_MIN_BYTES), the rest is split
+ * off for the others; false when memory is short.
+ */
+static bool
+share_split(struct job *j, size_t i, size_t nranged)
+{
+	const struct span *sp = &j->spans.v[i];
+	uint64_t len = sp->end - sp->start, share;
+
+	share = span_free_bytes(&j->spans) / (2 * (nranged > 0 ? nranged : 1));
+	if (share > SEGMENT_MIN_BYTES)
+		share = SEGMENT_MIN_BYTES;
+	if (share < DL_PIECE_MIN_BYTES)
+		share = DL_PIECE_MIN_BYTES;
+	return !(len > share && len - share >= DL_PIECE_MIN_BYTES) ||
+	    span_split(&j->spans, i, sp->start + share);
+}
+
 /* Gives idle source s work, if there is any it may take. */
 static enum bd_err
 src_assign(struct job *j, struct src *s, size_t nranged)
 {
 	size_t i;
-	uint64_t len, share;
-	struct span *sp;
+	enum bd_err rc;
 
 	if (s->takes == TAKES_WHOLE)
-		return src_assign_whole(j, s, nranged);
-	for (i = 0; i < j->spans.n; i++) {
-		sp = &j->spans.v[i];
-		if (sp->state != SPAN_FREE || (sp->check && sp->prev == s->idx))
-			continue;
-		len = sp->end - sp->start;
-		if (j->parallel) {
-			share = span_free_bytes(&j->spans) /
-			    (2 * (nranged > 0 ? nranged : 1));
-			if (share > SEGMENT_MIN_BYTES)
-				share = SEGMENT_MIN_BYTES;
-			if (share < DL_PIECE_MIN_BYTES)
-				share = DL_PIECE_MIN_BYTES;
-			if (len > share && len - share >= DL_PIECE_MIN_BYTES) {
-				if (!span_split(&j->spans, i,
-				    sp->start + share))
-					return BD_ERR_NOMEM;
-				sp = &j->spans.v[i];
-			}
-		}
-		return src_request(j, s, i, sp->start, sp->end, false);
-	}
-	return j->parallel ? job_steal(j, s) : BD_OK;
+		rc = src_assign_whole(j, s, nranged);
+	else if ((i = first_free(j, s)) == j->spans.n)
+		rc = j->parallel ? job_steal(j, s) : BD_OK;
+	else if (j->parallel && !share_split(j, i, nranged))
+		rc = BD_ERR_NOMEM;
+	else
+		rc = src_request(j, s, i, j->spans.v[i].start,
+		    j->spans.v[i].end, false);
+	return rc;
 }
 
 enum bd_err
@@ -258,8 +274,8 @@ next_sole(const struct job *j, int after)
 
 	for (i = (size_t)(after + 1); i < j->nsrc; i++)
 		if (!src_out(&j->src[i]))
-			return (int)i;
-	return -1;
+			break;
+	return i < j->nsrc ? (int)i : -1;
 }
 
 size_t

@@ -19,18 +19,23 @@ span_insert(struct span_list *l, size_t i, const struct span *s)
 {
 	struct span *ns;
 	size_t cap;
+	bool ok = true;
 
 	if (l->n == l->cap) {
 		cap = l->cap == 0 ? 16 : l->cap * 2;
 		if ((ns = realloc(l->v, cap * sizeof(*ns))) == NULL)
-			return false;
-		l->v = ns;
-		l->cap = cap;
+			ok = false;
+		else {
+			l->v = ns;
+			l->cap = cap;
+		}
 	}
-	memmove(&l->v[i + 1], &l->v[i], (l->n - i) * sizeof(*l->v));
-	l->v[i] = *s;
-	l->n++;
-	return true;
+	if (ok) {
+		memmove(&l->v[i + 1], &l->v[i], (l->n - i) * sizeof(*l->v));
+		l->v[i] = *s;
+		l->n++;
+	}
+	return ok;
 }
 
 void
@@ -44,12 +49,12 @@ bool
 span_split(struct span_list *l, size_t i, uint64_t off)
 {
 	struct span tail = l->v[i];
+	bool ok;
 
 	tail.start = off;
-	if (!span_insert(l, i + 1, &tail))
-		return false;
-	l->v[i].end = off;
-	return true;
+	if ((ok = span_insert(l, i + 1, &tail)))
+		l->v[i].end = off;
+	return ok;
 }
 
 void
@@ -100,11 +105,10 @@ span_of_src(const struct span_list *l, int src, size_t *out)
 	size_t i;
 
 	for (i = 0; i < l->n; i++)
-		if (l->v[i].state == SPAN_ACTIVE && l->v[i].src == src) {
-			*out = i;
-			return true;
-		}
-	return false;
+		if (l->v[i].state == SPAN_ACTIVE && l->v[i].src == src)
+			break;
+	*out = i;
+	return i < l->n;
 }
 
 /* A span [start, end) in state st, written by origin, nothing to check. */
@@ -130,26 +134,24 @@ span_list_from_done(struct span_list *l, uint64_t size,
 	struct span sp;
 	uint64_t last = 0;
 	size_t i;
+	bool ok = true;
 
 	l->n = 0;
-	for (i = 0; i < n; i++) {
+	for (i = 0; ok && i < n; i++) {
 		if (r[i].start > last) {
 			sp = span_make(last, r[i].start, SPAN_FREE,
 			    ORIGIN_NONE);
-			if (!span_insert(l, l->n, &sp))
-				return false;
+			ok = span_insert(l, l->n, &sp);
 		}
 		sp = span_make(r[i].start, r[i].end, SPAN_DONE, origin);
-		if (!span_insert(l, l->n, &sp))
-			return false;
+		ok = ok && span_insert(l, l->n, &sp);
 		last = r[i].end;
 	}
-	if (last < size) {
+	if (ok && last < size) {
 		sp = span_make(last, size, SPAN_FREE, ORIGIN_NONE);
-		if (!span_insert(l, l->n, &sp))
-			return false;
+		ok = span_insert(l, l->n, &sp);
 	}
-	return true;
+	return ok;
 }
 
 uint64_t
@@ -171,6 +173,6 @@ span_list_complete(const struct span_list *l)
 
 	for (i = 0; i < l->n; i++)
 		if (l->v[i].state != SPAN_DONE || l->v[i].check)
-			return false;
-	return true;
+			break;
+	return i == l->n;
 }

@@ -41,16 +41,18 @@ load_le64(const uint8_t *p)
 bool
 trailer_add(struct trailer *t, uint64_t start, uint64_t end)
 {
-	if (t->n > 0 && t->span[t->n - 1].end == start) {
+	bool ok = true;
+
+	if (t->n > 0 && t->span[t->n - 1].end == start)
 		t->span[t->n - 1].end = end;
-		return true;
+	else if (t->n == TRAILER_SPANS_MAX)
+		ok = false;
+	else {
+		t->span[t->n].start = start;
+		t->span[t->n].end = end;
+		t->n++;
 	}
-	if (t->n == TRAILER_SPANS_MAX)
-		return false;
-	t->span[t->n].start = start;
-	t->span[t->n].end = end;
-	t->n++;
-	return true;
+	return ok;
 }
 
 void
@@ -106,12 +108,13 @@ enum bd_err
 trailer_write(int fd, const char *hex, const struct trailer *t)
 {
 	uint8_t b[TRAILER_BYTES];
+	enum bd_err rc = BD_OK;
 
 	trailer_encode(t, b);
 	if (pwrite_all(fd, b, sizeof(b), t->size) != BD_OK)
-		return bd_fail(BD_ERR_IO, "%s" DL_PART_SUFFIX ": %s", hex,
+		rc = bd_fail(BD_ERR_IO, "%s" DL_PART_SUFFIX ": %s", hex,
 		    strerror(errno));
-	return BD_OK;
+	return rc;
 }
 
 bool
@@ -130,13 +133,14 @@ part_from_trailer(const struct trailer *t, struct span_list *l,
     uint64_t *resumed)
 {
 	size_t i;
+	bool ok = span_list_from_done(l, t->size, t->span, t->n,
+	    ORIGIN_EARLIER);
 
-	if (!span_list_from_done(l, t->size, t->span, t->n, ORIGIN_EARLIER))
-		return false;
-	for (i = 0; i < t->n; i++)
+	for (i = 0; ok && i < t->n; i++)
 		*resumed += t->span[i].end - t->span[i].start;
-	span_tidy(l);
-	return true;
+	if (ok)
+		span_tidy(l);
+	return ok;
 }
 
 enum bd_err
