@@ -140,6 +140,28 @@ job_trailer_write(struct job *j)
 	return rc;
 }
 
+/* Feeds the part's bytes [*pos, end) to c, advancing *pos as it reads. */
+static enum bd_err
+part_hash(struct job *j, struct sha256_ctx *c, uint64_t *pos, uint64_t end)
+{
+	uint64_t n;
+	enum bd_err rc = BD_OK;
+
+	while (rc == BD_OK && *pos < end) {
+		n = end - *pos < DL_REHASH_BYTES ? end - *pos : DL_REHASH_BYTES;
+		errno = 0;
+		if (!pread_all(j->fd, j->scratch, (size_t)n, *pos))
+			rc = errno != 0 ? part_io_fail(j) : bd_fail(BD_ERR_IO,
+			    "%s" DL_PART_SUFFIX ": shorter than recorded",
+			    j->b->hex);
+		else {
+			sha256_update(c, j->scratch, (size_t)n);
+			*pos += n;
+		}
+	}
+	return rc;
+}
+
 /*
  * Moves the hash frontier over every done byte after it, reading them
  * back; stops at a free span or at an active source's position (whose
@@ -148,42 +170,30 @@ job_trailer_write(struct job *j)
 static enum bd_err
 hash_catch_up(struct job *j)
 {
-	size_t i;
-	uint64_t to, n;
-	enum bd_err rc;
+	uint64_t to;
+	bool more = true;
+	enum bd_err rc = BD_OK;
 
-	while (j->hashed < j->b->size) {
-		const struct span *sp;
+	while (rc == BD_OK && more && j->hashed < j->b->size) {
+		const struct span *sp =
+		    &j->spans.v[span_find(&j->spans, j->hashed)];
 
-		i = span_find(&j->spans, j->hashed);
-		sp = &j->spans.v[i];
+		to = sp->end;
 		if (sp->state == SPAN_FREE || (sp->state == SPAN_DONE &&
 		    sp->check))
-			return BD_OK;
-		to = sp->end;
-		if (sp->state == SPAN_ACTIVE) {
+			more = false;
+		else if (sp->state == SPAN_ACTIVE) {
 			struct src *s = &j->src[sp->src];
 
 			if (s->pos <= j->hashed || s->req == REQ_WHOLE)
-				return BD_OK;
-			if ((rc = src_flush(s)) != BD_OK)
-				return rc;
-			to = s->pos;
+				more = false;
+			else if ((rc = src_flush(s)) == BD_OK)
+				to = s->pos;
 		}
-		while (j->hashed < to) {
-			n = to - j->hashed;
-			if (n > DL_REHASH_BYTES)
-				n = DL_REHASH_BYTES;
-			errno = 0;
-			if (!pread_all(j->fd, j->scratch, (size_t)n, j->hashed))
-				return errno != 0 ? part_io_fail(j) :
-				    bd_fail(BD_ERR_IO, "%s" DL_PART_SUFFIX
-				    ": shorter than recorded", j->b->hex);
-			sha256_update(j->ctx, j->scratch, (size_t)n);
-			j->hashed += n;
-		}
+		if (more && rc == BD_OK)
+			rc = part_hash(j, j->ctx, &j->hashed, to);
 	}
-	return BD_OK;
+	return rc;
 }
 
 static uint64_t
@@ -262,7 +272,7 @@ src_on_header(char *data, size_t size, size_t nitems, void *arg)
 	if (s->resp.cl_conflict) {
 		src_abort(s, fail_set(&s->fail, DL_FAIL_FRAMING, 0, CURLE_OK,
 		    "%s: two different Content-Length headers", s->url));
-		return 0;
+		n = 0;
 	}
 	return n;
 }
@@ -281,27 +291,28 @@ src_start(struct src *s)
 {
 	const struct job *j = s->job;
 	long status = 0;
+	bool go = true;
 
 	s->state = SRC_TAKING;
 	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (status == 200 && s->req != REQ_RANGE)
-		return true;
-	if (status == 206 && s->req != REQ_RANGE) {
-		return src_abort(s, fail_set(&s->fail, DL_FAIL_REFUSED, status,
-		    CURLE_OK, "206 for a request without Range"));
-	}
-	if (status == 200 || (status == 206 && (!s->resp.cr_valid ||
+	if (s->req != REQ_RANGE) {
+		if (status == 206)
+			go = src_abort(s, fail_set(&s->fail, DL_FAIL_REFUSED,
+			    status, CURLE_OK, "206 for a request without "
+			    "Range"));
+		else if (status != 200)
+			s->state = SRC_ERROR_BODY;
+	} else if (status == 200 || (status == 206 && (!s->resp.cr_valid ||
 	    s->resp.cr_start != s->req_start ||
 	    s->resp.cr_end != s->req_end - 1 ||
 	    s->resp.cr_total != j->b->size))) {
 		/* Range ignored or answered with other bytes. */
 		s->takes = TAKES_WHOLE;
 		s->state = SRC_RANGE_REFUSED;
-		return false;
-	}
-	if (status != 206)
+		go = false;
+	} else if (status != 206)
 		s->state = SRC_ERROR_BODY;
-	return true;
+	return go;
 }
 
 /* Takes n bytes for offset s->pos: hash, buffer, write. */
@@ -309,7 +320,7 @@ static enum bd_err
 src_accept(struct src *s, const uint8_t *data, size_t n)
 {
 	struct job *j = s->job;
-	enum bd_err rc;
+	enum bd_err rc = BD_OK;
 
 	if (s->pos == j->hashed) {
 		sha256_update(j->ctx, data, n);
@@ -317,10 +328,12 @@ src_accept(struct src *s, const uint8_t *data, size_t n)
 	}
 	if (s->wlen > 0 && s->wlen + n > s->wcap && (rc = src_flush(s)) !=
 	    BD_OK)
-		return rc;
+		goto out;
 	if (n >= s->wcap) {
-		if (pwrite_all(j->fd, data, n, s->pos) != BD_OK)
-			return part_io_fail(j);
+		if (pwrite_all(j->fd, data, n, s->pos) != BD_OK) {
+			rc = part_io_fail(j);
+			goto out;
+		}
 		s->wpos = s->pos + n;
 	} else {
 		if (s->wlen == 0)
@@ -330,53 +343,80 @@ src_accept(struct src *s, const uint8_t *data, size_t n)
 	}
 	s->pos += n;
 	s->bytes += n;
-	return BD_OK;
+out:
+	return rc;
 }
 
-static size_t
-src_on_body(char *data, size_t size, size_t nitems, void *arg)
+/* A body longer than asked for: the mirror's answer is refused. */
+static void
+src_overrun(struct src *s)
 {
-	struct src *s = arg;
+	const struct job *j = s->job;
+
+	if (s->req_start == 0 && s->req_end == j->b->size)
+		src_abort(s, fail_set(&s->fail, DL_FAIL_SIZE, 0, CURLE_OK,
+		    "server sent more than the manifest's %" PRIu64 " bytes",
+		    j->b->size));
+	else
+		src_abort(s, fail_set(&s->fail, DL_FAIL_SIZE, 0, CURLE_OK,
+		    "server sent more than the %" PRIu64 " bytes asked for",
+		    s->req_end - s->req_start));
+}
+
+/*
+ * Takes n body bytes at s->pos up to s->end: dropped below a whole-file
+ * request's skip, cut where another source took over.  Returns n, or 0
+ * to end the transfer.
+ */
+static size_t
+src_take(struct src *s, const char *data, size_t n)
+{
 	struct job *j = s->job;
-	size_t n = size * nitems, take, drop = 0;
-	uint64_t stop;
+	size_t take, drop = 0;
 	enum bd_err rc;
 
-	if (s->state == SRC_ASKED && !src_start(s))
-		return 0;
-	if (s->state == SRC_ERROR_BODY) {
-		s->error_bytes += n;
-		return s->error_bytes > DL_ERRBODY_MAX_BYTES ? 0 : n;
-	}
 	s->last_byte = now_seconds();
 	if (s->req == REQ_WHOLE && s->pos < s->skip) {
 		drop = s->skip - s->pos < n ? (size_t)(s->skip - s->pos) : n;
 		s->pos += drop;
 	}
 	take = n - drop;
-	stop = s->end;
 	if (take > s->req_end - s->pos && s->end == s->req_end) {
-		if (s->req_start == 0 && s->req_end == j->b->size)
-			return src_abort(s, fail_set(&s->fail, DL_FAIL_SIZE, 0,
-			    CURLE_OK, "server sent more than the manifest's %"
-			    PRIu64 " bytes", j->b->size));
-		return src_abort(s, fail_set(&s->fail, DL_FAIL_SIZE, 0,
-		    CURLE_OK, "server sent more than the %" PRIu64 " bytes "
-		    "asked for", s->req_end - s->req_start));
+		src_overrun(s);
+		n = 0;
+	} else {
+		if (take > s->end - s->pos) {
+			take = (size_t)(s->end - s->pos);
+			s->state = SRC_CUT;	/* the rest went elsewhere */
+		}
+		if (take > 0 && (rc = src_accept(s, (const uint8_t *)data +
+		    drop, take)) != BD_OK) {
+			s->fail.kind = local_kind(rc);
+			src_abort(s, rc);
+			j->fatal = dl_record(j->d, s->fail.kind, j->b->hex,
+			    s->rc_detail);
+			n = 0;
+		} else if (s->state == SRC_CUT)
+			n = 0;
 	}
-	if (take > stop - s->pos) {
-		take = (size_t)(stop - s->pos);
-		s->state = SRC_CUT;	/* the rest went to another mirror */
-	}
-	if (take > 0 && (rc = src_accept(s, (const uint8_t *)data + drop,
-	    take)) != BD_OK) {
-		s->fail.kind = local_kind(rc);
-		src_abort(s, rc);
-		j->fatal = dl_record(j->d, s->fail.kind, j->b->hex,
-		    s->rc_detail);
-		return 0;
-	}
-	return s->state == SRC_CUT ? 0 : n;
+	return n;
+}
+
+static size_t
+src_on_body(char *data, size_t size, size_t nitems, void *arg)
+{
+	struct src *s = arg;
+	size_t n = size * nitems;
+
+	if (s->state == SRC_ASKED && !src_start(s))
+		n = 0;
+	else if (s->state == SRC_ERROR_BODY) {
+		s->error_bytes += n;
+		if (s->error_bytes > DL_ERRBODY_MAX_BYTES)
+			n = 0;
+	} else
+		n = src_take(s, data, n);
+	return n;
 }
 
 enum bd_err
@@ -386,6 +426,7 @@ src_request(struct job *j, struct src *s, size_t span, uint64_t start,
 	char range[64];
 	struct span *sp = &j->spans.v[span];
 	CURLMcode mc;
+	enum bd_err rc = BD_OK;
 
 	s->req = whole ? REQ_WHOLE : start == 0 && end == j->b->size ?
 	    REQ_ALL : REQ_RANGE;
@@ -418,10 +459,11 @@ src_request(struct job *j, struct src *s, size_t span, uint64_t start,
 	curl_easy_setopt(s->easy, CURLOPT_TIMEOUT, s->deadline);
 	s->since = s->last_byte = now_seconds();
 	if ((mc = curl_multi_add_handle(j->d->multi, s->easy)) != CURLM_OK)
-		return bd_fail(BD_ERR_NOMEM, "libcurl: %s",
+		rc = bd_fail(BD_ERR_NOMEM, "libcurl: %s",
 		    curl_multi_strerror(mc));
-	s->state = SRC_ASKED;
-	return BD_OK;
+	else
+		s->state = SRC_ASKED;
+	return rc;
 }
 
 enum bd_err
@@ -532,80 +574,103 @@ job_run(struct job *j)
 	return rc;
 }
 
+/*
+ * Nothing in flight: every byte is there and hashed, or no mirror is
+ * left to ask (the last failure, or BD_ERR_NETWORK).
+ */
 static enum bd_err
-job_run_(struct job *j)
+job_idle(struct job *j)
+{
+	enum bd_err rc;
+
+	span_tidy(&j->spans);
+	if ((rc = hash_catch_up(j)) == BD_OK && !job_complete(j)) {
+		if (j->last_rc == BD_OK) {
+			bd_fail(BD_ERR_NETWORK, "no mirror left to ask");
+			j->last_rc = dl_record(j->d, DL_FAIL_TRANSPORT,
+			    j->b->name, bd_err_detail());
+		}
+		rc = j->last_rc;
+	}
+	return rc;
+}
+
+/*
+ * One turn of the transfers: ends those curl finished and those cut
+ * short, hashes, ticks, and waits for the next bytes.
+ */
+static enum bd_err
+job_turn(struct job *j)
 {
 	CURLMsg *msg;
 	int running, left;
-	size_t i, busy;
+	size_t i;
 	enum bd_err rc;
 
-	for (;;) {
+	curl_multi_perform(j->d->multi, &running);
+	while ((msg = curl_multi_info_read(j->d->multi, &left)) != NULL) {
+		struct src *s = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+		    (char **)&s);
+		if (s != NULL && src_busy(s))
+			src_done(j, s, msg->data.result);
+	}
+	if ((rc = j->fatal) != BD_OK)
+		goto out;
+	for (i = 0; i < j->nsrc; i++)
+		if (j->src[i].state == SRC_CUT &&
+		    j->src[i].pos >= j->src[i].end)
+			src_release(j, &j->src[i]);
+	if ((rc = hash_catch_up(j)) == BD_OK && (rc = job_tick(j)) == BD_OK &&
+	    running > 0)
+		curl_multi_poll(j->d->multi, NULL, 0, DL_POLL_MS, NULL);
+out:
+	return rc;
+}
+
+static enum bd_err
+job_run_(struct job *j)
+{
+	size_t i, busy = 1;
+	enum bd_err rc = BD_OK;
+
+	while (rc == BD_OK && busy > 0) {
 		if ((rc = job_assign(j)) != BD_OK)
-			return rc;
+			continue;
 		for (busy = 0, i = 0; i < j->nsrc; i++)
 			busy += src_busy(&j->src[i]);
-		if (busy == 0) {
-			span_tidy(&j->spans);
-			if ((rc = hash_catch_up(j)) != BD_OK)
-				return rc;
-			if (job_complete(j))
-				return BD_OK;
-			if (j->last_rc == BD_OK) {
-				bd_fail(BD_ERR_NETWORK, "no mirror left to "
-				    "ask");
-				j->last_rc = dl_record(j->d, DL_FAIL_TRANSPORT,
-				    j->b->name, bd_err_detail());
-			}
-			return j->last_rc;
-		}
-		curl_multi_perform(j->d->multi, &running);
-		while ((msg = curl_multi_info_read(j->d->multi, &left)) !=
-		    NULL) {
-			struct src *s = NULL;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
-			    (char **)&s);
-			if (s != NULL && src_busy(s))
-				src_done(j, s, msg->data.result);
-		}
-		if (j->fatal != BD_OK)
-			return j->fatal;
-		for (i = 0; i < j->nsrc; i++)
-			if (j->src[i].state == SRC_CUT &&
-			    j->src[i].pos >= j->src[i].end)
-				src_release(j, &j->src[i]);
-		if ((rc = hash_catch_up(j)) != BD_OK ||
-		    (rc = job_tick(j)) != BD_OK)
-			return rc;
-		if (running > 0)
-			curl_multi_poll(j->d->multi, NULL, 0, DL_POLL_MS, NULL);
+		rc = busy == 0 ? job_idle(j) : job_turn(j);
 	}
+	return rc;
 }
 
 /* Every byte is there and hashed: does it match? */
 static enum bd_err
 job_verify(struct job *j)
 {
-	struct sha256_ctx *c;
+	struct sha256_ctx *c = NULL;
 	uint8_t got[SHA256_BYTES];
 	char hex[SHA256_HEX_BYTES];
+	enum bd_err rc = BD_OK;
 
 	if (j->hashed != j->b->size)
-		return bd_fail(BD_ERR_IO, "%s: hashed %" PRIu64 " of %" PRIu64
+		rc = bd_fail(BD_ERR_IO, "%s: hashed %" PRIu64 " of %" PRIu64
 		    " bytes", j->b->name, j->hashed, j->b->size);
-	if ((c = sha256_dup(j->ctx)) == NULL)
-		return BD_ERR_NOMEM;
-	sha256_final(c, got);
-	sha256_free(c);
-	if (sodium_memcmp(got, j->b->sha256, SHA256_BYTES) != 0) {
-		sha256_hex(got, hex);
-		return bd_fail(BD_ERR_HASH, "%s: got sha256 %s, manifest says "
-		    "%s", j->b->name, hex, j->b->hex);
+	else if ((c = sha256_dup(j->ctx)) == NULL)
+		rc = BD_ERR_NOMEM;
+	else {
+		sha256_final(c, got);
+		if (sodium_memcmp(got, j->b->sha256, SHA256_BYTES) != 0) {
+			sha256_hex(got, hex);
+			rc = bd_fail(BD_ERR_HASH, "%s: got sha256 %s, manifest "
+			    "says %s", j->b->name, hex, j->b->hex);
+		}
 	}
-	return BD_OK;
+	sha256_free(c);
+	return rc;
 }
 
 /*
@@ -642,26 +707,12 @@ part_range_hash(struct job *j, uint64_t start, uint64_t end,
     uint8_t out[SHA256_BYTES])
 {
 	struct sha256_ctx *c;
-	uint64_t n;
-	enum bd_err rc = BD_OK;
+	enum bd_err rc;
 
 	if ((c = sha256_new()) == NULL)
-		return BD_ERR_NOMEM;
-	while (start < end) {
-		n = end - start < DL_REHASH_BYTES ? end - start :
-		    DL_REHASH_BYTES;
-		errno = 0;
-		if (!pread_all(j->fd, j->scratch, (size_t)n, start)) {
-			rc = errno != 0 ? part_io_fail(j) : bd_fail(BD_ERR_IO,
-			    "%s" DL_PART_SUFFIX ": shorter than recorded",
-			    j->b->hex);
-			goto out;
-		}
-		sha256_update(c, j->scratch, (size_t)n);
-		start += n;
-	}
-	sha256_final(c, out);
-out:
+		rc = BD_ERR_NOMEM;
+	else if ((rc = part_hash(j, c, &start, end)) == BD_OK)
+		sha256_final(c, out);
 	sha256_free(c);
 	return rc;
 }
@@ -675,12 +726,13 @@ static enum bd_err
 evidence_collect(struct job *j)
 {
 	size_t i;
-	enum bd_err rc;
+	enum bd_err rc = BD_OK;
 
 	if (j->ev == NULL &&
 	    (j->ev = calloc(DL_EVIDENCE_MAX, sizeof(*j->ev))) == NULL)
-		return BD_ERR_NOMEM;
-	for (i = 0; i < j->spans.n && j->nev < DL_EVIDENCE_MAX; i++) {
+		rc = BD_ERR_NOMEM;
+	for (i = 0; rc == BD_OK && i < j->spans.n &&
+	    j->nev < DL_EVIDENCE_MAX; i++) {
 		const struct span *sp = &j->spans.v[i];
 		struct evidence *e = &j->ev[j->nev];
 
@@ -690,11 +742,10 @@ evidence_collect(struct job *j)
 		e->start = sp->start;
 		e->end = sp->end;
 		if ((rc = part_range_hash(j, sp->start, sp->end,
-		    e->sha256)) != BD_OK)
-			return rc;
-		j->nev++;
+		    e->sha256)) == BD_OK)
+			j->nev++;
 	}
-	return BD_OK;
+	return rc;
 }
 
 /*
@@ -709,17 +760,16 @@ evidence_judge(struct job *j)
 	char why[DL_DETAIL_BYTES];
 	size_t i;
 	struct src *s;
-	enum bd_err rc;
+	enum bd_err rc = BD_OK;
 
-	for (i = 0; i < j->nev; i++) {
+	for (i = 0; rc == BD_OK && i < j->nev; i++) {
 		const struct evidence *e = &j->ev[i];
 
 		s = &j->src[e->origin];
 		if (s->state == SRC_BAD)
 			continue;
-		if ((rc = part_range_hash(j, e->start, e->end, got)) != BD_OK)
-			return rc;
-		if (sodium_memcmp(got, e->sha256, SHA256_BYTES) == 0)
+		if ((rc = part_range_hash(j, e->start, e->end, got)) != BD_OK ||
+		    sodium_memcmp(got, e->sha256, SHA256_BYTES) == 0)
 			continue;
 		s->state = SRC_BAD;
 		snprintf(why, sizeof(why), "sent bytes %" PRIu64 "-%" PRIu64
@@ -728,7 +778,7 @@ evidence_judge(struct job *j)
 		if (j->b->warn != NULL)
 			j->b->warn(j->b->progress_ctx, s->url, why);
 	}
-	return BD_OK;
+	return rc;
 }
 
 /* The check pass: every span again, from a mirror that did not serve it. */
@@ -754,71 +804,110 @@ job_check_setup(struct job *j)
  * Downloads until the hash matches, deciding after each refusal whose
  * bytes to distrust.  See the top of the file.
  */
+/*
+ * A round failed other than by the hash (stuck in a check, or the one
+ * mirror failed): the next mirror alone, *again, unless it was a local
+ * failure or no mirror is left.
+ */
+static enum bd_err
+job_after_failure(struct job *j, enum bd_err rc, bool *again)
+{
+	if (j->phase == PHASE_NORMAL || j->fatal != BD_OK ||
+	    rc == BD_ERR_NOMEM || bd_err_exit_status(rc) == 4)
+		goto out;
+	j->sole = next_sole(j, j->phase == PHASE_SOLE ? j->sole : -1);
+	j->phase = PHASE_SOLE;
+	if (j->sole < 0)
+		rc = j->last_rc;
+	else if ((rc = job_reset(j)) == BD_OK)
+		*again = true;
+out:
+	return rc;
+}
+
+/*
+ * The hash refused the bytes: decides whose bytes to distrust and how
+ * to go on (*again), keeping evidence when several mirrors wrote them.
+ */
+static enum bd_err
+job_after_refusal(struct job *j, bool *retried, bool *again)
+{
+	char why[DL_DETAIL_BYTES];
+	bool earlier;
+	int one;
+	size_t n = job_origins(j, &one, &earlier);
+	enum bd_err rc = BD_OK;
+
+	snprintf(why, sizeof(why), "%s", bd_err_detail());
+	if (j->phase != PHASE_SOLE && (n > 1 || earlier) &&
+	    (rc = evidence_collect(j)) != BD_OK)
+		goto out;
+	if (j->phase == PHASE_SOLE) {
+		src_condemn(j, &j->src[j->sole], why);
+		if ((j->sole = next_sole(j, j->sole)) < 0) {
+			rc = BD_ERR_HASH;
+			goto out;
+		}
+	} else if (earlier && !*retried) {
+		/* Bytes of an earlier run: start over once. */
+		*retried = true;
+	} else if (n == 1 && j->phase == PHASE_NORMAL) {
+		src_condemn(j, &j->src[one], why);
+	} else if (j->phase == PHASE_NORMAL && n > 1) {
+		job_check_setup(j);
+		*again = true;
+		goto out;
+	} else {
+		j->phase = PHASE_SOLE;
+		if ((j->sole = next_sole(j, -1)) < 0) {
+			rc = dl_record(j->d, DL_FAIL_HASH, j->b->name, why);
+			goto out;
+		}
+	}
+	if (usable_count(j) == 0)
+		rc = j->last_rc != BD_OK ? j->last_rc : BD_ERR_HASH;
+	else if ((rc = job_reset(j)) == BD_OK)
+		*again = true;
+out:
+	return rc;
+}
+
+/* One round of transfers and its verdict; *again: another round. */
+static enum bd_err
+job_round(struct job *j, bool *retried, bool *again)
+{
+	enum bd_err rc = BD_OK;
+
+	*again = false;
+	j->parallel = j->phase != PHASE_SOLE &&
+	    j->b->size > SEGMENT_MIN_BYTES && usable_count(j) > 1;
+	if ((j->parallel || j->trailer) && !job_complete(j) &&
+	    (rc = job_trailer_write(j)) != BD_OK)
+		goto out;
+	rc = job_run(j);
+	if (rc == BD_OK)
+		rc = job_verify(j);
+	if (rc == BD_OK)
+		rc = evidence_judge(j);
+	else if (rc != BD_ERR_HASH)
+		rc = job_after_failure(j, rc, again);
+	else
+		rc = job_after_refusal(j, retried, again);
+out:
+	return rc;
+}
+
 static enum bd_err
 job_download(struct job *j)
 {
-	bool retried = false, earlier;
-	char why[DL_DETAIL_BYTES];
-	size_t n;
-	int one;
-	enum bd_err rc;
+	bool retried = false, again;
+	enum bd_err rc = BD_OK;
 
-	if (job_complete(j) && (rc = hash_catch_up(j)) == BD_OK &&
-	    job_verify(j) == BD_OK)
-		return BD_OK;
-	for (;;) {
-		j->parallel = j->phase != PHASE_SOLE &&
-		    j->b->size > SEGMENT_MIN_BYTES && usable_count(j) > 1;
-		if ((j->parallel || j->trailer) && !job_complete(j) &&
-		    (rc = job_trailer_write(j)) != BD_OK)
-			return rc;
-		rc = job_run(j);
-		if (rc == BD_OK)
-			rc = job_verify(j);
-		if (rc == BD_OK)
-			return evidence_judge(j);
-		if (rc != BD_ERR_HASH) {
-			/* Stuck in a check, or the one mirror failed: next. */
-			if (j->phase == PHASE_NORMAL || j->fatal != BD_OK ||
-			    rc == BD_ERR_NOMEM || bd_err_exit_status(rc) == 4)
-				return rc;
-			j->sole = next_sole(j, j->phase == PHASE_SOLE ?
-			    j->sole : -1);
-			j->phase = PHASE_SOLE;
-			if (j->sole < 0 || (rc = job_reset(j)) != BD_OK)
-				return j->sole < 0 ? j->last_rc : rc;
-			continue;
-		}
-		snprintf(why, sizeof(why), "%s", bd_err_detail());
-		n = job_origins(j, &one, &earlier);
-		if (j->phase != PHASE_SOLE && (n > 1 || earlier) &&
-		    (rc = evidence_collect(j)) != BD_OK)
-			return rc;
-		if (j->phase == PHASE_SOLE) {
-			src_condemn(j, &j->src[j->sole], why);
-			j->sole = next_sole(j, j->sole);
-			if (j->sole < 0)
-				return BD_ERR_HASH;
-		} else if (earlier && !retried) {
-			/* Bytes of an earlier run: start over once. */
-			retried = true;
-		} else if (n == 1 && j->phase == PHASE_NORMAL) {
-			src_condemn(j, &j->src[one], why);
-		} else if (j->phase == PHASE_NORMAL && n > 1) {
-			job_check_setup(j);
-			continue;
-		} else {
-			j->phase = PHASE_SOLE;
-			j->sole = next_sole(j, -1);
-			if (j->sole < 0)
-				return dl_record(j->d, DL_FAIL_HASH, j->b->name,
-				    why);
-		}
-		if (usable_count(j) == 0)
-			return j->last_rc != BD_OK ? j->last_rc : BD_ERR_HASH;
-		if ((rc = job_reset(j)) != BD_OK)
-			return rc;
-	}
+	again = !(job_complete(j) && hash_catch_up(j) == BD_OK &&
+	    job_verify(j) == BD_OK);
+	while (again)
+		rc = job_round(j, &retried, &again);
+	return rc;
 }
 
 /* The curl handle of one mirror, set up from the manifest's template. */
@@ -828,6 +917,7 @@ src_init(struct job *j, struct src *s, int idx, const char *mirror,
 {
 	CURLcode cc = CURLE_OK;
 	char rel[LAYOUT_PATH_BYTES];
+	enum bd_err rc = BD_OK;
 
 	s->job = j;
 	s->idx = idx;
@@ -837,11 +927,13 @@ src_init(struct job *j, struct src *s, int idx, const char *mirror,
 		s->state = SRC_DEAD;
 		j->last_rc = dl_record(j->d, DL_FAIL_URL, mirror,
 		    "URL too long");
-		return BD_OK;
+		goto out;
 	}
 	if ((s->easy = curl_easy_duphandle(j->d->curl)) == NULL ||
-	    (s->wbuf = malloc(bufbytes)) == NULL)
-		return BD_ERR_NOMEM;
+	    (s->wbuf = malloc(bufbytes)) == NULL) {
+		rc = BD_ERR_NOMEM;
+		goto out;
+	}
 	s->wcap = bufbytes;
 	s->rate_at = now_seconds();
 #define SET(opt, val) do { if (cc == CURLE_OK) \
@@ -860,9 +952,10 @@ src_init(struct job *j, struct src *s, int idx, const char *mirror,
 	SET(CURLOPT_WRITEDATA, s);
 #undef SET
 	if (cc != CURLE_OK)
-		return bd_fail(BD_ERR_NOMEM, "libcurl: %s",
+		rc = bd_fail(BD_ERR_NOMEM, "libcurl: %s",
 		    curl_easy_strerror(cc));
-	return BD_OK;
+out:
+	return rc;
 }
 
 static void
@@ -870,6 +963,8 @@ job_free(struct job *j)
 {
 	size_t i;
 
+	if (j == NULL)
+		return;
 	for (i = 0; i < j->nsrc; i++) {
 		if (j->src[i].easy != NULL) {
 			if (src_busy(&j->src[i]))
@@ -899,8 +994,10 @@ dl_fetch_part(struct dl *d, const char *const *mirrors, size_t nmirrors,
 	memset(&d->fail, 0, sizeof(d->fail));
 	if (nmirrors > DL_MAX_MIRRORS)
 		nmirrors = DL_MAX_MIRRORS;
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		return BD_ERR_NOMEM;
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		rc = BD_ERR_NOMEM;
+		goto out;
+	}
 	j->d = d;
 	j->b = b;
 	j->fd = fd;
@@ -969,18 +1066,17 @@ dl_fetch_blob(struct dl *d, const char *const *mirrors, size_t nmirrors,
 	pfd = openat(tmpdirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
 	if (pfd < 0) {
-		rc = bd_fail(BD_ERR_IO, "%s: %s", name, strerror(errno));
-		return dl_record(d, DL_FAIL_IO, name, bd_err_detail());
-	}
-	rc = dl_fetch_part(d, mirrors, nmirrors, pfd, b, resumed_from);
-	if (rc == BD_OK) {
+		bd_fail(BD_ERR_IO, "%s: %s", name, strerror(errno));
+		rc = dl_record(d, DL_FAIL_IO, name, bd_err_detail());
+	} else if ((rc = dl_fetch_part(d, mirrors, nmirrors, pfd, b,
+	    resumed_from)) == BD_OK)
 		*fd = pfd;
-		return BD_OK;
+	else {
+		/* Leave no empty part behind; bytes kept for a resume stay. */
+		if (fstat(pfd, &st) == 0 && st.st_size == 0)
+			unlinkat(tmpdirfd, name, 0);
+		close(pfd);
 	}
-	/* Leave no empty part behind; bytes kept for a resume stay. */
-	if (fstat(pfd, &st) == 0 && st.st_size == 0)
-		unlinkat(tmpdirfd, name, 0);
-	close(pfd);
 	return rc;
 }
 

@@ -164,8 +164,10 @@ dl_new(const struct dl_options *o, struct dl **out)
 	CURLcode cc = CURLE_OK;
 
 	*out = NULL;
-	if ((d = calloc(1, sizeof(*d))) == NULL)
-		return BD_ERR_NOMEM;
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		rc = BD_ERR_NOMEM;
+		goto out;
+	}
 	if ((d->curl = curl_easy_init()) == NULL ||
 	    (d->multi = curl_multi_init()) == NULL ||
 	    (d->share = curl_share_init()) == NULL) {
@@ -339,29 +341,33 @@ enum bd_err
 curl_failure(CURLcode cc, const char *errbuf, struct dl_failure *f)
 {
 	const char *why = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc);
+	enum bd_err rc;
 
 	if (cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_TOO_MANY_REDIRECTS)
-		return fail_set(f, DL_FAIL_REFUSED, 0, cc, "refused: %s", why);
+		rc = fail_set(f, DL_FAIL_REFUSED, 0, cc, "refused: %s", why);
 	/* libcurl's word for a header line over its limit (100 KiB). */
-	if (cc == CURLE_OUT_OF_MEMORY)
-		return fail_set(f, DL_FAIL_FRAMING, 0, cc, "the response's "
+	else if (cc == CURLE_OUT_OF_MEMORY)
+		rc = fail_set(f, DL_FAIL_FRAMING, 0, cc, "the response's "
 		    "headers are too large to take in (libcurl: %s)", why);
-	return fail_set(f, curl_tls(cc) ? DL_FAIL_TLS : DL_FAIL_TRANSPORT, 0,
-	    cc, "%s", why);
+	else
+		rc = fail_set(f, curl_tls(cc) ? DL_FAIL_TLS :
+		    DL_FAIL_TRANSPORT, 0, cc, "%s", why);
+	return rc;
 }
 
 static size_t
 buf_on_header(char *data, size_t size, size_t nitems, void *arg)
 {
 	struct bufxfer *x = arg;
+	size_t n = size * nitems;
 
-	dl_header_parse(&x->resp, data, size * nitems);
+	dl_header_parse(&x->resp, data, n);
 	if (x->resp.cl_conflict) {
 		x->rc = fail_set(&x->fail, DL_FAIL_FRAMING, 0, CURLE_OK,
 		    "two different Content-Length headers");
-		return 0;
+		n = 0;
 	}
-	return size * nitems;
+	return n;
 }
 
 /*
@@ -381,6 +387,29 @@ bufxfer_taking(struct bufxfer *x)
 	return x->state == XFER_TAKING;
 }
 
+/* Room for need bytes (and a NUL) in x's buffer, at most x->max. */
+static bool
+bufxfer_grow(struct bufxfer *x, size_t need)
+{
+	size_t cap = x->cap == 0 ? DL_BUF_INITIAL_BYTES : x->cap;
+	uint8_t *nb;
+	bool ok = true;
+
+	if (need > x->cap) {
+		while (cap < need)
+			cap *= 2;
+		if (cap > x->max)
+			cap = x->max;
+		if ((nb = realloc(x->buf, cap + 1)) == NULL)
+			ok = false;
+		else {
+			x->buf = nb;
+			x->cap = cap;
+		}
+	}
+	return ok;
+}
+
 static size_t
 buf_on_body(char *data, size_t size, size_t nitems, void *arg)
 {
@@ -389,31 +418,20 @@ buf_on_body(char *data, size_t size, size_t nitems, void *arg)
 
 	if (!bufxfer_taking(x)) {
 		x->error_bytes += n;
-		return x->error_bytes > DL_ERRBODY_MAX_BYTES ? 0 : n;
-	}
-	if (n > x->max - x->len) {
+		if (x->error_bytes > DL_ERRBODY_MAX_BYTES)
+			n = 0;
+	} else if (n > x->max - x->len) {
 		x->rc = fail_set(&x->fail, DL_FAIL_TOOBIG, 0, CURLE_OK,
 		    "response larger than %zu bytes", x->max);
-		return 0;
+		n = 0;
+	} else if (!bufxfer_grow(x, x->len + n)) {
+		x->fail.kind = DL_FAIL_NOMEM;
+		x->rc = BD_ERR_NOMEM;
+		n = 0;
+	} else {
+		memcpy(x->buf + x->len, data, n);
+		x->len += n;
 	}
-	if (x->len + n > x->cap) {
-		size_t cap = x->cap == 0 ? DL_BUF_INITIAL_BYTES : x->cap;
-		uint8_t *nb;
-
-		while (cap < x->len + n)
-			cap *= 2;
-		if (cap > x->max)
-			cap = x->max;
-		if ((nb = realloc(x->buf, cap + 1)) == NULL) {
-			x->fail.kind = DL_FAIL_NOMEM;
-			x->rc = BD_ERR_NOMEM;
-			return 0;
-		}
-		x->buf = nb;
-		x->cap = cap;
-	}
-	memcpy(x->buf + x->len, data, n);
-	x->len += n;
 	return n;
 }
 
@@ -499,14 +517,15 @@ range_on_body(char *data, size_t size, size_t nitems, void *arg)
 
 	/* a 200 to a Range request is the whole blob: refused */
 	if (!bufxfer_taking(x))
-		return 0;
-	if (n > x->max - x->len) {
+		n = 0;
+	else if (n > x->max - x->len) {
 		x->rc = fail_set(&x->fail, DL_FAIL_REFUSED, 0, CURLE_OK,
 		    "more than the %zu bytes asked for", x->max);
-		return 0;
+		n = 0;
+	} else {
+		memcpy(x->buf + x->len, data, n);
+		x->len += n;
 	}
-	memcpy(x->buf + x->len, data, n);
-	x->len += n;
 	return n;
 }
 
