@@ -7,7 +7,6 @@
  * when no other takes ranges.
  */
 #include "download_impl.h"
-#include "trailer.h"
 
 #define DL_PIECE_MIN_BYTES	(1ULL << 20)	/* smallest range asked for */
 #define DL_STALL_SECONDS	2.0	/* silent this long: its range moves */
