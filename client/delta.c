@@ -11,16 +11,22 @@
 #include "delta.h"
 #include "fsutil.h"
 
-/* Whether the raw_len bytes of fd at off are chunk e (BD_ERR_IO aside). */
+/*
+ * Whether the raw_len bytes of file s (a seed, or the part when s->read is
+ * NULL) at off are chunk e (BD_ERR_IO aside).
+ */
 static enum bd_err
-chunk_at(int fd, uint64_t off, const struct chunk_entry *e, uint8_t *buf,
-    bool *ok)
+chunk_at(const struct delta_seed *s, uint64_t off, const struct chunk_entry *e,
+    uint8_t *buf, bool *ok)
 {
 	uint8_t got[SHA256_BYTES];
 	enum bd_err rc;
 
 	*ok = false;
-	rc = pread_exact(fd, buf, e->raw_len, off);
+	if (s->read != NULL)
+		rc = s->read(s->ctx, off, buf, e->raw_len);
+	else
+		rc = pread_exact(s->fd, buf, e->raw_len, off);
 	if (rc == BD_ERR_SIZE)
 		return BD_OK;
 	if (rc != BD_OK)
@@ -33,6 +39,7 @@ chunk_at(int fd, uint64_t off, const struct chunk_entry *e, uint8_t *buf,
 enum bd_err
 delta_part_check(const struct chunk_index *idx, int fd, uint8_t *done)
 {
+	struct delta_seed part = { fd, idx, NULL, NULL };
 	uint8_t *buf;
 	uint32_t i;
 	bool ok;
@@ -43,7 +50,7 @@ delta_part_check(const struct chunk_index *idx, int fd, uint8_t *done)
 	for (i = 0; i < idx->count; i++) {
 		const struct chunk_entry *e = &idx->chunks[i];
 
-		if ((rc = chunk_at(fd, e->raw_off, e, buf, &ok)) != BD_OK)
+		if ((rc = chunk_at(&part, e->raw_off, e, buf, &ok)) != BD_OK)
 			break;
 		done[i] = ok;
 	}
@@ -80,7 +87,7 @@ copy_seeds(const struct chunk_index *idx, const struct delta_seed *seeds,
 
 		if (done[i] || !chunk_seeds_find(table, e, &seed, &off))
 			continue;
-		if ((rc = chunk_at(seeds[seed].fd, off, e, buf, &ok)) != BD_OK)
+		if ((rc = chunk_at(&seeds[seed], off, e, buf, &ok)) != BD_OK)
 			goto out;
 		if (!ok) {
 			/* The seed changed since its version was installed. */
@@ -140,6 +147,14 @@ store_range(const struct chunk_index *idx, const struct chunk_range *r,
 	return BD_OK;
 }
 
+static enum bd_err
+checkpoint_call(const struct delta_source *src, const uint8_t *done)
+{
+	if (src->checkpoint == NULL)
+		return BD_OK;
+	return src->checkpoint(src->checkpoint_ctx, done);
+}
+
 enum bd_err
 delta_assemble(const struct chunk_index *idx, const struct delta_seed *seeds,
     size_t nseeds, int out_fd, const struct delta_source *src, uint8_t *done,
@@ -156,7 +171,7 @@ delta_assemble(const struct chunk_index *idx, const struct delta_seed *seeds,
 	enum bd_err rc;
 
 	if (fstat(out_fd, &sb) != 0 ||
-	    ((uint64_t)sb.st_size != idx->artifact_size &&
+	    ((uint64_t)sb.st_size < idx->artifact_size &&
 	    ftruncate(out_fd, (off_t)idx->artifact_size) != 0)) {
 		rc = bd_fail(BD_ERR_IO, "part file: %s", strerror(errno));
 		goto out;
@@ -169,7 +184,7 @@ delta_assemble(const struct chunk_index *idx, const struct delta_seed *seeds,
 		goto out;
 	}
 	if ((rc = copy_seeds(idx, seeds, nseeds, out_fd, done, raw,
-	    &sum)) != BD_OK)
+	    &sum)) != BD_OK || (rc = checkpoint_call(src, done)) != BD_OK)
 		goto out;
 	for (round = 0; round < DELTA_ROUNDS; round++) {
 		for (i = 0, missing = 0; i < idx->count; i++)
@@ -189,7 +204,8 @@ delta_assemble(const struct chunk_index *idx, const struct delta_seed *seeds,
 			}
 			sum.pack_bytes += r.pack_len;
 			if ((rc = store_range(idx, &r, pack, source, out_fd, src,
-			    dec, need, done, raw, &sum)) != BD_OK)
+			    dec, need, done, raw, &sum)) != BD_OK ||
+			    (rc = checkpoint_call(src, done)) != BD_OK)
 				goto out;
 		}
 	}

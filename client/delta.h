@@ -20,6 +20,13 @@
 struct delta_seed {
 	int fd;				/* the seed file, read with pread */
 	const struct chunk_index *idx;	/* its chunks (borrowed) */
+	/*
+	 * Or, when not NULL (fd unused), reads exactly len bytes of the seed
+	 * at off into buf: BD_ERR_SIZE past its end (a file on an ext2 slice).
+	 */
+	enum bd_err (*read)(void *ctx, uint64_t off, uint8_t *buf,
+	    size_t len);
+	void *ctx;
 };
 
 struct delta_source {
@@ -37,6 +44,13 @@ struct delta_source {
 	void (*blame)(void *ctx, int source, uint32_t i, uint64_t off,
 	    uint32_t len, enum bd_err why);
 	void *ctx;
+	/*
+	 * The chunks done[i] marks are in the part file: called once the
+	 * seeds are copied and after each range stored; a result other than
+	 * BD_OK stops the assembly with it.  May be NULL.
+	 */
+	enum bd_err (*checkpoint)(void *checkpoint_ctx, const uint8_t *done);
+	void *checkpoint_ctx;
 };
 
 struct delta_stats {
@@ -58,8 +72,9 @@ enum bd_err delta_part_check(const struct chunk_index *idx, int fd,
     uint8_t *done);
 
 /*
- * Fills out_fd (the part file, opened for reading and writing; set to
- * idx->artifact_size bytes) with every chunk of idx whose done[i] is 0,
+ * Fills out_fd (the part file, opened for reading and writing; made at
+ * least idx->artifact_size bytes long, what follows them left as it is)
+ * with every chunk of idx whose done[i] is 0,
  * each written in place once verified, setting done[i] to 1.  Seeds come
  * first; what they cannot give is fetched in ranges merged as
  * chunk_range_next() merges them, over at most DELTA_ROUNDS rounds.

@@ -30,6 +30,8 @@
 #define DL_URL_MAX_BYTES	2048
 #define DL_MAX_MIRRORS		16
 #define DL_PART_SUFFIX		".part"
+/* Spans a part file's trailer lists (dl_part_mark()). */
+#define DL_PART_SPANS_MAX	64
 /* Blobs above this size are fetched from every mirror in parallel. */
 #define SEGMENT_MIN_BYTES	(8ULL << 20)
 
@@ -116,6 +118,24 @@ enum bd_err dl_fetch_part(struct dl *d, const char *const *mirrors,
 enum bd_err dl_fetch_blob(struct dl *d, const char *const *mirrors,
     size_t nmirrors, int tmpdirfd, const struct dl_blob *b, int *fd,
     uint64_t *resumed_from);
+
+/*
+ * The part file shared with a delta download (client/chunkfetch.c):
+ * dl_part_spans() gives the spans of part fd (of a blob of size bytes)
+ * that dl_fetch_part() would resume - its trailer's, or its length as one
+ * span from 0 when it is no longer than size, or none (*n 0) - at most
+ * DL_PART_SPANS_MAX.  dl_part_mark() writes the trailer listing spans
+ * (sorted, disjoint, within size, at most DL_PART_SPANS_MAX) after byte
+ * size and cuts the file there, so a dl_fetch_part() resumes them.  What a
+ * trailer lists is resumed, never trusted: the blob's SHA-256 decides.
+ */
+struct dl_span {
+	uint64_t start, end;	/* [start, end) */
+};
+enum bd_err dl_part_spans(int fd, uint64_t size, struct dl_span *spans,
+    size_t *n);
+enum bd_err dl_part_mark(int fd, uint64_t size, const struct dl_span *spans,
+    size_t n);
 
 /*
  * What the last failure was, as data: callers decide by it (a 404, a

@@ -13,8 +13,8 @@
 #include "fsutil.h"
 #include "trailer.h"
 
-_Static_assert(TRAILER_BYTES == 8 + 8 + 8 + TRAILER_SPANS_MAX * 16 +
-    SHA256_BYTES, "the trailer's layout");
+_Static_assert(TRAILER_SPANS_MAX == 64 && TRAILER_BYTES == 8 + 8 + 8 +
+    64 * 16 + SHA256_BYTES, "the trailer's layout");
 _Static_assert(sizeof(TRAILER_MAGIC) - 1 == TRAILER_MAGIC_BYTES,
     "the trailer's magic");
 
@@ -183,6 +183,58 @@ part_load(int fd, const char *hex, uint64_t size, struct span_list *l,
 		rc = BD_ERR_NOMEM;
 	else
 		*resumed = prefix.end;
+out:
+	return rc;
+}
+
+enum bd_err
+dl_part_spans(int fd, uint64_t size, struct dl_span *spans, size_t *n)
+{
+	struct trailer t;
+	struct stat st;
+	size_t i;
+	enum bd_err rc = BD_OK;
+
+	*n = 0;
+	if (fstat(fd, &st) != 0)
+		rc = bd_fail(BD_ERR_IO, "part file: %s", strerror(errno));
+	else if ((uint64_t)st.st_size == size + TRAILER_BYTES &&
+	    trailer_read(fd, size, &t)) {
+		for (i = 0; i < t.n; i++) {
+			spans[i].start = t.span[i].start;
+			spans[i].end = t.span[i].end;
+		}
+		*n = t.n;
+	} else if (st.st_size > 0 && (uint64_t)st.st_size <= size) {
+		spans[0].start = 0;
+		spans[0].end = (uint64_t)st.st_size;
+		*n = 1;
+	}
+	return rc;
+}
+
+enum bd_err
+dl_part_mark(int fd, uint64_t size, const struct dl_span *spans, size_t n)
+{
+	uint8_t b[TRAILER_BYTES];
+	struct trailer t;
+	size_t i;
+	enum bd_err rc = BD_OK;
+
+	if (n > TRAILER_SPANS_MAX) {
+		rc = bd_fail(BD_ERR_USAGE, "part file: %zu spans", n);
+		goto out;
+	}
+	t.size = size;
+	t.n = n;
+	for (i = 0; i < n; i++) {
+		t.span[i].start = spans[i].start;
+		t.span[i].end = spans[i].end;
+	}
+	trailer_encode(&t, b);
+	if (pwrite_all(fd, b, sizeof(b), size) != BD_OK ||
+	    ftruncate(fd, (off_t)(size + TRAILER_BYTES)) != 0)
+		rc = bd_fail(BD_ERR_IO, "part file: %s", strerror(errno));
 out:
 	return rc;
 }

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "download.h"
 #include "err.h"
 #include "sha256.h"
 #include "span.h"
@@ -33,7 +34,7 @@
 #define TRAILER_COUNT_OFF	16
 #define TRAILER_SPANS_OFF	24
 #define TRAILER_SPAN_BYTES	16	/* start, end */
-#define TRAILER_SPANS_MAX	64
+#define TRAILER_SPANS_MAX	DL_PART_SPANS_MAX	/* 64 */
 #define TRAILER_SUM_OFF		(TRAILER_SPANS_OFF + \
 	TRAILER_SPANS_MAX * TRAILER_SPAN_BYTES)
 #define TRAILER_BYTES		(TRAILER_SUM_OFF + SHA256_BYTES)
@@ -70,6 +71,9 @@ enum bd_err trailer_write(int fd, const char *hex, const struct trailer *t);
 bool trailer_read(int fd, uint64_t size, struct trailer *t);
 
 /*
+ * dl_part_spans() and dl_part_mark() (download.h), the part file as a
+ * delta download (client/chunkfetch.c) shares it, are here too.
+ *
  * Takes over what the part file fd (hex.part, for blob size bytes)
  * holds into l: a trailer's ranges as done spans of ORIGIN_EARLIER
  * (*trailer set), else its length as a done prefix.  A longer file

@@ -183,6 +183,35 @@ test_part_load(const char *dir)
 	span_list_free(&l);
 }
 
+/* The part file as a delta download shares it (dl_part_mark/_spans). */
+static void
+test_part_mark(const char *dir)
+{
+	const struct dl_span two[2] = { { 0, 10 }, { 50, 60 } };
+	struct dl_span got[DL_PART_SPANS_MAX + 1];
+	size_t n = 9;
+	int fd = part_with(dir, 100, NULL);
+
+	CHECK_RC(dl_part_mark(fd, 100, two, 2), BD_OK, "mark two spans");
+	CHECK(lseek(fd, 0, SEEK_END) == 100 + TRAILER_BYTES,
+	    "the part ends with the trailer");
+	CHECK_RC(dl_part_spans(fd, 100, got, &n), BD_OK, "read them back");
+	CHECK(n == 2 && got[0].start == 0 && got[0].end == 10 &&
+	    got[1].start == 50 && got[1].end == 60, "the same two spans");
+	CHECK_RC(dl_part_mark(fd, 100, got, DL_PART_SPANS_MAX + 1),
+	    BD_ERR_USAGE, "65 spans are refused");
+	close(fd);
+	fd = part_with(dir, 40, NULL);
+	CHECK_RC(dl_part_spans(fd, 100, got, &n), BD_OK, "no trailer");
+	CHECK(n == 1 && got[0].start == 0 && got[0].end == 40,
+	    "its length is one span from 0");
+	close(fd);
+	fd = part_with(dir, 101, NULL);
+	CHECK_RC(dl_part_spans(fd, 100, got, &n), BD_OK, "longer, no trailer");
+	CHECK(n == 0, "nothing to resume");
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -193,6 +222,7 @@ main(void)
 	test_layout();
 	test_refusals();
 	test_part_load(dir);
+	test_part_mark(dir);
 	unlink(join_path(dir, "p.part"));
 	rmdir(dir);
 	return check_done();
