@@ -17,6 +17,7 @@
 #include "chunk.h"
 #include "chunkfetch.h"
 #include "delta.h"
+#include "rangefetch.h"
 #include "layout.h"
 #include "units.h"
 
@@ -29,14 +30,11 @@ struct chunkfetch {
 	char why[CF_WHY_BYTES];
 };
 
-/* The state of one artifact's pack fetch: mirrors used and dropped. */
+/* One artifact's pack fetch: ranges in flight over every mirror. */
 struct pack_src {
 	struct chunkfetch *c;
+	struct rangefetch *rf;
 	char pack_hex[SHA256_HEX_BYTES];
-	bool dropped[DL_MAX_MIRRORS];	/* refused a range or lied */
-	bool answered;			/* some mirror answered at HTTP level */
-	size_t next;			/* round robin over the mirrors */
-	struct chunkfetch_stats *st;
 };
 
 static void
@@ -173,44 +171,26 @@ seed_read(void *ctx, uint64_t off, uint8_t *buf, size_t len)
 	return dest_seed_read(ctx, off, buf, len);
 }
 
-/*
- * The delta_source fetch: one range of the pack from the next mirror that
- * has not been dropped, trying each at most once.
- */
-static int
-pack_fetch(void *ctx, uint64_t off, size_t len, uint8_t *buf)
+static bool
+pack_ask(void *ctx, const struct chunk_range *r)
 {
 	struct pack_src *p = ctx;
-	struct chunkfetch *c = p->c;
-	char rel[LAYOUT_PATH_BYTES], url[DL_URL_MAX_BYTES];
-	size_t tries, i;
-	int source = -1;
-	enum bd_err rc;
 
-	layout_blob_path(p->pack_hex, rel);
-	for (tries = 0; tries < c->o.nmirrors && source < 0; tries++) {
-		i = p->next++ % c->o.nmirrors;
-		if (p->dropped[i] ||
-		    snprintf(url, sizeof(url), "%s/%s", c->o.mirrors[i], rel) >=
-		    (int)sizeof(url))
-			continue;
-		p->st->requests++;
-		if ((rc = dl_get_range(c->o.dl, url, off, len, buf)) == BD_OK) {
-			p->st->fetched_bytes += len;
-			p->st->mirror_bytes[i] += len;
-			source = (int)i;
-		} else if (rc != BD_ERR_NETWORK) {
-			/* missing pack, no Range: whole downloads only */
-			p->answered = true;
-			p->dropped[i] = true;
-			why_set(c, "chunk pack from %s: %s", c->o.mirrors[i],
-			    dl_detail(c->o.dl));
-		}
-	}
-	return source;
+	return rangefetch_ask(p->rf, r);
 }
 
-/* The delta_source blame: a mirror whose chunk did not hash is dropped. */
+static enum bd_err
+pack_next(void *ctx, struct chunk_range *r, const uint8_t **buf, int *source)
+{
+	struct pack_src *p = ctx;
+
+	return rangefetch_next(p->rf, r, buf, source);
+}
+
+/*
+ * The delta_source blame: a mirror whose chunk did not hash is named and
+ * dropped; its ranges in flight go to the others.
+ */
 static void
 pack_blame(void *ctx, int source, uint32_t i, uint64_t off, uint32_t len,
     enum bd_err why)
@@ -219,15 +199,14 @@ pack_blame(void *ctx, int source, uint32_t i, uint64_t off, uint32_t len,
 	struct chunkfetch *c = p->c;
 	char msg[256];
 
-	p->answered = true;
-	if (source < 0 || (size_t)source >= c->o.nmirrors || p->dropped[source])
+	if (source < 0 || (size_t)source >= c->o.nmirrors)
 		return;
-	p->dropped[source] = true;
 	snprintf(msg, sizeof(msg), "chunk %u of pack %.16s... (bytes %llu to "
 	    "%llu) refused: %s; its chunks are fetched elsewhere", i,
 	    p->pack_hex, (unsigned long long)off,
 	    (unsigned long long)(off + len), bd_strerror(why));
-	report_mirror_excluded(c->o.report, c->o.mirrors[source], msg);
+	if (rangefetch_drop(p->rf, source, msg))
+		report_mirror_excluded(c->o.report, c->o.mirrors[source], msg);
 }
 
 /* Whether fd holds exactly a's bytes, re-hashed from offset 0. */
@@ -467,6 +446,48 @@ part_leave(struct chunkfetch *c, struct part_marks *pm, const uint8_t *done,
 		why_set(c, "part file: %s", strerror(errno));
 }
 
+/*
+ * Fills the part fd with the chunks not done from the seed and the pack,
+ * ranges in flight over every mirror, the part's marks kept by pm; counts
+ * in st.  BD_ERR_NETWORK: the mirrors failed at the transport level only
+ * (the part is kept); BD_ERR_HTTP: a mirror refused the ranges.
+ */
+static enum bd_err
+pack_assemble(struct chunkfetch *c, const struct chunk_index *idx,
+    const struct delta_seed *seed, int fd, uint8_t *done,
+    struct part_marks *pm, struct chunkfetch_stats *st)
+{
+	struct pack_src p = { c, NULL, { 0 } };
+	struct delta_source src = { NULL, pack_blame, &p, part_mark, pm,
+	    pack_ask, pack_next };
+	const struct rangefetch_stats *rs;
+	struct delta_stats ds;
+	size_t i;
+	enum bd_err rc;
+
+	sha256_hex(idx->pack_sha256, p.pack_hex);
+	if ((rc = rangefetch_new(&(struct rangefetch_opts){ c->o.dl,
+	    c->o.mirrors, c->o.nmirrors, p.pack_hex, idx->pack_size },
+	    &p.rf)) != BD_OK)
+		return rc;
+	rc = delta_assemble(idx, seed, 1, fd, &src, done, &ds);
+	rs = rangefetch_stats(p.rf);
+	st->reused_chunks += ds.seed_chunks;
+	st->reused_bytes += ds.seed_bytes;
+	st->fetched_chunks = ds.pack_chunks;
+	st->bad_chunks = ds.bad_chunks;
+	st->requests = rs->requests;
+	st->fetched_bytes += rs->bytes;
+	for (i = 0; i < c->o.nmirrors && i < DL_MAX_MIRRORS; i++)
+		st->mirror_bytes[i] = rs->mirror_bytes[i];
+	if (rs->refused)
+		why_set(c, "%s", rs->why);
+	if (rc == BD_ERR_NETWORK && rs->refused)
+		rc = BD_ERR_HTTP;	/* a mirror refused the ranges */
+	rangefetch_free(p.rf);
+	return rc;
+}
+
 static enum bd_err
 delta_fetch(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
     int *fd, struct chunkfetch_stats *st)
@@ -474,10 +495,7 @@ delta_fetch(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
 	struct chunk_index *idx = NULL, *sidx = NULL;
 	struct delta_seed seed = { -1, NULL, NULL, NULL };
 	struct dest_seed *dseed = NULL;
-	struct delta_stats ds;
-	struct pack_src p;
 	struct part_marks pm = { NULL, -1, { { 0, 0 } }, 0 };
-	struct delta_source src = { pack_fetch, pack_blame, &p, part_mark, &pm };
 	uint8_t *done = NULL;
 	uint32_t i;
 	bool wrong = false;
@@ -485,14 +503,10 @@ delta_fetch(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
 
 	*fd = -1;
 	memset(st, 0, sizeof(*st));
-	memset(&p, 0, sizeof(p));
-	p.c = c;
-	p.st = st;
 	c->why[0] = '\0';
 	if ((rc = delta_prepare(c, a, &dseed, &seed, &idx, &sidx, st)) != BD_OK)
 		goto out;
 	seed.idx = sidx;
-	sha256_hex(idx->pack_sha256, p.pack_hex);
 	if ((done = calloc(idx->count ? idx->count : 1, 1)) == NULL) {
 		rc = BD_ERR_NOMEM;
 		goto out;
@@ -504,15 +518,9 @@ delta_fetch(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
 			st->reused_chunks++;
 			st->reused_bytes += idx->chunks[i].raw_len;
 		}
-	rc = delta_assemble(idx, &seed, 1, *fd, &src, done, &ds);
-	st->reused_chunks += ds.seed_chunks;
-	st->reused_bytes += ds.seed_bytes;
-	st->fetched_chunks = ds.pack_chunks;
-	st->bad_chunks = ds.bad_chunks;
-	if (rc == BD_ERR_NETWORK && !p.answered)
+	rc = pack_assemble(c, idx, &seed, *fd, done, &pm, st);
+	if (rc == BD_ERR_NETWORK)
 		goto out;	/* transport only: keep the part, resume later */
-	if (rc == BD_ERR_NETWORK)	/* a mirror refused the ranges */
-		rc = BD_ERR_HTTP;
 	if (rc != BD_OK) {
 		if (c->why[0] == '\0')	/* else: the mirror's refusal */
 			why_set(c, "%s", bd_err_detail());

@@ -29,6 +29,11 @@ struct delta_seed {
 	void *ctx;
 };
 
+/*
+ * Where the pack's bytes come from: one range at a time through fetch, or
+ * several in flight through ask and next (client/rangefetch.c), in which
+ * case fetch is NULL.
+ */
 struct delta_source {
 	/*
 	 * Reads len bytes of the pack from offset off into buf.  Returns the
@@ -51,6 +56,22 @@ struct delta_source {
 	 */
 	enum bd_err (*checkpoint)(void *checkpoint_ctx, const uint8_t *done);
 	void *checkpoint_ctx;
+	/*
+	 * Asks for range r; false when no more can be asked for before next()
+	 * has given one back (true whenever none is outstanding: a range
+	 * given back is no longer outstanding).
+	 */
+	bool (*ask)(void *ctx, const struct chunk_range *r);
+	/*
+	 * Gives back a range asked for, in any order: BD_OK with it in *r,
+	 * its r->pack_len bytes in *buf (valid until the next call of ask or
+	 * next, which take it as done with) and the source in *source;
+	 * BD_ERR_NETWORK with *r when no source could supply it (its chunks
+	 * are left missing); anything else is a local failure that stops the
+	 * assembly.
+	 */
+	enum bd_err (*next)(void *ctx, struct chunk_range *r,
+	    const uint8_t **buf, int *source);
 };
 
 struct delta_stats {
@@ -77,8 +98,9 @@ enum bd_err delta_part_check(const struct chunk_index *idx, int fd,
  * with every chunk of idx whose done[i] is 0,
  * each written in place once verified, setting done[i] to 1.  Seeds come
  * first; what they cannot give is fetched in ranges merged as
- * chunk_range_next() merges them, over at most DELTA_ROUNDS rounds.
- * Memory is flat: two buffers of at most CHUNK_RANGE_MAX_BYTES and
+ * chunk_range_next() merges them, over at most DELTA_ROUNDS rounds; with
+ * ask and next, each range is stored as it arrives.  Memory is flat: two
+ * buffers of at most CHUNK_RANGE_MAX_BYTES (with fetch only) and
  * CHUNK_RAW_MAX_BYTES, plus a byte a chunk from the caller (done).
  * Returns BD_OK when every chunk is done; BD_ERR_NETWORK when a range could
  * not be fetched from any source, BD_ERR_HASH when chunks were still

@@ -209,4 +209,21 @@ void dl_header_parse(struct dl_response *r, const char *line, size_t n);
 enum bd_err dl_get_range(struct dl *d, const char *url, uint64_t off,
     size_t len, uint8_t *buf);
 
+/*
+ * Records a failure of kind (no HTTP status, no curl code) at where, as
+ * dl_failure(), dl_where() and dl_detail() then report it; returns the
+ * enum bd_err of kind.
+ */
+enum bd_err dl_record(struct dl *d, enum dl_fail_kind kind, const char *where,
+    const char *detail);
+
+/*
+ * For client/rangefetch.c: a new libcurl easy handle (a CURL *) set up as
+ * the manifest's (http/https only, redirects, connect and low-speed
+ * timeouts, TLS, the shared connection cache); *low_speed_time is its
+ * low-speed window in seconds.  NULL when out of memory; free with
+ * curl_easy_cleanup().
+ */
+void *dl_easy_dup(struct dl *d, long *low_speed_time);
+
 #endif

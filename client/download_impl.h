@@ -191,9 +191,8 @@ enum bd_err curl_failure(CURLcode cc, const char *errbuf,
 enum bd_err dl_record_failure(struct dl *d, const struct dl_failure *f,
     const char *where, const char *detail);
 
-/* dl_record_failure() of a kind that has no status or curl code. */
-enum bd_err dl_record(struct dl *d, enum dl_fail_kind kind,
-    const char *where, const char *detail);
+/* dl_record() (download.h): dl_record_failure() of a kind that has no
+ * status or curl code. */
 
 /* ---- client/sched.c ---- */
 

@@ -574,3 +574,17 @@ dl_get_range(struct dl *d, const char *url, uint64_t off, size_t len,
 out:
 	return rc;
 }
+
+void *
+dl_easy_dup(struct dl *d, long *low_speed_time)
+{
+	CURL *e = curl_easy_duphandle(d->curl);
+
+	*low_speed_time = d->low_speed_time;
+	if (e != NULL && (curl_easy_setopt(e, CURLOPT_SHARE, d->share) !=
+	    CURLE_OK || curl_easy_setopt(e, CURLOPT_TIMEOUT, 0L) != CURLE_OK)) {
+		curl_easy_cleanup(e);
+		e = NULL;
+	}
+	return e;
+}

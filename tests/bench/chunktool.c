@@ -247,7 +247,8 @@ cmd_assemble(int argc, char **argv)
 	struct chunk_index *idx = NULL, *sidx = NULL;
 	struct delta_stats st;
 	struct delta_seed seed = { -1, NULL, NULL, NULL };
-	struct delta_source src = { file_fetch, NULL, NULL, NULL, NULL };
+	struct delta_source src = { file_fetch, NULL, NULL, NULL, NULL, NULL,
+	    NULL };
 	struct http_pack http = { NULL, NULL, NULL, 0, 0 };
 	uint8_t *done = NULL;
 	int pack = -1, out = -1, status = 1;

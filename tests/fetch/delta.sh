@@ -55,11 +55,48 @@ expect_err "warning: .*$liar.*chunk [0-9]+ of pack .* refused: (sha256 mismatch|
 grep -q "reused from the installed version" "$T/last.out" &&
 	ok "the artifact still came by chunks" || fail "the lie forced a whole download"
 installed_v2 "lying mirror"
-[ "$(grep -c "^GET /blobs/sha256/$pack2 " "$T/liar.log")" -eq 1 ] &&
-	ok "the liar was asked for one range, then dropped" ||
-	fail "the liar got $(grep -c "^GET /blobs/sha256/$pack2 " "$T/liar.log") pack requests"
+# up to 4 ranges go to a mirror at once (RF_PER_MIRROR): the liar gets no
+# more than those it had in flight when its first lie was caught
+asked=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/liar.log")
+[ "$asked" -ge 1 ] && [ "$asked" -le 4 ] && [ "$full" -gt 4 ] &&
+	ok "the liar was asked for $asked of $full ranges (those in flight), then dropped" ||
+	fail "the liar got $asked pack requests of $full"
 kill "$evil_pid"; wait "$evil_pid" 2>/dev/null
 stop_servers
+
+# --- several ranges in flight to one mirror: the server counts the
+# requests it is answering at once (each range, about 1 kB, at 20 kB/s
+# takes a while)
+v1_dest
+start_evil normal "$T/repo" counting --log-active --rate 20000
+expect_status 0 "one mirror, ranges at 20 kB/s" fetch -d "$T/dest" "$url"
+installed_v2 "ranges in flight"
+most=$(grep "^GET /blobs/sha256/$pack2 " "$T/counting.log" |
+	sed -n 's/.* active=\([0-9]*\)$/\1/p' | sort -n | tail -n 1)
+[ "${most:-0}" -ge 2 ] && [ "$most" -le 4 ] &&
+	ok "up to $most pack ranges in flight to one mirror at once" ||
+	fail "at most ${most:-0} pack ranges in flight to one mirror"
+kill "$evil_pid"; wait "$evil_pid" 2>/dev/null
+
+# --- two mirrors both serve pack ranges; a slow one takes fewer
+for spec in "normal normal" "normal:--rate,5000 normal"; do
+	v1_dest
+	mirrors $spec
+	expect_status 0 "two mirrors ($spec)" fetch -d "$T/dest" "${m[@]}"
+	grep -q "reused from the installed version" "$T/last.out" &&
+		ok "$spec: by chunks" || fail "$spec: not by chunks: $(cat "$T/last.err")"
+	installed_v2 "two mirrors ($spec)"
+	n0=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/m0.log")
+	n1=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/m1.log")
+	[ "$n0" -ge 1 ] && [ "$n1" -ge 1 ] && [ $((n0 + n1)) -eq "$full" ] &&
+		ok "$spec: both mirrors served pack ranges ($n0 and $n1 of $full)" ||
+		fail "$spec: pack ranges per mirror $n0 and $n1, $full in all"
+	case $spec in
+	*rate*) [ "$n1" -gt "$n0" ] && ok "the faster mirror took more ranges ($n1 to $n0)" ||
+		fail "the slow mirror took $n0 ranges, the fast one $n1" ;;
+	esac
+	stop_mirrors
+done
 
 # --- a mirror without Range: the world downloads whole, as before
 v1_dest
@@ -147,6 +184,21 @@ first=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/dying.log")
 	ok "the rerun asked for $got pack ranges of $full, the cut run had received $((first - 1))" ||
 	fail "rerun: $got pack requests, cut run $first, a full delta $full"
 kill "$evil_pid" 2>/dev/null; wait "$evil_pid" 2>/dev/null
+
+# --- a mirror dying in the middle of the ranges: the other serves the rest
+v1_dest
+mirrors "normal:--die-after,$((isz + rbytes / 3))" normal
+expect_status 0 "the first of two mirrors dies in the middle of the delta" \
+	fetch -d "$T/dest" "${m[@]}"
+grep -q "reused from the installed version" "$T/last.out" &&
+	ok "a mirror died: still by chunks" || fail "a mirror died: not by chunks: $(cat "$T/last.err")"
+installed_v2 "a mirror died"
+n0=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/m0.log")
+n1=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/m1.log")
+[ "$n0" -ge 1 ] && [ "$n1" -ge 1 ] && [ $((n0 + n1)) -ge "$full" ] &&
+	ok "the dead mirror's ranges went to the other ($n0 asked of it, $n1 of the other, $full in all)" ||
+	fail "a mirror died: pack ranges $n0 and $n1 of $full"
+stop_mirrors
 
 # One part file serves both ways of downloading (doc/chunks.md): what one
 # way verified or wrote is resumed by the other.

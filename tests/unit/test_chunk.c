@@ -514,6 +514,54 @@ mirrors_blame(void *ctx, int source, uint32_t i, uint64_t off, uint32_t len,
 	m->dropped[source] = 1;
 }
 
+/*
+ * The same mirrors with ranges in flight (as client/rangefetch.c): up to
+ * three asked for at once, given back last first.
+ */
+struct inflight {
+	struct mirrors *m;
+	struct chunk_range r[3];
+	size_t n;
+	size_t most;		/* most outstanding at once */
+	uint8_t *buf;		/* CHUNK_RANGE_MAX_BYTES */
+};
+
+static bool
+inflight_ask(void *ctx, const struct chunk_range *r)
+{
+	struct inflight *f = ctx;
+
+	if (f->n == 3)
+		return false;
+	f->r[f->n++] = *r;
+	if (f->n > f->most)
+		f->most = f->n;
+	return true;
+}
+
+static enum bd_err
+inflight_next(void *ctx, struct chunk_range *r, const uint8_t **buf,
+    int *source)
+{
+	struct inflight *f = ctx;
+
+	if (f->n == 0)
+		return BD_ERR_USAGE;
+	*r = f->r[--f->n];
+	*buf = f->buf;
+	*source = mirrors_fetch(f->m, r->pack_off, (size_t)r->pack_len, f->buf);
+	return *source < 0 ? BD_ERR_NETWORK : BD_OK;
+}
+
+static void
+inflight_blame(void *ctx, int source, uint32_t i, uint64_t off, uint32_t len,
+    enum bd_err why)
+{
+	struct inflight *f = ctx;
+
+	mirrors_blame(f->m, source, i, off, len, why);
+}
+
 /* The chunk of idx holding artifact byte off. */
 static uint32_t
 chunk_holding(const struct chunk_index *idx, uint64_t off)
@@ -537,8 +585,9 @@ holds(int fd, const uint8_t *want, size_t len)
 	return same;
 }
 
+/* async: the source takes ranges with ask and next, else with fetch. */
 static void
-test_assemble(const uint8_t *a, size_t alen)
+test_assemble(const uint8_t *a, size_t alen, bool async)
 {
 	size_t blen = alen + 5000, pack_len;
 	uint8_t *b = malloc(blen), *pack, *done;
@@ -548,7 +597,10 @@ test_assemble(const uint8_t *a, size_t alen)
 	struct delta_seed seed = { -1, NULL, NULL, NULL };
 	struct mirrors m;
 	struct delta_source src = { mirrors_fetch, mirrors_blame, &m, NULL,
-	    NULL };
+	    NULL, NULL, NULL };
+	struct inflight f = { &m, { { 0, 0, 0, 0 } }, 0, 0, NULL };
+	void (*blame)(void *, int, uint32_t, uint64_t, uint32_t,
+	    enum bd_err) = async ? inflight_blame : mirrors_blame;
 	uint8_t *apack;
 	size_t apack_len;
 	uint32_t i, n_done, k;
@@ -562,6 +614,11 @@ test_assemble(const uint8_t *a, size_t alen)
 	memcpy(b + 210000, a + 205000, alen - 205000);
 	for (i = 0; i < 64; i++)
 		b[3000000 + i] = 'Z';
+	if (async) {
+		f.buf = malloc(CHUNK_RANGE_MAX_BYTES);
+		src = (struct delta_source){ NULL, blame, &f, NULL, NULL,
+		    inflight_ask, inflight_next };
+	}
 	fa = mem_file("seed", a, alen);
 	ia = pack_buf(a, alen, &chunk_params_small, &apack, &apack_len,
 	    &st);
@@ -625,7 +682,7 @@ test_assemble(const uint8_t *a, size_t alen)
 	CHECK(!done[k] && ds.bad_chunks == DELTA_ROUNDS,
 	    "chunk %u not done, refused %u times", k, ds.bad_chunks);
 	close(out);
-	src.blame = mirrors_blame;
+	src.blame = blame;
 	m.liar = -1;
 
 	/* A zstd bomb in place of a compressed chunk. */
@@ -710,6 +767,8 @@ test_assemble(const uint8_t *a, size_t alen)
 	CHECK(holds(out, b, blen) && ds.pack_bytes == pack_len,
 	    "whole pack fetched once");
 	close(out);
+	CHECK(!async || f.most == 3, "%zu ranges outstanding at most", f.most);
+	free(f.buf);
 
 	free(done);
 	chunk_index_free(ib);
@@ -867,7 +926,8 @@ main(void)
 	test_decode();
 	test_params(data);
 	test_ranges();
-	test_assemble(data, DATA_BYTES);
+	test_assemble(data, DATA_BYTES, false);
+	test_assemble(data, DATA_BYTES, true);
 	test_publish(data, DATA_BYTES);
 	test_infer(data, DATA_BYTES);
 	free(data);
