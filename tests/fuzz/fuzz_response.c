@@ -1,6 +1,6 @@
 /*
  * fuzz_response.c - the fetch client's reading of response headers
- * (client/download.c: Content-Range, Accept-Ranges, status lines starting
+ * (client/http.c: Content-Range, Accept-Ranges, status lines starting
  * a new response), fed arbitrary bytes cut into lines as libcurl hands
  * them over.  A parsed Content-Range must describe a real range.
  * The client file is included whole, as fuzz_state.c does.
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../client/download.c"
+#include "../../client/http.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
