@@ -9,14 +9,13 @@ for the fetch tests, and forges the pack bytes of a lying mirror.
   kept NEW OLD PART        how many of those chunks PART holds intact (their
                            raw bytes hash as the index says); with "kept
                            -l", their raw offsets and lengths instead
-  bomb NEW OLD PACK OUT K  writes to OUT a copy of PACK in which the K-th of
-                           those chunks stored as zstd (K from 0, taken
-                           modulo their count) is replaced, at the same
-                           stored length, by a zstd frame that expands
-                           beyond the chunk's raw length: K even, a frame
-                           declaring a content size 64 times the raw length;
-                           K odd, a frame declaring none whose blocks expand
-                           to 64 times the raw length.  Prints the chunk.
+  bomb NEW OLD PACK OUT K  writes to OUT a copy of PACK in which each of
+                           those chunks stored as zstd is replaced, at the
+                           same stored length, by a zstd frame that expands
+                           beyond the chunk's raw length: K 0, a frame
+                           declaring a content size of 64 times the raw
+                           length; K 1, a frame declaring none whose blocks
+                           expand to more than that.  Prints the chunks.
 
 Python 3 standard library only.
 """
@@ -97,14 +96,13 @@ def main(argv):
         zstd = [c for c in fresh(argv[2], argv[3]) if c[5] == 1]
         if not zstd:
             raise SystemExit("no zstd chunk to replace")
-        k = int(argv[6])
-        c = zstd[k % len(zstd)]
         with open(argv[4], "rb") as f:
             pack = bytearray(f.read())
-        pack[c[3]:c[3] + c[4]] = frame(c[2], c[4], k % 2 == 0)
+        for c in zstd:
+            pack[c[3]:c[3] + c[4]] = frame(c[2], c[4], argv[6] == "0")
+            print(*c[:6])
         with open(argv[5], "wb") as f:
             f.write(pack)
-        print(*c[:6])
     else:
         sys.stderr.write(__doc__)
         return 1

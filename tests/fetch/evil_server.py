@@ -42,6 +42,10 @@ blob bodies of modes normal and norange can also misbehave:
                     in place of the bytes (status, Content-Range and
                     Content-Length right)
 
+  --only HEX,...     the mode applies to these blobs alone (a chunk index
+                    or pack, say; redirect modes included), every other
+                    request is served as in mode normal
+
 Every request is logged to --log as "METHOD PATH range=VALUE" lines.
 Python 3 standard library only.
 """
@@ -116,6 +120,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not is_blob and not is_manifest:
             return self.send_plain(404, b"not found\n")
         mode = st.mode
+        if st.opts.only is not None:
+            if not is_blob or path.rsplit("/", 1)[1] not in st.opts.only:
+                mode = "normal"
+            elif mode.startswith("redirect-"):
+                is_manifest = True  # the redirects below, for this blob
         if is_manifest:
             if mode == "redirect-ftp":
                 return self.redirect("ftp://127.0.0.1/manifest.json")
@@ -316,6 +325,7 @@ def main():
     ap.add_argument("--stall-after", type=int)
     ap.add_argument("--corrupt-once", action="store_true")
     ap.add_argument("--lie", action="store_true")
+    ap.add_argument("--only", type=lambda v: set(v.split(",")))
     a = ap.parse_args()
     # A listen backlog of 5 (socketserver's default) drops connections when
     # a loaded machine is slow to accept several mirrors' connections.
