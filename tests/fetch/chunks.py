@@ -15,7 +15,9 @@ for the fetch tests, and forges the pack bytes of a lying mirror.
                            beyond the chunk's raw length: K 0, a frame
                            declaring a content size of 64 times the raw
                            length; K 1, a frame declaring none whose blocks
-                           expand to more than that.  Prints the chunks.
+                           expand to more than that; K forge, a frame of
+                           exactly the raw length, of other bytes (only the
+                           chunk's hash tells).  Prints the chunks.
 
 Python 3 standard library only.
 """
@@ -50,11 +52,21 @@ def fresh(new, old):
     return [c for c in parse(new) if (c[2], c[6]) not in have]
 
 
-def frame(raw_len, stored_len, declare):
-    """A zstd frame of exactly stored_len bytes expanding to more than
-    64 * raw_len bytes: RLE blocks of zeros, 128 KiB at most, then a raw
-    block padding the frame to its length (RFC 8878)."""
-    total = 64 * raw_len
+def frame(raw_len, stored_len, declare, forge=False):
+    """A zstd frame of exactly stored_len bytes: RLE blocks of zeros, 128
+    KiB at most, then a raw block padding the frame to its length (RFC
+    8878).  It expands to more than 64 * raw_len bytes; with forge, to
+    exactly raw_len bytes that are not the chunk's (one RLE block)."""
+    head_len = 4 + 1 + (8 if declare else 1)
+    if forge:
+        pad = stored_len - head_len - 4 - 3
+        total = raw_len - pad
+    else:
+        total = 64 * raw_len
+        pad = stored_len - head_len - 4 * -(-total // (128 << 10)) - 3
+    if pad < 1 or pad > 128 << 10 or total < 1:
+        raise SystemExit("chunk of %d stored bytes does not fit the frame"
+                         % stored_len)
     blocks, left = [], total
     while left > 0:
         n = min(left, 128 << 10)
@@ -62,11 +74,6 @@ def frame(raw_len, stored_len, declare):
         left -= n
     # single segment with an 8-byte content size, or no content size
     # and a window of 128 KiB (exponent 7 above 2^10)
-    head_len = 4 + 1 + (8 if declare else 1)
-    pad = stored_len - head_len - len(b"".join(blocks)) - 3
-    if pad < 1 or pad > 128 << 10:
-        raise SystemExit("chunk of %d stored bytes does not fit the frame"
-                         % stored_len)
     if declare:
         head = struct.pack("<IBQ", 0xFD2FB528, 0xE0, total + pad)
     else:
@@ -99,7 +106,8 @@ def main(argv):
         with open(argv[4], "rb") as f:
             pack = bytearray(f.read())
         for c in zstd:
-            pack[c[3]:c[3] + c[4]] = frame(c[2], c[4], argv[6] == "0")
+            pack[c[3]:c[3] + c[4]] = frame(c[2], c[4], argv[6] != "1",
+                                           argv[6] == "forge")
             print(*c[:6])
         with open(argv[5], "wb") as f:
             f.write(pack)

@@ -421,6 +421,7 @@ probe_part() {
 				[ "$rb" -lt "${ref_pack[$kind]}" ] ||
 					fail "$kind: killed at part write $n with $kept fetched chunks verified: the re-run moved $rb bytes of pack, as many as a restart"
 				last_kept=$n last_rb=$rb
+				[ -n "$first_kept" ] || first_kept=$n
 			fi
 		fi
 		[ $fails -gt $((before + 5)) ] && { fail "$kind: giving up"; return; }
@@ -428,7 +429,7 @@ probe_part() {
 	if [ "${how[$kind]}" = delta ] && [ "$keeps" -eq 0 ]; then
 		fail "$kind: no kill point left a fetched chunk verified in the part: resume not probed"
 	fi
-	[ $fails -eq $before ] && ok "$kind: $kills kill points in the part file (one in $step of its $count pwrite64, each pack chunk's, every ftruncate and fsync): every state old or new, re-runs converge, nothing left; $keeps re-runs kept fetched chunks and moved less pack than a restart"
+	[ $fails -eq $before ] && ok "$kind: $kills kill points in the part file (one in $step of its $count pwrite64, each pack chunk's, every ftruncate and fsync): every state old or new, re-runs converge, nothing left; $([ "${how[$kind]}" = delta ] && echo "$keeps re-runs kept fetched chunks and moved less pack than a restart" || echo "a whole download: no chunks to keep")"
 }
 
 # altered KIND : the part of the last kill that kept fetched chunks, one
@@ -450,12 +451,36 @@ altered() {
 		fail "$kind: a kept chunk altered in the part: $rb bytes of pack (intact: $last_rb), $(log_gets "$T/rerun.log" "$WHOLE") whole downloads"
 }
 
+# index_gone : killed where the part holds verified chunks, then the only
+# mirror has lost version 2's index: the world downloads whole, the part's
+# bytes of the delta trusted for nothing.
+index_gone() {
+	local p srv=$url left
+	p=$(part d)
+	restore d
+	kill_at d "${first_kept%%:*}" "${first_kept#*:}" -P "$p"
+	start_evil 404 "$T/repo" noindex --only "$index2"
+	if ! fetch -q -d "$T/slice" "$url" >"$T/rerun.out" 2>&1; then
+		fail "d: killed at part write $first_kept, then no index: the run failed"
+		sed 's/^/    | /' "$T/rerun.out" >&2
+	else
+		all_new d "d: killed at part write $first_kept, then no index"
+		left=$(left_behind d)
+		[ "$(grep -c "^GET $WHOLE " "$T/noindex.log")" -eq 1 ] && [ -z "$left" ] &&
+			ok "d: killed in the delta, then no index: version 2 downloaded whole, nothing left" ||
+			fail "d: killed in the delta, then no index: $(grep -c "^GET $WHOLE " "$T/noindex.log") whole downloads, left: $left"
+	fi
+	kill "$evil_pid"; wait "$evil_pid" 2>/dev/null
+	url=$srv
+}
+
 for kind in d e; do
-	last_kept=
+	last_kept= first_kept=
 	reference "$kind"
 	probe_part "$kind"
 	if [ -n "$last_kept" ]; then altered "$kind"
 	else echo "$kind: no kept chunks to alter (the world came ${how[$kind]})"; fi
+	[ "$kind" = e ] || [ -z "$first_kept" ] || index_gone
 done
 probe d renameat,renameat2,linkat,unlinkat,fsync,fdatasync,mkdirat
 STRIDE=$(( ${CRASH_STRIDE:-1} * 25 ))

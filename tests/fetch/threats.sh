@@ -165,7 +165,8 @@ expect_err "trying the next mirror" "mirror failover warns"
 # part is left.  A pack threat before an honest mirror costs nothing: the
 # delta completes from the honest one.  A mirror serving zstd bombs in the
 # pack (a chunk's frame declaring, or expanding to, 64 times its raw
-# length, at the chunk's stored length) is refused chunk by chunk and named.
+# length, at the chunk's stored length) is refused chunk by chunk and named,
+# as is one forging chunks.
 CHUNKS=$FETCHDIR/chunks.py
 chunked_versions
 crelease() {
@@ -253,22 +254,26 @@ cargs=(--low-speed-time 2)
 chunk_threat "pack2: slow, then an honest mirror" delta slow "$pack2"
 cargs=()
 
-# zstd bombs in every chunk the guest fetches: alone the world downloads
-# whole; before an honest mirror the delta completes, the bomb's mirror
-# named for the first chunk it sent
-for k in 0 1; do
+# Forged chunks (valid zstd frames of the raw length, other bytes: only
+# each chunk's hash tells) and zstd bombs in every chunk the guest fetches:
+# alone the world downloads whole; before an honest mirror the delta
+# completes, the forger named for the first chunk it sent.
+for k in forge 0 1; do
 	rm -rf "$T/cbomb"; cp -a "$T/crepo" "$T/cbomb"
-	what=$([ "$k" = 0 ] && echo "declaring" || echo "expanding to")
+	case $k in
+	forge) what="forged chunks" why="sha256 mismatch" ;;
+	0) what="zstd bombs declaring 64 times their chunk" why="size limit exceeded" ;;
+	1) what="zstd bombs expanding to 64 times their chunk" why="size limit exceeded" ;;
+	esac
 	"$CHUNKS" bomb "$cblobs/$index2" "$cblobs/$index1" "$cblobs/$pack2" \
-		"$T/cbomb/blobs/sha256/$pack2" "$k" >"$T/bombs" || fail "cannot make zstd bombs"
-	[ -s "$T/bombs" ] && ok "zstd bombs $what 64 times their chunk in $(grep -c . "$T/bombs") chunks" ||
-		fail "no chunk to make a zstd bomb of"
-	good= crepo=$T/cbomb chunk_threat "zstd bombs $what 64 times their chunk" whole normal "$pack2"
-	expect_err "warning: .*chunk [0-9]+ of pack .* refused: size limit exceeded" \
-		"chunks: zstd bombs $what 64 times their chunk: refused as too big"
-	crepo=$T/cbomb chunk_threat "zstd bombs $what 64 times their chunk, then an honest mirror" delta normal "$pack2"
-	expect_err "warning: .*${url}.*chunk [0-9]+ of pack .* refused: size limit exceeded" \
-		"chunks: zstd bombs $what 64 times their chunk: their mirror named"
+		"$T/cbomb/blobs/sha256/$pack2" "$k" >"$T/bombs" || fail "cannot make $what"
+	[ -s "$T/bombs" ] && ok "$what: $(grep -c . "$T/bombs") chunks of the pack" ||
+		fail "no chunk to make $what of"
+	good= crepo=$T/cbomb chunk_threat "$what" whole normal "$pack2"
+	expect_err "warning: .*chunk [0-9]+ of pack .* refused: $why" "chunks: $what: refused ($why)"
+	crepo=$T/cbomb chunk_threat "$what, then an honest mirror" delta normal "$pack2"
+	expect_err "warning: .*${url}.*chunk [0-9]+ of pack .* refused: $why" \
+		"chunks: $what: their mirror named"
 done
 good=
 kill "$goodpid"; wait "$goodpid" 2>/dev/null
