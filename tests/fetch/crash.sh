@@ -14,8 +14,13 @@
 # A second kill during the roll-forward (the re-run killed while it
 # finishes the install the first kill left) is probed the same way.
 #
+# A last part probes a chunked world installed by delta the same way, and
+# the delta's own writes, with what a re-run keeps (see there).
+#
 # CRASH_STRIDE=K (default 1) probes every K-th call only, for quick local
-# iterations; the suite always runs every one.
+# iterations; the suite always runs every one.  CRASH_CHUNKED_ONLY=1 runs
+# the chunked part alone; CRASH_DELTA_POINTS=N (default 30) sets how many of
+# the part file's writes it samples besides each pack chunk's.
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
 export PATH=$PATH:/sbin:/usr/sbin
