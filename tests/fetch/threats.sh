@@ -1,7 +1,9 @@
 #!/bin/bash
 # Every threat of DESIGN.md against a misbehaving server: each case checks
 # the exit status, the error line, and that DESTDIR and a directory
-# outside it are unchanged byte for byte.
+# outside it are unchanged byte for byte.  The last part aims the blob
+# threats at chunk indexes and packs, where each must end in an install
+# (by chunks or whole), and adds forged chunks and zstd bombs.
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
 
