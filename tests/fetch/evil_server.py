@@ -29,6 +29,10 @@ prints "listening on http://127.0.0.1:PORT/" and misbehaves by MODE:
                 served
   404           blobs: 404 Not Found
 
+With --only HEX,... the mode applies to these blobs alone (a chunk index or
+pack, say; the redirect modes included), and every other request is served
+as in mode normal.
+
 Range is honoured as "bytes=A-B" or "bytes=A-".  For mirror tests, the
 blob bodies of modes normal and norange can also misbehave:
 
@@ -41,10 +45,6 @@ blob bodies of modes normal and norange can also misbehave:
   --lie             every blob response, whole or ranged, carries zeros
                     in place of the bytes (status, Content-Range and
                     Content-Length right)
-
-  --only HEX,...     the mode applies to these blobs alone (a chunk index
-                    or pack, say; redirect modes included), every other
-                    request is served as in mode normal
 
 Every request is logged to --log as "METHOD PATH range=VALUE" lines.
 Python 3 standard library only.
@@ -318,6 +318,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", required=True)
     ap.add_argument("--mode", default="normal")
+    ap.add_argument("--only", type=lambda v: set(v.split(",")))
     ap.add_argument("--log")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--rate", type=int, default=0)
@@ -325,7 +326,6 @@ def main():
     ap.add_argument("--stall-after", type=int)
     ap.add_argument("--corrupt-once", action="store_true")
     ap.add_argument("--lie", action="store_true")
-    ap.add_argument("--only", type=lambda v: set(v.split(",")))
     a = ap.parse_args()
     # A listen backlog of 5 (socketserver's default) drops connections when
     # a loaded machine is slow to accept several mirrors' connections.
