@@ -287,13 +287,15 @@ fi
 # chunk the killed run had verified (the pack bytes the server's access
 # log says it sent on the re-run fall below what a restart moves), and
 # trusts no byte of the part it has not hashed again (a kept chunk altered
-# in the part is fetched again, still by chunks).  --ext2 destinations have
-# no seeds yet and download the world whole: every probe holds either way,
-# and says which it saw; the kept-chunk checks need a delta.
+# in the part is fetched again, still by chunks).  Where --ext2
+# destinations have no seeds (on main today) they download the world
+# whole: every probe holds either way and says which it saw; the
+# kept-chunk checks need a delta.
 #
-# Kill points sampled: every write of a chunk fetched from the pack and
-# every CRASH_DELTA_POINTS-th (default 30) part of the others; the
-# install's calls all for -d, every 25th pwrite64 and fsync of the image
+# Kill points: in the part file, the pwrite64 of every chunk fetched from
+# the pack, about CRASH_DELTA_POINTS (default 30) of its other pwrite64
+# evenly spaced, and every ftruncate and fsync of it; in the install, every
+# call of the -d set above, and every 25th pwrite64 and fsync of the image
 # for --ext2 (the small versions above probe every one).
 CHUNKS=$FETCHDIR/chunks.py
 stop_servers
