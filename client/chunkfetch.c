@@ -17,8 +17,7 @@
 #include "chunk.h"
 #include "chunkfetch.h"
 #include "delta.h"
-#include "fsutil.h"
-#include "install.h"
+#include "rangefetch.h"
 #include "layout.h"
 #include "units.h"
 
@@ -31,14 +30,11 @@ struct chunkfetch {
 	char why[CF_WHY_BYTES];
 };
 
-/* The state of one artifact's pack fetch: mirrors used and dropped. */
+/* One artifact's pack fetch: ranges in flight over every mirror. */
 struct pack_src {
 	struct chunkfetch *c;
+	struct rangefetch *rf;
 	char pack_hex[SHA256_HEX_BYTES];
-	bool dropped[DL_MAX_MIRRORS];	/* refused a range or lied */
-	bool answered;			/* some mirror answered at HTTP level */
-	size_t next;			/* round robin over the mirrors */
-	struct chunkfetch_stats *st;
 };
 
 static void
@@ -168,69 +164,33 @@ index_fetch(struct chunkfetch *c, const char *hex, const uint8_t *sha256,
 	return rc;
 }
 
-/* Opens the file installed at path below root for reading, or -1. */
-static int
-seed_open(const char *root, const char *path)
+/* The delta_seed read: the seed on the destination (dest_seed_read()). */
+static enum bd_err
+seed_read(void *ctx, uint64_t off, uint8_t *buf, size_t len)
 {
-	char dir[INSTALL_PATH_MAX_BYTES + 1];
-	const char *base;
-	struct stat sb;
-	int rootfd, dfd = -1, fd = -1;
+	return dest_seed_read(ctx, off, buf, len);
+}
 
-	if ((rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -1;
-	if (install_split(path, dir, sizeof(dir), &base) == BD_OK &&
-	    dir_open_path(rootfd, dir, false, &dfd) == BD_OK)
-		fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))) {
-		close(fd);
-		fd = -1;
-	}
-	if (dfd >= 0)
-		close(dfd);
-	close(rootfd);
-	bd_err_clear();
-	return fd;
+static bool
+pack_ask(void *ctx, const struct chunk_range *r)
+{
+	struct pack_src *p = ctx;
+
+	return rangefetch_ask(p->rf, r);
+}
+
+static enum bd_err
+pack_next(void *ctx, struct chunk_range *r, const uint8_t **buf, int *source)
+{
+	struct pack_src *p = ctx;
+
+	return rangefetch_next(p->rf, r, buf, source);
 }
 
 /*
- * The delta_source fetch: one range of the pack from the next mirror that
- * has not been dropped, trying each at most once.
+ * The delta_source blame: a mirror whose chunk did not hash is named and
+ * dropped; its ranges in flight go to the others.
  */
-static int
-pack_fetch(void *ctx, uint64_t off, size_t len, uint8_t *buf)
-{
-	struct pack_src *p = ctx;
-	struct chunkfetch *c = p->c;
-	char rel[LAYOUT_PATH_BYTES], url[DL_URL_MAX_BYTES];
-	size_t tries, i;
-	int source = -1;
-	enum bd_err rc;
-
-	layout_blob_path(p->pack_hex, rel);
-	for (tries = 0; tries < c->o.nmirrors && source < 0; tries++) {
-		i = p->next++ % c->o.nmirrors;
-		if (p->dropped[i] ||
-		    snprintf(url, sizeof(url), "%s/%s", c->o.mirrors[i], rel) >=
-		    (int)sizeof(url))
-			continue;
-		p->st->requests++;
-		if ((rc = dl_get_range(c->o.dl, url, off, len, buf)) == BD_OK) {
-			p->st->fetched_bytes += len;
-			p->st->mirror_bytes[i] += len;
-			source = (int)i;
-		} else if (rc != BD_ERR_NETWORK) {
-			/* missing pack, no Range: whole downloads only */
-			p->answered = true;
-			p->dropped[i] = true;
-			why_set(c, "chunk pack from %s: %s", c->o.mirrors[i],
-			    dl_detail(c->o.dl));
-		}
-	}
-	return source;
-}
-
-/* The delta_source blame: a mirror whose chunk did not hash is dropped. */
 static void
 pack_blame(void *ctx, int source, uint32_t i, uint64_t off, uint32_t len,
     enum bd_err why)
@@ -239,15 +199,14 @@ pack_blame(void *ctx, int source, uint32_t i, uint64_t off, uint32_t len,
 	struct chunkfetch *c = p->c;
 	char msg[256];
 
-	p->answered = true;
-	if (source < 0 || (size_t)source >= c->o.nmirrors || p->dropped[source])
+	if (source < 0 || (size_t)source >= c->o.nmirrors)
 		return;
-	p->dropped[source] = true;
 	snprintf(msg, sizeof(msg), "chunk %u of pack %.16s... (bytes %llu to "
 	    "%llu) refused: %s; its chunks are fetched elsewhere", i,
 	    p->pack_hex, (unsigned long long)off,
 	    (unsigned long long)(off + len), bd_strerror(why));
-	report_mirror_excluded(c->o.report, c->o.mirrors[source], msg);
+	if (rangefetch_drop(p->rf, source, msg))
+		report_mirror_excluded(c->o.report, c->o.mirrors[source], msg);
 }
 
 /* Whether fd holds exactly a's bytes, re-hashed from offset 0. */
@@ -278,20 +237,20 @@ seed_artifact(const struct bd_manifest *prev, const struct bd_artifact *a)
 
 /*
  * What a delta of a needs, or BD_ERR_USAGE (no delta possible: no chunks,
- * seed or previous version) or a refusal: the seed opened in *seed and
- * both indexes, new (*idx) and the seed's (*sidx), fetched and parsed.
+ * seed or previous version) or a refusal: the seed opened in *ds and read
+ * through *seed, and both indexes, new (*idx) and the seed's (*sidx),
+ * fetched and parsed.
  */
 static enum bd_err
 delta_prepare(struct chunkfetch *c, const struct bd_artifact *a,
-    struct delta_seed *seed, struct chunk_index **idx,
+    struct dest_seed **ds, struct delta_seed *seed, struct chunk_index **idx,
     struct chunk_index **sidx, struct chunkfetch_stats *st)
 {
 	const struct bd_artifact *sa;
 	enum bd_err rc;
 
-	if (!a->has_chunks || c->o.seed_root == NULL) {
-		why_set(c, "%s", a->has_chunks ? "no seed on this destination" :
-		    "no chunk index");
+	if (!a->has_chunks) {
+		why_set(c, "no chunk index");
 		rc = BD_ERR_USAGE;
 		goto out;
 	}
@@ -300,11 +259,17 @@ delta_prepare(struct chunkfetch *c, const struct bd_artifact *a,
 		rc = BD_ERR_USAGE;
 		goto out;
 	}
-	if ((seed->fd = seed_open(c->o.seed_root, sa->install)) < 0) {
+	if ((rc = dest_seed_open(c->o.dest, sa->install, ds)) != BD_OK) {
+		why_set(c, "the installed %s: %s", sa->install, bd_err_detail());
+		goto out;
+	}
+	if (*ds == NULL) {
 		why_set(c, "no installed %s to seed from", sa->install);
 		rc = BD_ERR_USAGE;
 		goto out;
 	}
+	seed->read = seed_read;
+	seed->ctx = *ds;
 	if ((rc = index_fetch(c, a->chunks_hex, a->chunks_sha256,
 	    a->chunks_size, a->size, idx, st)) != BD_OK ||
 	    (rc = index_fetch(c, sa->chunks_hex, sa->chunks_sha256,
@@ -319,83 +284,262 @@ out:
 	return rc;
 }
 
+/*
+ * The longest DL_PART_SPANS_MAX runs of the part's bytes (a min-heap by
+ * length): what fits in the part file's trailer.  Runs are appended in
+ * file order; touching ones join.
+ */
+struct runs_kept {
+	struct dl_span h[DL_PART_SPANS_MAX];
+	size_t n;
+	struct dl_span cur;	/* the run being extended */
+};
+
+static uint64_t
+run_len(const struct dl_span *r)
+{
+	return r->end - r->start;
+}
+
+static void
+runs_offer(struct runs_kept *k, struct dl_span r)
+{
+	size_t i, c;
+
+	if (run_len(&r) == 0 || (k->n == DL_PART_SPANS_MAX &&
+	    run_len(&r) <= run_len(&k->h[0])))
+		return;
+	if (k->n < DL_PART_SPANS_MAX) {
+		for (i = k->n++; i > 0 && run_len(&k->h[(i - 1) / 2]) >
+		    run_len(&r); i = (i - 1) / 2)
+			k->h[i] = k->h[(i - 1) / 2];
+	} else {
+		for (i = 0; (c = 2 * i + 1) < k->n; i = c) {
+			if (c + 1 < k->n &&
+			    run_len(&k->h[c + 1]) < run_len(&k->h[c]))
+				c++;
+			if (run_len(&r) <= run_len(&k->h[c]))
+				break;
+			k->h[i] = k->h[c];
+		}
+	}
+	k->h[i] = r;
+}
+
+static void
+runs_append(struct runs_kept *k, uint64_t start, uint64_t end)
+{
+	if (start != k->cur.end) {
+		runs_offer(k, k->cur);
+		k->cur.start = start;
+	}
+	k->cur.end = end;
+}
+
+static int
+run_cmp(const void *x, const void *y)
+{
+	const struct dl_span *a = x, *b = y;
+
+	return a->start < b->start ? -1 : a->start > b->start;
+}
+
+/*
+ * What the part file keeps for a whole download (doc/chunks.md, "One part
+ * file, two ways to fill it"): the spans a whole download had written when
+ * the delta found the part, and every chunk verified since.
+ */
+struct part_marks {
+	const struct chunk_index *idx;
+	int fd;
+	struct dl_span carried[DL_PART_SPANS_MAX];
+	size_t ncarried;
+};
+
+/*
+ * The delta_source checkpoint: records in the part's trailer every chunk
+ * done, and of the carried spans every byte not in a chunk that one of
+ * them covers whole and that did not hash (those bytes are known wrong);
+ * the longest DL_PART_SPANS_MAX runs when there are more.
+ */
+static enum bd_err
+part_mark(void *ctx, const uint8_t *done)
+{
+	struct part_marks *pm = ctx;
+	const struct chunk_index *idx = pm->idx;
+	const struct dl_span *cs;
+	struct runs_kept k;
+	uint64_t s, e;
+	size_t j = 0;
+	uint32_t i;
+
+	memset(&k, 0, sizeof(k));
+	for (i = 0; i < idx->count; i++) {
+		s = idx->chunks[i].raw_off;
+		e = s + idx->chunks[i].raw_len;
+		while (j < pm->ncarried && pm->carried[j].end <= s)
+			j++;
+		if (done[i]) {
+			runs_append(&k, s, e);
+			continue;
+		}
+		for (cs = &pm->carried[j]; cs < pm->carried + pm->ncarried &&
+		    cs->start < e && !(cs->start <= s && cs->end >= e); cs++)
+			runs_append(&k, cs->start > s ? cs->start : s,
+			    cs->end < e ? cs->end : e);
+	}
+	runs_offer(&k, k.cur);
+	qsort(k.h, k.n, sizeof(k.h[0]), run_cmp);
+	return dl_part_mark(pm->fd, idx->artifact_size, k.h, k.n);
+}
+
+/*
+ * Opens partdir/<hex>.part for a's delta (idx): what a whole download had
+ * written is noted in pm, every chunk already there is re-hashed into
+ * done, and the trailer records what is kept before anything is written.
+ */
+static enum bd_err
+part_open(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
+    const struct chunk_index *idx, uint8_t *done, struct part_marks *pm,
+    int *fd)
+{
+	char part[SHA256_HEX_BYTES + 8];
+	struct stat sb;
+	enum bd_err rc;
+
+	snprintf(part, sizeof(part), "%s" DL_PART_SUFFIX, a->sha256_hex);
+	*fd = openat(partdir, part, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (*fd < 0 || fstat(*fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		rc = bd_fail(BD_ERR_IO, "%s: %s", part, *fd >= 0 &&
+		    fstat(*fd, &sb) == 0 ? "not a regular file" :
+		    strerror(errno));
+		why_set(c, "%s", bd_err_detail());
+		if (*fd >= 0)	/* not ours to mark or empty */
+			close(*fd);
+		*fd = -1;
+		return rc;
+	}
+	pm->idx = idx;
+	pm->fd = *fd;
+	if ((rc = dl_part_spans(*fd, a->size, pm->carried, &pm->ncarried)) !=
+	    BD_OK)
+		return rc;
+	/* A part left by a killed run: every chunk is re-hashed first. */
+	if (sb.st_size > 0 && (rc = delta_part_check(idx, *fd, done)) != BD_OK)
+		return rc;
+	return part_mark(pm, done);
+}
+
+/*
+ * Leaves the part of a delta that did not succeed to the next run or the
+ * whole download: the trailer lists what is kept, or, when the assembled
+ * bytes do not hash (wrong), the part is emptied.
+ */
+static void
+part_leave(struct chunkfetch *c, struct part_marks *pm, const uint8_t *done,
+    bool wrong)
+{
+	if (!wrong && part_mark(pm, done) == BD_OK)
+		return;
+	if (ftruncate(pm->fd, 0) != 0)
+		why_set(c, "part file: %s", strerror(errno));
+}
+
+/*
+ * Fills the part fd with the chunks not done from the seed and the pack,
+ * ranges in flight over every mirror, the part's marks kept by pm; counts
+ * in st.  BD_ERR_NETWORK: the mirrors failed at the transport level only
+ * (the part is kept); BD_ERR_HTTP: a mirror refused the ranges.
+ */
+static enum bd_err
+pack_assemble(struct chunkfetch *c, const struct chunk_index *idx,
+    const struct delta_seed *seed, int fd, uint8_t *done,
+    struct part_marks *pm, struct chunkfetch_stats *st)
+{
+	struct pack_src p = { c, NULL, { 0 } };
+	struct delta_source src = { NULL, pack_blame, &p, part_mark, pm,
+	    pack_ask, pack_next };
+	const struct rangefetch_stats *rs;
+	struct delta_stats ds;
+	size_t i;
+	enum bd_err rc;
+
+	sha256_hex(idx->pack_sha256, p.pack_hex);
+	if ((rc = rangefetch_new(&(struct rangefetch_opts){ c->o.dl,
+	    c->o.mirrors, c->o.nmirrors, p.pack_hex, idx->pack_size },
+	    &p.rf)) != BD_OK)
+		return rc;
+	rc = delta_assemble(idx, seed, 1, fd, &src, done, &ds);
+	rs = rangefetch_stats(p.rf);
+	st->reused_chunks += ds.seed_chunks;
+	st->reused_bytes += ds.seed_bytes;
+	st->fetched_chunks = ds.pack_chunks;
+	st->bad_chunks = ds.bad_chunks;
+	st->requests = rs->requests;
+	st->fetched_bytes += rs->bytes;
+	for (i = 0; i < c->o.nmirrors && i < DL_MAX_MIRRORS; i++)
+		st->mirror_bytes[i] = rs->mirror_bytes[i];
+	if (rs->refused)
+		why_set(c, "%s", rs->why);
+	if (rc == BD_ERR_NETWORK && rs->refused)
+		rc = BD_ERR_HTTP;	/* a mirror refused the ranges */
+	rangefetch_free(p.rf);
+	return rc;
+}
+
 static enum bd_err
 delta_fetch(struct chunkfetch *c, int partdir, const struct bd_artifact *a,
     int *fd, struct chunkfetch_stats *st)
 {
 	struct chunk_index *idx = NULL, *sidx = NULL;
-	struct delta_seed seed = { -1, NULL };
-	struct delta_stats ds;
-	struct pack_src p;
-	struct delta_source src = { pack_fetch, pack_blame, &p };
-	struct stat sb;
-	char part[SHA256_HEX_BYTES + 8];
+	struct delta_seed seed = { -1, NULL, NULL, NULL };
+	struct dest_seed *dseed = NULL;
+	struct part_marks pm = { NULL, -1, { { 0, 0 } }, 0 };
 	uint8_t *done = NULL;
 	uint32_t i;
+	bool wrong = false;
 	enum bd_err rc;
 
 	*fd = -1;
 	memset(st, 0, sizeof(*st));
-	memset(&p, 0, sizeof(p));
-	p.c = c;
-	p.st = st;
 	c->why[0] = '\0';
-	if ((rc = delta_prepare(c, a, &seed, &idx, &sidx, st)) != BD_OK)
+	if ((rc = delta_prepare(c, a, &dseed, &seed, &idx, &sidx, st)) != BD_OK)
 		goto out;
 	seed.idx = sidx;
-	sha256_hex(idx->pack_sha256, p.pack_hex);
-	snprintf(part, sizeof(part), "%s" DL_PART_SUFFIX, a->sha256_hex);
-	*fd = openat(partdir, part, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (*fd < 0 || fstat(*fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		rc = bd_fail(BD_ERR_IO, "%s: %s", part, strerror(errno));
-		why_set(c, "%s", bd_err_detail());
-		goto out;
-	}
 	if ((done = calloc(idx->count ? idx->count : 1, 1)) == NULL) {
 		rc = BD_ERR_NOMEM;
 		goto out;
 	}
-	/* A part left by a killed run: every chunk is re-hashed first. */
-	if (sb.st_size > 0 && (rc = delta_part_check(idx, *fd, done)) != BD_OK)
+	if ((rc = part_open(c, partdir, a, idx, done, &pm, fd)) != BD_OK)
 		goto out;
 	for (i = 0; i < idx->count; i++)
 		if (done[i]) {
 			st->reused_chunks++;
 			st->reused_bytes += idx->chunks[i].raw_len;
 		}
-	rc = delta_assemble(idx, &seed, 1, *fd, &src, done, &ds);
-	st->reused_chunks += ds.seed_chunks;
-	st->reused_bytes += ds.seed_bytes;
-	st->fetched_chunks = ds.pack_chunks;
-	st->bad_chunks = ds.bad_chunks;
-	if (rc == BD_ERR_NETWORK && !p.answered)
+	rc = pack_assemble(c, idx, &seed, *fd, done, &pm, st);
+	if (rc == BD_ERR_NETWORK)
 		goto out;	/* transport only: keep the part, resume later */
-	if (rc == BD_ERR_NETWORK)	/* a mirror refused the ranges */
-		rc = BD_ERR_HTTP;
 	if (rc != BD_OK) {
 		if (c->why[0] == '\0')	/* else: the mirror's refusal */
 			why_set(c, "%s", bd_err_detail());
 		goto out;
 	}
-	if (!part_verified(*fd, a)) {
+	/* the trailer goes: the part is exactly a's bytes, or wrong */
+	if (ftruncate(*fd, (off_t)a->size) != 0 || !part_verified(*fd, a)) {
 		rc = bd_fail(BD_ERR_HASH, "the assembled %s does not hash as "
 		    "the manifest says", a->name);
 		why_set(c, "%s", bd_err_detail());
-		goto out;
+		wrong = true;
 	}
-	rc = BD_OK;
 out:
-	/* the whole download starts from an empty part */
-	if (rc != BD_OK && rc != BD_ERR_NETWORK && *fd >= 0 &&
-	    ftruncate(*fd, 0) != 0)
-		why_set(c, "%s: %s", part, strerror(errno));
 	if (rc != BD_OK && *fd >= 0) {
+		part_leave(c, &pm, done, wrong);
 		close(*fd);
 		*fd = -1;
 	}
-	if (seed.fd >= 0)
-		close(seed.fd);
+	dest_seed_close(dseed);
 	free(done);
 	chunk_index_free(sidx);
 	chunk_index_free(idx);

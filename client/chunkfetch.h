@@ -10,9 +10,9 @@
  * (channels/<c>/<v>.json) is fetched and verified by the state's keys,
  * and its payload must hash as the state recorded.  Anything missing or
  * refused on the way (no state, no seed, an index or pack missing,
- * damaged or refused, a mirror without Range) leaves the artifact to the
- * whole download, as before: an index never makes a fetch fail that
- * would otherwise succeed.
+ * damaged or refused, a mirror without Range, an ext2 slice that is not
+ * sound) leaves the artifact to the whole download, as before: an index
+ * never makes a fetch fail that would otherwise succeed.
  */
 #ifndef BOOTDROP_CHUNKFETCH_H
 #define BOOTDROP_CHUNKFETCH_H
@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dest.h"
 #include "download.h"
 #include "err.h"
 #include "manifest.h"
@@ -32,8 +33,7 @@ struct chunkfetch_opts {
 	size_t nmirrors;
 	const char *channel;
 	const struct bd_state *state;	/* the accepted version (borrowed) */
-	const char *seed_root;		/* the directory it was installed in;
-					   NULL: no seeds (--ext2) */
+	struct dest *dest;		/* where it was installed: the seeds */
 	struct report *report;		/* what was reused and fetched, a
 					   mirror named and dropped */
 };
@@ -67,8 +67,11 @@ void chunkfetch_free(struct chunkfetch *c);
  * at the transport level while pack ranges were missing; the part keeps
  * every verified chunk for the next run and dl_where()/dl_detail() say
  * where.  Any other result: no delta is possible, or it was refused (then
- * reported, naming why); the part is emptied and the caller downloads
- * whole.
+ * reported, naming why), and the caller downloads whole: the part is left
+ * as dl_fetch_part() resumes it, its trailer listing every chunk verified
+ * and what an earlier whole download wrote (doc/chunks.md, "One part
+ * file, two ways to fill it"), or emptied when the assembled bytes did
+ * not hash.  Nothing in it is trusted without being hashed.
  */
 enum bd_err chunkfetch_artifact(struct chunkfetch *c, int partdir,
     const struct bd_artifact *a, int *fd);

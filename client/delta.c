@@ -11,16 +11,22 @@
 #include "delta.h"
 #include "fsutil.h"
 
-/* Whether the raw_len bytes of fd at off are chunk e (BD_ERR_IO aside). */
+/*
+ * Whether the raw_len bytes of file s (a seed, or the part when s->read is
+ * NULL) at off are chunk e (BD_ERR_IO aside).
+ */
 static enum bd_err
-chunk_at(int fd, uint64_t off, const struct chunk_entry *e, uint8_t *buf,
-    bool *ok)
+chunk_at(const struct delta_seed *s, uint64_t off, const struct chunk_entry *e,
+    uint8_t *buf, bool *ok)
 {
 	uint8_t got[SHA256_BYTES];
 	enum bd_err rc;
 
 	*ok = false;
-	rc = pread_exact(fd, buf, e->raw_len, off);
+	if (s->read != NULL)
+		rc = s->read(s->ctx, off, buf, e->raw_len);
+	else
+		rc = pread_exact(s->fd, buf, e->raw_len, off);
 	if (rc == BD_ERR_SIZE)
 		return BD_OK;
 	if (rc != BD_OK)
@@ -33,6 +39,7 @@ chunk_at(int fd, uint64_t off, const struct chunk_entry *e, uint8_t *buf,
 enum bd_err
 delta_part_check(const struct chunk_index *idx, int fd, uint8_t *done)
 {
+	struct delta_seed part = { fd, idx, NULL, NULL };
 	uint8_t *buf;
 	uint32_t i;
 	bool ok;
@@ -43,7 +50,7 @@ delta_part_check(const struct chunk_index *idx, int fd, uint8_t *done)
 	for (i = 0; i < idx->count; i++) {
 		const struct chunk_entry *e = &idx->chunks[i];
 
-		if ((rc = chunk_at(fd, e->raw_off, e, buf, &ok)) != BD_OK)
+		if ((rc = chunk_at(&part, e->raw_off, e, buf, &ok)) != BD_OK)
 			break;
 		done[i] = ok;
 	}
@@ -80,7 +87,7 @@ copy_seeds(const struct chunk_index *idx, const struct delta_seed *seeds,
 
 		if (done[i] || !chunk_seeds_find(table, e, &seed, &off))
 			continue;
-		if ((rc = chunk_at(seeds[seed].fd, off, e, buf, &ok)) != BD_OK)
+		if ((rc = chunk_at(&seeds[seed], off, e, buf, &ok)) != BD_OK)
 			goto out;
 		if (!ok) {
 			/* The seed changed since its version was installed. */
@@ -140,6 +147,100 @@ store_range(const struct chunk_index *idx, const struct chunk_range *r,
 	return BD_OK;
 }
 
+static enum bd_err
+checkpoint_call(const struct delta_source *src, const uint8_t *done)
+{
+	if (src->checkpoint == NULL)
+		return BD_OK;
+	return src->checkpoint(src->checkpoint_ctx, done);
+}
+
+/* The ranges of a source, in flight or, with fetch, one at a time. */
+struct feed {
+	const struct delta_source *src;
+	uint8_t *pack;		/* fetch: CHUNK_RANGE_MAX_BYTES */
+	bool held;		/* fetch: r was asked for */
+	struct chunk_range r;
+};
+
+static bool
+feed_ask(struct feed *f, const struct chunk_range *r)
+{
+	if (f->src->ask != NULL)
+		return f->src->ask(f->src->ctx, r);
+	if (f->held)
+		return false;
+	f->held = true;
+	f->r = *r;
+	return true;
+}
+
+static enum bd_err
+feed_next(struct feed *f, struct chunk_range *r, const uint8_t **buf,
+    int *source)
+{
+	if (f->src->ask != NULL)
+		return f->src->next(f->src->ctx, r, buf, source);
+	if (!f->held)
+		return bd_fail(BD_ERR_USAGE, "no range asked for");
+	f->held = false;
+	*r = f->r;
+	*buf = f->pack;
+	*source = f->src->fetch(f->src->ctx, r->pack_off, (size_t)r->pack_len,
+	    f->pack);
+	return *source < 0 ? BD_ERR_NETWORK : BD_OK;
+}
+
+/*
+ * One round: every range of the needed chunks asked for, and stored as it
+ * arrives.  *unreachable: some range could not be fetched.
+ */
+static enum bd_err
+round_run(const struct chunk_index *idx, struct feed *f, int out_fd,
+    struct chunk_decoder *dec, uint8_t *need, uint8_t *done, uint8_t *raw,
+    struct delta_stats *st, bool *unreachable)
+{
+	struct chunk_range r, got;
+	const uint8_t *buf;
+	uint32_t pos = 0;
+	size_t outstanding = 0;
+	bool have = false;
+	int source;
+	enum bd_err rc;
+
+	*unreachable = false;
+	for (;;) {
+		while (have || chunk_range_next(idx, need, &pos,
+		    CHUNK_GAP_BYTES, CHUNK_RANGE_MAX_BYTES, &r)) {
+			if (!feed_ask(f, &r)) {
+				have = true;	/* asked for once one is back */
+				break;
+			}
+			have = false;
+			outstanding++;
+			st->requests++;
+		}
+		if (outstanding == 0 && have)	/* against its word */
+			return bd_fail(BD_ERR_USAGE, "the source took no range");
+		if (outstanding == 0)
+			return BD_OK;
+		rc = feed_next(f, &got, &buf, &source);
+		if (rc == BD_ERR_NETWORK) {
+			outstanding--;
+			*unreachable = true;
+			continue;
+		}
+		if (rc != BD_OK)
+			return rc;
+		outstanding--;
+		st->pack_bytes += got.pack_len;
+		if ((rc = store_range(idx, &got, buf, source, out_fd, f->src,
+		    dec, need, done, raw, st)) != BD_OK ||
+		    (rc = checkpoint_call(f->src, done)) != BD_OK)
+			return rc;
+	}
+}
+
 enum bd_err
 delta_assemble(const struct chunk_index *idx, const struct delta_seed *seeds,
     size_t nseeds, int out_fd, const struct delta_source *src, uint8_t *done,
@@ -147,51 +248,39 @@ delta_assemble(const struct chunk_index *idx, const struct delta_seed *seeds,
 {
 	struct delta_stats sum = { 0 };
 	struct chunk_decoder *dec = NULL;
-	struct chunk_range r;
+	struct feed f = { src, NULL, false, { 0, 0, 0, 0 } };
 	struct stat sb;
-	uint8_t *raw = NULL, *pack = NULL, *need = NULL;
-	uint32_t i, pos, missing = 0;
+	uint8_t *raw = NULL, *need = NULL;
+	uint32_t i, missing = 0;
 	bool unreachable = false;
-	int round, source;
+	int round;
 	enum bd_err rc;
 
 	if (fstat(out_fd, &sb) != 0 ||
-	    ((uint64_t)sb.st_size != idx->artifact_size &&
+	    ((uint64_t)sb.st_size < idx->artifact_size &&
 	    ftruncate(out_fd, (off_t)idx->artifact_size) != 0)) {
 		rc = bd_fail(BD_ERR_IO, "part file: %s", strerror(errno));
 		goto out;
 	}
 	if ((raw = malloc(CHUNK_RAW_MAX_BYTES)) == NULL ||
-	    (pack = malloc(CHUNK_RANGE_MAX_BYTES)) == NULL ||
-	    (need = malloc(idx->count)) == NULL ||
+	    (src->ask == NULL &&
+	    (f.pack = malloc(CHUNK_RANGE_MAX_BYTES)) == NULL) ||
+	    (need = malloc(idx->count ? idx->count : 1)) == NULL ||
 	    (dec = chunk_decoder_new()) == NULL) {
 		rc = BD_ERR_NOMEM;
 		goto out;
 	}
 	if ((rc = copy_seeds(idx, seeds, nseeds, out_fd, done, raw,
-	    &sum)) != BD_OK)
+	    &sum)) != BD_OK || (rc = checkpoint_call(src, done)) != BD_OK)
 		goto out;
 	for (round = 0; round < DELTA_ROUNDS; round++) {
 		for (i = 0, missing = 0; i < idx->count; i++)
 			missing += (need[i] = !done[i]);
 		if (missing == 0)
 			break;
-		unreachable = false;
-		pos = 0;
-		while (chunk_range_next(idx, need, &pos, CHUNK_GAP_BYTES,
-		    CHUNK_RANGE_MAX_BYTES, &r)) {
-			sum.requests++;
-			source = src->fetch(src->ctx, r.pack_off,
-			    (size_t)r.pack_len, pack);
-			if (source < 0) {
-				unreachable = true;
-				continue;
-			}
-			sum.pack_bytes += r.pack_len;
-			if ((rc = store_range(idx, &r, pack, source, out_fd, src,
-			    dec, need, done, raw, &sum)) != BD_OK)
-				goto out;
-		}
+		if ((rc = round_run(idx, &f, out_fd, dec, need, done, raw, &sum,
+		    &unreachable)) != BD_OK)
+			goto out;
 	}
 	for (i = 0, missing = 0; i < idx->count; i++)
 		missing += !done[i];
@@ -208,7 +297,7 @@ out:
 		*st = sum;
 	chunk_decoder_free(dec);
 	free(need);
-	free(pack);
+	free(f.pack);
 	free(raw);
 	return rc;
 }

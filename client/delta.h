@@ -20,8 +20,20 @@
 struct delta_seed {
 	int fd;				/* the seed file, read with pread */
 	const struct chunk_index *idx;	/* its chunks (borrowed) */
+	/*
+	 * Or, when not NULL (fd unused), reads exactly len bytes of the seed
+	 * at off into buf: BD_ERR_SIZE past its end (a file on an ext2 slice).
+	 */
+	enum bd_err (*read)(void *ctx, uint64_t off, uint8_t *buf,
+	    size_t len);
+	void *ctx;
 };
 
+/*
+ * Where the pack's bytes come from: one range at a time through fetch, or
+ * several in flight through ask and next (client/rangefetch.c), in which
+ * case fetch is NULL.
+ */
 struct delta_source {
 	/*
 	 * Reads len bytes of the pack from offset off into buf.  Returns the
@@ -37,6 +49,29 @@ struct delta_source {
 	void (*blame)(void *ctx, int source, uint32_t i, uint64_t off,
 	    uint32_t len, enum bd_err why);
 	void *ctx;
+	/*
+	 * The chunks done[i] marks are in the part file: called once the
+	 * seeds are copied and after each range stored; a result other than
+	 * BD_OK stops the assembly with it.  May be NULL.
+	 */
+	enum bd_err (*checkpoint)(void *checkpoint_ctx, const uint8_t *done);
+	void *checkpoint_ctx;
+	/*
+	 * Asks for range r; false when no more can be asked for before next()
+	 * has given one back (true whenever none is outstanding: a range
+	 * given back is no longer outstanding).
+	 */
+	bool (*ask)(void *ctx, const struct chunk_range *r);
+	/*
+	 * Gives back a range asked for, in any order: BD_OK with it in *r,
+	 * its r->pack_len bytes in *buf (valid until the next call of ask or
+	 * next, which take it as done with) and the source in *source;
+	 * BD_ERR_NETWORK with *r when no source could supply it (its chunks
+	 * are left missing); anything else is a local failure that stops the
+	 * assembly.
+	 */
+	enum bd_err (*next)(void *ctx, struct chunk_range *r,
+	    const uint8_t **buf, int *source);
 };
 
 struct delta_stats {
@@ -58,12 +93,14 @@ enum bd_err delta_part_check(const struct chunk_index *idx, int fd,
     uint8_t *done);
 
 /*
- * Fills out_fd (the part file, opened for reading and writing; set to
- * idx->artifact_size bytes) with every chunk of idx whose done[i] is 0,
+ * Fills out_fd (the part file, opened for reading and writing; made at
+ * least idx->artifact_size bytes long, what follows them left as it is)
+ * with every chunk of idx whose done[i] is 0,
  * each written in place once verified, setting done[i] to 1.  Seeds come
  * first; what they cannot give is fetched in ranges merged as
- * chunk_range_next() merges them, over at most DELTA_ROUNDS rounds.
- * Memory is flat: two buffers of at most CHUNK_RANGE_MAX_BYTES and
+ * chunk_range_next() merges them, over at most DELTA_ROUNDS rounds; with
+ * ask and next, each range is stored as it arrives.  Memory is flat: two
+ * buffers of at most CHUNK_RANGE_MAX_BYTES (with fetch only) and
  * CHUNK_RAW_MAX_BYTES, plus a byte a chunk from the caller (done).
  * Returns BD_OK when every chunk is done; BD_ERR_NETWORK when a range could
  * not be fetched from any source, BD_ERR_HASH when chunks were still

@@ -276,6 +276,26 @@ dest_part_dir(struct dest *d, int *fd)
 }
 
 enum bd_err
+dest_seed_open(struct dest *d, const char *path, struct dest_seed **out)
+{
+	*out = NULL;
+	return d->ops->seed_open(d, path, out);
+}
+
+enum bd_err
+dest_seed_read(struct dest_seed *s, uint64_t off, uint8_t *buf, size_t len)
+{
+	return s->read(s, off, buf, len);
+}
+
+void
+dest_seed_close(struct dest_seed *s)
+{
+	if (s != NULL)
+		s->close(s);
+}
+
+enum bd_err
 dest_begin(struct dest *d, const struct bd_state *judged)
 {
 	struct bd_state now;

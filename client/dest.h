@@ -101,6 +101,26 @@ enum bd_err dest_room(struct dest *d, const struct dest_need *need);
 bool dest_installed_same(struct dest *d, const char *path, uint64_t size,
     const uint8_t *sha256);
 
+/*
+ * The file a previous version installed at path, opened for reading as
+ * the seed of a delta download (client/chunkfetch.c): found as an install
+ * finds it (never through a symbolic link, never outside the slice), a
+ * regular file or nothing (*out NULL, BD_OK).  Nothing is written: an
+ * ext2 file system is opened again read-only, and must be sound
+ * (BD_ERR_IO naming e2fsck -f otherwise).  Returns a new seed in *out;
+ * dest_seed_close() it before dest_begin().
+ */
+struct dest_seed;
+enum bd_err dest_seed_open(struct dest *d, const char *path,
+    struct dest_seed **out);
+
+/* Reads exactly len bytes of the seed at off (BD_ERR_SIZE past its end). */
+enum bd_err dest_seed_read(struct dest_seed *s, uint64_t off, uint8_t *buf,
+    size_t len);
+
+/* Closes the seed; s may be NULL. */
+void dest_seed_close(struct dest_seed *s);
+
 /* Opens (making it when missing) the private directory downloads go to. */
 enum bd_err dest_part_dir(struct dest *d, int *fd);
 

@@ -237,6 +237,62 @@ dir_room(struct dest *d, const struct dest_need *need)
 	return BD_OK;
 }
 
+/* A seed in a directory: the installed file, opened read-only. */
+struct dir_seed {
+	struct dest_seed s;	/* first */
+	int fd;
+};
+
+static enum bd_err
+dir_seed_read(struct dest_seed *s, uint64_t off, uint8_t *buf, size_t len)
+{
+	return pread_exact(((struct dir_seed *)s)->fd, buf, len, off);
+}
+
+static void
+dir_seed_close(struct dest_seed *s)
+{
+	close(((struct dir_seed *)s)->fd);
+	free(s);
+}
+
+static enum bd_err
+dir_seed_open(struct dest *d, const char *path, struct dest_seed **out)
+{
+	struct dest_dir *x = dd(d);
+	char dir[INSTALL_PATH_MAX_BYTES + 1];
+	struct dir_seed *n = NULL;
+	const char *base;
+	struct stat st;
+	int dfd = -1, fd = -1;
+	enum bd_err rc;
+
+	if ((rc = install_split(path, dir, sizeof(dir), &base)) != BD_OK)
+		goto out;
+	if (dir_open_path(x->destfd, dir, false, &dfd) != BD_OK) {
+		bd_err_clear();		/* missing, or not ours: no seed */
+		goto out;
+	}
+	fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		goto out;
+	if ((n = calloc(1, sizeof(*n))) == NULL) {
+		rc = bd_fail(BD_ERR_NOMEM, "seed");
+		goto out;
+	}
+	n->s.read = dir_seed_read;
+	n->s.close = dir_seed_close;
+	n->fd = fd;
+	fd = -1;
+	*out = &n->s;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	return rc;
+}
+
 /*
  * Makes (or opens) DESTDIR/.bootdrop/tmp, mode 0700.  It must be a real
  * directory of ours that nobody else can write: verified parts in it are
@@ -407,33 +463,50 @@ dir_same_file(int dfd, const char *base, const struct stat *st,
 	return same;
 }
 
+/*
+ * Opens the directory of the installed file path into *dfd (-1 when it is
+ * missing, or a symlink on the way makes it not ours) and says whether its
+ * file *base is a regular file of size bytes hashing to sha256.
+ */
 static enum bd_err
-dir_installed(struct dest *d, const char *path, uint64_t size,
-    const uint8_t *sha256, bool *same)
+dir_find_same(struct dest_dir *x, const char *path, uint64_t size,
+    const uint8_t *sha256, int *dfd, const char **base, bool *same)
 {
-	struct dest_dir *x = dd(d);
 	char dir[INSTALL_PATH_MAX_BYTES + 1];
 	struct bd_pending_file f;
 	struct stat st;
-	const char *base;
-	int dfd = -1;
 	enum bd_err rc;
 
+	*dfd = -1;
 	*same = false;
-	if ((rc = install_split(path, dir, sizeof(dir), &base)) != BD_OK)
+	if ((rc = install_split(path, dir, sizeof(dir), base)) != BD_OK)
 		return rc;
-	if (dir_open_path(x->destfd, dir, false, &dfd) != BD_OK) {
-		bd_err_clear();		/* missing, or not ours: not the new one */
+	if (dir_open_path(x->destfd, dir, false, dfd) != BD_OK) {
+		bd_err_clear();
+		*dfd = -1;
 		return BD_OK;
 	}
 	memset(&f, 0, sizeof(f));
 	f.size = size;
 	memcpy(f.sha256, sha256, SHA256_BYTES);
-	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	if (fstatat(*dfd, *base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(st.st_mode))
-		*same = dir_same_file(dfd, base, &st, &f);
-	close(dfd);
+		*same = dir_same_file(*dfd, *base, &st, &f);
 	return BD_OK;
+}
+
+static enum bd_err
+dir_installed(struct dest *d, const char *path, uint64_t size,
+    const uint8_t *sha256, bool *same)
+{
+	const char *base;
+	enum bd_err rc;
+	int dfd;
+
+	rc = dir_find_same(dd(d), path, size, sha256, &dfd, &base, same);
+	if (dfd >= 0)
+		close(dfd);
+	return rc;
 }
 
 static enum bd_err
@@ -551,28 +624,18 @@ static enum bd_err
 dir_remove_same(struct dest *d, const char *path, uint64_t size,
     const uint8_t *sha256, bool *removed)
 {
-	struct dest_dir *x = dd(d);
-	char dir[INSTALL_PATH_MAX_BYTES + 1];
-	struct bd_pending_file f;
 	const char *base;
-	struct stat st;
-	int dfd = -1;
 	enum bd_err rc;
+	bool same;
+	int dfd;
 
-	if ((rc = install_split(path, dir, sizeof(dir), &base)) != BD_OK)
-		return rc;
-	if (dir_open_path(x->destfd, dir, false, &dfd) != BD_OK) {
-		bd_err_clear();		/* gone already, or not ours */
-		return BD_OK;
-	}
-	memset(&f, 0, sizeof(f));
-	f.size = size;
-	memcpy(f.sha256, sha256, SHA256_BYTES);
+	rc = dir_find_same(dd(d), path, size, sha256, &dfd, &base, &same);
+	if (rc != BD_OK || dfd < 0)
+		return rc;	/* gone already, or not ours */
 	/* Gone, or other bytes: not ours to remove.  The directory is synced
 	 * either way: a run killed before its sync leaves the unlink to a
 	 * replay that finds the file gone. */
-	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode) && dir_same_file(dfd, base, &st, &f)) {
+	if (same) {
 		if (unlinkat(dfd, base, 0) == 0)
 			*removed = true;
 		else if (errno != ENOENT)
@@ -738,6 +801,7 @@ static const struct dest_ops dir_ops = {
 	.path_check = dir_path_check,
 	.room = dir_room,
 	.part_dir = dir_part_dir,
+	.seed_open = dir_seed_open,
 	.begin = dir_begin,
 	.clean = dir_clean,
 	.stage = dir_stage,

@@ -210,6 +210,58 @@ ext2d_part_dir(struct dest *d, int *fd)
 	return BD_OK;
 }
 
+/*
+ * A seed on the file system: a target of its own, opened read-only and
+ * checked sound, so the one the install writes with is never held while
+ * downloading (see the top of the file).
+ */
+struct ext2_seed {
+	struct dest_seed s;	/* first */
+	struct ext2_target *t;
+	struct ext2_reader *r;
+};
+
+static enum bd_err
+ext2d_seed_read(struct dest_seed *s, uint64_t off, uint8_t *buf, size_t len)
+{
+	return ext2_reader_pread(((struct ext2_seed *)s)->r, buf, len, off);
+}
+
+static void
+ext2d_seed_close(struct dest_seed *s)
+{
+	struct ext2_seed *e = (struct ext2_seed *)s;
+
+	ext2_reader_close(e->r);
+	(void)ext2_close(e->t, false);
+	free(e);
+}
+
+static enum bd_err
+ext2d_seed_open(struct dest *d, const char *path, struct dest_seed **out)
+{
+	struct ext2_seed *e;
+	uint64_t size;
+	enum bd_err rc;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return bd_fail(BD_ERR_NOMEM, "seed");
+	e->s.read = ext2d_seed_read;
+	e->s.close = ext2d_seed_close;
+	if ((rc = ext2_open_checked(d->cfg.target, &e->t)) == BD_OK &&
+	    (rc = ext2_reader_open(e->t, path, &e->r, &size)) == BD_OK &&
+	    e->r != NULL) {
+		*out = &e->s;
+		e = NULL;
+	} else if (rc == BD_ERR_PATH) {	/* not a regular file: no seed */
+		bd_err_clear();
+		rc = BD_OK;
+	}
+	if (e != NULL)
+		ext2d_seed_close(&e->s);
+	return rc;
+}
+
 static enum bd_err
 ext2d_begin(struct dest *d)
 {
@@ -418,6 +470,7 @@ static const struct dest_ops ext2_ops = {
 	.path_check = ext2d_path_check,
 	.room = ext2d_room,
 	.part_dir = ext2d_part_dir,
+	.seed_open = ext2d_seed_open,
 	.begin = ext2d_begin,
 	.clean = ext2d_clean,
 	.stage = ext2d_stage,

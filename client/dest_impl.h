@@ -12,6 +12,13 @@
 #define DEST_WHERE_BYTES	(DL_URL_MAX_BYTES + 64)
 #define DEST_NAME_BYTES		256	/* a directory entry's name and its NUL */
 
+/* A seed (dest_seed_open()): each kind allocates its own, this first. */
+struct dest_seed {
+	enum bd_err (*read)(struct dest_seed *s, uint64_t off, uint8_t *buf,
+	    size_t len);
+	void (*close)(struct dest_seed *s);
+};
+
 struct dest_ops {
 	/* Opens the destination (read-only when d->cfg.readonly). */
 	enum bd_err (*open)(struct dest *d);
@@ -21,6 +28,9 @@ struct dest_ops {
 	enum bd_err (*path_check)(struct dest *d, const char *path);
 	enum bd_err (*room)(struct dest *d, const struct dest_need *need);
 	enum bd_err (*part_dir)(struct dest *d, int *fd);
+	/* The regular file at install path, read-only; *out NULL if none. */
+	enum bd_err (*seed_open)(struct dest *d, const char *path,
+	    struct dest_seed **out);
 	/* Ready to write (ext2: opened for writing, marked not clean); may
 	 * be called again. */
 	enum bd_err (*begin)(struct dest *d);

@@ -68,7 +68,7 @@
 #define DL_BUFFER_MIN_BYTES	(64u << 10)
 /* The trailer of a part file being filled in parallel. */
 #define DL_TRAILER_MAGIC	"BDPART01"
-#define DL_TRAILER_SPANS	64
+#define DL_TRAILER_SPANS	DL_PART_SPANS_MAX
 #define DL_TRAILER_BYTES	(8 + 8 + 8 + DL_TRAILER_SPANS * 16 + \
 	SHA256_BYTES)
 /* Evidence kept per blob: spans of mirrors whose assembly failed. */
@@ -327,7 +327,7 @@ dl_record_failure(struct dl *d, const struct dl_failure *f,
 }
 
 /* dl_record_failure() of a kind that has no status or curl code. */
-static enum bd_err
+enum bd_err
 dl_record(struct dl *d, enum dl_fail_kind kind, const char *where,
     const char *detail)
 {
@@ -813,21 +813,81 @@ src_flush(struct src *s)
 }
 
 /*
- * Records the written spans after byte size: magic, size, count, count
- * (start, end) pairs, zero padding, SHA-256 of all that.  Only flushed
- * bytes are listed; the data was written first.
+ * The trailer after byte size of part fd: magic, size, count, count
+ * (start, end) pairs, zero padding, SHA-256 of all that.
  */
 static enum bd_err
-trailer_write(struct job *j)
+trailer_put(int fd, uint64_t size, const struct dl_span *spans, size_t n)
 {
 	uint8_t t[DL_TRAILER_BYTES];
-	uint64_t n = 0, start, end;
-	size_t i, k;
+	size_t i, k = DL_TRAILER_BYTES - SHA256_BYTES;
 	struct sha256_ctx *c;
 
 	memset(t, 0, sizeof(t));
 	memcpy(t, DL_TRAILER_MAGIC, 8);
-	store_le64(t + 8, j->b->size);
+	store_le64(t + 8, size);
+	store_le64(t + 16, n);
+	for (i = 0; i < n; i++) {
+		store_le64(t + 24 + i * 16, spans[i].start);
+		store_le64(t + 24 + i * 16 + 8, spans[i].end);
+	}
+	if ((c = sha256_new()) == NULL)
+		return BD_ERR_NOMEM;
+	sha256_update(c, t, k);
+	sha256_final(c, t + k);
+	sha256_free(c);
+	return pwrite_all(fd, t, sizeof(t), size);
+}
+
+/*
+ * Reads the trailer after byte size of part fd into spans (sorted,
+ * disjoint, within size); false when it is not a valid one for size.
+ */
+static bool
+trailer_get(int fd, uint64_t size, struct dl_span *spans, size_t *n)
+{
+	uint8_t t[DL_TRAILER_BYTES], sum[SHA256_BYTES];
+	uint64_t count, i, last = 0;
+	size_t k = DL_TRAILER_BYTES - SHA256_BYTES;
+	struct sha256_ctx *c;
+
+	*n = 0;
+	if (!pread_all(fd, t, sizeof(t), size) ||
+	    memcmp(t, DL_TRAILER_MAGIC, 8) != 0 || load_le64(t + 8) != size)
+		return false;
+	if ((c = sha256_new()) == NULL)
+		return false;
+	sha256_update(c, t, k);
+	sha256_final(c, sum);
+	sha256_free(c);
+	if (sodium_memcmp(sum, t + k, SHA256_BYTES) != 0)
+		return false;
+	count = load_le64(t + 16);
+	if (count > DL_TRAILER_SPANS)
+		return false;
+	for (i = 0; i < count; i++) {
+		spans[i].start = load_le64(t + 24 + i * 16);
+		spans[i].end = load_le64(t + 24 + i * 16 + 8);
+		if (spans[i].start < last || spans[i].start >= spans[i].end ||
+		    spans[i].end > size)
+			return false;
+		last = spans[i].end;
+	}
+	*n = (size_t)count;
+	return true;
+}
+
+/*
+ * Records the written spans after byte size (trailer_put()).  Only
+ * flushed bytes are listed; the data was written first.
+ */
+static enum bd_err
+trailer_write(struct job *j)
+{
+	struct dl_span list[DL_TRAILER_SPANS];
+	uint64_t start, end;
+	size_t i, n = 0;
+
 	for (i = 0; i < j->nspans && n < DL_TRAILER_SPANS; i++) {
 		const struct span *sp = &j->spans[i];
 
@@ -846,22 +906,14 @@ trailer_write(struct job *j)
 		if (end <= start)
 			continue;
 		/* Join with the previous entry when they touch. */
-		if (n > 0 && load_le64(t + 24 + (n - 1) * 16 + 8) == start) {
-			store_le64(t + 24 + (n - 1) * 16 + 8, end);
+		if (n > 0 && list[n - 1].end == start) {
+			list[n - 1].end = end;
 			continue;
 		}
-		store_le64(t + 24 + n * 16, start);
-		store_le64(t + 24 + n * 16 + 8, end);
-		n++;
+		list[n].start = start;
+		list[n++].end = end;
 	}
-	store_le64(t + 16, n);
-	k = DL_TRAILER_BYTES - SHA256_BYTES;
-	if ((c = sha256_new()) == NULL)
-		return BD_ERR_NOMEM;
-	sha256_update(c, t, k);
-	sha256_final(c, t + k);
-	sha256_free(c);
-	if (pwrite_all(j->fd, t, sizeof(t), j->b->size) != BD_OK)
+	if (trailer_put(j->fd, j->b->size, list, n) != BD_OK)
 		return part_io_fail(j);
 	j->trailer = true;
 	return BD_OK;
@@ -874,44 +926,27 @@ trailer_write(struct job *j)
 static bool
 trailer_read(struct job *j)
 {
-	uint8_t t[DL_TRAILER_BYTES], sum[SHA256_BYTES];
-	uint64_t n, i, start, end, last = 0;
-	size_t k = DL_TRAILER_BYTES - SHA256_BYTES;
-	struct sha256_ctx *c;
+	struct dl_span list[DL_TRAILER_SPANS];
 	struct span sp;
+	uint64_t last = 0;
+	size_t i, n;
 
-	if (!pread_all(j->fd, t, sizeof(t), j->b->size) ||
-	    memcmp(t, DL_TRAILER_MAGIC, 8) != 0 ||
-	    load_le64(t + 8) != j->b->size)
-		return false;
-	if ((c = sha256_new()) == NULL)
-		return false;
-	sha256_update(c, t, k);
-	sha256_final(c, sum);
-	sha256_free(c);
-	if (sodium_memcmp(sum, t + k, SHA256_BYTES) != 0)
-		return false;
-	n = load_le64(t + 16);
-	if (n > DL_TRAILER_SPANS)
+	if (!trailer_get(j->fd, j->b->size, list, &n))
 		return false;
 	j->nspans = 0;
 	for (i = 0; i < n; i++) {
-		start = load_le64(t + 24 + i * 16);
-		end = load_le64(t + 24 + i * 16 + 8);
-		if (start < last || start >= end || end > j->b->size)
-			return false;
-		if (start > last) {
-			sp = (struct span){ last, start, SPAN_FREE,
+		if (list[i].start > last) {
+			sp = (struct span){ last, list[i].start, SPAN_FREE,
 			    ORIGIN_NONE, ORIGIN_NONE, false, -1 };
 			if (!span_insert(j, j->nspans, &sp))
 				return false;
 		}
-		sp = (struct span){ start, end, SPAN_DONE, ORIGIN_EARLIER,
-		    ORIGIN_NONE, false, -1 };
+		sp = (struct span){ list[i].start, list[i].end, SPAN_DONE,
+		    ORIGIN_EARLIER, ORIGIN_NONE, false, -1 };
 		if (!span_insert(j, j->nspans, &sp))
 			return false;
-		j->resumed += end - start;
-		last = end;
+		j->resumed += list[i].end - list[i].start;
+		last = list[i].end;
 	}
 	if (last < j->b->size) {
 		sp = (struct span){ last, j->b->size, SPAN_FREE, ORIGIN_NONE,
@@ -921,6 +956,37 @@ trailer_read(struct job *j)
 	}
 	j->trailer = true;
 	return true;
+}
+
+enum bd_err
+dl_part_spans(int fd, uint64_t size, struct dl_span *spans, size_t *n)
+{
+	struct stat st;
+
+	*n = 0;
+	if (fstat(fd, &st) != 0)
+		return bd_fail(BD_ERR_IO, "part file: %s", strerror(errno));
+	if ((uint64_t)st.st_size == size + DL_TRAILER_BYTES &&
+	    trailer_get(fd, size, spans, n))
+		return BD_OK;
+	*n = 0;
+	if (st.st_size > 0 && (uint64_t)st.st_size <= size) {
+		spans[0].start = 0;
+		spans[0].end = (uint64_t)st.st_size;
+		*n = 1;
+	}
+	return BD_OK;
+}
+
+enum bd_err
+dl_part_mark(int fd, uint64_t size, const struct dl_span *spans, size_t n)
+{
+	if (n > DL_PART_SPANS_MAX)
+		return bd_fail(BD_ERR_USAGE, "part file: %zu spans", n);
+	if (trailer_put(fd, size, spans, n) != BD_OK ||
+	    ftruncate(fd, (off_t)(size + DL_TRAILER_BYTES)) != 0)
+		return bd_fail(BD_ERR_IO, "part file: %s", strerror(errno));
+	return BD_OK;
 }
 
 /*
@@ -2147,4 +2213,18 @@ dl_get_range(struct dl *d, const char *url, uint64_t off, size_t len,
 	if (rc != BD_OK)
 		dl_record_failure(d, &x.fail, url, bd_err_detail());
 	return rc;
+}
+
+void *
+dl_easy_dup(struct dl *d, long *low_speed_time)
+{
+	CURL *e = curl_easy_duphandle(d->curl);
+
+	*low_speed_time = d->low_speed_time;
+	if (e != NULL && (curl_easy_setopt(e, CURLOPT_SHARE, d->share) !=
+	    CURLE_OK || curl_easy_setopt(e, CURLOPT_TIMEOUT, 0L) != CURLE_OK)) {
+		curl_easy_cleanup(e);
+		e = NULL;
+	}
+	return e;
 }

@@ -30,6 +30,8 @@
 #define DL_URL_MAX_BYTES	2048
 #define DL_MAX_MIRRORS		16
 #define DL_PART_SUFFIX		".part"
+/* Spans a part file's trailer lists (dl_part_mark()). */
+#define DL_PART_SPANS_MAX	64
 /* Blobs above this size are fetched from every mirror in parallel. */
 #define SEGMENT_MIN_BYTES	(8ULL << 20)
 
@@ -118,6 +120,24 @@ enum bd_err dl_fetch_blob(struct dl *d, const char *const *mirrors,
     uint64_t *resumed_from);
 
 /*
+ * The part file shared with a delta download (client/chunkfetch.c):
+ * dl_part_spans() gives the spans of part fd (of a blob of size bytes)
+ * that dl_fetch_part() would resume - its trailer's, or its length as one
+ * span from 0 when it is no longer than size, or none (*n 0) - at most
+ * DL_PART_SPANS_MAX.  dl_part_mark() writes the trailer listing spans
+ * (sorted, disjoint, within size, at most DL_PART_SPANS_MAX) after byte
+ * size and cuts the file there, so a dl_fetch_part() resumes them.  What a
+ * trailer lists is resumed, never trusted: the blob's SHA-256 decides.
+ */
+struct dl_span {
+	uint64_t start, end;	/* [start, end) */
+};
+enum bd_err dl_part_spans(int fd, uint64_t size, struct dl_span *spans,
+    size_t *n);
+enum bd_err dl_part_mark(int fd, uint64_t size, const struct dl_span *spans,
+    size_t n);
+
+/*
  * What the last failure was, as data: callers decide by it (a 404, a
  * certificate), never by the words of dl_detail().  Each kind has one
  * enum bd_err, and so one exit status (dl_fail_err()).
@@ -188,5 +208,22 @@ void dl_header_parse(struct dl_response *r, const char *line, size_t n);
  */
 enum bd_err dl_get_range(struct dl *d, const char *url, uint64_t off,
     size_t len, uint8_t *buf);
+
+/*
+ * Records a failure of kind (no HTTP status, no curl code) at where, as
+ * dl_failure(), dl_where() and dl_detail() then report it; returns the
+ * enum bd_err of kind.
+ */
+enum bd_err dl_record(struct dl *d, enum dl_fail_kind kind, const char *where,
+    const char *detail);
+
+/*
+ * For client/rangefetch.c: a new libcurl easy handle (a CURL *) set up as
+ * the manifest's (http/https only, redirects, connect and low-speed
+ * timeouts, TLS, the shared connection cache); *low_speed_time is its
+ * low-speed window in seconds.  NULL when out of memory; free with
+ * curl_easy_cleanup().
+ */
+void *dl_easy_dup(struct dl *d, long *low_speed_time);
 
 #endif

@@ -182,8 +182,10 @@ ext2_bitmaps_read(struct ext2_target *n)
 	return BD_OK;
 }
 
-enum bd_err
-ext2_open(const char *device_or_image, bool rw, struct ext2_target **t)
+/* ext2_open(), with the soundness check when check is set. */
+static enum bd_err
+ext2_open_as(const char *device_or_image, bool rw, bool check,
+    struct ext2_target **t)
 {
 	struct ext2_target *n = NULL;
 	enum bd_err rc;
@@ -208,7 +210,7 @@ ext2_open(const char *device_or_image, bool rw, struct ext2_target **t)
 	n->fs->umask = 022;
 	/* Nothing is read for writing, and nothing written, before the
 	 * file system is known sound. */
-	if (rw && (rc = ext2_check(n)) != BD_OK)
+	if (check && (rc = ext2_check(n)) != BD_OK)
 		goto out;
 	*t = n;
 	n = NULL;
@@ -221,6 +223,18 @@ out:
 		free(n);
 	}
 	return rc;
+}
+
+enum bd_err
+ext2_open(const char *device_or_image, bool rw, struct ext2_target **t)
+{
+	return ext2_open_as(device_or_image, rw, rw, t);
+}
+
+enum bd_err
+ext2_open_checked(const char *device_or_image, struct ext2_target **t)
+{
+	return ext2_open_as(device_or_image, false, true, t);
 }
 
 bool
@@ -254,6 +268,7 @@ ext2_dirs_add(struct ext2_target *t, ext2_ino_t dir)
 struct ext2_check {
 	struct ext2_target *t;
 	ext2fs_block_bitmap owned;	/* blocks the fs or an in-use inode uses */
+	ext2fs_block_bitmap tables;	/* bitmaps and inode tables: no file's */
 	ext2fs_inode_bitmap inuse;	/* inodes with links */
 	ext2fs_inode_bitmap isdir;	/* in-use directories */
 	uint32_t *names;		/* entries naming each inode */
@@ -281,6 +296,12 @@ ext2_check_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
 		snprintf(c->why, sizeof(c->why), "block %llu is used twice "
 		    "(again by inode %lu)", (unsigned long long)b,
 		    (unsigned long)c->ino);
+	/* A system inode may share the superblocks and descriptors (the
+	 * resize inode does), never a block every inode write changes. */
+	else if (ext2fs_test_block_bitmap2(c->tables, b))
+		snprintf(c->why, sizeof(c->why), "inode %lu maps block %llu of "
+		    "a bitmap or inode table", (unsigned long)c->ino,
+		    (unsigned long long)b);
 	else if (!ext2fs_test_block_bitmap2(fs->block_map, b))
 		snprintf(c->why, sizeof(c->why), "block %llu of inode %lu is "
 		    "free in the bitmap", (unsigned long long)b,
@@ -291,6 +312,14 @@ ext2_check_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
 	if (blockcnt > c->last)
 		c->last = blockcnt;
 	return 0;
+}
+
+/* Marks b as a bitmap or inode table block. */
+static void
+ext2_check_table(struct ext2_check *c, blk64_t b)
+{
+	ext2fs_mark_block_bitmap2(c->owned, b);
+	ext2fs_mark_block_bitmap2(c->tables, b);
 }
 
 /* Marks the file system's own blocks: superblocks, descriptors, bitmaps,
@@ -305,15 +334,13 @@ ext2_check_meta(struct ext2_check *c)
 	for (g = 0; g < fs->group_desc_count; g++) {
 		(void)ext2fs_reserve_super_and_bgd(fs, g, c->owned);
 		if (ext2fs_block_bitmap_loc(fs, g) != 0)
-			ext2fs_mark_block_bitmap2(c->owned,
-			    ext2fs_block_bitmap_loc(fs, g));
+			ext2_check_table(c, ext2fs_block_bitmap_loc(fs, g));
 		if (ext2fs_inode_bitmap_loc(fs, g) != 0)
-			ext2fs_mark_block_bitmap2(c->owned,
-			    ext2fs_inode_bitmap_loc(fs, g));
+			ext2_check_table(c, ext2fs_inode_bitmap_loc(fs, g));
 		b = ext2fs_inode_table_loc(fs, g);
 		for (n = 0; b != 0 && n < fs->inode_blocks_per_group; n++)
 			if (b + n < ext2fs_blocks_count(fs->super))
-				ext2fs_mark_block_bitmap2(c->owned, b + n);
+				ext2_check_table(c, b + n);
 	}
 }
 
@@ -635,6 +662,7 @@ ext2_check(struct ext2_target *t)
 		    (unsigned long)fs->super->s_inodes_count,
 		    (unsigned long)EXT2_CHECK_INODES_MAX);
 	if ((err = ext2fs_allocate_block_bitmap(fs, "owned", &c.owned)) != 0 ||
+	    (err = ext2fs_allocate_block_bitmap(fs, "tables", &c.tables)) != 0 ||
 	    (err = ext2fs_allocate_inode_bitmap(fs, "in use", &c.inuse)) != 0 ||
 	    (err = ext2fs_allocate_inode_bitmap(fs, "dirs", &c.isdir)) != 0) {
 		rc = ext2_fail(err, "cannot check", t->name);
@@ -658,6 +686,8 @@ out:
 		    "written: run e2fsck -f %s", t->name, c.why, t->name);
 	if (c.owned != NULL)
 		ext2fs_free_block_bitmap(c.owned);
+	if (c.tables != NULL)
+		ext2fs_free_block_bitmap(c.tables);
 	if (c.inuse != NULL)
 		ext2fs_free_inode_bitmap(c.inuse);
 	if (c.isdir != NULL)
@@ -737,8 +767,11 @@ ext2_close(struct ext2_target *t, bool ok)
 	if (t->fs->orig_super != NULL)
 		ext2fs_free_mem(&t->fs->orig_super);
 	/* ext2fs_close2 writes everything back, fsyncs the device and frees
-	 * fs - but leaves fs to us when writing back fails. */
-	if ((err = ext2fs_close2(t->fs, 0)) != 0) {
+	 * fs - but leaves fs to us when writing back fails.  Read-only, the
+	 * counts a check recomputed in memory are dropped, never written. */
+	if (!t->rw)
+		ext2fs_free(t->fs);
+	else if ((err = ext2fs_close2(t->fs, 0)) != 0) {
 		rc = ext2_fail(err, "cannot write back", t->name);
 		ext2fs_free(t->fs);
 	}
@@ -1801,6 +1834,92 @@ out:
 		(void)ext2fs_file_close(file);
 	free(b);
 	return rc;
+}
+
+struct ext2_reader {
+	struct ext2_target *t;
+	ext2_file_t file;
+	uint64_t size;
+	char path[INSTALL_PATH_MAX_BYTES + 1];
+};
+
+enum bd_err
+ext2_reader_open(struct ext2_target *t, const char *path,
+    struct ext2_reader **r, uint64_t *size)
+{
+	char pbuf[INSTALL_PATH_MAX_BYTES + 1];
+	struct ext2_inode inode;
+	struct ext2_reader *n = NULL;
+	ext2_ino_t dir, ino;
+	const char *base;
+	errcode_t err;
+	enum bd_err rc;
+
+	*r = NULL;
+	*size = 0;
+	if ((rc = ext2_walk(t, path, false, pbuf, &dir, &base)) != BD_OK ||
+	    dir == 0)
+		goto out;
+	if ((rc = ext2_lookup(t, dir, base, &ino, &inode)) != BD_OK || ino == 0)
+		goto out;
+	if (!LINUX_S_ISREG(inode.i_mode) ||
+	    EXT2_I_SIZE(&inode) > EXT2_FILE_MAX_BYTES) {
+		rc = bd_fail(BD_ERR_PATH, "ext2: %s is not a regular file of at "
+		    "most %llu bytes", path,
+		    (unsigned long long)EXT2_FILE_MAX_BYTES);
+		goto out;
+	}
+	if ((n = calloc(1, sizeof(*n))) == NULL) {
+		rc = bd_fail(BD_ERR_NOMEM, "ext2");
+		goto out;
+	}
+	if ((err = ext2fs_file_open(t->fs, ino, 0, &n->file)) != 0) {
+		rc = ext2_fail(err, "cannot open", path);
+		goto out;
+	}
+	n->t = t;
+	n->size = EXT2_I_SIZE(&inode);
+	memcpy(n->path, path, strlen(path) + 1);
+	*size = n->size;
+	*r = n;
+	n = NULL;
+out:
+	free(n);
+	return rc;
+}
+
+enum bd_err
+ext2_reader_pread(struct ext2_reader *r, uint8_t *buf, size_t len,
+    uint64_t off)
+{
+	unsigned int got, want;
+	size_t have = 0;
+	errcode_t err;
+
+	if (off > r->size || len > r->size - off)
+		return BD_ERR_SIZE;
+	if ((err = ext2fs_file_llseek(r->file, off, EXT2_SEEK_SET, NULL)) != 0)
+		return ext2_fail(err, "cannot seek in", r->path);
+	while (have < len) {
+		want = (unsigned int)(len - have < COPY_CHUNK_BYTES ?
+		    len - have : COPY_CHUNK_BYTES);
+		err = ext2fs_file_read(r->file, buf + have, want, &got);
+		if (err == 0 && got == 0)
+			err = EXT2_ET_SHORT_READ;
+		if (err != 0)
+			return ext2_fail(err, "cannot read", r->path);
+		have += got;
+	}
+	return BD_OK;
+}
+
+void
+ext2_reader_close(struct ext2_reader *r)
+{
+	if (r == NULL)
+		return;
+	(void)ext2fs_file_close(r->file);
+	free(r);
 }
 
 /*

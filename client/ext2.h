@@ -69,6 +69,15 @@ struct ext2_target;
 enum bd_err ext2_open(const char *device_or_image, bool rw,
     struct ext2_target **t);
 
+/*
+ * As ext2_open() for reading, after the soundness check writing needs
+ * (BD_ERR_IO naming `e2fsck -f` otherwise): for files whose bytes are
+ * read for use, such as a delta download's seed.  The device is opened
+ * read-only and nothing is ever written to it.
+ */
+enum bd_err ext2_open_checked(const char *device_or_image,
+    struct ext2_target **t);
+
 /* Whether the file system was marked clean when opened. */
 bool ext2_was_clean(const struct ext2_target *t);
 
@@ -145,6 +154,23 @@ enum bd_err ext2_install_bytes(struct ext2_target *t, const char *path,
  */
 enum bd_err ext2_read_file(struct ext2_target *t, const char *path,
     size_t max, uint8_t **buf, size_t *len);
+
+/*
+ * A regular file opened for reading at any offset (a delta's seed).
+ * ext2_reader_open() finds path as ext2_read_file() does (the install's
+ * walk: BD_ERR_PATH for a symbolic link or a non-directory on the way, or
+ * anything but a regular file of at most EXT2_FILE_MAX_BYTES at the end);
+ * *r is NULL when the file is missing, else a new reader (*size its
+ * bytes), closed with ext2_reader_close() before t is.
+ * ext2_reader_pread() reads exactly len bytes at off: BD_ERR_SIZE when
+ * the file ends first.
+ */
+struct ext2_reader;
+enum bd_err ext2_reader_open(struct ext2_target *t, const char *path,
+    struct ext2_reader **r, uint64_t *size);
+enum bd_err ext2_reader_pread(struct ext2_reader *r, uint8_t *buf,
+    size_t len, uint64_t off);
+void ext2_reader_close(struct ext2_reader *r);
 
 /*
  * Rewrites the regular file at path in place with len bytes (at most one

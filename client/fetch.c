@@ -1052,8 +1052,7 @@ artifacts_download(struct run *run)
 	if ((rc = dest_part_dir(run->dest, &run->partfd)) != BD_OK ||
 	    (rc = chunkfetch_new(&(struct chunkfetch_opts){ run->dl,
 	    (const char *const *)run->o.mirrors, run->o.nmirrors,
-	    run->o.channel, &run->state, run->o.ext2 == NULL ?
-	    run->o.target : NULL, &run->r }, &cf)) != BD_OK)
+	    run->o.channel, &run->state, run->dest, &run->r }, &cf)) != BD_OK)
 		return run_fail(run, rc, run->o.target, NULL,
 		    "cannot make the download directory");
 	signals_block(false);

@@ -335,6 +335,56 @@ out:
 	return rc;
 }
 
+/* Whether cutting head with p gives idx's first chunks (at least one). */
+static bool
+params_match(const struct chunk_params *p, const struct chunk_index *idx,
+    const uint8_t *head, size_t head_len)
+{
+	bool whole = head_len >= idx->artifact_size;
+	uint64_t off = 0;
+	uint32_t i;
+	size_t n;
+
+	for (i = 0; i < idx->count && off < head_len; i++) {
+		n = head_len - (size_t)off;
+		if (n < p->max_len && !whole)
+			break;		/* the cut may lie past the head */
+		if (chunk_cut(p, head + off, n) != idx->chunks[i].raw_len)
+			return false;
+		off += idx->chunks[i].raw_len;
+	}
+	return i > 0;
+}
+
+enum bd_err
+chunk_params_infer(const struct chunk_index *idx, const uint8_t *head,
+    size_t head_len, struct chunk_params *p)
+{
+	struct chunk_params c = chunk_params_small;
+
+	if (head_len > idx->artifact_size)
+		head_len = (size_t)idx->artifact_size;
+	for (;;) {
+		if (params_match(&c, idx, head, head_len)) {
+			*p = c;
+			return BD_OK;
+		}
+		if (c.max_len >= CHUNK_RAW_MAX_BYTES)
+			return bd_fail(BD_ERR_FORMAT, "the chunk index was not "
+			    "cut by this chunker");
+		c.avg_bits++;
+		c.min_len *= 2;
+		c.max_len *= 2;
+	}
+}
+
+bool
+chunk_params_fit(const struct chunk_params *p, uint64_t size)
+{
+	return p->avg_bits < 64 &&
+	    (size >> p->avg_bits) <= (uint64_t)CHUNK_COUNT_MAX * 3 / 4;
+}
+
 size_t
 chunk_cut(const struct chunk_params *p, const uint8_t *buf, size_t len)
 {

@@ -116,6 +116,27 @@ enum bd_err chunk_params_choose(const uint8_t *sample, size_t sample_len,
     uint64_t size, struct chunk_params *p);
 
 /*
+ * The parameters idx was cut with, found by cutting head (the first
+ * head_len bytes of the artifact idx indexes) with each set the publisher
+ * can choose (chunk_params_small doubled 0 or more times; large is small
+ * doubled once) and comparing the cut points with idx's first chunks:
+ * the first set giving every one of them that head holds whole.
+ * BD_ERR_FORMAT when none does (another chunker cut it).
+ */
+enum bd_err chunk_params_infer(const struct chunk_index *idx,
+    const uint8_t *head, size_t head_len, struct chunk_params *p);
+
+/*
+ * Whether p, the parameters a previous version of an artifact was cut
+ * with, still suit an artifact of size bytes: it makes at most about
+ * CHUNK_COUNT_MAX * 3 / 4 chunks.  The publisher then keeps them, since
+ * other parameters move every cut point and the versions share nothing;
+ * the slack above chunk_params_choose()'s half means an artifact growing
+ * across one of its powers of two is not cut anew at every release.
+ */
+bool chunk_params_fit(const struct chunk_params *p, uint64_t size);
+
+/*
  * Returns the length of the chunk starting at buf[0], given len bytes
  * available: a cut point found by the hash, or max_len, or len when len
  * is shorter than that (the caller passes at least max_len bytes unless it
@@ -171,16 +192,18 @@ enum bd_err chunk_pack_fd(int artifact_fd, int pack_fd,
 struct chunk_seeds;
 
 /*
- * Returns in *out a new table of the chunks of the n seed indexes (which
- * must outlive it); free with chunk_seeds_free().
+ * Returns in *out a new table of the chunks of the n (at most 16) seed
+ * indexes, copied out of them (28 bytes a chunk: the indexes may be freed
+ * once it is built); free with chunk_seeds_free().
  */
 enum bd_err chunk_seeds_new(const struct chunk_index *const *seeds, size_t n,
     struct chunk_seeds **out);
 void chunk_seeds_free(struct chunk_seeds *s);
 
 /*
- * Finds a chunk of the seeds with e's raw length and SHA-256: returns true
- * with the seed's number and the chunk's offset in it.
+ * Finds a chunk of the seeds with e's raw length and the first 64 bits of
+ * its SHA-256: returns true with the seed's number and the chunk's offset
+ * in it.  The caller re-hashes what it copies from there.
  */
 bool chunk_seeds_find(const struct chunk_seeds *s, const struct chunk_entry *e,
     uint32_t *seed, uint64_t *off);

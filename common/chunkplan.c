@@ -11,26 +11,52 @@
 #define CHUNK_SEEDS_MAX		16u
 #define SLOT_EMPTY		UINT32_MAX
 
-struct seed_slot {
-	uint32_t seed;
-	uint32_t chunk;
-};
-
+/*
+ * The seeds' chunks, copied out of their indexes (which may be freed once
+ * the table is built, so a guest never holds a seed's whole index and the
+ * new one at once): 20 bytes a chunk in three arrays, and an open-addressed
+ * table of 4-byte slots at most half full.  A chunk is known by its raw
+ * length and the first 64 bits of its SHA-256; a copied chunk is re-hashed
+ * against the whole hash, so a collision would cost a fetch, not a wrong
+ * byte.
+ */
 struct chunk_seeds {
-	const struct chunk_index *const *seeds;
-	size_t n;
-	struct seed_slot *slots;
+	uint64_t *key;		/* first 8 bytes of each chunk's SHA-256 */
+	uint64_t *off;		/* its offset in its seed */
+	uint32_t *len;		/* its raw length << 4 | its seed's number */
+	uint32_t *slots;	/* an entry's number, or SLOT_EMPTY */
 	size_t mask;		/* slots - 1, a power of two minus one */
 };
 
-/* The hash is SHA-256: its first bytes are as good a table hash as any. */
-static size_t
-slot_of(const uint8_t sha[SHA256_BYTES], size_t mask)
+static uint64_t
+key_of(const uint8_t sha[SHA256_BYTES])
 {
 	uint64_t h;
 
 	memcpy(&h, sha, sizeof(h));
-	return (size_t)(h & mask);
+	return h;
+}
+
+static enum bd_err
+seeds_alloc(size_t total, struct chunk_seeds **out)
+{
+	struct chunk_seeds *s;
+	size_t slots;
+
+	for (slots = 16; slots < 2 * total; slots *= 2)
+		;
+	if ((*out = s = calloc(1, sizeof(*s))) == NULL)
+		return BD_ERR_NOMEM;
+	s->mask = slots - 1;
+	s->key = malloc(total ? total * sizeof(*s->key) : 1);
+	s->off = malloc(total ? total * sizeof(*s->off) : 1);
+	s->len = malloc(total ? total * sizeof(*s->len) : 1);
+	s->slots = malloc(slots * sizeof(*s->slots));
+	if (s->key == NULL || s->off == NULL || s->len == NULL ||
+	    s->slots == NULL)
+		return BD_ERR_NOMEM;
+	memset(s->slots, 0xff, slots * sizeof(*s->slots));
+	return BD_OK;
 }
 
 enum bd_err
@@ -38,7 +64,7 @@ chunk_seeds_new(const struct chunk_index *const *seeds, size_t n,
     struct chunk_seeds **out)
 {
 	struct chunk_seeds *s = NULL;
-	size_t total = 0, slots, i, k;
+	size_t total = 0, i, k, e = 0;
 	uint32_t c;
 	enum bd_err rc;
 
@@ -49,28 +75,22 @@ chunk_seeds_new(const struct chunk_index *const *seeds, size_t n,
 	}
 	for (i = 0; i < n; i++)
 		total += seeds[i]->count;
-	for (slots = 16; slots < 2 * total; slots *= 2)
-		;
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->slots = malloc(slots * sizeof(*s->slots))) == NULL) {
-		rc = BD_ERR_NOMEM;
+	if ((rc = seeds_alloc(total, &s)) != BD_OK)
 		goto out;
-	}
-	memset(s->slots, 0xff, slots * sizeof(*s->slots));
-	s->seeds = seeds;
-	s->n = n;
-	s->mask = slots - 1;
 	for (i = 0; i < n; i++)
-		for (c = 0; c < seeds[i]->count; c++) {
-			k = slot_of(seeds[i]->chunks[c].sha256, s->mask);
-			while (s->slots[k].seed != SLOT_EMPTY)
+		for (c = 0; c < seeds[i]->count; c++, e++) {
+			const struct chunk_entry *ce = &seeds[i]->chunks[c];
+
+			s->key[e] = key_of(ce->sha256);
+			s->off[e] = ce->raw_off;
+			s->len[e] = ce->raw_len << 4 | (uint32_t)i;
+			k = (size_t)s->key[e] & s->mask;
+			while (s->slots[k] != SLOT_EMPTY)
 				k = (k + 1) & s->mask;
-			s->slots[k].seed = (uint32_t)i;
-			s->slots[k].chunk = c;
+			s->slots[k] = (uint32_t)e;
 		}
 	*out = s;
 	s = NULL;
-	rc = BD_OK;
 out:
 	chunk_seeds_free(s);
 	return rc;
@@ -81,6 +101,9 @@ chunk_seeds_free(struct chunk_seeds *s)
 {
 	if (s == NULL)
 		return;
+	free(s->key);
+	free(s->off);
+	free(s->len);
 	free(s->slots);
 	free(s);
 }
@@ -89,19 +112,17 @@ bool
 chunk_seeds_find(const struct chunk_seeds *s, const struct chunk_entry *e,
     uint32_t *seed, uint64_t *off)
 {
-	const struct chunk_entry *c;
+	uint64_t key = key_of(e->sha256);
+	uint32_t c;
 	size_t k;
 
-	for (k = slot_of(e->sha256, s->mask); s->slots[k].seed != SLOT_EMPTY;
-	    k = (k + 1) & s->mask) {
-		c = &s->seeds[s->slots[k].seed]->chunks[s->slots[k].chunk];
-		if (c->raw_len == e->raw_len &&
-		    memcmp(c->sha256, e->sha256, SHA256_BYTES) == 0) {
-			*seed = s->slots[k].seed;
-			*off = c->raw_off;
+	for (k = (size_t)key & s->mask; (c = s->slots[k]) != SLOT_EMPTY;
+	    k = (k + 1) & s->mask)
+		if (s->key[c] == key && s->len[c] >> 4 == e->raw_len) {
+			*seed = s->len[c] & 0xf;
+			*off = s->off[c];
 			return true;
 		}
-	}
 	return false;
 }
 

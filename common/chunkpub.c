@@ -19,6 +19,11 @@
 #define PUB_TEMP_PREFIX		".incoming."
 #define PUB_TEMP_BYTES		24
 #define PUB_SAMPLE_BYTES	(256u << 10)
+/*
+ * Bytes of the previous version's artifact cut again to find its
+ * parameters: four chunks of the largest, hundreds of the smallest.
+ */
+#define PUB_PREV_HEAD_BYTES	(4u << 20)
 
 enum bd_err
 chunkpub_compare(const struct chunk_index *idx, const struct chunk_index *prev,
@@ -94,16 +99,66 @@ out:
 	return rc;
 }
 
+/*
+ * The parameters chunk_params_choose() picks for the size bytes of fd from
+ * offset start: the first PUB_SAMPLE_BYTES of them are its sample.
+ */
+static enum bd_err
+params_of(int fd, off_t start, uint64_t size, struct chunk_params *p)
+{
+	uint8_t *sample;
+	size_t n;
+	enum bd_err rc;
+
+	if ((sample = malloc(PUB_SAMPLE_BYTES)) == NULL)
+		return BD_ERR_NOMEM;
+	if (pread_full(fd, sample, PUB_SAMPLE_BYTES, (uint64_t)start, &n) != BD_OK)
+		rc = bd_fail(BD_ERR_IO, "artifact: %s", strerror(errno));
+	else
+		rc = chunk_params_choose(sample, n, size, p);
+	free(sample);
+	return rc;
+}
+
+/*
+ * res->params: those the previous version's artifact (index prev, bytes
+ * prev_fd) was cut with while they fit (chunk_params_fit()), so that its
+ * chunks stay shared; else chosen anew for this artifact's own bytes.
+ */
+static enum bd_err
+params_pick(int artifact_fd, off_t start, uint64_t size,
+    const struct chunk_index *prev, int prev_fd, struct chunkpub_result *res)
+{
+	struct chunk_params p;
+	uint8_t *head = NULL;
+	size_t n = 0;
+
+	if (prev != NULL && prev_fd >= 0 &&
+	    (head = malloc(PUB_PREV_HEAD_BYTES)) != NULL &&
+	    pread_full(prev_fd, head, PUB_PREV_HEAD_BYTES, 0, &n) != BD_OK)
+		n = 0;
+	if (n > 0 && chunk_params_infer(prev, head, n, &p) == BD_OK &&
+	    chunk_params_fit(&p, size)) {
+		res->params = p;
+		res->params_kept = true;
+	}
+	free(head);
+	bd_err_clear();
+	if (res->params_kept)
+		return BD_OK;
+	return params_of(artifact_fd, start, size, &res->params);
+}
+
 enum bd_err
 chunkpub_artifact(int blobs_dirfd, int artifact_fd,
-    const struct chunk_index *prev, int level, struct chunkpub_result *res)
+    const struct chunk_index *prev, int prev_fd, int level,
+    struct chunkpub_result *res)
 {
 	struct chunk_index *idx = NULL;
 	struct chunk_pack_stats st;
 	char tmp[PUB_TEMP_BYTES] = "", hex[SHA256_HEX_BYTES];
-	uint8_t *sample = NULL, *ibuf = NULL;
+	uint8_t *ibuf = NULL;
 	size_t ilen;
-	ssize_t n;
 	struct stat sb;
 	off_t start;
 	enum bd_err rc;
@@ -117,19 +172,9 @@ chunkpub_artifact(int blobs_dirfd, int artifact_fd,
 		rc = bd_fail(BD_ERR_INPUT, "artifact: not a regular file");
 		goto out;
 	}
-	if ((sample = malloc(PUB_SAMPLE_BYTES)) == NULL) {
-		rc = BD_ERR_NOMEM;
+	if ((rc = params_pick(artifact_fd, start,
+	    (uint64_t)(sb.st_size - start), prev, prev_fd, res)) != BD_OK)
 		goto out;
-	}
-	if ((n = pread(artifact_fd, sample, PUB_SAMPLE_BYTES, start)) < 0) {
-		rc = bd_fail(BD_ERR_IO, "artifact: %s", strerror(errno));
-		goto out;
-	}
-	if ((rc = chunk_params_choose(sample, (size_t)n,
-	    (uint64_t)(sb.st_size - start), &res->params)) != BD_OK)
-		goto out;
-	free(sample);
-	sample = NULL;
 	rc = pack_to_temp(blobs_dirfd, artifact_fd, &res->params, level, tmp,
 	    &idx, &st);
 	if (rc != BD_OK)
@@ -165,7 +210,6 @@ out:
 	if (tmp[0] != '\0')
 		unlinkat(blobs_dirfd, tmp, 0);
 	free(ibuf);
-	free(sample);
 	chunk_index_free(idx);
 	return rc;
 }

@@ -27,6 +27,7 @@ struct chunkpub_result {
 	uint64_t index_size;		/* the artifact's "chunks" field */
 	uint8_t index_sha256[SHA256_BYTES];
 	struct chunk_params params;	/* as chosen for this artifact */
+	bool params_kept;		/* the previous version's (prev_fd) */
 	/* Against the previous version's index (all 0 without one): */
 	uint32_t shared_chunks;		/* chunks a guest copies from its seed */
 	uint64_t shared_bytes;		/* their raw bytes */
@@ -39,7 +40,10 @@ struct chunkpub_result {
 
 /*
  * Chunks the artifact read from artifact_fd (from its current offset to
- * EOF) with parameters chosen for its bytes (chunk_params_choose()), writes
+ * EOF) with the parameters the previous version's artifact prev_fd (its
+ * whole file; -1 for none) was cut with while they fit (chunk_params_fit():
+ * other parameters would share nothing with it), else with parameters
+ * chosen for its own bytes (chunk_params_choose()), writes
  * the pack and the index into blobs_dirfd (a repository's blobs/sha256/)
  * under their SHA-256 hex names, each through a temporary ".incoming."
  * file, fsynced and renamed (an existing blob of the same name is the
@@ -50,7 +54,8 @@ struct chunkpub_result {
  * CHUNKPUB_LEVEL_DEFAULT.
  */
 enum bd_err chunkpub_artifact(int blobs_dirfd, int artifact_fd,
-    const struct chunk_index *prev, int level, struct chunkpub_result *res);
+    const struct chunk_index *prev, int prev_fd, int level,
+    struct chunkpub_result *res);
 
 /*
  * The share and fetch counts of res for a guest holding the artifact prev

@@ -631,6 +631,22 @@ prev_index(int blobs, const struct bd_manifest *prev, const char *name,
 }
 
 /*
+ * The previous version's blob of the artifact named name, opened for
+ * reading (its chunk parameters are kept while they fit), or -1.
+ */
+static int
+prev_blob(int blobs, const struct bd_manifest *prev, const char *name)
+{
+	size_t i;
+
+	for (i = 0; prev != NULL && i < prev->nartifacts; i++)
+		if (strcmp(prev->artifacts[i].name, name) == 0)
+			return openat(blobs, prev->artifacts[i].sha256_hex,
+			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	return -1;
+}
+
+/*
  * Writes the chunk pack and index of the staged blob tmp (artifact a),
  * names the index in a's "chunks" and notes what a guest holding prev
  * moves.  An artifact too large for an index is left unchunked.
@@ -644,7 +660,7 @@ chunk_artifact(int blobs, const char *tmp, struct bd_artifact *a,
 	struct chunk_index *pidx = NULL;
 	char pack[SIZE_TEXT_BYTES], idx[SIZE_TEXT_BYTES];
 	char shared[SIZE_TEXT_BYTES], moved[SIZE_TEXT_BYTES];
-	int fd;
+	int fd, pfd;
 	enum bd_err rc;
 
 	fd = openat(blobs, tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -652,8 +668,11 @@ chunk_artifact(int blobs, const char *tmp, struct bd_artifact *a,
 		return bd_fail(BD_ERR_IO, LAYOUT_BLOBS_DIR "/%s: %s", tmp,
 		    strerror(errno));
 	pidx = prev_index(blobs, prev, a->name, o);
-	rc = chunkpub_artifact(blobs, fd, pidx, o->chunk_level, &res);
+	pfd = pidx != NULL ? prev_blob(blobs, prev, a->name) : -1;
+	rc = chunkpub_artifact(blobs, fd, pidx, pfd, o->chunk_level, &res);
 	close(fd);
+	if (pfd >= 0)
+		close(pfd);
 	if (rc == BD_ERR_TOOBIG) {
 		warnf(o, "%s: not chunked (guests download it whole): %s",
 		    a->name, bd_err_detail());

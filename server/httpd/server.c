@@ -623,10 +623,16 @@ load_display_keys(const struct options *o, struct bd_pubkey *keys,
  * Starts libmicrohttpd without a listening socket: the guard accepts and
  * hands over connections whose first head is complete.  libmicrohttpd
  * parses every head once; the handler judges it (reqhead_framing).  Its
- * strict mode stays off: in 0.9.75 all it adds is to close without a
- * status on a space in the target and to answer an HTTP/1.1 request
- * without Host through its own error path, which sends the status line
- * and header block twice - both are refused properly by reqhead_framing.
+ * strict mode stays off: in 0.9.75 it adds two checks, both already in
+ * reqhead_framing, and answers both wrongly with no callback of ours run
+ * first, so neither the guard nor the handler can mend a later head on a
+ * kept-alive connection.  A space in the target is refused before the
+ * URI callback by closing without a status or log line
+ * (parse_initial_message_line); an HTTP/1.1 head without Host - "Host :"
+ * too, which 0.9.75 stores as another field - gets its own 400, whose
+ * state the caller overwrites, so the status line and header block go
+ * out twice (parse_connection_headers and the HEADERS_RECEIVED case of
+ * MHD_connection_handle_idle).  tests/server/framing.py fails on both.
  */
 static struct MHD_Daemon *
 start_daemon(const struct options *o, struct http_server *s, struct guard *g,

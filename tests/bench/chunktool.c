@@ -118,7 +118,7 @@ cmd_pack(int argc, char **argv)
 		status = fail(argv[4], rc);
 		goto out;
 	}
-	if ((rc = chunkpub_artifact(blobs, fd, prev, (int)level, &r)) != BD_OK) {
+	if ((rc = chunkpub_artifact(blobs, fd, prev, -1, (int)level, &r)) != BD_OK) {
 		status = fail(argv[3], rc);
 		goto out;
 	}
@@ -246,8 +246,9 @@ cmd_assemble(int argc, char **argv)
 {
 	struct chunk_index *idx = NULL, *sidx = NULL;
 	struct delta_stats st;
-	struct delta_seed seed = { -1, NULL };
-	struct delta_source src = { file_fetch, NULL, NULL };
+	struct delta_seed seed = { -1, NULL, NULL, NULL };
+	struct delta_source src = { file_fetch, NULL, NULL, NULL, NULL, NULL,
+	    NULL };
 	struct http_pack http = { NULL, NULL, NULL, 0, 0 };
 	uint8_t *done = NULL;
 	int pack = -1, out = -1, status = 1;

@@ -3,10 +3,12 @@
 # each one e2fsck -fn calls damaged, given to bootdrop-fetch --ext2 with
 # a new version to install.  Every one must end in exit 4 naming
 # "e2fsck -f", with the image byte for byte as it was: nothing is
-# written into a file system that is not sound.  (Run by the sanitizer
+# written into a file system that is not sound; and none is read as a
+# delta's seed (ext2tool seed: exit 4 naming "e2fsck -f").  (Run by the sanitizer
 # build too, where a crash or a leak fails it.)
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
+EXT2TOOL=$BOOTDROP_BUILDDIR/tests/ext2/ext2tool
 export PATH=$PATH:/sbin:/usr/sbin
 [ -x "$SERVER" ] || { echo "bootdrop-server not built"; exit 77; }
 for p in mkfs.ext2 mkfs.ext4 e2fsck debugfs; do
@@ -64,6 +66,12 @@ check() {
 		fail "$name: e2fsck -fn finds nothing wrong (bad test)"; return
 	fi
 	before=$(sha256sum <"$T/d.img")
+	# a delta's seed is read only from a sound file system
+	"$EXT2TOOL" seed "$T/d.img" boot/kernel 65536 >/dev/null 2>"$T/seed.err"
+	local src=$?
+	if [ $src -ne 4 ] || ! grep -q 'e2fsck -f' "$T/seed.err"; then
+		fail "$name: seeding read it (exit $src), want exit 4 naming e2fsck -f"
+	fi
 	rm -rf "$T/tmp"; mkdir -p "$T/tmp"
 	fetch -q --ext2 "$T/d.img" --tmpdir "$T/tmp" "$url" >"$T/out" 2>&1
 	local rc=$?
@@ -125,6 +133,9 @@ for fs in ext2 ext4; do
 		check "$fs: a block beyond the end of the file system"
 		cp "$base" "$T/d.img"; dw "$T/d.img" "sif /boot/kernel.old block[IND] $(itable "$base")"
 		check "$fs: kernel.old's indirect block on the inode table"
+		# (found by fuzz_ext2: inode writes then read as its block map)
+		cp "$base" "$T/d.img"; dw "$T/d.img" "sif <7> block[IND] $(itable "$base")"
+		check "$fs: the resize inode's indirect block on the inode table"
 	else
 		cp "$base" "$T/d.img"; dw "$T/d.img" "sif /boot/kernel.old block[0] 0x1234"
 		check "$fs: a bad extent header"

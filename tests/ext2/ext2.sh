@@ -63,9 +63,26 @@ expect_status 3 "reading through a symlink is refused" "$TOOL" read "$T/sym.img"
 for bad in ../kernel /boot/kernel boot/../kernel boot//kernel ./kernel; do
 	expect_status 3 "path '$bad' refused" "$TOOL" install "$T/sym.img" "$bad" "$T/kernel1"
 done
+# A delta's seed is found by the same walk, read-only.
+expect_status 3 "a seed through a symlink is refused" "$TOOL" seed "$T/sym.img" boot/grub/menu.lst 4096
+expect_status 3 "a symlink as the seed is refused" "$TOOL" seed "$T/sym.img" etc/kernel 4096
+expect_status 3 "a directory as the seed is refused" "$TOOL" seed "$T/sym.img" dir/kernel 4096
+for bad in ../kernel /boot/kernel boot/../kernel; do
+	expect_status 3 "seed path '$bad' refused" "$TOOL" seed "$T/sym.img" "$bad" 4096
+done
 [ "$(sha256sum <"$T/sym.img")" = "$before" ] && ok "refusals left the image byte for byte" ||
 	fail "a refusal changed the image"
 fsck_clean "after refusals" "$T/sym.img"
+
+# A delta's seed read back at any offset, in pieces, from the end.
+before=$(sha256sum <"$img")
+expect_status 0 "read boot/kernel as a seed (pieces of 7777 bytes)" \
+	"$TOOL" seed "$img" boot/kernel 7777
+cmp -s "$T/last.out" "$T/kernel1" && ok "the seed reads back byte for byte" ||
+	fail "the seed read back differs"
+expect_status 10 "an absent seed" "$TOOL" seed "$img" boot/nothere 4096
+[ "$(sha256sum <"$img")" = "$before" ] && ok "reading seeds left the image byte for byte" ||
+	fail "reading a seed changed the image"
 
 # A full file system: refused as a write error, the old kernel intact.
 mkfs.ext2 -q -F "$T/small.img" 4M

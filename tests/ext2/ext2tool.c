@@ -5,6 +5,10 @@
  *   ext2tool install IMAGE PATH FILE [MODE]   install FILE at PATH
  *   ext2tool bytes IMAGE PATH STRING           install STRING at PATH
  *   ext2tool read IMAGE PATH MAX               print the file; exit 10 if absent
+ *   ext2tool seed IMAGE PATH PIECE             print the file as a delta's
+ *                                              seed reads it (read-only,
+ *                                              checked open; PIECE bytes at
+ *                                              a time, last piece first)
  *
  * Exit status: bootdrop's (bd_err_exit_status), or 10 for an absent file.
  */
@@ -26,7 +30,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: ext2tool install IMAGE PATH FILE [MODE]\n"
 	    "       ext2tool bytes IMAGE PATH STRING\n"
-	    "       ext2tool read IMAGE PATH MAX\n");
+	    "       ext2tool read IMAGE PATH MAX\n"
+	    "       ext2tool seed IMAGE PATH PIECE\n");
 	return 1;
 }
 
@@ -38,6 +43,44 @@ parse_num(const char *s, int base, unsigned long long *v)
 	errno = 0;
 	*v = strtoull(s, &end, base);
 	return errno == 0 && end != s && *end == '\0' && s[0] != '-';
+}
+
+/*
+ * Prints the file at path as a seed reads it: ext2_open_checked(), then
+ * ext2_reader_pread() in pieces of piece bytes from the end backwards
+ * (any offset, in any order), and one read past the end that must fail.
+ */
+static int
+seed_print(const char *image, const char *path, size_t piece)
+{
+	struct ext2_target *t = NULL;
+	struct ext2_reader *r = NULL;
+	uint8_t *buf = NULL, *one;
+	uint64_t size = 0, off;
+	size_t n;
+	enum bd_err rc;
+
+	if ((rc = ext2_open_checked(image, &t)) == BD_OK &&
+	    (rc = ext2_reader_open(t, path, &r, &size)) == BD_OK && r != NULL &&
+	    (buf = malloc(size > 0 ? (size_t)size : 1)) == NULL)
+		rc = BD_ERR_NOMEM;
+	for (off = size; rc == BD_OK && r != NULL && off > 0; off -= n) {
+		n = off < piece ? (size_t)off : piece;
+		rc = ext2_reader_pread(r, buf + off - n, n, off - n);
+	}
+	one = buf;
+	if (rc == BD_OK && r != NULL && ext2_reader_pread(r, one, 1, size) !=
+	    BD_ERR_SIZE)
+		rc = bd_fail(BD_ERR_IO, "a read past the end succeeded");
+	if (rc != BD_OK)
+		fprintf(stderr, "ext2tool: %s: %s\n", bd_strerror(rc),
+		    bd_err_detail());
+	else if (r != NULL && fwrite(buf, 1, (size_t)size, stdout) != size)
+		rc = BD_ERR_IO;
+	ext2_reader_close(r);
+	(void)ext2_close(t, false);
+	free(buf);
+	return rc == BD_OK && r == NULL ? EXIT_ABSENT : bd_err_exit_status(rc);
 }
 
 int
@@ -61,6 +104,10 @@ main(int argc, char **argv)
 			fprintf(stderr, "ext2tool: %s: %s\n", argv[4], strerror(errno));
 			return 1;
 		}
+	} else if (strcmp(argv[1], "seed") == 0) {
+		if (argc != 5 || !parse_num(argv[4], 10, &num) || num == 0)
+			return usage();
+		return seed_print(argv[2], argv[3], (size_t)num);
 	} else if (strcmp(argv[1], "bytes") == 0 || strcmp(argv[1], "read") == 0) {
 		if (argc != 5)
 			return usage();

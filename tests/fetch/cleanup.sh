@@ -11,10 +11,8 @@
 # every version, on -d and on --ext2; --no-keep-old keeps its meaning.
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
-export PATH=$PATH:/sbin:/usr/sbin
-[ -x "$SERVER" ] || { echo "bootdrop-server not built"; exit 77; }
+need_server
 command -v debugfs >/dev/null || { echo "debugfs not installed"; exit 77; }
-MK=$BOOTDROP_BUILDDIR/tests/mkkernel
 mkdir -p "$T/in"
 for v in 1 2 3 4 5; do
 	"$MK" bzimage xz efi,xen,pvh "$T/in/vmlinuz$v" $((v + 3)) || exit 1

@@ -6,6 +6,18 @@ EVIL=$FETCHDIR/evil_server.py
 CRAFT=$FETCHDIR/craft.py
 PUBKEY=$(tail -n 1 "$TEST_PUB")
 CH=test
+MK=$BOOTDROP_BUILDDIR/tests/mkkernel	# test kernels (tests/mkkernel.c)
+RENDER=$BOOTDROP_BUILDDIR/tests/bootrender	# the boot entries a version should get
+
+# need_server : skips the test (status 77) when bootdrop-server is not
+# built; puts /sbin and /usr/sbin (mkfs.ext2, debugfs, e2fsck) on PATH.
+need_server() {
+	export PATH=$PATH:/sbin:/usr/sbin
+	[ -x "$SERVER" ] || { echo "bootdrop-server not built"; exit 77; }
+}
+
+# M VERSION : the path of channel $CH's manifest VERSION in $T/repo.
+M() { echo "$T/repo/channels/$CH/$1.json"; }
 
 # wait_listening OUTFILE : prints the URL a server announced on OUTFILE.
 wait_listening() {
@@ -195,4 +207,61 @@ log_settle() {
 version_menu() {
 	"$BOOTDROP_BUILDDIR/tests/bootrender" pvgrub 0 "$T/repo/channels/$CH/$1.json" \
 		$([ "$1" -gt 1 ] && [ -z "${3:-}" ] && echo "$T/repo/channels/$CH/$(($1 - 1)).json") >"$2"
+}
+
+# chunked_worlds : two worlds of about 4 MB that share all but ten
+# insertions ($T/world.txt, $T/v2/world.txt, size2 bytes), published with
+# a kernel as version 1 ($T/repo1) and 2 ($T/repo, blobs in $blobs);
+# version 2's world hashes to $world2, its index is $index2, its pack $pack2.
+chunked_worlds() {
+	seq 1 600000 > "$T/world.txt"
+	mkdir -p "$T/v2"
+	python3 -c 'import sys; d = open(sys.argv[1], "rb").read()
+open(sys.argv[2], "wb").write(b"".join(d[i:i + 400000] + b"insertion %d\n" % i
+    for i in range(0, len(d), 400000)))' "$T/world.txt" "$T/v2/world.txt"
+	size2=$(stat -c %s "$T/v2/world.txt")
+	make_kernel "$T/kernel"
+	"$PUBLISH" release -r "$T/repo" -c $CH -s "$TEST_SEC" kernel="$T/kernel" \
+		world="$T/world.txt" >/dev/null || fail "release v1"
+	cp -a "$T/repo" "$T/repo1"
+	"$PUBLISH" release -r "$T/repo" -c $CH -s "$TEST_SEC" kernel="$T/kernel" \
+		world="$T/v2/world.txt" >/dev/null || fail "release v2"
+	blobs=$T/repo/blobs/sha256
+	index2=$("$PUBLISH" show -r "$T/repo" -c $CH | awk '$1 == "chunks" { print $2 }')
+	pack2=$(od -An -v -tx1 -j 20 -N 32 "$blobs/$index2" | tr -d ' \n')
+	world2=$(sha256sum < "$T/v2/world.txt" | cut -d' ' -f1)
+	[ -n "$index2" ] && [ -f "$blobs/$pack2" ] &&
+		ok "version 2's world has an index and a pack" ||
+		fail "no chunks for version 2's world"
+}
+
+# serve REPO : start_server, with no URL of an earlier server left to read
+# before the new one has truncated its output.
+serve() {
+	rm -f "$T/server.out"
+	start_server "$1"
+}
+
+# bytes_sent LOG : what bootdrop-server's access log says it sent.
+bytes_sent() {
+	awk '{ s += $10 } END { print s + 0 }' "$1"
+}
+
+# delta_moved : after version 2's world came by chunks from
+# bootdrop-server ($T/server.log): less than a quarter of its bytes sent,
+# its own blob never asked for; sets full (pack ranges answered 206) and
+# rbytes (their bytes).
+delta_moved() {
+	local sent
+	sent=$(bytes_sent "$T/server.log")
+	if [ "$sent" -gt 0 ] && [ "$sent" -lt $((size2 / 4)) ]; then
+		ok "the server sent $sent bytes for a $size2-byte world (less than a quarter)"
+	else
+		fail "the server sent $sent bytes for a $size2-byte world"
+	fi
+	grep -q "GET /blobs/sha256/$world2 " "$T/server.log" &&
+		fail "the world's own blob was fetched" || ok "the world's own blob was not fetched"
+	full=$(grep -c "GET /blobs/sha256/$pack2 .* 206 " "$T/server.log")
+	rbytes=$(grep "GET /blobs/sha256/$pack2 .* 206 " "$T/server.log" |
+		awk '{ s += $10 } END { print s + 0 }')
 }

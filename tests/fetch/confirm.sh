@@ -9,11 +9,7 @@
 # installs, GRUB's own write and --confirm (debugfs stat/blocks).
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
-export PATH=$PATH:/sbin:/usr/sbin
-[ -x "$SERVER" ] || { echo "bootdrop-server not built"; exit 77; }
-MK=$BOOTDROP_BUILDDIR/tests/mkkernel
-RENDER=$BOOTDROP_BUILDDIR/tests/bootrender
-M() { echo "$T/repo/channels/$CH/$1.json"; }
+need_server
 E=loader/entries/bootdrop-$CH
 
 # block BODY : GRUB's environment block holding BODY ("name=value\n"...).

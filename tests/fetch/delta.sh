@@ -9,32 +9,8 @@
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
 
-# Two worlds of about 4 MB that share all but ten insertions.
-seq 1 600000 > "$T/world.txt"
-mkdir -p "$T/v2"
-python3 -c 'import sys; d = open(sys.argv[1], "rb").read()
-open(sys.argv[2], "wb").write(b"".join(d[i:i + 400000] + b"insertion %d\n" % i
-    for i in range(0, len(d), 400000)))' "$T/world.txt" "$T/v2/world.txt"
-size2=$(stat -c %s "$T/v2/world.txt")
-make_kernel "$T/kernel"
-"$PUBLISH" release -r "$T/repo" -c $CH -s "$TEST_SEC" kernel="$T/kernel" \
-	world="$T/world.txt" >/dev/null || fail "release v1"
-cp -a "$T/repo" "$T/repo1"
-"$PUBLISH" release -r "$T/repo" -c $CH -s "$TEST_SEC" kernel="$T/kernel" \
-	world="$T/v2/world.txt" >/dev/null || fail "release v2"
-blobs=$T/repo/blobs/sha256
-index2=$("$PUBLISH" show -r "$T/repo" -c $CH | awk '$1 == "chunks" { print $2 }')
-pack2=$(od -An -v -tx1 -j 20 -N 32 "$blobs/$index2" | tr -d ' \n')
-world2=$(sha256sum < "$T/v2/world.txt" | cut -d' ' -f1)
-[ -n "$index2" ] && [ -f "$blobs/$pack2" ] && ok "version 2's world has an index and a pack" ||
-	fail "no chunks for version 2's world"
+chunked_worlds
 
-# serve REPO : start_server, with no URL of an earlier server left to read
-# before the new one has truncated its output.
-serve() {
-	rm -f "$T/server.out"
-	start_server "$1"
-}
 
 # v1_dest : a DESTDIR holding version 1, installed from repo1.
 v1_dest() {
@@ -42,11 +18,6 @@ v1_dest() {
 	serve "$T/repo1"
 	expect_status 0 "install version 1" fetch -d "$T/dest" "$url" >/dev/null
 	stop_servers
-}
-
-# bytes_sent LOG : what bootdrop-server's access log says it sent.
-bytes_sent() {
-	awk '{ s += $10 } END { print s + 0 }' "$1"
 }
 
 # installed_v2 DESC : version 2's world is on the slice, and nothing is left.
@@ -69,17 +40,8 @@ grep -Eq "^  $url: .* of chunk pack" "$T/last.out" && ok "-v names the pack byte
 	fail "-v: no bytes per mirror"
 installed_v2 "delta"
 stop_servers
-sent=$(bytes_sent "$T/server.log")
-if [ "$sent" -gt 0 ] && [ "$sent" -lt $((size2 / 4)) ]; then
-	ok "the server sent $sent bytes for a $size2-byte world (less than a quarter)"
-else
-	fail "the server sent $sent bytes for a $size2-byte world"
-fi
-grep -q "GET /blobs/sha256/$world2 " "$T/server.log" &&
-	fail "the world's own blob was fetched" || ok "the world's own blob was not fetched"
-full=$(grep -c "GET /blobs/sha256/$pack2 .* 206 " "$T/server.log")
+delta_moved
 [ "$full" -gt 1 ] && ok "$full pack ranges answered 206" || fail "$full Range requests on the pack"
-rbytes=$(grep "GET /blobs/sha256/$pack2 .* 206 " "$T/server.log" | awk '{ s += $10 } END { print s }')
 
 # --- a mirror lying about the pack's bytes is named; the chunks come from another
 v1_dest
@@ -93,11 +55,48 @@ expect_err "warning: .*$liar.*chunk [0-9]+ of pack .* refused: (sha256 mismatch|
 grep -q "reused from the installed version" "$T/last.out" &&
 	ok "the artifact still came by chunks" || fail "the lie forced a whole download"
 installed_v2 "lying mirror"
-[ "$(grep -c "^GET /blobs/sha256/$pack2 " "$T/liar.log")" -eq 1 ] &&
-	ok "the liar was asked for one range, then dropped" ||
-	fail "the liar got $(grep -c "^GET /blobs/sha256/$pack2 " "$T/liar.log") pack requests"
+# up to 4 ranges go to a mirror at once (RF_PER_MIRROR): the liar gets no
+# more than those it had in flight when its first lie was caught
+asked=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/liar.log")
+[ "$asked" -ge 1 ] && [ "$asked" -le 4 ] && [ "$full" -gt 4 ] &&
+	ok "the liar was asked for $asked of $full ranges (those in flight), then dropped" ||
+	fail "the liar got $asked pack requests of $full"
 kill "$evil_pid"; wait "$evil_pid" 2>/dev/null
 stop_servers
+
+# --- several ranges in flight to one mirror: the server counts the
+# requests it is answering at once (each range, about 1 kB, at 20 kB/s
+# takes a while)
+v1_dest
+start_evil normal "$T/repo" counting --log-active --rate 20000
+expect_status 0 "one mirror, ranges at 20 kB/s" fetch -d "$T/dest" "$url"
+installed_v2 "ranges in flight"
+most=$(grep "^GET /blobs/sha256/$pack2 " "$T/counting.log" |
+	sed -n 's/.* active=\([0-9]*\)$/\1/p' | sort -n | tail -n 1)
+[ "${most:-0}" -ge 2 ] && [ "$most" -le 4 ] &&
+	ok "up to $most pack ranges in flight to one mirror at once" ||
+	fail "at most ${most:-0} pack ranges in flight to one mirror"
+kill "$evil_pid"; wait "$evil_pid" 2>/dev/null
+
+# --- two mirrors both serve pack ranges; a slow one takes fewer
+for spec in "normal normal" "normal:--rate,5000 normal"; do
+	v1_dest
+	mirrors $spec
+	expect_status 0 "two mirrors ($spec)" fetch -d "$T/dest" "${m[@]}"
+	grep -q "reused from the installed version" "$T/last.out" &&
+		ok "$spec: by chunks" || fail "$spec: not by chunks: $(cat "$T/last.err")"
+	installed_v2 "two mirrors ($spec)"
+	n0=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/m0.log")
+	n1=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/m1.log")
+	[ "$n0" -ge 1 ] && [ "$n1" -ge 1 ] && [ $((n0 + n1)) -eq "$full" ] &&
+		ok "$spec: both mirrors served pack ranges ($n0 and $n1 of $full)" ||
+		fail "$spec: pack ranges per mirror $n0 and $n1, $full in all"
+	case $spec in
+	*rate*) [ "$n1" -gt "$n0" ] && ok "the faster mirror took more ranges ($n1 to $n0)" ||
+		fail "the slow mirror took $n0 ranges, the fast one $n1" ;;
+	esac
+	stop_mirrors
+done
 
 # --- a mirror without Range: the world downloads whole, as before
 v1_dest
@@ -124,8 +123,21 @@ for damage in "pack missing" "index truncated" "index altered"; do
 	serve "$T/repo-bad"
 	expect_status 0 "$damage: installs" fetch -d "$T/dest" "$url"
 	expect_err "world: downloaded whole, not by chunks" "$damage: the run says the world came whole"
-	grep -q "GET /blobs/sha256/$world2 .* 200 " "$T/server.log" &&
-		ok "$damage: the world's blob was fetched whole" || fail "$damage: no whole download"
+	if [ "$damage" = "pack missing" ]; then
+		# the chunks copied from the seed before the pack was found
+		# missing are kept for the whole download, which resumes them
+		# with Range requests on the world's blob
+		wbytes=$(grep "GET /blobs/sha256/$world2 .* 206 " "$T/server.log" |
+			awk '{ s += $10 } END { print s + 0 }')
+		[ "$wbytes" -gt 0 ] && [ "$wbytes" -lt $((size2 / 4)) ] &&
+			! grep -q "GET /blobs/sha256/$world2 .* 200 " "$T/server.log" &&
+			ok "$damage: the whole download resumed the seed's chunks ($wbytes bytes of the blob)" ||
+			fail "$damage: the whole download did not resume the seed's chunks ($wbytes bytes in 206s)"
+	else
+		grep -q "GET /blobs/sha256/$world2 .* 200 " "$T/server.log" &&
+			ok "$damage: the world's blob was fetched whole" ||
+			fail "$damage: no whole download"
+	fi
 	installed_v2 "$damage"
 	stop_servers
 done
@@ -172,6 +184,83 @@ first=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/dying.log")
 	ok "the rerun asked for $got pack ranges of $full, the cut run had received $((first - 1))" ||
 	fail "rerun: $got pack requests, cut run $first, a full delta $full"
 kill "$evil_pid" 2>/dev/null; wait "$evil_pid" 2>/dev/null
+
+# --- a mirror dying in the middle of the ranges: the other serves the rest
+v1_dest
+mirrors "normal:--die-after,$((isz + rbytes / 3))" normal
+expect_status 0 "the first of two mirrors dies in the middle of the delta" \
+	fetch -d "$T/dest" "${m[@]}"
+grep -q "reused from the installed version" "$T/last.out" &&
+	ok "a mirror died: still by chunks" || fail "a mirror died: not by chunks: $(cat "$T/last.err")"
+installed_v2 "a mirror died"
+n0=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/m0.log")
+n1=$(grep -c "^GET /blobs/sha256/$pack2 " "$T/m1.log")
+[ "$n0" -ge 1 ] && [ "$n1" -ge 1 ] && [ $((n0 + n1)) -ge "$full" ] &&
+	ok "the dead mirror's ranges went to the other ($n0 asked of it, $n1 of the other, $full in all)" ||
+	fail "a mirror died: pack ranges $n0 and $n1 of $full"
+stop_mirrors
+
+# One part file serves both ways of downloading (doc/chunks.md): what one
+# way verified or wrote is resumed by the other.
+rm -rf "$T/repo-nopack"; cp -a "$T/repo" "$T/repo-nopack"
+rm "$T/repo-nopack/blobs/sha256/$pack2"
+# world_bytes LOG : body bytes of the world's blob in a server's log.
+world_bytes() {
+	grep "GET /blobs/sha256/$world2 " "$1" | awk '{ s += $10 } END { print s + 0 }'
+}
+
+# --- a whole download cut short (pack missing, a seed that shares nothing),
+# then a delta that falls back again: the whole download resumes
+v1_dest
+head -c "$size2" /dev/urandom > "$T/dest/world.txt"
+start_evil normal "$T/repo-nopack" dying --die-after $((isz + 8192 + size2 / 2))
+expect_status 2 "pack missing, the mirror dies in the middle of the whole download" \
+	fetch -d "$T/dest" "$url"
+kill "$evil_pid" 2>/dev/null; wait "$evil_pid" 2>/dev/null
+: > "$T/server.log"
+serve "$T/repo-nopack"
+expect_status 0 "rerun: a delta again, falling back again" fetch -d "$T/dest" "$url"
+expect_err "world: downloaded whole, not by chunks" "rerun: the world came whole"
+stop_servers
+wb=$(world_bytes "$T/server.log")
+[ "$wb" -gt 0 ] && [ "$wb" -lt $((size2 * 3 / 4)) ] &&
+	ok "the whole download resumed: $wb bytes of the $size2-byte blob fetched on the rerun" ||
+	fail "the whole download restarted: $wb bytes of the $size2-byte blob on the rerun"
+installed_v2 "whole, cut, rerun"
+
+# --- a delta killed (SIGKILL) once the seed is copied, then a whole
+# download (the seed gone): it resumes the chunks the delta verified
+v1_dest
+start_evil normal "$T/repo" slow --rate 50000
+fetch -d "$T/dest" "$url" >"$T/kill.out" 2>&1 &
+fpid=$!
+for i in $(seq 400); do
+	grep -q "^GET /blobs/sha256/$pack2 " "$T/slow.log" && break
+	sleep 0.05
+done
+kill -KILL "$fpid"; wait "$fpid" 2>/dev/null
+kill "$evil_pid" 2>/dev/null; wait "$evil_pid" 2>/dev/null
+grep -q "^GET /blobs/sha256/$pack2 " "$T/slow.log" && ok "killed during the pack ranges" ||
+	fail "the delta never reached the pack"
+rm "$T/dest/world.txt"
+: > "$T/server.log"
+serve "$T/repo"
+expect_status 0 "rerun without a seed: a whole download" fetch -d "$T/dest" "$url"
+stop_servers
+wb=$(world_bytes "$T/server.log")
+[ "$wb" -gt 0 ] && [ "$wb" -lt $((size2 / 4)) ] &&
+	ok "the whole download resumed the delta's chunks: $wb bytes of $size2 fetched" ||
+	fail "the whole download did not resume the delta's chunks: $wb bytes of $size2"
+installed_v2 "delta killed, then whole"
+
+# --- a part that is not a regular file: refused (exit 4), never marked
+v1_dest
+mkdir -p -m 0700 "$T/dest/.bootdrop/tmp"
+mkfifo "$T/dest/.bootdrop/tmp/$world2.part"
+serve "$T/repo"
+expect_status 4 "a FIFO as the part file is refused" fetch -d "$T/dest" "$url"
+expect_err "$world2.part: not a regular file" "the run names the part"
+stop_servers
 
 # --- no state (a fresh slice): the world downloads whole, no word of chunks
 fresh_dest

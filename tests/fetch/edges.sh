@@ -11,8 +11,7 @@
 # found not clean, --ext2 --check with read access.
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
-export PATH=$PATH:/sbin:/usr/sbin
-[ -x "$SERVER" ] || { echo "bootdrop-server not built"; exit 77; }
+need_server
 command -v strace >/dev/null || { echo "strace not installed"; exit 77; }
 blobs() { grep -c 'GET /blobs/' "$T/server.log"; }
 no_blobs_since() {

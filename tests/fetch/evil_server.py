@@ -46,7 +46,9 @@ blob bodies of modes normal and norange can also misbehave:
                     in place of the bytes (status, Content-Range and
                     Content-Length right)
 
-Every request is logged to --log as "METHOD PATH range=VALUE" lines.
+Every request is logged to --log as "METHOD PATH range=VALUE" lines; with
+--log-active each line ends in " active=N", N the requests being answered
+at that moment, this one included (a client with several in flight).
 Python 3 standard library only.
 """
 import argparse
@@ -71,6 +73,7 @@ class State:
         self.seen = {}
         self.sent = 0
         self.responses = 0
+        self.active = 0
 
     def next_response(self):
         with self.lock:
@@ -112,9 +115,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         st = self.server.state
+        if not st.opts.log_active:
+            return self.answer_get("")
+        with st.lock:
+            st.active += 1
+            note = " active=%d" % st.active
+        try:
+            return self.answer_get(note)
+        finally:
+            with st.lock:
+                st.active -= 1
+
+    def answer_get(self, note):
+        st = self.server.state
         path = self.path.split("?", 1)[0]
         rng = self.headers.get("Range")
-        st.record("GET %s range=%s" % (path, rng or "-"))
+        st.record("GET %s range=%s%s" % (path, rng or "-", note))
         is_blob = BLOB_RE.match(path) is not None
         is_manifest = MANIFEST_RE.match(path) is not None
         if not is_blob and not is_manifest:
@@ -326,6 +342,7 @@ def main():
     ap.add_argument("--stall-after", type=int)
     ap.add_argument("--corrupt-once", action="store_true")
     ap.add_argument("--lie", action="store_true")
+    ap.add_argument("--log-active", action="store_true")
     a = ap.parse_args()
     # A listen backlog of 5 (socketserver's default) drops connections when
     # a loaded machine is slow to accept several mirrors' connections.

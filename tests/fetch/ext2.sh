@@ -7,8 +7,7 @@
 # for an amd64 pvgrub and the reverse, in both modes.
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
-export PATH=$PATH:/sbin:/usr/sbin
-[ -x "$SERVER" ] || { echo "bootdrop-server not built"; exit 77; }
+need_server
 for p in mkfs.ext2 e2fsck debugfs; do
 	command -v "$p" >/dev/null || { echo "$p not installed"; exit 77; }
 done

@@ -9,11 +9,7 @@
 # plain run repairs only it; --no-keep-old leaves one entry.
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
-export PATH=$PATH:/sbin:/usr/sbin
-[ -x "$SERVER" ] || { echo "bootdrop-server not built"; exit 77; }
-MK=$BOOTDROP_BUILDDIR/tests/mkkernel
-RENDER=$BOOTDROP_BUILDDIR/tests/bootrender
-M() { echo "$T/repo/channels/$CH/$1.json"; }
+need_server
 mkdir -p "$T/v1" "$T/v2" "$T/v3" "$T/v4"
 for v in 1 2 3 4; do
 	"$MK" bzimage xz efi,xen,pvh "$T/v$v/vmlinuz" $((v + 3)) || exit 1

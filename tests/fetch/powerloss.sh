@@ -11,9 +11,8 @@
 # the images of failing states.
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
-export PATH=$PATH:/sbin:/usr/sbin
 SHIM=${1:?usage: powerloss.sh SHIM}
-[ -x "$SERVER" ] || { echo "bootdrop-server not built"; exit 77; }
+need_server
 for p in strace mkfs.ext2 mkfs.ext4 e2fsck debugfs dumpe2fs python3; do
 	command -v "$p" >/dev/null || { echo "$p not installed"; exit 77; }
 done

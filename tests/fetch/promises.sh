@@ -9,8 +9,7 @@
 # recovery, touching neither.
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
-export PATH=$PATH:/sbin:/usr/sbin
-[ -x "$SERVER" ] || { echo "bootdrop-server not built"; exit 77; }
+need_server
 for p in strace mkfs.ext2 mkfs.ext4 debugfs dumpe2fs; do
 	command -v "$p" >/dev/null || { echo "$p not installed"; exit 77; }
 done

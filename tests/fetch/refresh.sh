@@ -9,12 +9,8 @@
 # it.
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
-export PATH=$PATH:/sbin:/usr/sbin
-[ -x "$SERVER" ] || { echo "bootdrop-server not built"; exit 77; }
+need_server
 command -v debugfs >/dev/null || { echo "debugfs not installed"; exit 77; }
-RENDER=$BOOTDROP_BUILDDIR/tests/bootrender
-MK=$BOOTDROP_BUILDDIR/tests/mkkernel
-M() { echo "$T/repo/channels/$CH/$1.json"; }
 "$MK" bzimage xz efi,xen,pvh "$T/vmlinuz" 5 || exit 1
 # above it: the initrd has a chunk index and pack, skipped all the same
 head -c 1500000 /dev/urandom >"$T/initrd.img"

@@ -3,7 +3,7 @@
 # already current, --check, --json, --only, a new version, mirrors, usage.
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
-[ -x "$SERVER" ] || { echo "bootdrop-server not built"; exit 77; }
+need_server
 
 make_repo "$T/repo"
 start_server "$T/repo"

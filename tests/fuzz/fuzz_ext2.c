@@ -1,6 +1,8 @@
 /*
  * fuzz_ext2.c - client/ext2.c on the bytes of a damaged boot slice: the
- * image is opened for writing (the soundness check), the state file read,
+ * image is opened read-only and checked, as a delta's seed is, and
+ * boot/kernel read at any offset; then it is opened for writing (the
+ * soundness check), the state file read,
  * an install path walked and hashed, and a file installed.  Whatever the
  * bytes: no crash, no hang, no leak; an install that succeeds reads back
  * the same, and leaves a file system that opens sound again.  The client
@@ -21,6 +23,34 @@
 #define FUZZ_IMAGE_MAX_BYTES	((size_t)1 << 20)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/*
+ * A delta's seed: the checked read-only open, and reads of boot/kernel at
+ * its start, its end and past it.
+ */
+static void
+fuzz_seed(const char *img)
+{
+	struct ext2_target *t = NULL;
+	struct ext2_reader *r = NULL;
+	uint8_t b[64];
+	uint64_t size;
+
+	if (ext2_open_checked(img, &t) != BD_OK)
+		return;
+	if (ext2_reader_open(t, "boot/kernel", &r, &size) == BD_OK &&
+	    r != NULL) {
+		(void)ext2_reader_pread(r, b, size < sizeof(b) ? (size_t)size :
+		    sizeof(b), 0);
+		if (size > sizeof(b))
+			(void)ext2_reader_pread(r, b, sizeof(b),
+			    size - sizeof(b));
+		if (ext2_reader_pread(r, b, 1, size) != BD_ERR_SIZE)
+			__builtin_trap();
+	}
+	ext2_reader_close(r);
+	(void)ext2_close(t, false);
+}
 
 static void
 fuzz_install(const char *img)
@@ -73,6 +103,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += (size_t)n;
 	}
 	snprintf(img, sizeof(img), "/proc/self/fd/%d", fd);
+	fuzz_seed(img);
 	fuzz_install(img);
 	bd_err_clear();
 out:

@@ -145,4 +145,20 @@ before=$(tree_digest repo)
 expect_status 3 "prune with a damaged index" "$PUBLISH" prune -r repo -k 1
 expect_err "nothing pruned" "the refusal says nothing was pruned"
 expect_eq "$(tree_digest repo)" "$before" "the refused prune removed nothing"
+# A version whose first 256 KiB stopped compressing would get small chunks
+# of its own, sharing no cut point with the large ones before it: it keeps
+# the previous version's parameters instead, and shares its chunks.
+{ head -c 262144 /dev/urandom; tail -c +262145 world2.txt; } > world3.txt
+expect_status 0 "release a world in a new channel" \
+	"$PUBLISH" release -r repo -c sticky -s "$TEST_SEC" kernel=kernel world=world2.txt
+expect_status 0 "release a world whose start no longer compresses" \
+	"$PUBLISH" release -r repo -c sticky -s "$TEST_SEC" kernel=kernel world=world3.txt
+line=$(grep '^  world:' "$T/last.out")
+if [[ $line =~ ^\ \ world:\ ([0-9]+)\ chunks.*shares\ ([0-9]+)\ chunks ]] &&
+	[ "${BASH_REMATCH[2]}" -gt $(( ${BASH_REMATCH[1]} * 3 / 4 )) ]; then
+	ok "it is cut as before: ${BASH_REMATCH[2]} of ${BASH_REMATCH[1]} chunks shared"
+else
+	fail "cut anew, sharing little: $line"
+fi
+expect_status 0 "verify it" "$PUBLISH" verify -r repo -c sticky
 finish

@@ -35,6 +35,10 @@ CASES = [
     ("two Host", b"GET " + MAN + b" HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400, True),
     ("NUL in a header value", b"GET " + MAN + b" HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", 400, True),
     ("control byte in a header value", b"GET " + MAN + b" HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n", 400, True),
+    # This row, "no Host in HTTP/1.1" and "space before the colon" are why
+    # libmicrohttpd's strict mode is off (server.c, start_daemon): with it
+    # on, 0.9.75 closes here without a status and doubles its own 400 on
+    # the other two, on every head.
     ("space in the target", b"GET /channels/te st/manifest.json HTTP/1.1\r\nHost: x\r\n\r\n", 400, True),
     ("unknown Transfer-Encoding",
      b"POST " + MAN + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501, True),

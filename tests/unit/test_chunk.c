@@ -514,6 +514,54 @@ mirrors_blame(void *ctx, int source, uint32_t i, uint64_t off, uint32_t len,
 	m->dropped[source] = 1;
 }
 
+/*
+ * The same mirrors with ranges in flight (as client/rangefetch.c): up to
+ * three asked for at once, given back last first.
+ */
+struct inflight {
+	struct mirrors *m;
+	struct chunk_range r[3];
+	size_t n;
+	size_t most;		/* most outstanding at once */
+	uint8_t *buf;		/* CHUNK_RANGE_MAX_BYTES */
+};
+
+static bool
+inflight_ask(void *ctx, const struct chunk_range *r)
+{
+	struct inflight *f = ctx;
+
+	if (f->n == 3)
+		return false;
+	f->r[f->n++] = *r;
+	if (f->n > f->most)
+		f->most = f->n;
+	return true;
+}
+
+static enum bd_err
+inflight_next(void *ctx, struct chunk_range *r, const uint8_t **buf,
+    int *source)
+{
+	struct inflight *f = ctx;
+
+	if (f->n == 0)
+		return BD_ERR_USAGE;
+	*r = f->r[--f->n];
+	*buf = f->buf;
+	*source = mirrors_fetch(f->m, r->pack_off, (size_t)r->pack_len, f->buf);
+	return *source < 0 ? BD_ERR_NETWORK : BD_OK;
+}
+
+static void
+inflight_blame(void *ctx, int source, uint32_t i, uint64_t off, uint32_t len,
+    enum bd_err why)
+{
+	struct inflight *f = ctx;
+
+	mirrors_blame(f->m, source, i, off, len, why);
+}
+
 /* The chunk of idx holding artifact byte off. */
 static uint32_t
 chunk_holding(const struct chunk_index *idx, uint64_t off)
@@ -537,17 +585,22 @@ holds(int fd, const uint8_t *want, size_t len)
 	return same;
 }
 
+/* async: the source takes ranges with ask and next, else with fetch. */
 static void
-test_assemble(const uint8_t *a, size_t alen)
+test_assemble(const uint8_t *a, size_t alen, bool async)
 {
 	size_t blen = alen + 5000, pack_len;
 	uint8_t *b = malloc(blen), *pack, *done;
 	struct chunk_index *ia, *ib;
 	struct chunk_pack_stats st;
 	struct delta_stats ds;
-	struct delta_seed seed;
+	struct delta_seed seed = { -1, NULL, NULL, NULL };
 	struct mirrors m;
-	struct delta_source src = { mirrors_fetch, mirrors_blame, &m };
+	struct delta_source src = { mirrors_fetch, mirrors_blame, &m, NULL,
+	    NULL, NULL, NULL };
+	struct inflight f = { &m, { { 0, 0, 0, 0 } }, 0, 0, NULL };
+	void (*blame)(void *, int, uint32_t, uint64_t, uint32_t,
+	    enum bd_err) = async ? inflight_blame : mirrors_blame;
 	uint8_t *apack;
 	size_t apack_len;
 	uint32_t i, n_done, k;
@@ -561,6 +614,11 @@ test_assemble(const uint8_t *a, size_t alen)
 	memcpy(b + 210000, a + 205000, alen - 205000);
 	for (i = 0; i < 64; i++)
 		b[3000000 + i] = 'Z';
+	if (async) {
+		f.buf = malloc(CHUNK_RANGE_MAX_BYTES);
+		src = (struct delta_source){ NULL, blame, &f, NULL, NULL,
+		    inflight_ask, inflight_next };
+	}
 	fa = mem_file("seed", a, alen);
 	ia = pack_buf(a, alen, &chunk_params_small, &apack, &apack_len,
 	    &st);
@@ -624,7 +682,7 @@ test_assemble(const uint8_t *a, size_t alen)
 	CHECK(!done[k] && ds.bad_chunks == DELTA_ROUNDS,
 	    "chunk %u not done, refused %u times", k, ds.bad_chunks);
 	close(out);
-	src.blame = mirrors_blame;
+	src.blame = blame;
 	m.liar = -1;
 
 	/* A zstd bomb in place of a compressed chunk. */
@@ -675,7 +733,8 @@ test_assemble(const uint8_t *a, size_t alen)
 
 	/* Shrinking: A (shorter) from seed B, into a part file holding B. */
 	{
-		struct delta_seed sb = { mem_file("seed-b", b, blen), ib };
+		struct delta_seed sb = { mem_file("seed-b", b, blen), ib, NULL,
+		    NULL };
 		uint8_t *adone = calloc(ia->count, 1);
 
 		memset(&m, 0, sizeof(m));
@@ -686,8 +745,12 @@ test_assemble(const uint8_t *a, size_t alen)
 		out = mem_file("part", b, blen);
 		CHECK_RC(delta_assemble(ia, &sb, 1, out, &src, adone, &ds), BD_OK,
 		    "assemble the shorter A from seed B over a longer part file");
-		CHECK(holds(out, a, alen) && ds.seed_chunks > ia->count * 9 / 10,
-		    "part file cut to A's %zu bytes, %u chunks from seed B", alen,
+		/* what follows A's bytes (a trailer) is the caller's */
+		CHECK(lseek(out, 0, SEEK_END) == (off_t)blen,
+		    "the bytes after A's are left as they were");
+		CHECK(ftruncate(out, (off_t)alen) == 0 && holds(out, a, alen) &&
+		    ds.seed_chunks > ia->count * 9 / 10,
+		    "part file holds A's %zu bytes, %u chunks from seed B", alen,
 		    ds.seed_chunks);
 		close(out);
 		close(sb.fd);
@@ -704,6 +767,8 @@ test_assemble(const uint8_t *a, size_t alen)
 	CHECK(holds(out, b, blen) && ds.pack_bytes == pack_len,
 	    "whole pack fetched once");
 	close(out);
+	CHECK(!async || f.most == 3, "%zu ranges outstanding at most", f.most);
+	free(f.buf);
 
 	free(done);
 	chunk_index_free(ib);
@@ -712,6 +777,97 @@ test_assemble(const uint8_t *a, size_t alen)
 	free(pack);
 	free(b);
 	close(fa);
+}
+
+/* idx as chunk_cut() with p cuts data: raw lengths only. */
+static void
+cut_index(const struct chunk_params *p, const uint8_t *data, size_t len,
+    struct chunk_index *idx)
+{
+	size_t off = 0, n;
+
+	idx->artifact_size = len;
+	idx->count = 0;
+	while (off < len) {
+		n = chunk_cut(p, data + off, len - off);
+		idx->chunks[idx->count++].raw_len = (uint32_t)n;
+		off += n;
+	}
+}
+
+/*
+ * The publisher finds the parameters a previous version was cut with from
+ * its index and its first bytes, and keeps them while they fit.
+ */
+static void
+test_infer(const uint8_t *data, size_t len)
+{
+	struct chunk_index idx = { 0 };
+	struct chunk_params c = chunk_params_small, p;
+	unsigned k;
+
+	idx.chunks = calloc(len / 1024 + 1, sizeof(*idx.chunks));
+	for (k = 0; c.max_len <= CHUNK_RAW_MAX_BYTES; k++) {
+		cut_index(&c, data, len, &idx);
+		memset(&p, 0, sizeof(p));
+		CHECK(chunk_params_infer(&idx, data, len, &p) == BD_OK &&
+		    memcmp(&p, &c, sizeof(p)) == 0,
+		    "small doubled %u times found again from the whole artifact", k);
+		memset(&p, 0, sizeof(p));
+		CHECK(chunk_params_infer(&idx, data, 3u << 20, &p) == BD_OK &&
+		    memcmp(&p, &c, sizeof(p)) == 0,
+		    "small doubled %u times found again from its first 3 MiB", k);
+		c.avg_bits++;
+		c.min_len *= 2;
+		c.max_len *= 2;
+	}
+	cut_index(&chunk_params_large, data, len, &idx);
+	idx.chunks[0].raw_len++;	/* another chunker's first cut */
+	idx.chunks[1].raw_len--;
+	CHECK_RC(chunk_params_infer(&idx, data, len, &p), BD_ERR_FORMAT,
+	    "cut points no parameters give");
+	bd_err_clear();
+	c = chunk_params_small;
+	CHECK(chunk_params_fit(&c, (uint64_t)CHUNK_COUNT_MAX * 3 / 4 << 12) &&
+	    !chunk_params_fit(&c, ((uint64_t)CHUNK_COUNT_MAX * 3 / 4 + 1) << 12),
+	    "4 KiB chunks fit up to 3/4 of the count cap");
+	free(idx.chunks);
+}
+
+/*
+ * B is A with noise over its first 256 KiB, which alone would get B small
+ * chunks: published after A (index prev, bytes fa) it keeps A's large ones
+ * and shares A's chunks past the noise; without A's bytes it is cut anew
+ * and shares none of them.
+ */
+static void
+test_keep(int blobs, const uint8_t *a, size_t alen, int fa,
+    const struct chunk_index *prev)
+{
+	struct chunkpub_result r;
+	uint8_t *b = malloc(alen);
+	size_t i;
+	int fb;
+
+	memcpy(b, a, alen);
+	for (i = 0; i < 256u << 10; i++)
+		b[i] = (uint8_t)next_rand();
+	fb = mem_file("b", b, alen);
+	CHECK_RC(chunkpub_artifact(blobs, fb, prev, fa, 3, &r), BD_OK,
+	    "publish B after A");
+	CHECK(r.params_kept && r.params.avg_bits == chunk_params_large.avg_bits,
+	    "B keeps A's parameters (%u)", r.params.avg_bits);
+	CHECK(r.shared_bytes > alen / 2, "B shares %llu bytes with A",
+	    (unsigned long long)r.shared_bytes);
+	lseek(fb, 0, SEEK_SET);
+	CHECK_RC(chunkpub_artifact(blobs, fb, prev, -1, 3, &r), BD_OK,
+	    "publish B without A's bytes");
+	CHECK(!r.params_kept && r.params.avg_bits == chunk_params_small.avg_bits,
+	    "B alone gets small chunks (%u)", r.params.avg_bits);
+	CHECK(r.shared_bytes < alen / 8, "cut anew, B shares %llu bytes with A",
+	    (unsigned long long)r.shared_bytes);
+	close(fb);
+	free(b);
 }
 
 static void
@@ -729,7 +885,7 @@ test_publish(const uint8_t *a, size_t alen)
 	    (blobs = open(dir, O_RDONLY | O_DIRECTORY)) < 0)
 		exit(1);
 	fa = mem_file("a", a, alen);
-	CHECK_RC(chunkpub_artifact(blobs, fa, NULL, 3, &r1), BD_OK,
+	CHECK_RC(chunkpub_artifact(blobs, fa, NULL, -1, 3, &r1), BD_OK,
 	    "publish A");
 	sha256_hex(r1.index_sha256, hex);
 	CHECK_RC(file_read_capped(blobs, hex, CHUNK_INDEX_MAX_BYTES, &ibuf,
@@ -743,12 +899,13 @@ test_publish(const uint8_t *a, size_t alen)
 	    "large chunks for this compressible artifact (%u)",
 	    r1.params.avg_bits);
 	lseek(fa, 0, SEEK_SET);
-	CHECK_RC(chunkpub_artifact(blobs, fa, prev, 3, &r2), BD_OK,
+	CHECK_RC(chunkpub_artifact(blobs, fa, prev, -1, 3, &r2), BD_OK,
 	    "publish A again against A");
 	CHECK(r2.shared_chunks == r2.chunks && r2.fetch_bytes == r2.index_size &&
 	    r2.fetch_ranges == 0, "everything shared, only the index moves");
 	snprintf(cmd, sizeof(cmd), "test $(ls -A %s | wc -l) -eq 2", dir);
 	CHECK(system(cmd) == 0, "two blobs, no temporary file left");
+	test_keep(blobs, a, alen, fa, prev);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "clean up");
 	chunk_index_free(prev);
@@ -769,8 +926,10 @@ main(void)
 	test_decode();
 	test_params(data);
 	test_ranges();
-	test_assemble(data, DATA_BYTES);
+	test_assemble(data, DATA_BYTES, false);
+	test_assemble(data, DATA_BYTES, true);
 	test_publish(data, DATA_BYTES);
+	test_infer(data, DATA_BYTES);
 	free(data);
 	return check_done();
 }
