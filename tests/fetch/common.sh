@@ -153,6 +153,54 @@ two_versions() {
 	echo "version one only" >"$T/v1/extra.txt"
 }
 
+# chunked_versions : $T/v1 and $T/v2 like two_versions, but the world
+# (world.txt) is 1.2 MB of text, above the 1 MiB from which the publisher
+# chunks an artifact: version 2's world is version 1's with nine short
+# insertions, so a guest holding version 1 fetches nine chunks or so of the
+# pack and copies the rest from its installed world.
+chunked_versions() {
+	mkdir -p "$T/v1" "$T/v2"
+	make_kernel "$T/v1/kernel"
+	cp "$T/v1/kernel" "$T/v2/kernel"; echo "kernel two" >>"$T/v2/kernel"
+	seq 1 200000 >"$T/v1/world.txt"
+	python3 -c 'import sys; d = open(sys.argv[1], "rb").read()
+open(sys.argv[2], "wb").write(b"".join(d[i:i + 150000] + b"insertion %d\n" % i
+    for i in range(0, len(d), 150000)))' "$T/v1/world.txt" "$T/v2/world.txt"
+	echo "version one only" >"$T/v1/extra.txt"
+}
+
+# chunk_blobs REPO : after version 2's release, the hex names of version
+# 1's and 2's world index ($index1, $index2), of version 2's pack ($pack2)
+# and of version 2's world ($world2); $index1 must be set before.
+chunk_blobs() {
+	index2=$("$PUBLISH" show -r "$1" -c "$CH" | awk '$1 == "chunks" { print $2 }')
+	pack2=$(od -An -v -tx1 -j 20 -N 32 "$1/blobs/sha256/$index2" | tr -d ' \n')
+	world2=$(sha256sum <"$T/v2/world.txt" | cut -d' ' -f1)
+}
+
+# log_bytes LOG PATH : the body bytes bootdrop-server's access log LOG says
+# it sent for PATH, once the log has settled (a request is logged when its
+# connection is done, which can be just after the client exits).
+log_bytes() {
+	log_settle "$1"
+	awk -v p="$2" '$7 == p { s += $10 } END { print s + 0 }' "$1"
+}
+# log_gets LOG PATH : how many requests for PATH LOG holds.
+log_gets() {
+	log_settle "$1"
+	awk -v p="$2" '$7 == p { n++ } END { print n + 0 }' "$1"
+}
+log_settle() {
+	local i a b
+	a=$(stat -c %s "$1")
+	for i in $(seq 20); do
+		sleep 0.05
+		b=$(stat -c %s "$1")
+		[ "$a" = "$b" ] && return 0
+		a=$b
+	done
+}
+
 # version_menu N OUT [fresh] : the menu.lst bootdrop-fetch renders for
 # version N of channel $CH over N-1 (fresh: N installed on an empty slice,
 # no previous entry).

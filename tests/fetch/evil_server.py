@@ -29,6 +29,10 @@ prints "listening on http://127.0.0.1:PORT/" and misbehaves by MODE:
                 served
   404           blobs: 404 Not Found
 
+With --only HEX,... the mode applies to these blobs alone (a chunk index or
+pack, say; the redirect modes included), and every other request is served
+as in mode normal.
+
 Range is honoured as "bytes=A-B" or "bytes=A-".  For mirror tests, the
 blob bodies of modes normal and norange can also misbehave:
 
@@ -132,6 +136,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not is_blob and not is_manifest:
             return self.send_plain(404, b"not found\n")
         mode = st.mode
+        if st.opts.only is not None:
+            if not is_blob or path.rsplit("/", 1)[1] not in st.opts.only:
+                mode = "normal"
+            elif mode.startswith("redirect-"):
+                is_manifest = True  # the redirects below, for this blob
         if is_manifest:
             if mode == "redirect-ftp":
                 return self.redirect("ftp://127.0.0.1/manifest.json")
@@ -325,6 +334,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", required=True)
     ap.add_argument("--mode", default="normal")
+    ap.add_argument("--only", type=lambda v: set(v.split(",")))
     ap.add_argument("--log")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--rate", type=int, default=0)

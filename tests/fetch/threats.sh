@@ -1,7 +1,9 @@
 #!/bin/bash
 # Every threat of DESIGN.md against a misbehaving server: each case checks
 # the exit status, the error line, and that DESTDIR and a directory
-# outside it are unchanged byte for byte.
+# outside it are unchanged byte for byte.  The last part aims the blob
+# threats at chunk indexes and packs, where each must end in an install
+# (by chunks or whole), and adds forged chunks and zstd bombs.
 . "$BOOTDROP_TESTLIB"
 . "$BOOTDROP_SRCDIR/tests/fetch/common.sh"
 
@@ -154,5 +156,128 @@ start_evil normal "$T/tp" badm; badm=$url
 fresh_dest
 expect_status 0 "forged manifest on the first mirror" fetch -d "$T/dest" "$badm" "$good"
 expect_err "trying the next mirror" "mirror failover warns"
+
+# ---- The blob threats against chunk indexes and packs (issue 22) --------
+# A guest holding version 1 of a chunked world (chunked_versions) installs
+# version 2 from a mirror misbehaving on one blob alone: version 2's index,
+# version 1's (the seed's, fetched again for the delta) or version 2's
+# pack.  Every case ends with version 2 installed byte for byte, by chunks
+# or by a whole download of the world (which one each case says; a whole
+# download says why), never a refusal, a wrong install or a crash, and no
+# part is left.  A pack threat before an honest mirror costs nothing: the
+# delta completes from the honest one.  A mirror serving zstd bombs in the
+# pack (a chunk's frame declaring, or expanding to, 64 times its raw
+# length, at the chunk's stored length) is refused chunk by chunk and named,
+# as is one forging chunks.
+CHUNKS=$FETCHDIR/chunks.py
+chunked_versions
+crelease() {
+	"$PUBLISH" release -r "$T/crepo" -c "$CH" -s "$TEST_SEC" -e 1h \
+		kernel="$T/v$1/kernel" world="$T/v$1/world.txt" \
+		$([ "$1" = 1 ] && echo extra="$T/v1/extra.txt") >/dev/null || fail "chunked release $1"
+}
+crelease 1
+index1=$("$PUBLISH" show -r "$T/crepo" -c "$CH" | awk '$1 == "chunks" { print $2 }')
+cp -a "$T/crepo" "$T/crepo1"
+crelease 2
+chunk_blobs "$T/crepo"
+cblobs=$T/crepo/blobs/sha256
+[ -n "$index1" ] && [ -s "$cblobs/$pack2" ] && ok "chunked world: indexes and pack published" ||
+	fail "chunked world: no index or pack"
+start_evil normal "$T/crepo1" cv1
+rm -rf "$T/cbase"; mkdir -p "$T/cbase"
+expect_status 0 "chunked world: version 1 installed" fetch -d "$T/cbase" "$url"
+kill "$evil_pid"; wait "$evil_pid" 2>/dev/null
+
+# chunk_threat DESC HOW MODE BLOB [MIRROR OPTIONS...] : version 2 from a
+# mirror in MODE for BLOB alone (its hex name), serving $crepo (default
+# $T/crepo), followed by the mirror $good when set; fetch gets ${cargs[@]}.
+# HOW: delta or whole.
+chunk_threat() {
+	local desc=$1 want=$2 mode=$3 blob=$4 whole packs got ms
+	shift 4
+	rm -rf "$T/dest"; cp -a "$T/cbase" "$T/dest"
+	start_evil "$mode" "${crepo:-$T/crepo}" cbad --only "$blob" "$@"
+	ms=("$url")
+	[ -z "${good:-}" ] || ms+=("$good")
+	: >"$T/cgood.log"
+	expect_status 0 "chunks: $desc" fetch -d "$T/dest" "${cargs[@]}" "${ms[@]}"
+	kill "$evil_pid"; wait "$evil_pid" 2>/dev/null
+	cmp -s "$T/dest/world.txt" "$T/v2/world.txt" && cmp -s "$T/dest/boot/kernel" "$T/v2/kernel" ||
+		fail "chunks: $desc: not version 2"
+	whole=$(cat "$T/cbad.log" "$T/cgood.log" | grep -c "^GET /blobs/sha256/$world2 ")
+	packs=$(cat "$T/cbad.log" "$T/cgood.log" | grep -c "^GET /blobs/sha256/$pack2 ")
+	if [ "$whole" -eq 0 ] && [ "$packs" -gt 0 ]; then got=delta
+	elif [ "$whole" -gt 0 ]; then got=whole
+	else got="no download"; fi
+	if [ "$got" = "$want" ]; then
+		ok "chunks: $desc: version 2 installed, $got"
+	else
+		fail "chunks: $desc: version 2's world came by $got, want $want"
+		sed 's/^/    | /' "$T/last.err" >&2
+	fi
+	if [ "$got" = whole ]; then
+		expect_err "warning: world: downloaded whole, not by chunks: " "chunks: $desc: the run says why it went whole"
+	fi
+	[ -z "$(find "$T/dest/.bootdrop" -name '*.part')" ] || fail "chunks: $desc: a part left behind"
+}
+
+cargs=()
+for b in index2 index1 pack2; do
+	h=${!b}
+	chunk_threat "$b: hash mismatch" whole tamper "$h"
+	chunk_threat "$b: longer than its size" whole extra "$h"
+	chunk_threat "$b: endless" whole endless "$h"
+	chunk_threat "$b: missing (404)" whole 404 "$h"
+	chunk_threat "$b: cut in the middle" whole cut "$h"
+	chunk_threat "$b: redirect to ftp://" whole redirect-ftp "$h"
+	chunk_threat "$b: redirect to file://" whole redirect-file "$h"
+	chunk_threat "$b: redirect loop" whole redirect-loop "$h"
+	cargs=(--low-speed-time 2)
+	chunk_threat "$b: slow" whole slow "$h"
+	cargs=()
+done
+chunk_threat "pack2: Range ignored" whole norange "$pack2"
+chunk_threat "pack2: ranges from one byte early" whole badrange "$pack2"
+chunk_threat "pack2: ranges of zeros" whole rangelie "$pack2"
+# shorter than its size: the blobs cut on the mirror
+for b in index2 index1 pack2; do
+	h=${!b}
+	rm -rf "$T/cshort"; cp -a "$T/crepo" "$T/cshort"
+	truncate -s $(( $(stat -c %s "$cblobs/$h") / 2 )) "$T/cshort/blobs/sha256/$h"
+	crepo=$T/cshort chunk_threat "$b: shorter than its size" whole normal "$h"
+done
+# before an honest mirror, a lying pack costs only its own requests
+start_evil normal "$T/crepo" cgood; good=$url goodpid=$evil_pid
+chunk_threat "pack2: ranges of zeros, then an honest mirror" delta rangelie "$pack2"
+chunk_threat "pack2: ranges from one byte early, then an honest mirror" delta badrange "$pack2"
+chunk_threat "pack2: missing (404), then an honest mirror" delta 404 "$pack2"
+cargs=(--low-speed-time 2)
+chunk_threat "pack2: slow, then an honest mirror" delta slow "$pack2"
+cargs=()
+
+# Forged chunks (valid zstd frames of the raw length, other bytes: only
+# each chunk's hash tells) and zstd bombs in every chunk the guest fetches:
+# alone the world downloads whole; before an honest mirror the delta
+# completes, the forger named for the first chunk it sent.
+for k in forge 0 1; do
+	rm -rf "$T/cbomb"; cp -a "$T/crepo" "$T/cbomb"
+	case $k in
+	forge) what="forged chunks" why="sha256 mismatch" ;;
+	0) what="zstd bombs declaring 64 times their chunk" why="size limit exceeded" ;;
+	1) what="zstd bombs expanding to 64 times their chunk" why="size limit exceeded" ;;
+	esac
+	"$CHUNKS" bomb "$cblobs/$index2" "$cblobs/$index1" "$cblobs/$pack2" \
+		"$T/cbomb/blobs/sha256/$pack2" "$k" >"$T/bombs" || fail "cannot make $what"
+	[ -s "$T/bombs" ] && ok "$what: $(grep -c . "$T/bombs") chunks of the pack" ||
+		fail "no chunk to make $what of"
+	good= crepo=$T/cbomb chunk_threat "$what" whole normal "$pack2"
+	expect_err "warning: .*chunk [0-9]+ of pack .* refused: $why" "chunks: $what: refused ($why)"
+	crepo=$T/cbomb chunk_threat "$what, then an honest mirror" delta normal "$pack2"
+	expect_err "warning: .*${url}.*chunk [0-9]+ of pack .* refused: $why" \
+		"chunks: $what: their mirror named"
+done
+good=
+kill "$goodpid"; wait "$goodpid" 2>/dev/null
 
 finish
