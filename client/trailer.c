@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "bytes.h"
 #include "download.h"
 #include "fsutil.h"
 #include "trailer.h"
@@ -17,26 +18,6 @@ _Static_assert(TRAILER_SPANS_MAX == 64 && TRAILER_BYTES == 8 + 8 + 8 +
     64 * 16 + SHA256_BYTES, "the trailer's layout");
 _Static_assert(sizeof(TRAILER_MAGIC) - 1 == TRAILER_MAGIC_BYTES,
     "the trailer's magic");
-
-static void
-store_le64(uint8_t *p, uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t
-load_le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 bool
 trailer_add(struct trailer *t, uint64_t start, uint64_t end)
@@ -62,12 +43,12 @@ trailer_encode(const struct trailer *t, uint8_t out[TRAILER_BYTES])
 
 	memset(out, 0, TRAILER_BYTES);
 	memcpy(out + TRAILER_MAGIC_OFF, TRAILER_MAGIC, TRAILER_MAGIC_BYTES);
-	store_le64(out + TRAILER_SIZE_OFF, t->size);
-	store_le64(out + TRAILER_COUNT_OFF, t->n);
+	put_le64(out + TRAILER_SIZE_OFF, t->size);
+	put_le64(out + TRAILER_COUNT_OFF, t->n);
 	for (i = 0; i < t->n && i < TRAILER_SPANS_MAX; i++) {
-		store_le64(out + TRAILER_SPANS_OFF + i * TRAILER_SPAN_BYTES,
+		put_le64(out + TRAILER_SPANS_OFF + i * TRAILER_SPAN_BYTES,
 		    t->span[i].start);
-		store_le64(out + TRAILER_SPANS_OFF + i * TRAILER_SPAN_BYTES + 8,
+		put_le64(out + TRAILER_SPANS_OFF + i * TRAILER_SPAN_BYTES + 8,
 		    t->span[i].end);
 	}
 	sha256_buf(out, TRAILER_SUM_OFF, out + TRAILER_SUM_OFF);
@@ -83,18 +64,18 @@ trailer_decode(const uint8_t in[TRAILER_BYTES], uint64_t size,
 	bool ok;
 
 	sha256_buf(in, TRAILER_SUM_OFF, sum);
-	n = load_le64(in + TRAILER_COUNT_OFF);
+	n = get_le64(in + TRAILER_COUNT_OFF);
 	ok = memcmp(in + TRAILER_MAGIC_OFF, TRAILER_MAGIC,
 	    TRAILER_MAGIC_BYTES) == 0 &&
-	    load_le64(in + TRAILER_SIZE_OFF) == size &&
+	    get_le64(in + TRAILER_SIZE_OFF) == size &&
 	    sodium_memcmp(sum, in + TRAILER_SUM_OFF, SHA256_BYTES) == 0 &&
 	    n <= TRAILER_SPANS_MAX;
 	t->size = size;
 	t->n = 0;
 	for (i = 0; ok && i < n; i++) {
 		p = in + TRAILER_SPANS_OFF + i * TRAILER_SPAN_BYTES;
-		t->span[i].start = load_le64(p);
-		t->span[i].end = load_le64(p + 8);
+		t->span[i].start = get_le64(p);
+		t->span[i].end = get_le64(p + 8);
 		ok = t->span[i].start >= last &&
 		    t->span[i].start < t->span[i].end &&
 		    t->span[i].end <= size;

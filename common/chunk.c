@@ -8,6 +8,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "bytes.h"
 #include "chunk.h"
 
 /* zstd decodes no window larger than a chunk can be. */
@@ -118,35 +119,6 @@ static const uint64_t gear[256] = {
 	0x855c32b713a51672ull, 0xf4abb1e52fba2fd3ull, 0xb674b8502973fd6cull,
 	0x64796a73e029851dull,
 };
-
-static uint32_t
-get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t
-get_be64(const uint8_t *p)
-{
-	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
-}
-
-static void
-put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-static void
-put_be64(uint8_t *p, uint64_t v)
-{
-	put_be32(p, v >> 32);
-	put_be32(p + 4, (uint32_t)v);
-}
 
 /* Checks one entry's lengths and encoding (the rules of chunk_index_parse). */
 static enum bd_err
