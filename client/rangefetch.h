@@ -31,7 +31,7 @@
 #include "err.h"
 
 /* Range requests in flight per mirror (doc/chunks.md: measured). */
-#define RF_PER_MIRROR		4
+#define RF_PER_MIRROR		8
 /* Bytes of ranges asked for and not yet taken back, all mirrors together. */
 #define RF_BUDGET_BYTES		(1u << 20)
 /* libcurl's receive buffer, per handle. */

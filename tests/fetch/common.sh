@@ -209,16 +209,18 @@ version_menu() {
 		$([ "$1" -gt 1 ] && [ -z "${3:-}" ] && echo "$T/repo/channels/$CH/$(($1 - 1)).json") >"$2"
 }
 
-# chunked_worlds : two worlds of about 4 MB that share all but ten
-# insertions ($T/world.txt, $T/v2/world.txt, size2 bytes), published with
+# chunked_worlds [STEP] : two worlds of about 4 MB that share all but an
+# insertion every STEP bytes (default 400000: ten insertions) ($T/world.txt,
+# $T/v2/world.txt, size2 bytes), published with
 # a kernel as version 1 ($T/repo1) and 2 ($T/repo, blobs in $blobs);
 # version 2's world hashes to $world2, its index is $index2, its pack $pack2.
 chunked_worlds() {
 	seq 1 600000 > "$T/world.txt"
 	mkdir -p "$T/v2"
 	python3 -c 'import sys; d = open(sys.argv[1], "rb").read()
-open(sys.argv[2], "wb").write(b"".join(d[i:i + 400000] + b"insertion %d\n" % i
-    for i in range(0, len(d), 400000)))' "$T/world.txt" "$T/v2/world.txt"
+s = int(sys.argv[3])
+open(sys.argv[2], "wb").write(b"".join(d[i:i + s] + b"insertion %d\n" % i
+    for i in range(0, len(d), s)))' "$T/world.txt" "$T/v2/world.txt" "${1:-400000}"
 	size2=$(stat -c %s "$T/v2/world.txt")
 	make_kernel "$T/kernel"
 	"$PUBLISH" release -r "$T/repo" -c $CH -s "$TEST_SEC" kernel="$T/kernel" \
