@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,6 +57,7 @@
 #define FETCH_LOW_SPEED_SECONDS		30
 #define FETCH_TIMEOUT_MAX_SECONDS	86400
 #define FETCH_WHAT_BYTES		160
+#define FETCH_MMAP_THRESHOLD_BYTES	(128 * 1024)	/* mallopt(3) */
 #define FETCH_WHERE_BYTES		(DL_URL_MAX_BYTES + 64)
 #define FETCH_DETAIL_BYTES		1024
 #define FETCH_STATUS_UPDATE		100	/* --check: an update is available */
@@ -1465,6 +1467,12 @@ main(int argc, char **argv)
 	int status;
 	size_t i;
 
+	/*
+	 * Buffers of 128 KiB or more (indexes, chunks, ranges in flight) are
+	 * mapped and given back when freed: with glibc's moving threshold a
+	 * freed chunk index stayed resident under the next one (peak RSS).
+	 */
+	mallopt(M_MMAP_THRESHOLD, FETCH_MMAP_THRESHOLD_BYTES);
 	if ((run = calloc(1, sizeof(*run))) == NULL) {
 		fputs("bootdrop-fetch: out of memory\n", stderr);
 		return 4;
