@@ -11,20 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "trailer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static uint64_t
-le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 /* t decoded for blob size: everything it says must hold. */
 static void
@@ -73,7 +63,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((b = calloc(1, TRAILER_BYTES)) == NULL)
 		return 0;
 	memcpy(b, data, size < TRAILER_BYTES ? size : TRAILER_BYTES);
-	blob = le64(b + TRAILER_SIZE_OFF);
+	blob = get_le64(b + TRAILER_SIZE_OFF);
 	if (trailer_decode(b, blob, &t))
 		check(&t, blob);
 	sha256_buf(b, TRAILER_SUM_OFF, b + TRAILER_SUM_OFF);

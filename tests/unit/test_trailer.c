@@ -7,28 +7,9 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "check.h"
 #include "trailer.h"
-
-static uint64_t
-le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void
-put_le64(uint8_t *p, uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* b with its checksum made right again, so the next check decides. */
 static void
@@ -52,9 +33,10 @@ test_layout(void)
 	CHECK_THAT(trailer_add(&t, 300, 400));
 	trailer_encode(&t, b);
 	sha256_buf(b, TRAILER_SUM_OFF, sum);
-	CHECK(memcmp(b, "BDPART01", 8) == 0 && le64(b + 8) == 1000 &&
-	    le64(b + 16) == 2 && le64(b + 24) == 0 && le64(b + 32) == 200 &&
-	    le64(b + 40) == 300 && le64(b + 48) == 400 &&
+	CHECK(memcmp(b, "BDPART01", 8) == 0 && get_le64(b + 8) == 1000 &&
+	    get_le64(b + 16) == 2 && get_le64(b + 24) == 0 &&
+	    get_le64(b + 32) == 200 && get_le64(b + 40) == 300 &&
+	    get_le64(b + 48) == 400 &&
 	    memcmp(b + 1048, sum, SHA256_BYTES) == 0,
 	    "magic, size, count, pairs and checksum where the header says");
 	for (i = 56; i < 1048 && b[i] == 0; i++)
