@@ -263,9 +263,11 @@ wb=$(world_bytes "$T/server.log")
 installed_v2 "whole, cut, rerun"
 
 # --- a delta killed (SIGKILL) once the seed is copied, then a whole
-# download (the seed gone): it resumes the chunks the delta verified
+# download (the seed gone): it resumes the chunks the delta verified.  The
+# ranges come at 2 kB/s each, so the kill lands while they are in flight
+# (at 50 kB/s all of them, 8 at once, could be done before it).
 v1_dest
-start_evil normal "$T/repo" slow --rate 50000
+start_evil normal "$T/repo" slow --rate 2000
 fetch -d "$T/dest" "$url" >"$T/kill.out" 2>&1 &
 fpid=$!
 for i in $(seq 400); do
@@ -273,7 +275,7 @@ for i in $(seq 400); do
 	sleep 0.05
 done
 kill -KILL "$fpid"; wait "$fpid" 2>/dev/null
-kill "$evil_pid" 2>/dev/null; wait "$evil_pid" 2>/dev/null
+kill -KILL "$evil_pid" 2>/dev/null; wait "$evil_pid" 2>/dev/null	# not its slow answers
 grep -q "^GET /blobs/sha256/$pack2 " "$T/slow.log" && ok "killed during the pack ranges" ||
 	fail "the delta never reached the pack"
 rm "$T/dest/world.txt"
